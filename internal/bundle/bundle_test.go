@@ -1,0 +1,70 @@
+package bundle
+
+import (
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestFileStoreStatAndOpen(t *testing.T) {
+	dir := t.TempDir()
+	content := []byte("hello bundle")
+	if err := os.MkdirAll(filepath.Join(dir, "bkt", "a"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bkt", "a", "b.tar"), content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenFileStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	obj, err := s.Stat(ctx, "bkt", "a/b.tar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, h := md5.Sum(content), sha256.Sum256(content)
+	if want := `"` + hex.EncodeToString(m[:]) + `"`; obj.ETag != want {
+		t.Errorf("ETag = %s, want %s", obj.ETag, want)
+	}
+	if want := hex.EncodeToString(h[:]); obj.SHA256 != want || obj.Size != int64(len(content)) {
+		t.Errorf("Stat = %+v", obj)
+	}
+	rc, err := s.Open(ctx, "bkt", "a/b.tar", 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if string(got) != "bundle" {
+		t.Errorf("Open at 6 = %q", got)
+	}
+	// A rewritten object gets a new ETag (the cache keys on size and mtime).
+	if err := os.WriteFile(filepath.Join(dir, "bkt", "a", "b.tar"), []byte("changed content!"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	obj2, err := s.Stat(ctx, "bkt", "a/b.tar")
+	if err != nil || obj2.ETag == obj.ETag {
+		t.Errorf("Stat after rewrite = %+v, %v; want a new ETag", obj2, err)
+	}
+	for _, c := range []struct{ bucket, key string }{
+		{"bkt", "missing"}, {"nobkt", "a/b.tar"}, {"bkt", "../../etc/passwd"}, {"..", "x"}, {"bkt", "a"},
+	} {
+		if _, err := s.Stat(ctx, c.bucket, c.key); !errors.Is(err, ErrNotExist) {
+			t.Errorf("Stat(%q, %q) = %v, want ErrNotExist", c.bucket, c.key, err)
+		}
+	}
+	if ok, _ := s.BucketExists(ctx, "bkt"); !ok {
+		t.Error("BucketExists(bkt) = false")
+	}
+	if ok, _ := s.BucketExists(ctx, "nobkt"); ok {
+		t.Error("BucketExists(nobkt) = true")
+	}
+}

@@ -1,0 +1,145 @@
+// Package config holds fleetsyncd's settings and loads them from flags, each
+// of which also reads FLEETSYNC_<FLAG> from the environment (flags win).
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Config is everything fleetsyncd can be told.
+type Config struct {
+	Listen   string
+	DataDir  string
+	Database string
+	Bundles  string
+	Region   string
+	LogLevel string
+
+	// RatePerSecond and Burst bound each credential's API request rate.
+	RatePerSecond float64
+	Burst         int
+
+	// Bootstrap credential (FLEETSYNC_BOOTSTRAP_*), created at start if absent.
+	BootstrapKeyID   string
+	BootstrapSecret  string
+	BootstrapAccount string
+}
+
+// Default returns the embedded defaults: SQLite and a bundle directory under
+// ./fleetsync-data, loopback only.
+func Default() Config {
+	return Config{
+		Listen: "127.0.0.1:8080", DataDir: "./fleetsync-data", Region: "us-east-1", LogLevel: "info",
+		RatePerSecond: 200, Burst: 400, BootstrapAccount: "123456789012",
+	}
+}
+
+// Register declares the flags on fs, with defaults taken from the environment.
+func (c *Config) Register(fs *flag.FlagSet) {
+	str := func(p *string, name, usage string) {
+		fs.StringVar(p, name, env(name, *p), usage+" (env "+envName(name)+")")
+	}
+	str(&c.Listen, "listen", "address to serve the API, agent endpoint and console on")
+	str(&c.DataDir, "data-dir", "directory for the SQLite database, bundles and keys")
+	str(&c.Database, "database", "database URL: sqlite:///path/file.db (default <data-dir>/fleetsync.db)")
+	str(&c.Bundles, "bundles", "bundle store URL: file:///dir (default <data-dir>/bundles)")
+	str(&c.Region, "region", "AWS region requests are signed for and ARNs carry")
+	str(&c.LogLevel, "log-level", "debug, info, warn or error")
+	fs.Float64Var(&c.RatePerSecond, "rate-limit", envFloat("rate-limit", c.RatePerSecond), "API requests per second per access key (env FLEETSYNC_RATE_LIMIT)")
+	fs.IntVar(&c.Burst, "rate-burst", int(envFloat("rate-burst", float64(c.Burst))), "API request burst per access key (env FLEETSYNC_RATE_BURST)")
+	c.BootstrapKeyID = os.Getenv("FLEETSYNC_BOOTSTRAP_ACCESS_KEY_ID")
+	c.BootstrapSecret = os.Getenv("FLEETSYNC_BOOTSTRAP_SECRET_ACCESS_KEY")
+	if v := os.Getenv("FLEETSYNC_BOOTSTRAP_ACCOUNT"); v != "" {
+		c.BootstrapAccount = v
+	}
+}
+
+func envName(flagName string) string {
+	return "FLEETSYNC_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func env(flagName, def string) string {
+	if v, ok := os.LookupEnv(envName(flagName)); ok {
+		return v
+	}
+	return def
+}
+
+func envFloat(flagName string, def float64) float64 {
+	v, ok := os.LookupEnv(envName(flagName))
+	if !ok {
+		return def
+	}
+	var f float64
+	if _, err := fmt.Sscan(v, &f); err != nil {
+		return -1 // Validate reports it
+	}
+	return f
+}
+
+// SQLitePath returns the SQLite file to use, or an error for an unsupported
+// database URL.
+func (c Config) SQLitePath() (string, error) {
+	if c.Database == "" {
+		return filepath.Join(c.DataDir, "fleetsync.db"), nil
+	}
+	u, err := url.Parse(c.Database)
+	if err != nil {
+		return "", fmt.Errorf("--database %q: %w", c.Database, err)
+	}
+	switch u.Scheme {
+	case "sqlite", "file":
+		return u.Path, nil
+	case "postgres", "postgresql":
+		return "", fmt.Errorf("--database %q: PostgreSQL is not supported by this build yet", c.Database)
+	}
+	return "", fmt.Errorf("--database %q: scheme must be sqlite://", c.Database)
+}
+
+// BundleDir returns the file bundle store's root directory.
+func (c Config) BundleDir() (string, error) {
+	if c.Bundles == "" {
+		return filepath.Join(c.DataDir, "bundles"), nil
+	}
+	u, err := url.Parse(c.Bundles)
+	if err != nil {
+		return "", fmt.Errorf("--bundles %q: %w", c.Bundles, err)
+	}
+	if u.Scheme != "file" || u.Path == "" {
+		return "", fmt.Errorf("--bundles %q: must be file:///absolute/dir", c.Bundles)
+	}
+	return u.Path, nil
+}
+
+// Validate reports every problem with c at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Listen == "" {
+		errs = append(errs, errors.New("--listen is empty"))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("--data-dir is empty"))
+	}
+	if c.Region == "" {
+		errs = append(errs, errors.New("--region is empty"))
+	}
+	if c.RatePerSecond <= 0 || c.Burst < 1 {
+		errs = append(errs, errors.New("--rate-limit and --rate-burst must be positive"))
+	}
+	if (c.BootstrapKeyID == "") != (c.BootstrapSecret == "") {
+		errs = append(errs, errors.New("FLEETSYNC_BOOTSTRAP_ACCESS_KEY_ID and FLEETSYNC_BOOTSTRAP_SECRET_ACCESS_KEY go together"))
+	}
+	if _, err := c.SQLitePath(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := c.BundleDir(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

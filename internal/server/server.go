@@ -1,0 +1,149 @@
+// Package server is fleetsyncd's composition root: it opens the store, the
+// bundle store and the keyring, bootstraps credentials, builds the API and
+// serves HTTP until its context ends, then drains in-flight requests.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/fleetsync/fleetsync/internal/awsapi"
+	"github.com/fleetsync/fleetsync/internal/bundle"
+	"github.com/fleetsync/fleetsync/internal/config"
+	"github.com/fleetsync/fleetsync/internal/credential"
+	"github.com/fleetsync/fleetsync/internal/registry"
+	"github.com/fleetsync/fleetsync/internal/store/sqlstore"
+)
+
+// Deps are the opened resources a server runs on.
+type Deps struct {
+	Store       *sqlstore.Store
+	Keys        *credential.Keyring
+	Credentials *credential.Service
+}
+
+// Open opens the data directory's keyring and the database.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	keys, err := credential.LoadKeyring(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	path, err := cfg.SQLitePath()
+	if err != nil {
+		return nil, err
+	}
+	st, err := sqlstore.OpenSQLite(ctx, path, log)
+	if err != nil {
+		return nil, err
+	}
+	return &Deps{Store: st, Keys: keys, Credentials: &credential.Service{Store: st, Keys: keys}}, nil
+}
+
+// Bootstrap creates the configured bootstrap credential if absent; with no
+// credential at all, it creates one and prints it once to out.
+func Bootstrap(ctx context.Context, cfg config.Config, d *Deps, out io.Writer, log *slog.Logger) error {
+	if cfg.BootstrapKeyID != "" {
+		created, err := d.Credentials.Ensure(ctx, cfg.BootstrapKeyID, cfg.BootstrapSecret, cfg.BootstrapAccount)
+		if err != nil {
+			return fmt.Errorf("bootstrap credential: %w", err)
+		}
+		if created {
+			log.Info("bootstrap credential created", "access_key_id", cfg.BootstrapKeyID, "account", cfg.BootstrapAccount)
+		}
+		return nil
+	}
+	existing, err := d.Credentials.List(ctx)
+	if err != nil {
+		return err
+	}
+	if len(existing) > 0 {
+		return nil
+	}
+	keyID, secret, err := d.Credentials.Create(ctx, cfg.BootstrapAccount)
+	if err != nil {
+		return err
+	}
+	log.Info("first start: credential created and printed once on stdout", "access_key_id", keyID, "account", cfg.BootstrapAccount)
+	fmt.Fprintf(out, "# fleetsync credential for account %s (shown once; keep it):\nexport AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s\n", cfg.BootstrapAccount, keyID, secret)
+	return nil
+}
+
+// Run serves until ctx ends, then shuts down gracefully: the listener closes
+// and in-flight requests get up to 30 seconds to finish.
+func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Logger) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	d, err := Open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer d.Store.Close()
+	if err := Bootstrap(ctx, cfg, d, stdout, log); err != nil {
+		return err
+	}
+	dir, err := cfg.BundleDir()
+	if err != nil {
+		return err
+	}
+	bundles, err := bundle.OpenFileStore(dir)
+	if err != nil {
+		return err
+	}
+	defer bundles.Close()
+
+	reg := &registry.Service{Store: d.Store, Bundles: bundles, Region: cfg.Region, Limits: registry.DefaultLimits()}
+	api := awsapi.New(awsapi.Config{
+		Registry: reg, Credentials: d.Credentials.Lookup, Region: cfg.Region,
+		TokenKey: d.Keys.Derive("pagination-token"), RatePerSecond: cfg.RatePerSecond, Burst: cfg.Burst,
+		Logger: log.With("component", "awsapi"),
+	})
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := d.Store.Ping(ctx); err != nil {
+			http.Error(w, "database unreachable", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ready\n")
+	})
+	mux.Handle("/", api)
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	log.Info("fleetsyncd listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "region", cfg.Region)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining in-flight requests")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
