@@ -3,6 +3,7 @@ module github.com/fleetsync/fleetsync
 go 1.26.8
 
 require (
+	github.com/aws/aws-sdk-go v1.55.8
 	github.com/pressly/goose/v3 v3.29.0
 	golang.org/x/time v0.16.0
 	modernc.org/sqlite v1.61.1
@@ -11,6 +12,7 @@ require (
 require (
 	github.com/dustin/go-humanize v1.1.0 // indirect
 	github.com/google/uuid v1.6.0 // indirect
+	github.com/jmespath/go-jmespath v0.4.0 // indirect
 	github.com/mattn/go-isatty v0.0.24 // indirect
 	github.com/mfridman/interpolate v0.0.2 // indirect
 	github.com/ncruces/go-strftime v1.1.0 // indirect

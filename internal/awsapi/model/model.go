@@ -125,6 +125,20 @@ var loaded = sync.OnceValue(func() *apiModel {
 	return m
 })
 
+// specOverrides are the bounds fleetsync's SPEC decides where the AWS model
+// is silent or narrower: up to three filters ANDed (SPEC §3; the model says
+// one, the AWS docs three) and the robot deployment timeout's documented
+// range of 60..604800 seconds (SPEC §5; the model gives no range).
+var specOverrides = map[string]struct{ min, max *json.Number }{
+	"Filters":           {min: num("1"), max: num("3")},
+	"DeploymentTimeout": {min: num("60"), max: num("604800")},
+}
+
+func num(s string) *json.Number {
+	n := json.Number(s)
+	return &n
+}
+
 // JSON structure of api-2.json.
 
 type rawModel struct {
@@ -258,6 +272,19 @@ func parseModel(data []byte) (*apiModel, error) {
 			s.re = re
 		}
 		m.shapes[name] = s
+	}
+	for name, o := range specOverrides {
+		s, ok := m.shapes[name]
+		if !ok {
+			return nil, fmt.Errorf("override of unknown shape %s", name)
+		}
+		var err error
+		if s.min, err = parseBound(o.min); err != nil {
+			return nil, err
+		}
+		if s.max, err = parseBound(o.max); err != nil {
+			return nil, err
+		}
 	}
 	resolve := func(ref *rawRef, from string) (*shape, error) {
 		if ref == nil {

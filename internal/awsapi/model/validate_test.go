@@ -247,9 +247,15 @@ func TestValidate(t *testing.T) {
 		}), []string{msg("1e1", "deploymentConfig.concurrentDeploymentPercentage", "Member must be an integer")}},
 		// DeploymentTimeout is a long without range traits in the model:
 		// only its type is checked.
-		{"timeout long ok", "CreateDeploymentJob", deploymentJob(t, func(in map[string]any) {
-			dig(in, "deploymentConfig")["robotDeploymentTimeoutInSeconds"] = json.Number("9223372036854775807")
+		{"timeout max ok", "CreateDeploymentJob", deploymentJob(t, func(in map[string]any) {
+			dig(in, "deploymentConfig")["robotDeploymentTimeoutInSeconds"] = json.Number("604800")
 		}), nil},
+		{"timeout over spec range", "CreateDeploymentJob", deploymentJob(t, func(in map[string]any) {
+			dig(in, "deploymentConfig")["robotDeploymentTimeoutInSeconds"] = json.Number("604801")
+		}), []string{msg("604801", "deploymentConfig.robotDeploymentTimeoutInSeconds", "Member must have value less than or equal to 604800")}},
+		{"timeout under spec range", "CreateDeploymentJob", deploymentJob(t, func(in map[string]any) {
+			dig(in, "deploymentConfig")["robotDeploymentTimeoutInSeconds"] = json.Number("59")
+		}), []string{msg("59", "deploymentConfig.robotDeploymentTimeoutInSeconds", "Member must have value greater than or equal to 60")}},
 		{"timeout overflows long", "CreateDeploymentJob", deploymentJob(t, func(in map[string]any) {
 			dig(in, "deploymentConfig")["robotDeploymentTimeoutInSeconds"] = json.Number("9223372036854775808")
 		}), []string{msg("9223372036854775808", "deploymentConfig.robotDeploymentTimeoutInSeconds", "Member must be an integer")}},
@@ -295,8 +301,9 @@ func TestValidate(t *testing.T) {
 			[]string{msg("name", "filters.1.member", "Member must be a structure")}},
 		{"filters empty", "ListFleets", decode(t, `{"filters": []}`),
 			[]string{msg("[]", "filters", "Member must have length greater than or equal to 1")}},
-		{"filters two", "ListFleets", decode(t, `{"filters": [{"name": "a"}, {"name": "b"}]}`),
-			[]string{msg(`[{"name":"a"},{"name":"b"}]`, "filters", "Member must have length less than or equal to 1")}},
+		{"filters three ok", "ListFleets", decode(t, `{"filters": [{"name": "a", "values": ["x"]}, {"name": "b", "values": ["y"]}, {"name": "c", "values": ["z"]}]}`), nil},
+		{"filters four", "ListFleets", decode(t, `{"filters": [{"name": "a"}, {"name": "b"}, {"name": "c"}, {"name": "d"}]}`),
+			[]string{msg(`[{"name":"a"},{"name":"b"},{"name":"c"},{"name":"d"}]`, "filters", "Member must have length less than or equal to 3")}},
 		{"filter values", "ListFleets", decode(t, `{"filters": [{"name": "bad name", "values": []}]}`),
 			[]string{
 				msg("bad name", "filters.1.member.name", `Member must satisfy regular expression pattern: [a-zA-Z0-9_\-]*`),

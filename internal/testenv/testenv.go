@@ -1,0 +1,254 @@
+// Package testenv starts real fleetsyncd processes for black-box tests and
+// gives them real AWS SDK for Go v1 clients. It is imported only by tests.
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go/aws"
+	"github.com/aws/aws-sdk-go/aws/corehandlers"
+	"github.com/aws/aws-sdk-go/aws/credentials"
+	"github.com/aws/aws-sdk-go/aws/session"
+	"github.com/aws/aws-sdk-go/service/robomaker"
+)
+
+// Bootstrap credential every test server starts with.
+const (
+	KeyID   = "AKFSTESTBOOTSTRAP001"
+	Secret  = "test-secret-access-key-0123456789"
+	Account = "123456789012"
+	Region  = "us-east-1"
+)
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildErr  error
+)
+
+// repoRoot finds the module root from this source file's location.
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// Binary builds ./cmd/NAME once per test process and returns its path.
+func Binary(t testing.TB, name string) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "fleetsync-bin-")
+		if buildErr != nil {
+			return
+		}
+		cmd := exec.Command("go", "build", "-o", buildDir+string(os.PathSeparator), "./cmd/...")
+		cmd.Dir = repoRoot()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return filepath.Join(buildDir, name)
+}
+
+// Server is a running fleetsyncd process.
+type Server struct {
+	URL     string
+	Addr    string
+	DataDir string
+	// Env is the extra environment the process was started with.
+	Env  []string
+	Args []string
+
+	t      testing.TB
+	cmd    *exec.Cmd
+	stdout *bytes.Buffer
+	stderr *bytes.Buffer
+	done   chan struct{}
+}
+
+// Options tune a test server.
+type Options struct {
+	// DataDir to reuse (a restart); "" makes a fresh one.
+	DataDir string
+	// Env adds or overrides environment variables.
+	Env []string
+	// Args adds flags.
+	Args []string
+	// NoBootstrap starts without the bootstrap credential.
+	NoBootstrap bool
+}
+
+// FreeAddr returns a loopback address with a port nobody listens on now.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// Start runs fleetsyncd and waits until /readyz answers; the process is
+// killed when the test ends.
+func Start(t testing.TB, o Options) *Server {
+	t.Helper()
+	if o.DataDir == "" {
+		o.DataDir = t.TempDir()
+	}
+	s := &Server{DataDir: o.DataDir, t: t, Args: o.Args}
+	s.Env = append([]string{"FLEETSYNC_LOG_LEVEL=debug"}, o.Env...)
+	if !o.NoBootstrap {
+		s.Env = append(s.Env, "FLEETSYNC_BOOTSTRAP_ACCESS_KEY_ID="+KeyID, "FLEETSYNC_BOOTSTRAP_SECRET_ACCESS_KEY="+Secret,
+			"FLEETSYNC_BOOTSTRAP_ACCOUNT="+Account)
+	}
+	s.start()
+	return s
+}
+
+func (s *Server) start() {
+	t := s.t
+	t.Helper()
+	s.Addr = FreeAddr(t)
+	s.URL = "http://" + s.Addr
+	args := append([]string{"--listen", s.Addr, "--data-dir", s.DataDir, "--region", Region}, s.Args...)
+	s.cmd = exec.Command(Binary(t, "fleetsyncd"), args...)
+	s.cmd.Env = append(os.Environ(), s.Env...)
+	s.stdout, s.stderr = &bytes.Buffer{}, &bytes.Buffer{}
+	s.cmd.Stdout, s.cmd.Stderr = &lockedWriter{w: s.stdout}, &lockedWriter{w: s.stderr}
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s.done = make(chan struct{})
+	go func() { s.cmd.Wait(); close(s.done) }()
+	t.Cleanup(func() {
+		s.cmd.Process.Kill()
+		<-s.done
+		if t.Failed() {
+			t.Logf("fleetsyncd stderr:\n%s", s.Stderr())
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(s.URL + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		select {
+		case <-s.done:
+			t.Fatalf("fleetsyncd exited during start: %v\n%s", s.cmd.ProcessState, s.Stderr())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fleetsyncd not ready after 30s:\n%s", s.Stderr())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// lockedWriter lets the test read a buffer the process is writing.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// Stdout returns what the process printed on stdout so far.
+func (s *Server) Stdout() string {
+	w := s.cmd.Stdout.(*lockedWriter)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.w.String()
+}
+
+// Stderr returns the process's log so far.
+func (s *Server) Stderr() string {
+	w := s.cmd.Stderr.(*lockedWriter)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.w.String()
+}
+
+// Kill sends SIGKILL and waits for the process to end.
+func (s *Server) Kill() {
+	s.cmd.Process.Signal(syscall.SIGKILL)
+	<-s.done
+}
+
+// Terminate sends SIGTERM and waits up to timeout for a clean exit; it
+// returns the process's exit error (nil for status 0).
+func (s *Server) Terminate(timeout time.Duration) error {
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+		if !s.cmd.ProcessState.Success() {
+			return fmt.Errorf("fleetsyncd exited with %v", s.cmd.ProcessState)
+		}
+		return nil
+	case <-time.After(timeout):
+		return fmt.Errorf("fleetsyncd still running %v after SIGTERM", timeout)
+	}
+}
+
+// Restart starts a new process on the same data directory and flags.
+func (s *Server) Restart() {
+	s.t.Helper()
+	select {
+	case <-s.done:
+	default:
+		s.t.Fatal("Restart: the previous process is still running")
+	}
+	s.start()
+}
+
+// Session returns an AWS SDK session for the server with a credential.
+func (s *Server) Session(keyID, secret string) *session.Session {
+	return session.Must(session.NewSession(&aws.Config{
+		Endpoint:    aws.String(s.URL),
+		Region:      aws.String(Region),
+		Credentials: credentials.NewStaticCredentials(keyID, secret, ""),
+		MaxRetries:  aws.Int(0),
+		HTTPClient:  &http.Client{Timeout: 60 * time.Second},
+	}))
+}
+
+// Client returns a RoboMaker client with the bootstrap credential.
+func (s *Server) Client() *robomaker.RoboMaker { return s.ClientFor(KeyID, Secret) }
+
+// ClientFor returns a RoboMaker client with the SDK's client-side parameter
+// validation removed, so every constraint reaches the server and the test
+// observes the server's own answer.
+func (s *Server) ClientFor(keyID, secret string) *robomaker.RoboMaker {
+	c := robomaker.New(s.Session(keyID, secret))
+	c.Handlers.Validate.Remove(corehandlers.ValidateParametersHandler)
+	return c
+}
+
+// Context returns a context bounded by the test's deadline.
+func Context(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
