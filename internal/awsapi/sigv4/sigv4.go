@@ -19,12 +19,14 @@
 //   - the payload hash is the x-amz-content-sha256 header when present
 //     (UNSIGNED-PAYLOAD is honoured) and the hex SHA-256 of the body otherwise.
 //
-// Clients disagree on a few corner cases of canonicalisation (the AWS SDK for
-// Go v1 sorts repeated query values before encoding them, botocore removes dot
-// segments and empty segments from the path and collapses every kind of
-// whitespace in header values). When a request is affected by such a case,
-// every client's canonical form is tried; each of them covers exactly the same
-// request data, so accepting any of them never lets unsigned data through.
+// Clients disagree on two corner cases of canonicalisation: the AWS SDK for
+// Go v1 sorts repeated query values before encoding them (the specification
+// and botocore sort the encoded values), and botocore collapses every kind of
+// whitespace in header values (the others only collapse spaces). When a
+// request is affected, both canonical forms are tried; they cover exactly the
+// same request data, so accepting either never lets unsigned data through.
+// The path is not normalised: dot segments and empty segments are signed as
+// sent, as the AWS SDKs do for paths they build.
 //
 // Every verification failure is reported as an *Error whose Code is the AWS
 // error code the server must answer with.
@@ -219,21 +221,20 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (accessKeyID string, err
 	key := signingKey(secret, info.scope)
 	scope := strings.Join(info.scope, "/")
 	matched := false
-	for _, uri := range canonicalURIs(r.URL) {
-		for _, query := range canonicalQueries(info.canonicalQry) {
-			for _, headers := range canonicalHeaderBlocks(r, info.signedNames, len(body)) {
-				canonical := strings.Join([]string{
-					r.Method,
-					uri,
-					query,
-					headers,
-					info.signedRaw,
-					payloadHash,
-				}, "\n")
-				stringToSign := algorithm + "\n" + info.amzDate + "\n" + scope + "\n" + sha256Hex([]byte(canonical))
-				if hmac.Equal(hmacSHA256(key, []byte(stringToSign)), provided) {
-					matched = true
-				}
+	uri := canonicalURI(r.URL)
+	for _, query := range canonicalQueries(info.canonicalQry) {
+		for _, headers := range canonicalHeaderBlocks(r, info.signedNames, len(body)) {
+			canonical := strings.Join([]string{
+				r.Method,
+				uri,
+				query,
+				headers,
+				info.signedRaw,
+				payloadHash,
+			}, "\n")
+			stringToSign := algorithm + "\n" + info.amzDate + "\n" + scope + "\n" + sha256Hex([]byte(canonical))
+			if hmac.Equal(hmacSHA256(key, []byte(stringToSign)), provided) {
+				matched = true
 			}
 		}
 	}
@@ -533,10 +534,9 @@ func canonicalQueries(pairs []queryPair) []string {
 	return distinct(spec, join())
 }
 
-// canonicalURIs returns the canonical URI built from the path as sent and,
-// when different, from the path with dot segments and empty segments removed
-// (as botocore signs it).
-func canonicalURIs(u *url.URL) []string {
+// canonicalURI returns the canonical URI: the path as sent on the wire,
+// escaped once more (the double encoding of non-S3 services).
+func canonicalURI(u *url.URL) string {
 	p := u.EscapedPath()
 	if u.Opaque != "" {
 		// Mirrors the Go SDK: an opaque "//host/path" keeps what follows the host.
@@ -548,35 +548,7 @@ func canonicalURIs(u *url.URL) []string {
 	if p == "" {
 		p = "/"
 	}
-	return distinct(uriEncode(p, false), uriEncode(removeDotSegments(p), false))
-}
-
-// removeDotSegments is botocore's remove_dot_segments: it resolves "." and
-// ".." segments and drops empty ones, keeping a leading and trailing '/'.
-func removeDotSegments(p string) string {
-	var out []string
-	for _, seg := range strings.Split(p, "/") {
-		switch seg {
-		case "", ".":
-		case "..":
-			if len(out) > 0 {
-				out = out[:len(out)-1]
-			}
-		default:
-			out = append(out, seg)
-		}
-	}
-	res := strings.Join(out, "/")
-	if strings.HasPrefix(p, "/") {
-		res = "/" + res
-	}
-	if strings.HasSuffix(p, "/") && len(out) > 0 {
-		res += "/"
-	}
-	if res == "" {
-		res = "/"
-	}
-	return res
+	return uriEncode(p, false)
 }
 
 // canonicalHeaderBlocks returns the canonical headers block (every line

@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 aws-sdk-go v1 (deprecated) and its RoboMaker client are used on purpose as reference clients.
+
 package sigv4
 
 import (
@@ -282,7 +284,8 @@ func verifyCases() []verifyCase {
 			sign: &signSpec{token: "FwoGZXIvYXdzEBYaDH+token/with=chars"}},
 		{name: "valid/repeated header and extra spaces", method: "POST", url: createFleetURL, body: str(fleetBody),
 			header: http.Header{"Content-Type": {"application/json"}, "X-Amz-Meta-Foo": {"a", "  b   c  "}, "X-Amz-Meta-Note": {"x    y"}},
-			sign: headerSigned()},
+			sign:   headerSigned()},
+		{name: "valid/tab in header value", method: "GET", url: tags, header: http.Header{"X-Amz-Meta-Note": {"a\tb  \t c"}}, sign: headerSigned()},
 		{name: "valid/unsigned headers may change", method: "POST", url: createFleetURL, body: str(fleetBody), header: jsonHeader,
 			sign: headerSigned(), tamper: chain(setHeader("User-Agent", "other"), setHeader("X-Amzn-Trace-Id", "Root=1"))},
 		{name: "valid/skew +15m boundary", method: "GET", url: tags, sign: headerSigned(), now: signTime.Add(15 * time.Minute)},
@@ -337,10 +340,10 @@ func verifyCases() []verifyCase {
 		{name: "malformed/bad X-Amz-Date", method: "GET", url: tags, sign: headerSigned(),
 			tamper: setHeader("X-Amz-Date", "2024-03-01T12:00:00Z"), wantCode: "IncompleteSignatureException", wantMsg: []string{"ISO-8601"}},
 		{name: "malformed/two Authorization headers", method: "GET", url: tags, sign: headerSigned(),
-			tamper: func(r *http.Request) { r.Header.Add("Authorization", r.Header.Get("Authorization")) },
+			tamper:   func(r *http.Request) { r.Header.Add("Authorization", r.Header.Get("Authorization")) },
 			wantCode: "IncompleteSignatureException"},
 		{name: "malformed/header and presign", method: "GET", url: tags, sign: presigned(time.Minute),
-			tamper: setHeader("Authorization", "AWS4-HMAC-SHA256 Credential=a/b/c/d/e, SignedHeaders=host, Signature=00"),
+			tamper:   setHeader("Authorization", "AWS4-HMAC-SHA256 Credential=a/b/c/d/e, SignedHeaders=host, Signature=00"),
 			wantCode: "IncompleteSignatureException", wantMsg: []string{"Only one auth mechanism"}},
 
 		// Credentials.
@@ -363,7 +366,7 @@ func verifyCases() []verifyCase {
 		{name: "tampered/path other ARN", method: "GET", url: tags, sign: headerSigned(),
 			tamper: setURL(tagsURL(otherARN, "tagKeys=a&tagKeys=b")), wantCode: "InvalidSignatureException", wantMsg: []string{mismatch}},
 		{name: "tampered/path re-encoded", method: "GET", url: tags, sign: headerSigned(),
-			tamper: setURL("https://" + testHost + "/tags/" + strings.ReplaceAll(rest.EscapePath(testARN, true), "%3A", ":") + "?tagKeys=a&tagKeys=b"),
+			tamper:   setURL("https://" + testHost + "/tags/" + strings.ReplaceAll(rest.EscapePath(testARN, true), "%3A", ":") + "?tagKeys=a&tagKeys=b"),
 			wantCode: "InvalidSignatureException", wantMsg: []string{mismatch}},
 		{name: "tampered/path other operation", method: "POST", url: createFleetURL, body: str(fleetBody), header: jsonHeader, sign: headerSigned(),
 			tamper: setURL("https://" + testHost + "/deleteFleet"), wantCode: "InvalidSignatureException", wantMsg: []string{mismatch}},
@@ -386,7 +389,7 @@ func verifyCases() []verifyCase {
 		{name: "tampered/signature not hex", method: "GET", url: tags, sign: headerSigned(),
 			tamper: editAuth("Signature=", "Signature=zz"), wantCode: "InvalidSignatureException", wantMsg: []string{mismatch}},
 		{name: "tampered/switch to UNSIGNED-PAYLOAD", method: "POST", url: createFleetURL, body: str(fleetBody), header: jsonHeader, sign: headerSigned(),
-			tamper: chain(setHeader("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD"), setBody(`{"name":"evil"}`)),
+			tamper:   chain(setHeader("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD"), setBody(`{"name":"evil"}`)),
 			wantCode: "InvalidSignatureException", wantMsg: []string{mismatch}},
 		{name: "tampered/body under signed x-amz-content-sha256", method: "POST", url: createFleetURL, body: str(fleetBody),
 			header: http.Header{"Content-Type": {"application/json"}, "X-Amz-Content-Sha256": {sha256Of(fleetBody)}}, sign: headerSigned(),
@@ -704,6 +707,13 @@ def client(key_id, key, token=None):
         config=Config(retries={'total_max_attempts': 1}))
 
 good = client(akid, secret)
+
+def odd_whitespace(request, **kwargs):
+    # Signed with botocore's whitespace collapsing ("a b c"), sent as is.
+    request.headers['X-Amz-Meta-Note'] = 'a\tb  \t c'
+
+spaced = client(akid, secret)
+spaced.meta.events.register('before-sign.robomaker.ListTagsForResource', odd_whitespace)
 keys = ['a', 'b', 'a:b', 'a0', 'with space', 'x/y+z=\u00e9']
 calls = [
     ('CreateFleet', lambda: good.create_fleet(name='my-fleet', tags={'env': 'prod'})),
@@ -711,6 +721,7 @@ calls = [
     ('UntagResource', lambda: good.untag_resource(resourceArn=arn, tagKeys=keys)),
     ('ListTagsForResource', lambda: good.list_tags_for_resource(resourceArn=arn)),
     ('SessionToken', lambda: client(akid, secret, 'token/+=').list_tags_for_resource(resourceArn=arn)),
+    ('HeaderWhitespace', lambda: spaced.list_tags_for_resource(resourceArn=arn)),
     ('WrongSecret', lambda: client(akid, 'wrong').untag_resource(resourceArn=arn, tagKeys=keys)),
     ('UnknownKey', lambda: client('AKIDUNKNOWN', secret).list_tags_for_resource(resourceArn=arn)),
 ]
@@ -785,6 +796,7 @@ func TestBotocoreClient(t *testing.T) {
 		"UntagResource":       "",
 		"ListTagsForResource": "",
 		"SessionToken":        "",
+		"HeaderWhitespace":    "",
 		"WrongSecret":         "InvalidSignatureException",
 		"UnknownKey":          "UnrecognizedClientException",
 	}
