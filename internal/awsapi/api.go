@@ -21,6 +21,7 @@ import (
 
 	"github.com/fleetsync/fleetsync/internal/awsapi/model"
 	"github.com/fleetsync/fleetsync/internal/awsapi/sigv4"
+	"github.com/fleetsync/fleetsync/internal/deploy"
 	"github.com/fleetsync/fleetsync/internal/fleet"
 	"github.com/fleetsync/fleetsync/internal/registry"
 )
@@ -31,6 +32,7 @@ type CredentialLookup func(ctx context.Context, accessKeyID string) (secret, acc
 // Config wires the API to the domain.
 type Config struct {
 	Registry    *registry.Service
+	Deploy      *deploy.Service
 	Credentials CredentialLookup
 	// Region is the only region requests may be signed for.
 	Region string

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Config is everything fleetsyncd can be told.
@@ -20,6 +21,12 @@ type Config struct {
 	Bundles  string
 	Region   string
 	LogLevel string
+
+	// AgentPollInterval is the poll interval suggested to agents; an agent
+	// silent for 3 intervals plus the long-poll wait makes its robot NoResponse.
+	AgentPollInterval time.Duration
+	// EngineTick is how often the engine looks at every active job.
+	EngineTick time.Duration
 
 	// RatePerSecond and Burst bound each credential's API request rate.
 	RatePerSecond float64
@@ -37,6 +44,7 @@ func Default() Config {
 	return Config{
 		Listen: "127.0.0.1:8080", DataDir: "./fleetsync-data", Region: "us-east-1", LogLevel: "info",
 		RatePerSecond: 200, Burst: 400, BootstrapAccount: "123456789012",
+		AgentPollInterval: 10 * time.Second, EngineTick: time.Second,
 	}
 }
 
@@ -53,6 +61,19 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	str(&c.LogLevel, "log-level", "debug, info, warn or error")
 	fs.Float64Var(&c.RatePerSecond, "rate-limit", envFloat("rate-limit", c.RatePerSecond), "API requests per second per access key (env FLEETSYNC_RATE_LIMIT)")
 	fs.IntVar(&c.Burst, "rate-burst", int(envFloat("rate-burst", float64(c.Burst))), "API request burst per access key (env FLEETSYNC_RATE_BURST)")
+	dur := func(p *time.Duration, name, usage string) {
+		d := *p
+		if v, ok := os.LookupEnv(envName(name)); ok {
+			if parsed, err := time.ParseDuration(v); err == nil {
+				d = parsed
+			} else {
+				d = -1 // Validate reports it
+			}
+		}
+		fs.DurationVar(p, name, d, usage+" (env "+envName(name)+")")
+	}
+	dur(&c.AgentPollInterval, "agent-poll-interval", "poll interval suggested to agents")
+	dur(&c.EngineTick, "engine-tick", "how often the deployment engine revisits active jobs")
 	c.BootstrapKeyID = os.Getenv("FLEETSYNC_BOOTSTRAP_ACCESS_KEY_ID")
 	c.BootstrapSecret = os.Getenv("FLEETSYNC_BOOTSTRAP_SECRET_ACCESS_KEY")
 	if v := os.Getenv("FLEETSYNC_BOOTSTRAP_ACCOUNT"); v != "" {
@@ -131,6 +152,9 @@ func (c Config) Validate() error {
 	}
 	if c.RatePerSecond <= 0 || c.Burst < 1 {
 		errs = append(errs, errors.New("--rate-limit and --rate-burst must be positive"))
+	}
+	if c.AgentPollInterval <= 0 || c.EngineTick <= 0 {
+		errs = append(errs, errors.New("--agent-poll-interval and --engine-tick must be positive durations"))
 	}
 	if (c.BootstrapKeyID == "") != (c.BootstrapSecret == "") {
 		errs = append(errs, errors.New("FLEETSYNC_BOOTSTRAP_ACCESS_KEY_ID and FLEETSYNC_BOOTSTRAP_SECRET_ACCESS_KEY go together"))

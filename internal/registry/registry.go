@@ -305,6 +305,8 @@ func (s *Service) taggable(ctx context.Context, account, arn string) error {
 		_, err = s.Store.GetRobot(ctx, account, arn)
 	case fleet.TypeRobotApplication:
 		_, err = s.Store.GetApplication(ctx, account, arn, fleet.LatestVersion)
+	case fleet.TypeDeploymentJob:
+		_, err = s.Store.GetJob(ctx, account, arn)
 	default:
 		err = store.ErrNotFound
 	}

@@ -14,10 +14,12 @@ import (
 	"os"
 	"time"
 
+	"github.com/fleetsync/fleetsync/internal/agentapi"
 	"github.com/fleetsync/fleetsync/internal/awsapi"
 	"github.com/fleetsync/fleetsync/internal/bundle"
 	"github.com/fleetsync/fleetsync/internal/config"
 	"github.com/fleetsync/fleetsync/internal/credential"
+	"github.com/fleetsync/fleetsync/internal/deploy"
 	"github.com/fleetsync/fleetsync/internal/registry"
 	"github.com/fleetsync/fleetsync/internal/store/sqlstore"
 )
@@ -103,8 +105,23 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	defer bundles.Close()
 
 	reg := &registry.Service{Store: d.Store, Bundles: bundles, Region: cfg.Region, Limits: registry.DefaultLimits()}
+	hub := &agentapi.Hub{}
+	presence := &deploy.Presence{}
+	const maxWait = 30 * time.Second
+	engine := &deploy.Engine{
+		Store: d.Store, Bundles: bundles, Presence: presence, Notify: hub.Notify,
+		Limits: deploy.Limits{FleetTimeoutMs: (30 * 24 * time.Hour).Milliseconds(), AgentSilenceMs: (3*cfg.AgentPollInterval + maxWait).Milliseconds()},
+		Tick:   cfg.EngineTick, LeaseTTL: 30 * time.Second, Retention: 90 * 24 * time.Hour,
+		Log: log.With("component", "engine"),
+	}
+	jobs := &deploy.Service{Store: d.Store, Region: cfg.Region, MaxActiveJobs: 100, Wake: engine.Wake, Notify: hub.Notify}
+	agents := agentapi.New(agentapi.Config{
+		Store: d.Store, Bundles: bundles, Presence: presence, Hub: hub, Wake: engine.Wake,
+		URLKey: d.Keys.Derive("bundle-url"), URLTTL: time.Hour, PollInterval: cfg.AgentPollInterval, MaxWait: maxWait,
+		Log: log.With("component", "agentapi"),
+	})
 	api := awsapi.New(awsapi.Config{
-		Registry: reg, Credentials: d.Credentials.Lookup, Region: cfg.Region,
+		Registry: reg, Deploy: jobs, Credentials: d.Credentials.Lookup, Region: cfg.Region,
 		TokenKey: d.Keys.Derive("pagination-token"), RatePerSecond: cfg.RatePerSecond, Burst: cfg.Burst,
 		Logger: log.With("component", "awsapi"),
 	})
@@ -120,6 +137,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		}
 		io.WriteString(w, "ready\n")
 	})
+	mux.Handle("/agent/", agents)
 	mux.Handle("/", api)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -128,6 +146,10 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	log.Info("fleetsyncd listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "region", cfg.Region)
+	engineCtx, stopEngine := context.WithCancel(context.Background())
+	engineDone := make(chan struct{})
+	go func() { engine.Run(engineCtx); close(engineDone) }()
+	defer func() { stopEngine(); <-engineDone }()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

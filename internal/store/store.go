@@ -133,6 +133,111 @@ type Credentials interface {
 	RevokeCredential(ctx context.Context, accessKeyID string, nowMs int64) error
 }
 
+// NewJob is a job to insert with its idempotency key.
+type NewJob struct {
+	Job fleet.Job
+	// Operation is "CreateDeploymentJob" or "SyncDeploymentJob"; tokens are
+	// scoped per account and operation.
+	Operation   string
+	ClientToken string
+	// ParamsHash identifies the request's parameters after defaults.
+	ParamsHash string
+}
+
+// JobCounts are a job's rows by status.
+type JobCounts map[fleet.RobotStatus]int
+
+// Jobs stores deployment jobs and their per-robot rows. Every status change
+// is a compare-and-swap inside one transaction.
+type Jobs interface {
+	// CreateJob inserts a Pending job, makes it the fleet's last deployment
+	// and stores its tags. ErrExists: the client token is taken (load it with
+	// JobByToken); ErrConflict: the fleet has an active job; ErrLimit: the
+	// account has maxActive active jobs; ErrNotFound: no such fleet.
+	CreateJob(ctx context.Context, j NewJob, maxActive int) error
+	// JobByToken returns the job a client token created and its params hash.
+	JobByToken(ctx context.Context, account, operation, token string) (fleet.Job, string, error)
+	// GetJob returns a job with its tags.
+	GetJob(ctx context.Context, account, arn string) (fleet.Job, error)
+	// ListJobs pages the account's jobs; filters "status" and "fleetName".
+	ListJobs(ctx context.Context, q ListQuery) (fleet.Page[fleet.Job], error)
+	// JobRobots returns a job's rows in start order.
+	JobRobots(ctx context.Context, jobARN string) ([]fleet.RobotDeployment, error)
+	// SourceJob returns the fleet's most recent job that was not Canceled.
+	SourceJob(ctx context.Context, account, fleetARN string) (fleet.Job, error)
+	// SyncTargets returns the fleet's robots that do not run fingerprint
+	// successfully (not InSync, or InSync with something else).
+	SyncTargets(ctx context.Context, account, fleetARN, fingerprint string) ([]fleet.Robot, error)
+	// ActiveJobs returns the ARNs of every Pending, Preparing or InProgress job.
+	ActiveJobs(ctx context.Context) ([]string, error)
+	// AcquireLease gives owner the right to drive the job until untilMs if
+	// nobody else holds an unexpired lease; it reports whether owner holds it.
+	AcquireLease(ctx context.Context, jobARN, owner string, nowMs, untilMs int64) (bool, error)
+	// StartPreparing moves a Pending job to Preparing.
+	StartPreparing(ctx context.Context, jobARN string) error
+	// Prepare writes the rows of a Preparing job, sets its targets and robot
+	// statuses, and moves it to InProgress (or Succeeded with no rows to
+	// run). Rows given as Failed are final at once.
+	Prepare(ctx context.Context, jobARN string, rows []fleet.RobotDeployment, nowMs int64) error
+	// FailJob ends an active job as Failed with a code (job-level failure).
+	FailJob(ctx context.Context, jobARN, code, reason string, nowMs int64) error
+	// Counts returns the job's rows by status.
+	Counts(ctx context.Context, jobARN string) (JobCounts, error)
+	// Rows returns up to limit rows of a status in start order.
+	Rows(ctx context.Context, jobARN string, status fleet.RobotStatus, limit int) ([]fleet.RobotDeployment, error)
+	// Apply carries out a plan step atomically: start robots, time robots
+	// out, and optionally finish the job; rows not in the expected status are
+	// left alone.
+	Apply(ctx context.Context, jobARN string, step Step, nowMs int64) error
+	// CancelJob cancels an active job: deploying rows fail with abortCode and
+	// never-started robots get their prior status back. ErrConflict if the
+	// job is already finished.
+	CancelJob(ctx context.Context, account, jobARN, abortCode, abortReason string, nowMs int64) error
+	// DeleteJobsFinishedBefore removes finished jobs (retention).
+	DeleteJobsFinishedBefore(ctx context.Context, ms int64) (int, error)
+}
+
+// Step is one plan step for Apply.
+type Step struct {
+	Start      []string
+	NoResponse []RobotOutcome
+	// Finish ends the job when Status is set.
+	Finish JobOutcome
+}
+
+// RobotOutcome is a robot's failure with its code and reason.
+type RobotOutcome struct {
+	Robot, Code, Reason string
+}
+
+// JobOutcome is a job's terminal status with its code and reason.
+type JobOutcome struct {
+	Status       fleet.JobStatus
+	Code, Reason string
+}
+
+// Assignment is the deployment a robot's agent must run now.
+type Assignment struct {
+	Job fleet.Job
+	Row fleet.RobotDeployment
+}
+
+// Agents is what the agent endpoint needs.
+type Agents interface {
+	// RobotByAgent returns the robot whose agent id is agentID.
+	RobotByAgent(ctx context.Context, agentID string) (fleet.Robot, error)
+	// CurrentAssignment returns the robot's latest row when it is Deploying
+	// or NoResponse (a robot that comes back completes what it missed);
+	// ErrNotFound otherwise.
+	CurrentAssignment(ctx context.Context, robotARN string) (Assignment, error)
+	// RecordProgress stores a step of a deploying row. It returns abort=true
+	// when the row is no longer running (canceled, superseded, finished).
+	RecordProgress(ctx context.Context, jobARN, robotARN, step string, percent *float64, eta *int64) (abort bool, err error)
+	// RecordResult finishes a Deploying or NoResponse row: success makes the
+	// robot InSync with the job's fingerprint, failure makes it Failed.
+	RecordResult(ctx context.Context, jobARN, robotARN string, success bool, code, reason string, nowMs int64) (abort bool, err error)
+}
+
 // Store is everything fleetsync persists.
 type Store interface {
 	Fleets
@@ -140,6 +245,8 @@ type Store interface {
 	Applications
 	Tags
 	Credentials
+	Jobs
+	Agents
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database.

@@ -1,0 +1,385 @@
+// Package agentapi is the server side of the agent protocol (package proto):
+// signed long-polls that hand robots their deployments, progress and result
+// reports, and signed bundle download URLs with Range support.
+package agentapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fleetsync/fleetsync/internal/bundle"
+	"github.com/fleetsync/fleetsync/internal/deploy"
+	"github.com/fleetsync/fleetsync/internal/fleet"
+	"github.com/fleetsync/fleetsync/internal/proto"
+	"github.com/fleetsync/fleetsync/internal/store"
+)
+
+// Config wires the agent endpoint.
+type Config struct {
+	Store    store.Store
+	Bundles  bundle.Store
+	Presence *deploy.Presence
+	Hub      *Hub
+	// Wake tells the engine a robot finished.
+	Wake func()
+	// URLKey signs bundle download URLs.
+	URLKey []byte
+	// URLTTL is how long a download URL stays valid.
+	URLTTL time.Duration
+	// PollInterval is the interval suggested to agents.
+	PollInterval time.Duration
+	// MaxWait caps a long poll (30 s).
+	MaxWait time.Duration
+	Log     *slog.Logger
+	Now     func() time.Time
+}
+
+// API serves /agent/v1/.
+type API struct {
+	cfg    Config
+	mux    *http.ServeMux
+	nonces nonceCache
+}
+
+// New builds the agent endpoint.
+func New(cfg Config) *API {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	a := &API{cfg: cfg, mux: http.NewServeMux(), nonces: nonceCache{seen: map[string]int64{}}}
+	a.mux.HandleFunc("POST "+proto.PathPoll, a.poll)
+	a.mux.HandleFunc("POST "+proto.PathReport, a.report)
+	a.mux.HandleFunc("GET "+proto.PathBundle+"{token}", a.bundle)
+	return a
+}
+
+// ServeHTTP implements http.Handler.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+
+// Hub wakes robots' waiting long-polls.
+type Hub struct {
+	mu      sync.Mutex
+	waiters map[string]chan struct{}
+}
+
+// wait returns a channel closed at the robot's next Notify.
+func (h *Hub) wait(robotARN string) <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.waiters == nil {
+		h.waiters = map[string]chan struct{}{}
+	}
+	ch, ok := h.waiters[robotARN]
+	if !ok {
+		ch = make(chan struct{})
+		h.waiters[robotARN] = ch
+	}
+	return ch
+}
+
+// Notify wakes the robot's waiting long-poll, if any.
+func (h *Hub) Notify(robotARN string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if ch, ok := h.waiters[robotARN]; ok {
+		close(ch)
+		delete(h.waiters, robotARN)
+	}
+}
+
+// nonceCache refuses a nonce seen within twice the allowed clock skew.
+type nonceCache struct {
+	mu    sync.Mutex
+	seen  map[string]int64
+	swept int64
+}
+
+func (c *nonceCache) fresh(nonce string, nowMs int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	window := 2 * proto.MaxSkew.Milliseconds()
+	if nowMs-c.swept > window {
+		for n, t := range c.seen {
+			if nowMs-t > window {
+				delete(c.seen, n)
+			}
+		}
+		c.swept = nowMs
+	}
+	if _, dup := c.seen[nonce]; dup {
+		return false
+	}
+	c.seen[nonce] = nowMs
+	return true
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeErr(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, proto.Error{Code: code, Message: msg})
+}
+
+// authenticate verifies the agent's signature, refuses replays and finds
+// its robot. It writes the error answer itself when it returns ok=false.
+func (a *API) authenticate(w http.ResponseWriter, r *http.Request, v any) (fleet.Robot, bool) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, "BadRequest", "reading the body failed")
+		return fleet.Robot{}, false
+	}
+	now := a.cfg.Now()
+	ver, err := proto.Verify(r, body, now)
+	if err != nil {
+		writeErr(w, http.StatusUnauthorized, "Unauthorized", err.Error())
+		return fleet.Robot{}, false
+	}
+	if !a.nonces.fresh(ver.AgentID+"/"+ver.Nonce, now.UnixMilli()) {
+		writeErr(w, http.StatusUnauthorized, "Unauthorized", "replayed request")
+		return fleet.Robot{}, false
+	}
+	robot, err := a.cfg.Store.RobotByAgent(r.Context(), ver.AgentID)
+	if errors.Is(err, store.ErrNotFound) {
+		writeErr(w, http.StatusUnauthorized, "Unauthorized", "no robot has this agent id as its greengrassGroupId")
+		return fleet.Robot{}, false
+	}
+	if err != nil {
+		a.cfg.Log.Error("robot lookup failed", "error", err)
+		writeErr(w, http.StatusServiceUnavailable, "Unavailable", "try again later")
+		return fleet.Robot{}, false
+	}
+	if err := json.NewDecoder(bytes.NewReader(body)).Decode(v); err != nil && len(bytes.TrimSpace(body)) > 0 {
+		writeErr(w, http.StatusBadRequest, "BadRequest", "the body is not the expected JSON: "+err.Error())
+		return fleet.Robot{}, false
+	}
+	a.cfg.Presence.Seen(robot.ARN, now.UnixMilli())
+	return robot, true
+}
+
+func (a *API) poll(w http.ResponseWriter, r *http.Request) {
+	var req proto.PollRequest
+	robot, ok := a.authenticate(w, r, &req)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	if c := req.Current; c != nil && c.Finished && c.DeploymentJob != "" {
+		// The robot finished a deployment the server did not hear about.
+		if _, err := a.cfg.Store.RecordResult(ctx, c.DeploymentJob, robot.ARN, true, "", "", a.cfg.Now().UnixMilli()); err == nil {
+			a.wake()
+		}
+	}
+	wait := min(time.Duration(req.WaitSeconds)*time.Second, a.cfg.MaxWait)
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	for {
+		woken := a.cfg.Hub.wait(robot.ARN)
+		resp, err := a.answer(ctx, r, robot, req.Current)
+		if err != nil {
+			a.cfg.Log.Error("poll failed", "robot", robot.ARN, "error", err)
+			writeErr(w, http.StatusServiceUnavailable, "Unavailable", "try again later")
+			return
+		}
+		if resp.Assignment != nil || resp.Abort != "" || wait <= 0 {
+			writeJSON(w, http.StatusOK, resp)
+			return
+		}
+		select {
+		case <-woken:
+		case <-deadline.C:
+			wait = 0
+		case <-ctx.Done():
+			return
+		}
+		a.cfg.Presence.Seen(robot.ARN, a.cfg.Now().UnixMilli())
+	}
+}
+
+func (a *API) wake() {
+	if a.cfg.Wake != nil {
+		a.cfg.Wake()
+	}
+}
+
+// answer computes the poll response for a robot's state now.
+func (a *API) answer(ctx context.Context, r *http.Request, robot fleet.Robot, current *proto.Current) (proto.PollResponse, error) {
+	resp := proto.PollResponse{PollIntervalSeconds: int(a.cfg.PollInterval / time.Second)}
+	as, err := a.cfg.Store.CurrentAssignment(ctx, robot.ARN)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return resp, err
+	}
+	running := current != nil && current.DeploymentJob != "" && !current.Finished
+	if errors.Is(err, store.ErrNotFound) {
+		if running {
+			resp.Abort = current.DeploymentJob // canceled or superseded
+		}
+		return resp, nil
+	}
+	if current != nil && current.DeploymentJob == as.Job.ARN {
+		return resp, nil // the agent is on it already
+	}
+	if running {
+		resp.Abort = current.DeploymentJob
+	}
+	asg, err := a.assignment(ctx, r, robot, as.Job)
+	if err != nil {
+		return resp, err
+	}
+	resp.Assignment = asg
+	return resp, nil
+}
+
+// assignment builds what the agent needs to run a job on this robot.
+func (a *API) assignment(ctx context.Context, r *http.Request, robot fleet.Robot, j fleet.Job) (*proto.Assignment, error) {
+	if len(j.Spec.Apps) == 0 {
+		return nil, errors.New("job has no application")
+	}
+	app := j.Spec.Apps[0]
+	v, err := a.cfg.Store.GetApplication(ctx, j.Account, app.Application, app.ApplicationVersion)
+	if err != nil {
+		return nil, err
+	}
+	var src *fleet.Source
+	for i := range v.Sources {
+		if v.Sources[i].Architecture == robot.Architecture {
+			src = &v.Sources[i]
+		}
+	}
+	if src == nil {
+		return nil, errors.New("no source for the robot's architecture")
+	}
+	base := "http://" + r.Host
+	if r.TLS != nil {
+		base = "https://" + r.Host
+	}
+	obj, err := a.cfg.Bundles.Stat(ctx, src.Bucket, src.Key)
+	if err != nil {
+		return nil, err
+	}
+	lc := app.LaunchConfig
+	out := &proto.Assignment{
+		DeploymentJob: j.ARN, Application: app.Application, ApplicationVersion: app.ApplicationVersion,
+		SoftwareSuite: v.SoftwareSuite.Name,
+		LaunchConfig: proto.LaunchConfig{PackageName: lc.PackageName, LaunchFile: lc.LaunchFile, PreLaunchFile: lc.PreLaunchFile,
+			PostLaunchFile: lc.PostLaunchFile, EnvironmentVariables: lc.EnvironmentVariables},
+		Bundle:         proto.Object{URL: base + a.signURL(src.Bucket, src.Key, robot.ARN), Size: obj.Size, ETag: src.ETag, SHA256: src.SHA256},
+		TimeoutSeconds: j.Spec.Config.RobotTimeoutSeconds,
+		Tags:           map[string]string{},
+	}
+	for k, v := range robot.Tags {
+		out.Tags[k] = v
+	}
+	for k, v := range j.Tags {
+		out.Tags[k] = v
+	}
+	if dc := j.Spec.Config.DownloadCondition; dc != nil {
+		cond, err := a.cfg.Bundles.Stat(ctx, dc.Bucket, dc.Key)
+		if err != nil {
+			return nil, err
+		}
+		etag := dc.ETag
+		if etag == "" {
+			etag = cond.ETag
+		}
+		out.DownloadCondition = &proto.Object{URL: base + a.signURL(dc.Bucket, dc.Key, robot.ARN), Size: cond.Size, ETag: etag}
+	}
+	return out, nil
+}
+
+func (a *API) report(w http.ResponseWriter, r *http.Request) {
+	var rep proto.Report
+	robot, ok := a.authenticate(w, r, &rep)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	var abort bool
+	var err error
+	if rep.Result == "" {
+		abort, err = a.cfg.Store.RecordProgress(ctx, rep.DeploymentJob, robot.ARN, string(rep.Step), rep.PercentDone, rep.ETASeconds)
+	} else {
+		success := rep.Result == proto.ResultSucceeded
+		abort, err = a.cfg.Store.RecordResult(ctx, rep.DeploymentJob, robot.ARN, success, rep.FailureCode, rep.FailureReason, a.cfg.Now().UnixMilli())
+		a.wake()
+	}
+	if err != nil {
+		a.cfg.Log.Error("report failed", "robot", robot.ARN, "error", err)
+		writeErr(w, http.StatusServiceUnavailable, "Unavailable", "try again later")
+		return
+	}
+	writeJSON(w, http.StatusOK, proto.ReportResponse{Abort: abort})
+}
+
+// urlToken is what a signed bundle URL grants: one object, to one robot,
+// until an expiry.
+type urlToken struct {
+	Bucket  string `json:"b"`
+	Key     string `json:"k"`
+	Robot   string `json:"r"`
+	Expires int64  `json:"e"`
+}
+
+func (a *API) mac(payload []byte) []byte {
+	m := hmac.New(sha256.New, a.cfg.URLKey)
+	m.Write(payload)
+	return m.Sum(nil)[:16]
+}
+
+// signURL returns the path of a download URL for one object and robot.
+func (a *API) signURL(bucket, key, robotARN string) string {
+	payload, _ := json.Marshal(urlToken{bucket, key, robotARN, a.cfg.Now().Add(a.cfg.URLTTL).UnixMilli()})
+	enc := base64.RawURLEncoding
+	return proto.PathBundle + enc.EncodeToString(payload) + "." + enc.EncodeToString(a.mac(payload))
+}
+
+func (a *API) bundle(w http.ResponseWriter, r *http.Request) {
+	p, m, ok := strings.Cut(r.PathValue("token"), ".")
+	enc := base64.RawURLEncoding
+	payload, err1 := enc.DecodeString(p)
+	mac, err2 := enc.DecodeString(m)
+	var tok urlToken
+	if !ok || err1 != nil || err2 != nil || !hmac.Equal(mac, a.mac(payload)) || json.Unmarshal(payload, &tok) != nil {
+		writeErr(w, http.StatusForbidden, "Forbidden", "this download URL was not issued by this server")
+		return
+	}
+	if a.cfg.Now().UnixMilli() > tok.Expires {
+		writeErr(w, http.StatusForbidden, "Expired", "this download URL has expired; poll again for a fresh one")
+		return
+	}
+	obj, err := a.cfg.Bundles.Stat(r.Context(), tok.Bucket, tok.Key)
+	if errors.Is(err, bundle.ErrNotExist) {
+		writeErr(w, http.StatusNotFound, "NotFound", "the bundle no longer exists")
+		return
+	}
+	if err != nil {
+		writeErr(w, http.StatusServiceUnavailable, "Unavailable", "bundle store unavailable")
+		return
+	}
+	rc, err := a.cfg.Bundles.Open(r.Context(), tok.Bucket, tok.Key, 0)
+	if err != nil {
+		writeErr(w, http.StatusServiceUnavailable, "Unavailable", "bundle store unavailable")
+		return
+	}
+	defer rc.Close()
+	rs, ok := rc.(io.ReadSeeker)
+	if !ok {
+		writeErr(w, http.StatusNotImplemented, "NotImplemented", "this bundle store cannot serve ranges")
+		return
+	}
+	w.Header().Set("ETag", obj.ETag)
+	http.ServeContent(w, r, "", time.Time{}, rs)
+}

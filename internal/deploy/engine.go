@@ -1,0 +1,280 @@
+package deploy
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/fleetsync/fleetsync/internal/bundle"
+	"github.com/fleetsync/fleetsync/internal/fleet"
+	"github.com/fleetsync/fleetsync/internal/store"
+)
+
+// Presence remembers when each robot's agent was last heard. It lives in the
+// process that serves the agent; a robot is alive if any recent request of
+// its agent reached this replica.
+type Presence struct {
+	mu   sync.Mutex
+	seen map[string]int64
+}
+
+// Seen records that a robot's agent was heard at ms.
+func (p *Presence) Seen(robotARN string, ms int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.seen == nil {
+		p.seen = map[string]int64{}
+	}
+	p.seen[robotARN] = ms
+}
+
+// Last returns when a robot's agent was last heard, 0 if never.
+func (p *Presence) Last(robotARN string) int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.seen[robotARN]
+}
+
+// Engine drives active jobs: it prepares Pending jobs and advances
+// InProgress ones with the planner, committing every change before acting
+// on it. A lease in the database makes one engine at a time drive a job.
+type Engine struct {
+	Store    store.Store
+	Bundles  bundle.Store
+	Presence *Presence
+	Limits   Limits
+	// Notify wakes a robot's long-poll after it was given work.
+	Notify func(robotARN string)
+	// Tick is how often every active job is looked at without a wake-up.
+	Tick     time.Duration
+	LeaseTTL time.Duration
+	// Retention deletes jobs finished longer ago than this (90 days).
+	Retention time.Duration
+	Log       *slog.Logger
+	Now       func() time.Time
+
+	owner     string
+	startedMs int64
+	wake      chan struct{}
+	once      sync.Once
+}
+
+func (e *Engine) init() {
+	e.once.Do(func() {
+		b := make([]byte, 8)
+		rand.Read(b)
+		e.owner = hex.EncodeToString(b)
+		e.wake = make(chan struct{}, 1)
+		if e.Now == nil {
+			e.Now = time.Now
+		}
+		e.startedMs = e.Now().UnixMilli()
+	})
+}
+
+// Wake asks the engine to look at its jobs now.
+func (e *Engine) Wake() {
+	e.init()
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run drives jobs until ctx ends.
+func (e *Engine) Run(ctx context.Context) {
+	e.init()
+	ticker := time.NewTicker(e.Tick)
+	defer ticker.Stop()
+	lastRetention := time.Time{}
+	for {
+		e.RunOnce(ctx)
+		if now := e.Now(); now.Sub(lastRetention) > time.Hour && e.Retention > 0 {
+			lastRetention = now
+			if n, err := e.Store.DeleteJobsFinishedBefore(ctx, now.Add(-e.Retention).UnixMilli()); err != nil {
+				e.Log.Error("retention sweep failed", "error", err)
+			} else if n > 0 {
+				e.Log.Info("expired deployment jobs deleted", "count", n)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		case <-e.wake:
+		}
+	}
+}
+
+// RunOnce looks at every active job once.
+func (e *Engine) RunOnce(ctx context.Context) {
+	e.init()
+	jobs, err := e.Store.ActiveJobs(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			e.Log.Error("listing active jobs failed", "error", err)
+		}
+		return
+	}
+	for _, arn := range jobs {
+		now := e.Now()
+		ok, err := e.Store.AcquireLease(ctx, arn, e.owner, now.UnixMilli(), now.Add(e.LeaseTTL).UnixMilli())
+		if err != nil || !ok {
+			continue
+		}
+		if err := e.step(ctx, arn); err != nil && ctx.Err() == nil && !errors.Is(err, store.ErrConflict) {
+			e.Log.Error("job step failed", "job", arn, "error", err)
+		}
+	}
+}
+
+// step moves one job forward as far as it can go now.
+func (e *Engine) step(ctx context.Context, arn string) error {
+	j, err := e.Store.GetJob(ctx, "", arn)
+	if err != nil {
+		return err
+	}
+	switch j.Status {
+	case fleet.JobPending:
+		if err := e.Store.StartPreparing(ctx, arn); err != nil {
+			return err
+		}
+		j.Status = fleet.JobPreparing
+		fallthrough
+	case fleet.JobPreparing:
+		if err := e.prepare(ctx, j); err != nil {
+			return err
+		}
+		j, err = e.Store.GetJob(ctx, "", arn)
+		if err != nil || j.Status != fleet.JobInProgress {
+			return err
+		}
+		fallthrough
+	case fleet.JobInProgress:
+		return e.advance(ctx, j)
+	}
+	return nil
+}
+
+// prepare resolves a job's targets and checks what it deploys, then writes
+// its rows in one transaction.
+func (e *Engine) prepare(ctx context.Context, j fleet.Job) error {
+	now := e.Now().UnixMilli()
+	if _, err := e.Store.GetFleet(ctx, j.Account, j.Fleet); errors.Is(err, store.ErrNotFound) {
+		return e.Store.FailJob(ctx, j.ARN, CodeFleetDoesNotExist, "The fleet was deleted.", now)
+	} else if err != nil {
+		return err
+	}
+	// Per architecture: "" when its bundle can be deployed, else a failure code and reason.
+	type archCheck struct{ code, reason string }
+	checks := map[fleet.Architecture]archCheck{}
+	for _, arch := range []fleet.Architecture{fleet.X86_64, fleet.ARM64, fleet.ARMHF} {
+		checks[arch] = archCheck{CodeMissingArch, "The robot application has no source for architecture " + string(arch) + "."}
+	}
+	for _, app := range j.Spec.Apps {
+		v, err := e.Store.GetApplication(ctx, j.Account, app.Application, app.ApplicationVersion)
+		if errors.Is(err, store.ErrNotFound) {
+			return e.Store.FailJob(ctx, j.ARN, CodeAppDoesNotExist, "Robot application "+app.Application+" version "+app.ApplicationVersion+" no longer exists.", now)
+		} else if err != nil {
+			return err
+		}
+		for _, src := range v.Sources {
+			obj, err := e.Bundles.Stat(ctx, src.Bucket, src.Key)
+			switch {
+			case errors.Is(err, bundle.ErrNotExist):
+				checks[src.Architecture] = archCheck{CodeResourceNotFound, "The bundle s3://" + src.Bucket + "/" + src.Key + " no longer exists."}
+			case err != nil:
+				return err
+			case obj.ETag != src.ETag:
+				checks[src.Architecture] = archCheck{CodeEtagMismatch, "The bundle s3://" + src.Bucket + "/" + src.Key + " changed since the version was created."}
+			default:
+				checks[src.Architecture] = archCheck{}
+			}
+		}
+	}
+	var robots []fleet.Robot
+	var err error
+	if j.Operation == fleet.OpSyncDeploymentJob {
+		robots, err = e.Store.SyncTargets(ctx, j.Account, j.Fleet, j.Spec.Fingerprint())
+	} else {
+		robots, err = e.Store.FleetRobots(ctx, j.Account, j.Fleet, 1<<30)
+	}
+	if err != nil {
+		return err
+	}
+	rows := make([]fleet.RobotDeployment, len(robots))
+	for i, r := range robots {
+		rows[i] = fleet.RobotDeployment{Job: j.ARN, Robot: r.ARN, Seq: i, Status: fleet.RobotPendingNewDeployment}
+		if c := checks[r.Architecture]; c.code != "" {
+			rows[i].Status, rows[i].FailureCode, rows[i].FailureReason = fleet.RobotFailed, c.code, c.reason
+		}
+	}
+	if err := e.Store.Prepare(ctx, j.ARN, rows, now); err != nil {
+		return err
+	}
+	e.Log.Info("deployment job prepared", "job", j.ARN, "targets", len(rows))
+	return nil
+}
+
+// advance observes an InProgress job, plans and applies one step.
+func (e *Engine) advance(ctx context.Context, j fleet.Job) error {
+	counts, err := e.Store.Counts(ctx, j.ARN)
+	if err != nil {
+		return err
+	}
+	cfg := j.Spec.Config
+	o := Observed{
+		Targets: j.Targets, ConcurrentPercent: cfg.ConcurrentPercent, FailureThresholdPercent: cfg.FailureThresholdPercent,
+		RobotTimeoutMs: cfg.RobotTimeoutSeconds * 1000, CreatedMs: j.CreatedMs,
+		Failed: counts[fleet.RobotFailed] + counts[fleet.RobotNoResponse], PendingTotal: counts[fleet.RobotPendingNewDeployment],
+	}
+	deploying, err := e.Store.Rows(ctx, j.ARN, fleet.RobotDeploying, 1<<30)
+	if err != nil {
+		return err
+	}
+	for _, d := range deploying {
+		// A robot is not silent before this engine could have heard it.
+		seen := max(e.Presence.Last(d.Robot), e.startedMs)
+		o.Deploying = append(o.Deploying, Deploying{Robot: d.Robot, StartedMs: d.StartedMs, AgentSeenMs: seen})
+	}
+	if free := Window(o.Targets, o.ConcurrentPercent) - len(deploying); free > 0 && o.PendingTotal > 0 {
+		pending, err := e.Store.Rows(ctx, j.ARN, fleet.RobotPendingNewDeployment, free)
+		if err != nil {
+			return err
+		}
+		for _, p := range pending {
+			o.Pending = append(o.Pending, p.Robot)
+		}
+	}
+	now := e.Now().UnixMilli()
+	plan := Decide(o, e.Limits, now)
+	if plan.Empty() {
+		return nil
+	}
+	step := store.Step{Start: plan.Start}
+	for _, t := range plan.NoResponse {
+		step.NoResponse = append(step.NoResponse, store.RobotOutcome{Robot: t.Robot, Code: CodeRobotNoResponse, Reason: t.Reason})
+	}
+	if plan.Finish != nil {
+		step.Finish = store.JobOutcome{Status: plan.Finish.Status, Code: plan.Finish.Code, Reason: plan.Finish.Reason}
+	}
+	if err := e.Store.Apply(ctx, j.ARN, step, now); err != nil {
+		return err
+	}
+	if e.Notify != nil {
+		for _, r := range plan.Start {
+			e.Notify(r)
+		}
+		for _, t := range plan.NoResponse {
+			e.Notify(t.Robot)
+		}
+	}
+	if plan.Finish != nil {
+		e.Log.Info("deployment job finished", "job", j.ARN, "status", plan.Finish.Status, "failure_code", plan.Finish.Code)
+	}
+	return nil
+}

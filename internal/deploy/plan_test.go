@@ -1,0 +1,133 @@
+package deploy
+
+import (
+	"fmt"
+	"reflect"
+	"testing"
+
+	"github.com/fleetsync/fleetsync/internal/fleet"
+)
+
+func TestWindow(t *testing.T) {
+	for _, c := range []struct{ n, pct, want int }{
+		{10, 20, 2}, {10, 25, 3}, {1, 1, 1}, {3, 1, 1}, {0, 20, 1}, {200, 100, 200}, {10000, 100, 10000}, {7, 50, 4},
+	} {
+		if got := Window(c.n, c.pct); got != c.want {
+			t.Errorf("Window(%d, %d) = %d, want %d", c.n, c.pct, got, c.want)
+		}
+	}
+}
+
+func names(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s%d", prefix, i)
+	}
+	return out
+}
+
+func TestDecide(t *testing.T) {
+	const now = 1_000_000
+	lim := Limits{FleetTimeoutMs: 30 * 24 * 3600 * 1000, AgentSilenceMs: 30_000}
+	base := Observed{Targets: 10, ConcurrentPercent: 20, FailureThresholdPercent: 25, RobotTimeoutMs: 60_000, CreatedMs: now - 1000}
+	with := func(f func(*Observed)) Observed { o := base; f(&o); return o }
+	for _, c := range []struct {
+		name string
+		obs  Observed
+		want Plan
+	}{
+		{"fills the window", with(func(o *Observed) { o.Pending, o.PendingTotal = names("r", 10), 10 }),
+			Plan{Start: []string{"r0", "r1"}}},
+		{"slides: one slot free", with(func(o *Observed) {
+			o.Deploying = []Deploying{{"d0", now - 10, now}}
+			o.Pending, o.PendingTotal = names("r", 8), 8
+		}), Plan{Start: []string{"r0"}}},
+		{"window full waits", with(func(o *Observed) {
+			o.Deploying = []Deploying{{"d0", now - 10, now}, {"d1", now - 10, now}}
+			o.Pending, o.PendingTotal = names("r", 8), 8
+		}), Plan{}},
+		{"robot timeout", with(func(o *Observed) {
+			o.Deploying = []Deploying{{"d0", now - 60_000, now}, {"d1", now - 10, now}}
+			o.Pending, o.PendingTotal = names("r", 8), 8
+		}), Plan{NoResponse: []Timeout{{"d0", reasonNoResponse}}, Start: []string{"r0"}}},
+		{"silent agent", with(func(o *Observed) {
+			o.Deploying = []Deploying{{"d0", now - 40_000, now - 30_000}}
+		}), Plan{NoResponse: []Timeout{{"d0", reasonAgentSilent}}, Finish: &Finish{Status: fleet.JobSucceeded}}},
+		{"threshold stops starts, deploying finish", with(func(o *Observed) {
+			o.Failed = 3
+			o.Deploying = []Deploying{{"d0", now - 10, now}}
+			o.Pending, o.PendingTotal = names("r", 5), 5
+		}), Plan{}},
+		{"threshold ends the job", with(func(o *Observed) {
+			o.Failed = 3
+			o.Pending, o.PendingTotal = names("r", 5), 5
+		}), Plan{Finish: &Finish{fleet.JobFailed, CodeThresholdBreached, reasonThresholdBreach}}},
+		{"below threshold succeeds with failures", with(func(o *Observed) { o.Failed = 2 }),
+			Plan{Finish: &Finish{Status: fleet.JobSucceeded}}},
+		{"fleet timeout", with(func(o *Observed) {
+			o.CreatedMs = now - lim.FleetTimeoutMs
+			o.Deploying = []Deploying{{"d0", now - 10, now}}
+			o.Pending, o.PendingTotal = names("r", 5), 5
+		}), Plan{NoResponse: []Timeout{{"d0", reasonFleetTimeout}}, Finish: &Finish{fleet.JobFailed, CodeFleetTimeout, reasonFleetTimeout}}},
+		{"timeout that breaches stops the rest", with(func(o *Observed) {
+			o.Failed = 2
+			o.Deploying = []Deploying{{"d0", now - 60_000, now}}
+			o.Pending, o.PendingTotal = names("r", 5), 5
+		}), Plan{NoResponse: []Timeout{{"d0", reasonNoResponse}}, Finish: &Finish{fleet.JobFailed, CodeThresholdBreached, reasonThresholdBreach}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := Decide(c.obs, lim, now); !reflect.DeepEqual(got, c.want) {
+				t.Errorf("Decide = %+v, want %+v", got, c.want)
+			}
+		})
+	}
+}
+
+// TestDecideNeverExceedsWindow drives a simulated rollout with the planner
+// alone and checks the window and the exactly-once start of every robot.
+func TestDecideNeverExceedsWindow(t *testing.T) {
+	for _, n := range []int{1, 7, 50, 333} {
+		for _, pct := range []int{1, 20, 33, 100} {
+			pending := names("r", n)
+			deploying := map[string]int64{}
+			started := map[string]int{}
+			now := int64(0)
+			for step := 0; ; step++ {
+				now += 1000
+				var o = Observed{Targets: n, ConcurrentPercent: pct, FailureThresholdPercent: 100, RobotTimeoutMs: 1 << 40}
+				for r, s := range deploying {
+					o.Deploying = append(o.Deploying, Deploying{r, s, now})
+				}
+				o.Pending, o.PendingTotal = pending, len(pending)
+				p := Decide(o, Limits{}, now)
+				if p.Finish != nil {
+					break
+				}
+				for _, r := range p.Start {
+					started[r]++
+					deploying[r] = now
+				}
+				pending = pending[len(p.Start):]
+				if len(deploying) > Window(n, pct) {
+					t.Fatalf("n=%d pct=%d: %d deploying, window %d", n, pct, len(deploying), Window(n, pct))
+				}
+				// Finish the oldest deploying robot each step.
+				for r := range deploying {
+					delete(deploying, r)
+					break
+				}
+				if step > 10*n+10 {
+					t.Fatalf("n=%d pct=%d: no finish after %d steps", n, pct, step)
+				}
+			}
+			if len(started) != n {
+				t.Errorf("n=%d pct=%d: %d robots started, want %d", n, pct, len(started), n)
+			}
+			for r, k := range started {
+				if k != 1 {
+					t.Errorf("robot %s started %d times", r, k)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,289 @@
+package deploy
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/fleetsync/fleetsync/internal/fleet"
+	"github.com/fleetsync/fleetsync/internal/store"
+)
+
+// Service implements the deployment job operations.
+type Service struct {
+	Store  store.Store
+	Region string
+	// MaxActiveJobs is the per-account quota of active jobs.
+	MaxActiveJobs int
+	// Wake tells the engine there is new work; nil is fine.
+	Wake func()
+	// Notify tells a robot's waiting long-poll to look again; nil is fine.
+	Notify func(robotARN string)
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Service) wake() {
+	if s.Wake != nil {
+		s.Wake()
+	}
+}
+
+// ConfigInput is a deployment config as the caller sent it: nil members
+// take the defaults of SPEC §5.
+type ConfigInput struct {
+	ConcurrentPercent       *int
+	FailureThresholdPercent *int
+	RobotTimeoutSeconds     *int64
+	DownloadCondition       *fleet.S3Path
+}
+
+// Effective applies the defaults.
+func (c *ConfigInput) Effective() fleet.DeploymentConfig {
+	out := fleet.DeploymentConfig{
+		ConcurrentPercent: fleet.DefaultConcurrentPercent, FailureThresholdPercent: fleet.DefaultFailureThreshold,
+		RobotTimeoutSeconds: fleet.DefaultRobotTimeoutSecond,
+	}
+	if c == nil {
+		return out
+	}
+	if c.ConcurrentPercent != nil {
+		out.ConcurrentPercent = *c.ConcurrentPercent
+	}
+	if c.FailureThresholdPercent != nil {
+		out.FailureThresholdPercent = *c.FailureThresholdPercent
+	}
+	if c.RobotTimeoutSeconds != nil {
+		out.RobotTimeoutSeconds = *c.RobotTimeoutSeconds
+	}
+	out.DownloadCondition = c.DownloadCondition
+	return out
+}
+
+// newJobARN mints "deployment-" plus 12 of [a-z0-9].
+func (s *Service) newJobARN(account string) string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 12)
+	rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return fleet.ARN{Region: s.Region, Account: account, Type: fleet.TypeDeploymentJob, Name: "deployment-" + string(b)}.String()
+}
+
+func paramsHash(v any) string {
+	b, _ := json.Marshal(v)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func (s *Service) resolveFleet(account, arn string) error {
+	a, err := fleet.ParseARN(arn)
+	if err != nil || a.Type != fleet.TypeFleet {
+		return fleet.Errorf(fleet.Invalid, "fleet: %q is not a deployment-fleet ARN", arn)
+	}
+	if a.Account != account || a.Region != s.Region {
+		return fleet.Errorf(fleet.NotFound, "fleet %s does not exist", arn)
+	}
+	return nil
+}
+
+// Create starts a deployment job of apps to a fleet.
+func (s *Service) Create(ctx context.Context, account, token, fleetARN string, apps []fleet.AppConfig, cfg *ConfigInput, tags fleet.Tags) (fleet.Job, error) {
+	if err := s.resolveFleet(account, fleetARN); err != nil {
+		return fleet.Job{}, err
+	}
+	spec := fleet.JobSpec{Apps: apps, Config: cfg.Effective()}
+	if spec.Config.DownloadCondition != nil && spec.Config.DownloadCondition.Bucket == "" {
+		return fleet.Job{}, fleet.Errorf(fleet.Invalid, "deploymentConfig.downloadConditionFile: bucket is required")
+	}
+	hash := paramsHash(struct {
+		Fleet string
+		Spec  fleet.JobSpec
+		Tags  fleet.Tags
+	}{fleetARN, spec, tags})
+	if j, ok, err := s.replay(ctx, account, fleet.OpCreateDeploymentJob, token, hash); ok || err != nil {
+		return j, err
+	}
+	for _, app := range apps {
+		a, err := fleet.ParseARN(app.Application)
+		if err != nil || a.Type != fleet.TypeRobotApplication {
+			return fleet.Job{}, fleet.Errorf(fleet.Invalid, "application: %q is not a robot-application ARN", app.Application)
+		}
+		if app.ApplicationVersion == fleet.LatestVersion {
+			return fleet.Job{}, fleet.Errorf(fleet.Invalid, "applicationVersion: deployments need a numbered version, not $LATEST")
+		}
+		if _, err := s.Store.GetApplication(ctx, account, app.Application, app.ApplicationVersion); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return fleet.Job{}, fleet.Errorf(fleet.NotFound, "robot application %s version %s does not exist", app.Application, app.ApplicationVersion)
+			}
+			return fleet.Job{}, fleet.Wrap(fleet.Internal, err, "store failure")
+		}
+	}
+	return s.insert(ctx, account, fleet.OpCreateDeploymentJob, token, hash, fleetARN, spec, tags)
+}
+
+// Sync starts a job that brings the fleet's robots onto its latest
+// deployment (SPEC §5, SyncDeploymentJob).
+func (s *Service) Sync(ctx context.Context, account, token, fleetARN string) (fleet.Job, error) {
+	if err := s.resolveFleet(account, fleetARN); err != nil {
+		return fleet.Job{}, err
+	}
+	hash := paramsHash(fleetARN)
+	if j, ok, err := s.replay(ctx, account, fleet.OpSyncDeploymentJob, token, hash); ok || err != nil {
+		return j, err
+	}
+	if _, err := s.Store.GetFleet(ctx, account, fleetARN); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return fleet.Job{}, fleet.Errorf(fleet.NotFound, "fleet %s does not exist", fleetARN)
+		}
+		return fleet.Job{}, fleet.Wrap(fleet.Internal, err, "store failure")
+	}
+	source, err := s.Store.SourceJob(ctx, account, fleetARN)
+	if errors.Is(err, store.ErrNotFound) {
+		return fleet.Job{}, fleet.Errorf(fleet.NotFound, "fleet %s has no deployment to synchronize to", fleetARN)
+	}
+	if err != nil {
+		return fleet.Job{}, fleet.Wrap(fleet.Internal, err, "store failure")
+	}
+	if source.Status.Active() {
+		return fleet.Job{}, concurrent(fleetARN)
+	}
+	return s.insert(ctx, account, fleet.OpSyncDeploymentJob, token, hash, fleetARN, source.Spec, nil)
+}
+
+func concurrent(fleetARN string) error {
+	return fleet.Errorf(fleet.ConcurrentDeployment, "fleet %s already has an active deployment job", fleetARN)
+}
+
+// replay returns the job a token already created (ok) or a mismatch error.
+func (s *Service) replay(ctx context.Context, account, op, token, hash string) (fleet.Job, bool, error) {
+	j, have, err := s.Store.JobByToken(ctx, account, op, token)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return fleet.Job{}, false, nil
+	case err != nil:
+		return fleet.Job{}, false, fleet.Wrap(fleet.Internal, err, "store failure")
+	case have != hash:
+		return fleet.Job{}, false, fleet.Errorf(fleet.IdempotentMismatch, "clientRequestToken %q was used with different parameters", token)
+	}
+	return j, true, nil
+}
+
+func (s *Service) insert(ctx context.Context, account, op, token, hash, fleetARN string, spec fleet.JobSpec, tags fleet.Tags) (fleet.Job, error) {
+	j := fleet.Job{ARN: s.newJobARN(account), Account: account, Fleet: fleetARN, Status: fleet.JobPending, Spec: spec,
+		Tags: nonNil(tags), CreatedMs: s.now().UnixMilli(), Operation: op}
+	err := s.Store.CreateJob(ctx, store.NewJob{Job: j, Operation: op, ClientToken: token, ParamsHash: hash}, s.MaxActiveJobs)
+	switch {
+	case err == nil:
+		s.wake()
+		return j, nil
+	case errors.Is(err, store.ErrExists), errors.Is(err, store.ErrConflict):
+		// A concurrent request with the same token may have won the race.
+		if r, ok, rerr := s.replay(ctx, account, op, token, hash); ok || rerr != nil {
+			return r, rerr
+		}
+		return fleet.Job{}, concurrent(fleetARN)
+	case errors.Is(err, store.ErrLimit):
+		return fleet.Job{}, fleet.Errorf(fleet.LimitExceeded, "an account can have at most %d active deployment jobs", s.MaxActiveJobs)
+	case errors.Is(err, store.ErrNotFound):
+		return fleet.Job{}, fleet.Errorf(fleet.NotFound, "fleet %s does not exist", fleetARN)
+	}
+	return fleet.Job{}, fleet.Wrap(fleet.Internal, err, "store failure")
+}
+
+func nonNil(t fleet.Tags) fleet.Tags {
+	if t == nil {
+		return fleet.Tags{}
+	}
+	return t
+}
+
+// Describe returns a job and its per-robot rows.
+func (s *Service) Describe(ctx context.Context, account, jobARN string) (fleet.Job, []fleet.RobotDeployment, error) {
+	j, err := s.job(ctx, account, jobARN)
+	if err != nil {
+		return fleet.Job{}, nil, err
+	}
+	rows, err := s.Store.JobRobots(ctx, jobARN)
+	if err != nil {
+		return fleet.Job{}, nil, fleet.Wrap(fleet.Internal, err, "store failure")
+	}
+	return j, rows, nil
+}
+
+func (s *Service) job(ctx context.Context, account, jobARN string) (fleet.Job, error) {
+	a, err := fleet.ParseARN(jobARN)
+	if err != nil || a.Type != fleet.TypeDeploymentJob {
+		return fleet.Job{}, fleet.Errorf(fleet.Invalid, "job: %q is not a deployment-job ARN", jobARN)
+	}
+	if a.Account != account || a.Region != s.Region {
+		return fleet.Job{}, fleet.Errorf(fleet.NotFound, "deployment job %s does not exist", jobARN)
+	}
+	j, err := s.Store.GetJob(ctx, account, jobARN)
+	if errors.Is(err, store.ErrNotFound) {
+		return fleet.Job{}, fleet.Errorf(fleet.NotFound, "deployment job %s does not exist", jobARN)
+	}
+	if err != nil {
+		return fleet.Job{}, fleet.Wrap(fleet.Internal, err, "store failure")
+	}
+	return j, nil
+}
+
+// List pages the account's jobs; filters "status" and "fleetName".
+func (s *Service) List(ctx context.Context, q store.ListQuery) (fleet.Page[fleet.Job], error) {
+	for name, v := range q.Filters {
+		switch name {
+		case "fleetName":
+		case "status":
+			if !fleet.JobStatus(v).Active() && v != string(fleet.JobSucceeded) && v != string(fleet.JobFailed) && v != string(fleet.JobCanceled) {
+				return fleet.Page[fleet.Job]{}, fleet.Errorf(fleet.Invalid, "filter status: %q is not a deployment status", v)
+			}
+		default:
+			return fleet.Page[fleet.Job]{}, fleet.Errorf(fleet.Invalid, "filter %q is not supported here; supported: status, fleetName", name)
+		}
+	}
+	p, err := s.Store.ListJobs(ctx, q)
+	if err != nil {
+		return p, fleet.Wrap(fleet.Internal, err, "store failure")
+	}
+	return p, nil
+}
+
+// Cancel cancels an active job; robots deploying are told to abort.
+func (s *Service) Cancel(ctx context.Context, account, jobARN string) error {
+	if _, err := s.job(ctx, account, jobARN); err != nil {
+		return err
+	}
+	rows, err := s.Store.Rows(ctx, jobARN, fleet.RobotDeploying, 1<<30)
+	if err != nil {
+		return fleet.Wrap(fleet.Internal, err, "store failure")
+	}
+	err = s.Store.CancelJob(ctx, account, jobARN, CodeRobotAborted, reasonRobotAbortedText, s.now().UnixMilli())
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		return fleet.Errorf(fleet.Invalid, "deployment job %s has already finished", jobARN)
+	case errors.Is(err, store.ErrNotFound):
+		return fleet.Errorf(fleet.NotFound, "deployment job %s does not exist", jobARN)
+	case err != nil:
+		return fleet.Wrap(fleet.Internal, err, "store failure")
+	}
+	if s.Notify != nil {
+		for _, r := range rows {
+			s.Notify(r.Robot)
+		}
+	}
+	s.wake()
+	return nil
+}

@@ -1,0 +1,137 @@
+// Package proto is the fleetsync agent protocol, version 1: the messages an
+// agent and fleetsyncd exchange under /agent/v1/, and the Ed25519 request
+// signing both sides use. It is shared by the server's agent endpoint and by
+// every agent (the real one and the test simulator) and imports nothing of
+// either. docs/agent-protocol.md describes it for humans.
+package proto
+
+// Version is the protocol version in every path (/agent/v1/...).
+const Version = "v1"
+
+// Paths of the agent endpoints.
+const (
+	PathPoll   = "/agent/v1/poll"
+	PathReport = "/agent/v1/report"
+	// PathBundle is the prefix of signed bundle download URLs served by
+	// fleetsyncd when the bundle store cannot presign its own.
+	PathBundle = "/agent/v1/bundle/"
+)
+
+// Step is a robot deployment step (AWS RobotDeploymentStep), in the order
+// the agent runs them.
+type Step string
+
+// The steps of SPEC §6.
+const (
+	StepValidating                 Step = "Validating"
+	StepExecutingDownloadCondition Step = "ExecutingDownloadCondition"
+	StepDownloadingExtracting      Step = "DownloadingExtracting"
+	StepExecutingPreLaunch         Step = "ExecutingPreLaunch"
+	StepLaunching                  Step = "Launching"
+	StepExecutingPostLaunch        Step = "ExecutingPostLaunch"
+	StepFinished                   Step = "Finished"
+)
+
+// Failure codes an agent reports (AWS DeploymentJobErrorCode values).
+const (
+	FailureDownloadConditionFailed = "DownloadConditionFailed"
+	FailureExtractingBundle        = "ExtractingBundleFailure"
+	FailurePreLaunchFile           = "PreLaunchFileFailure"
+	FailurePostLaunchFile          = "PostLaunchFileFailure"
+	FailureBadPermission           = "BadPermissionError"
+	FailureDownload                = "DownloadingBundleFailure" // not an AWS code; see docs
+	FailureEtagMismatch            = "EtagMismatch"
+	FailureInternal                = "InternalServerError"
+	FailureAborted                 = "RobotDeploymentAborted"
+)
+
+// PollRequest is an agent asking for work.
+type PollRequest struct {
+	// WaitSeconds is how long the server may hold the request when there is
+	// no work (long poll); the server caps it at 30.
+	WaitSeconds int `json:"waitSeconds,omitempty"`
+	// Current is what the agent runs now, so the server learns of a robot
+	// that finished a deployment while the server could not hear it.
+	Current *Current `json:"current,omitempty"`
+}
+
+// Current is the deployment an agent has installed and running.
+type Current struct {
+	DeploymentJob string `json:"deploymentJob"`
+	// Finished is true when every step of that deployment succeeded.
+	Finished bool `json:"finished"`
+}
+
+// PollResponse is the server's answer to a poll.
+type PollResponse struct {
+	// Assignment is the deployment to run now, nil if none.
+	Assignment *Assignment `json:"assignment,omitempty"`
+	// Abort names a deployment job the agent must stop and roll back.
+	Abort string `json:"abort,omitempty"`
+	// PollIntervalSeconds is when to poll next if no long poll is wanted.
+	PollIntervalSeconds int `json:"pollIntervalSeconds"`
+}
+
+// Assignment is one robot deployment for an agent to carry out.
+type Assignment struct {
+	DeploymentJob      string            `json:"deploymentJob"`
+	Application        string            `json:"application"`
+	ApplicationVersion string            `json:"applicationVersion"`
+	SoftwareSuite      string            `json:"softwareSuite"`
+	LaunchConfig       LaunchConfig      `json:"launchConfig"`
+	Bundle             Object            `json:"bundle"`
+	DownloadCondition  *Object           `json:"downloadCondition,omitempty"`
+	Tags               map[string]string `json:"tags,omitempty"`
+	// TimeoutSeconds is the robot deployment timeout of the job.
+	TimeoutSeconds int64 `json:"timeoutSeconds"`
+}
+
+// LaunchConfig is the job's launch configuration (AWS DeploymentLaunchConfig).
+type LaunchConfig struct {
+	PackageName          string            `json:"packageName"`
+	LaunchFile           string            `json:"launchFile"`
+	PreLaunchFile        string            `json:"preLaunchFile,omitempty"`
+	PostLaunchFile       string            `json:"postLaunchFile,omitempty"`
+	EnvironmentVariables map[string]string `json:"environmentVariables,omitempty"`
+}
+
+// Object is a downloadable object: a short-lived URL bound to this robot and
+// object, and what its content must be.
+type Object struct {
+	URL    string `json:"url"`
+	Size   int64  `json:"size"`
+	ETag   string `json:"etag"`
+	SHA256 string `json:"sha256,omitempty"`
+}
+
+// Report is an agent's progress or result for one deployment.
+type Report struct {
+	DeploymentJob string `json:"deploymentJob"`
+	Step          Step   `json:"step"`
+	// PercentDone and ETASeconds apply to DownloadingExtracting only.
+	PercentDone *float64 `json:"percentDone,omitempty"`
+	ETASeconds  *int64   `json:"etaSeconds,omitempty"`
+	// Result is "" while in progress, then "Succeeded" or "Failed".
+	Result        string `json:"result,omitempty"`
+	FailureCode   string `json:"failureCode,omitempty"`
+	FailureReason string `json:"failureReason,omitempty"`
+}
+
+// Report results.
+const (
+	ResultSucceeded = "Succeeded"
+	ResultFailed    = "Failed"
+)
+
+// ReportResponse answers a report.
+type ReportResponse struct {
+	// Abort is true when the deployment was canceled or is no longer the
+	// robot's: the agent must stop it and restore the previous application.
+	Abort bool `json:"abort,omitempty"`
+}
+
+// Error is the body of every non-2xx answer of the agent endpoints.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}

@@ -1,0 +1,496 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/fleetsync/fleetsync/internal/fleet"
+	"github.com/fleetsync/fleetsync/internal/store"
+)
+
+var activeStatuses = `('Pending', 'Preparing', 'InProgress')`
+
+// CreateJob implements store.Jobs.
+func (s *Store) CreateJob(ctx context.Context, nj store.NewJob, maxActive int) error {
+	j := nj.Job
+	spec, err := json.Marshal(j.Spec)
+	if err != nil {
+		return err
+	}
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		n, err := count(ctx, tx, `SELECT COUNT(*) FROM deployment_jobs WHERE account = $1 AND operation = $2 AND client_token = $3`,
+			j.Account, nj.Operation, nj.ClientToken)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return store.ErrExists
+		}
+		var fleetName string
+		if err := tx.QueryRowContext(ctx, `SELECT name FROM fleets WHERE account = $1 AND arn = $2`, j.Account, j.Fleet).Scan(&fleetName); err != nil {
+			return notFound(err)
+		}
+		active, err := count(ctx, tx, `SELECT COUNT(*) FROM deployment_jobs WHERE fleet_arn = $1 AND status IN `+activeStatuses, j.Fleet)
+		if err != nil {
+			return err
+		}
+		if active > 0 {
+			return store.ErrConflict
+		}
+		active, err = count(ctx, tx, `SELECT COUNT(*) FROM deployment_jobs WHERE account = $1 AND status IN `+activeStatuses, j.Account)
+		if err != nil {
+			return err
+		}
+		if active >= maxActive {
+			return store.ErrLimit
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO deployment_jobs (arn, account, fleet_arn, fleet_name, status, spec, fingerprint, created_ms, operation, client_token, params_hash)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			j.ARN, j.Account, j.Fleet, fleetName, fleet.JobPending, string(spec), j.Spec.Fingerprint(), j.CreatedMs, nj.Operation, nj.ClientToken, nj.ParamsHash)
+		if err != nil {
+			if s.dialect.isUnique(err) {
+				return store.ErrConflict // a racing insert won; the caller re-reads by token
+			}
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE fleets SET last_job_arn = $1, last_job_status = $2, last_job_ms = $3 WHERE arn = $4`,
+			j.ARN, fleet.JobPending, j.CreatedMs, j.Fleet); err != nil {
+			return err
+		}
+		return putTags(ctx, tx, j.ARN, j.Tags)
+	})
+	return err
+}
+
+const jobCols = `arn, account, fleet_arn, status, failure_code, failure_reason, spec, targets, created_ms, finished_ms, operation`
+
+func scanJob(row interface{ Scan(...any) error }) (fleet.Job, error) {
+	var j fleet.Job
+	var status, spec string
+	if err := row.Scan(&j.ARN, &j.Account, &j.Fleet, &status, &j.FailureCode, &j.FailureReason, &spec, &j.Targets, &j.CreatedMs, &j.FinishedMs, &j.Operation); err != nil {
+		return j, err
+	}
+	j.Status = fleet.JobStatus(status)
+	if err := json.Unmarshal([]byte(spec), &j.Spec); err != nil {
+		return j, fmt.Errorf("sqlstore: corrupt job spec of %s: %w", j.ARN, err)
+	}
+	return j, nil
+}
+
+// JobByToken implements store.Jobs.
+func (s *Store) JobByToken(ctx context.Context, account, operation, token string) (fleet.Job, string, error) {
+	var hash string
+	var j fleet.Job
+	row := s.db.QueryRowContext(ctx, `SELECT `+jobCols+`, params_hash FROM deployment_jobs WHERE account = $1 AND operation = $2 AND client_token = $3`,
+		account, operation, token)
+	err := row.Scan(&j.ARN, &j.Account, &j.Fleet, new(string), new(string), new(string), new(string), new(int), new(int64), new(int64), new(string), &hash)
+	if err != nil {
+		return fleet.Job{}, "", notFound(err)
+	}
+	j, err = s.GetJob(ctx, account, j.ARN)
+	return j, hash, err
+}
+
+// GetJob implements store.Jobs.
+func (s *Store) GetJob(ctx context.Context, account, arn string) (fleet.Job, error) {
+	q := `SELECT ` + jobCols + ` FROM deployment_jobs WHERE arn = $1`
+	args := []any{arn}
+	if account != "" {
+		q += ` AND account = $2`
+		args = append(args, account)
+	}
+	j, err := scanJob(s.db.QueryRowContext(ctx, q, args...))
+	if err != nil {
+		return fleet.Job{}, notFound(err)
+	}
+	j.Tags, err = s.ResourceTags(ctx, arn)
+	return j, err
+}
+
+// ListJobs implements store.Jobs.
+func (s *Store) ListJobs(ctx context.Context, q store.ListQuery) (fleet.Page[fleet.Job], error) {
+	query, args, err := pageQuery(`SELECT `+jobCols+` FROM deployment_jobs WHERE account = $1`, []any{q.Account}, q,
+		map[string]string{"status": "status", "fleetName": "fleet_name"}, "created_ms, arn")
+	if err != nil {
+		return fleet.Page[fleet.Job]{}, err
+	}
+	items, err := queryAll(ctx, s.db, scanJob, query, args...)
+	return page(items, q.Limit, func(j fleet.Job) fleet.Cursor { return fleet.Cursor{CreatedMs: j.CreatedMs, ARN: j.ARN} }), err
+}
+
+const rowCols = `job_arn, robot_arn, seq, status, prior_status, step, percent_done, eta_seconds, started_ms, finished_ms, failure_code, failure_reason`
+
+func scanRow(row interface{ Scan(...any) error }) (fleet.RobotDeployment, error) {
+	var d fleet.RobotDeployment
+	var status, prior string
+	var pct sql.NullFloat64
+	var eta sql.NullInt64
+	err := row.Scan(&d.Job, &d.Robot, &d.Seq, &status, &prior, &d.Step, &pct, &eta, &d.StartedMs, &d.FinishedMs, &d.FailureCode, &d.FailureReason)
+	d.Status, d.PriorStatus = fleet.RobotStatus(status), fleet.RobotStatus(prior)
+	if pct.Valid {
+		d.PercentDone = &pct.Float64
+	}
+	if eta.Valid {
+		d.ETASeconds = &eta.Int64
+	}
+	return d, err
+}
+
+// JobRobots implements store.Jobs.
+func (s *Store) JobRobots(ctx context.Context, jobARN string) ([]fleet.RobotDeployment, error) {
+	return queryAll(ctx, s.db, scanRow, `SELECT `+rowCols+` FROM job_robots WHERE job_arn = $1 ORDER BY seq`, jobARN)
+}
+
+// Rows implements store.Jobs.
+func (s *Store) Rows(ctx context.Context, jobARN string, status fleet.RobotStatus, limit int) ([]fleet.RobotDeployment, error) {
+	return queryAll(ctx, s.db, scanRow, `SELECT `+rowCols+` FROM job_robots WHERE job_arn = $1 AND status = $2 ORDER BY seq LIMIT $3`, jobARN, status, limit)
+}
+
+// Counts implements store.Jobs.
+func (s *Store) Counts(ctx context.Context, jobARN string) (store.JobCounts, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT status, COUNT(*) FROM job_robots WHERE job_arn = $1 GROUP BY status`, jobARN)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	c := store.JobCounts{}
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, err
+		}
+		c[fleet.RobotStatus(st)] = n
+	}
+	return c, rows.Err()
+}
+
+// SourceJob implements store.Jobs.
+func (s *Store) SourceJob(ctx context.Context, account, fleetARN string) (fleet.Job, error) {
+	j, err := scanJob(s.db.QueryRowContext(ctx, `SELECT `+jobCols+` FROM deployment_jobs WHERE account = $1 AND fleet_arn = $2 AND status <> $3
+		ORDER BY created_ms DESC, arn DESC LIMIT 1`, account, fleetARN, fleet.JobCanceled))
+	return j, notFound(err)
+}
+
+// SyncTargets implements store.Jobs.
+func (s *Store) SyncTargets(ctx context.Context, account, fleetARN, fingerprint string) ([]fleet.Robot, error) {
+	return queryAll(ctx, s.db, scanRobot, `SELECT `+robotCols+` FROM robots WHERE account = $1 AND fleet_arn = $2
+		AND NOT (status = $3 AND deployed_fingerprint = $4) ORDER BY created_ms, arn`, account, fleetARN, fleet.RobotInSync, fingerprint)
+}
+
+// ActiveJobs implements store.Jobs.
+func (s *Store) ActiveJobs(ctx context.Context) ([]string, error) {
+	return queryAll(ctx, s.db, func(r interface{ Scan(...any) error }) (string, error) {
+		var a string
+		return a, r.Scan(&a)
+	}, `SELECT arn FROM deployment_jobs WHERE status IN `+activeStatuses+` ORDER BY created_ms`)
+}
+
+// AcquireLease implements store.Jobs.
+func (s *Store) AcquireLease(ctx context.Context, jobARN, owner string, nowMs, untilMs int64) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE deployment_jobs SET lease_owner = $1, lease_until_ms = $2
+		WHERE arn = $3 AND status IN `+activeStatuses+` AND (lease_owner = $1 OR lease_until_ms < $4)`, owner, untilMs, jobARN, nowMs)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// setJobStatus moves a job between statuses with a compare-and-swap and
+// mirrors it on the fleet's lastDeploymentStatus.
+func setJobStatus(ctx context.Context, tx *sql.Tx, jobARN string, from, to fleet.JobStatus, code, reason string, nowMs int64) error {
+	if !fleet.CanJob(from, to) {
+		return fmt.Errorf("sqlstore: job %s cannot move %s → %s", jobARN, from, to)
+	}
+	finished := int64(0)
+	if !to.Active() {
+		finished = nowMs
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE deployment_jobs SET status = $1, failure_code = $2, failure_reason = $3, finished_ms = $4 WHERE arn = $5 AND status = $6`,
+		to, code, reason, finished, jobARN, from)
+	if err := mustAffect(res, err); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return store.ErrConflict
+		}
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE fleets SET last_job_status = $1 WHERE last_job_arn = $2`, to, jobARN)
+	return err
+}
+
+func jobStatus(ctx context.Context, tx *sql.Tx, jobARN string) (fleet.JobStatus, error) {
+	var st string
+	err := tx.QueryRowContext(ctx, `SELECT status FROM deployment_jobs WHERE arn = $1`, jobARN).Scan(&st)
+	return fleet.JobStatus(st), notFound(err)
+}
+
+// StartPreparing implements store.Jobs.
+func (s *Store) StartPreparing(ctx context.Context, jobARN string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		return setJobStatus(ctx, tx, jobARN, fleet.JobPending, fleet.JobPreparing, "", "", 0)
+	})
+}
+
+// Prepare implements store.Jobs.
+func (s *Store) Prepare(ctx context.Context, jobARN string, rows []fleet.RobotDeployment, nowMs int64) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		st, err := jobStatus(ctx, tx, jobARN)
+		if err != nil {
+			return err
+		}
+		if st != fleet.JobPreparing {
+			return store.ErrConflict
+		}
+		runnable := 0
+		for _, r := range rows {
+			var prior string
+			if err := tx.QueryRowContext(ctx, `SELECT status FROM robots WHERE arn = $1`, r.Robot).Scan(&prior); err != nil {
+				if errors.Is(err, sql.ErrNoRows) {
+					continue // deleted since targets were resolved
+				}
+				return err
+			}
+			finished := int64(0)
+			if r.Status.Finished() {
+				finished = nowMs
+			} else {
+				runnable++
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO job_robots (job_arn, robot_arn, seq, status, prior_status, finished_ms, failure_code, failure_reason)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, jobARN, r.Robot, r.Seq, r.Status, prior, finished, r.FailureCode, r.FailureReason); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE robots SET status = $1, last_job_arn = $2, last_job_ms = $3 WHERE arn = $4`,
+				r.Status, jobARN, nowMs, r.Robot); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE deployment_jobs SET targets = $1 WHERE arn = $2`, len(rows), jobARN); err != nil {
+			return err
+		}
+		if runnable == 0 {
+			if len(rows) > 0 { // every target failed already: 100 % reaches any threshold
+				return setJobStatus(ctx, tx, jobARN, fleet.JobPreparing, fleet.JobFailed, "FailureThresholdBreached", "Every target robot failed while the job was prepared.", nowMs)
+			}
+			return setJobStatus(ctx, tx, jobARN, fleet.JobPreparing, fleet.JobSucceeded, "", "", nowMs)
+		}
+		return setJobStatus(ctx, tx, jobARN, fleet.JobPreparing, fleet.JobInProgress, "", "", nowMs)
+	})
+}
+
+// FailJob implements store.Jobs.
+func (s *Store) FailJob(ctx context.Context, jobARN, code, reason string, nowMs int64) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		st, err := jobStatus(ctx, tx, jobARN)
+		if err != nil {
+			return err
+		}
+		return setJobStatus(ctx, tx, jobARN, st, fleet.JobFailed, code, reason, nowMs)
+	})
+}
+
+// finishRow moves a row (and its robot) between statuses with a
+// compare-and-swap; it reports whether the row was in from.
+func finishRow(ctx context.Context, tx *sql.Tx, jobARN, robotARN string, from, to fleet.RobotStatus, code, reason string, nowMs int64) (bool, error) {
+	if !fleet.CanRobot(from, to) {
+		return false, fmt.Errorf("sqlstore: robot %s cannot move %s → %s", robotARN, from, to)
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE job_robots SET status = $1, failure_code = $2, failure_reason = $3, finished_ms = $4
+		WHERE job_arn = $5 AND robot_arn = $6 AND status = $7`, to, code, reason, nowMs, jobARN, robotARN, from)
+	if err := mustAffect(res, err); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		return false, err
+	}
+	// The robot's own status follows only its latest deployment.
+	_, err = tx.ExecContext(ctx, `UPDATE robots SET status = $1 WHERE arn = $2 AND last_job_arn = $3`, to, robotARN, jobARN)
+	return true, err
+}
+
+// Apply implements store.Jobs.
+func (s *Store) Apply(ctx context.Context, jobARN string, step store.Step, nowMs int64) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		st, err := jobStatus(ctx, tx, jobARN)
+		if err != nil {
+			return err
+		}
+		if st != fleet.JobInProgress {
+			return store.ErrConflict
+		}
+		for _, t := range step.NoResponse {
+			if _, err := finishRow(ctx, tx, jobARN, t.Robot, fleet.RobotDeploying, fleet.RobotNoResponse, t.Code, t.Reason, nowMs); err != nil {
+				return err
+			}
+		}
+		for _, r := range step.Start {
+			res, err := tx.ExecContext(ctx, `UPDATE job_robots SET status = $1, started_ms = $2, step = '' WHERE job_arn = $3 AND robot_arn = $4 AND status = $5`,
+				fleet.RobotDeploying, nowMs, jobARN, r, fleet.RobotPendingNewDeployment)
+			if err := mustAffect(res, err); err != nil {
+				if errors.Is(err, store.ErrNotFound) {
+					continue
+				}
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE robots SET status = $1 WHERE arn = $2 AND last_job_arn = $3`, fleet.RobotDeploying, r, jobARN); err != nil {
+				return err
+			}
+		}
+		if step.Finish.Status != "" {
+			if err := restorePending(ctx, tx, jobARN); err != nil {
+				return err
+			}
+			return setJobStatus(ctx, tx, jobARN, fleet.JobInProgress, step.Finish.Status, step.Finish.Code, step.Finish.Reason, nowMs)
+		}
+		return nil
+	})
+}
+
+// restorePending gives robots the job never started their prior status; the
+// rows stay PendingNewDeployment as the record that they were never reached.
+func restorePending(ctx context.Context, tx *sql.Tx, jobARN string) error {
+	_, err := tx.ExecContext(ctx, `UPDATE robots SET status = (SELECT jr.prior_status FROM job_robots jr WHERE jr.job_arn = $1 AND jr.robot_arn = robots.arn)
+		WHERE last_job_arn = $1 AND arn IN (SELECT robot_arn FROM job_robots WHERE job_arn = $1 AND status = $2)`, jobARN, fleet.RobotPendingNewDeployment)
+	return err
+}
+
+// CancelJob implements store.Jobs.
+func (s *Store) CancelJob(ctx context.Context, account, jobARN, abortCode, abortReason string, nowMs int64) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var st string
+		if err := tx.QueryRowContext(ctx, `SELECT status FROM deployment_jobs WHERE account = $1 AND arn = $2`, account, jobARN).Scan(&st); err != nil {
+			return notFound(err)
+		}
+		if !fleet.JobStatus(st).Active() {
+			return store.ErrConflict
+		}
+		deploying, err := queryAll(ctx, tx, func(r interface{ Scan(...any) error }) (string, error) {
+			var a string
+			return a, r.Scan(&a)
+		}, `SELECT robot_arn FROM job_robots WHERE job_arn = $1 AND status = $2`, jobARN, fleet.RobotDeploying)
+		if err != nil {
+			return err
+		}
+		for _, r := range deploying {
+			if _, err := finishRow(ctx, tx, jobARN, r, fleet.RobotDeploying, fleet.RobotFailed, abortCode, abortReason, nowMs); err != nil {
+				return err
+			}
+		}
+		if err := restorePending(ctx, tx, jobARN); err != nil {
+			return err
+		}
+		return setJobStatus(ctx, tx, jobARN, fleet.JobStatus(st), fleet.JobCanceled, "", "", nowMs)
+	})
+}
+
+// DeleteJobsFinishedBefore implements store.Jobs.
+func (s *Store) DeleteJobsFinishedBefore(ctx context.Context, ms int64) (int, error) {
+	var n int
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		old := `SELECT arn FROM deployment_jobs WHERE finished_ms > 0 AND finished_ms < $1`
+		if _, err := tx.ExecContext(ctx, `DELETE FROM job_robots WHERE job_arn IN (`+old+`)`, ms); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM tags WHERE arn IN (`+old+`)`, ms); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM deployment_jobs WHERE finished_ms > 0 AND finished_ms < $1`, ms)
+		if err != nil {
+			return err
+		}
+		c, err := res.RowsAffected()
+		n = int(c)
+		return err
+	})
+	return n, err
+}
+
+// --- agents ---
+
+// RobotByAgent implements store.Agents.
+func (s *Store) RobotByAgent(ctx context.Context, agentID string) (fleet.Robot, error) {
+	r, err := scanRobot(s.db.QueryRowContext(ctx, `SELECT `+robotCols+` FROM robots WHERE agent_id = $1`, agentID))
+	if err != nil {
+		return fleet.Robot{}, notFound(err)
+	}
+	r.Tags, err = s.ResourceTags(ctx, r.ARN)
+	return r, err
+}
+
+// CurrentAssignment implements store.Agents.
+func (s *Store) CurrentAssignment(ctx context.Context, robotARN string) (store.Assignment, error) {
+	var lastJob string
+	if err := s.db.QueryRowContext(ctx, `SELECT last_job_arn FROM robots WHERE arn = $1`, robotARN).Scan(&lastJob); err != nil {
+		return store.Assignment{}, notFound(err)
+	}
+	if lastJob == "" {
+		return store.Assignment{}, store.ErrNotFound
+	}
+	row, err := scanRow(s.db.QueryRowContext(ctx, `SELECT `+rowCols+` FROM job_robots WHERE job_arn = $1 AND robot_arn = $2`, lastJob, robotARN))
+	if err != nil {
+		return store.Assignment{}, notFound(err)
+	}
+	if row.Status != fleet.RobotDeploying && row.Status != fleet.RobotNoResponse {
+		return store.Assignment{}, store.ErrNotFound
+	}
+	j, err := s.GetJob(ctx, "", lastJob)
+	if err != nil {
+		return store.Assignment{}, err
+	}
+	return store.Assignment{Job: j, Row: row}, nil
+}
+
+// RecordProgress implements store.Agents.
+func (s *Store) RecordProgress(ctx context.Context, jobARN, robotARN, step string, percent *float64, eta *int64) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE job_robots SET step = $1, percent_done = $2, eta_seconds = $3
+		WHERE job_arn = $4 AND robot_arn = $5 AND status IN ($6, $7)`, step, percent, eta, jobARN, robotARN, fleet.RobotDeploying, fleet.RobotNoResponse)
+	if err := mustAffect(res, err); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return true, nil
+		}
+		return false, err
+	}
+	return false, nil
+}
+
+// RecordResult implements store.Agents.
+func (s *Store) RecordResult(ctx context.Context, jobARN, robotARN string, success bool, code, reason string, nowMs int64) (bool, error) {
+	abort := false
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var st, fp string
+		err := tx.QueryRowContext(ctx, `SELECT jr.status, j.fingerprint FROM job_robots jr JOIN deployment_jobs j ON j.arn = jr.job_arn
+			WHERE jr.job_arn = $1 AND jr.robot_arn = $2`, jobARN, robotARN).Scan(&st, &fp)
+		if errors.Is(err, sql.ErrNoRows) {
+			abort = true
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		from := fleet.RobotStatus(st)
+		to := fleet.RobotFailed
+		if success {
+			to = fleet.RobotInSync
+		}
+		if !fleet.CanRobot(from, to) {
+			abort = from != to // a repeated report of the same outcome is fine
+			return nil
+		}
+		if _, err := finishRow(ctx, tx, jobARN, robotARN, from, to, code, reason, nowMs); err != nil {
+			return err
+		}
+		if success {
+			_, err = tx.ExecContext(ctx, `UPDATE job_robots SET step = 'Finished', percent_done = NULL, eta_seconds = NULL WHERE job_arn = $1 AND robot_arn = $2`, jobARN, robotARN)
+			if err != nil {
+				return err
+			}
+			_, err = tx.ExecContext(ctx, `UPDATE robots SET deployed_fingerprint = $1 WHERE arn = $2 AND last_job_arn = $3`, fp, robotARN, jobARN)
+		}
+		return err
+	})
+	return abort, err
+}
