@@ -28,6 +28,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Tags", testTags},
 		{"Credentials", testCredentials},
 		{"ConcurrentUniqueNames", testConcurrentUniqueNames},
+		{"JobLifecycle", testJobLifecycle},
+		{"JobCancel", testJobCancel},
+		{"ConcurrentJobs", testConcurrentJobs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })

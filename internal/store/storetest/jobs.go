@@ -1,0 +1,223 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/fleetsync/fleetsync/internal/fleet"
+	"github.com/fleetsync/fleetsync/internal/store"
+)
+
+// jobFixture is a fleet with three robots and a job spec.
+type jobFixture struct {
+	fleet  fleet.Fleet
+	robots []fleet.Robot
+	spec   fleet.JobSpec
+}
+
+func newJobFixture(t *testing.T, s store.Store) jobFixture {
+	ctx := t.Context()
+	fx := jobFixture{fleet: newFleet(acct, "jobs", 1)}
+	must(t, s.CreateFleet(ctx, fx.fleet, 10))
+	for i := range 3 {
+		r := newRobot(acct, fmt.Sprintf("jr%d", i), int64(10+i))
+		must(t, s.CreateRobot(ctx, r, 10))
+		must(t, s.RegisterRobot(ctx, acct, fx.fleet.ARN, r.ARN, 10))
+		fx.robots = append(fx.robots, r)
+	}
+	fx.spec = fleet.JobSpec{
+		Apps:   []fleet.AppConfig{{Application: "arn:app", ApplicationVersion: "1", LaunchConfig: fleet.LaunchConfig{PackageName: "p", LaunchFile: "l"}}},
+		Config: fleet.DeploymentConfig{ConcurrentPercent: 50, FailureThresholdPercent: 50, RobotTimeoutSeconds: 60},
+	}
+	return fx
+}
+
+func (fx jobFixture) job(arn string, ms int64, op string) store.NewJob {
+	return store.NewJob{
+		Job:       fleet.Job{ARN: arn, Account: acct, Fleet: fx.fleet.ARN, Status: fleet.JobPending, Spec: fx.spec, CreatedMs: ms, Operation: op, Tags: fleet.Tags{}},
+		Operation: op, ClientToken: "tok-" + arn, ParamsHash: "h",
+	}
+}
+
+func testJobLifecycle(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	fx := newJobFixture(t, s)
+	nj := fx.job("arn:job1", 100, fleet.OpCreateDeploymentJob)
+	must(t, s.CreateJob(ctx, nj, 10))
+	wantErr(t, "same token", s.CreateJob(ctx, nj, 10), store.ErrExists)
+	wantErr(t, "second active job", s.CreateJob(ctx, fx.job("arn:job2", 101, fleet.OpCreateDeploymentJob), 10), store.ErrConflict)
+	got, hash, err := s.JobByToken(ctx, acct, fleet.OpCreateDeploymentJob, nj.ClientToken)
+	must(t, err)
+	if got.ARN != "arn:job1" || hash != "h" || got.Status != fleet.JobPending || got.Spec.Config.ConcurrentPercent != 50 {
+		t.Fatalf("JobByToken = %+v, %q", got, hash)
+	}
+	_, _, err = s.JobByToken(ctx, acct, fleet.OpSyncDeploymentJob, nj.ClientToken)
+	wantErr(t, "token of another operation", err, store.ErrNotFound)
+	f, _ := s.GetFleet(ctx, acct, fx.fleet.ARN)
+	if f.LastDeploymentJob != "arn:job1" || f.LastDeploymentStatus != fleet.JobPending {
+		t.Errorf("fleet after create = %+v", f)
+	}
+
+	must(t, s.StartPreparing(ctx, "arn:job1"))
+	rows := []fleet.RobotDeployment{
+		{Robot: fx.robots[0].ARN, Seq: 0, Status: fleet.RobotPendingNewDeployment},
+		{Robot: fx.robots[1].ARN, Seq: 1, Status: fleet.RobotPendingNewDeployment},
+		{Robot: fx.robots[2].ARN, Seq: 2, Status: fleet.RobotFailed, FailureCode: "MissingRobotApplicationArchitecture"},
+	}
+	must(t, s.Prepare(ctx, "arn:job1", rows, 200))
+	wantErr(t, "prepare twice", s.Prepare(ctx, "arn:job1", rows, 200), store.ErrConflict)
+	j, err := s.GetJob(ctx, acct, "arn:job1")
+	must(t, err)
+	if j.Status != fleet.JobInProgress || j.Targets != 3 {
+		t.Fatalf("prepared job = %+v", j)
+	}
+	counts, err := s.Counts(ctx, "arn:job1")
+	must(t, err)
+	if counts[fleet.RobotPendingNewDeployment] != 2 || counts[fleet.RobotFailed] != 1 {
+		t.Errorf("counts = %v", counts)
+	}
+	_, err = s.CurrentAssignment(ctx, fx.robots[0].ARN)
+	wantErr(t, "assignment before start", err, store.ErrNotFound)
+
+	must(t, s.Apply(ctx, "arn:job1", store.Step{Start: []string{fx.robots[0].ARN, fx.robots[1].ARN}}, 300))
+	as, err := s.CurrentAssignment(ctx, fx.robots[0].ARN)
+	must(t, err)
+	if as.Job.ARN != "arn:job1" || as.Row.Status != fleet.RobotDeploying || as.Row.StartedMs != 300 {
+		t.Fatalf("assignment = %+v", as)
+	}
+	r0, _ := s.GetRobot(ctx, acct, fx.robots[0].ARN)
+	if r0.Status != fleet.RobotDeploying || r0.LastDeploymentJob != "arn:job1" {
+		t.Errorf("robot while deploying = %+v", r0)
+	}
+	pct := 42.0
+	abort, err := s.RecordProgress(ctx, "arn:job1", fx.robots[0].ARN, "DownloadingExtracting", &pct, nil)
+	must(t, err)
+	if abort {
+		t.Error("progress of a deploying robot answered abort")
+	}
+	abort, err = s.RecordResult(ctx, "arn:job1", fx.robots[0].ARN, true, "", "", 400)
+	must(t, err)
+	if abort {
+		t.Error("result of a deploying robot answered abort")
+	}
+	// A repeated result is idempotent.
+	if abort, err = s.RecordResult(ctx, "arn:job1", fx.robots[0].ARN, true, "", "", 401); err != nil || abort {
+		t.Errorf("repeated result = %v, %v", abort, err)
+	}
+	// Robot 1 times out, then comes back and finishes: NoResponse → InSync.
+	must(t, s.Apply(ctx, "arn:job1", store.Step{NoResponse: []store.RobotOutcome{{Robot: fx.robots[1].ARN, Code: "RobotDeploymentNoResponse"}}}, 500))
+	as, err = s.CurrentAssignment(ctx, fx.robots[1].ARN)
+	must(t, err)
+	if as.Row.Status != fleet.RobotNoResponse {
+		t.Errorf("timed-out robot's assignment = %+v", as.Row)
+	}
+	must(t, s.Apply(ctx, "arn:job1", store.Step{Finish: store.JobOutcome{Status: fleet.JobSucceeded}}, 600))
+	f, _ = s.GetFleet(ctx, acct, fx.fleet.ARN)
+	if f.LastDeploymentStatus != fleet.JobSucceeded {
+		t.Errorf("fleet status after finish = %s", f.LastDeploymentStatus)
+	}
+	if _, err := s.RecordResult(ctx, "arn:job1", fx.robots[1].ARN, true, "", "", 700); err != nil {
+		t.Fatal(err)
+	}
+	r1, _ := s.GetRobot(ctx, acct, fx.robots[1].ARN)
+	if r1.Status != fleet.RobotInSync {
+		t.Errorf("robot back from NoResponse = %s, want InSync", r1.Status)
+	}
+
+	// Sync targets: robot 2 failed; robots 0 and 1 run the spec.
+	targets, err := s.SyncTargets(ctx, acct, fx.fleet.ARN, fx.spec.Fingerprint())
+	must(t, err)
+	if len(targets) != 1 || targets[0].ARN != fx.robots[2].ARN {
+		t.Errorf("SyncTargets = %+v, want robot 2 only", targets)
+	}
+	other := fx.spec
+	other.Apps = []fleet.AppConfig{{Application: "arn:app", ApplicationVersion: "2"}}
+	targets, _ = s.SyncTargets(ctx, acct, fx.fleet.ARN, other.Fingerprint())
+	if len(targets) != 3 {
+		t.Errorf("SyncTargets for another spec = %d robots, want 3", len(targets))
+	}
+	src, err := s.SourceJob(ctx, acct, fx.fleet.ARN)
+	must(t, err)
+	if src.ARN != "arn:job1" {
+		t.Errorf("SourceJob = %s", src.ARN)
+	}
+	wantErr(t, "cancel finished job", s.CancelJob(ctx, acct, "arn:job1", "RobotDeploymentAborted", "", 800), store.ErrConflict)
+}
+
+func testJobCancel(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	fx := newJobFixture(t, s)
+	must(t, s.CreateJob(ctx, fx.job("arn:c", 100, fleet.OpCreateDeploymentJob), 10))
+	must(t, s.StartPreparing(ctx, "arn:c"))
+	var rows []fleet.RobotDeployment
+	for i, r := range fx.robots {
+		rows = append(rows, fleet.RobotDeployment{Robot: r.ARN, Seq: i, Status: fleet.RobotPendingNewDeployment})
+	}
+	must(t, s.Prepare(ctx, "arn:c", rows, 200))
+	must(t, s.Apply(ctx, "arn:c", store.Step{Start: []string{fx.robots[0].ARN}}, 300))
+	must(t, s.CancelJob(ctx, acct, "arn:c", "RobotDeploymentAborted", "canceled", 400))
+	j, _ := s.GetJob(ctx, acct, "arn:c")
+	if j.Status != fleet.JobCanceled || j.FinishedMs != 400 {
+		t.Errorf("canceled job = %+v", j)
+	}
+	all, _ := s.JobRobots(ctx, "arn:c")
+	if all[0].Status != fleet.RobotFailed || all[0].FailureCode != "RobotDeploymentAborted" || all[1].Status != fleet.RobotPendingNewDeployment {
+		t.Errorf("rows after cancel = %+v", all)
+	}
+	r1, _ := s.GetRobot(ctx, acct, fx.robots[1].ARN)
+	if r1.Status != fleet.RobotRegistered {
+		t.Errorf("never-started robot after cancel = %s, want its prior Registered", r1.Status)
+	}
+	if abort, _ := s.RecordProgress(ctx, "arn:c", fx.robots[0].ARN, "Launching", nil, nil); !abort {
+		t.Error("progress of an aborted robot did not answer abort")
+	}
+	_, err := s.SourceJob(ctx, acct, fx.fleet.ARN)
+	wantErr(t, "source job skips canceled", err, store.ErrNotFound)
+	n, err := s.DeleteJobsFinishedBefore(ctx, 401)
+	must(t, err)
+	if n != 1 {
+		t.Errorf("retention deleted %d jobs, want 1", n)
+	}
+	_, err = s.GetJob(ctx, acct, "arn:c")
+	wantErr(t, "expired job", err, store.ErrNotFound)
+}
+
+// testConcurrentJobs races creates on one fleet: one job, the rest conflict
+// (different tokens) or find the winner's token (same token).
+func testConcurrentJobs(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	fx := newJobFixture(t, s)
+	const n = 20
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() { errs[i] = s.CreateJob(ctx, fx.job(fmt.Sprintf("arn:race%d", i), 100, fleet.OpSyncDeploymentJob), 100) })
+	}
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, store.ErrConflict):
+			t.Errorf("racing job create: %v", err)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d of %d racing job creates succeeded, want 1", won, n)
+	}
+	active, err := s.ActiveJobs(ctx)
+	must(t, err)
+	if len(active) != 1 {
+		t.Fatalf("ActiveJobs = %v, want the one winner", active)
+	}
+	ok1, err := s.AcquireLease(ctx, active[0], "a", 1000, 2000)
+	must(t, err)
+	ok2, _ := s.AcquireLease(ctx, active[0], "b", 1500, 2500)
+	ok3, _ := s.AcquireLease(ctx, active[0], "b", 2001, 3000)
+	if !ok1 || ok2 || !ok3 {
+		t.Errorf("leases: a=%v, b before expiry=%v, b after=%v; want true, false, true", ok1, ok2, ok3)
+	}
+}
