@@ -28,6 +28,10 @@ type Config struct {
 	// EngineTick is how often the engine looks at every active job.
 	EngineTick time.Duration
 
+	// DBMaxConns and DBStatementTimeout tune the PostgreSQL pool.
+	DBMaxConns         int
+	DBStatementTimeout time.Duration
+
 	// RatePerSecond and Burst bound each credential's API request rate.
 	RatePerSecond float64
 	Burst         int
@@ -45,6 +49,7 @@ func Default() Config {
 		Listen: "127.0.0.1:8080", DataDir: "./fleetsync-data", Region: "us-east-1", LogLevel: "info",
 		RatePerSecond: 200, Burst: 400, BootstrapAccount: "123456789012",
 		AgentPollInterval: 10 * time.Second, EngineTick: time.Second,
+		DBMaxConns: 20, DBStatementTimeout: 30 * time.Second,
 	}
 }
 
@@ -74,6 +79,8 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	}
 	dur(&c.AgentPollInterval, "agent-poll-interval", "poll interval suggested to agents")
 	dur(&c.EngineTick, "engine-tick", "how often the deployment engine revisits active jobs")
+	dur(&c.DBStatementTimeout, "db-statement-timeout", "PostgreSQL statement timeout")
+	fs.IntVar(&c.DBMaxConns, "db-max-conns", int(envFloat("db-max-conns", float64(c.DBMaxConns))), "PostgreSQL connection pool size (env FLEETSYNC_DB_MAX_CONNS)")
 	c.BootstrapKeyID = os.Getenv("FLEETSYNC_BOOTSTRAP_ACCESS_KEY_ID")
 	c.BootstrapSecret = os.Getenv("FLEETSYNC_BOOTSTRAP_SECRET_ACCESS_KEY")
 	if v := os.Getenv("FLEETSYNC_BOOTSTRAP_ACCOUNT"); v != "" {
@@ -104,8 +111,14 @@ func envFloat(flagName string, def float64) float64 {
 	return f
 }
 
-// SQLitePath returns the SQLite file to use, or an error for an unsupported
-// database URL.
+// Postgres reports whether the database is PostgreSQL.
+func (c Config) Postgres() bool {
+	u, err := url.Parse(c.Database)
+	return err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql")
+}
+
+// SQLitePath returns the SQLite file to use ("" for PostgreSQL), or an error
+// for an unsupported database URL.
 func (c Config) SQLitePath() (string, error) {
 	if c.Database == "" {
 		return filepath.Join(c.DataDir, "fleetsync.db"), nil
@@ -118,9 +131,9 @@ func (c Config) SQLitePath() (string, error) {
 	case "sqlite", "file":
 		return u.Path, nil
 	case "postgres", "postgresql":
-		return "", fmt.Errorf("--database %q: PostgreSQL is not supported by this build yet", c.Database)
+		return "", nil
 	}
-	return "", fmt.Errorf("--database %q: scheme must be sqlite://", c.Database)
+	return "", fmt.Errorf("--database %q: scheme must be sqlite:// or postgres://", c.Database)
 }
 
 // BundleDir returns the file bundle store's root directory.

@@ -40,11 +40,16 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, erro
 	if err != nil {
 		return nil, err
 	}
-	path, err := cfg.SQLitePath()
-	if err != nil {
-		return nil, err
+	var st *sqlstore.Store
+	if cfg.Postgres() {
+		st, err = sqlstore.OpenPostgres(ctx, cfg.Database, sqlstore.PostgresOptions{MaxConns: cfg.DBMaxConns, StatementTimeout: cfg.DBStatementTimeout}, log)
+	} else {
+		var path string
+		if path, err = cfg.SQLitePath(); err != nil {
+			return nil, err
+		}
+		st, err = sqlstore.OpenSQLite(ctx, path, log)
 	}
-	st, err := sqlstore.OpenSQLite(ctx, path, log)
 	if err != nil {
 		return nil, err
 	}

@@ -21,6 +21,9 @@ func (s *Store) CreateJob(ctx context.Context, nj store.NewJob, maxActive int) e
 		return err
 	}
 	err = s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.dialect.lockAccount(ctx, tx, j.Account); err != nil {
+			return err
+		}
 		n, err := count(ctx, tx, `SELECT COUNT(*) FROM deployment_jobs WHERE account = $1 AND operation = $2 AND client_token = $3`,
 			j.Account, nj.Operation, nj.ClientToken)
 		if err != nil {

@@ -63,6 +63,9 @@ func page[T any](items []T, limit int, cursor func(T) fleet.Cursor) fleet.Page[T
 // CreateFleet implements store.Fleets.
 func (s *Store) CreateFleet(ctx context.Context, f fleet.Fleet, maxPerAccount int) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.dialect.lockAccount(ctx, tx, f.Account); err != nil {
+			return err
+		}
 		n, err := count(ctx, tx, `SELECT COUNT(*) FROM fleets WHERE account = $1`, f.Account)
 		if err != nil {
 			return err
@@ -147,6 +150,9 @@ func queryAll[T any](ctx context.Context, q querier, scan func(interface{ Scan(.
 // CreateRobot implements store.Robots.
 func (s *Store) CreateRobot(ctx context.Context, r fleet.Robot, maxPerAccount int) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.dialect.lockAccount(ctx, tx, r.Account); err != nil {
+			return err
+		}
 		n, err := count(ctx, tx, `SELECT COUNT(*) FROM robots WHERE account = $1`, r.Account)
 		if err != nil {
 			return err
@@ -224,8 +230,11 @@ func (s *Store) RegisterRobot(ctx context.Context, account, fleetARN, robotARN s
 		if n == 0 {
 			return store.ErrNotFound
 		}
+		if err := s.dialect.lockAccount(ctx, tx, account); err != nil {
+			return err
+		}
 		var current string
-		err = tx.QueryRowContext(ctx, `SELECT fleet_arn FROM robots WHERE account = $1 AND arn = $2`, account, robotARN).Scan(&current)
+		err = tx.QueryRowContext(ctx, `SELECT fleet_arn FROM robots WHERE account = $1 AND arn = $2`+s.dialect.forUpdate, account, robotARN).Scan(&current)
 		if err != nil {
 			return notFound(err)
 		}
@@ -259,7 +268,7 @@ func (s *Store) DeregisterRobot(ctx context.Context, account, fleetARN, robotARN
 			return store.ErrNotFound
 		}
 		var current string
-		err = tx.QueryRowContext(ctx, `SELECT fleet_arn FROM robots WHERE account = $1 AND arn = $2`, account, robotARN).Scan(&current)
+		err = tx.QueryRowContext(ctx, `SELECT fleet_arn FROM robots WHERE account = $1 AND arn = $2`+s.dialect.forUpdate, account, robotARN).Scan(&current)
 		if err != nil {
 			return notFound(err)
 		}
@@ -306,6 +315,9 @@ func decodeSources(s string) ([]fleet.Source, error) {
 // CreateApplication implements store.Applications.
 func (s *Store) CreateApplication(ctx context.Context, a fleet.Application, maxPerAccount int) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.dialect.lockAccount(ctx, tx, a.Account); err != nil {
+			return err
+		}
 		n, err := count(ctx, tx, `SELECT COUNT(*) FROM applications WHERE account = $1`, a.Account)
 		if err != nil {
 			return err
@@ -406,7 +418,7 @@ func (s *Store) CreateApplicationVersion(ctx context.Context, account, arn, expe
 			return store.ErrLimit
 		}
 		var next int
-		if err := tx.QueryRowContext(ctx, `SELECT next_version FROM applications WHERE arn = $1`, arn).Scan(&next); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT next_version FROM applications WHERE arn = $1`+s.dialect.forUpdate, arn).Scan(&next); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE applications SET next_version = $1 WHERE arn = $2`, next+1, arn); err != nil {
@@ -483,6 +495,9 @@ func putTags(ctx context.Context, q querier, arn string, tags fleet.Tags) error 
 // TagResource implements store.Tags.
 func (s *Store) TagResource(ctx context.Context, arn string, tags fleet.Tags, maxTags int) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.dialect.lockAccount(ctx, tx, arn); err != nil {
+			return err
+		}
 		if err := putTags(ctx, tx, arn, tags); err != nil {
 			return err
 		}

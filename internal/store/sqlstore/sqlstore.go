@@ -31,6 +31,11 @@ type dialect struct {
 	migrationsDir string
 	// isUnique reports whether err is a unique-constraint violation.
 	isUnique func(error) bool
+	// lockAccount serialises an account's quota-checked writes until the
+	// transaction ends (SQLite's immediate transactions already do).
+	lockAccount func(ctx context.Context, tx *sql.Tx, account string) error
+	// forUpdate is appended to a SELECT whose row the transaction will change.
+	forUpdate string
 }
 
 var sqliteDialect = dialect{
@@ -45,6 +50,7 @@ var sqliteDialect = dialect{
 		}
 		return false
 	},
+	lockAccount: func(context.Context, *sql.Tx, string) error { return nil },
 }
 
 // Store is the SQL implementation of store.Store.

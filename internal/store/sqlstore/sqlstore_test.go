@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/fleetsync/fleetsync/internal/pgtest"
 	"github.com/fleetsync/fleetsync/internal/store"
 	"github.com/fleetsync/fleetsync/internal/store/storetest"
 )
@@ -39,4 +40,15 @@ func TestSQLiteReopenKeepsDataAndSchema(t *testing.T) {
 	if _, err := s.GetCredential(t.Context(), "AK"); err != nil {
 		t.Errorf("after reopen: %v", err)
 	}
+}
+
+func TestPostgresConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := OpenPostgres(t.Context(), pgtest.NewDatabase(t), PostgresOptions{MaxConns: 8}, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
 }

@@ -1,0 +1,68 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+)
+
+var postgresDialect = dialect{
+	name:          "postgres",
+	goose:         goose.DialectPostgres,
+	migrationsDir: "migrations/postgres",
+	isUnique: func(err error) bool {
+		var pe *pgconn.PgError
+		return errors.As(err, &pe) && pe.Code == "23505"
+	},
+	// Quota checks count rows then insert; under READ COMMITTED two
+	// transactions could both pass the count, so they serialise on a
+	// per-account advisory lock held until commit.
+	lockAccount: func(ctx context.Context, tx *sql.Tx, account string) error {
+		_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, account)
+		return err
+	},
+	forUpdate: " FOR UPDATE",
+}
+
+// PostgresOptions tune the connection pool.
+type PostgresOptions struct {
+	MaxConns         int
+	StatementTimeout time.Duration
+}
+
+// OpenPostgres connects to a PostgreSQL database URL and applies pending
+// migrations (goose takes a lock, so replicas starting together are safe).
+func OpenPostgres(ctx context.Context, url string, o PostgresOptions, logger *slog.Logger) (*Store, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("--database: %w", err)
+	}
+	if o.StatementTimeout > 0 {
+		cfg.RuntimeParams["statement_timeout"] = fmt.Sprint(o.StatementTimeout.Milliseconds())
+	}
+	db := stdlib.OpenDB(*cfg)
+	if o.MaxConns > 0 {
+		db.SetMaxOpenConns(o.MaxConns)
+		db.SetMaxIdleConns(o.MaxConns)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(pingCtx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
+	}
+	s := &Store{db: db, dialect: postgresDialect, log: logger}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
