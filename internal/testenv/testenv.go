@@ -48,8 +48,9 @@ func repoRoot() string {
 func Binary(t testing.TB, name string) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "fleetsync-bin-")
-		if buildErr != nil {
+		sweepStaleBuilds()
+		buildDir = filepath.Join(os.TempDir(), fmt.Sprintf("fleetsync-bin-%d", os.Getpid()))
+		if buildErr = os.MkdirAll(buildDir, 0o755); buildErr != nil {
 			return
 		}
 		cmd := exec.Command("go", "build", "-o", buildDir+string(os.PathSeparator), "./cmd/...")
@@ -62,6 +63,22 @@ func Binary(t testing.TB, name string) string {
 		t.Fatal(buildErr)
 	}
 	return filepath.Join(buildDir, name)
+}
+
+// sweepStaleBuilds removes binary folders of test processes that have ended
+// (a package's tests cannot clean up after their last test).
+func sweepStaleBuilds() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "fleetsync-bin-*"))
+	for _, d := range dirs {
+		var pid int
+		if _, err := fmt.Sscanf(filepath.Base(d), "fleetsync-bin-%d", &pid); err != nil {
+			continue
+		}
+		if p, err := os.FindProcess(pid); err == nil && p.Signal(syscall.Signal(0)) == nil {
+			continue // still running
+		}
+		os.RemoveAll(d)
+	}
 }
 
 // Server is a running fleetsyncd process.

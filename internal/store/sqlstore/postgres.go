@@ -57,7 +57,7 @@ func OpenPostgres(ctx context.Context, url string, o PostgresOptions, logger *sl
 	defer cancel()
 	if err := db.PingContext(pingCtx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
+		return nil, fmt.Errorf("--database: connect to PostgreSQL: %w", err)
 	}
 	s := &Store{db: db, dialect: postgresDialect, log: logger}
 	if err := s.migrate(ctx); err != nil {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 
@@ -131,7 +132,10 @@ func testFleetPaging(t *testing.T, s store.Store) {
 	if pages != 3 || len(got) != 7 {
 		t.Fatalf("paging gave %d pages, %d items; want 3 pages, 7 items", pages, len(got))
 	}
-	// Expected order: creation time, then ARN.
+	// Expected order: creation time, then ARN (here: the creation order).
+	if !slices.Equal(got, want) {
+		t.Errorf("pages = %v, want %v", got, want)
+	}
 	for i := 1; i < len(got); i++ {
 		a, _ := fleet.ParseARN(got[i-1])
 		b, _ := fleet.ParseARN(got[i])
