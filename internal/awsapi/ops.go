@@ -46,7 +46,7 @@ func (a *API) listQuery(c caller, op string, in listInput, maxLimit int) (store.
 	q := store.ListQuery{Account: c.account, Limit: maxLimit, Filters: map[string]string{}}
 	if in.MaxResults != nil {
 		if *in.MaxResults < 1 || *in.MaxResults > maxLimit {
-			return q, fleet.Errorf(fleet.Invalid, "1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and %d", *in.MaxResults, maxLimit)
+			return q, fleet.Errorf(fleet.Invalid, "1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value %s %d", *in.MaxResults, map[bool]string{true: "greater than or equal to", false: "less than or equal to"}[*in.MaxResults < 1], min(max(*in.MaxResults, 1), maxLimit))
 		}
 		q.Limit = *in.MaxResults
 	}

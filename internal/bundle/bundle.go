@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -81,9 +82,13 @@ func objectPath(bucket, key string) (string, error) {
 	if bucket == "" || strings.ContainsAny(bucket, `/\`) || bucket == "." || bucket == ".." {
 		return "", ErrNotExist
 	}
-	key = strings.TrimLeft(key, "/")
-	if key == "" {
-		return "", ErrNotExist
+	// A key the file tree cannot hold verbatim ("a/../b", "/b", "a//b")
+	// would alias another object; as S3 keys they are distinct objects, and
+	// none of them exists here.
+	for _, seg := range strings.Split(key, "/") {
+		if seg == "" || seg == "." || seg == ".." || strings.Contains(seg, `\`) {
+			return "", ErrNotExist
+		}
 	}
 	return filepath.Join(bucket, filepath.FromSlash(key)), nil
 }
@@ -161,7 +166,10 @@ func (s *FileStore) Open(_ context.Context, bucket, key string, offset int64) (i
 }
 
 func mapErr(err error) error {
-	if errors.Is(err, fs.ErrNotExist) || strings.Contains(err.Error(), "path escapes") {
+	// ENOTDIR (a key through a file) and ENAMETOOLONG (a segment over the
+	// file system's limit) name objects that cannot exist in this store.
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ENAMETOOLONG) ||
+		strings.Contains(err.Error(), "path escapes") {
 		return ErrNotExist
 	}
 	return err

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -56,6 +57,8 @@ func TestFileStoreStatAndOpen(t *testing.T) {
 	}
 	for _, c := range []struct{ bucket, key string }{
 		{"bkt", "missing"}, {"nobkt", "a/b.tar"}, {"bkt", "../../etc/passwd"}, {"..", "x"}, {"bkt", "a"},
+		{"bkt", "a/../a/b.tar"}, {"bkt", "/a/b.tar"}, {"bkt", "a//b.tar"}, {"bkt", "a/b.tar/inner"},
+		{"bkt", strings.Repeat("k", 300)},
 	} {
 		if _, err := s.Stat(ctx, c.bucket, c.key); !errors.Is(err, ErrNotExist) {
 			t.Errorf("Stat(%q, %q) = %v, want ErrNotExist", c.bucket, c.key, err)

@@ -195,7 +195,7 @@ func (s *Service) DescribeApplication(ctx context.Context, account, arn, version
 	}
 	a, err := s.Store.GetApplication(ctx, account, arn, version)
 	if errors.Is(err, store.ErrNotFound) && version != fleet.LatestVersion {
-		return fleet.Application{}, fleet.Errorf(fleet.NotFound, "robot application %s has no version %s", arn, version)
+		return fleet.Application{}, s.missingVersion(ctx, account, arn, version)
 	}
 	if err != nil {
 		return fleet.Application{}, mapStore(err, fleet.TypeRobotApplication, arn)
@@ -227,7 +227,16 @@ func (s *Service) DeleteApplication(ctx context.Context, account, arn, version s
 	}
 	err := s.Store.DeleteApplicationVersion(ctx, account, arn, version)
 	if errors.Is(err, store.ErrNotFound) {
-		return fleet.Errorf(fleet.NotFound, "robot application %s has no version %s", arn, version)
+		return s.missingVersion(ctx, account, arn, version)
 	}
 	return mapStore(err, fleet.TypeRobotApplication, arn)
+}
+
+// missingVersion names what is missing: the whole application, or only the
+// version.
+func (s *Service) missingVersion(ctx context.Context, account, arn, version string) error {
+	if _, err := s.Store.GetApplication(ctx, account, arn, fleet.LatestVersion); err != nil {
+		return mapStore(err, fleet.TypeRobotApplication, arn)
+	}
+	return fleet.Errorf(fleet.NotFound, "robot application %s has no version %s", arn, version)
 }
