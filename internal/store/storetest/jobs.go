@@ -193,7 +193,9 @@ func testConcurrentJobs(t *testing.T, s store.Store) {
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	for i := range n {
-		wg.Go(func() { errs[i] = s.CreateJob(ctx, fx.job(fmt.Sprintf("arn:race%d", i), 100, fleet.OpSyncDeploymentJob), 100) })
+		wg.Go(func() {
+			errs[i] = s.CreateJob(ctx, fx.job(fmt.Sprintf("arn:race%d", i), 100, fleet.OpSyncDeploymentJob), 100)
+		})
 	}
 	wg.Wait()
 	won := 0
