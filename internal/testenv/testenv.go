@@ -160,8 +160,10 @@ func (s *Server) start() {
 		}
 	})
 	deadline := time.Now().Add(30 * time.Second)
+	// A client of its own: the SDK's session setup touches http.DefaultClient's transport.
+	probe := &http.Client{Transport: &http.Transport{}, Timeout: 5 * time.Second}
 	for {
-		resp, err := http.Get(s.URL + "/readyz")
+		resp, err := probe.Get(s.URL + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
