@@ -148,10 +148,6 @@ func (a *API) authenticate(w http.ResponseWriter, r *http.Request, v any) (fleet
 		writeErr(w, http.StatusUnauthorized, "Unauthorized", err.Error())
 		return fleet.Robot{}, false
 	}
-	if !a.nonces.fresh(ver.AgentID+"/"+ver.Nonce, now.UnixMilli()) {
-		writeErr(w, http.StatusUnauthorized, "Unauthorized", "replayed request")
-		return fleet.Robot{}, false
-	}
 	robot, err := a.cfg.Store.RobotByAgent(r.Context(), ver.AgentID)
 	if errors.Is(err, store.ErrNotFound) {
 		writeErr(w, http.StatusUnauthorized, "Unauthorized", "no robot has this agent id as its greengrassGroupId")
@@ -160,6 +156,11 @@ func (a *API) authenticate(w http.ResponseWriter, r *http.Request, v any) (fleet
 	if err != nil {
 		a.cfg.Log.Error("robot lookup failed", "error", err)
 		writeErr(w, http.StatusServiceUnavailable, "Unavailable", "try again later")
+		return fleet.Robot{}, false
+	}
+	// Nonces are remembered only for known agents, so strangers cannot fill the cache.
+	if !a.nonces.fresh(ver.AgentID+"/"+ver.Nonce, now.UnixMilli()) {
+		writeErr(w, http.StatusUnauthorized, "Unauthorized", "replayed request")
 		return fleet.Robot{}, false
 	}
 	if err := json.NewDecoder(bytes.NewReader(body)).Decode(v); err != nil && len(bytes.TrimSpace(body)) > 0 {

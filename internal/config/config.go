@@ -25,6 +25,8 @@ type Config struct {
 	// AgentPollInterval is the poll interval suggested to agents; an agent
 	// silent for 3 intervals plus the long-poll wait makes its robot NoResponse.
 	AgentPollInterval time.Duration
+	// AgentMaxWait caps an agent's long poll (30 s).
+	AgentMaxWait time.Duration
 	// EngineTick is how often the engine looks at every active job.
 	EngineTick time.Duration
 
@@ -48,7 +50,7 @@ func Default() Config {
 	return Config{
 		Listen: "127.0.0.1:8080", DataDir: "./fleetsync-data", Region: "us-east-1", LogLevel: "info",
 		RatePerSecond: 200, Burst: 400, BootstrapAccount: "123456789012",
-		AgentPollInterval: 10 * time.Second, EngineTick: time.Second,
+		AgentPollInterval: 10 * time.Second, AgentMaxWait: 30 * time.Second, EngineTick: time.Second,
 		DBMaxConns: 20, DBStatementTimeout: 30 * time.Second,
 	}
 }
@@ -78,6 +80,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 		fs.DurationVar(p, name, d, usage+" (env "+envName(name)+")")
 	}
 	dur(&c.AgentPollInterval, "agent-poll-interval", "poll interval suggested to agents")
+	dur(&c.AgentMaxWait, "agent-max-wait", "longest an agent's long poll is held")
 	dur(&c.EngineTick, "engine-tick", "how often the deployment engine revisits active jobs")
 	dur(&c.DBStatementTimeout, "db-statement-timeout", "PostgreSQL statement timeout")
 	fs.IntVar(&c.DBMaxConns, "db-max-conns", int(envFloat("db-max-conns", float64(c.DBMaxConns))), "PostgreSQL connection pool size (env FLEETSYNC_DB_MAX_CONNS)")
@@ -166,8 +169,8 @@ func (c Config) Validate() error {
 	if c.RatePerSecond <= 0 || c.Burst < 1 {
 		errs = append(errs, errors.New("--rate-limit and --rate-burst must be positive"))
 	}
-	if c.AgentPollInterval <= 0 || c.EngineTick <= 0 {
-		errs = append(errs, errors.New("--agent-poll-interval and --engine-tick must be positive durations"))
+	if c.AgentPollInterval <= 0 || c.EngineTick <= 0 || c.AgentMaxWait <= 0 || c.AgentMaxWait > 30*time.Second {
+		errs = append(errs, errors.New("--agent-poll-interval and --engine-tick must be positive durations, --agent-max-wait at most 30s"))
 	}
 	if (c.BootstrapKeyID == "") != (c.BootstrapSecret == "") {
 		errs = append(errs, errors.New("FLEETSYNC_BOOTSTRAP_ACCESS_KEY_ID and FLEETSYNC_BOOTSTRAP_SECRET_ACCESS_KEY go together"))

@@ -56,6 +56,10 @@ type Engine struct {
 	Retention time.Duration
 	Log       *slog.Logger
 	Now       func() time.Time
+	// Owner identifies this engine in job leases. A process restarted with
+	// the same owner takes its jobs back at once instead of waiting for its
+	// old leases to lapse; "" means a random one.
+	Owner string
 
 	owner     string
 	startedMs int64
@@ -65,9 +69,12 @@ type Engine struct {
 
 func (e *Engine) init() {
 	e.once.Do(func() {
-		b := make([]byte, 8)
-		rand.Read(b)
-		e.owner = hex.EncodeToString(b)
+		e.owner = e.Owner
+		if e.owner == "" {
+			b := make([]byte, 8)
+			rand.Read(b)
+			e.owner = hex.EncodeToString(b)
+		}
 		e.wake = make(chan struct{}, 1)
 		if e.Now == nil {
 			e.Now = time.Now

@@ -87,7 +87,7 @@ type Verified struct {
 // has seen within 2×MaxSkew (replay).
 func Verify(r *http.Request, body []byte, now time.Time) (Verified, error) {
 	id, date, nonce, sig := r.Header.Get(HeaderAgent), r.Header.Get(HeaderDate), r.Header.Get(HeaderNonce), r.Header.Get(HeaderSignature)
-	if id == "" || date == "" || len(nonce) < 16 || sig == "" {
+	if id == "" || date == "" || len(nonce) < 16 || len(nonce) > 64 || sig == "" {
 		return Verified{}, fmt.Errorf("%w: missing headers", ErrBadSignature)
 	}
 	pub, err := PublicKey(id)

@@ -4,7 +4,10 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/fleetsync/fleetsync/internal/agentapi"
@@ -29,6 +33,29 @@ type Deps struct {
 	Store       *sqlstore.Store
 	Keys        *credential.Keyring
 	Credentials *credential.Service
+	// NodeID names this replica in job leases; kept in the data directory
+	// so a restarted process resumes its own jobs at once.
+	NodeID string
+}
+
+// loadNodeID reads <data-dir>/node.id, creating a random one on first start.
+func loadNodeID(dataDir string) (string, error) {
+	path := filepath.Join(dataDir, "node.id")
+	b, err := os.ReadFile(path)
+	if err == nil && len(bytes.TrimSpace(b)) > 0 {
+		return string(bytes.TrimSpace(b)), nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	raw := make([]byte, 8)
+	rand.Read(raw)
+	id := hex.EncodeToString(raw)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(id+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return id, os.Rename(tmp, path)
 }
 
 // Open opens the data directory's keyring and the database.
@@ -53,7 +80,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, erro
 	if err != nil {
 		return nil, err
 	}
-	return &Deps{Store: st, Keys: keys, Credentials: &credential.Service{Store: st, Keys: keys}}, nil
+	nodeID, err := loadNodeID(cfg.DataDir)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &Deps{Store: st, Keys: keys, Credentials: &credential.Service{Store: st, Keys: keys}, NodeID: nodeID}, nil
 }
 
 // Bootstrap creates the configured bootstrap credential if absent; with no
@@ -112,12 +144,12 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	reg := &registry.Service{Store: d.Store, Bundles: bundles, Region: cfg.Region, Limits: registry.DefaultLimits()}
 	hub := &agentapi.Hub{}
 	presence := &deploy.Presence{}
-	const maxWait = 30 * time.Second
+	maxWait := cfg.AgentMaxWait
 	engine := &deploy.Engine{
 		Store: d.Store, Bundles: bundles, Presence: presence, Notify: hub.Notify,
 		Limits: deploy.Limits{FleetTimeoutMs: (30 * 24 * time.Hour).Milliseconds(), AgentSilenceMs: (3*cfg.AgentPollInterval + maxWait).Milliseconds()},
 		Tick:   cfg.EngineTick, LeaseTTL: 30 * time.Second, Retention: 90 * 24 * time.Hour,
-		Log: log.With("component", "engine"),
+		Log: log.With("component", "engine"), Owner: d.NodeID,
 	}
 	jobs := &deploy.Service{Store: d.Store, Region: cfg.Region, MaxActiveJobs: 100, Wake: engine.Wake, Notify: hub.Notify}
 	agents := agentapi.New(agentapi.Config{

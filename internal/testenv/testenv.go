@@ -140,8 +140,10 @@ func Start(t testing.TB, o Options) *Server {
 func (s *Server) start() {
 	t := s.t
 	t.Helper()
-	s.Addr = FreeAddr(t)
-	s.URL = "http://" + s.Addr
+	if s.Addr == "" { // a restart keeps its address, so clients and agents find it again
+		s.Addr = FreeAddr(t)
+		s.URL = "http://" + s.Addr
+	}
 	args := append([]string{"--listen", s.Addr, "--data-dir", s.DataDir, "--region", Region}, s.Args...)
 	s.cmd = exec.Command(Binary(t, "fleetsyncd"), args...)
 	s.cmd.Env = append(os.Environ(), s.Env...)
@@ -231,7 +233,7 @@ func (s *Server) Terminate(timeout time.Duration) error {
 	}
 }
 
-// Restart starts a new process on the same data directory and flags.
+// Restart starts a new process on the same address, data directory and flags.
 func (s *Server) Restart() {
 	s.t.Helper()
 	select {

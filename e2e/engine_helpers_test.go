@@ -1,0 +1,217 @@
+// Helpers of the deployment engine tests (engine_*_test.go): a real
+// fleetsyncd with a fast engine, a fleet of simulated robots speaking the
+// real agent protocol, and waiting on jobs through the AWS SDK.
+package e2e
+
+//lint:file-ignore SA1019 aws-sdk-go v1 (deprecated) is the reference client fleetsync serves.
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go/aws"
+	"github.com/aws/aws-sdk-go/aws/awserr"
+	"github.com/aws/aws-sdk-go/service/robomaker"
+
+	"github.com/fleetsync/fleetsync/internal/sim"
+	"github.com/fleetsync/fleetsync/internal/testenv"
+)
+
+// engineArgs make the engine and the agent protocol fast enough for tests:
+// an agent silent for 3 × 200 ms + 1 s makes its robot NoResponse.
+var engineArgs = []string{"--rate-limit", "100000", "--rate-burst", "100000",
+	"--engine-tick", "50ms", "--agent-poll-interval", "200ms", "--agent-max-wait", "1s"}
+
+func startEngine(t *testing.T, extra ...string) *testenv.Server {
+	t.Helper()
+	return testenv.Start(t, testenv.Options{Args: append(append([]string{}, engineArgs...), extra...)})
+}
+
+// rollout is a fleet of simulated robots registered to a RoboMaker fleet,
+// with an application version to deploy.
+type rollout struct {
+	t      *testing.T
+	s      *testenv.Server
+	c      *robomaker.RoboMaker
+	fleet  string
+	app    string
+	robots []*simRobot
+	sims   []*sim.Fleet
+}
+
+// simRobot pairs a simulated robot with its RoboMaker ARN.
+type simRobot struct {
+	*sim.Robot
+	ARN string
+}
+
+func newRollout(t *testing.T, s *testenv.Server, n int) *rollout {
+	t.Helper()
+	r := &rollout{t: t, s: s, c: quiet(s.Client())}
+	f, err := r.c.CreateFleet(&robomaker.CreateFleetInput{Name: aws.String(uniq("fleet"))})
+	must(t, err)
+	r.fleet = aws.StringValue(f.Arn)
+	makeBucket(t, s, "bundles")
+	key := uniq("app") + ".tar"
+	putObject(t, s, "bundles", key, []byte("instant bundle "+key))
+	app, err := r.c.CreateRobotApplication(&robomaker.CreateRobotApplicationInput{
+		Name: aws.String(uniq("app")), RobotSoftwareSuite: &robomaker.RobotSoftwareSuite{Name: aws.String("General")},
+		Sources: []*robomaker.SourceConfig{{S3Bucket: aws.String("bundles"), S3Key: aws.String(key), Architecture: aws.String("X86_64")}},
+	})
+	must(t, err)
+	r.app = aws.StringValue(app.Arn)
+	_, err = r.c.CreateRobotApplicationVersion(&robomaker.CreateRobotApplicationVersionInput{Application: app.Arn})
+	must(t, err)
+	r.addRobots(n)
+	return r
+}
+
+// addRobots creates, registers and starts n more simulated robots.
+func (r *rollout) addRobots(n int) []*simRobot {
+	r.t.Helper()
+	f := sim.New(r.s.URL, n, sim.Options{PollWait: time.Second, RetryBase: 20 * time.Millisecond, NamePrefix: uniq("sim") + "-"})
+	var added []*simRobot
+	for _, sr := range f.Robots() {
+		out, err := r.c.CreateRobot(&robomaker.CreateRobotInput{Name: aws.String(sr.Name), Architecture: aws.String("X86_64"),
+			GreengrassGroupId: aws.String(sr.AgentID)})
+		must(r.t, err)
+		_, err = r.c.RegisterRobot(&robomaker.RegisterRobotInput{Fleet: aws.String(r.fleet), Robot: out.Arn})
+		must(r.t, err)
+		added = append(added, &simRobot{Robot: sr, ARN: aws.StringValue(out.Arn)})
+	}
+	r.robots = append(r.robots, added...)
+	r.sims = append(r.sims, f)
+	f.Start(context.Background())
+	r.t.Cleanup(f.Stop)
+	return added
+}
+
+// maxDeploying is the highest number of robots any of the rollout's
+// simulated fleets saw deploying at once.
+func (r *rollout) maxDeploying() int {
+	m := 0
+	for _, f := range r.sims {
+		m += f.MaxConcurrentDeploying()
+	}
+	return m
+}
+
+type jobConfig struct {
+	concurrent, threshold int
+	timeout               int64
+}
+
+// create starts a deployment job of version 1 to the fleet.
+func (r *rollout) create(cfg jobConfig) string {
+	r.t.Helper()
+	in := &robomaker.CreateDeploymentJobInput{
+		Fleet: aws.String(r.fleet),
+		DeploymentApplicationConfigs: []*robomaker.DeploymentApplicationConfig{{
+			Application: aws.String(r.app), ApplicationVersion: aws.String("1"),
+			LaunchConfig: &robomaker.DeploymentLaunchConfig{PackageName: aws.String("app"), LaunchFile: aws.String("run.sh")},
+		}},
+		DeploymentConfig: &robomaker.DeploymentConfig{},
+	}
+	if cfg.concurrent > 0 {
+		in.DeploymentConfig.ConcurrentDeploymentPercentage = aws.Int64(int64(cfg.concurrent))
+	}
+	if cfg.threshold > 0 {
+		in.DeploymentConfig.FailureThresholdPercentage = aws.Int64(int64(cfg.threshold))
+	}
+	if cfg.timeout > 0 {
+		in.DeploymentConfig.RobotDeploymentTimeoutInSeconds = aws.Int64(cfg.timeout)
+	}
+	out, err := r.c.CreateDeploymentJob(in)
+	must(r.t, err)
+	return aws.StringValue(out.Arn)
+}
+
+// sync calls SyncDeploymentJob and returns the new job's ARN.
+func (r *rollout) sync() string {
+	r.t.Helper()
+	out, err := r.c.SyncDeploymentJob(&robomaker.SyncDeploymentJobInput{Fleet: aws.String(r.fleet)})
+	must(r.t, err)
+	return aws.StringValue(out.Arn)
+}
+
+// wait polls the job until it reaches a terminal status and returns its last
+// description and the most robots seen Deploying at once by the server.
+func (r *rollout) wait(job string, timeout time.Duration) (*robomaker.DescribeDeploymentJobOutput, int) {
+	r.t.Helper()
+	deadline := time.Now().Add(timeout)
+	peak := 0
+	for {
+		d, err := r.c.DescribeDeploymentJob(&robomaker.DescribeDeploymentJobInput{Job: aws.String(job)})
+		must(r.t, err)
+		n := 0
+		for _, rd := range d.RobotDeploymentSummary {
+			if aws.StringValue(rd.Status) == "Deploying" {
+				n++
+			}
+		}
+		peak = max(peak, n)
+		switch aws.StringValue(d.Status) {
+		case "Succeeded", "Failed", "Canceled":
+			return d, peak
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("job %s still %s after %v: %v", job, aws.StringValue(d.Status), timeout, d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// rows maps robot ARN to its row in a job description.
+func rows(d *robomaker.DescribeDeploymentJobOutput) map[string]*robomaker.RobotDeployment {
+	m := map[string]*robomaker.RobotDeployment{}
+	for _, rd := range d.RobotDeploymentSummary {
+		m[aws.StringValue(rd.Arn)] = rd
+	}
+	return m
+}
+
+// robotStatus returns DescribeRobot's status.
+func (r *rollout) robotStatus(arn string) string {
+	r.t.Helper()
+	d, err := r.c.DescribeRobot(&robomaker.DescribeRobotInput{Robot: aws.String(arn)})
+	must(r.t, err)
+	return aws.StringValue(d.Status)
+}
+
+// waitRobot polls a robot until it has the status.
+func (r *rollout) waitRobot(arn, status string, timeout time.Duration) {
+	r.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		got := r.robotStatus(arn)
+		if got == status {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("robot %s is %s after %v, want %s", arn, got, timeout, status)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// count returns how often job occurs in list.
+func count(list []string, job string) int {
+	n := 0
+	for _, j := range list {
+		if j == job {
+			n++
+		}
+	}
+	return n
+}
+
+// errCode returns the AWS error code of err, "" if it has none.
+func errCode(err error) string {
+	var ae awserr.Error
+	if errors.As(err, &ae) {
+		return ae.Code()
+	}
+	return ""
+}

@@ -1,0 +1,227 @@
+// Package client is the HTTP client side of the fleetsync agent protocol v1
+// (package proto): it signs every request with the agent's Ed25519 key, long
+// polls for work, reports progress and results, and downloads bundles with
+// resumable, verified ranged GETs.
+//
+// It implements no retry policy: each call makes one attempt and returns a
+// typed error (*HTTPError, ErrUnauthorized, *IntegrityError, or a transport
+// error); callers retry with Backoff. It is shared by the real agent and by
+// the fleet simulator (package sim) and imports no server code.
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/fleetsync/fleetsync/internal/proto"
+)
+
+// PollSlack is how much longer than the long-poll wait it asked for Poll
+// waits for the server's answer before giving up.
+const PollSlack = 30 * time.Second
+
+// RequestTimeout bounds a Report call, and the wait for the response headers
+// of a Download, when ctx has no earlier deadline.
+const RequestTimeout = 60 * time.Second
+
+// maxJSON bounds the JSON answers the client reads.
+const maxJSON = 8 << 20
+
+// Client speaks the agent protocol to one fleetsyncd server. Its methods are
+// safe for concurrent use once its fields are set.
+type Client struct {
+	// Server is the base URL of fleetsyncd, such as "https://fleet.example:8443";
+	// the endpoint paths (proto.PathPoll, ...) are appended to it.
+	Server string
+	// Key is the agent's private key; the agent id is proto.AgentID of its
+	// public half.
+	Key ed25519.PrivateKey
+	// HTTP is the client requests go through; nil means http.DefaultClient.
+	// Its Timeout, if any, must exceed the long-poll wait plus the time to
+	// download a bundle; the client bounds polls and reports itself.
+	HTTP *http.Client
+	// Now is the clock used to date signatures; nil means time.Now.
+	Now func() time.Time
+}
+
+// ErrUnauthorized is matched (errors.Is) by the error of any call the server
+// answered with 401: bad or stale signature, replayed nonce, or an agent id
+// that is no robot's greengrassGroupId.
+var ErrUnauthorized = errors.New("agent request unauthorized")
+
+// HTTPError is a non-2xx answer. For the agent endpoints Code and Message
+// come from the proto.Error body; for other answers (such as an object
+// store's) Code may be empty and Message is the start of the body or the
+// status text.
+type HTTPError struct {
+	// Status is the HTTP status code.
+	Status int
+	// Code is proto.Error.Code, such as "Unauthorized" or "NotAssigned".
+	Code string
+	// Message is proto.Error.Message.
+	Message string
+}
+
+// Error implements error.
+func (e *HTTPError) Error() string {
+	s := fmt.Sprintf("agent protocol: HTTP %d", e.Status)
+	if e.Code != "" {
+		s += " " + e.Code
+	}
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	return s
+}
+
+// Is reports whether target is ErrUnauthorized and the status is 401.
+func (e *HTTPError) Is(target error) bool {
+	return target == ErrUnauthorized && e.Status == http.StatusUnauthorized
+}
+
+// AgentID returns the agent id of c.Key.
+func (c *Client) AgentID() string {
+	return proto.AgentID(c.Key.Public().(ed25519.PublicKey))
+}
+
+// Poll asks the server for work. The server holds the request up to
+// min(req.WaitSeconds, 30) seconds when it has none; Poll gives up
+// PollSlack after that.
+func (c *Client) Poll(ctx context.Context, req proto.PollRequest) (proto.PollResponse, error) {
+	wait := min(max(req.WaitSeconds, 0), 30)
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(wait)*time.Second+PollSlack)
+	defer cancel()
+	var resp proto.PollResponse
+	err := c.call(ctx, proto.PathPoll, req, &resp)
+	return resp, err
+}
+
+// Report sends progress or the result of one deployment. A response with
+// Abort set tells the agent to stop that deployment and roll back; an
+// *HTTPError with Code "NotAssigned" (409) means the robot has no such
+// deployment.
+func (c *Client) Report(ctx context.Context, rep proto.Report) (proto.ReportResponse, error) {
+	ctx, cancel := context.WithTimeout(ctx, RequestTimeout)
+	defer cancel()
+	var resp proto.ReportResponse
+	err := c.call(ctx, proto.PathReport, rep, &resp)
+	return resp, err
+}
+
+// call POSTs in as JSON to path, signed, and decodes a 200 answer into out.
+func (c *Client) call(ctx context.Context, path string, in, out any) error {
+	if len(c.Key) != ed25519.PrivateKeySize {
+		return errors.New("agent client: no valid Ed25519 key")
+	}
+	body, err := json.Marshal(in)
+	if err != nil {
+		return fmt.Errorf("agent client: encode request: %w", err)
+	}
+	r, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(c.Server, "/")+path, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("agent client: %w", err)
+	}
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Accept", "application/json")
+	proto.Sign(r, c.Key, body, c.now())
+	resp, err := c.httpClient().Do(r)
+	if err != nil {
+		return redact(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return readHTTPError(resp)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxJSON+1))
+	if err != nil {
+		return fmt.Errorf("agent client: read %s answer: %w", path, err)
+	}
+	if len(b) > maxJSON {
+		return fmt.Errorf("agent client: %s answer larger than %d bytes", path, maxJSON)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("agent client: decode %s answer: %w", path, err)
+	}
+	return nil
+}
+
+func (c *Client) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+func (c *Client) httpClient() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return http.DefaultClient
+}
+
+// readHTTPError turns a non-2xx answer into an *HTTPError, draining a bounded
+// part of the body so the connection can be reused.
+func readHTTPError(resp *http.Response) error {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	e := &HTTPError{Status: resp.StatusCode}
+	var pe proto.Error
+	if json.Unmarshal(b, &pe) == nil && pe.Code != "" {
+		e.Code, e.Message = pe.Code, pe.Message
+	} else if s := strings.TrimSpace(string(b)); s != "" {
+		if len(s) > 200 {
+			s = s[:200] + "..."
+		}
+		e.Message = s
+	} else {
+		e.Message = http.StatusText(resp.StatusCode)
+	}
+	return e
+}
+
+// redact removes the query from the URL of a transport error: a presigned
+// bundle URL is a capability and must not end up in logs.
+func redact(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil && u.RawQuery != "" {
+			u.RawQuery = "REDACTED"
+			ue.URL = u.String()
+		}
+	}
+	return err
+}
+
+// Backoff returns how long to wait before retry number attempt (0 for the
+// first retry): a uniformly random duration below min(60s, 1s × 2^attempt)
+// ("full jitter").
+func Backoff(attempt int) time.Duration {
+	return BackoffWith(time.Second, time.Minute, attempt)
+}
+
+// BackoffWith is Backoff with another base and ceiling: a uniformly random
+// duration below min(ceiling, base × 2^attempt).
+func BackoffWith(base, ceiling time.Duration, attempt int) time.Duration {
+	d := base
+	for i := 0; i < attempt && d < ceiling; i++ {
+		if d > ceiling/2 {
+			d = ceiling
+			break
+		}
+		d *= 2
+	}
+	d = min(d, ceiling)
+	if d <= 0 {
+		return 0
+	}
+	return rand.N(d)
+}

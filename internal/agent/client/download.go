@@ -1,0 +1,260 @@
+package client
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/fleetsync/fleetsync/internal/proto"
+)
+
+// IntegrityError is returned by Download when the content is not the
+// object's: its size or its SHA-256 differs from what proto.Object says.
+// Download has truncated the file to zero, so a retry starts over.
+type IntegrityError struct {
+	// What is "size" or "sha256".
+	What string
+	// Want is the expected value, Got the one found (sizes in decimal,
+	// digests in lower-case hex).
+	Want, Got string
+}
+
+// Error implements error.
+func (e *IntegrityError) Error() string {
+	return fmt.Sprintf("download integrity: %s is %s, want %s", e.What, e.Got, e.Want)
+}
+
+// Download fetches obj.URL into dst, resuming after the bytes dst already
+// holds (a "Range: bytes=N-" request, N being dst's size; a file already
+// longer than obj.Size starts over). dst must be open for reading and
+// writing, without O_APPEND.
+//
+// A 206 answer is appended; a 200 answer (a server ignoring the range)
+// replaces the content from zero. When obj.Size is set (0 means unknown) the
+// final size must equal it, and when obj.SHA256 is set the SHA-256 of the
+// whole file must equal it; otherwise Download returns an *IntegrityError
+// and truncates dst. Any other failure (transport error, early end of the
+// body, *HTTPError) leaves what was written in place for the next attempt.
+//
+// The URL needs no signature (it is the capability), but the agent headers
+// are sent anyway when its host is the server's. The URL never appears in
+// returned errors with its query. Download gives up when no response
+// headers, or no body bytes, arrive for RequestTimeout. progress, if not nil,
+// is called with the bytes held so far and the total (-1 when unknown) as
+// the download advances. Download does not sync dst.
+func (c *Client) Download(ctx context.Context, obj proto.Object, dst *os.File, progress func(done, total int64)) error {
+	st, err := dst.Stat()
+	if err != nil {
+		return fmt.Errorf("download: %w", err)
+	}
+	offset := st.Size()
+	if obj.Size > 0 && offset > obj.Size {
+		if err := dst.Truncate(0); err != nil {
+			return fmt.Errorf("download: %w", err)
+		}
+		offset = 0
+	}
+	if obj.Size > 0 && offset == obj.Size {
+		return verifyFile(dst, obj, offset, progress)
+	}
+
+	// A watchdog cancels the request when nothing arrives for RequestTimeout.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var stalled atomic.Bool
+	watchdog := time.AfterFunc(RequestTimeout, func() { stalled.Store(true); cancel() })
+	defer watchdog.Stop()
+	fail := func(err error) error {
+		if stalled.Load() {
+			return fmt.Errorf("download: nothing received for %s: %w", RequestTimeout, err)
+		}
+		return redact(err)
+	}
+
+	r, err := http.NewRequestWithContext(ctx, http.MethodGet, obj.URL, nil)
+	if err != nil {
+		return fmt.Errorf("download: bad object URL: %w", redact(err))
+	}
+	if offset > 0 {
+		r.Header.Set("Range", "bytes="+strconv.FormatInt(offset, 10)+"-")
+	}
+	if c.sameHost(r.URL) && len(c.Key) == ed25519.PrivateKeySize {
+		proto.Sign(r, c.Key, nil, c.now())
+	}
+	resp, err := c.httpClient().Do(r)
+	if err != nil {
+		return fail(err)
+	}
+	defer resp.Body.Close()
+	watchdog.Reset(RequestTimeout)
+
+	h := sha256.New()
+	announced := int64(-1) // the object's size according to the answer
+	switch resp.StatusCode {
+	case http.StatusPartialContent:
+		start, _, size, ok := parseContentRange(resp.Header.Get("Content-Range"))
+		if !ok || start != offset {
+			return fmt.Errorf("download: asked for bytes from %d, got Content-Range %q", offset, resp.Header.Get("Content-Range"))
+		}
+		announced = size
+		if _, err := io.Copy(h, io.NewSectionReader(dst, 0, offset)); err != nil {
+			return fmt.Errorf("download: read back the first %d bytes: %w", offset, err)
+		}
+	case http.StatusOK:
+		if offset > 0 {
+			if err := dst.Truncate(0); err != nil {
+				return fmt.Errorf("download: %w", err)
+			}
+			offset = 0
+		}
+		announced = resp.ContentLength
+	case http.StatusRequestedRangeNotSatisfiable:
+		// dst may already hold the whole object (size unknown to the caller).
+		_, _, size, ok := parseContentRange(resp.Header.Get("Content-Range"))
+		if offset > 0 && ok && size == offset {
+			return verifyFile(dst, obj, offset, progress)
+		}
+		if offset > 0 {
+			if err := dst.Truncate(0); err != nil {
+				return fmt.Errorf("download: %w", err)
+			}
+		}
+		return readHTTPError(resp)
+	default:
+		return readHTTPError(resp)
+	}
+	if obj.Size > 0 && announced >= 0 && announced != obj.Size {
+		return integrity(dst, "size", obj.Size, announced)
+	}
+	total := obj.Size
+	if total <= 0 {
+		total = announced
+	}
+	if progress != nil {
+		progress(offset, total)
+	}
+
+	body := io.Reader(resp.Body)
+	if obj.Size > 0 {
+		body = io.LimitReader(resp.Body, obj.Size-offset+1) // one more byte reveals an oversized body
+	}
+	buf := make([]byte, 64<<10)
+	for {
+		n, rerr := body.Read(buf)
+		if n > 0 {
+			watchdog.Reset(RequestTimeout)
+			if obj.Size > 0 && offset+int64(n) > obj.Size {
+				return integrity(dst, "size", obj.Size, offset+int64(n))
+			}
+			if _, err := dst.WriteAt(buf[:n], offset); err != nil {
+				return fmt.Errorf("download: write: %w", err)
+			}
+			h.Write(buf[:n])
+			offset += int64(n)
+			if progress != nil {
+				progress(offset, total)
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return fail(fmt.Errorf("download: read body after %d bytes: %w", offset, rerr))
+		}
+	}
+	if total >= 0 && offset < total {
+		return fmt.Errorf("download: body ended after %d of %d bytes", offset, total)
+	}
+	return check(dst, obj, h, offset)
+}
+
+// verifyFile checks a file that already holds the whole object.
+func verifyFile(dst *os.File, obj proto.Object, size int64, progress func(done, total int64)) error {
+	h := sha256.New()
+	if obj.SHA256 != "" {
+		if _, err := io.Copy(h, io.NewSectionReader(dst, 0, size)); err != nil {
+			return fmt.Errorf("download: read back: %w", err)
+		}
+	}
+	if progress != nil {
+		progress(size, size)
+	}
+	return check(dst, obj, h, size)
+}
+
+// check compares the final size and digest with obj's.
+func check(dst *os.File, obj proto.Object, h hash.Hash, size int64) error {
+	if obj.Size > 0 && size != obj.Size {
+		return integrity(dst, "size", obj.Size, size)
+	}
+	if obj.SHA256 != "" {
+		if got := hex.EncodeToString(h.Sum(nil)); !strings.EqualFold(got, obj.SHA256) {
+			return integrityErr(dst, &IntegrityError{What: "sha256", Want: strings.ToLower(obj.SHA256), Got: got})
+		}
+	}
+	return nil
+}
+
+func integrity(dst *os.File, what string, want, got int64) error {
+	return integrityErr(dst, &IntegrityError{What: what, Want: strconv.FormatInt(want, 10), Got: strconv.FormatInt(got, 10)})
+}
+
+// integrityErr truncates dst, whose content is known bad, and returns e.
+func integrityErr(dst *os.File, e *IntegrityError) error {
+	if err := dst.Truncate(0); err != nil {
+		return errors.Join(e, fmt.Errorf("download: truncate bad content: %w", err))
+	}
+	return e
+}
+
+// sameHost reports whether u points at the server c talks to.
+func (c *Client) sameHost(u *url.URL) bool {
+	s, err := url.Parse(c.Server)
+	return err == nil && s.Host != "" && strings.EqualFold(s.Host, u.Host)
+}
+
+// parseContentRange parses "bytes start-end/size"; size is -1 for "*". For
+// "bytes */size" (a 416 answer) start and end are -1.
+func parseContentRange(v string) (start, end, size int64, ok bool) {
+	rest, found := strings.CutPrefix(v, "bytes ")
+	if !found {
+		return 0, 0, 0, false
+	}
+	rng, sz, found := strings.Cut(strings.TrimSpace(rest), "/")
+	if !found {
+		return 0, 0, 0, false
+	}
+	size = -1
+	if sz != "*" {
+		n, err := strconv.ParseInt(sz, 10, 64)
+		if err != nil || n < 0 {
+			return 0, 0, 0, false
+		}
+		size = n
+	}
+	if rng == "*" {
+		return -1, -1, size, true
+	}
+	a, b, found := strings.Cut(rng, "-")
+	if !found {
+		return 0, 0, 0, false
+	}
+	start, err1 := strconv.ParseInt(a, 10, 64)
+	end, err2 := strconv.ParseInt(b, 10, 64)
+	if err1 != nil || err2 != nil || start < 0 || end < start || (size >= 0 && end >= size) {
+		return 0, 0, 0, false
+	}
+	return start, end, size, true
+}

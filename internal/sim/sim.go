@@ -1,0 +1,256 @@
+// Package sim simulates a fleet of robots for tests and benchmarks: each
+// robot is a goroutine with its own Ed25519 identity that speaks the real
+// agent protocol over HTTP through package client (long-poll, step reports,
+// optional bundle downloads), following a Behavior the test can change at
+// any time (delays, failure at a step, hanging, going offline).
+//
+// A simulated robot runs each assignment it receives through the steps of
+// SPEC §6 in order — Validating, ExecutingDownloadCondition (when the
+// assignment has a download condition), DownloadingExtracting (reported with
+// percentDone 0 and 100, and in between when downloading), ExecutingPreLaunch
+// (when a preLaunchFile is set), Launching, ExecutingPostLaunch (when a
+// postLaunchFile is set) — reporting each step as it enters it, then sends
+// one final report {Step: Finished, Result: Succeeded}, or {Step: FailAt,
+// Result: Failed, FailureCode: FailCode} after entering the FailAt step. It
+// sends its last successfully finished deployment as Current in every poll.
+// On an abort (a poll's Abort naming the running job, a report answered
+// with Abort, or a 409 NotAssigned) it drops the job and reports nothing
+// more for it. It runs every assignment it gets, even one it already
+// completed, so a server that deploys twice is caught by Completed.
+//
+// Offline models a network outage: the robot sends nothing (in-flight
+// requests are canceled), keeps executing its deployment locally, drops
+// progress reports, keeps its final report and delivers it when back online
+// before polling again (so the server hears of the result by the report, or
+// by Current when the report is refused).
+//
+// A fleet of 10,000 robots fits in one process: a goroutine per robot, a
+// shared http.Client, and no timer that outlives a wait. With HTTP/1.1 each
+// outstanding long poll holds a connection, i.e. two file descriptors per
+// robot when the server runs in the same process; Options.H2C multiplexes
+// them over a few connections instead. The race detector allows at most
+// 8128 live goroutines, so such fleets cannot run under -race.
+package sim
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fleetsync/fleetsync/internal/agent/client"
+	"github.com/fleetsync/fleetsync/internal/proto"
+)
+
+// Behavior is how a robot carries out deployments. The zero value succeeds
+// at once.
+type Behavior struct {
+	// Delay is how long a deployment takes, spread evenly over its steps;
+	// 0 is instant.
+	Delay time.Duration
+	// FailAt, when set, fails the deployment at that step with FailCode. It
+	// has no effect when the deployment does not run that step (the
+	// optional steps run only when the assignment sets them).
+	FailAt proto.Step
+	// FailCode is the failure code reported at FailAt; empty means the
+	// step's natural code (DownloadConditionFailed, ExtractingBundleFailure,
+	// PreLaunchFileFailure, PostLaunchFileFailure) or InternalServerError.
+	FailCode string
+	// Hang makes the robot stop before its next step after Validating and
+	// stay there, reporting nothing but still polling (so an abort reaches
+	// it), until it is aborted or Hang is cleared, when it carries on
+	// (clearing Hang cancels the poll it is waiting in).
+	Hang bool
+	// Offline cuts the robot's network: no poll, report or download until
+	// it is cleared (see the package comment).
+	Offline bool
+	// Download makes the robot really download the bundle (and the download
+	// condition file) with resume and SHA-256 check instead of skipping it.
+	// An integrity failure fails the deployment with EtagMismatch, another
+	// download failure with DownloadingBundleFailure.
+	Download bool
+}
+
+// Options configures a Fleet.
+type Options struct {
+	// PollWait is the long-poll wait robots ask for (sent as WaitSeconds,
+	// rounded up to whole seconds); a robot polls again as soon as a poll
+	// returns. 0 asks for no long poll: robots then wait the server's
+	// PollIntervalSeconds (at least one second) between polls.
+	PollWait time.Duration
+	// HTTP is the client every robot shares; nil makes one with a
+	// connection pool sized for the fleet.
+	HTTP *http.Client
+	// H2C makes the default client speak HTTP/2 only, unencrypted with
+	// prior knowledge for http:// servers (the server must enable it with
+	// http.Server.Protocols.SetUnencryptedHTTP2). Ignored when HTTP is set.
+	H2C bool
+	// NamePrefix starts every robot name, followed by the robot's zero-padded
+	// index; empty means "sim-robot-".
+	NamePrefix string
+	// RetryBase is the first backoff after a failed request, doubling up to
+	// 60 × RetryBase with full jitter (client.BackoffWith); 0 means 1s.
+	// Tests use a few milliseconds.
+	RetryBase time.Duration
+	// DownloadDir holds partial downloads (removed once done); empty means
+	// os.TempDir().
+	DownloadDir string
+}
+
+// Fleet is a set of simulated robots run by Start and Stop.
+type Fleet struct {
+	opts      Options
+	http      *http.Client
+	ownClient bool
+	robots    []*Robot
+
+	mu      sync.Mutex
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	running bool
+
+	deploying    atomic.Int64
+	maxDeploying atomic.Int64
+	polls        atomic.Int64
+	reports      atomic.Int64
+	errors       atomic.Int64
+}
+
+// New makes a fleet of n robots for the fleetsyncd at server (a base URL),
+// each with a fresh key pair. Register each Robot's AgentID as a robot's
+// greengrassGroupId, then Start the fleet.
+func New(server string, n int, opts Options) *Fleet {
+	if opts.NamePrefix == "" {
+		opts.NamePrefix = "sim-robot-"
+	}
+	if opts.RetryBase <= 0 {
+		opts.RetryBase = time.Second
+	}
+	f := &Fleet{opts: opts, http: opts.HTTP}
+	if f.http == nil {
+		f.http, f.ownClient = newHTTPClient(n, opts.H2C), true
+	}
+	width := len(strconv.Itoa(max(n-1, 0)))
+	for i := range n {
+		pub, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			panic(fmt.Sprintf("sim: generate key: %v", err)) // crypto/rand never fails
+		}
+		r := &Robot{
+			Name:    fmt.Sprintf("%s%0*d", opts.NamePrefix, width, i),
+			AgentID: proto.AgentID(pub),
+			fleet:   f,
+			client:  &client.Client{Server: server, Key: priv, HTTP: f.http},
+			changed: make(chan struct{}),
+		}
+		f.robots = append(f.robots, r)
+	}
+	return f
+}
+
+func newHTTPClient(n int, h2c bool) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 0 // no limit
+	t.MaxIdleConnsPerHost = max(n+n/4, 100)
+	t.IdleConnTimeout = 90 * time.Second
+	if h2c {
+		var p http.Protocols
+		p.SetUnencryptedHTTP2(true)
+		p.SetHTTP2(true)
+		t.Protocols = &p
+	}
+	return &http.Client{Transport: t}
+}
+
+// Robots returns the fleet's robots, in the order of their names.
+func (f *Fleet) Robots() []*Robot { return f.robots }
+
+// Start runs every robot in its own goroutine until ctx is done or Stop.
+// Robots keep their state (running job, Current, histories, behavior)
+// across Stop and Start, like an agent restarted with its state on disk.
+// Start panics if the fleet is running.
+func (f *Fleet) Start(ctx context.Context) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.running {
+		panic("sim: Start of a running fleet")
+	}
+	f.running = true
+	ctx, f.cancel = context.WithCancel(ctx)
+	f.wg.Add(len(f.robots))
+	for _, r := range f.robots {
+		go func() {
+			defer f.wg.Done()
+			r.run(ctx)
+		}()
+	}
+}
+
+// Stop stops every robot and waits for their goroutines to end. It does
+// nothing on a fleet not started.
+func (f *Fleet) Stop() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.running {
+		return
+	}
+	f.cancel()
+	f.wg.Wait()
+	f.running = false
+	if f.ownClient {
+		f.http.CloseIdleConnections()
+	}
+}
+
+// Stats are counters over the fleet's life.
+type Stats struct {
+	// Polls and Reports count the requests made, failed ones included (not
+	// those canceled by a behavior change or Stop).
+	Polls, Reports int64
+	// Errors counts failed polls, reports and download attempts.
+	Errors int64
+	// Deploying is the number of robots between receiving an assignment and
+	// sending its result (or dropping it) now; MaxConcurrentDeploying is the
+	// highest it has been since New or ResetMaxConcurrentDeploying.
+	Deploying, MaxConcurrentDeploying int
+}
+
+// Stats returns the fleet's counters.
+func (f *Fleet) Stats() Stats {
+	return Stats{
+		Polls:                  f.polls.Load(),
+		Reports:                f.reports.Load(),
+		Errors:                 f.errors.Load(),
+		Deploying:              int(f.deploying.Load()),
+		MaxConcurrentDeploying: int(f.maxDeploying.Load()),
+	}
+}
+
+// MaxConcurrentDeploying is the highest number of robots that were at once
+// between receiving an assignment and sending its result. A robot counts
+// from after the poll that brought the assignment until just before it
+// sends the final report (or until it drops the job), so the count never
+// exceeds what the server considers deploying: asserting it is at most the
+// job's concurrency window is sound.
+func (f *Fleet) MaxConcurrentDeploying() int { return int(f.maxDeploying.Load()) }
+
+// ResetMaxConcurrentDeploying restarts the maximum from the current count,
+// to measure one job after another.
+func (f *Fleet) ResetMaxConcurrentDeploying() { f.maxDeploying.Store(f.deploying.Load()) }
+
+func (f *Fleet) enter() {
+	n := f.deploying.Add(1)
+	for {
+		m := f.maxDeploying.Load()
+		if n <= m || f.maxDeploying.CompareAndSwap(m, n) {
+			return
+		}
+	}
+}
+
+func (f *Fleet) leave() { f.deploying.Add(-1) }
