@@ -1,0 +1,304 @@
+// Command fleetsync-bench measures the deployment engine end to end: it
+// starts a real fleetsyncd, a simulated fleet of N robots speaking the real
+// agent protocol, runs CreateDeploymentJob over the fleet and then
+// SyncDeploymentJob for a late batch, and prints the time to all InSync,
+// fleetsyncd CPU per robot deployment, DescribeDeploymentJob latency during
+// the rollout and fleetsyncd's peak RSS.
+//
+//	go build -o bin/ ./cmd/... && bin/fleetsync-bench --robots 1000 --late 100
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go/aws"
+	"github.com/aws/aws-sdk-go/aws/credentials"
+	"github.com/aws/aws-sdk-go/aws/session"
+	"github.com/aws/aws-sdk-go/service/robomaker"
+
+	"github.com/fleetsync/fleetsync/internal/sim"
+)
+
+func main() {
+	robots := flag.Int("robots", 1000, "robots in the fleet at the first deployment")
+	late := flag.Int("late", 0, "robots added afterwards and brought in by SyncDeploymentJob (default robots/10)")
+	concurrent := flag.Int("concurrent", 100, "concurrentDeploymentPercentage")
+	server := flag.String("fleetsyncd", "", "fleetsyncd binary (default: next to this one)")
+	database := flag.String("database", "", "--database for fleetsyncd (default SQLite in a temp dir)")
+	replicas := flag.Int("replicas", 1, "fleetsyncd replicas (PostgreSQL only); API calls and robots are spread over them")
+	flag.Parse()
+	if *late == 0 {
+		*late = *robots / 10
+	}
+	if err := run(*robots, *late, *concurrent, *server, *database, *replicas); err != nil {
+		fmt.Fprintln(os.Stderr, "fleetsync-bench:", err)
+		os.Exit(1)
+	}
+}
+
+const (
+	keyID  = "AKFSBENCHMARK0000001"
+	secret = "bench-secret-access-key-0123456789"
+)
+
+type replica struct {
+	cmd *exec.Cmd
+	url string
+}
+
+func startReplica(bin, dataDir, database string) (*replica, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	args := []string{"--listen", addr, "--data-dir", dataDir, "--rate-limit", "1000000", "--rate-burst", "1000000",
+		"--engine-tick", "100ms", "--log-level", "warn"}
+	if database != "" {
+		args = append(args, "--database", database)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "FLEETSYNC_BOOTSTRAP_ACCESS_KEY_ID="+keyID, "FLEETSYNC_BOOTSTRAP_SECRET_ACCESS_KEY="+secret)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	r := &replica{cmd: cmd, url: "http://" + addr}
+	for i := 0; ; i++ {
+		resp, err := http.Get(r.url + "/readyz")
+		if err == nil && resp.StatusCode == 200 {
+			resp.Body.Close()
+			return r, nil
+		}
+		if i > 300 {
+			cmd.Process.Kill()
+			return nil, fmt.Errorf("fleetsyncd at %s not ready", addr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// cpuSeconds reads a process's user+system CPU time from /proc.
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ
+}
+
+// peakRSS reads a process's peak resident set (VmHWM) in MiB.
+func peakRSS(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			kb, _ := strconv.ParseFloat(strings.Fields(line)[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) error {
+	if bin == "" {
+		self, _ := os.Executable()
+		bin = filepath.Join(filepath.Dir(self), "fleetsyncd")
+	}
+	if nReplicas > 1 && database == "" {
+		return fmt.Errorf("--replicas needs --database postgres://")
+	}
+	var reps []*replica
+	for range nReplicas {
+		dir, err := os.MkdirTemp("", "fleetsync-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		r, err := startReplica(bin, dir, database)
+		if err != nil {
+			return err
+		}
+		defer r.cmd.Process.Kill()
+		reps = append(reps, r)
+	}
+	clients := make([]*robomaker.RoboMaker, len(reps))
+	for i, r := range reps {
+		sess := session.Must(session.NewSession(&aws.Config{Endpoint: aws.String(r.url), Region: aws.String("us-east-1"),
+			Credentials: credentials.NewStaticCredentials(keyID, secret, ""), MaxRetries: aws.Int(3),
+			HTTPClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}))
+		clients[i] = robomaker.New(sess)
+		clients[i].Config.Logger = aws.LoggerFunc(func(...any) {})
+	}
+	c := clients[0]
+	// An "instant" bundle: a few bytes, present in every replica's bundle dir.
+	for _, r := range reps {
+		dataDir := argValue(r.cmd.Args, "--data-dir")
+		os.MkdirAll(filepath.Join(dataDir, "bundles", "bench"), 0o755)
+		if err := os.WriteFile(filepath.Join(dataDir, "bundles", "bench", "app.tar"), []byte("instant bundle"), 0o644); err != nil {
+			return err
+		}
+	}
+	f, err := c.CreateFleet(&robomaker.CreateFleetInput{Name: aws.String("bench")})
+	if err != nil {
+		return err
+	}
+	app, err := c.CreateRobotApplication(&robomaker.CreateRobotApplicationInput{Name: aws.String("bench"),
+		RobotSoftwareSuite: &robomaker.RobotSoftwareSuite{Name: aws.String("General")},
+		Sources:            []*robomaker.SourceConfig{{S3Bucket: aws.String("bench"), S3Key: aws.String("app.tar"), Architecture: aws.String("X86_64")}}})
+	if err != nil {
+		return err
+	}
+	if _, err := c.CreateRobotApplicationVersion(&robomaker.CreateRobotApplicationVersionInput{Application: app.Arn}); err != nil {
+		return err
+	}
+
+	ctx := context.Background()
+	addFleet := func(n int, prefix string) (*sim.Fleet, error) {
+		sf := sim.New(reps[0].url, n, sim.Options{PollWait: 25 * time.Second, H2C: true, RetryBase: 100 * time.Millisecond, NamePrefix: prefix})
+		if err := register(clients, aws.StringValue(f.Arn), sf.Robots()); err != nil {
+			return nil, err
+		}
+		sf.Start(ctx)
+		return sf, nil
+	}
+	start := time.Now()
+	first, err := addFleet(nRobots, "bench-")
+	if err != nil {
+		return err
+	}
+	defer first.Stop()
+	fmt.Printf("setup: %d robots created and registered in %.1fs\n", nRobots, time.Since(start).Seconds())
+	time.Sleep(time.Second) // let every robot's first long poll arrive
+
+	measure := func(label string, call func() (string, error), n int) error {
+		pids := make([]int, len(reps))
+		cpu0 := 0.0
+		for i, r := range reps {
+			pids[i] = r.cmd.Process.Pid
+			cpu0 += cpuSeconds(pids[i])
+		}
+		t0 := time.Now()
+		job, err := call()
+		if err != nil {
+			return err
+		}
+		var lat []time.Duration
+		for {
+			d0 := time.Now()
+			d, err := clients[len(lat)%len(clients)].DescribeDeploymentJob(&robomaker.DescribeDeploymentJobInput{Job: aws.String(job)})
+			if err != nil {
+				return err
+			}
+			lat = append(lat, time.Since(d0))
+			if s := aws.StringValue(d.Status); s == "Succeeded" || s == "Failed" || s == "Canceled" {
+				if s != "Succeeded" {
+					return fmt.Errorf("%s job ended %s (%s)", label, s, aws.StringValue(d.FailureCode))
+				}
+				in := 0
+				for _, rd := range d.RobotDeploymentSummary {
+					if aws.StringValue(rd.Status) == "InSync" {
+						in++
+					}
+				}
+				if in != n {
+					return fmt.Errorf("%s: %d of %d robots InSync", label, in, n)
+				}
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		took := time.Since(t0)
+		cpu := -cpu0
+		rss := 0.0
+		for _, pid := range pids {
+			cpu += cpuSeconds(pid)
+			rss = max(rss, peakRSS(pid))
+		}
+		slices.Sort(lat)
+		p := func(q float64) time.Duration { return lat[min(len(lat)-1, int(q*float64(len(lat))))] }
+		fmt.Printf("%-28s robots=%-6d all InSync in %6.2fs  fleetsyncd CPU %6.2fs = %.3f ms/robot  Describe p50 %v p99 %v (n=%d)  peak RSS %.0f MiB\n",
+			label, n, took.Seconds(), cpu, cpu*1000/float64(n), p(0.5).Round(time.Microsecond), p(0.99).Round(time.Microsecond), len(lat), rss)
+		return nil
+	}
+	err = measure("CreateDeploymentJob", func() (string, error) {
+		out, err := c.CreateDeploymentJob(&robomaker.CreateDeploymentJobInput{Fleet: f.Arn,
+			DeploymentApplicationConfigs: []*robomaker.DeploymentApplicationConfig{{Application: app.Arn, ApplicationVersion: aws.String("1"),
+				LaunchConfig: &robomaker.DeploymentLaunchConfig{PackageName: aws.String("app"), LaunchFile: aws.String("run.sh")}}},
+			DeploymentConfig: &robomaker.DeploymentConfig{ConcurrentDeploymentPercentage: aws.Int64(int64(concurrent))}})
+		return aws.StringValue(out.Arn), err
+	}, nRobots)
+	if err != nil {
+		return err
+	}
+	second, err := addFleet(nLate, "late-")
+	if err != nil {
+		return err
+	}
+	defer second.Stop()
+	time.Sleep(time.Second)
+	return measure("SyncDeploymentJob (late)", func() (string, error) {
+		out, err := c.SyncDeploymentJob(&robomaker.SyncDeploymentJobInput{Fleet: f.Arn})
+		return aws.StringValue(out.Arn), err
+	}, nLate)
+}
+
+func argValue(args []string, name string) string {
+	for i, a := range args {
+		if a == name && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return ""
+}
+
+// register creates and registers robots with 16 workers.
+func register(clients []*robomaker.RoboMaker, fleetARN string, robots []*sim.Robot) error {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	next := make(chan int)
+	for w := range 16 {
+		c := clients[w%len(clients)]
+		wg.Go(func() {
+			for i := range next {
+				r := robots[i]
+				out, err := c.CreateRobot(&robomaker.CreateRobotInput{Name: aws.String(r.Name), Architecture: aws.String("X86_64"), GreengrassGroupId: aws.String(r.AgentID)})
+				if err == nil {
+					_, err = c.RegisterRobot(&robomaker.RegisterRobotInput{Fleet: aws.String(fleetARN), Robot: out.Arn})
+				}
+				if err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for i := range robots {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return first
+}
