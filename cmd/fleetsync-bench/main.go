@@ -70,6 +70,9 @@ func startReplica(bin, dataDir, database string) (*replica, error) {
 	if database != "" {
 		args = append(args, "--database", database)
 	}
+	if d := os.Getenv("FLEETSYNC_BENCH_DEBUG_LISTEN"); d != "" {
+		args = append(args, "--debug-listen", d)
+	}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "FLEETSYNC_BOOTSTRAP_ACCESS_KEY_ID="+keyID, "FLEETSYNC_BOOTSTRAP_SECRET_ACCESS_KEY="+secret)
 	cmd.Stderr = os.Stderr

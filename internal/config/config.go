@@ -21,6 +21,8 @@ type Config struct {
 	Bundles  string
 	Region   string
 	LogLevel string
+	// DebugListen, when set, serves net/http/pprof there (keep it on loopback).
+	DebugListen string
 
 	// AgentPollInterval is the poll interval suggested to agents; an agent
 	// silent for 3 intervals plus the long-poll wait makes its robot NoResponse.
@@ -66,6 +68,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	str(&c.Bundles, "bundles", "bundle store URL: file:///dir (default <data-dir>/bundles)")
 	str(&c.Region, "region", "AWS region requests are signed for and ARNs carry")
 	str(&c.LogLevel, "log-level", "debug, info, warn or error")
+	str(&c.DebugListen, "debug-listen", "address for the pprof debug endpoints (off when empty)")
 	fs.Float64Var(&c.RatePerSecond, "rate-limit", envFloat("rate-limit", c.RatePerSecond), "API requests per second per access key (env FLEETSYNC_RATE_LIMIT)")
 	fs.IntVar(&c.Burst, "rate-burst", int(envFloat("rate-burst", float64(c.Burst))), "API request burst per access key (env FLEETSYNC_RATE_BURST)")
 	dur := func(p *time.Duration, name, usage string) {

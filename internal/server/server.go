@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"time"
@@ -177,6 +178,17 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	mux.Handle("/agent/", agents)
 	mux.Handle("/", api)
 
+	if cfg.DebugListen != "" {
+		dbg := http.NewServeMux()
+		dbg.HandleFunc("/debug/pprof/", pprof.Index)
+		dbg.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		dbg.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		go func() {
+			if err := http.ListenAndServe(cfg.DebugListen, dbg); err != nil {
+				log.Error("debug listener failed", "error", err)
+			}
+		}()
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
