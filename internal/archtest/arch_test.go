@@ -21,6 +21,13 @@ func deps(t *testing.T, pkg string) []string {
 	return strings.Fields(string(out))
 }
 
+// serverSide is what agent-side packages must never depend on.
+var serverSide = []string{
+	module + "/internal/fleet", module + "/internal/store", module + "/internal/registry", module + "/internal/deploy",
+	module + "/internal/awsapi", module + "/internal/agentapi", module + "/internal/server", module + "/internal/credential",
+	"database/sql", "github.com/aws/aws-sdk-go", "modernc.org/sqlite", "github.com/jackc/pgx/v5",
+}
+
 func TestImportBoundaries(t *testing.T) {
 	rules := []struct {
 		pkg       string
@@ -30,6 +37,13 @@ func TestImportBoundaries(t *testing.T) {
 		{"internal/registry", []string{"net/http", "database/sql", module + "/internal/store/sqlstore", module + "/internal/awsapi"}},
 		{"internal/awsapi", []string{"database/sql", module + "/internal/store/sqlstore", "modernc.org/sqlite"}},
 		{"internal/store", []string{"net/http", "database/sql"}},
+		{"internal/deploy", []string{"net/http", "database/sql"}},
+		// The agent side imports no server code.
+		{"internal/proto", []string{module + "/internal/fleet", module + "/internal/store", "database/sql"}},
+		{"internal/agent/client", serverSide},
+		{"internal/agent/bundle", serverSide},
+		{"internal/agent/launch", serverSide},
+		{"internal/sim", serverSide},
 	}
 	for _, r := range rules {
 		t.Run(strings.ReplaceAll(r.pkg, "/", "_"), func(t *testing.T) {

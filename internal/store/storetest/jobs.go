@@ -223,3 +223,30 @@ func testConcurrentJobs(t *testing.T, s store.Store) {
 		t.Errorf("leases: a=%v, b before expiry=%v, b after=%v; want true, false, true", ok1, ok2, ok3)
 	}
 }
+
+// testJobCancelEarly cancels jobs before they run: from Pending and from
+// Preparing; neither writes rows or touches robots.
+func testJobCancelEarly(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	fx := newJobFixture(t, s)
+	must(t, s.CreateJob(ctx, fx.job("arn:p", 100, fleet.OpCreateDeploymentJob), 10))
+	must(t, s.CancelJob(ctx, acct, "arn:p", "RobotDeploymentAborted", "", 150))
+	must(t, s.CreateJob(ctx, fx.job("arn:q", 200, fleet.OpCreateDeploymentJob), 10))
+	must(t, s.StartPreparing(ctx, "arn:q"))
+	must(t, s.CancelJob(ctx, acct, "arn:q", "RobotDeploymentAborted", "", 250))
+	wantErr(t, "prepare after cancel", s.Prepare(ctx, "arn:q", nil, 260), store.ErrConflict)
+	for _, arn := range []string{"arn:p", "arn:q"} {
+		j, err := s.GetJob(ctx, acct, arn)
+		must(t, err)
+		if j.Status != fleet.JobCanceled {
+			t.Errorf("%s = %s, want Canceled", arn, j.Status)
+		}
+	}
+	for _, r := range fx.robots {
+		got, _ := s.GetRobot(ctx, acct, r.ARN)
+		if got.Status != fleet.RobotRegistered {
+			t.Errorf("robot after early cancels = %s, want Registered", got.Status)
+		}
+	}
+	wantErr(t, "cancel other account", s.CancelJob(ctx, other, "arn:q", "x", "", 300), store.ErrNotFound)
+}

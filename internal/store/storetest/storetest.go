@@ -31,6 +31,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConcurrentUniqueNames", testConcurrentUniqueNames},
 		{"JobLifecycle", testJobLifecycle},
 		{"JobCancel", testJobCancel},
+		{"JobCancelEarly", testJobCancelEarly},
 		{"ConcurrentJobs", testConcurrentJobs},
 	}
 	for _, tc := range tests {
