@@ -178,6 +178,12 @@ func (a *API) poll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	if c := req.Current; c != nil && c.Restarts > 0 && c.LastExitCode != nil {
+		// The agent restarts a dying application itself; operators see the
+		// crash loop here (and in the agent's status).
+		a.cfg.Log.Warn("robot application keeps exiting", "robot", robot.ARN, "job", c.DeploymentJob,
+			"restarts", c.Restarts, "lastExitCode", *c.LastExitCode)
+	}
 	if c := req.Current; c != nil && c.Finished && c.DeploymentJob != "" {
 		// The robot finished a deployment the server did not hear about.
 		if _, err := a.cfg.Store.RecordResult(ctx, c.DeploymentJob, robot.ARN, true, "", "", a.cfg.Now().UnixMilli()); err == nil {

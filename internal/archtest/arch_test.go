@@ -43,6 +43,9 @@ func TestImportBoundaries(t *testing.T) {
 		{"internal/agent/client", serverSide},
 		{"internal/agent/bundle", serverSide},
 		{"internal/agent/launch", serverSide},
+		{"internal/agent/state", serverSide},
+		{"internal/agent/runner", serverSide},
+		{"cmd/fleetsync-agent", serverSide},
 		{"internal/sim", serverSide},
 	}
 	for _, r := range rules {

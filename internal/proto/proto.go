@@ -42,6 +42,8 @@ const (
 	FailureDownload                = "DownloadingBundleFailure" // not an AWS code; see docs
 	FailureEtagMismatch            = "EtagMismatch"
 	FailureInternal                = "InternalServerError"
+	FailureEnvironmentSetup        = "EnvironmentSetupError"
+	FailureResourceNotFound        = "ResourceNotFound"
 	FailureAborted                 = "RobotDeploymentAborted"
 )
 
@@ -60,6 +62,11 @@ type Current struct {
 	DeploymentJob string `json:"deploymentJob"`
 	// Finished is true when every step of that deployment succeeded.
 	Finished bool `json:"finished"`
+	// Restarts counts the application's unexpected exits since it was last
+	// launched (a crash loop shows as a growing count); LastExitCode is the
+	// status of the latest one (128+n when killed by signal n).
+	Restarts     int  `json:"restarts,omitempty"`
+	LastExitCode *int `json:"lastExitCode,omitempty"`
 }
 
 // PollResponse is the server's answer to a poll.
