@@ -41,6 +41,7 @@ type agentProc struct {
 	StateDir string
 	server   string
 	args     []string
+	env      []string // added to the test's environment
 	cmd      *exec.Cmd
 	done     chan struct{}
 	log      *syncBuffer
@@ -90,6 +91,7 @@ func (a *agentProc) Start() {
 	a.t.Helper()
 	args := append([]string{"run", "--server", a.server, "--state-dir", a.StateDir, "--log-level", "debug"}, a.args...)
 	a.cmd = exec.Command(testenv.Binary(a.t, "fleetsync-agent"), args...)
+	a.cmd.Env = append(os.Environ(), a.env...)
 	a.cmd.Stdout, a.cmd.Stderr = a.log, a.log
 	if err := a.cmd.Start(); err != nil {
 		a.t.Fatal(err)
@@ -222,7 +224,7 @@ type agentFleet struct {
 	arns   map[string]string
 }
 
-func newAgentFleet(t *testing.T, s *testenv.Server) *agentFleet {
+func newAgentFleet(t *testing.T, s *testenv.Server, suite string) *agentFleet {
 	t.Helper()
 	f := &agentFleet{t: t, s: s, c: quiet(s.Client()), out: t.TempDir(), agents: map[string]*agentProc{}, arns: map[string]string{}}
 	out, err := f.c.CreateFleet(&robomaker.CreateFleetInput{Name: aws.String(uniq("fleet"))})
@@ -232,7 +234,7 @@ func newAgentFleet(t *testing.T, s *testenv.Server) *agentFleet {
 	key := uniq("placeholder")
 	putObject(t, s, "apps", key, []byte("placeholder"))
 	app, err := f.c.CreateRobotApplication(&robomaker.CreateRobotApplicationInput{
-		Name: aws.String(uniq("app")), RobotSoftwareSuite: &robomaker.RobotSoftwareSuite{Name: aws.String("General")},
+		Name: aws.String(uniq("app")), RobotSoftwareSuite: &robomaker.RobotSoftwareSuite{Name: aws.String(suite)},
 		Sources: []*robomaker.SourceConfig{{S3Bucket: aws.String("apps"), S3Key: aws.String(key), Architecture: aws.String(archName())}},
 	})
 	must(t, err)
@@ -241,10 +243,11 @@ func newAgentFleet(t *testing.T, s *testenv.Server) *agentFleet {
 }
 
 // addAgent creates a real agent, its robot (tagged name=NAME) and registers
-// it to the fleet; the agent is started.
-func (f *agentFleet) addAgent(name string, server string, extra ...string) *agentProc {
+// it to the fleet; the agent is started with env added to its environment.
+func (f *agentFleet) addAgent(name string, server string, env []string, extra ...string) *agentProc {
 	f.t.Helper()
 	a := newAgent(f.t, server, extra...)
+	a.env = env
 	out, err := f.c.CreateRobot(&robomaker.CreateRobotInput{Name: aws.String(uniq(name)), Architecture: aws.String(archName()),
 		GreengrassGroupId: aws.String(a.ID), Tags: map[string]*string{"name": aws.String(name)}})
 	must(f.t, err)

@@ -23,10 +23,10 @@ import (
 // an agent restart and an application crash.
 func TestAgentLifecycle(t *testing.T) {
 	s := startEngine(t)
-	f := newAgentFleet(t, s)
+	f := newAgentFleet(t, s, "General")
 	names := []string{"r1", "r2", "r3"}
 	for _, n := range names {
-		f.addAgent(n, s.URL)
+		f.addAgent(n, s.URL, nil)
 	}
 	v1 := f.version(tarGz(t, map[string]bundleFile{"app/run.sh": {appScript("v1"), 0o755}}))
 	job1 := f.deploy(v1, deployOpts{env: map[string]string{"GREETING": "hello world"}})
@@ -73,7 +73,7 @@ func TestAgentLifecycle(t *testing.T) {
 	}
 
 	t.Run("late robot brought in by SyncDeploymentJob", func(t *testing.T) {
-		f.addAgent("r4", s.URL)
+		f.addAgent("r4", s.URL, nil)
 		out, err := f.c.SyncDeploymentJob(&robomaker.SyncDeploymentJobInput{Fleet: aws.String(f.fleet)})
 		must(t, err)
 		installedBy["r4"] = aws.StringValue(out.Arn)

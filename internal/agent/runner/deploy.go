@@ -272,26 +272,51 @@ func (a *Agent) fetch(ctx context.Context, obj proto.Object, f *os.File, progres
 }
 
 // downloadExtract fetches the bundle (resuming a partial file), verifies
-// it, and extracts it into the deployment's directory.
+// it, and extracts it into the deployment's directory. For a colcon v2
+// bundle some of whose overlays the robot already has, only the index and
+// the missing overlays are fetched (see fetchSparse).
 func (a *Agent) downloadExtract(d *deployment) error {
 	job := d.a.DeploymentJob
 	a.progress(d, percentReport(job, 0, -1))
 	dl := filepath.Join(a.cfg.StateDir, downloadsDir, downloadName(d.a.Bundle))
-	a.removeOtherDownloads(filepath.Base(dl))
+	a.removeOtherDownloads(strings.TrimSuffix(filepath.Base(dl), ".part"))
 	f, err := os.OpenFile(dl, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	st, _ := f.Stat()
+	src := dl
+	if sparse, ok := a.fetchSparse(d, f); ok {
+		src = sparse
+		defer os.Remove(sparse)
+	} else if err := a.fetchWhole(d, f); err != nil {
+		return err
+	}
+	os.RemoveAll(d.app.Dir)
+	x, err := bundle.Extract(d.ctx, src, d.app.Dir, filepath.Join(a.cfg.StateDir, overlaysDir), a.cfg.Limits)
+	if err != nil {
+		return err
+	}
+	a.log.Info("bundle extracted", "job", job, "format", x.Format, "overlaysFetched", x.DownloadedOverlays, "overlaysReused", x.ReusedOverlays)
+	f.Close()
+	os.Remove(dl) // extracted: the archive is not needed any more
+	d.app.Dir, d.app.Overlays = x.Root, x.Overlays
+	a.progress(d, percentReport(job, 100, 0))
+	return nil
+}
+
+// fetchWhole downloads the whole bundle into f, resuming after what f
+// holds, reporting the percentage and the time left, and verifies it.
+func (a *Agent) fetchWhole(d *deployment, f *os.File) error {
+	job := d.a.DeploymentJob
 	var resumed int64
-	if st != nil {
+	if st, err := f.Stat(); err == nil {
 		resumed = st.Size()
 	}
 	began := time.Now()
 	var lastAt time.Time
 	lastPct := -1.0
-	err = a.fetch(d.ctx, d.a.Bundle, f, func(done, total int64) {
+	err := a.fetch(d.ctx, d.a.Bundle, f, func(done, total int64) {
 		if total <= 0 {
 			return
 		}
@@ -308,8 +333,7 @@ func (a *Agent) downloadExtract(d *deployment) error {
 		a.progress(d, percentReport(job, pct, eta))
 	})
 	if err == nil {
-		err = checkETag(f, d.a.Bundle.ETag)
-		if err != nil {
+		if err = checkETag(f, d.a.Bundle.ETag); err != nil {
 			f.Truncate(0)
 		}
 	}
@@ -317,25 +341,92 @@ func (a *Agent) downloadExtract(d *deployment) error {
 		return &downloadError{err: err}
 	}
 	a.log.Info("bundle downloaded", "job", job, "bytes", d.a.Bundle.Size, "resumedFrom", resumed)
-	os.RemoveAll(d.app.Dir)
-	x, err := bundle.Extract(d.ctx, dl, d.app.Dir, filepath.Join(a.cfg.StateDir, overlaysDir), a.cfg.Limits)
-	if err != nil {
-		return err
-	}
-	f.Close()
-	os.Remove(dl) // extracted: the archive is not needed any more
-	d.app.Dir, d.app.Overlays = x.Root, x.Overlays
-	a.progress(d, percentReport(job, 100, 0))
 	return nil
 }
 
-// removeOtherDownloads deletes partial files of other bundles, so that the
-// downloads directory never holds more than the bundle being fetched.
-func (a *Agent) removeOtherDownloads(keep string) {
+// v2Head is how much of a bundle holds a colcon v2 bundle's version and
+// index (colcon-bundle's MAX_METADATA_SIZE).
+const v2Head = 4 << 20
+
+// fetchSparse fetches only what a colcon v2 bundle needs beyond the
+// overlays already cached on the robot: the head (version and index, kept
+// in f as the start of a normal download), then each missing overlay into a
+// sparse copy whose path it returns. ok is false when that does not apply
+// (another format, nothing cached, a server without ranges, any failure):
+// the caller then downloads the whole bundle, which also verifies its
+// SHA-256. On the sparse path the overlays are verified by the SHA-256 the
+// index gives each of them (bundle.Extract checks it).
+func (a *Agent) fetchSparse(d *deployment, f *os.File) (sparse string, ok bool) {
+	obj := d.a.Bundle
+	if obj.Size <= v2Head {
+		return "", false
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return "", false
+	}
+	if have := st.Size(); have < v2Head {
+		if err := a.cfg.Client.FetchRange(d.ctx, obj, f, have, v2Head-have); err != nil {
+			a.log.Debug("ranged fetch of the bundle head failed; downloading it whole", "error", err)
+			return "", false
+		}
+	}
+	version, overlays, err := bundle.V2Overlays(io.NewSectionReader(f, 0, v2Head), obj.Size)
+	if err != nil || version != 2 {
+		return "", false
+	}
+	cache := filepath.Join(a.cfg.StateDir, overlaysDir)
+	var missing []bundle.Overlay
+	for _, o := range overlays {
+		if fi, err := os.Stat(filepath.Join(cache, o.SHA256)); err != nil || !fi.IsDir() {
+			missing = append(missing, o)
+		}
+	}
+	if len(missing) == len(overlays) {
+		return "", false // nothing to save: fetch it whole, verified end to end
+	}
+	path := f.Name() + ".sparse"
+	sf, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return "", false
+	}
+	fail := func(err error) (string, bool) {
+		a.log.Info("fetching only the missing overlays failed; downloading the bundle whole", "error", err)
+		sf.Close()
+		os.Remove(path)
+		return "", false
+	}
+	if _, err := io.Copy(sf, io.NewSectionReader(f, 0, v2Head)); err != nil {
+		return fail(err)
+	}
+	if err := sf.Truncate(obj.Size); err != nil {
+		return fail(err)
+	}
+	var fetched int64
+	for i, o := range missing {
+		if err := a.cfg.Client.FetchRange(d.ctx, obj, sf, o.Offset, o.Size); err != nil {
+			return fail(err)
+		}
+		fetched += o.Size
+		pct := math.Floor(1000*float64(i+1)/float64(len(missing))) / 10
+		a.progress(d, percentReport(d.a.DeploymentJob, min(pct, 99.9), -1))
+	}
+	if err := sf.Close(); err != nil {
+		return fail(err)
+	}
+	a.log.Info("bundle fetched without its cached overlays", "job", d.a.DeploymentJob, "bytes", v2Head+fetched,
+		"of", obj.Size, "overlaysReused", len(overlays)-len(missing))
+	return path, true
+}
+
+// removeOtherDownloads deletes the files of other bundles (those not named
+// stem.*), so that the downloads directory never holds more than the
+// bundle being fetched.
+func (a *Agent) removeOtherDownloads(stem string) {
 	dir := filepath.Join(a.cfg.StateDir, downloadsDir)
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
-		if e.Name() != keep {
+		if !strings.HasPrefix(e.Name(), stem+".") {
 			os.RemoveAll(filepath.Join(dir, e.Name()))
 		}
 	}
