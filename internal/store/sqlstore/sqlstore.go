@@ -55,7 +55,12 @@ var sqliteDialect = dialect{
 
 // Store is the SQL implementation of store.Store.
 type Store struct {
-	db      *sql.DB
+	db *sql.DB
+	// rdb serves the queries that only read. On SQLite it is a pool of its
+	// own: in WAL mode readers never wait for the writer, so a Describe
+	// does not queue behind thousands of agent reports for the one write
+	// lock. On PostgreSQL it is db.
+	rdb     *sql.DB
 	dialect dialect
 	log     *slog.Logger
 }
@@ -65,18 +70,25 @@ var _ store.Store = (*Store)(nil)
 // OpenSQLite opens (creating if needed) the SQLite database file at path in
 // WAL mode and applies pending migrations.
 func OpenSQLite(ctx context.Context, path string, logger *slog.Logger) (*Store, error) {
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
+	const pragmas = "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)"
+	db, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	// SQLite has one writer; a few readers run beside it in WAL mode.
+	// SQLite has one writer; these connections take turns at its lock.
 	db.SetMaxOpenConns(8)
-	s := &Store{db: db, dialect: sqliteDialect, log: logger}
+	s := &Store{db: db, rdb: db, dialect: sqliteDialect, log: logger}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
+	rdb, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=query_only(1)")
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	rdb.SetMaxOpenConns(8)
+	s.rdb = rdb
 	return s, nil
 }
 
@@ -103,7 +115,13 @@ func (s *Store) migrate(ctx context.Context) error {
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 // Close releases the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	err := s.db.Close()
+	if s.rdb != s.db {
+		err = errors.Join(err, s.rdb.Close())
+	}
+	return err
+}
 
 // tx runs fn in a transaction, committing when it returns nil.
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
