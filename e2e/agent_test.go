@@ -203,3 +203,38 @@ func TestAgentLifecycle(t *testing.T) {
 		}
 	})
 }
+
+// TestAgentOfflineFinishesAndReportsLater takes fleetsyncd away in the middle
+// of a deployment: the agent finishes it on its own, keeps the result on
+// disk, and delivers it when the server is back; the job then succeeds.
+func TestAgentOfflineFinishesAndReportsLater(t *testing.T) {
+	s := startEngine(t)
+	f := newAgentFleet(t, s, "General")
+	a := f.addAgent("off", s.URL, nil)
+	started := filepath.Join(f.out, "pre-started")
+	v := f.version(tarGz(t, map[string]bundleFile{"app/run.sh": {appScript("v1"), 0o755},
+		"pre.sh": {"#!/bin/sh\ntouch " + started + "\nsleep 2\n", 0o755}}))
+	job := f.deploy(v, deployOpts{pre: "pre.sh"})
+	eventually(t, 30*time.Second, "pre-launch running", func() bool { _, err := os.Stat(started); return err == nil })
+	s.Kill()
+	// With the server gone the agent carries on and keeps its result.
+	eventually(t, 30*time.Second, "the application runs while the server is down", func() bool {
+		return f.read("off", "version") == "v1" && processAlive(f.pid("off"))
+	})
+	status := func() string {
+		out, err := exec.Command(testenv.Binary(t, "fleetsync-agent"), "status", "--state-dir", a.StateDir).CombinedOutput()
+		must(t, err)
+		return string(out)
+	}
+	eventually(t, 30*time.Second, "the agent holds its undelivered success", func() bool {
+		return strings.Contains(status(), "undelivered:  Succeeded "+job)
+	})
+	s.Restart()
+	d := f.wait(job)
+	if aws.StringValue(d.Status) != "Succeeded" || aws.StringValue(rows(d)[f.arns["off"]].Status) != "InSync" {
+		t.Fatalf("after the server came back: %v", d)
+	}
+	eventually(t, 10*time.Second, "the result is no longer pending", func() bool {
+		return !strings.Contains(status(), "undelivered")
+	})
+}
