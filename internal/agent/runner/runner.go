@@ -177,6 +177,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		if err != nil {
 			if errors.Is(err, errCrashed) {
+				a.saveStatus()
 				continue // poll again at once, telling the server
 			}
 			a.fail("poll", err)
@@ -304,13 +305,15 @@ func (a *Agent) stopApp() {
 	a.saveStatus()
 }
 
-// onCrash runs on the supervisor's goroutine at each unexpected exit.
+// onCrash runs on the supervisor's goroutine at each unexpected exit; it
+// touches only a.status (under a.mu) and the crashed channel.
 func (a *Agent) onCrash(exitCode, restarts int) {
 	a.log.Warn("application exited; restarting it with backoff", "exitCode", exitCode, "restarts", restarts)
 	a.mu.Lock()
 	a.status.AppRestarts, a.status.LastExitCode, a.status.AppPID = restarts, &exitCode, 0
 	a.mu.Unlock()
-	a.saveStatus()
+	// The main loop writes the status file (it owns a.st and a.app): the
+	// signal ends its long poll, and it saves the status before polling again.
 	select {
 	case a.crashed <- struct{}{}:
 	default:
