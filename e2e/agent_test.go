@@ -238,3 +238,45 @@ func TestAgentOfflineFinishesAndReportsLater(t *testing.T) {
 		return !strings.Contains(status(), "undelivered")
 	})
 }
+
+// TestAgentCancelDuringPostLaunch cancels a job while the new application
+// already runs (its post-launch file is still going): the agent hears the
+// abort with its next heartbeat, stops the new application and the
+// post-launch file, and relaunches the previous application.
+func TestAgentCancelDuringPostLaunch(t *testing.T) {
+	s := startEngine(t)
+	f := newAgentFleet(t, s, "General")
+	a := f.addAgent("cx", s.URL, nil)
+	job1 := f.deploy(f.version(tarGz(t, map[string]bundleFile{"app/run.sh": {appScript("v1"), 0o755}})), deployOpts{})
+	if d := f.wait(job1); aws.StringValue(d.Status) != "Succeeded" {
+		t.Fatalf("first deployment: %v", d)
+	}
+	old := f.pid("cx")
+	started := filepath.Join(f.out, "post-started")
+	v2 := f.version(tarGz(t, map[string]bundleFile{"app/run.sh": {appScript("v2"), 0o755},
+		"post.sh": {"#!/bin/sh\ntouch " + started + "\nsleep 60\n", 0o755}}))
+	job2 := f.deploy(v2, deployOpts{post: "post.sh"})
+	eventually(t, 30*time.Second, "post-launch running", func() bool { _, err := os.Stat(started); return err == nil })
+	if f.read("cx", "version") != "v2" {
+		t.Fatalf("the new application is not running during post-launch: %s", f.read("cx", "version"))
+	}
+	_, err := f.c.CancelDeploymentJob(&robomaker.CancelDeploymentJobInput{Job: aws.String(job2)})
+	must(t, err)
+	if d := f.wait(job2); aws.StringValue(d.Status) != "Canceled" {
+		t.Fatalf("canceled job: %v", d)
+	}
+	eventually(t, 15*time.Second, "v1 relaunched", func() bool {
+		p := f.pid("cx")
+		return f.read("cx", "version") == "v1" && p != old && processAlive(p)
+	})
+	if processAlive(old) {
+		t.Errorf("the original v1 process %d still runs beside the relaunched one", old)
+	}
+	eventually(t, 10*time.Second, "the agent's status names the first job again", func() bool {
+		st := a.Status()
+		return st.Current != nil && st.Current.DeploymentJob == job1 && st.AppRunning
+	})
+	if !strings.Contains(a.log.String(), "deployment aborted by the server") {
+		t.Errorf("agent log does not record the abort")
+	}
+}
