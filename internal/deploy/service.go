@@ -144,23 +144,34 @@ func (s *Service) Sync(ctx context.Context, account, token, fleetARN string) (fl
 	if j, ok, err := s.replay(ctx, account, fleet.OpSyncDeploymentJob, token, hash); ok || err != nil {
 		return j, err
 	}
-	if _, err := s.Store.GetFleet(ctx, account, fleetARN); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return fleet.Job{}, fleet.Errorf(fleet.NotFound, "fleet %s does not exist", fleetARN)
-		}
-		return fleet.Job{}, fleet.Wrap(fleet.Internal, err, "store failure")
-	}
-	source, err := s.Store.SourceJob(ctx, account, fleetARN)
-	if errors.Is(err, store.ErrNotFound) {
-		return fleet.Job{}, fleet.Errorf(fleet.NotFound, "fleet %s has no deployment to synchronize to", fleetARN)
-	}
+	_, source, err := s.source(ctx, account, fleetARN)
 	if err != nil {
-		return fleet.Job{}, fleet.Wrap(fleet.Internal, err, "store failure")
+		return fleet.Job{}, err
 	}
 	if source.Status.Active() {
 		return fleet.Job{}, concurrent(fleetARN)
 	}
 	return s.insert(ctx, account, fleet.OpSyncDeploymentJob, token, hash, fleetARN, source.Spec, nil)
+}
+
+// source returns an existing fleet of the account and the deployment Sync
+// copies: its most recent job that was not Canceled (SPEC §5, Sync step 2).
+func (s *Service) source(ctx context.Context, account, fleetARN string) (fleet.Fleet, fleet.Job, error) {
+	f, err := s.Store.GetFleet(ctx, account, fleetARN)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return fleet.Fleet{}, fleet.Job{}, fleet.Errorf(fleet.NotFound, "fleet %s does not exist", fleetARN)
+		}
+		return fleet.Fleet{}, fleet.Job{}, fleet.Wrap(fleet.Internal, err, "store failure")
+	}
+	source, err := s.Store.SourceJob(ctx, account, fleetARN)
+	if errors.Is(err, store.ErrNotFound) {
+		return f, fleet.Job{}, fleet.Errorf(fleet.NotFound, "fleet %s has no deployment to synchronize to", fleetARN)
+	}
+	if err != nil {
+		return f, fleet.Job{}, fleet.Wrap(fleet.Internal, err, "store failure")
+	}
+	return f, source, nil
 }
 
 func concurrent(fleetARN string) error {
