@@ -135,3 +135,9 @@ func (s *Service) sourceArchitectures(ctx context.Context, account string, spec 
 	}
 	return archs, true, nil
 }
+
+// Get returns one of the account's jobs without its rows (the console shows
+// what a robot's last job deployed).
+func (s *Service) Get(ctx context.Context, account, jobARN string) (fleet.Job, error) {
+	return s.job(ctx, account, jobARN)
+}

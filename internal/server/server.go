@@ -23,6 +23,7 @@ import (
 	"github.com/fleetsync/fleetsync/internal/awsapi"
 	"github.com/fleetsync/fleetsync/internal/bundle"
 	"github.com/fleetsync/fleetsync/internal/config"
+	"github.com/fleetsync/fleetsync/internal/console"
 	"github.com/fleetsync/fleetsync/internal/credential"
 	"github.com/fleetsync/fleetsync/internal/deploy"
 	"github.com/fleetsync/fleetsync/internal/fleet"
@@ -181,6 +182,11 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		io.WriteString(w, "ready\n")
 	})
 	mux.Handle("GET /metrics", mets.Handler())
+	mux.Handle("/console/", console.New(console.Config{
+		Registry: reg, Deploy: jobs, Reports: d.Store, Credentials: d.Credentials.Lookup, Presence: presence,
+		Key: d.Keys.Derive("console-session"), Log: log.With("component", "console"),
+	}))
+	mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusSeeOther))
 	mux.Handle("/agent/", mets.Agents(agents))
 	mux.Handle("/", api)
 
