@@ -20,6 +20,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fleetsync/fleetsync/internal/deploy"
@@ -63,7 +64,14 @@ type Console struct {
 	cfg   Config
 	mux   *http.ServeMux
 	pages map[string]*template.Template
+	// closing ends the live views, which otherwise hold graceful shutdown.
+	closing   chan struct{}
+	closeOnce sync.Once
 }
+
+// Close ends every open live view (server-sent event stream) so that a
+// graceful shutdown does not wait for them; pages keep working.
+func (c *Console) Close() { c.closeOnce.Do(func() { close(c.closing) }) }
 
 // New builds the console handler.
 func New(cfg Config) *Console {
@@ -73,7 +81,7 @@ func New(cfg Config) *Console {
 	if cfg.EventInterval == 0 {
 		cfg.EventInterval = 500 * time.Millisecond
 	}
-	c := &Console{cfg: cfg, mux: http.NewServeMux(), pages: map[string]*template.Template{}}
+	c := &Console{cfg: cfg, mux: http.NewServeMux(), pages: map[string]*template.Template{}, closing: make(chan struct{})}
 	funcs := template.FuncMap{
 		"seg":     url.PathEscape,
 		"ms":      formatMs,
@@ -518,6 +526,8 @@ func (c *Console) jobEvents(w http.ResponseWriter, r *http.Request, s session) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-c.closing:
+			return // the browser's EventSource reconnects to another replica or after the restart
 		case <-tick.C:
 		}
 		idle++

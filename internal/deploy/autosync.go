@@ -39,8 +39,6 @@ type AutoSync struct {
 	// Tick is how often tagged fleets are looked at.
 	Tick time.Duration
 	Log  *slog.Logger
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
 	// OnStart, when set, is told of every job continuous sync starts.
 	OnStart func(fleet.Job)
 }
@@ -120,22 +118,14 @@ func (a *AutoSync) syncFleet(ctx context.Context, account, fleetARN string) (fle
 		return fleet.Job{}, false, nil
 	}
 	token := "fleetsync-autosync-" + hex.EncodeToString(h.Sum(nil))[:40]
-	before := a.now().UnixMilli()
-	j, err := a.Jobs.Sync(ctx, account, token, fleetARN)
-	switch fleet.CodeOf(err) {
-	case fleet.ConcurrentDeployment, fleet.NotFound:
-		return fleet.Job{}, false, nil // another replica or an operator was first
-	}
+	j, created, err := a.Jobs.sync(ctx, account, token, fleetARN)
 	if err != nil {
+		switch fleet.CodeOf(err) {
+		case fleet.ConcurrentDeployment, fleet.NotFound:
+			return fleet.Job{}, false, nil // another replica or an operator was first
+		}
 		return fleet.Job{}, false, err
 	}
 	// A replayed token returns the earlier job: nothing new was started.
-	return j, j.CreatedMs >= before, nil
-}
-
-func (a *AutoSync) now() time.Time {
-	if a.Now != nil {
-		return a.Now()
-	}
-	return time.Now()
+	return j, created, nil
 }

@@ -182,10 +182,11 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		io.WriteString(w, "ready\n")
 	})
 	mux.Handle("GET /metrics", mets.Handler())
-	mux.Handle("/console/", console.New(console.Config{
+	cons := console.New(console.Config{
 		Registry: reg, Deploy: jobs, Reports: d.Store, Credentials: d.Credentials.Lookup, Presence: presence,
 		Key: d.Keys.Derive("console-session"), Log: log.With("component", "console"),
-	}))
+	})
+	mux.Handle("/console/", cons)
 	mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusSeeOther))
 	mux.Handle("/agent/", mets.Agents(agents))
 	mux.Handle("/", api)
@@ -211,6 +212,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	srv.Protocols = new(http.Protocols)
 	srv.Protocols.SetHTTP1(true)
 	srv.Protocols.SetUnencryptedHTTP2(true)
+	srv.RegisterOnShutdown(cons.Close)
 	log.Info("fleetsyncd listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "region", cfg.Region)
 	engineCtx, stopEngine := context.WithCancel(context.Background())
 	engineDone := make(chan struct{})
