@@ -141,6 +141,17 @@ func TestConsoleSignInAndSessions(t *testing.T) {
 	if code, _, _ := c.get("/console/fleets"); code != http.StatusSeeOther {
 		t.Errorf("session of a revoked key = %d, want a redirect to sign in", code)
 	}
+	// Guessing is throttled per client address (a burst of 10, then one
+	// every 5 s): 20 more attempts exceed it however slowly this test runs
+	// up to a minute, and the right secret is then refused too.
+	codes := map[int]int{}
+	for range 20 {
+		code, _, _ := c.signIn(testenv.KeyID, "guess")
+		codes[code]++
+	}
+	if code, _, _ := c.signIn(testenv.KeyID, testenv.Secret); code != http.StatusTooManyRequests || codes[http.StatusTooManyRequests] == 0 {
+		t.Errorf("after 24 sign-ins in a row: answers %v, then %d for the right secret; want 429s", codes, code)
+	}
 }
 
 func TestConsoleActions(t *testing.T) {

@@ -64,6 +64,7 @@ type Console struct {
 	cfg   Config
 	mux   *http.ServeMux
 	pages map[string]*template.Template
+	signins signinLimiter
 	// closing ends the live views, which otherwise hold graceful shutdown.
 	closing   chan struct{}
 	closeOnce sync.Once
@@ -213,6 +214,11 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	keyID := strings.TrimSpace(r.PostFormValue("access_key_id"))
+	if !c.signins.allow(clientAddr(r)) {
+		c.cfg.Log.Warn("console: sign-in throttled", "access_key_id", keyID, "remote", clientAddr(r))
+		c.render(w, http.StatusTooManyRequests, "error", session{}, map[string]any{"Message": "Too many sign-in attempts; wait a few seconds and try again."})
+		return
+	}
 	account, ok, err := c.checkSecret(r.Context(), keyID, r.PostFormValue("secret_access_key"))
 	if err != nil {
 		c.fail(w, r, session{}, err)
