@@ -61,9 +61,9 @@ type Config struct {
 
 // Console serves /console/.
 type Console struct {
-	cfg   Config
-	mux   *http.ServeMux
-	pages map[string]*template.Template
+	cfg     Config
+	mux     *http.ServeMux
+	pages   map[string]*template.Template
 	signins signinLimiter
 	// closing ends the live views, which otherwise hold graceful shutdown.
 	closing   chan struct{}
