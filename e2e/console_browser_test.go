@@ -62,7 +62,7 @@ func artifactDir(t *testing.T) string {
 func browser(t *testing.T) context.Context {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium(t)), chromedp.NoSandbox,
-		chromedp.WindowSize(1280, 900), chromedp.UserDataDir(t.TempDir()))
+		chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(1280, 900), chromedp.UserDataDir(t.TempDir()))
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(actx)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
@@ -92,6 +92,16 @@ func sessionCookie(t *testing.T, ctx context.Context) *network.Cookie {
 		}
 	}
 	return nil
+}
+
+// screenshot saves the whole page as a PNG test artifact.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	var png []byte
+	browse(t, ctx, "screenshot", chromedp.FullScreenshot(&png, 100))
+	path := filepath.Join(artifactDir(t), name)
+	must(t, os.WriteFile(path, png, 0o644))
+	t.Logf("screenshot: %s", path)
 }
 
 func TestConsoleInBrowser(t *testing.T) {
@@ -145,6 +155,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if reason != "NeverDeployed" {
 		t.Errorf("drift reason shown for the newcomer = %q, want NeverDeployed", reason)
 	}
+	screenshot(t, ctx, "console-fleet.png")
 
 	// Sync: the job page follows the robot live, without reloading.
 	var marker int
@@ -173,11 +184,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if got := r.robotStatus(newcomer.ARN); got != "InSync" {
 		t.Errorf("newcomer is %s, want InSync", got)
 	}
-	var png []byte
-	browse(t, ctx, "screenshot", chromedp.FullScreenshot(&png, 100))
-	shot := filepath.Join(artifactDir(t), "console-sync-job.png")
-	must(t, os.WriteFile(shot, png, 0o644))
-	t.Logf("screenshot of the job page: %s", shot)
+	screenshot(t, ctx, "console-sync-job.png")
 
 	// The same session without the form's CSRF token is refused, and starts nothing.
 	before := len(listJobs(t, r))
