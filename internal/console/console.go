@@ -419,16 +419,22 @@ func (c *Console) deregisterAction(w http.ResponseWriter, r *http.Request, s ses
 
 // jobView is a job and its rows as the live view sends them.
 type jobView struct {
-	ARN           string         `json:"arn"`
-	Fleet         string         `json:"fleet"`
-	Status        string         `json:"status"`
-	FailureCode   string         `json:"failureCode,omitempty"`
-	FailureReason string         `json:"failureReason,omitempty"`
-	Targets       int            `json:"targets"`
-	Done          bool           `json:"done"`
-	Robots        []robotView    `json:"robots"`
-	Counts        map[string]int `json:"counts"`
+	ARN           string `json:"arn"`
+	Fleet         string `json:"fleet"`
+	Status        string `json:"status"`
+	FailureCode   string `json:"failureCode,omitempty"`
+	FailureReason string `json:"failureReason,omitempty"`
+	Targets       int    `json:"targets"`
+	Done          bool   `json:"done"`
+	// Robots are the first maxLiveRows rows in start order; Counts cover all.
+	Robots []robotView    `json:"robots"`
+	Counts map[string]int `json:"counts"`
+	More   int            `json:"more"`
 }
+
+// maxLiveRows bounds what a live view sends every refresh: a job of a
+// 100,000-robot fleet shows its first rows and its counts.
+const maxLiveRows = 1000
 
 type robotView struct {
 	ARN     string `json:"arn"`
@@ -447,7 +453,12 @@ func (c *Console) jobView(ctx context.Context, s session, arn string, names map[
 	}
 	v := jobView{ARN: j.ARN, Fleet: j.Fleet, Status: string(j.Status), FailureCode: j.FailureCode, FailureReason: j.FailureReason,
 		Targets: j.Targets, Done: !j.Status.Active(), Robots: make([]robotView, 0, len(rows)), Counts: map[string]int{}}
-	for _, row := range rows {
+	for i, row := range rows {
+		v.Counts[string(row.Status)]++
+		if i >= maxLiveRows {
+			v.More++
+			continue
+		}
 		name, ok := names[row.Robot]
 		if !ok {
 			if rb, err := c.cfg.Registry.DescribeRobot(ctx, s.Account, row.Robot); err == nil {
@@ -463,7 +474,6 @@ func (c *Console) jobView(ctx context.Context, s session, arn string, names map[
 			rv.Failure = row.FailureCode + ": " + row.FailureReason
 		}
 		v.Robots = append(v.Robots, rv)
-		v.Counts[string(row.Status)]++
 	}
 	return v, nil
 }
