@@ -123,6 +123,11 @@ func (a *AutoSync) syncFleet(ctx context.Context, account, fleetARN string) (fle
 		switch fleet.CodeOf(err) {
 		case fleet.ConcurrentDeployment, fleet.NotFound:
 			return fleet.Job{}, false, nil // another replica or an operator was first
+		case fleet.LimitExceeded:
+			// The account's active-job quota is full: try again next tick
+			// without an error line every tick.
+			a.Log.Debug("auto-sync waits for the active job quota", "fleet", fleetARN)
+			return fleet.Job{}, false, nil
 		}
 		return fleet.Job{}, false, err
 	}
