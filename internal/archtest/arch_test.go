@@ -38,6 +38,10 @@ func TestImportBoundaries(t *testing.T) {
 		{"internal/awsapi", []string{"database/sql", module + "/internal/store/sqlstore", "modernc.org/sqlite"}},
 		{"internal/store", []string{"net/http", "database/sql"}},
 		{"internal/deploy", []string{"net/http", "database/sql"}},
+		// The console and metrics go through the domain and store contracts.
+		{"internal/console", []string{"database/sql", module + "/internal/store/sqlstore", module + "/internal/awsapi"}},
+		// (prometheus/collectors links database/sql for its DB stats collector.)
+		{"internal/metrics", []string{module + "/internal/store/sqlstore", module + "/internal/deploy", module + "/internal/store"}},
 		// The agent side imports no server code.
 		{"internal/proto", []string{module + "/internal/fleet", module + "/internal/store", "database/sql"}},
 		{"internal/agent/client", serverSide},

@@ -23,8 +23,11 @@ import (
 	"github.com/fleetsync/fleetsync/internal/awsapi"
 	"github.com/fleetsync/fleetsync/internal/bundle"
 	"github.com/fleetsync/fleetsync/internal/config"
+	"github.com/fleetsync/fleetsync/internal/console"
 	"github.com/fleetsync/fleetsync/internal/credential"
 	"github.com/fleetsync/fleetsync/internal/deploy"
+	"github.com/fleetsync/fleetsync/internal/fleet"
+	"github.com/fleetsync/fleetsync/internal/metrics"
 	"github.com/fleetsync/fleetsync/internal/registry"
 	"github.com/fleetsync/fleetsync/internal/store/sqlstore"
 )
@@ -142,6 +145,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	}
 	defer bundles.Close()
 
+	mets := metrics.New(d.Store, log.With("component", "metrics"))
 	reg := &registry.Service{Store: d.Store, Bundles: bundles, Region: cfg.Region, Limits: registry.DefaultLimits()}
 	hub := &agentapi.Hub{}
 	presence := &deploy.Presence{}
@@ -150,9 +154,11 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		Store: d.Store, Bundles: bundles, Presence: presence, Notify: hub.Notify,
 		Limits: deploy.Limits{FleetTimeoutMs: (30 * 24 * time.Hour).Milliseconds(), AgentSilenceMs: (3*cfg.AgentPollInterval + maxWait).Milliseconds()},
 		Tick:   cfg.EngineTick, LeaseTTL: 30 * time.Second, Retention: 90 * 24 * time.Hour,
-		Log: log.With("component", "engine"), Owner: d.NodeID,
+		Log: log.With("component", "engine"), Owner: d.NodeID, OnTick: mets.ObserveTick,
 	}
 	jobs := &deploy.Service{Store: d.Store, Region: cfg.Region, MaxActiveJobs: 100, Wake: engine.Wake, Notify: hub.Notify}
+	autoSync := &deploy.AutoSync{Jobs: jobs, Tick: cfg.EngineTick, Log: log.With("component", "autosync"),
+		OnStart: func(fleet.Job) { mets.AutoSyncStarted() }}
 	agents := agentapi.New(agentapi.Config{
 		Store: d.Store, Bundles: bundles, Presence: presence, Hub: hub, Wake: engine.Wake,
 		URLKey: d.Keys.Derive("bundle-url"), URLTTL: time.Hour, PollInterval: cfg.AgentPollInterval, MaxWait: maxWait,
@@ -161,7 +167,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	api := awsapi.New(awsapi.Config{
 		Registry: reg, Deploy: jobs, Credentials: d.Credentials.Lookup, Region: cfg.Region,
 		TokenKey: d.Keys.Derive("pagination-token"), RatePerSecond: cfg.RatePerSecond, Burst: cfg.Burst,
-		Logger: log.With("component", "awsapi"),
+		Logger: log.With("component", "awsapi"), Observe: mets.ObserveAPI,
 	})
 
 	mux := http.NewServeMux()
@@ -175,7 +181,14 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		}
 		io.WriteString(w, "ready\n")
 	})
-	mux.Handle("/agent/", agents)
+	mux.Handle("GET /metrics", mets.Handler())
+	cons := console.New(console.Config{
+		Registry: reg, Deploy: jobs, Reports: d.Store, Credentials: d.Credentials.Lookup, Presence: presence,
+		Key: d.Keys.Derive("console-session"), Log: log.With("component", "console"),
+	})
+	mux.Handle("/console/", cons)
+	mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusSeeOther))
+	mux.Handle("/agent/", mets.Agents(agents))
 	mux.Handle("/", api)
 
 	if cfg.DebugListen != "" {
@@ -199,11 +212,14 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	srv.Protocols = new(http.Protocols)
 	srv.Protocols.SetHTTP1(true)
 	srv.Protocols.SetUnencryptedHTTP2(true)
+	srv.RegisterOnShutdown(cons.Close)
 	log.Info("fleetsyncd listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "region", cfg.Region)
 	engineCtx, stopEngine := context.WithCancel(context.Background())
 	engineDone := make(chan struct{})
 	go func() { engine.Run(engineCtx); close(engineDone) }()
-	defer func() { stopEngine(); <-engineDone }()
+	autoSyncDone := make(chan struct{})
+	go func() { autoSync.Run(engineCtx); close(autoSyncDone) }()
+	defer func() { stopEngine(); <-engineDone; <-autoSyncDone }()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -247,6 +247,7 @@ type Store interface {
 	Credentials
 	Jobs
 	Agents
+	Reports
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database.
