@@ -17,7 +17,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -44,24 +43,7 @@ type agentProc struct {
 	env      []string // added to the test's environment
 	cmd      *exec.Cmd
 	done     chan struct{}
-	log      *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	log      *opSyncBuffer
 }
 
 // newAgent runs `fleetsync-agent init` in a fresh state directory.
@@ -76,7 +58,7 @@ func newAgent(t *testing.T, server string, extra ...string) *agentProc {
 	if strings.Count(string(out), "\n") != 1 || !strings.HasPrefix(id, "fsa1-") {
 		t.Fatalf("init printed %q, want the agent id alone on one line", out)
 	}
-	a := &agentProc{t: t, ID: id, StateDir: dir, server: server, args: append(append([]string{}, agentArgs...), extra...), log: &syncBuffer{}}
+	a := &agentProc{t: t, ID: id, StateDir: dir, server: server, args: append(append([]string{}, agentArgs...), extra...), log: &opSyncBuffer{}}
 	t.Cleanup(func() {
 		a.Kill()
 		if t.Failed() {

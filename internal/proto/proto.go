@@ -93,6 +93,26 @@ type Assignment struct {
 	TimeoutSeconds int64 `json:"timeoutSeconds"`
 }
 
+// Steps returns the steps of SPEC §6 the assignment goes through, in order:
+// the download condition, pre-launch and post-launch steps only when the
+// assignment has them. It is the agent's step machine, shared by the real
+// agent and the simulator so both walk the same list.
+func (a *Assignment) Steps() []Step {
+	steps := []Step{StepValidating}
+	if a.DownloadCondition != nil {
+		steps = append(steps, StepExecutingDownloadCondition)
+	}
+	steps = append(steps, StepDownloadingExtracting)
+	if a.LaunchConfig.PreLaunchFile != "" {
+		steps = append(steps, StepExecutingPreLaunch)
+	}
+	steps = append(steps, StepLaunching)
+	if a.LaunchConfig.PostLaunchFile != "" {
+		steps = append(steps, StepExecutingPostLaunch)
+	}
+	return append(steps, StepFinished)
+}
+
 // LaunchConfig is the job's launch configuration (AWS DeploymentLaunchConfig).
 type LaunchConfig struct {
 	PackageName          string            `json:"packageName"`

@@ -84,7 +84,7 @@ func (a *Agent) deploy(ctx context.Context, asg *proto.Assignment) {
 	defer close(beat)
 	wg.Go(func() { a.heartbeat(d, beat) })
 
-	for _, step := range Steps(asg) {
+	for _, step := range asg.Steps() {
 		if step == proto.StepFinished {
 			break
 		}

@@ -1,6 +1,6 @@
 // Package runner is the fleetsync agent's main loop: it long-polls
 // fleetsyncd for work, carries each deployment through the steps of SPEC §6
-// (Steps), reports progress and results, keeps the installed application
+// (proto.Assignment.Steps), reports progress and results, keeps the installed application
 // running, and rolls back to the previous application when a step after
 // the download fails or the server aborts the deployment.
 //

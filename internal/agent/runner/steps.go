@@ -9,26 +9,6 @@ import (
 	"github.com/fleetsync/fleetsync/internal/proto"
 )
 
-// Steps returns the steps of SPEC §6 an assignment goes through, in order:
-// the download condition, pre-launch and post-launch steps only when the
-// assignment has them. It is the agent's step machine: the runner walks
-// this list and nothing else.
-func Steps(a *proto.Assignment) []proto.Step {
-	steps := []proto.Step{proto.StepValidating}
-	if a.DownloadCondition != nil {
-		steps = append(steps, proto.StepExecutingDownloadCondition)
-	}
-	steps = append(steps, proto.StepDownloadingExtracting)
-	if a.LaunchConfig.PreLaunchFile != "" {
-		steps = append(steps, proto.StepExecutingPreLaunch)
-	}
-	steps = append(steps, proto.StepLaunching)
-	if a.LaunchConfig.PostLaunchFile != "" {
-		steps = append(steps, proto.StepExecutingPostLaunch)
-	}
-	return append(steps, proto.StepFinished)
-}
-
 // stepFailureCode is the failure code of a step that failed for a reason
 // without a more precise code of its own.
 var stepFailureCode = map[proto.Step]string{
