@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -27,8 +28,12 @@ import (
 
 // Config wires the agent endpoint.
 type Config struct {
-	Store    store.Store
-	Bundles  bundle.Store
+	Store   store.Store
+	Bundles bundle.Store
+	// Presign, when set, issues the download URLs (an S3 store's presigned
+	// GETs); when nil, URLs point at this endpoint, which streams from
+	// Bundles.
+	Presign  bundle.Presigner
 	Presence *deploy.Presence
 	Hub      *Hub
 	// Wake tells the engine a robot finished.
@@ -253,6 +258,17 @@ func (a *API) answer(ctx context.Context, r *http.Request, robot fleet.Robot, cu
 		resp.Abort = current.DeploymentJob
 	}
 	asg, err := a.assignment(ctx, r, robot, as.Job)
+	if bf, ok := errors.AsType[*bundleFailure](err); ok {
+		// The object changed or vanished since the version was created:
+		// this robot's deployment fails now instead of sending it to
+		// download something that is not the version's.
+		if _, err := a.cfg.Store.RecordResult(ctx, as.Job.ARN, robot.ARN, false, bf.code, bf.reason, a.cfg.Now().UnixMilli()); err != nil {
+			return resp, err
+		}
+		a.cfg.Log.Info("robot deployment failed at assignment", "robot", robot.ARN, "job", as.Job.ARN, "failure_code", bf.code)
+		a.wake()
+		return resp, nil
+	}
 	if err != nil {
 		return resp, err
 	}
@@ -279,11 +295,11 @@ func (a *API) assignment(ctx context.Context, r *http.Request, robot fleet.Robot
 	if src == nil {
 		return nil, errors.New("no source for the robot's architecture")
 	}
-	base := "http://" + r.Host
-	if r.TLS != nil {
-		base = "https://" + r.Host
+	obj, err := a.checkObject(ctx, src.Bucket, src.Key, src.ETag)
+	if err != nil {
+		return nil, err
 	}
-	obj, err := a.cfg.Bundles.Stat(ctx, src.Bucket, src.Key)
+	bundleURL, err := a.downloadURL(ctx, r, robot, obj)
 	if err != nil {
 		return nil, err
 	}
@@ -293,7 +309,7 @@ func (a *API) assignment(ctx context.Context, r *http.Request, robot fleet.Robot
 		SoftwareSuite: v.SoftwareSuite.Name,
 		LaunchConfig: proto.LaunchConfig{PackageName: lc.PackageName, LaunchFile: lc.LaunchFile, PreLaunchFile: lc.PreLaunchFile,
 			PostLaunchFile: lc.PostLaunchFile, EnvironmentVariables: lc.EnvironmentVariables},
-		Bundle:         proto.Object{URL: base + a.signURL(src.Bucket, src.Key, robot.ARN), Size: obj.Size, ETag: src.ETag, SHA256: src.SHA256},
+		Bundle:         proto.Object{URL: bundleURL, Size: obj.Size, ETag: src.ETag, SHA256: src.SHA256},
 		TimeoutSeconds: j.Spec.Config.RobotTimeoutSeconds,
 		Tags:           map[string]string{},
 	}
@@ -304,17 +320,67 @@ func (a *API) assignment(ctx context.Context, r *http.Request, robot fleet.Robot
 		out.Tags[k] = v
 	}
 	if dc := j.Spec.Config.DownloadCondition; dc != nil {
-		cond, err := a.cfg.Bundles.Stat(ctx, dc.Bucket, dc.Key)
+		cond, err := a.checkObject(ctx, dc.Bucket, dc.Key, dc.ETag)
 		if err != nil {
 			return nil, err
 		}
-		etag := dc.ETag
-		if etag == "" {
-			etag = cond.ETag
+		// The condition file is small; its digest (remembered by ETag) lets
+		// the agent verify it even when its ETag is a multipart one.
+		sum, err := a.cfg.Bundles.SHA256(ctx, cond.Bucket, cond.Key, cond.ETag)
+		if err != nil {
+			return nil, a.objectErr(cond.Bucket, cond.Key, err)
 		}
-		out.DownloadCondition = &proto.Object{URL: base + a.signURL(dc.Bucket, dc.Key, robot.ARN), Size: cond.Size, ETag: etag}
+		u, err := a.downloadURL(ctx, r, robot, cond)
+		if err != nil {
+			return nil, err
+		}
+		out.DownloadCondition = &proto.Object{URL: u, Size: cond.Size, ETag: cond.ETag, SHA256: sum}
 	}
 	return out, nil
+}
+
+// bundleFailure is an object a robot deployment cannot use: code is the
+// robot's failure code.
+type bundleFailure struct{ code, reason string }
+
+func (e *bundleFailure) Error() string { return e.code + ": " + e.reason }
+
+// objectErr turns a store error about s3://bucket/key into a *bundleFailure
+// when it is the object's fault.
+func (a *API) objectErr(bucket, key string, err error) error {
+	switch {
+	case errors.Is(err, bundle.ErrNotExist):
+		return &bundleFailure{deploy.CodeResourceNotFound, "The object s3://" + bucket + "/" + key + " no longer exists."}
+	case errors.Is(err, bundle.ErrChanged):
+		return &bundleFailure{deploy.CodeEtagMismatch, "The object s3://" + bucket + "/" + key + " changed since the deployment was created."}
+	}
+	return err
+}
+
+// checkObject returns the object, which must have ETag etag when etag is
+// set, or a *bundleFailure.
+func (a *API) checkObject(ctx context.Context, bucket, key, etag string) (bundle.Object, error) {
+	obj, err := a.cfg.Bundles.Stat(ctx, bucket, key)
+	if err == nil && etag != "" && obj.ETag != etag {
+		err = bundle.ErrChanged
+	}
+	if err != nil {
+		return bundle.Object{}, a.objectErr(bucket, key, err)
+	}
+	return obj, nil
+}
+
+// downloadURL returns a short-lived URL of obj for robot: the store's own
+// presigned URL when it has them, else one of this endpoint.
+func (a *API) downloadURL(ctx context.Context, r *http.Request, robot fleet.Robot, obj bundle.Object) (string, error) {
+	if a.cfg.Presign != nil {
+		return a.cfg.Presign.PresignGet(ctx, obj.Bucket, obj.Key, robot.ARN, a.cfg.URLTTL)
+	}
+	base := "http://" + r.Host
+	if r.TLS != nil {
+		base = "https://" + r.Host
+	}
+	return base + a.signURL(obj.Bucket, obj.Key, obj.ETag, robot.ARN), nil
 }
 
 func (a *API) report(w http.ResponseWriter, r *http.Request) {
@@ -341,11 +407,12 @@ func (a *API) report(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, proto.ReportResponse{Abort: abort})
 }
 
-// urlToken is what a signed bundle URL grants: one object, to one robot,
-// until an expiry.
+// urlToken is what a signed bundle URL grants: one object with one ETag, to
+// one robot, until an expiry.
 type urlToken struct {
 	Bucket  string `json:"b"`
 	Key     string `json:"k"`
+	ETag    string `json:"t"`
 	Robot   string `json:"r"`
 	Expires int64  `json:"e"`
 }
@@ -357,12 +424,17 @@ func (a *API) mac(payload []byte) []byte {
 }
 
 // signURL returns the path of a download URL for one object and robot.
-func (a *API) signURL(bucket, key, robotARN string) string {
-	payload, _ := json.Marshal(urlToken{bucket, key, robotARN, a.cfg.Now().Add(a.cfg.URLTTL).UnixMilli()})
+func (a *API) signURL(bucket, key, etag, robotARN string) string {
+	payload, _ := json.Marshal(urlToken{bucket, key, etag, robotARN, a.cfg.Now().Add(a.cfg.URLTTL).UnixMilli()})
 	enc := base64.RawURLEncoding
 	return proto.PathBundle + enc.EncodeToString(payload) + "." + enc.EncodeToString(a.mac(payload))
 }
 
+// bundle streams an object to the robot its URL was issued to. The request
+// must carry that robot's agent signature, so a URL that leaks is of no use
+// to anyone else. Range and If-Match are served by http.ServeContent; the
+// store is read in a stream from the first byte asked for, so no bundle is
+// ever held in memory.
 func (a *API) bundle(w http.ResponseWriter, r *http.Request) {
 	p, m, ok := strings.Cut(r.PathValue("token"), ".")
 	enc := base64.RawURLEncoding
@@ -373,30 +445,139 @@ func (a *API) bundle(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusForbidden, "Forbidden", "this download URL was not issued by this server")
 		return
 	}
-	if a.cfg.Now().UnixMilli() > tok.Expires {
+	now := a.cfg.Now()
+	if now.UnixMilli() > tok.Expires {
 		writeErr(w, http.StatusForbidden, "Expired", "this download URL has expired; poll again for a fresh one")
 		return
 	}
-	obj, err := a.cfg.Bundles.Stat(r.Context(), tok.Bucket, tok.Key)
-	if errors.Is(err, bundle.ErrNotExist) {
-		writeErr(w, http.StatusNotFound, "NotFound", "the bundle no longer exists")
+	ver, err := proto.Verify(r, nil, now)
+	if err != nil {
+		writeErr(w, http.StatusUnauthorized, "Unauthorized", err.Error())
+		return
+	}
+	robot, err := a.cfg.Store.RobotByAgent(r.Context(), ver.AgentID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		a.cfg.Log.Error("robot lookup failed", "error", err)
+		writeErr(w, http.StatusServiceUnavailable, "Unavailable", "try again later")
+		return
+	}
+	if err != nil || robot.ARN != tok.Robot {
+		writeErr(w, http.StatusForbidden, "Forbidden", "this download URL was issued to another robot")
+		return
+	}
+	if !a.nonces.fresh(ver.AgentID+"/"+ver.Nonce, now.UnixMilli()) {
+		writeErr(w, http.StatusUnauthorized, "Unauthorized", "replayed request")
+		return
+	}
+	ctx := r.Context()
+	obj, err := a.checkObject(ctx, tok.Bucket, tok.Key, tok.ETag)
+	if bf, ok := errors.AsType[*bundleFailure](err); ok {
+		status := http.StatusNotFound
+		if bf.code == deploy.CodeEtagMismatch {
+			status = http.StatusPreconditionFailed
+		}
+		writeErr(w, status, bf.code, bf.reason)
 		return
 	}
 	if err != nil {
+		a.cfg.Log.Error("bundle store failed", "bucket", tok.Bucket, "key", tok.Key, "error", err)
 		writeErr(w, http.StatusServiceUnavailable, "Unavailable", "bundle store unavailable")
 		return
 	}
-	rc, err := a.cfg.Bundles.Open(r.Context(), tok.Bucket, tok.Key, 0)
+	start := rangeStart(r.Header.Get("Range"), obj.Size)
+	rc, err := a.cfg.Bundles.Open(ctx, obj.Bucket, obj.Key, start, obj.ETag)
 	if err != nil {
+		if bf, ok := errors.AsType[*bundleFailure](a.objectErr(obj.Bucket, obj.Key, err)); ok {
+			writeErr(w, http.StatusPreconditionFailed, bf.code, bf.reason)
+			return
+		}
+		a.cfg.Log.Error("bundle store failed", "bucket", tok.Bucket, "key", tok.Key, "error", err)
 		writeErr(w, http.StatusServiceUnavailable, "Unavailable", "bundle store unavailable")
 		return
 	}
 	defer rc.Close()
-	rs, ok := rc.(io.ReadSeeker)
-	if !ok {
-		writeErr(w, http.StatusNotImplemented, "NotImplemented", "this bundle store cannot serve ranges")
+	w.Header().Set("ETag", obj.ETag)
+	w.Header().Set("Content-Type", "application/octet-stream")
+	if rs, ok := rc.(io.ReadSeeker); ok {
+		http.ServeContent(w, r, "", time.Time{}, rs) // a local file: sendfile
 		return
 	}
-	w.Header().Set("ETag", obj.ETag)
-	http.ServeContent(w, r, "", time.Time{}, rs)
+	sr := &storeReader{ctx: ctx, store: a.cfg.Bundles, obj: obj, pos: start, rc: rc, rcPos: start}
+	defer sr.close()
+	http.ServeContent(w, r, "", time.Time{}, sr)
+}
+
+// rangeStart returns the first byte a "bytes=N-" or "bytes=N-M" Range asks
+// for, so the store is opened there; 0 for anything else (ServeContent
+// still answers it right, reopening the store where needed).
+func rangeStart(h string, size int64) int64 {
+	spec, ok := strings.CutPrefix(h, "bytes=")
+	if !ok || strings.Contains(spec, ",") {
+		return 0
+	}
+	first, _, ok := strings.Cut(strings.TrimSpace(spec), "-")
+	n, err := strconv.ParseInt(first, 10, 64)
+	if !ok || err != nil || n < 0 || n >= size {
+		return 0
+	}
+	return n
+}
+
+// storeReader is an io.ReadSeeker over an object of a store that streams:
+// a read continues the open stream when it is where the reader is, and
+// otherwise opens a new one at that offset (one GET per range served).
+type storeReader struct {
+	ctx   context.Context
+	store bundle.Store
+	obj   bundle.Object
+	pos   int64
+	rc    io.ReadCloser
+	rcPos int64
+}
+
+func (s *storeReader) Seek(offset int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		offset += s.pos
+	case io.SeekEnd:
+		offset += s.obj.Size
+	default:
+		return 0, errors.New("storeReader: bad whence")
+	}
+	if offset < 0 {
+		return 0, errors.New("storeReader: negative position")
+	}
+	s.pos = offset
+	return offset, nil
+}
+
+func (s *storeReader) Read(p []byte) (int, error) {
+	if s.pos >= s.obj.Size {
+		return 0, io.EOF
+	}
+	if s.rc != nil && s.rcPos != s.pos {
+		s.close()
+	}
+	if s.rc == nil {
+		rc, err := s.store.Open(s.ctx, s.obj.Bucket, s.obj.Key, s.pos, s.obj.ETag)
+		if err != nil {
+			return 0, err
+		}
+		s.rc, s.rcPos = rc, s.pos
+	}
+	n, err := s.rc.Read(p)
+	s.pos += int64(n)
+	s.rcPos += int64(n)
+	if err == io.EOF && s.pos < s.obj.Size {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+func (s *storeReader) close() {
+	if s.rc != nil {
+		s.rc.Close()
+		s.rc = nil
+	}
 }

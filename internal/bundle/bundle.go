@@ -23,25 +23,56 @@ import (
 // ErrNotExist is a bucket or object that does not exist.
 var ErrNotExist = errors.New("bundle: object does not exist")
 
+// ErrNotAllowed is a bucket the store exists for but this server may not use:
+// outside the buckets configured in --bundles, or one its credentials
+// cannot read.
+var ErrNotAllowed = errors.New("bundle: bucket not allowed")
+
+// ErrChanged is an object whose ETag is no longer the one asked for: it was
+// overwritten since.
+var ErrChanged = errors.New("bundle: object changed")
+
 // Object describes one stored object.
 type Object struct {
 	Bucket string
 	Key    string
 	Size   int64
-	// ETag is quoted as S3 returns it: `"<hex md5>"` for a single-part object.
+	// ETag is quoted as S3 returns it: `"<hex md5>"` for a single-part
+	// object, `"<hex md5 of the parts' md5s>-<parts>"` for a multipart one.
 	ETag string
-	// SHA256 is the hex SHA-256 of the content.
-	SHA256 string
 }
 
-// Store reads bundles from object storage.
+// Store reads bundles from object storage. Implementations are safe for
+// concurrent use.
 type Store interface {
-	// BucketExists reports whether the bucket exists and is allowed.
-	BucketExists(ctx context.Context, bucket string) (bool, error)
-	// Stat returns the object's size, ETag and SHA-256, or ErrNotExist.
+	// Bucket returns nil when bundles may be read from bucket, an error
+	// wrapping ErrNotExist when it does not exist or ErrNotAllowed when
+	// this server may not use it, or another error when the store cannot be
+	// asked.
+	Bucket(ctx context.Context, bucket string) error
+	// Stat returns the object's size and ETag, or ErrNotExist. It is cheap
+	// (no read of the content) once the store knows the object.
 	Stat(ctx context.Context, bucket, key string) (Object, error)
-	// Open streams the object from offset, or ErrNotExist.
-	Open(ctx context.Context, bucket, key string, offset int64) (io.ReadCloser, error)
+	// Open streams the object from offset to its end, or returns
+	// ErrNotExist. When ifMatch is not empty and the object's ETag is not
+	// ifMatch, it returns ErrChanged. The caller closes the reader; a
+	// reader that is also an io.ReadSeeker over the whole object lets the
+	// agent endpoint serve it with sendfile.
+	Open(ctx context.Context, bucket, key string, offset int64, ifMatch string) (io.ReadCloser, error)
+	// SHA256 returns the hex SHA-256 of the object's content, which must
+	// still have ETag etag (else ErrChanged). It reads the whole object the
+	// first time and remembers the answer by bucket, key and ETag.
+	SHA256(ctx context.Context, bucket, key, etag string) (string, error)
+}
+
+// Presigner is implemented by stores that can hand out download URLs of
+// their own (S3 presigned GETs), so bundles travel from the store to the
+// robot without passing through fleetsyncd.
+type Presigner interface {
+	// PresignGet returns a URL that downloads the object, with Range
+	// requests, until ttl has passed. robot is the robot the URL is for;
+	// the store records it in the signed URL (S3 access logs show it).
+	PresignGet(ctx context.Context, bucket, key, robot string, ttl time.Duration) (string, error)
 }
 
 // FileStore is a Store on a local directory tree.
@@ -93,22 +124,21 @@ func objectPath(bucket, key string) (string, error) {
 	return filepath.Join(bucket, filepath.FromSlash(key)), nil
 }
 
-// BucketExists implements Store.
-func (s *FileStore) BucketExists(_ context.Context, bucket string) (bool, error) {
+// Bucket implements Store: every directory under the root is a bucket.
+func (s *FileStore) Bucket(_ context.Context, bucket string) error {
 	if bucket == "" || strings.ContainsAny(bucket, `/\`) || bucket == "." || bucket == ".." {
-		return false, nil
+		return fmt.Errorf("bucket %q: %w", bucket, ErrNotExist)
 	}
 	fi, err := s.root.Stat(bucket)
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
+	if errors.Is(err, fs.ErrNotExist) || (err == nil && !fi.IsDir()) {
+		return fmt.Errorf("bucket %q: %w", bucket, ErrNotExist)
 	}
-	if err != nil {
-		return false, err
-	}
-	return fi.IsDir(), nil
+	return err
 }
 
-// Stat implements Store.
+// Stat implements Store. The ETag is the MD5 of the content: the first Stat
+// of a file (or of a rewritten one) reads it whole, computing its SHA-256
+// on the way.
 func (s *FileStore) Stat(ctx context.Context, bucket, key string) (Object, error) {
 	p, err := objectPath(bucket, key)
 	if err != nil {
@@ -119,35 +149,44 @@ func (s *FileStore) Stat(ctx context.Context, bucket, key string) (Object, error
 		return Object{}, mapErr(err)
 	}
 	defer f.Close()
+	d, err := s.digest(ctx, p, f)
+	if err != nil {
+		return Object{}, fmt.Errorf("hash %s/%s: %w", bucket, key, err)
+	}
+	return Object{Bucket: bucket, Key: key, Size: d.size, ETag: d.etag}, nil
+}
+
+// digest returns the hashes of the open file f at path p, from the cache
+// when its size and modification time are unchanged.
+func (s *FileStore) digest(ctx context.Context, p string, f *os.File) (cachedDigest, error) {
 	fi, err := f.Stat()
 	if err != nil {
-		return Object{}, err
+		return cachedDigest{}, err
 	}
 	if !fi.Mode().IsRegular() {
-		return Object{}, ErrNotExist
+		return cachedDigest{}, ErrNotExist
 	}
-	obj := Object{Bucket: bucket, Key: key, Size: fi.Size()}
 	s.mu.Lock()
 	d, ok := s.digests[p]
 	s.mu.Unlock()
 	if ok && d.size == fi.Size() && d.modTime.Equal(fi.ModTime()) {
-		obj.ETag, obj.SHA256 = d.etag, d.sha256
-		return obj, nil
+		return d, nil
 	}
 	m, h := md5.New(), sha256.New()
-	if _, err := io.Copy(io.MultiWriter(m, h), readerCtx{ctx, f}); err != nil {
-		return Object{}, fmt.Errorf("hash %s/%s: %w", bucket, key, err)
+	if _, err := io.Copy(io.MultiWriter(m, h), readerCtx{ctx, io.NewSectionReader(f, 0, fi.Size())}); err != nil {
+		return cachedDigest{}, err
 	}
-	obj.ETag = `"` + hex.EncodeToString(m.Sum(nil)) + `"`
-	obj.SHA256 = hex.EncodeToString(h.Sum(nil))
+	d = cachedDigest{size: fi.Size(), modTime: fi.ModTime(), etag: `"` + hex.EncodeToString(m.Sum(nil)) + `"`,
+		sha256: hex.EncodeToString(h.Sum(nil))}
 	s.mu.Lock()
-	s.digests[p] = cachedDigest{size: fi.Size(), modTime: fi.ModTime(), etag: obj.ETag, sha256: obj.SHA256}
+	s.digests[p] = d
 	s.mu.Unlock()
-	return obj, nil
+	return d, nil
 }
 
-// Open implements Store.
-func (s *FileStore) Open(_ context.Context, bucket, key string, offset int64) (io.ReadCloser, error) {
+// Open implements Store. The reader is the *os.File itself, positioned at
+// offset, so it can be served with sendfile.
+func (s *FileStore) Open(ctx context.Context, bucket, key string, offset int64, ifMatch string) (io.ReadCloser, error) {
 	p, err := objectPath(bucket, key)
 	if err != nil {
 		return nil, err
@@ -156,6 +195,17 @@ func (s *FileStore) Open(_ context.Context, bucket, key string, offset int64) (i
 	if err != nil {
 		return nil, mapErr(err)
 	}
+	if ifMatch != "" {
+		d, err := s.digest(ctx, p, f)
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		if d.etag != ifMatch {
+			f.Close()
+			return nil, ErrChanged
+		}
+	}
 	if offset > 0 {
 		if _, err := f.Seek(offset, io.SeekStart); err != nil {
 			f.Close()
@@ -163,6 +213,27 @@ func (s *FileStore) Open(_ context.Context, bucket, key string, offset int64) (i
 		}
 	}
 	return f, nil
+}
+
+// SHA256 implements Store.
+func (s *FileStore) SHA256(ctx context.Context, bucket, key, etag string) (string, error) {
+	p, err := objectPath(bucket, key)
+	if err != nil {
+		return "", err
+	}
+	f, err := s.root.Open(p)
+	if err != nil {
+		return "", mapErr(err)
+	}
+	defer f.Close()
+	d, err := s.digest(ctx, p, f)
+	if err != nil {
+		return "", err
+	}
+	if d.etag != etag {
+		return "", ErrChanged
+	}
+	return d.sha256, nil
 }
 
 func mapErr(err error) error {

@@ -35,10 +35,16 @@ func TestFileStoreStatAndOpen(t *testing.T) {
 	if want := `"` + hex.EncodeToString(m[:]) + `"`; obj.ETag != want {
 		t.Errorf("ETag = %s, want %s", obj.ETag, want)
 	}
-	if want := hex.EncodeToString(h[:]); obj.SHA256 != want || obj.Size != int64(len(content)) {
+	if obj.Size != int64(len(content)) {
 		t.Errorf("Stat = %+v", obj)
 	}
-	rc, err := s.Open(ctx, "bkt", "a/b.tar", 6)
+	if sum, err := s.SHA256(ctx, "bkt", "a/b.tar", obj.ETag); err != nil || sum != hex.EncodeToString(h[:]) {
+		t.Errorf("SHA256 = %s, %v; want %x", sum, err, h)
+	}
+	if _, err := s.Open(ctx, "bkt", "a/b.tar", 0, `"0123"`); !errors.Is(err, ErrChanged) {
+		t.Errorf("Open with another ETag = %v, want ErrChanged", err)
+	}
+	rc, err := s.Open(ctx, "bkt", "a/b.tar", 6, obj.ETag)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,6 +61,9 @@ func TestFileStoreStatAndOpen(t *testing.T) {
 	if err != nil || obj2.ETag == obj.ETag {
 		t.Errorf("Stat after rewrite = %+v, %v; want a new ETag", obj2, err)
 	}
+	if _, err := s.SHA256(ctx, "bkt", "a/b.tar", obj.ETag); !errors.Is(err, ErrChanged) {
+		t.Errorf("SHA256 with the old ETag = %v, want ErrChanged", err)
+	}
 	for _, c := range []struct{ bucket, key string }{
 		{"bkt", "missing"}, {"nobkt", "a/b.tar"}, {"bkt", "../../etc/passwd"}, {"..", "x"}, {"bkt", "a"},
 		{"bkt", "a/../a/b.tar"}, {"bkt", "/a/b.tar"}, {"bkt", "a//b.tar"}, {"bkt", "a/b.tar/inner"},
@@ -64,10 +73,12 @@ func TestFileStoreStatAndOpen(t *testing.T) {
 			t.Errorf("Stat(%q, %q) = %v, want ErrNotExist", c.bucket, c.key, err)
 		}
 	}
-	if ok, _ := s.BucketExists(ctx, "bkt"); !ok {
-		t.Error("BucketExists(bkt) = false")
+	if err := s.Bucket(ctx, "bkt"); err != nil {
+		t.Errorf("Bucket(bkt) = %v", err)
 	}
-	if ok, _ := s.BucketExists(ctx, "nobkt"); ok {
-		t.Error("BucketExists(nobkt) = true")
+	for _, b := range []string{"nobkt", "..", "a/b", ""} {
+		if err := s.Bucket(ctx, b); !errors.Is(err, ErrNotExist) {
+			t.Errorf("Bucket(%q) = %v, want ErrNotExist", b, err)
+		}
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/fleetsync/fleetsync/internal/bundle/s3store"
 )
 
 // Config is everything fleetsyncd can be told.
@@ -31,6 +33,9 @@ type Config struct {
 	AgentMaxWait time.Duration
 	// EngineTick is how often the engine looks at every active job.
 	EngineTick time.Duration
+	// BundleURLTTL is how long a bundle download URL handed to an agent
+	// stays valid (at most 7 days, S3's limit for presigned URLs).
+	BundleURLTTL time.Duration
 
 	// DBMaxConns and DBStatementTimeout tune the PostgreSQL pool.
 	DBMaxConns         int
@@ -53,6 +58,7 @@ func Default() Config {
 		Listen: "127.0.0.1:8080", DataDir: "./fleetsync-data", Region: "us-east-1", LogLevel: "info",
 		RatePerSecond: 200, Burst: 400, BootstrapAccount: "123456789012",
 		AgentPollInterval: 10 * time.Second, AgentMaxWait: 30 * time.Second, EngineTick: time.Second,
+		BundleURLTTL: time.Hour,
 		DBMaxConns: 20, DBStatementTimeout: 30 * time.Second,
 	}
 }
@@ -65,7 +71,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	str(&c.Listen, "listen", "address to serve the API, agent endpoint and console on")
 	str(&c.DataDir, "data-dir", "directory for the SQLite database, bundles and keys")
 	str(&c.Database, "database", "database URL: sqlite:///path/file.db (default <data-dir>/fleetsync.db)")
-	str(&c.Bundles, "bundles", "bundle store URL: file:///dir (default <data-dir>/bundles)")
+	str(&c.Bundles, "bundles", "bundle store URL: file:///dir (default <data-dir>/bundles) or s3://?endpoint=URL&region=R&path_style=true&buckets=a,b&presign=false")
 	str(&c.Region, "region", "AWS region requests are signed for and ARNs carry")
 	str(&c.LogLevel, "log-level", "debug, info, warn or error")
 	str(&c.DebugListen, "debug-listen", "address for the pprof debug endpoints (off when empty)")
@@ -85,6 +91,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	dur(&c.AgentPollInterval, "agent-poll-interval", "poll interval suggested to agents")
 	dur(&c.AgentMaxWait, "agent-max-wait", "longest an agent's long poll is held")
 	dur(&c.EngineTick, "engine-tick", "how often the deployment engine revisits active jobs")
+	dur(&c.BundleURLTTL, "bundle-url-ttl", "how long a bundle download URL given to an agent stays valid")
 	dur(&c.DBStatementTimeout, "db-statement-timeout", "PostgreSQL statement timeout")
 	fs.IntVar(&c.DBMaxConns, "db-max-conns", int(envFloat("db-max-conns", float64(c.DBMaxConns))), "PostgreSQL connection pool size (env FLEETSYNC_DB_MAX_CONNS)")
 	c.BootstrapKeyID = os.Getenv("FLEETSYNC_BOOTSTRAP_ACCESS_KEY_ID")
@@ -142,19 +149,28 @@ func (c Config) SQLitePath() (string, error) {
 	return "", fmt.Errorf("--database %q: scheme must be sqlite:// or postgres://", c.Database)
 }
 
-// BundleDir returns the file bundle store's root directory.
-func (c Config) BundleDir() (string, error) {
+// BundleDir returns the file bundle store's root directory, or "" with
+// ok=false for an s3:// store (see BundleS3).
+func (c Config) BundleDir() (dir string, ok bool, err error) {
 	if c.Bundles == "" {
-		return filepath.Join(c.DataDir, "bundles"), nil
+		return filepath.Join(c.DataDir, "bundles"), true, nil
 	}
 	u, err := url.Parse(c.Bundles)
 	if err != nil {
-		return "", fmt.Errorf("--bundles %q: %w", c.Bundles, err)
+		return "", false, fmt.Errorf("--bundles %q: %w", c.Bundles, err)
 	}
-	if u.Scheme != "file" || u.Path == "" {
-		return "", fmt.Errorf("--bundles %q: must be file:///absolute/dir", c.Bundles)
+	switch {
+	case u.Scheme == "s3":
+		return "", false, nil
+	case u.Scheme != "file" || u.Path == "":
+		return "", false, fmt.Errorf("--bundles %q: must be file:///absolute/dir or s3://?endpoint=...", c.Bundles)
 	}
-	return u.Path, nil
+	return u.Path, true, nil
+}
+
+// BundleS3 returns the S3 store's options when --bundles is an s3:// URL.
+func (c Config) BundleS3() (s3store.Options, error) {
+	return s3store.ParseURL(c.Bundles)
 }
 
 // Validate reports every problem with c at once.
@@ -181,8 +197,15 @@ func (c Config) Validate() error {
 	if _, err := c.SQLitePath(); err != nil {
 		errs = append(errs, err)
 	}
-	if _, err := c.BundleDir(); err != nil {
+	if _, file, err := c.BundleDir(); err != nil {
 		errs = append(errs, err)
+	} else if !file {
+		if _, err := c.BundleS3(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.BundleURLTTL <= 0 || c.BundleURLTTL > 7*24*time.Hour {
+		errs = append(errs, errors.New("--bundle-url-ttl must be a positive duration of at most 7 days (168h)"))
 	}
 	return errors.Join(errs...)
 }

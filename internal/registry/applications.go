@@ -40,12 +40,13 @@ func (s *Service) checkSources(ctx context.Context, sources []fleet.Source) erro
 			return fleet.Errorf(fleet.Invalid, "sources: more than one source for architecture %s", src.Architecture)
 		}
 		seen[src.Architecture] = true
-		ok, err := s.Bundles.BucketExists(ctx, src.Bucket)
-		if err != nil {
-			return fleet.Wrap(fleet.Unavailable, err, "bundle store unavailable")
-		}
-		if !ok {
+		switch err := s.Bundles.Bucket(ctx, src.Bucket); {
+		case errors.Is(err, bundle.ErrNotExist):
 			return fleet.Errorf(fleet.Invalid, "sources: bucket %q does not exist in the bundle store", src.Bucket)
+		case errors.Is(err, bundle.ErrNotAllowed):
+			return fleet.Errorf(fleet.Invalid, "sources: bucket %q is not allowed: %v", src.Bucket, err)
+		case err != nil:
+			return fleet.Wrap(fleet.Unavailable, err, "bundle store unavailable")
 		}
 	}
 	return nil
@@ -151,7 +152,16 @@ func (s *Service) CreateApplicationVersion(ctx context.Context, account, arn str
 		if err != nil {
 			return fleet.Application{}, fleet.Wrap(fleet.Unavailable, err, "bundle store unavailable")
 		}
-		sources[i].ETag, sources[i].SHA256 = obj.ETag, obj.SHA256
+		// S3 has no SHA-256 to give: the store streams the object once
+		// (conditional on this ETag) and remembers the digest.
+		sum, err := s.Bundles.SHA256(ctx, src.Bucket, src.Key, obj.ETag)
+		if errors.Is(err, bundle.ErrChanged) || errors.Is(err, bundle.ErrNotExist) {
+			return fleet.Application{}, fleet.Errorf(fleet.Invalid, "sources: object s3://%s/%s changed while its version was being created; try again", src.Bucket, src.Key)
+		}
+		if err != nil {
+			return fleet.Application{}, fleet.Wrap(fleet.Unavailable, err, "bundle store unavailable")
+		}
+		sources[i].ETag, sources[i].SHA256 = obj.ETag, sum
 		etags = append(etags, obj.ETag)
 	}
 	if s3Etags != nil && !sameETags(s3Etags, etags) {

@@ -22,6 +22,7 @@ import (
 	"github.com/fleetsync/fleetsync/internal/agentapi"
 	"github.com/fleetsync/fleetsync/internal/awsapi"
 	"github.com/fleetsync/fleetsync/internal/bundle"
+	"github.com/fleetsync/fleetsync/internal/bundle/s3store"
 	"github.com/fleetsync/fleetsync/internal/config"
 	"github.com/fleetsync/fleetsync/internal/console"
 	"github.com/fleetsync/fleetsync/internal/credential"
@@ -121,6 +122,36 @@ func Bootstrap(ctx context.Context, cfg config.Config, d *Deps, out io.Writer, l
 	return nil
 }
 
+// openBundles opens the bundle store --bundles names, and its presigner when
+// robots are to download from the store directly.
+func openBundles(ctx context.Context, cfg config.Config, log *slog.Logger) (bundle.Store, bundle.Presigner, func(), error) {
+	dir, file, err := cfg.BundleDir()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if file {
+		fs, err := bundle.OpenFileStore(dir)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		log.Info("bundle store", "kind", "file", "dir", dir)
+		return fs, nil, func() { fs.Close() }, nil
+	}
+	o, err := cfg.BundleS3()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	st, err := s3store.New(ctx, o)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	log.Info("bundle store", "kind", "s3", "endpoint", o.Endpoint, "buckets", o.Buckets, "presign", st.Presigns())
+	if st.Presigns() {
+		return st, st, func() {}, nil
+	}
+	return st, nil, func() {}, nil
+}
+
 // Run serves until ctx ends, then shuts down gracefully: the listener closes
 // and in-flight requests get up to 30 seconds to finish.
 func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Logger) error {
@@ -135,15 +166,11 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	if err := Bootstrap(ctx, cfg, d, stdout, log); err != nil {
 		return err
 	}
-	dir, err := cfg.BundleDir()
+	bundles, presign, closeBundles, err := openBundles(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	bundles, err := bundle.OpenFileStore(dir)
-	if err != nil {
-		return err
-	}
-	defer bundles.Close()
+	defer closeBundles()
 
 	mets := metrics.New(d.Store, log.With("component", "metrics"))
 	reg := &registry.Service{Store: d.Store, Bundles: bundles, Region: cfg.Region, Limits: registry.DefaultLimits()}
@@ -160,8 +187,8 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	autoSync := &deploy.AutoSync{Jobs: jobs, Tick: cfg.EngineTick, Log: log.With("component", "autosync"),
 		OnStart: func(fleet.Job) { mets.AutoSyncStarted() }}
 	agents := agentapi.New(agentapi.Config{
-		Store: d.Store, Bundles: bundles, Presence: presence, Hub: hub, Wake: engine.Wake,
-		URLKey: d.Keys.Derive("bundle-url"), URLTTL: time.Hour, PollInterval: cfg.AgentPollInterval, MaxWait: maxWait,
+		Store: d.Store, Bundles: bundles, Presign: presign, Presence: presence, Hub: hub, Wake: engine.Wake,
+		URLKey: d.Keys.Derive("bundle-url"), URLTTL: cfg.BundleURLTTL, PollInterval: cfg.AgentPollInterval, MaxWait: maxWait,
 		Log: log.With("component", "agentapi"),
 	})
 	api := awsapi.New(awsapi.Config{

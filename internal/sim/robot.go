@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"net/http"
 	"os"
 	"slices"
 	"sync"
@@ -381,6 +382,8 @@ func (r *Robot) downloadStep(ctx context.Context, d *deployment, b Behavior, ste
 			code := proto.FailureDownload
 			if _, ok := errors.AsType[*client.IntegrityError](err); ok {
 				code = proto.FailureEtagMismatch
+			} else if he, ok := errors.AsType[*client.HTTPError](err); ok && he.Status == http.StatusNotFound {
+				code = proto.FailureResourceNotFound // the object was deleted
 			}
 			r.finish(ctx, proto.Report{DeploymentJob: job, Step: proto.StepDownloadingExtracting,
 				Result: proto.ResultFailed, FailureCode: code, FailureReason: err.Error()})

@@ -71,8 +71,9 @@ type Behavior struct {
 	Offline bool
 	// Download makes the robot really download the bundle (and the download
 	// condition file) with resume and SHA-256 check instead of skipping it.
-	// An integrity failure fails the deployment with EtagMismatch, another
-	// download failure with DownloadingBundleFailure.
+	// An integrity failure (the content, or a 412 to If-Match of its ETag)
+	// fails the deployment with EtagMismatch, a 404 with ResourceNotFound,
+	// another download failure with DownloadingBundleFailure.
 	Download bool
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/md5"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -80,6 +81,12 @@ func newFakeServer(t *testing.T) *fakeServer {
 		f.mu.Unlock()
 		w.(http.Flusher).Flush()
 		panic(http.ErrAbortHandler)
+	})
+	// etag/<ETag> serves the bundle as an object whose ETag is <ETag>, with
+	// If-Match and Range honoured as S3 and fleetsyncd do.
+	mux.HandleFunc("GET "+proto.PathBundle+"etag/{etag}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"`+r.PathValue("etag")+`"`)
+		f.serveBundle(w, r)
 	})
 	mux.HandleFunc("GET "+proto.PathBundle+"forbidden", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/xml")
@@ -466,6 +473,62 @@ func TestDownloadIntegrity(t *testing.T) {
 			if err := c.Download(ctx(t), obj, fh, nil); !errors.As(err, &ie) || ie.What != "size" {
 				t.Fatalf("size%+d: error = %v, want IntegrityError size", delta, err)
 			}
+		}
+	})
+}
+
+func TestDownloadETag(t *testing.T) {
+	f := newFakeServer(t)
+	c := newClient(t, f)
+	m := md5.Sum(f.bundle)
+	md5ETag := hex.EncodeToString(m[:])
+	multipart := strings.Repeat("0f", 16) + "-3"
+	object := func(route, etag string, withSHA bool) proto.Object {
+		obj := f.object(route)
+		obj.ETag = `"` + etag + `"`
+		if !withSHA {
+			obj.SHA256 = ""
+		}
+		return obj
+	}
+	t.Run("single-part ETag is checked as MD5 without SHA-256", func(t *testing.T) {
+		fh := tempFile(t, nil)
+		if err := c.Download(ctx(t), object("etag/"+md5ETag, md5ETag, false), fh, nil); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(content(t, fh), f.bundle) {
+			t.Fatal("content differs")
+		}
+		// A server that ignores If-Match and sends other content.
+		fh = tempFile(t, nil)
+		other := strings.Repeat("00", 16)
+		var ie *IntegrityError
+		if err := c.Download(ctx(t), object("ignore-range", other, false), fh, nil); !errors.As(err, &ie) || ie.What != "md5" || ie.Want != other {
+			t.Fatalf("error = %v, want IntegrityError md5", err)
+		}
+	})
+	t.Run("overwritten object answers 412", func(t *testing.T) {
+		fh := tempFile(t, f.bundle[:1000])
+		stale := strings.Repeat("11", 16)
+		var ie *IntegrityError
+		if err := c.Download(ctx(t), object("etag/"+md5ETag, stale, true), fh, nil); !errors.As(err, &ie) || ie.What != "etag" {
+			t.Fatalf("error = %v, want IntegrityError etag", err)
+		}
+		if n := len(content(t, fh)); n != 0 {
+			t.Fatalf("partial content of the old object kept (%d bytes)", n)
+		}
+	})
+	t.Run("multipart ETag is verified by SHA-256", func(t *testing.T) {
+		fh := tempFile(t, f.bundle[:5000]) // and resumed
+		if err := c.Download(ctx(t), object("etag/"+multipart, multipart, true), fh, nil); err != nil {
+			t.Fatal(err)
+		}
+		obj := object("etag/"+multipart, multipart, true)
+		obj.SHA256 = strings.Repeat("ab", 32)
+		fh = tempFile(t, nil)
+		var ie *IntegrityError
+		if err := c.Download(ctx(t), obj, fh, nil); !errors.As(err, &ie) || ie.What != "sha256" {
+			t.Fatalf("error = %v, want IntegrityError sha256", err)
 		}
 	})
 }

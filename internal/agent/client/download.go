@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -21,10 +22,12 @@ import (
 )
 
 // IntegrityError is returned by Download when the content is not the
-// object's: its size or its SHA-256 differs from what proto.Object says.
-// Download has truncated the file to zero, so a retry starts over.
+// object's: its size, SHA-256 or (for a single-part object given without
+// SHA-256) MD5 differs from what proto.Object says, or the server answered
+// 412 to the If-Match of its ETag (the object was overwritten). Download
+// has truncated the file to zero, so a retry starts over.
 type IntegrityError struct {
-	// What is "size" or "sha256".
+	// What is "size", "sha256", "md5" or "etag".
 	What string
 	// Want is the expected value, Got the one found (sizes in decimal,
 	// digests in lower-case hex).
@@ -42,14 +45,19 @@ func (e *IntegrityError) Error() string {
 // writing, without O_APPEND.
 //
 // A 206 answer is appended; a 200 answer (a server ignoring the range)
-// replaces the content from zero. When obj.Size is set (0 means unknown) the
-// final size must equal it, and when obj.SHA256 is set the SHA-256 of the
-// whole file must equal it; otherwise Download returns an *IntegrityError
-// and truncates dst. Any other failure (transport error, early end of the
+// replaces the content from zero. The request carries If-Match: obj.ETag,
+// which S3 and fleetsyncd answer with 412 once the object was overwritten.
+// When obj.Size is set (0 means unknown) the final size must equal it, and
+// when obj.SHA256 is set the SHA-256 of the whole file must equal it; when
+// it is not and obj.ETag is a single-part ETag (the hex MD5 of the content)
+// the MD5 must match instead. A multipart ETag ("…-N") says nothing a robot
+// can check, so only the SHA-256 verifies such an object. Otherwise
+// Download returns an *IntegrityError and truncates dst. Any other failure (transport error, early end of the
 // body, *HTTPError) leaves what was written in place for the next attempt.
 //
-// The URL needs no signature (it is the capability), but the agent headers
-// are sent anyway when its host is the server's. The URL never appears in
+// The agent headers are sent when the URL's host is the server's (which
+// serves a URL only to the robot it was issued to), and never to another
+// host (an S3 presigned URL is a capability of its own). The URL never appears in
 // returned errors with its query. Download gives up when no response
 // headers, or no body bytes, arrive for RequestTimeout. progress, if not nil,
 // is called with the bytes held so far and the total (-1 when unknown) as
@@ -90,6 +98,9 @@ func (c *Client) Download(ctx context.Context, obj proto.Object, dst *os.File, p
 	if offset > 0 {
 		r.Header.Set("Range", "bytes="+strconv.FormatInt(offset, 10)+"-")
 	}
+	if obj.ETag != "" {
+		r.Header.Set("If-Match", obj.ETag)
+	}
 	if c.sameHost(r.URL) && len(c.Key) == ed25519.PrivateKeySize {
 		proto.Sign(r, c.Key, nil, c.now())
 	}
@@ -100,7 +111,7 @@ func (c *Client) Download(ctx context.Context, obj proto.Object, dst *os.File, p
 	defer resp.Body.Close()
 	watchdog.Reset(RequestTimeout)
 
-	h := sha256.New()
+	h := newDigest(obj)
 	announced := int64(-1) // the object's size according to the answer
 	switch resp.StatusCode {
 	case http.StatusPartialContent:
@@ -109,8 +120,10 @@ func (c *Client) Download(ctx context.Context, obj proto.Object, dst *os.File, p
 			return fmt.Errorf("download: asked for bytes from %d, got Content-Range %q", offset, resp.Header.Get("Content-Range"))
 		}
 		announced = size
-		if _, err := io.Copy(h, io.NewSectionReader(dst, 0, offset)); err != nil {
-			return fmt.Errorf("download: read back the first %d bytes: %w", offset, err)
+		if h.any() {
+			if _, err := io.Copy(h, io.NewSectionReader(dst, 0, offset)); err != nil {
+				return fmt.Errorf("download: read back the first %d bytes: %w", offset, err)
+			}
 		}
 	case http.StatusOK:
 		if offset > 0 {
@@ -120,6 +133,9 @@ func (c *Client) Download(ctx context.Context, obj proto.Object, dst *os.File, p
 			offset = 0
 		}
 		announced = resp.ContentLength
+	case http.StatusPreconditionFailed:
+		readHTTPError(resp)
+		return integrityErr(dst, &IntegrityError{What: "etag", Want: obj.ETag, Got: resp.Header.Get("ETag")})
 	case http.StatusRequestedRangeNotSatisfiable:
 		// dst may already hold the whole object (size unknown to the caller).
 		_, _, size, ok := parseContentRange(resp.Header.Get("Content-Range"))
@@ -182,8 +198,8 @@ func (c *Client) Download(ctx context.Context, obj proto.Object, dst *os.File, p
 
 // verifyFile checks a file that already holds the whole object.
 func verifyFile(dst *os.File, obj proto.Object, size int64, progress func(done, total int64)) error {
-	h := sha256.New()
-	if obj.SHA256 != "" {
+	h := newDigest(obj)
+	if h.any() {
 		if _, err := io.Copy(h, io.NewSectionReader(dst, 0, size)); err != nil {
 			return fmt.Errorf("download: read back: %w", err)
 		}
@@ -194,14 +210,55 @@ func verifyFile(dst *os.File, obj proto.Object, size int64, progress func(done, 
 	return check(dst, obj, h, size)
 }
 
+// digest hashes what the object's description lets Download verify: the
+// SHA-256 when given, else the MD5 of a single-part ETag, else nothing.
+type digest struct {
+	sha, md5 hash.Hash
+	wantMD5  string
+}
+
+func newDigest(obj proto.Object) *digest {
+	d := &digest{}
+	if obj.SHA256 != "" {
+		d.sha = sha256.New()
+	} else if m := strings.Trim(obj.ETag, `"`); len(m) == 32 && isHex(m) {
+		d.md5, d.wantMD5 = md5.New(), strings.ToLower(m)
+	}
+	return d
+}
+
+// any reports whether there is a digest to check.
+func (d *digest) any() bool { return d.sha != nil || d.md5 != nil }
+
+func isHex(s string) bool {
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
+
+// Write implements io.Writer.
+func (d *digest) Write(p []byte) (int, error) {
+	if d.sha != nil {
+		d.sha.Write(p)
+	}
+	if d.md5 != nil {
+		d.md5.Write(p)
+	}
+	return len(p), nil
+}
+
 // check compares the final size and digest with obj's.
-func check(dst *os.File, obj proto.Object, h hash.Hash, size int64) error {
+func check(dst *os.File, obj proto.Object, h *digest, size int64) error {
 	if obj.Size > 0 && size != obj.Size {
 		return integrity(dst, "size", obj.Size, size)
 	}
-	if obj.SHA256 != "" {
-		if got := hex.EncodeToString(h.Sum(nil)); !strings.EqualFold(got, obj.SHA256) {
+	if h.sha != nil {
+		if got := hex.EncodeToString(h.sha.Sum(nil)); !strings.EqualFold(got, obj.SHA256) {
 			return integrityErr(dst, &IntegrityError{What: "sha256", Want: strings.ToLower(obj.SHA256), Got: got})
+		}
+	}
+	if h.md5 != nil {
+		if got := hex.EncodeToString(h.md5.Sum(nil)); got != h.wantMD5 {
+			return integrityErr(dst, &IntegrityError{What: "md5", Want: h.wantMD5, Got: got})
 		}
 	}
 	return nil
