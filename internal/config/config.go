@@ -59,7 +59,7 @@ func Default() Config {
 		RatePerSecond: 200, Burst: 400, BootstrapAccount: "123456789012",
 		AgentPollInterval: 10 * time.Second, AgentMaxWait: 30 * time.Second, EngineTick: time.Second,
 		BundleURLTTL: time.Hour,
-		DBMaxConns: 20, DBStatementTimeout: 30 * time.Second,
+		DBMaxConns:   20, DBStatementTimeout: 30 * time.Second,
 	}
 }
 
