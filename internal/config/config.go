@@ -58,8 +58,7 @@ func Default() Config {
 		Listen: "127.0.0.1:8080", DataDir: "./fleetsync-data", Region: "us-east-1", LogLevel: "info",
 		RatePerSecond: 200, Burst: 400, BootstrapAccount: "123456789012",
 		AgentPollInterval: 10 * time.Second, AgentMaxWait: 30 * time.Second, EngineTick: time.Second,
-		BundleURLTTL: time.Hour,
-		DBMaxConns:   20, DBStatementTimeout: 30 * time.Second,
+		DBMaxConns: 20, DBStatementTimeout: 30 * time.Second, BundleURLTTL: time.Hour,
 	}
 }
 
