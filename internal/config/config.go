@@ -162,7 +162,7 @@ func (c Config) BundleDir() (dir string, ok bool, err error) {
 	case u.Scheme == "s3":
 		return "", false, nil
 	case u.Scheme != "file" || u.Path == "":
-		return "", false, fmt.Errorf("--bundles %q: must be file:///absolute/dir or s3://?endpoint=...", c.Bundles)
+		return "", false, fmt.Errorf("--bundles %q: must be file:///absolute/dir or s3://?endpoint=URL", c.Bundles)
 	}
 	return u.Path, true, nil
 }
