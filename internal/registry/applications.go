@@ -44,7 +44,9 @@ func (s *Service) checkSources(ctx context.Context, sources []fleet.Source) erro
 		case errors.Is(err, bundle.ErrNotExist):
 			return fleet.Errorf(fleet.Invalid, "sources: bucket %q does not exist in the bundle store", src.Bucket)
 		case errors.Is(err, bundle.ErrNotAllowed):
-			return fleet.Errorf(fleet.Invalid, "sources: bucket %q is not allowed: %v", src.Bucket, err)
+			// The configured bucket list is the operator's business, not
+			// every account's: the message names only the bucket.
+			return fleet.Errorf(fleet.Invalid, "sources: bucket %q is not one this server's bundle store is configured to use", src.Bucket)
 		case err != nil:
 			return fleet.Wrap(fleet.Unavailable, err, "bundle store unavailable")
 		}
