@@ -408,6 +408,13 @@ func TestBundleURLs(t *testing.T) {
 				t.Errorf("Range -10: %d, %d bytes; want 206 and the last 10 bytes", st, len(body))
 			}
 
+			if onServer { // several ranges: fleetsyncd reopens the store at each (S3 itself serves one range)
+				st, body := a.get(t, obj.URL, "bytes=10-19,2000000-2000009", true)
+				if st != http.StatusPartialContent || !bytes.Contains(body, content[10:20]) || !bytes.Contains(body, content[2000000:2000010]) {
+					t.Errorf("two ranges: %d, %d bytes; want 206 with both ranges", st, len(body))
+				}
+			}
+
 			// Foreign URLs.
 			if onServer {
 				if st, body := b.get(t, obj.URL, "", true); st != http.StatusForbidden || !strings.Contains(string(body), "another robot") {

@@ -507,17 +507,28 @@ func (a *API) bundle(w http.ResponseWriter, r *http.Request) {
 	http.ServeContent(w, r, "", time.Time{}, sr)
 }
 
-// rangeStart returns the first byte a "bytes=N-" or "bytes=N-M" Range asks
-// for, so the store is opened there; 0 for anything else (ServeContent
-// still answers it right, reopening the store where needed).
+// rangeStart returns the first byte a single-range Range header asks for
+// ("bytes=N-", "bytes=N-M", "bytes=-SUFFIX"), so the store is opened there;
+// 0 for anything else (ServeContent still answers it right, reopening the
+// store where needed).
 func rangeStart(h string, size int64) int64 {
 	spec, ok := strings.CutPrefix(h, "bytes=")
 	if !ok || strings.Contains(spec, ",") {
 		return 0
 	}
-	first, _, ok := strings.Cut(strings.TrimSpace(spec), "-")
+	first, last, ok := strings.Cut(strings.TrimSpace(spec), "-")
+	if !ok {
+		return 0
+	}
+	if first == "" { // the last SUFFIX bytes
+		n, err := strconv.ParseInt(last, 10, 64)
+		if err != nil || n <= 0 {
+			return 0
+		}
+		return max(size-n, 0)
+	}
 	n, err := strconv.ParseInt(first, 10, 64)
-	if !ok || err != nil || n < 0 || n >= size {
+	if err != nil || n < 0 || n >= size {
 		return 0
 	}
 	return n
