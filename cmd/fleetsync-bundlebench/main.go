@@ -65,15 +65,16 @@ func main() {
 	sizeMB := flag.Int("size-mb", 200, "bundle size in MB (10^6 bytes)")
 	stores := flag.String("stores", "file,s3,s3-proxied", "stores to measure: file, s3, s3-proxied")
 	server := flag.String("fleetsyncd", "", "fleetsyncd binary (default: next to this one)")
+	rounds := flag.Int("rounds", 1, "measure each store (and its baselines) this many times and keep the best throughput (the worst RSS growth)")
 	gw := flag.String("versitygw", "", "versitygw binary for the s3 stores (default $FLEETSYNC_TEST_VERSITYGW, then $PATH, then $(go env GOPATH)/bin)")
 	flag.Parse()
-	if err := run(*agents, int64(*sizeMB)*1_000_000, strings.Split(*stores, ","), *server, *gw); err != nil {
+	if err := run(*agents, int64(*sizeMB)*1_000_000, max(*rounds, 1), strings.Split(*stores, ","), *server, *gw); err != nil {
 		fmt.Fprintln(os.Stderr, "fleetsync-bundlebench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(agents int, size int64, stores []string, bin, gwBin string) error {
+func run(agents int, size int64, rounds int, stores []string, bin, gwBin string) error {
 	if bin == "" {
 		self, _ := os.Executable()
 		bin = filepath.Join(filepath.Dir(self), "fleetsyncd")
@@ -91,22 +92,33 @@ func run(agents int, size int64, stores []string, bin, gwBin string) error {
 
 	fmt.Printf("%-12s %9s %9s %9s %9s %9s %12s %12s\n", "store", "MB/s", "raw", "ratio", "raw+sha", "ratio", "RSS MB", "RSS growth")
 	for _, store := range stores {
-		// The baselines are measured right before each store, so the
-		// load of a shared machine weighs on both alike.
-		raw, err := loopback(src, agents, false)
-		if err != nil {
-			return err
+		// The baselines are measured right before each store, so the load
+		// of a shared machine weighs on both alike; with several rounds
+		// each figure is the best seen (interference only ever slows).
+		var raw, rawSHA float64
+		var best result
+		for range rounds {
+			r, err := loopback(src, agents, false)
+			if err != nil {
+				return err
+			}
+			rs, err := loopback(src, agents, true)
+			if err != nil {
+				return err
+			}
+			m, err := measure(store, bin, gwBin, work, src, size, agents)
+			if err != nil {
+				return fmt.Errorf("%s: %w", store, err)
+			}
+			raw, rawSHA = max(raw, r), max(rawSHA, rs)
+			if m.mbps > best.mbps {
+				best.mbps = m.mbps
+			}
+			best.rssBefore = max(best.rssBefore, m.rssBefore)
+			best.growth = max(best.growth, m.peak-m.rssBefore)
 		}
-		rawSHA, err := loopback(src, agents, true)
-		if err != nil {
-			return err
-		}
-		m, err := measure(store, bin, gwBin, work, src, size, agents)
-		if err != nil {
-			return fmt.Errorf("%s: %w", store, err)
-		}
-		fmt.Printf("%-12s %9.0f %9.0f %9.2f %9.0f %9.2f %12.1f %12.1f\n", store, m.mbps, raw, m.mbps/raw, rawSHA, m.mbps/rawSHA,
-			m.rssBefore, m.peak-m.rssBefore)
+		fmt.Printf("%-12s %9.0f %9.0f %9.2f %9.0f %9.2f %12.1f %12.1f\n", store, best.mbps, raw, best.mbps/raw, rawSHA, best.mbps/rawSHA,
+			best.rssBefore, best.growth)
 	}
 	return nil
 }
@@ -190,8 +202,10 @@ type onlyReader struct{ r io.Reader }
 func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
 
 type result struct {
-	mbps            float64
-	rssBefore, peak float64 // MiB
+	mbps float64
+	// rssBefore is fleetsyncd's RSS as the downloads start, peak its peak
+	// RSS during them, growth the difference (MiB).
+	rssBefore, peak, growth float64
 }
 
 // measure runs one store: fleetsyncd (and versitygw), an application version
