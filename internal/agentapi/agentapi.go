@@ -457,7 +457,7 @@ func (a *API) bundle(w http.ResponseWriter, r *http.Request) {
 	}
 	robot, err := a.cfg.Store.RobotByAgent(r.Context(), ver.AgentID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		a.cfg.Log.Error("robot lookup failed", "error", err)
+		a.logFailure(r.Context(), "robot lookup failed", "error", err)
 		writeErr(w, http.StatusServiceUnavailable, "Unavailable", "try again later")
 		return
 	}
@@ -480,7 +480,7 @@ func (a *API) bundle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		a.cfg.Log.Error("bundle store failed", "bucket", tok.Bucket, "key", tok.Key, "error", err)
+		a.logFailure(ctx, "bundle store failed", "bucket", tok.Bucket, "key", tok.Key, "error", err)
 		writeErr(w, http.StatusServiceUnavailable, "Unavailable", "bundle store unavailable")
 		return
 	}
@@ -491,7 +491,7 @@ func (a *API) bundle(w http.ResponseWriter, r *http.Request) {
 			writeErr(w, http.StatusPreconditionFailed, bf.code, bf.reason)
 			return
 		}
-		a.cfg.Log.Error("bundle store failed", "bucket", tok.Bucket, "key", tok.Key, "error", err)
+		a.logFailure(ctx, "bundle store failed", "bucket", tok.Bucket, "key", tok.Key, "error", err)
 		writeErr(w, http.StatusServiceUnavailable, "Unavailable", "bundle store unavailable")
 		return
 	}

@@ -18,8 +18,8 @@ import (
 // to read a colcon v2 bundle's index and then only the overlays it does not
 // have; the caller verifies what it fetched (the overlays carry their own
 // SHA-256). The server must answer 206 with exactly that range; anything
-// else is an error (an *HTTPError for a non-2xx answer) and the caller falls
-// back to Download. As with Download, the agent headers are sent only to
+// else is an error (an *HTTPError for a non-2xx answer: 412 when the object
+// is no longer obj.ETag's) and the caller falls back to Download. As with Download, the agent headers are sent only to
 // the server's own host, and the URL's query never appears in errors.
 func (c *Client) FetchRange(ctx context.Context, obj proto.Object, dst *os.File, off, n int64) error {
 	if off < 0 || n <= 0 || (obj.Size > 0 && off+n > obj.Size) {
@@ -33,6 +33,9 @@ func (c *Client) FetchRange(ctx context.Context, obj proto.Object, dst *os.File,
 		return fmt.Errorf("fetch range: bad object URL: %w", redact(err))
 	}
 	r.Header.Set("Range", "bytes="+strconv.FormatInt(off, 10)+"-"+strconv.FormatInt(off+n-1, 10))
+	if obj.ETag != "" {
+		r.Header.Set("If-Match", obj.ETag) // ranges of one object version only
+	}
 	if c.sameHost(r.URL) && len(c.Key) == ed25519.PrivateKeySize {
 		proto.Sign(r, c.Key, nil, c.now())
 	}
