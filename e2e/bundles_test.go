@@ -461,3 +461,56 @@ func isStatus(err error, status int) bool {
 	var he *client.HTTPError
 	return errors.As(err, &he) && he.Status == status
 }
+
+// TestRealAgentsWithS3Store deploys a multipart-uploaded bundle from a real
+// S3-compatible store to real fleetsync-agent processes, presigned and
+// through fleetsyncd, then sees the overwritten and the deleted object fail
+// the robots.
+func TestRealAgentsWithS3Store(t *testing.T) {
+	t.Parallel()
+	gw := s3test.Start(t)
+	c3 := gw.Client()
+	_, err := c3.CreateBucket(&s3.CreateBucketInput{Bucket: aws.String("apps")})
+	must(t, err)
+	objects := s3Objects{c3}
+	for _, presign := range []bool{true, false} {
+		t.Run("presign="+strconv.FormatBool(presign), func(t *testing.T) {
+			args := append([]string{"--bundles", gw.BundlesURL("buckets=apps", "presign="+strconv.FormatBool(presign))}, engineArgs...)
+			s := testenv.Start(t, testenv.Options{Args: args, Env: gw.Env()})
+			f := &agentFleet{t: t, s: s, c: quiet(s.Client()), out: t.TempDir(), agents: map[string]*agentProc{}, arns: map[string]string{}}
+			out, err := f.c.CreateFleet(&robomaker.CreateFleetInput{Name: aws.String(uniq("fleet"))})
+			must(t, err)
+			f.fleet = aws.StringValue(out.Arn)
+			// Random padding makes the bundle three parts long.
+			bundle := tarGz(t, map[string]bundleFile{"app/run.sh": {appScript("v1"), 0o755},
+				"app/padding.bin": {string(randomBytes(2*partSize + 1000)), 0o644}})
+			key := uniq("bundle") + ".tar.gz"
+			if etag := objects.put(t, "apps", key, bundle); !strings.HasSuffix(etag, `-3"`) {
+				t.Fatalf("bundle ETag %s, want a 3-part upload", etag)
+			}
+			app, v := createApp(t, f.c, "apps", key)
+			f.app = app
+			for _, n := range []string{"r1", "r2"} {
+				f.addAgent(n, s.URL, nil)
+			}
+			d := f.wait(f.deploy(aws.StringValue(v.Version), deployOpts{}))
+			if got := aws.StringValue(d.Status); got != "Succeeded" {
+				t.Fatalf("deployment ended %s: %v", got, d)
+			}
+			for _, n := range []string{"r1", "r2"} {
+				if got := f.read(n, "version"); got != "v1" {
+					t.Errorf("robot %s runs %q, want v1", n, got)
+				}
+			}
+			objects.put(t, "apps", key, tarGz(t, map[string]bundleFile{"app/run.sh": {appScript("v2"), 0o755}}))
+			checkRobotsFailed(t, f.wait(f.deploy(aws.StringValue(v.Version), deployOpts{})), "EtagMismatch")
+			objects.del(t, "apps", key)
+			checkRobotsFailed(t, f.wait(f.deploy(aws.StringValue(v.Version), deployOpts{})), "ResourceNotFound")
+			for _, n := range []string{"r1", "r2"} {
+				if got := f.read(n, "version"); got != "v1" {
+					t.Errorf("robot %s runs %q after the failed deployments, want v1 still", n, got)
+				}
+			}
+		})
+	}
+}
