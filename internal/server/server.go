@@ -145,6 +145,15 @@ func openBundles(ctx context.Context, cfg config.Config, log *slog.Logger) (bund
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	checkCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	missing, err := st.Check(checkCtx)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("--bundles %q: the S3 store does not answer: %w", cfg.Bundles, err)
+	}
+	if len(missing) > 0 {
+		log.Warn("configured bundle buckets do not exist (yet)", "buckets", missing)
+	}
 	log.Info("bundle store", "kind", "s3", "endpoint", o.Endpoint, "buckets", o.Buckets, "presign", st.Presigns())
 	if st.Presigns() {
 		return st, st, func() {}, nil

@@ -155,6 +155,23 @@ func New(ctx context.Context, o Options) (*Store, error) {
 	return &Store{opts: o, client: client, presign: s3.NewPresignClient(client), digests: map[string]string{}}, nil
 }
 
+// Check asks the store about each configured bucket, so a wrong endpoint,
+// region or credential stops fleetsyncd at start rather than at the first
+// deployment. A configured bucket that does not exist (yet) is not an error;
+// it is returned in missing. Without configured buckets there is nothing to
+// ask that every credential may (ListBuckets needs its own permission).
+func (s *Store) Check(ctx context.Context) (missing []string, err error) {
+	for _, b := range s.opts.Buckets {
+		switch err := s.Bucket(ctx, b); {
+		case errors.Is(err, bundle.ErrNotExist):
+			missing = append(missing, b)
+		case err != nil:
+			return missing, err
+		}
+	}
+	return missing, nil
+}
+
 // Presigns reports whether the store hands robots presigned URLs.
 func (s *Store) Presigns() bool { return !s.opts.NoPresign }
 

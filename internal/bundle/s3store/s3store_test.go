@@ -10,6 +10,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -40,6 +41,15 @@ func TestParseURL(t *testing.T) {
 			t.Errorf("ParseURL(%q) = nil error", bad)
 		}
 	}
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 // payload returns n pseudo-random bytes (incompressible, reproducible).
@@ -82,6 +92,20 @@ func TestStoreAgainstVersitygw(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	t.Run("Check", func(t *testing.T) {
+		if missing, err := st.Check(ctx); err != nil || strings.Join(missing, ",") != "missing" {
+			t.Errorf("Check = %v, %v; want [missing], nil", missing, err)
+		}
+		o2 := o
+		o2.Endpoint = "http://" + freeAddr(t) // nobody listens
+		dead, err := s3store.New(ctx, o2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := dead.Check(ctx); err == nil {
+			t.Error("Check of a store nobody serves = nil error")
+		}
+	})
 	t.Run("Bucket", func(t *testing.T) {
 		if err := st.Bucket(ctx, "bundles"); err != nil {
 			t.Errorf("Bucket(bundles) = %v", err)
