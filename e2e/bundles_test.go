@@ -418,10 +418,10 @@ func TestBundleURLs(t *testing.T) {
 			// Foreign URLs.
 			if onServer {
 				if st, body := b.get(t, obj.URL, "", true); st != http.StatusForbidden || !strings.Contains(string(body), "another robot") {
-					t.Errorf("robot B with robot A's URL: %d %s, want 403 another robot", st, body)
+					t.Errorf("robot B with robot A's URL: %d %.200q, want 403 another robot", st, body)
 				}
 				if st, body := a.get(t, obj.URL, "", false); st != http.StatusUnauthorized {
-					t.Errorf("unsigned request: %d %s, want 401", st, body)
+					t.Errorf("unsigned request: %d %.200q, want 401", st, body)
 				}
 				tok := strings.TrimPrefix(u.Path, proto.PathBundle)
 				payload, mac, _ := strings.Cut(tok, ".")
@@ -429,7 +429,7 @@ func TestBundleURLs(t *testing.T) {
 				forged := bytes.Replace(raw, []byte(a.arn), []byte(b.arn), 1)
 				forgedURL := env.s.URL + proto.PathBundle + base64.RawURLEncoding.EncodeToString(forged) + "." + mac
 				if st, body := b.get(t, forgedURL, "", true); st != http.StatusForbidden || !strings.Contains(string(body), "not issued by this server") {
-					t.Errorf("forged URL: %d %s, want 403 not issued by this server", st, body)
+					t.Errorf("forged URL: %d %.200q, want 403 not issued by this server", st, body)
 				}
 			} else {
 				tampered := strings.Replace(obj.URL, url.QueryEscape(a.arn), url.QueryEscape(b.arn), 1)
@@ -437,7 +437,7 @@ func TestBundleURLs(t *testing.T) {
 					t.Fatalf("presigned URL %s does not carry the robot", obj.URL)
 				}
 				if st, body := b.get(t, tampered, "", false); st != http.StatusForbidden {
-					t.Errorf("presigned URL re-addressed to robot B: %d %.200s, want 403", st, body)
+					t.Errorf("presigned URL re-addressed to robot B: %d %.200q, want 403", st, body)
 				}
 			}
 
@@ -446,7 +446,7 @@ func TestBundleURLs(t *testing.T) {
 			time.Sleep(time.Until(expiry(t, obj.URL)) + 1100*time.Millisecond)
 			st, body := a.get(t, obj.URL, "", onServer)
 			if st != http.StatusForbidden || (onServer && !strings.Contains(string(body), "expired")) {
-				t.Errorf("expired URL: %d %.300s, want 403", st, body)
+				t.Errorf("expired URL: %d %.200q, want 403", st, body)
 			}
 			dst2, err := os.CreateTemp(t.TempDir(), "dl")
 			must(t, err)
