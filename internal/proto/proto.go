@@ -41,9 +41,9 @@ const (
 	FailureBadPermission           = "BadPermissionError"
 	FailureDownload                = "DownloadingBundleFailure" // not an AWS code; see docs
 	FailureEtagMismatch            = "EtagMismatch"
-	FailureResourceNotFound        = "ResourceNotFound"
 	FailureInternal                = "InternalServerError"
 	FailureEnvironmentSetup        = "EnvironmentSetupError"
+	FailureResourceNotFound        = "ResourceNotFound"
 	FailureAborted                 = "RobotDeploymentAborted"
 )
 
