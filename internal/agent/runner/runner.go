@@ -26,12 +26,10 @@ package runner
 
 import (
 	"context"
-	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"os"
@@ -407,22 +405,4 @@ func downloadName(obj proto.Object) string {
 	}
 	sum := sha256.Sum256([]byte(obj.ETag + "\x00" + fmt.Sprint(obj.Size)))
 	return hex.EncodeToString(sum[:]) + ".part"
-}
-
-// checkETag verifies a downloaded file against an S3 ETag when the ETag is
-// a plain MD5 (a single-part upload); a multipart ETag ("…-N") cannot be
-// recomputed without the part size and is left to the SHA-256.
-func checkETag(f *os.File, etag string) error {
-	want := strings.Trim(etag, `"`)
-	if len(want) != 32 || strings.Contains(want, "-") {
-		return nil
-	}
-	h := md5.New()
-	if _, err := io.Copy(h, io.NewSectionReader(f, 0, math.MaxInt64)); err != nil {
-		return err
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); !strings.EqualFold(got, want) {
-		return &client.IntegrityError{What: "etag", Want: want, Got: got}
-	}
-	return nil
 }
