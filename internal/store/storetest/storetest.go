@@ -33,6 +33,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"JobCancel", testJobCancel},
 		{"JobCancelEarly", testJobCancelEarly},
 		{"ConcurrentJobs", testConcurrentJobs},
+		{"AgentsSeen", testAgentsSeen},
+		{"Nonces", testNonces},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })

@@ -1,0 +1,15 @@
+-- +goose Up
+-- When each robot's agent was last heard, by any replica (engine liveness).
+ALTER TABLE robots ADD COLUMN agent_seen_ms BIGINT NOT NULL DEFAULT 0;
+
+-- Agent request nonces seen recently, shared by every replica (replay
+-- protection); the primary key settles races, a sweep forgets old ones.
+CREATE TABLE agent_nonces (
+    nonce   TEXT PRIMARY KEY,
+    seen_ms BIGINT NOT NULL
+);
+CREATE INDEX agent_nonces_by_time ON agent_nonces (seen_ms);
+
+-- +goose Down
+DROP TABLE agent_nonces;
+ALTER TABLE robots DROP COLUMN agent_seen_ms;

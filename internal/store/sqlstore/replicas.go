@@ -1,0 +1,67 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"maps"
+	"slices"
+
+	"github.com/fleetsync/fleetsync/internal/fleet"
+)
+
+// RecordAgentsSeen implements store.Agents. One transaction for the whole
+// batch: a replica flushes what its agents did since the last flush.
+func (s *Store) RecordAgentsSeen(ctx context.Context, seen map[string]int64) error {
+	if len(seen) == 0 {
+		return nil
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		// A stable order keeps two replicas' batches from deadlocking on PostgreSQL.
+		for _, arn := range slices.Sorted(maps.Keys(seen)) {
+			if _, err := tx.ExecContext(ctx, `UPDATE robots SET agent_seen_ms = $1 WHERE arn = $2 AND agent_seen_ms < $1`, seen[arn], arn); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// DeployingAgentsSeen implements store.Agents.
+func (s *Store) DeployingAgentsSeen(ctx context.Context, jobARN string) (map[string]int64, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT r.arn, r.agent_seen_ms FROM job_robots jr JOIN robots r ON r.arn = jr.robot_arn
+		WHERE jr.job_arn = $1 AND jr.status = $2`, jobARN, fleet.RobotDeploying)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var arn string
+		var ms int64
+		if err := rows.Scan(&arn, &ms); err != nil {
+			return nil, err
+		}
+		out[arn] = ms
+	}
+	return out, rows.Err()
+}
+
+// ClaimNonce implements store.Nonces.
+func (s *Store) ClaimNonce(ctx context.Context, nonce string, nowMs int64) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `INSERT INTO agent_nonces (nonce, seen_ms) VALUES ($1, $2) ON CONFLICT (nonce) DO NOTHING`, nonce, nowMs)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// DeleteNoncesBefore implements store.Nonces.
+func (s *Store) DeleteNoncesBefore(ctx context.Context, ms int64) (int, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM agent_nonces WHERE seen_ms < $1`, ms)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
