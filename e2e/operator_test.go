@@ -108,7 +108,7 @@ func opMakeTarGz(t testing.TB, files map[string]string) []byte {
 // bundle store and returns the ETag S3 would give it.
 func opWriteBundle(t testing.TB, s *testenv.Server, bucket, key string, content []byte) string {
 	t.Helper()
-	p := filepath.Join(s.DataDir, "bundles", bucket, filepath.FromSlash(key))
+	p := filepath.Join(s.BundleDir, bucket, filepath.FromSlash(key))
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -14,12 +14,13 @@ import (
 	"github.com/fleetsync/fleetsync/internal/store"
 )
 
-// Presence remembers when each robot's agent was last heard. It lives in the
-// process that serves the agent; a robot is alive if any recent request of
-// its agent reached this replica.
+// Presence remembers when each robot's agent was last heard by this
+// process, and hands that to the store in batches (Flush) so that the
+// replica driving a job knows of agents that talk to another replica.
 type Presence struct {
-	mu   sync.Mutex
-	seen map[string]int64
+	mu    sync.Mutex
+	seen  map[string]int64
+	dirty map[string]int64
 }
 
 // Seen records that a robot's agent was heard at ms.
@@ -27,16 +28,59 @@ func (p *Presence) Seen(robotARN string, ms int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.seen == nil {
-		p.seen = map[string]int64{}
+		p.seen, p.dirty = map[string]int64{}, map[string]int64{}
 	}
 	p.seen[robotARN] = ms
+	p.dirty[robotARN] = ms
 }
 
-// Last returns when a robot's agent was last heard, 0 if never.
+// Last returns when a robot's agent was last heard here, 0 if never.
 func (p *Presence) Last(robotARN string) int64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.seen[robotARN]
+}
+
+// Flush stores what was heard since the last flush; on failure the batch is
+// kept for the next one.
+func (p *Presence) Flush(ctx context.Context, st store.Agents) error {
+	p.mu.Lock()
+	batch := p.dirty
+	p.dirty = map[string]int64{}
+	p.mu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	err := st.RecordAgentsSeen(ctx, batch)
+	if err != nil {
+		p.mu.Lock()
+		for r, ms := range batch {
+			if p.dirty[r] < ms {
+				p.dirty[r] = ms
+			}
+		}
+		p.mu.Unlock()
+	}
+	return err
+}
+
+// Run flushes every interval until ctx ends, then once more.
+func (p *Presence) Run(ctx context.Context, st store.Agents, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			p.Flush(final, st)
+			return
+		case <-t.C:
+			if err := p.Flush(ctx, st); err != nil && ctx.Err() == nil {
+				log.Warn("recording agent liveness failed; retrying at the next flush", "error", err)
+			}
+		}
+	}
 }
 
 // Engine drives active jobs: it prepares Pending jobs and advances
@@ -243,9 +287,14 @@ func (e *Engine) advance(ctx context.Context, j fleet.Job) error {
 	if err != nil {
 		return err
 	}
+	// Agents may talk to another replica: what every replica heard is in the store.
+	stored, err := e.Store.DeployingAgentsSeen(ctx, j.ARN)
+	if err != nil {
+		return err
+	}
 	for _, d := range deploying {
 		// A robot is not silent before this engine could have heard it.
-		seen := max(e.Presence.Last(d.Robot), e.startedMs)
+		seen := max(e.Presence.Last(d.Robot), stored[d.Robot], e.startedMs)
 		o.Deploying = append(o.Deploying, Deploying{Robot: d.Robot, StartedMs: d.StartedMs, AgentSeenMs: seen})
 	}
 	if free := Window(o.Targets, o.ConcurrentPercent) - len(deploying); free > 0 && o.PendingTotal > 0 {

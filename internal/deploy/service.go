@@ -158,6 +158,11 @@ func (s *Service) Sync(ctx context.Context, account, token, fleetARN string) (fl
 		return fleet.Job{}, fleet.Wrap(fleet.Internal, err, "store failure")
 	}
 	if source.Status.Active() {
+		// That active job may be this very request's, created by an
+		// identical call (same token) since the replay check above.
+		if j, ok, err := s.replay(ctx, account, fleet.OpSyncDeploymentJob, token, hash); ok || err != nil {
+			return j, err
+		}
 		return fleet.Job{}, concurrent(fleetARN)
 	}
 	return s.insert(ctx, account, fleet.OpSyncDeploymentJob, token, hash, fleetARN, source.Spec, nil)
