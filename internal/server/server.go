@@ -227,7 +227,9 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	engineCtx, stopEngine := context.WithCancel(context.Background())
 	var background sync.WaitGroup
 	background.Go(func() { engine.Run(engineCtx) })
-	background.Go(func() { presence.Run(engineCtx, d.Store, presenceFlush(cfg.AgentPollInterval), log.With("component", "presence")) })
+	background.Go(func() {
+		presence.Run(engineCtx, d.Store, presenceFlush(cfg.AgentPollInterval), log.With("component", "presence"))
+	})
 	if bus != nil {
 		background.Go(func() {
 			bus.Run(engineCtx, func(msg string) {
