@@ -75,6 +75,7 @@ func TestReplicaFailover(t *testing.T) {
 	for _, sr := range r.robots {
 		sr.SetBehavior(sim.Behavior{Delay: 200 * time.Millisecond})
 	}
+	created := time.Now()
 	job := r.create(jobConfig{concurrent: 5, threshold: 100}) // window 25: twenty waves
 	completed := func() int {
 		n := 0
@@ -104,6 +105,7 @@ func TestReplicaFailover(t *testing.T) {
 	}
 	survivor := reps[1-holder]
 	killed := time.Now()
+	t.Logf("%d robots completed %v after the job was created", completed(), killed.Sub(created).Round(time.Millisecond))
 	reps[holder].Kill()
 	atKill := completed()
 	_, deadUntil := lease(t, db, job) // the dead replica's last renewal
@@ -122,8 +124,12 @@ func TestReplicaFailover(t *testing.T) {
 	}
 	d, _ := r.wait(job, 2*time.Minute)
 	finished := time.Since(killed)
-	t.Logf("killed replica %d with %d of 500 robots completed; lease TTL %v; survivor took the lease %v after the kill (lease lapsed %v after the kill); job finished %v after the kill",
-		holder, atKill, ttl, takeover.Round(time.Millisecond), time.UnixMilli(deadUntil).Sub(killed).Round(time.Millisecond), finished.Round(time.Millisecond))
+	var firstStart int64
+	must(t, db.QueryRow(`SELECT COALESCE(MIN(started_ms), 0) FROM job_robots WHERE job_arn = $1 AND started_ms > $2`, job, killed.UnixMilli()).Scan(&firstStart))
+	t.Logf("killed replica %d with %d of 500 robots completed; lease TTL %v: the dead lease lapsed %v after the kill, the survivor held it %v after the kill "+
+		"and started its first robot %v after the kill; job finished %v after the kill",
+		holder, atKill, ttl, time.UnixMilli(deadUntil).Sub(killed).Round(time.Millisecond), takeover.Round(time.Millisecond),
+		time.UnixMilli(firstStart).Sub(killed).Round(time.Millisecond), finished.Round(time.Millisecond))
 
 	if aws.StringValue(d.Status) != "Succeeded" {
 		t.Fatalf("job after failover = %s/%s", aws.StringValue(d.Status), aws.StringValue(d.FailureCode))
