@@ -165,6 +165,7 @@ func TestReplicaFailover(t *testing.T) {
 // ConcurrentDeploymentException; 50 different-token calls on an idle fleet
 // make exactly one job.
 func TestReplicaSyncRaces(t *testing.T) {
+	t.Parallel()
 	reps := startReplicas(t, 2)
 	clients := []*robomaker.RoboMaker{quiet(reps[0].Client()), quiet(reps[1].Client())}
 	r := newReplicaRollout(t, reps, 4)
@@ -239,6 +240,7 @@ func TestReplicaSyncRaces(t *testing.T) {
 // for each resource with a unique name (and one agent id): exactly one
 // succeeds, the others get ResourceAlreadyExistsException.
 func TestReplicaDuplicateNames(t *testing.T) {
+	t.Parallel()
 	reps := startReplicas(t, 2)
 	clients := []*robomaker.RoboMaker{quiet(reps[0].Client()), quiet(reps[1].Client())}
 	makeBucket(t, reps[0], "dup")
@@ -297,6 +299,7 @@ func TestReplicaDuplicateNames(t *testing.T) {
 // the replica that does not drive the job; each gets its assignment from
 // the wake-up of its waiting poll, not when that poll times out.
 func TestReplicaWakeUps(t *testing.T) {
+	t.Parallel()
 	reps := startReplicas(t, 2, "--agent-max-wait", "30s", "--agent-poll-interval", "10s")
 	r := newReplicaRollout(t, reps, 0)
 	r.pollWait = 30 * time.Second
@@ -324,6 +327,7 @@ func TestReplicaWakeUps(t *testing.T) {
 // TestReplicaNonceReplay: a signed agent request accepted by one replica is
 // refused as a replay by the other (the nonce lives in the database).
 func TestReplicaNonceReplay(t *testing.T) {
+	t.Parallel()
 	reps := startReplicas(t, 2)
 	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
 	_, err := quiet(reps[0].Client()).CreateRobot(&robomaker.CreateRobotInput{Name: aws.String("replayed"), Architecture: aws.String("X86_64"),
@@ -357,6 +361,7 @@ func TestReplicaNonceReplay(t *testing.T) {
 // database refuses connections (its sessions cut, as in a restart) and 200
 // again once it accepts them.
 func TestReadyzFollowsDatabase(t *testing.T) {
+	t.Parallel()
 	admin := pgtest.Require(t)
 	s := testenv.Start(t, testenv.Options{Database: pgtest.NewDatabase(t)})
 	name := strings.TrimPrefix(s.Database[strings.LastIndexByte(s.Database, '/'):], "/")
@@ -390,5 +395,21 @@ func TestReadyzFollowsDatabase(t *testing.T) {
 			t.Fatal("/readyz not 200 again 30 s after the database came back")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestReplicaNeedsTheSameMasterKey: a replica whose data directory has
+// another master key refuses to start, naming the file, instead of failing
+// every signed request later.
+func TestReplicaNeedsTheSameMasterKey(t *testing.T) {
+	t.Parallel()
+	reps := startReplicas(t, 1)
+	_, stderr, exit := opRunFleetsyncd(t, opBootstrapEnv(), "--listen", testenv.FreeAddr(t), "--data-dir", t.TempDir(),
+		"--database", reps[0].Database, "--region", testenv.Region)
+	if exit == 0 || !strings.Contains(stderr, "master.key") {
+		t.Errorf("a replica with another master key: exit %d, stderr %q; want a failure naming master.key", exit, stderr)
+	}
+	if strings.Contains(stderr, "postgres:postgres@") {
+		t.Errorf("stderr shows the database password: %q", stderr)
 	}
 }

@@ -84,6 +84,16 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, erro
 	if err != nil {
 		return nil, err
 	}
+	// Replicas must share the master key (secrets sealed by one are opened
+	// by another): the first process on a database records a check of it.
+	check := hex.EncodeToString(keys.Derive("master-key-check")[:8])
+	if stored, err := st.EnsureSetting(ctx, "master-key-check", check); err != nil {
+		st.Close()
+		return nil, err
+	} else if stored != check {
+		st.Close()
+		return nil, fmt.Errorf("%s/master.key is not the master key this database was set up with: every replica needs the same master.key (copy it from another replica's data directory)", cfg.DataDir)
+	}
 	nodeID, err := loadNodeID(cfg.DataDir)
 	if err != nil {
 		st.Close()

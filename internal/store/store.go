@@ -256,6 +256,13 @@ type Nonces interface {
 	DeleteNoncesBefore(ctx context.Context, ms int64) (int, error)
 }
 
+// Settings are values every process sharing the database must agree on.
+type Settings interface {
+	// EnsureSetting stores value under key unless the key is set already,
+	// and returns the stored value (the first writer's, when racing).
+	EnsureSetting(ctx context.Context, key, value string) (string, error)
+}
+
 // Store is everything fleetsync persists.
 type Store interface {
 	Fleets
@@ -266,6 +273,7 @@ type Store interface {
 	Jobs
 	Agents
 	Nonces
+	Settings
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database.

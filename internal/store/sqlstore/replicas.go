@@ -65,3 +65,13 @@ func (s *Store) DeleteNoncesBefore(ctx context.Context, ms int64) (int, error) {
 	n, err := res.RowsAffected()
 	return int(n), err
 }
+
+// EnsureSetting implements store.Settings.
+func (s *Store) EnsureSetting(ctx context.Context, key, value string) (string, error) {
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, key, value); err != nil {
+		return "", err
+	}
+	var stored string
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = $1`, key).Scan(&stored)
+	return stored, err
+}

@@ -82,3 +82,31 @@ func testNonces(t *testing.T, s store.Store) {
 		t.Error("a nonce younger than the sweep was forgotten")
 	}
 }
+
+// testSettings: the first value set wins, racing writers included.
+func testSettings(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	var wg sync.WaitGroup
+	got := make([]string, 10)
+	for i := range 10 {
+		wg.Go(func() {
+			v, err := s.EnsureSetting(ctx, "k", string(rune('a'+i)))
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = v
+		})
+	}
+	wg.Wait()
+	for i := range got {
+		if got[i] == "" || got[i] != got[0] {
+			t.Fatalf("racing EnsureSetting returned %q, want one value for all", got)
+		}
+	}
+	if v, err := s.EnsureSetting(ctx, "k", "later"); err != nil || v != got[0] {
+		t.Errorf("EnsureSetting after = %q, %v; want %q", v, err, got[0])
+	}
+	if v, _ := s.EnsureSetting(ctx, "other", "x"); v != "x" {
+		t.Errorf("another key = %q, want x", v)
+	}
+}

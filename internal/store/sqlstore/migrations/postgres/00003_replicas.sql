@@ -10,6 +10,14 @@ CREATE TABLE agent_nonces (
 );
 CREATE INDEX agent_nonces_by_time ON agent_nonces (seen_ms);
 
+-- Values every process on the database must agree on, such as a check of
+-- the master key (replicas must share it).
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
 -- +goose Down
+DROP TABLE settings;
 DROP TABLE agent_nonces;
 ALTER TABLE robots DROP COLUMN agent_seen_ms;
