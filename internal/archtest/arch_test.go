@@ -37,7 +37,10 @@ func TestImportBoundaries(t *testing.T) {
 		{"internal/registry", []string{"net/http", "database/sql", module + "/internal/store/sqlstore", module + "/internal/awsapi"}},
 		{"internal/awsapi", []string{"database/sql", module + "/internal/store/sqlstore", "modernc.org/sqlite"}},
 		{"internal/store", []string{"net/http", "database/sql"}},
-		{"internal/deploy", []string{"net/http", "database/sql"}},
+		{"internal/deploy", []string{"net/http", "database/sql", "github.com/jackc/pgx/v5"}},
+		// Wake-ups between replicas are wired in the composition root; the
+		// agent endpoint sees only its Hub and the store contract.
+		{"internal/agentapi", []string{"database/sql", "github.com/jackc/pgx/v5", module + "/internal/store/sqlstore", module + "/internal/pgbus"}},
 		// The agent side imports no server code.
 		{"internal/proto", []string{module + "/internal/fleet", module + "/internal/store", "database/sql"}},
 		{"internal/agent/client", serverSide},
