@@ -413,3 +413,51 @@ func TestReplicaNeedsTheSameMasterKey(t *testing.T) {
 		t.Errorf("stderr shows the database password: %q", stderr)
 	}
 }
+
+// TestReplicaLivenessIsShared: robots that keep polling, each on its own
+// replica, stay Deploying for many agent-silence windows while one replica
+// drives the job: the driver hears, through the database, of agents that
+// talk only to the other replica.
+func TestReplicaLivenessIsShared(t *testing.T) {
+	t.Parallel()
+	reps := startReplicas(t, 2)
+	r := newReplicaRollout(t, reps, 4)
+	for _, sr := range r.robots {
+		sr.SetBehavior(sim.Behavior{Hang: true}) // polls, never reports
+	}
+	job := r.create(jobConfig{concurrent: 100})
+	silence := 3*200*time.Millisecond + time.Second // engineArgs: 3 poll intervals + the long-poll cap
+	deadline := time.Now().Add(time.Minute)
+	for {
+		d, err := r.c.DescribeDeploymentJob(&robomaker.DescribeDeploymentJobInput{Job: aws.String(job)})
+		must(t, err)
+		deploying := 0
+		for _, rd := range d.RobotDeploymentSummary {
+			if aws.StringValue(rd.Status) == "Deploying" {
+				deploying++
+			}
+		}
+		if deploying == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("robots never all Deploying: %v", d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(4 * silence) // the planner looks every engine tick
+	d, err := r.c.DescribeDeploymentJob(&robomaker.DescribeDeploymentJobInput{Job: aws.String(job)})
+	must(t, err)
+	for _, rd := range d.RobotDeploymentSummary {
+		if got := aws.StringValue(rd.Status); got != "Deploying" {
+			t.Errorf("robot %s = %s (%s) after %v of polling without reporting, want Deploying", aws.StringValue(rd.Arn), got,
+				aws.StringValue(rd.FailureReason), 4*silence)
+		}
+	}
+	for _, sr := range r.robots {
+		sr.SetBehavior(sim.Behavior{})
+	}
+	if d, _ := r.wait(job, time.Minute); aws.StringValue(d.Status) != "Succeeded" {
+		t.Errorf("job = %v", d)
+	}
+}
