@@ -107,6 +107,10 @@ type Engine struct {
 
 	owner     string
 	startedMs int64
+	// held maps the jobs whose lease this engine holds to the lease's end
+	// (epoch ms), so that a wake-up soon after a renewal does not write
+	// the lease again. Only the Run goroutine touches it.
+	held map[string]int64
 	wake      chan struct{}
 	once      sync.Once
 }
@@ -161,7 +165,8 @@ func (e *Engine) Run(ctx context.Context) {
 	}
 }
 
-// RunOnce looks at every active job once.
+// RunOnce looks at every active job once, driving those whose lease it
+// holds or can take. It is not safe for concurrent use (Run calls it).
 func (e *Engine) RunOnce(ctx context.Context) {
 	e.init()
 	jobs, err := e.Store.ActiveJobs(ctx)
@@ -171,16 +176,26 @@ func (e *Engine) RunOnce(ctx context.Context) {
 		}
 		return
 	}
+	held := make(map[string]int64, len(jobs))
 	for _, arn := range jobs {
 		now := e.Now()
-		ok, err := e.Store.AcquireLease(ctx, arn, e.owner, now.UnixMilli(), now.Add(e.LeaseTTL).UnixMilli())
-		if err != nil || !ok {
-			continue
+		// A lease with more than two thirds of its time left is still ours
+		// for sure; renewing it again would only cost a write.
+		if until, ok := e.held[arn]; ok && until-now.UnixMilli() > e.LeaseTTL.Milliseconds()*2/3 {
+			held[arn] = until
+		} else {
+			until := now.Add(e.LeaseTTL).UnixMilli()
+			ok, err := e.Store.AcquireLease(ctx, arn, e.owner, now.UnixMilli(), until)
+			if err != nil || !ok {
+				continue
+			}
+			held[arn] = until
 		}
 		if err := e.step(ctx, arn); err != nil && ctx.Err() == nil && !errors.Is(err, store.ErrConflict) {
 			e.Log.Error("job step failed", "job", arn, "error", err)
 		}
 	}
+	e.held = held
 }
 
 // step moves one job forward as far as it can go now.
