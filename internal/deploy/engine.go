@@ -111,8 +111,8 @@ type Engine struct {
 	// (epoch ms), so that a wake-up soon after a renewal does not write
 	// the lease again. Only the Run goroutine touches it.
 	held map[string]int64
-	wake      chan struct{}
-	once      sync.Once
+	wake chan struct{}
+	once sync.Once
 }
 
 func (e *Engine) init() {
