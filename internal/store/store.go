@@ -238,7 +238,7 @@ type Agents interface {
 	RecordResult(ctx context.Context, jobARN, robotARN string, success bool, code, reason string, nowMs int64) (abort bool, err error)
 	// RecordAgentsSeen stores when robots' agents were last heard (epoch ms
 	// by robot ARN), so that whichever replica drives a job knows it; a
-	// robot's time never moves back. Unknown robots are ignored.
+	// robot's time never moves back. It takes no lock on robots or jobs.
 	RecordAgentsSeen(ctx context.Context, seen map[string]int64) error
 	// DeployingAgentsSeen returns, for each Deploying row of the job, when
 	// its robot's agent was last recorded as heard (0: never).

@@ -18,7 +18,8 @@ func (s *Store) RecordAgentsSeen(ctx context.Context, seen map[string]int64) err
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		// A stable order keeps two replicas' batches from deadlocking on PostgreSQL.
 		for _, arn := range slices.Sorted(maps.Keys(seen)) {
-			if _, err := tx.ExecContext(ctx, `UPDATE robots SET agent_seen_ms = $1 WHERE arn = $2 AND agent_seen_ms < $1`, seen[arn], arn); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO agent_presence (robot_arn, seen_ms) VALUES ($1, $2)
+				ON CONFLICT (robot_arn) DO UPDATE SET seen_ms = excluded.seen_ms WHERE agent_presence.seen_ms < excluded.seen_ms`, arn, seen[arn]); err != nil {
 				return err
 			}
 		}
@@ -28,7 +29,7 @@ func (s *Store) RecordAgentsSeen(ctx context.Context, seen map[string]int64) err
 
 // DeployingAgentsSeen implements store.Agents.
 func (s *Store) DeployingAgentsSeen(ctx context.Context, jobARN string) (map[string]int64, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT r.arn, r.agent_seen_ms FROM job_robots jr JOIN robots r ON r.arn = jr.robot_arn
+	rows, err := s.db.QueryContext(ctx, `SELECT jr.robot_arn, COALESCE(p.seen_ms, 0) FROM job_robots jr LEFT JOIN agent_presence p ON p.robot_arn = jr.robot_arn
 		WHERE jr.job_arn = $1 AND jr.status = $2`, jobARN, fleet.RobotDeploying)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,11 @@
 -- +goose Up
 -- When each robot's agent was last heard, by any replica (engine liveness).
-ALTER TABLE robots ADD COLUMN agent_seen_ms BIGINT NOT NULL DEFAULT 0;
+-- A table of its own: replicas flush it in batches, and those writes must
+-- never take the robot row locks the engine's transactions take.
+CREATE TABLE agent_presence (
+    robot_arn TEXT PRIMARY KEY,
+    seen_ms   BIGINT NOT NULL
+);
 
 -- Agent request nonces seen recently, shared by every replica (replay
 -- protection); the primary key settles races, a sweep forgets old ones.
@@ -20,4 +25,4 @@ CREATE TABLE settings (
 -- +goose Down
 DROP TABLE settings;
 DROP TABLE agent_nonces;
-ALTER TABLE robots DROP COLUMN agent_seen_ms;
+DROP TABLE agent_presence;
