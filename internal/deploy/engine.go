@@ -326,7 +326,7 @@ func (e *Engine) advance(ctx context.Context, j fleet.Job) error {
 	if plan.Empty() {
 		return nil
 	}
-	step := store.Step{Start: plan.Start}
+	step := store.Step{Owner: e.owner, Start: plan.Start}
 	for _, t := range plan.NoResponse {
 		step.NoResponse = append(step.NoResponse, store.RobotOutcome{Robot: t.Robot, Code: CodeRobotNoResponse, Reason: t.Reason})
 	}

@@ -199,6 +199,10 @@ type Jobs interface {
 
 // Step is one plan step for Apply.
 type Step struct {
+	// Owner, when set, fences the step: it applies only while Owner holds
+	// the job's lease (ErrConflict otherwise), so an engine whose lease
+	// lapsed during a step cannot act beside the replica that took over.
+	Owner      string
 	Start      []string
 	NoResponse []RobotOutcome
 	// Finish ends the job when Status is set.

@@ -328,6 +328,15 @@ func (s *Store) Apply(ctx context.Context, jobARN string, step store.Step, nowMs
 		if st != fleet.JobInProgress {
 			return store.ErrConflict
 		}
+		if step.Owner != "" {
+			var owner string
+			if err := tx.QueryRowContext(ctx, `SELECT lease_owner FROM deployment_jobs WHERE arn = $1`, jobARN).Scan(&owner); err != nil {
+				return err
+			}
+			if owner != step.Owner {
+				return store.ErrConflict // the lease moved on: another replica drives the job now
+			}
+		}
 		for _, t := range step.NoResponse {
 			if _, err := finishRow(ctx, tx, jobARN, t.Robot, fleet.RobotDeploying, fleet.RobotNoResponse, t.Code, t.Reason, nowMs); err != nil {
 				return err

@@ -110,3 +110,35 @@ func testSettings(t *testing.T, s store.Store) {
 		t.Errorf("another key = %q, want x", v)
 	}
 }
+
+// testLeaseFencing: a step fenced by an owner applies only while that owner
+// holds the job's lease; once another took the lease over, the old owner's
+// step changes nothing.
+func testLeaseFencing(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	fx := newJobFixture(t, s)
+	must(t, s.CreateJob(ctx, fx.job("arn:fenced", 100, fleet.OpCreateDeploymentJob), 10))
+	must(t, s.StartPreparing(ctx, "arn:fenced"))
+	var rows []fleet.RobotDeployment
+	for i, r := range fx.robots {
+		rows = append(rows, fleet.RobotDeployment{Robot: r.ARN, Seq: i, Status: fleet.RobotPendingNewDeployment})
+	}
+	must(t, s.Prepare(ctx, "arn:fenced", rows, 200))
+	if ok, err := s.AcquireLease(ctx, "arn:fenced", "a", 1000, 2000); err != nil || !ok {
+		t.Fatalf("first lease = %v, %v", ok, err)
+	}
+	must(t, s.Apply(ctx, "arn:fenced", store.Step{Owner: "a", Start: []string{fx.robots[0].ARN}}, 1100))
+	if ok, _ := s.AcquireLease(ctx, "arn:fenced", "b", 1500, 2500); ok {
+		t.Fatal("b took an unexpired lease")
+	}
+	if ok, _ := s.AcquireLease(ctx, "arn:fenced", "b", 2001, 3001); !ok {
+		t.Fatal("b could not take a lapsed lease")
+	}
+	wantErr(t, "step of the old owner", s.Apply(ctx, "arn:fenced", store.Step{Owner: "a", Start: []string{fx.robots[1].ARN}}, 2100), store.ErrConflict)
+	must(t, s.Apply(ctx, "arn:fenced", store.Step{Owner: "b", Start: []string{fx.robots[2].ARN}}, 2200))
+	counts, err := s.Counts(ctx, "arn:fenced")
+	must(t, err)
+	if counts[fleet.RobotDeploying] != 2 || counts[fleet.RobotPendingNewDeployment] != 1 {
+		t.Errorf("counts after a fenced-off step = %v, want robots 0 and 2 deploying, robot 1 pending", counts)
+	}
+}

@@ -36,6 +36,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AgentsSeen", testAgentsSeen},
 		{"Nonces", testNonces},
 		{"Settings", testSettings},
+		{"LeaseFencing", testLeaseFencing},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
