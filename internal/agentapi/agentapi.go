@@ -209,7 +209,7 @@ func (a *API) authenticate(w http.ResponseWriter, r *http.Request, v any) (fleet
 		return fleet.Robot{}, false
 	}
 	if err != nil {
-		a.cfg.Log.Error("robot lookup failed", "error", err)
+		a.logFailure(r.Context(), "robot lookup failed", "error", err)
 		writeErr(w, http.StatusServiceUnavailable, "Unavailable", "try again later")
 		return fleet.Robot{}, false
 	}
@@ -239,6 +239,12 @@ func (a *API) poll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	if c := req.Current; c != nil && c.Restarts > 0 && c.LastExitCode != nil {
+		// The agent restarts a dying application itself; operators see the
+		// crash loop here (and in the agent's status).
+		a.cfg.Log.Warn("robot application keeps exiting", "robot", robot.ARN, "job", c.DeploymentJob,
+			"restarts", c.Restarts, "lastExitCode", *c.LastExitCode)
+	}
 	if c := req.Current; c != nil && c.Finished && c.DeploymentJob != "" {
 		// The robot finished a deployment the server did not hear about.
 		if _, err := a.cfg.Store.RecordResult(ctx, c.DeploymentJob, robot.ARN, true, "", "", a.cfg.Now().UnixMilli()); err == nil {
@@ -252,7 +258,7 @@ func (a *API) poll(w http.ResponseWriter, r *http.Request) {
 		woken := a.cfg.Hub.wait(robot.ARN)
 		resp, err := a.answer(ctx, r, robot, req.Current)
 		if err != nil {
-			a.cfg.Log.Error("poll failed", "robot", robot.ARN, "error", err)
+			a.logFailure(ctx, "poll failed", "robot", robot.ARN, "error", err)
 			writeErr(w, http.StatusServiceUnavailable, "Unavailable", "try again later")
 			return
 		}
@@ -269,6 +275,16 @@ func (a *API) poll(w http.ResponseWriter, r *http.Request) {
 		}
 		a.cfg.Presence.Seen(robot.ARN, a.cfg.Now().UnixMilli())
 	}
+}
+
+// logFailure logs a failed request as an error, unless the agent went away
+// first (its context ended): that is the agent's business, not a fault here.
+func (a *API) logFailure(ctx context.Context, msg string, args ...any) {
+	if ctx.Err() != nil {
+		a.cfg.Log.Debug(msg+" (agent gone)", args...)
+		return
+	}
+	a.cfg.Log.Error(msg, args...)
 }
 
 func (a *API) wake() {
@@ -379,7 +395,7 @@ func (a *API) report(w http.ResponseWriter, r *http.Request) {
 		a.wake()
 	}
 	if err != nil {
-		a.cfg.Log.Error("report failed", "robot", robot.ARN, "error", err)
+		a.logFailure(ctx, "report failed", "robot", robot.ARN, "error", err)
 		writeErr(w, http.StatusServiceUnavailable, "Unavailable", "try again later")
 		return
 	}

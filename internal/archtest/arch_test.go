@@ -41,11 +41,18 @@ func TestImportBoundaries(t *testing.T) {
 		// Wake-ups between replicas are wired in the composition root; the
 		// agent endpoint sees only its Hub and the store contract.
 		{"internal/agentapi", []string{"database/sql", "github.com/jackc/pgx/v5", module + "/internal/store/sqlstore", module + "/internal/pgbus"}},
+		// The console and metrics go through the domain and store contracts.
+		{"internal/console", []string{"database/sql", module + "/internal/store/sqlstore", module + "/internal/awsapi"}},
+		// (prometheus/collectors links database/sql for its DB stats collector.)
+		{"internal/metrics", []string{module + "/internal/store/sqlstore", module + "/internal/deploy", module + "/internal/store"}},
 		// The agent side imports no server code.
 		{"internal/proto", []string{module + "/internal/fleet", module + "/internal/store", "database/sql"}},
 		{"internal/agent/client", serverSide},
 		{"internal/agent/bundle", serverSide},
 		{"internal/agent/launch", serverSide},
+		{"internal/agent/state", serverSide},
+		{"internal/agent/runner", serverSide},
+		{"cmd/fleetsync-agent", serverSide},
 		{"internal/sim", serverSide},
 	}
 	for _, r := range rules {

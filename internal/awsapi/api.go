@@ -46,6 +46,9 @@ type Config struct {
 	// Now is the clock for signature checks; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Observe, when set, is told of every request an operation served: its
+	// HTTP status, the AWS error code ("" on success) and how long it took.
+	Observe func(operation string, status int, errorCode string, d time.Duration)
 }
 
 // API serves the RoboMaker operations.
@@ -115,11 +118,19 @@ func (a *API) serve(name string, op operation) http.Handler {
 				log.Debug("request refused", "code", e.Code, "message", e.Message)
 			}
 			writeError(w, e)
+			a.observe(name, e.Status, e.Code, start)
 			return
 		}
 		writeJSON(w, http.StatusOK, out)
+		a.observe(name, http.StatusOK, "", start)
 		log.Debug("request served", "duration", time.Since(start))
 	})
+}
+
+func (a *API) observe(name string, status int, code string, start time.Time) {
+	if a.cfg.Observe != nil {
+		a.cfg.Observe(name, status, code, time.Since(start))
+	}
 }
 
 func (a *API) run(r *http.Request, name string, op operation) (any, caller, error) {
@@ -141,8 +152,10 @@ func (a *API) run(r *http.Request, name string, op operation) (any, caller, erro
 	if err != nil {
 		return nil, c, err
 	}
-	if err := model.Validate(name, in); err != nil {
-		return nil, c, err
+	if _, inModel := model.Lookup(name); inModel {
+		if err := model.Validate(name, in); err != nil {
+			return nil, c, err
+		}
 	}
 	out, err := op(r.Context(), c, in, body)
 	return out, c, err
@@ -194,6 +207,9 @@ func decodeInput(r *http.Request, body []byte) (map[string]any, error) {
 	}
 	if arn := r.PathValue("resourceArn"); arn != "" {
 		in["resourceArn"] = arn
+	}
+	if arn := r.PathValue("fleetArn"); arn != "" {
+		in["fleetArn"] = arn
 	}
 	if keys, ok := r.URL.Query()["tagKeys"]; ok {
 		list := make([]any, len(keys))

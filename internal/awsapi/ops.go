@@ -33,6 +33,7 @@ func (a *API) routes() {
 	a.handle("TagResource", typed(a.tagResource))
 	a.handle("UntagResource", typed(a.untagResource))
 	a.handle("ListTagsForResource", typed(a.listTagsForResource))
+	a.routesFleetsync()
 	a.mux.HandleFunc("/", a.notServed)
 }
 

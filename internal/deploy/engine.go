@@ -104,6 +104,8 @@ type Engine struct {
 	// the same owner takes its jobs back at once instead of waiting for its
 	// old leases to lapse; "" means a random one.
 	Owner string
+	// OnTick, when set, is told how long each pass over the active jobs took.
+	OnTick func(time.Duration)
 
 	owner     string
 	startedMs int64
@@ -147,7 +149,11 @@ func (e *Engine) Run(ctx context.Context) {
 	defer ticker.Stop()
 	lastRetention := time.Time{}
 	for {
+		start := time.Now()
 		e.RunOnce(ctx)
+		if e.OnTick != nil {
+			e.OnTick(time.Since(start))
+		}
 		if now := e.Now(); now.Sub(lastRetention) > time.Hour && e.Retention > 0 {
 			lastRetention = now
 			if n, err := e.Store.DeleteJobsFinishedBefore(ctx, now.Add(-e.Retention).UnixMilli()); err != nil {
@@ -265,7 +271,7 @@ func (e *Engine) prepare(ctx context.Context, j fleet.Job) error {
 	var robots []fleet.Robot
 	var err error
 	if j.Operation == fleet.OpSyncDeploymentJob {
-		robots, err = e.Store.SyncTargets(ctx, j.Account, j.Fleet, j.Spec.Fingerprint())
+		robots, err = SyncTargets(ctx, e.Store, j.Account, j.Fleet, j.Spec)
 	} else {
 		robots, err = e.Store.FleetRobots(ctx, j.Account, j.Fleet, 1<<30)
 	}

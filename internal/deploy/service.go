@@ -131,41 +131,60 @@ func (s *Service) Create(ctx context.Context, account, token, fleetARN string, a
 			return fleet.Job{}, fleet.Wrap(fleet.Internal, err, "store failure")
 		}
 	}
-	return s.insert(ctx, account, fleet.OpCreateDeploymentJob, token, hash, fleetARN, spec, tags)
+	j, _, err := s.insert(ctx, account, fleet.OpCreateDeploymentJob, token, hash, fleetARN, spec, tags)
+	return j, err
 }
 
 // Sync starts a job that brings the fleet's robots onto its latest
 // deployment (SPEC §5, SyncDeploymentJob).
 func (s *Service) Sync(ctx context.Context, account, token, fleetARN string) (fleet.Job, error) {
+	j, _, err := s.sync(ctx, account, token, fleetARN)
+	return j, err
+}
+
+// sync is Sync; created reports whether this call inserted the job (false
+// when its token returned an existing one).
+func (s *Service) sync(ctx context.Context, account, token, fleetARN string) (fleet.Job, bool, error) {
 	if err := s.resolveFleet(account, fleetARN); err != nil {
-		return fleet.Job{}, err
+		return fleet.Job{}, false, err
 	}
 	hash := paramsHash(fleetARN)
 	if j, ok, err := s.replay(ctx, account, fleet.OpSyncDeploymentJob, token, hash); ok || err != nil {
-		return j, err
+		return j, false, err
 	}
-	if _, err := s.Store.GetFleet(ctx, account, fleetARN); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return fleet.Job{}, fleet.Errorf(fleet.NotFound, "fleet %s does not exist", fleetARN)
-		}
-		return fleet.Job{}, fleet.Wrap(fleet.Internal, err, "store failure")
-	}
-	source, err := s.Store.SourceJob(ctx, account, fleetARN)
-	if errors.Is(err, store.ErrNotFound) {
-		return fleet.Job{}, fleet.Errorf(fleet.NotFound, "fleet %s has no deployment to synchronize to", fleetARN)
-	}
+	_, source, err := s.source(ctx, account, fleetARN)
 	if err != nil {
-		return fleet.Job{}, fleet.Wrap(fleet.Internal, err, "store failure")
+		return fleet.Job{}, false, err
 	}
 	if source.Status.Active() {
 		// That active job may be this very request's, created by an
 		// identical call (same token) since the replay check above.
 		if j, ok, err := s.replay(ctx, account, fleet.OpSyncDeploymentJob, token, hash); ok || err != nil {
-			return j, err
+			return j, false, err
 		}
-		return fleet.Job{}, concurrent(fleetARN)
+		return fleet.Job{}, false, concurrent(fleetARN)
 	}
 	return s.insert(ctx, account, fleet.OpSyncDeploymentJob, token, hash, fleetARN, source.Spec, nil)
+}
+
+// source returns an existing fleet of the account and the deployment Sync
+// copies: its most recent job that was not Canceled (SPEC §5, Sync step 2).
+func (s *Service) source(ctx context.Context, account, fleetARN string) (fleet.Fleet, fleet.Job, error) {
+	f, err := s.Store.GetFleet(ctx, account, fleetARN)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return fleet.Fleet{}, fleet.Job{}, fleet.Errorf(fleet.NotFound, "fleet %s does not exist", fleetARN)
+		}
+		return fleet.Fleet{}, fleet.Job{}, fleet.Wrap(fleet.Internal, err, "store failure")
+	}
+	source, err := s.Store.SourceJob(ctx, account, fleetARN)
+	if errors.Is(err, store.ErrNotFound) {
+		return f, fleet.Job{}, fleet.Errorf(fleet.NotFound, "fleet %s has no deployment to synchronize to", fleetARN)
+	}
+	if err != nil {
+		return f, fleet.Job{}, fleet.Wrap(fleet.Internal, err, "store failure")
+	}
+	return f, source, nil
 }
 
 func concurrent(fleetARN string) error {
@@ -186,26 +205,26 @@ func (s *Service) replay(ctx context.Context, account, op, token, hash string) (
 	return j, true, nil
 }
 
-func (s *Service) insert(ctx context.Context, account, op, token, hash, fleetARN string, spec fleet.JobSpec, tags fleet.Tags) (fleet.Job, error) {
+func (s *Service) insert(ctx context.Context, account, op, token, hash, fleetARN string, spec fleet.JobSpec, tags fleet.Tags) (fleet.Job, bool, error) {
 	j := fleet.Job{ARN: s.newJobARN(account), Account: account, Fleet: fleetARN, Status: fleet.JobPending, Spec: spec,
 		Tags: nonNil(tags), CreatedMs: s.now().UnixMilli(), Operation: op}
 	err := s.Store.CreateJob(ctx, store.NewJob{Job: j, Operation: op, ClientToken: token, ParamsHash: hash}, s.MaxActiveJobs)
 	switch {
 	case err == nil:
 		s.wake()
-		return j, nil
+		return j, true, nil
 	case errors.Is(err, store.ErrExists), errors.Is(err, store.ErrConflict):
 		// A concurrent request with the same token may have won the race.
 		if r, ok, rerr := s.replay(ctx, account, op, token, hash); ok || rerr != nil {
-			return r, rerr
+			return r, false, rerr
 		}
-		return fleet.Job{}, concurrent(fleetARN)
+		return fleet.Job{}, false, concurrent(fleetARN)
 	case errors.Is(err, store.ErrLimit):
-		return fleet.Job{}, fleet.Errorf(fleet.LimitExceeded, "an account can have at most %d active deployment jobs", s.MaxActiveJobs)
+		return fleet.Job{}, false, fleet.Errorf(fleet.LimitExceeded, "an account can have at most %d active deployment jobs", s.MaxActiveJobs)
 	case errors.Is(err, store.ErrNotFound):
-		return fleet.Job{}, fleet.Errorf(fleet.NotFound, "fleet %s does not exist", fleetARN)
+		return fleet.Job{}, false, fleet.Errorf(fleet.NotFound, "fleet %s does not exist", fleetARN)
 	}
-	return fleet.Job{}, fleet.Wrap(fleet.Internal, err, "store failure")
+	return fleet.Job{}, false, fleet.Wrap(fleet.Internal, err, "store failure")
 }
 
 func nonNil(t fleet.Tags) fleet.Tags {

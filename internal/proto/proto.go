@@ -42,6 +42,8 @@ const (
 	FailureDownload                = "DownloadingBundleFailure" // not an AWS code; see docs
 	FailureEtagMismatch            = "EtagMismatch"
 	FailureInternal                = "InternalServerError"
+	FailureEnvironmentSetup        = "EnvironmentSetupError"
+	FailureResourceNotFound        = "ResourceNotFound"
 	FailureAborted                 = "RobotDeploymentAborted"
 )
 
@@ -60,6 +62,11 @@ type Current struct {
 	DeploymentJob string `json:"deploymentJob"`
 	// Finished is true when every step of that deployment succeeded.
 	Finished bool `json:"finished"`
+	// Restarts counts the application's unexpected exits since it was last
+	// launched (a crash loop shows as a growing count); LastExitCode is the
+	// status of the latest one (128+n when killed by signal n).
+	Restarts     int  `json:"restarts,omitempty"`
+	LastExitCode *int `json:"lastExitCode,omitempty"`
 }
 
 // PollResponse is the server's answer to a poll.
@@ -84,6 +91,26 @@ type Assignment struct {
 	Tags               map[string]string `json:"tags,omitempty"`
 	// TimeoutSeconds is the robot deployment timeout of the job.
 	TimeoutSeconds int64 `json:"timeoutSeconds"`
+}
+
+// Steps returns the steps of SPEC §6 the assignment goes through, in order:
+// the download condition, pre-launch and post-launch steps only when the
+// assignment has them. It is the agent's step machine, shared by the real
+// agent and the simulator so both walk the same list.
+func (a *Assignment) Steps() []Step {
+	steps := []Step{StepValidating}
+	if a.DownloadCondition != nil {
+		steps = append(steps, StepExecutingDownloadCondition)
+	}
+	steps = append(steps, StepDownloadingExtracting)
+	if a.LaunchConfig.PreLaunchFile != "" {
+		steps = append(steps, StepExecutingPreLaunch)
+	}
+	steps = append(steps, StepLaunching)
+	if a.LaunchConfig.PostLaunchFile != "" {
+		steps = append(steps, StepExecutingPostLaunch)
+	}
+	return append(steps, StepFinished)
 }
 
 // LaunchConfig is the job's launch configuration (AWS DeploymentLaunchConfig).

@@ -25,8 +25,11 @@ import (
 	"github.com/fleetsync/fleetsync/internal/awsapi"
 	"github.com/fleetsync/fleetsync/internal/bundle"
 	"github.com/fleetsync/fleetsync/internal/config"
+	"github.com/fleetsync/fleetsync/internal/console"
 	"github.com/fleetsync/fleetsync/internal/credential"
 	"github.com/fleetsync/fleetsync/internal/deploy"
+	"github.com/fleetsync/fleetsync/internal/fleet"
+	"github.com/fleetsync/fleetsync/internal/metrics"
 	"github.com/fleetsync/fleetsync/internal/pgbus"
 	"github.com/fleetsync/fleetsync/internal/registry"
 	"github.com/fleetsync/fleetsync/internal/store/sqlstore"
@@ -162,6 +165,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	}
 	defer bundles.Close()
 
+	mets := metrics.New(d.Store, log.With("component", "metrics"))
 	reg := &registry.Service{Store: d.Store, Bundles: bundles, Region: cfg.Region, Limits: registry.DefaultLimits()}
 	hub := &agentapi.Hub{}
 	presence := &deploy.Presence{}
@@ -170,7 +174,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		Store: d.Store, Bundles: bundles, Presence: presence,
 		Limits: deploy.Limits{FleetTimeoutMs: (30 * 24 * time.Hour).Milliseconds(), AgentSilenceMs: (3*cfg.AgentPollInterval + maxWait).Milliseconds()},
 		Tick:   cfg.EngineTick, LeaseTTL: cfg.JobLeaseTTL, Retention: 90 * 24 * time.Hour,
-		Log: log.With("component", "engine"), Owner: d.NodeID,
+		Log: log.With("component", "engine"), Owner: d.NodeID, OnTick: mets.ObserveTick,
 	}
 	// Wake-ups stay in this process on SQLite (one replica); on PostgreSQL
 	// they also reach the other replicas.
@@ -187,6 +191,8 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	}
 	engine.Notify = notify
 	jobs := &deploy.Service{Store: d.Store, Region: cfg.Region, MaxActiveJobs: 100, Wake: wake, Notify: notify}
+	autoSync := &deploy.AutoSync{Jobs: jobs, Tick: cfg.EngineTick, Log: log.With("component", "autosync"),
+		OnStart: func(fleet.Job) { mets.AutoSyncStarted() }}
 	agents := agentapi.New(agentapi.Config{
 		Store: d.Store, Bundles: bundles, Presence: presence, Hub: hub, Wake: wake, Nonces: nonces,
 		URLKey: d.Keys.Derive("bundle-url"), URLTTL: time.Hour, PollInterval: cfg.AgentPollInterval, MaxWait: maxWait,
@@ -195,7 +201,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	api := awsapi.New(awsapi.Config{
 		Registry: reg, Deploy: jobs, Credentials: d.Credentials.Lookup, Region: cfg.Region,
 		TokenKey: d.Keys.Derive("pagination-token"), RatePerSecond: cfg.RatePerSecond, Burst: cfg.Burst,
-		Logger: log.With("component", "awsapi"),
+		Logger: log.With("component", "awsapi"), Observe: mets.ObserveAPI,
 	})
 
 	mux := http.NewServeMux()
@@ -209,7 +215,14 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		}
 		io.WriteString(w, "ready\n")
 	})
-	mux.Handle("/agent/", agents)
+	mux.Handle("GET /metrics", mets.Handler())
+	cons := console.New(console.Config{
+		Registry: reg, Deploy: jobs, Reports: d.Store, Credentials: d.Credentials.Lookup, Presence: presence,
+		Key: d.Keys.Derive("console-session"), Log: log.With("component", "console"),
+	})
+	mux.Handle("/console/", cons)
+	mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusSeeOther))
+	mux.Handle("/agent/", mets.Agents(agents))
 	mux.Handle("/", api)
 
 	if cfg.DebugListen != "" {
@@ -233,10 +246,12 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	srv.Protocols = new(http.Protocols)
 	srv.Protocols.SetHTTP1(true)
 	srv.Protocols.SetUnencryptedHTTP2(true)
+	srv.RegisterOnShutdown(cons.Close)
 	log.Info("fleetsyncd listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "region", cfg.Region)
 	engineCtx, stopEngine := context.WithCancel(context.Background())
 	var background sync.WaitGroup
 	background.Go(func() { engine.Run(engineCtx) })
+	background.Go(func() { autoSync.Run(engineCtx) })
 	background.Go(func() {
 		presence.Run(engineCtx, d.Store, presenceFlush(cfg.AgentPollInterval), log.With("component", "presence"))
 	})

@@ -239,19 +239,7 @@ func (r *Robot) poll(ctx context.Context, hanging bool) {
 }
 
 func (r *Robot) startJob(a *proto.Assignment) {
-	steps := []proto.Step{proto.StepValidating}
-	if a.DownloadCondition != nil {
-		steps = append(steps, proto.StepExecutingDownloadCondition)
-	}
-	steps = append(steps, proto.StepDownloadingExtracting)
-	if a.LaunchConfig.PreLaunchFile != "" {
-		steps = append(steps, proto.StepExecutingPreLaunch)
-	}
-	steps = append(steps, proto.StepLaunching)
-	if a.LaunchConfig.PostLaunchFile != "" {
-		steps = append(steps, proto.StepExecutingPostLaunch)
-	}
-	steps = append(steps, proto.StepFinished)
+	steps := a.Steps()
 	r.job = &deployment{a: a, steps: steps, count: true}
 	r.fleet.enter()
 	r.appendTo(&r.started, a.DeploymentJob)

@@ -276,6 +276,7 @@ type Store interface {
 	Credentials
 	Jobs
 	Agents
+	Reports
 	Nonces
 	Settings
 	// Ping checks that the database answers.

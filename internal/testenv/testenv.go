@@ -64,7 +64,12 @@ func Binary(t testing.TB, name string) string {
 		if buildErr = os.MkdirAll(buildDir, 0o755); buildErr != nil {
 			return
 		}
-		cmd := exec.Command("go", "build", "-o", buildDir+string(os.PathSeparator), "./cmd/...")
+		args := []string{"build", "-o", buildDir + string(os.PathSeparator)}
+		// Opt-in: the processes under test with the race detector (slower).
+		if os.Getenv("FLEETSYNC_TEST_RACE_BINARIES") != "" {
+			args = append(args, "-race")
+		}
+		cmd := exec.Command("go", append(args, "./cmd/...")...)
 		cmd.Dir = repoRoot()
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)

@@ -19,6 +19,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/fleetsync/fleetsync/internal/agent/bundle/bundletest"
 )
 
 // tent is one entry of a test archive.
@@ -269,83 +271,21 @@ func overlayBlob(t testing.TB, name string, entries ...tent) blob {
 	return blob{name: name, data: gzipOf(t, tarOf(t, entries...))}
 }
 
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(b []byte) (int, error) {
-	n, err := c.w.Write(b)
-	c.n += int64(n)
-	return n, err
-}
-
-// v2Bundle lays out a colcon v2 bundle exactly as colcon-bundle's
-// bundlefile.py writes it (GNU tar): version ("2"), metadata.tar.gz with
-// overlays.json, pad (zeros up to region), then each overlay as an entry;
-// overlays.json records the offset of each overlay's data (after its tar
-// header) and its size and sha256. colcon uses region = 4 MiB.
+// v2Bundle lays out a colcon v2 bundle exactly as colcon-bundle writes it
+// (see bundletest.ColconV2); colcon uses region = 4 MiB.
 func v2Bundle(t testing.TB, region int64, overlays ...blob) []byte {
 	t.Helper()
-	type rec struct {
-		Name   string `json:"name"`
-		SHA256 string `json:"sha256"`
-		Offset int64  `json:"offset"`
-		Size   int64  `json:"size"`
+	ovs := make([]bundletest.Overlay, len(overlays))
+	for i, o := range overlays {
+		ovs[i] = bundletest.Overlay{Name: o.name, Data: o.data}
 	}
-	var recs []rec
-	off := region
-	for _, o := range overlays {
-		const headerSize = 512 // one block for a short name
-		size := int64(len(o.data))
-		recs = append(recs, rec{o.name, o.sum(), off + headerSize, size})
-		off += headerSize + (size+511)/512*512
-	}
-	index, err := json.Marshal(map[string]any{"overlays": recs})
+	b, _, err := bundletest.ColconV2(region, ovs, func(index []bundletest.IndexEntry) []byte {
+		return gzipOf(t, tarOf(t, file("overlays.json", string(bundletest.IndexJSON(index))), file("installers.json", "{}")))
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	meta := gzipOf(t, tarOf(t, file("overlays.json", string(index)), file("installers.json", "{}")))
-
-	var buf bytes.Buffer
-	cw := &countWriter{w: &buf}
-	tw := tar.NewWriter(cw)
-	put := func(name string, size int64, body io.Reader) {
-		hdr := &tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Size: size, Format: tar.FormatGNU, ModTime: time.Unix(1700000000, 0)}
-		if err := tw.WriteHeader(hdr); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.CopyN(tw, body, size); err != nil {
-			t.Fatal(err)
-		}
-	}
-	put("version", 1, strings.NewReader("2"))
-	put("metadata.tar.gz", int64(len(meta)), bytes.NewReader(meta))
-	if err := tw.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	pad := region - cw.n - 512
-	if pad < 0 {
-		t.Fatalf("metadata does not fit in %d bytes", region)
-	}
-	put("pad", pad, zeroReader{})
-	for i, o := range overlays {
-		hdr := &tar.Header{Name: o.name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(o.data)), Format: tar.FormatGNU, ModTime: time.Unix(1700000000, 0)}
-		if err := tw.WriteHeader(hdr); err != nil {
-			t.Fatal(err)
-		}
-		// WriteHeader writes the header at once: the data starts here.
-		if cw.n != recs[i].Offset {
-			t.Fatalf("overlay %s data at %d, index says %d", o.name, cw.n, recs[i].Offset)
-		}
-		if _, err := tw.Write(o.data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return b
 }
 
 func depsOverlay(t testing.TB) blob {

@@ -87,7 +87,7 @@ func scanJob(row interface{ Scan(...any) error }) (fleet.Job, error) {
 func (s *Store) JobByToken(ctx context.Context, account, operation, token string) (fleet.Job, string, error) {
 	var hash string
 	var j fleet.Job
-	row := s.db.QueryRowContext(ctx, `SELECT `+jobCols+`, params_hash FROM deployment_jobs WHERE account = $1 AND operation = $2 AND client_token = $3`,
+	row := s.readRow(ctx, `SELECT `+jobCols+`, params_hash FROM deployment_jobs WHERE account = $1 AND operation = $2 AND client_token = $3`,
 		account, operation, token)
 	err := row.Scan(&j.ARN, &j.Account, &j.Fleet, new(string), new(string), new(string), new(string), new(int), new(int64), new(int64), new(string), &hash)
 	if err != nil {
@@ -105,7 +105,7 @@ func (s *Store) GetJob(ctx context.Context, account, arn string) (fleet.Job, err
 		q += ` AND account = $2`
 		args = append(args, account)
 	}
-	j, err := scanJob(s.db.QueryRowContext(ctx, q, args...))
+	j, err := scanJob(s.readRow(ctx, q, args...))
 	if err != nil {
 		return fleet.Job{}, notFound(err)
 	}
@@ -120,7 +120,7 @@ func (s *Store) ListJobs(ctx context.Context, q store.ListQuery) (fleet.Page[fle
 	if err != nil {
 		return fleet.Page[fleet.Job]{}, err
 	}
-	items, err := queryAll(ctx, s.db, scanJob, query, args...)
+	items, err := queryAll(ctx, reader{s}, scanJob, query, args...)
 	return page(items, q.Limit, func(j fleet.Job) fleet.Cursor { return fleet.Cursor{CreatedMs: j.CreatedMs, ARN: j.ARN} }), err
 }
 
@@ -144,17 +144,17 @@ func scanRow(row interface{ Scan(...any) error }) (fleet.RobotDeployment, error)
 
 // JobRobots implements store.Jobs.
 func (s *Store) JobRobots(ctx context.Context, jobARN string) ([]fleet.RobotDeployment, error) {
-	return queryAll(ctx, s.db, scanRow, `SELECT `+rowCols+` FROM job_robots WHERE job_arn = $1 ORDER BY seq`, jobARN)
+	return queryAll(ctx, reader{s}, scanRow, `SELECT `+rowCols+` FROM job_robots WHERE job_arn = $1 ORDER BY seq`, jobARN)
 }
 
 // Rows implements store.Jobs.
 func (s *Store) Rows(ctx context.Context, jobARN string, status fleet.RobotStatus, limit int) ([]fleet.RobotDeployment, error) {
-	return queryAll(ctx, s.db, scanRow, `SELECT `+rowCols+` FROM job_robots WHERE job_arn = $1 AND status = $2 ORDER BY seq LIMIT $3`, jobARN, status, limit)
+	return queryAll(ctx, reader{s}, scanRow, `SELECT `+rowCols+` FROM job_robots WHERE job_arn = $1 AND status = $2 ORDER BY seq LIMIT $3`, jobARN, status, limit)
 }
 
 // Counts implements store.Jobs.
 func (s *Store) Counts(ctx context.Context, jobARN string) (store.JobCounts, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT status, COUNT(*) FROM job_robots WHERE job_arn = $1 GROUP BY status`, jobARN)
+	rows, err := reader{s}.QueryContext(ctx, `SELECT status, COUNT(*) FROM job_robots WHERE job_arn = $1 GROUP BY status`, jobARN)
 	if err != nil {
 		return nil, err
 	}
@@ -173,20 +173,20 @@ func (s *Store) Counts(ctx context.Context, jobARN string) (store.JobCounts, err
 
 // SourceJob implements store.Jobs.
 func (s *Store) SourceJob(ctx context.Context, account, fleetARN string) (fleet.Job, error) {
-	j, err := scanJob(s.db.QueryRowContext(ctx, `SELECT `+jobCols+` FROM deployment_jobs WHERE account = $1 AND fleet_arn = $2 AND status <> $3
+	j, err := scanJob(s.readRow(ctx, `SELECT `+jobCols+` FROM deployment_jobs WHERE account = $1 AND fleet_arn = $2 AND status <> $3
 		ORDER BY created_ms DESC, arn DESC LIMIT 1`, account, fleetARN, fleet.JobCanceled))
 	return j, notFound(err)
 }
 
 // SyncTargets implements store.Jobs.
 func (s *Store) SyncTargets(ctx context.Context, account, fleetARN, fingerprint string) ([]fleet.Robot, error) {
-	return queryAll(ctx, s.db, scanRobot, `SELECT `+robotCols+` FROM robots WHERE account = $1 AND fleet_arn = $2
+	return queryAll(ctx, reader{s}, scanRobot, `SELECT `+robotCols+` FROM robots WHERE account = $1 AND fleet_arn = $2
 		AND NOT (status = $3 AND deployed_fingerprint = $4) ORDER BY created_ms, arn`, account, fleetARN, fleet.RobotInSync, fingerprint)
 }
 
 // ActiveJobs implements store.Jobs.
 func (s *Store) ActiveJobs(ctx context.Context) ([]string, error) {
-	return queryAll(ctx, s.db, func(r interface{ Scan(...any) error }) (string, error) {
+	return queryAll(ctx, reader{s}, func(r interface{ Scan(...any) error }) (string, error) {
 		var a string
 		return a, r.Scan(&a)
 	}, `SELECT arn FROM deployment_jobs WHERE status IN `+activeStatuses+` ORDER BY created_ms`)
@@ -428,7 +428,7 @@ func (s *Store) DeleteJobsFinishedBefore(ctx context.Context, ms int64) (int, er
 
 // RobotByAgent implements store.Agents.
 func (s *Store) RobotByAgent(ctx context.Context, agentID string) (fleet.Robot, error) {
-	r, err := scanRobot(s.db.QueryRowContext(ctx, `SELECT `+robotCols+` FROM robots WHERE agent_id = $1`, agentID))
+	r, err := scanRobot(s.readRow(ctx, `SELECT `+robotCols+` FROM robots WHERE agent_id = $1`, agentID))
 	if err != nil {
 		return fleet.Robot{}, notFound(err)
 	}
@@ -439,13 +439,13 @@ func (s *Store) RobotByAgent(ctx context.Context, agentID string) (fleet.Robot, 
 // CurrentAssignment implements store.Agents.
 func (s *Store) CurrentAssignment(ctx context.Context, robotARN string) (store.Assignment, error) {
 	var lastJob string
-	if err := s.db.QueryRowContext(ctx, `SELECT last_job_arn FROM robots WHERE arn = $1`, robotARN).Scan(&lastJob); err != nil {
+	if err := s.readRow(ctx, `SELECT last_job_arn FROM robots WHERE arn = $1`, robotARN).Scan(&lastJob); err != nil {
 		return store.Assignment{}, notFound(err)
 	}
 	if lastJob == "" {
 		return store.Assignment{}, store.ErrNotFound
 	}
-	row, err := scanRow(s.db.QueryRowContext(ctx, `SELECT `+rowCols+` FROM job_robots WHERE job_arn = $1 AND robot_arn = $2`, lastJob, robotARN))
+	row, err := scanRow(s.readRow(ctx, `SELECT `+rowCols+` FROM job_robots WHERE job_arn = $1 AND robot_arn = $2`, lastJob, robotARN))
 	if err != nil {
 		return store.Assignment{}, notFound(err)
 	}

@@ -94,7 +94,7 @@ func scanFleet(row interface{ Scan(...any) error }) (fleet.Fleet, error) {
 
 // GetFleet implements store.Fleets.
 func (s *Store) GetFleet(ctx context.Context, account, arn string) (fleet.Fleet, error) {
-	f, err := scanFleet(s.db.QueryRowContext(ctx, `SELECT `+fleetCols+` FROM fleets WHERE account = $1 AND arn = $2`, account, arn))
+	f, err := scanFleet(s.readRow(ctx, `SELECT `+fleetCols+` FROM fleets WHERE account = $1 AND arn = $2`, account, arn))
 	if err != nil {
 		return fleet.Fleet{}, notFound(err)
 	}
@@ -109,7 +109,7 @@ func (s *Store) ListFleets(ctx context.Context, q store.ListQuery) (fleet.Page[f
 	if err != nil {
 		return fleet.Page[fleet.Fleet]{}, err
 	}
-	items, err := queryAll(ctx, s.db, scanFleet, query, args...)
+	items, err := queryAll(ctx, reader{s}, scanFleet, query, args...)
 	return page(items, q.Limit, func(f fleet.Fleet) fleet.Cursor { return fleet.Cursor{CreatedMs: f.CreatedMs, ARN: f.ARN} }), err
 }
 
@@ -128,7 +128,7 @@ func (s *Store) DeleteFleet(ctx context.Context, account, arn string) error {
 }
 
 // queryAll runs a query and scans every row.
-func queryAll[T any](ctx context.Context, q querier, scan func(interface{ Scan(...any) error }) (T, error), query string, args ...any) ([]T, error) {
+func queryAll[T any](ctx context.Context, q rowsQuerier, scan func(interface{ Scan(...any) error }) (T, error), query string, args ...any) ([]T, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -181,7 +181,7 @@ func scanRobot(row interface{ Scan(...any) error }) (fleet.Robot, error) {
 
 // GetRobot implements store.Robots.
 func (s *Store) GetRobot(ctx context.Context, account, arn string) (fleet.Robot, error) {
-	r, err := scanRobot(s.db.QueryRowContext(ctx, `SELECT `+robotCols+` FROM robots WHERE account = $1 AND arn = $2`, account, arn))
+	r, err := scanRobot(s.readRow(ctx, `SELECT `+robotCols+` FROM robots WHERE account = $1 AND arn = $2`, account, arn))
 	if err != nil {
 		return fleet.Robot{}, notFound(err)
 	}
@@ -199,13 +199,13 @@ func (s *Store) ListRobots(ctx context.Context, q store.ListQuery) (fleet.Page[f
 	if err != nil {
 		return fleet.Page[fleet.Robot]{}, err
 	}
-	items, err := queryAll(ctx, s.db, scanRobot, query, args...)
+	items, err := queryAll(ctx, reader{s}, scanRobot, query, args...)
 	return page(items, q.Limit, func(r fleet.Robot) fleet.Cursor { return fleet.Cursor{CreatedMs: r.CreatedMs, ARN: r.ARN} }), err
 }
 
 // FleetRobots implements store.Robots.
 func (s *Store) FleetRobots(ctx context.Context, account, fleetARN string, limit int) ([]fleet.Robot, error) {
-	return queryAll(ctx, s.db, scanRobot, `SELECT `+robotCols+` FROM robots WHERE account = $1 AND fleet_arn = $2 ORDER BY created_ms, arn LIMIT $3`,
+	return queryAll(ctx, reader{s}, scanRobot, `SELECT `+robotCols+` FROM robots WHERE account = $1 AND fleet_arn = $2 ORDER BY created_ms, arn LIMIT $3`,
 		account, fleetARN, limit)
 }
 
@@ -377,7 +377,7 @@ func (s *Store) GetApplication(ctx context.Context, account, arn, version string
 	if err != nil {
 		return fleet.Application{}, err
 	}
-	a, err := scanApplication(s.db.QueryRowContext(ctx, `SELECT * FROM (`+appRows+`) x WHERE account = $1 AND arn = $2 AND seq = $3`, account, arn, seq))
+	a, err := scanApplication(s.readRow(ctx, `SELECT * FROM (`+appRows+`) x WHERE account = $1 AND arn = $2 AND seq = $3`, account, arn, seq))
 	if err != nil {
 		return fleet.Application{}, notFound(err)
 	}
@@ -453,7 +453,7 @@ func (s *Store) ListApplications(ctx context.Context, q store.ListQuery, allVers
 	if err != nil {
 		return fleet.Page[fleet.Application]{}, err
 	}
-	items, err := queryAll(ctx, s.db, scanApplication, query, args...)
+	items, err := queryAll(ctx, reader{s}, scanApplication, query, args...)
 	return page(items, q.Limit, func(a fleet.Application) fleet.Cursor {
 		seq, _ := versionSeq(a.Version)
 		return fleet.Cursor{CreatedMs: a.CreatedMs, ARN: a.ARN, Seq: seq}
@@ -529,7 +529,7 @@ func (s *Store) UntagResource(ctx context.Context, arn string, keys []string) er
 
 // ResourceTags implements store.Tags.
 func (s *Store) ResourceTags(ctx context.Context, arn string) (fleet.Tags, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT key, value FROM tags WHERE arn = $1`, arn)
+	rows, err := reader{s}.QueryContext(ctx, `SELECT key, value FROM tags WHERE arn = $1`, arn)
 	if err != nil {
 		return nil, err
 	}
@@ -562,13 +562,13 @@ func scanCredential(row interface{ Scan(...any) error }) (store.Credential, erro
 
 // GetCredential implements store.Credentials.
 func (s *Store) GetCredential(ctx context.Context, accessKeyID string) (store.Credential, error) {
-	c, err := scanCredential(s.db.QueryRowContext(ctx, `SELECT access_key_id, account, secret_sealed, created_ms, revoked_ms FROM credentials WHERE access_key_id = $1`, accessKeyID))
+	c, err := scanCredential(s.readRow(ctx, `SELECT access_key_id, account, secret_sealed, created_ms, revoked_ms FROM credentials WHERE access_key_id = $1`, accessKeyID))
 	return c, notFound(err)
 }
 
 // ListCredentials implements store.Credentials.
 func (s *Store) ListCredentials(ctx context.Context) ([]store.Credential, error) {
-	return queryAll(ctx, s.db, scanCredential, `SELECT access_key_id, account, secret_sealed, created_ms, revoked_ms FROM credentials ORDER BY created_ms, access_key_id`)
+	return queryAll(ctx, reader{s}, scanCredential, `SELECT access_key_id, account, secret_sealed, created_ms, revoked_ms FROM credentials ORDER BY created_ms, access_key_id`)
 }
 
 // RevokeCredential implements store.Credentials.

@@ -33,6 +33,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"JobCancel", testJobCancel},
 		{"JobCancelEarly", testJobCancelEarly},
 		{"ConcurrentJobs", testConcurrentJobs},
+		{"Reports", testReports},
 		{"AgentsSeen", testAgentsSeen},
 		{"Nonces", testNonces},
 		{"Settings", testSettings},

@@ -1,0 +1,262 @@
+// Command fleetsync-agent runs on each robot: it holds the robot's Ed25519
+// identity, polls fleetsyncd for deployments, carries them out and keeps
+// the deployed application running (package runner).
+//
+//	fleetsync-agent init   [--state-dir DIR]
+//	fleetsync-agent run    --server URL [--state-dir DIR] [--launcher CMD]
+//	fleetsync-agent status [--state-dir DIR] [--json]
+//
+// Every flag can also be set as FLEETSYNC_AGENT_<FLAG> in the environment
+// (FLEETSYNC_AGENT_SERVER, FLEETSYNC_AGENT_STATE_DIR, …); a flag on the
+// command line wins.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/fleetsync/fleetsync/internal/agent/bundle"
+	"github.com/fleetsync/fleetsync/internal/agent/client"
+	"github.com/fleetsync/fleetsync/internal/agent/runner"
+	"github.com/fleetsync/fleetsync/internal/agent/state"
+)
+
+const usage = `usage:
+  fleetsync-agent init   [--state-dir DIR]             create the robot key; print the agent id
+  fleetsync-agent run    --server URL [--state-dir DIR] [--launcher CMD]
+  fleetsync-agent status [--state-dir DIR] [--json]    what is deployed and running
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "init":
+		err = cmdInit(args[1:], stdout, stderr)
+	case "run":
+		err = cmdRun(args[1:], stderr)
+	case "status":
+		err = cmdStatus(args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		err = fmt.Errorf("unknown command %q", args[0])
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "fleetsync-agent:", err)
+		if errors.Is(err, errUsage) {
+			fmt.Fprint(stderr, usage)
+		}
+		return 2
+	}
+	return 0
+}
+
+var errUsage = errors.New("bad usage")
+
+// newFlags returns a flag set whose flags default from FLEETSYNC_AGENT_*
+// environment variables (applied by parse).
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	flags := flag.NewFlagSet(name, flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	return flags
+}
+
+// parse applies the environment, then the command line.
+func parse(flags *flag.FlagSet, args []string) error {
+	var envErr error
+	flags.VisitAll(func(f *flag.Flag) {
+		name := "FLEETSYNC_AGENT_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(name); ok && envErr == nil {
+			if err := f.Value.Set(v); err != nil {
+				envErr = fmt.Errorf("%s=%q: %w", name, v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return envErr
+	}
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
+	if flags.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, flags.Arg(0))
+	}
+	return nil
+}
+
+func cmdInit(args []string, stdout, stderr io.Writer) error {
+	flags := newFlags("init", stderr)
+	dir := flags.String("state-dir", state.DefaultDir, "state directory (key, deployments, logs)")
+	if err := parse(flags, args); err != nil {
+		return err
+	}
+	key, _, err := state.LoadOrCreateKey(*dir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, state.AgentID(key))
+	return nil
+}
+
+func cmdRun(args []string, stderr io.Writer) error {
+	flags := newFlags("run", stderr)
+	dir := flags.String("state-dir", state.DefaultDir, "state directory (key, deployments, logs)")
+	server := flags.String("server", "", "fleetsyncd base URL, such as https://fleet.example.com (required)")
+	launcher := flags.String("launcher", "", "command replacing the software suite's launcher; gets the package and launch file as arguments")
+	logLevel := flags.String("log-level", "info", "debug, info, warn or error")
+	grace := flags.Duration("grace", 10*time.Second, "time between SIGTERM and SIGKILL when the application is stopped")
+	settle := flags.Duration("launch-settle", runner.DefaultSettle, "how long a launched application must run without exiting for the launch to succeed")
+	heartbeat := flags.Duration("heartbeat", runner.DefaultHeartbeat, "how often a long step is reported again")
+	pollWait := flags.Duration("poll-wait", runner.DefaultPollWait, "long-poll wait asked of the server")
+	backoffMin := flags.Duration("restart-backoff-min", time.Second, "first delay before restarting an application that exited")
+	backoffMax := flags.Duration("restart-backoff-max", time.Minute, "longest delay between restarts")
+	retryBase := flags.Duration("retry-base", time.Second, "first delay before retrying a failed request to the server")
+	maxBytes := flags.Int64("max-bundle-bytes", bundle.DefaultLimits().MaxBytes, "most bytes a bundle may extract to")
+	maxFiles := flags.Int("max-bundle-files", bundle.DefaultLimits().MaxFiles, "most entries a bundle may extract to")
+	if err := parse(flags, args); err != nil {
+		return err
+	}
+	if *server == "" {
+		return fmt.Errorf("%w: --server is required", errUsage)
+	}
+	if !strings.HasPrefix(*server, "http://") && !strings.HasPrefix(*server, "https://") {
+		return fmt.Errorf("--server %q: want an http:// or https:// URL", *server)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	key, err := state.LoadKey(*dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no key in %s: run `fleetsync-agent init --state-dir %s` first", *dir, *dir)
+	}
+	if err != nil {
+		return err
+	}
+	c := &client.Client{Server: strings.TrimRight(*server, "/"), Key: key,
+		HTTP: &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true,
+			MaxIdleConnsPerHost: 4, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second}}}
+	agent, err := runner.New(runner.Config{
+		Client: c, StateDir: *dir, Launcher: *launcher, Log: log,
+		Limits:   bundle.Limits{MaxBytes: *maxBytes, MaxFiles: *maxFiles},
+		PollWait: *pollWait, Heartbeat: *heartbeat, Settle: *settle, Grace: *grace,
+		BackoffMin: *backoffMin, BackoffMax: *backoffMax, RetryBase: *retryBase,
+	})
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	log.Info("fleetsync-agent started", "agentId", c.AgentID(), "server", c.Server, "stateDir", *dir)
+	err = agent.Run(ctx)
+	log.Info("fleetsync-agent stopped")
+	return err
+}
+
+func cmdStatus(args []string, stdout, stderr io.Writer) error {
+	flags := newFlags("status", stderr)
+	dir := flags.String("state-dir", state.DefaultDir, "state directory")
+	asJSON := flags.Bool("json", false, "print the status as JSON")
+	if err := parse(flags, args); err != nil {
+		return err
+	}
+	key, err := state.LoadKey(*dir)
+	if err != nil {
+		return fmt.Errorf("no agent in %s: %w", *dir, err)
+	}
+	st, err := state.Load(*dir)
+	if err != nil {
+		return err
+	}
+	status, err := state.LoadStatus(*dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	status.AgentID = state.AgentID(key)
+	status.Current = st.Current
+	agentRunning := status.PID > 0 && alive(status.PID)
+	appRunning := status.AppPID > 0 && agentRunning && alive(status.AppPID)
+	if *asJSON {
+		out := struct {
+			state.Status
+			AgentRunning bool `json:"agentRunning"`
+			AppRunning   bool `json:"appRunning"`
+			Pending      any  `json:"pendingReport,omitempty"`
+		}{status, agentRunning, appRunning, st.Pending}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	fmt.Fprintf(stdout, "agent id:     %s\n", status.AgentID)
+	if status.Server != "" {
+		fmt.Fprintf(stdout, "server:       %s\n", status.Server)
+	}
+	fmt.Fprintf(stdout, "agent:        %s\n", runningText(agentRunning, status.PID))
+	if c := st.Current; c != nil {
+		fmt.Fprintf(stdout, "deployed:     %s version %s\n", c.Application, c.ApplicationVersion)
+		fmt.Fprintf(stdout, "  by job:     %s\n", c.DeploymentJob)
+		fmt.Fprintf(stdout, "  installed:  %s\n", c.InstalledAt.Format(time.RFC3339))
+		fmt.Fprintf(stdout, "application:  %s", runningText(appRunning, status.AppPID))
+		if status.AppRestarts > 0 {
+			fmt.Fprintf(stdout, ", restarted %d times", status.AppRestarts)
+			if status.LastExitCode != nil {
+				fmt.Fprintf(stdout, " (last exit status %d)", *status.LastExitCode)
+			}
+		}
+		fmt.Fprintln(stdout)
+	} else {
+		fmt.Fprintln(stdout, "deployed:     nothing yet")
+	}
+	if status.Deploying != "" && agentRunning {
+		fmt.Fprintf(stdout, "deploying:    %s (step %s)\n", status.Deploying, status.Step)
+	}
+	if st.Pending != nil {
+		fmt.Fprintf(stdout, "undelivered:  %s %s\n", st.Pending.Result, st.Pending.DeploymentJob)
+	}
+	if !status.LastContactAt.IsZero() {
+		fmt.Fprintf(stdout, "last contact: %s\n", status.LastContactAt.Format(time.RFC3339))
+	}
+	if status.LastError != "" {
+		fmt.Fprintf(stdout, "last error:   %s (%s)\n", status.LastError, status.LastErrorAt.Format(time.RFC3339))
+	}
+	return nil
+}
+
+func runningText(running bool, pid int) string {
+	if running {
+		return fmt.Sprintf("running (pid %d)", pid)
+	}
+	return "not running"
+}
+
+// alive reports whether a process exists (signal 0 probes without sending).
+func alive(pid int) bool {
+	p, err := os.FindProcess(pid)
+	return err == nil && p.Signal(syscall.Signal(0)) == nil
+}

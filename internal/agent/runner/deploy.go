@@ -1,0 +1,520 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fleetsync/fleetsync/internal/agent/bundle"
+	"github.com/fleetsync/fleetsync/internal/agent/client"
+	"github.com/fleetsync/fleetsync/internal/agent/launch"
+	"github.com/fleetsync/fleetsync/internal/agent/state"
+	"github.com/fleetsync/fleetsync/internal/proto"
+)
+
+// deployment is one assignment under way.
+type deployment struct {
+	a      *proto.Assignment
+	app    *state.App // what it installs
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	last    proto.Report // the latest progress report, repeated as heartbeat
+	aborted bool
+
+	// replaced is the application that ran before Launching stopped it
+	// (nil if none ran); started is true once the new one was started.
+	replaced *state.App
+	started  bool
+}
+
+func (d *deployment) abort() {
+	d.mu.Lock()
+	d.aborted = true
+	d.mu.Unlock()
+	d.cancel()
+}
+
+func (d *deployment) isAborted() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.aborted
+}
+
+// deploy carries out an assignment: every step in order, then the result.
+func (a *Agent) deploy(ctx context.Context, asg *proto.Assignment) {
+	job := asg.DeploymentJob
+	log := a.log.With("job", job)
+	log.Info("deployment received", "application", asg.Application, "version", asg.ApplicationVersion)
+	d := &deployment{a: asg, app: &state.App{
+		DeploymentJob: job, Application: asg.Application, ApplicationVersion: asg.ApplicationVersion,
+		Dir:           filepath.Join(a.cfg.StateDir, deploymentsDir, jobDir(job)),
+		SoftwareSuite: asg.SoftwareSuite, PackageName: asg.LaunchConfig.PackageName,
+		LaunchFile: asg.LaunchConfig.LaunchFile, Env: asg.LaunchConfig.EnvironmentVariables, Tags: asg.Tags,
+	}}
+	// The server stops waiting after the robot timeout; so does the agent,
+	// so that a hung script cannot keep the robot from later deployments.
+	if asg.TimeoutSeconds > 0 {
+		d.ctx, d.cancel = context.WithTimeout(ctx, time.Duration(asg.TimeoutSeconds)*time.Second)
+	} else {
+		d.ctx, d.cancel = context.WithCancel(ctx)
+	}
+	defer d.cancel()
+	a.mu.Lock()
+	a.status.Deploying = job
+	a.mu.Unlock()
+	defer func() {
+		a.mu.Lock()
+		a.status.Deploying, a.status.Step = "", ""
+		a.mu.Unlock()
+		a.saveStatus()
+	}()
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	beat := make(chan struct{})
+	defer close(beat)
+	wg.Go(func() { a.heartbeat(d, beat) })
+
+	for _, step := range asg.Steps() {
+		if step == proto.StepFinished {
+			break
+		}
+		a.mu.Lock()
+		a.status.Step = step
+		a.mu.Unlock()
+		a.saveStatus()
+		if step != proto.StepDownloadingExtracting { // that one reports its percentages
+			a.progress(d, proto.Report{DeploymentJob: job, Step: step})
+		}
+		err := a.runStep(d, step)
+		if d.isAborted() || ctx.Err() != nil {
+			a.rollback(d)
+			if ctx.Err() == nil {
+				log.Info("deployment aborted by the server; previous application restored", "step", step)
+			}
+			return
+		}
+		if err != nil {
+			code := FailureCode(step, err)
+			if d.ctx.Err() != nil {
+				err = fmt.Errorf("robot deployment timeout (%ds) reached: %w", asg.TimeoutSeconds, err)
+			}
+			log.Warn("deployment failed", "step", step, "code", code, "error", err)
+			a.fail(string(step), err)
+			a.rollback(d)
+			a.finish(proto.Report{DeploymentJob: job, Step: step, Result: proto.ResultFailed,
+				FailureCode: code, FailureReason: truncate(err.Error(), 1000)})
+			return
+		}
+	}
+	d.app.InstalledAt = time.Now().UTC()
+	a.st.Previous, a.st.Current = d.replaced, d.app
+	log.Info("deployment finished", "version", asg.ApplicationVersion)
+	a.finish(proto.Report{DeploymentJob: job, Step: proto.StepFinished, Result: proto.ResultSucceeded})
+}
+
+// finish records a final report as pending, durably, then tries to deliver
+// it; Run retries until the server has it.
+func (a *Agent) finish(rep proto.Report) {
+	a.st.Pending = &rep
+	if err := a.save(); err != nil {
+		a.fail("save the agent state", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), client.RequestTimeout)
+	defer cancel()
+	if err := a.flush(ctx); err != nil {
+		a.fail("deliver the deployment result", err)
+	}
+}
+
+// heartbeat repeats the latest progress report while the deployment runs:
+// it keeps the robot from looking unresponsive during a long step and
+// lets the server abort it.
+func (a *Agent) heartbeat(d *deployment, done <-chan struct{}) {
+	t := time.NewTicker(a.cfg.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-d.ctx.Done():
+			return
+		case <-t.C:
+			d.mu.Lock()
+			rep := d.last
+			d.mu.Unlock()
+			if rep.Step != "" {
+				a.send(d, rep)
+			}
+		}
+	}
+}
+
+// progress reports a step (or a download percentage) of d.
+func (a *Agent) progress(d *deployment, rep proto.Report) {
+	d.mu.Lock()
+	d.last = rep
+	d.mu.Unlock()
+	a.send(d, rep)
+}
+
+// send delivers a progress report with a few retries; a lost one is
+// repeated by the heartbeat. An abort in answer (or a 409 NotAssigned: the
+// robot's deployment is another one now) aborts d.
+func (a *Agent) send(d *deployment, rep proto.Report) {
+	for attempt := range 3 {
+		resp, err := a.cfg.Client.Report(d.ctx, rep)
+		if err == nil {
+			if resp.Abort {
+				d.abort()
+			}
+			return
+		}
+		if he, ok := errors.AsType[*client.HTTPError](err); ok && he.Code == "NotAssigned" {
+			d.abort()
+			return
+		}
+		if d.ctx.Err() != nil {
+			return
+		}
+		a.log.Debug("progress report failed", "error", err)
+		a.sleep(d.ctx, client.BackoffWith(a.cfg.RetryBase/4, 5*time.Second, attempt))
+	}
+}
+
+// runStep does the work of one step.
+func (a *Agent) runStep(d *deployment, step proto.Step) error {
+	switch step {
+	case proto.StepValidating:
+		return a.validate(d)
+	case proto.StepExecutingDownloadCondition:
+		return a.downloadCondition(d)
+	case proto.StepDownloadingExtracting:
+		return a.downloadExtract(d)
+	case proto.StepExecutingPreLaunch:
+		return a.script(d, d.a.LaunchConfig.PreLaunchFile, "pre-launch")
+	case proto.StepLaunching:
+		return a.launch(d)
+	case proto.StepExecutingPostLaunch:
+		return a.script(d, d.a.LaunchConfig.PostLaunchFile, "post-launch")
+	}
+	return fmt.Errorf("unknown step %q", step)
+}
+
+func (a *Agent) validate(d *deployment) error {
+	spec := a.spec(d.app)
+	if err := spec.Validate(); err != nil {
+		return err
+	}
+	if d.a.Bundle.URL == "" {
+		return errors.New("the assignment has no bundle URL")
+	}
+	return nil
+}
+
+// downloadCondition fetches the download condition file and runs it; any
+// exit status but 0 fails the deployment before the bundle is fetched.
+func (a *Agent) downloadCondition(d *deployment) error {
+	dir := filepath.Join(a.cfg.StateDir, workDir, jobDir(d.a.DeploymentJob))
+	os.RemoveAll(dir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "download-condition")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o700)
+	if err != nil {
+		return err
+	}
+	err = a.fetch(d.ctx, *d.a.DownloadCondition, f, nil)
+	if err == nil {
+		err = checkETag(f, d.a.DownloadCondition.ETag)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("download condition file: %w", err)
+	}
+	spec := a.spec(d.app)
+	spec.BundleRoot = dir
+	return a.runScript(d.ctx, spec, path)
+}
+
+// fetch downloads obj into f, retrying transport failures with backoff and
+// resuming after what f already holds.
+func (a *Agent) fetch(ctx context.Context, obj proto.Object, f *os.File, progress func(done, total int64)) error {
+	var err error
+	for attempt := range DefaultDownloadTries {
+		err = a.cfg.Client.Download(ctx, obj, f, progress)
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		if _, ok := errors.AsType[*client.IntegrityError](err); ok {
+			return err
+		}
+		if he, ok := errors.AsType[*client.HTTPError](err); ok && he.Status/100 == 4 && he.Status != 408 && he.Status != 429 {
+			return err
+		}
+		a.log.Warn("download interrupted; resuming", "attempt", attempt+1, "error", err)
+		a.sleep(ctx, client.BackoffWith(a.cfg.RetryBase, 30*time.Second, attempt))
+	}
+	return err
+}
+
+// downloadExtract fetches the bundle (resuming a partial file), verifies
+// it, and extracts it into the deployment's directory. For a colcon v2
+// bundle some of whose overlays the robot already has, only the index and
+// the missing overlays are fetched (see fetchSparse).
+func (a *Agent) downloadExtract(d *deployment) error {
+	job := d.a.DeploymentJob
+	a.progress(d, percentReport(job, 0, -1))
+	dl := filepath.Join(a.cfg.StateDir, downloadsDir, downloadName(d.a.Bundle))
+	a.removeOtherDownloads(strings.TrimSuffix(filepath.Base(dl), ".part"))
+	f, err := os.OpenFile(dl, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	src := dl
+	if sparse, ok := a.fetchSparse(d, f); ok {
+		src = sparse
+		defer os.Remove(sparse)
+	} else if err := a.fetchWhole(d, f); err != nil {
+		return err
+	}
+	os.RemoveAll(d.app.Dir)
+	x, err := bundle.Extract(d.ctx, src, d.app.Dir, filepath.Join(a.cfg.StateDir, overlaysDir), a.cfg.Limits)
+	if err != nil {
+		return err
+	}
+	a.log.Info("bundle extracted", "job", job, "format", x.Format, "overlaysFetched", x.DownloadedOverlays, "overlaysReused", x.ReusedOverlays)
+	f.Close()
+	os.Remove(dl) // extracted: the archive is not needed any more
+	d.app.Dir, d.app.Overlays = x.Root, x.Overlays
+	a.progress(d, percentReport(job, 100, 0))
+	return nil
+}
+
+// fetchWhole downloads the whole bundle into f, resuming after what f
+// holds, reporting the percentage and the time left, and verifies it.
+func (a *Agent) fetchWhole(d *deployment, f *os.File) error {
+	job := d.a.DeploymentJob
+	var resumed int64
+	if st, err := f.Stat(); err == nil {
+		resumed = st.Size()
+	}
+	began := time.Now()
+	var lastAt time.Time
+	lastPct := -1.0
+	err := a.fetch(d.ctx, d.a.Bundle, f, func(done, total int64) {
+		if total <= 0 {
+			return
+		}
+		pct := math.Floor(1000*float64(done)/float64(total)) / 10
+		if pct >= 100 || (pct-lastPct < 5 && time.Since(lastAt) < time.Second) {
+			return
+		}
+		lastPct, lastAt = pct, time.Now()
+		eta := int64(-1)
+		if got := done - resumed; got > 0 {
+			rate := float64(got) / time.Since(began).Seconds()
+			eta = int64(math.Ceil(float64(total-done) / rate))
+		}
+		a.progress(d, percentReport(job, pct, eta))
+	})
+	if err == nil {
+		if err = checkETag(f, d.a.Bundle.ETag); err != nil {
+			f.Truncate(0)
+		}
+	}
+	if err != nil {
+		return &downloadError{err: err}
+	}
+	a.log.Info("bundle downloaded", "job", job, "bytes", d.a.Bundle.Size, "resumedFrom", resumed)
+	return nil
+}
+
+// v2Head is how much of a bundle holds a colcon v2 bundle's version and
+// index (colcon-bundle's MAX_METADATA_SIZE).
+const v2Head = 4 << 20
+
+// fetchSparse fetches only what a colcon v2 bundle needs beyond the
+// overlays already cached on the robot: the head (version and index, kept
+// in f as the start of a normal download), then each missing overlay into a
+// sparse copy whose path it returns. ok is false when that does not apply
+// (another format, nothing cached, a server without ranges, any failure):
+// the caller then downloads the whole bundle, which also verifies its
+// SHA-256. On the sparse path the overlays are verified by the SHA-256 the
+// index gives each of them (bundle.Extract checks it).
+func (a *Agent) fetchSparse(d *deployment, f *os.File) (sparse string, ok bool) {
+	obj := d.a.Bundle
+	if obj.Size <= v2Head {
+		return "", false
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return "", false
+	}
+	if have := st.Size(); have < v2Head {
+		if err := a.cfg.Client.FetchRange(d.ctx, obj, f, have, v2Head-have); err != nil {
+			a.log.Debug("ranged fetch of the bundle head failed; downloading it whole", "error", err)
+			return "", false
+		}
+	}
+	version, overlays, err := bundle.V2Overlays(io.NewSectionReader(f, 0, v2Head), obj.Size)
+	if err != nil || version != 2 {
+		return "", false
+	}
+	cache := filepath.Join(a.cfg.StateDir, overlaysDir)
+	var missing []bundle.Overlay
+	for _, o := range overlays {
+		if fi, err := os.Stat(filepath.Join(cache, o.SHA256)); err != nil || !fi.IsDir() {
+			missing = append(missing, o)
+		}
+	}
+	if len(missing) == len(overlays) {
+		return "", false // nothing to save: fetch it whole, verified end to end
+	}
+	path := f.Name() + ".sparse"
+	sf, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return "", false
+	}
+	fail := func(err error) (string, bool) {
+		a.log.Info("fetching only the missing overlays failed; downloading the bundle whole", "error", err)
+		sf.Close()
+		os.Remove(path)
+		return "", false
+	}
+	if _, err := io.Copy(sf, io.NewSectionReader(f, 0, v2Head)); err != nil {
+		return fail(err)
+	}
+	if err := sf.Truncate(obj.Size); err != nil {
+		return fail(err)
+	}
+	var fetched int64
+	for i, o := range missing {
+		if err := a.cfg.Client.FetchRange(d.ctx, obj, sf, o.Offset, o.Size); err != nil {
+			return fail(err)
+		}
+		fetched += o.Size
+		pct := math.Floor(1000*float64(i+1)/float64(len(missing))) / 10
+		a.progress(d, percentReport(d.a.DeploymentJob, min(pct, 99.9), -1))
+	}
+	if err := sf.Close(); err != nil {
+		return fail(err)
+	}
+	a.log.Info("bundle fetched without its cached overlays", "job", d.a.DeploymentJob, "bytes", v2Head+fetched,
+		"of", obj.Size, "overlaysReused", len(overlays)-len(missing))
+	return path, true
+}
+
+// removeOtherDownloads deletes the files of other bundles (those not named
+// stem.*), so that the downloads directory never holds more than the
+// bundle being fetched.
+func (a *Agent) removeOtherDownloads(stem string) {
+	dir := filepath.Join(a.cfg.StateDir, downloadsDir)
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), stem+".") {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+func percentReport(job string, pct float64, eta int64) proto.Report {
+	rep := proto.Report{DeploymentJob: job, Step: proto.StepDownloadingExtracting, PercentDone: &pct}
+	if eta >= 0 {
+		rep.ETASeconds = &eta
+	}
+	return rep
+}
+
+// script runs a pre- or post-launch file of the new bundle.
+func (a *Agent) script(d *deployment, path, what string) error {
+	if err := a.runScript(d.ctx, a.spec(d.app), path); err != nil {
+		return fmt.Errorf("%s file: %w", what, err)
+	}
+	return nil
+}
+
+// launch stops the running application and starts the new one, which must
+// then stay up for the settle time.
+func (a *Agent) launch(d *deployment) error {
+	d.replaced = a.st.Current
+	a.stopApp()
+	d.started = true
+	if err := a.start(d.app); err != nil {
+		return err
+	}
+	if a.cfg.Settle > 0 {
+		a.sleep(d.ctx, a.cfg.Settle)
+		if d.ctx.Err() != nil {
+			return d.ctx.Err()
+		}
+		if _, _, restarts, _ := a.app.Running(); restarts > 0 {
+			a.mu.Lock()
+			code := a.status.LastExitCode
+			a.mu.Unlock()
+			status := "?"
+			if code != nil {
+				status = fmt.Sprint(*code)
+			}
+			return fmt.Errorf("the application exited (status %s) within %v of its launch", status, a.cfg.Settle)
+		}
+	}
+	return nil
+}
+
+// rollback undoes a deployment that did not finish: the new application is
+// stopped and the previous one started again; the new files are removed.
+func (a *Agent) rollback(d *deployment) {
+	if d.started {
+		a.stopApp()
+		if prev := d.replaced; prev != nil {
+			if err := a.start(prev); err != nil {
+				a.fail("restore the previous application", err)
+			} else {
+				a.log.Info("previous application restored", "job", prev.DeploymentJob)
+			}
+		}
+	}
+	if a.st.Current == nil || a.st.Current.Dir != d.app.Dir {
+		os.RemoveAll(d.app.Dir)
+	}
+	a.saveStatus()
+}
+
+// runScript runs a script with its output appended to logs/scripts.log
+// (its tail also goes into the failure reason); that log is rotated once it
+// exceeds launch.DefaultMaxLogBytes.
+func (a *Agent) runScript(ctx context.Context, spec launch.Spec, path string) error {
+	logPath := filepath.Join(a.cfg.StateDir, logsDir, "scripts.log")
+	if st, err := os.Stat(logPath); err == nil && st.Size() > launch.DefaultMaxLogBytes {
+		os.Rename(logPath, logPath+".1")
+	}
+	var w io.Writer
+	if f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600); err == nil {
+		defer f.Close()
+		w = f
+	}
+	_, err := launch.RunScript(ctx, spec, path, w)
+	return err
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}

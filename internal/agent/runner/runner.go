@@ -1,0 +1,428 @@
+// Package runner is the fleetsync agent's main loop: it long-polls
+// fleetsyncd for work, carries each deployment through the steps of SPEC §6
+// (proto.Assignment.Steps), reports progress and results, keeps the installed application
+// running, and rolls back to the previous application when a step after
+// the download fails or the server aborts the deployment.
+//
+// # Durability
+//
+// The state directory (package state) holds the installed application and
+// the one before it, and a final report not yet delivered; the runner saves
+// it before acting on it. A robot that restarts relaunches its installed
+// application at once, delivers its pending report, and polls: the server
+// sends again any deployment the robot did not finish, and the download
+// resumes from the bytes already on disk (downloads/ keeps partial files,
+// named after the bundle's SHA-256).
+//
+// # Order of a deployment
+//
+// The new bundle is downloaded, extracted and its pre-launch file run while
+// the previous application still runs, so that a failure up to there costs
+// it nothing; it is stopped only at Launching. A failure from Launching on
+// stops the new application and starts the previous one again.
+//
+// The package imports no server code (internal/archtest checks it).
+package runner
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fleetsync/fleetsync/internal/agent/bundle"
+	"github.com/fleetsync/fleetsync/internal/agent/client"
+	"github.com/fleetsync/fleetsync/internal/agent/launch"
+	"github.com/fleetsync/fleetsync/internal/agent/state"
+	"github.com/fleetsync/fleetsync/internal/proto"
+)
+
+// Defaults of the Config fields left zero.
+const (
+	DefaultPollWait      = 30 * time.Second
+	DefaultHeartbeat     = 10 * time.Second
+	DefaultSettle        = 2 * time.Second
+	DefaultDownloadTries = 8
+)
+
+// Subdirectories of the state directory.
+const (
+	deploymentsDir = "deployments" // extracted bundles, one per deployment job
+	downloadsDir   = "downloads"   // bundle files, partial ones kept across restarts
+	overlaysDir    = "overlays"    // colcon v2 overlays by SHA-256
+	workDir        = "work"        // download condition files
+	logsDir        = "logs"        // the application's and the scripts' output
+)
+
+// Config configures an Agent.
+type Config struct {
+	// Client speaks the agent protocol to fleetsyncd; required.
+	Client *client.Client
+	// StateDir is the agent's state directory (key, state, bundles, logs).
+	StateDir string
+	// Launcher, if set, replaces the software suite's launcher (see
+	// launch.Spec.LauncherOverride).
+	Launcher string
+	// Limits bound what a bundle may extract to.
+	Limits bundle.Limits
+	// PollWait is the long-poll wait asked of the server (DefaultPollWait).
+	PollWait time.Duration
+	// Heartbeat is how often the step under way is reported again while it
+	// runs, so the server knows the robot is alive and can abort it
+	// (DefaultHeartbeat).
+	Heartbeat time.Duration
+	// Settle is how long a launched application must run without exiting
+	// for Launching to succeed (DefaultSettle; negative: no wait).
+	Settle time.Duration
+	// Grace is the time between SIGTERM and SIGKILL when the application is
+	// stopped (launch.DefaultGrace if zero).
+	Grace time.Duration
+	// BackoffMin and BackoffMax bound the application's restart delay
+	// (launch defaults if zero).
+	BackoffMin, BackoffMax time.Duration
+	// RetryBase is the base of the backoff between failed requests to the
+	// server (1s if zero); the ceiling is a minute.
+	RetryBase time.Duration
+	// Log receives the agent's own log; nil discards it.
+	Log *slog.Logger
+}
+
+// Agent runs deployments on this robot. Create it with New and call Run once.
+type Agent struct {
+	cfg Config
+	log *slog.Logger
+
+	st      state.State
+	app     *launch.Supervisor // runs st.Current; nil when nothing runs
+	crashed chan struct{}      // signaled by the supervisor on an unexpected exit
+
+	mu     sync.Mutex
+	status state.Status
+}
+
+// New returns an Agent for cfg.
+func New(cfg Config) (*Agent, error) {
+	if cfg.Client == nil || cfg.StateDir == "" {
+		return nil, errors.New("runner: Client and StateDir are required")
+	}
+	if cfg.PollWait <= 0 {
+		cfg.PollWait = DefaultPollWait
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = DefaultHeartbeat
+	}
+	if cfg.Settle == 0 {
+		cfg.Settle = DefaultSettle
+	}
+	if cfg.RetryBase <= 0 {
+		cfg.RetryBase = time.Second
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	for _, d := range []string{deploymentsDir, downloadsDir, overlaysDir, workDir, logsDir} {
+		if err := os.MkdirAll(filepath.Join(cfg.StateDir, d), 0o700); err != nil {
+			return nil, fmt.Errorf("state dir: %w", err)
+		}
+	}
+	st, err := state.Load(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	a := &Agent{cfg: cfg, log: log, st: st, crashed: make(chan struct{}, 1)}
+	a.status = state.Status{AgentID: cfg.Client.AgentID(), Server: cfg.Client.Server, PID: os.Getpid(), Current: st.Current}
+	return a, nil
+}
+
+// Run relaunches the installed application, then polls for deployments and
+// carries them out until ctx ends; it stops the application before it
+// returns.
+func (a *Agent) Run(ctx context.Context) error {
+	a.removeStale()
+	if cur := a.st.Current; cur != nil {
+		if err := a.start(cur); err != nil {
+			a.fail("relaunch the installed application", err)
+		} else {
+			a.log.Info("relaunched the installed application", "job", cur.DeploymentJob, "version", cur.ApplicationVersion)
+		}
+	}
+	a.saveStatus()
+	defer a.stopApp()
+
+	attempt := 0
+	for ctx.Err() == nil {
+		if a.st.Pending != nil {
+			if err := a.flush(ctx); err != nil {
+				a.fail("deliver the deployment result", err)
+				a.sleep(ctx, client.BackoffWith(a.cfg.RetryBase, time.Minute, attempt))
+				attempt++
+				continue
+			}
+		}
+		began := time.Now()
+		resp, err := a.poll(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		if err != nil {
+			if errors.Is(err, errCrashed) {
+				a.saveStatus()
+				continue // poll again at once, telling the server
+			}
+			a.fail("poll", err)
+			a.sleep(ctx, client.BackoffWith(a.cfg.RetryBase, time.Minute, attempt))
+			attempt++
+			continue
+		}
+		attempt = 0
+		a.contact()
+		if resp.Assignment != nil {
+			a.deploy(ctx, resp.Assignment)
+			continue
+		}
+		// A server that answers at once with nothing (no long poll) sets
+		// the pace with its suggested interval.
+		if time.Since(began) < time.Second {
+			a.sleep(ctx, time.Duration(max(resp.PollIntervalSeconds, 1))*time.Second)
+		}
+	}
+	return nil
+}
+
+// errCrashed ends a long poll early so the server hears of a crash at once.
+var errCrashed = errors.New("application exited")
+
+// poll makes one long poll, telling the server what runs here.
+func (a *Agent) poll(ctx context.Context) (proto.PollResponse, error) {
+	req := proto.PollRequest{WaitSeconds: int(math.Ceil(a.cfg.PollWait.Seconds()))}
+	if cur := a.st.Current; cur != nil {
+		req.Current = &proto.Current{DeploymentJob: cur.DeploymentJob, Finished: true}
+		a.mu.Lock()
+		req.Current.Restarts, req.Current.LastExitCode = a.status.AppRestarts, a.status.LastExitCode
+		a.mu.Unlock()
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	crashed := false
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		select {
+		case <-a.crashed:
+			crashed = true
+			cancel()
+		case <-pctx.Done():
+		}
+	})
+	resp, err := a.cfg.Client.Poll(pctx, req)
+	cancel()
+	wg.Wait()
+	if err != nil && crashed {
+		return resp, errCrashed
+	}
+	return resp, err
+}
+
+// flush delivers the pending final report; an abort in answer to a
+// success rolls that deployment back.
+func (a *Agent) flush(ctx context.Context) error {
+	rep := *a.st.Pending
+	resp, err := a.cfg.Client.Report(ctx, rep)
+	if he, ok := errors.AsType[*client.HTTPError](err); ok && he.Code == "NotAssigned" {
+		err = nil // the server settled it otherwise (it learns of a success from polls)
+	} else if err != nil {
+		return err
+	}
+	a.contact()
+	if rep.Result == proto.ResultSucceeded && resp.Abort && a.st.Current != nil && a.st.Current.DeploymentJob == rep.DeploymentJob {
+		a.log.Warn("deployment canceled after it finished: restoring the previous application", "job", rep.DeploymentJob)
+		a.stopApp()
+		undone := a.st.Current
+		a.st.Current, a.st.Previous = a.st.Previous, nil
+		if a.st.Current != nil {
+			if err := a.start(a.st.Current); err != nil {
+				a.fail("restore the previous application", err)
+			}
+		}
+		a.st.Pending = nil
+		if err := a.save(); err != nil {
+			return err
+		}
+		os.RemoveAll(undone.Dir)
+		return nil
+	}
+	prev := a.st.Previous
+	a.st.Pending, a.st.Previous = nil, nil
+	if err := a.save(); err != nil {
+		return err
+	}
+	if prev != nil && (a.st.Current == nil || prev.Dir != a.st.Current.Dir) {
+		os.RemoveAll(prev.Dir)
+	}
+	return nil
+}
+
+// start launches app under a new supervisor.
+func (a *Agent) start(app *state.App) error {
+	sup := &launch.Supervisor{
+		LogDir: filepath.Join(a.cfg.StateDir, logsDir), Grace: a.cfg.Grace,
+		BackoffMin: a.cfg.BackoffMin, BackoffMax: a.cfg.BackoffMax, OnCrash: a.onCrash,
+	}
+	if err := sup.Start(a.spec(app)); err != nil {
+		return err
+	}
+	a.app = sup
+	pid, started, _, _ := sup.Running()
+	a.mu.Lock()
+	a.status.AppPID, a.status.AppStartedAt, a.status.AppRestarts, a.status.LastExitCode = pid, started, 0, nil
+	a.mu.Unlock()
+	return nil
+}
+
+// stopApp stops the running application, if any (SIGTERM, then SIGKILL
+// after the grace period).
+func (a *Agent) stopApp() {
+	if a.app == nil {
+		return
+	}
+	if err := a.app.Stop(context.Background()); err != nil {
+		a.log.Warn("stop the application", "error", err)
+	}
+	a.app = nil
+	a.mu.Lock()
+	a.status.AppPID, a.status.AppStartedAt = 0, time.Time{}
+	a.mu.Unlock()
+	a.saveStatus()
+}
+
+// onCrash runs on the supervisor's goroutine at each unexpected exit; it
+// touches only a.status (under a.mu) and the crashed channel.
+func (a *Agent) onCrash(exitCode, restarts int) {
+	a.log.Warn("application exited; restarting it with backoff", "exitCode", exitCode, "restarts", restarts)
+	a.mu.Lock()
+	a.status.AppRestarts, a.status.LastExitCode, a.status.AppPID = restarts, &exitCode, 0
+	a.mu.Unlock()
+	// The main loop writes the status file (it owns a.st and a.app): the
+	// signal ends its long poll, and it saves the status before polling again.
+	select {
+	case a.crashed <- struct{}{}:
+	default:
+	}
+}
+
+func (a *Agent) spec(app *state.App) launch.Spec {
+	return launch.Spec{
+		BundleRoot: app.Dir, Overlays: app.Overlays, SoftwareSuite: app.SoftwareSuite,
+		PackageName: app.PackageName, LaunchFile: app.LaunchFile, Env: app.Env, Tags: app.Tags,
+		LauncherOverride: a.cfg.Launcher,
+	}
+}
+
+func (a *Agent) save() error { return state.Save(a.cfg.StateDir, a.st) }
+
+// fail records an error for the status command and the log.
+func (a *Agent) fail(what string, err error) {
+	a.log.Error(what+" failed", "error", err)
+	a.mu.Lock()
+	a.status.LastError, a.status.LastErrorAt = what+": "+err.Error(), time.Now()
+	a.mu.Unlock()
+	a.saveStatus()
+}
+
+// contact records that the server answered.
+func (a *Agent) contact() {
+	a.mu.Lock()
+	a.status.LastContactAt = time.Now()
+	a.mu.Unlock()
+	a.saveStatus()
+}
+
+// saveStatus writes the status snapshot; a failure only costs the status
+// command its freshness.
+func (a *Agent) saveStatus() {
+	a.mu.Lock()
+	s := a.status
+	s.Current = a.st.Current
+	s.Updated = time.Now()
+	if a.app != nil {
+		if pid, _, restarts, ok := a.app.Running(); ok {
+			s.AppPID, s.AppRestarts = pid, restarts
+		}
+	}
+	a.mu.Unlock()
+	if err := state.SaveStatus(a.cfg.StateDir, s); err != nil {
+		a.log.Warn("write status", "error", err)
+	}
+}
+
+func (a *Agent) sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// removeStale deletes extracted bundles that are neither the installed
+// application nor the one before it (left by a deployment interrupted by a
+// restart).
+func (a *Agent) removeStale() {
+	keep := map[string]bool{}
+	for _, app := range []*state.App{a.st.Current, a.st.Previous} {
+		if app != nil {
+			keep[filepath.Base(app.Dir)] = true
+		}
+	}
+	entries, _ := os.ReadDir(filepath.Join(a.cfg.StateDir, deploymentsDir))
+	for _, e := range entries {
+		if !keep[e.Name()] {
+			os.RemoveAll(filepath.Join(a.cfg.StateDir, deploymentsDir, e.Name()))
+		}
+	}
+}
+
+// jobDir names the directory of a job's files: deployment job ARNs hold
+// characters a file name should not, and are long.
+func jobDir(job string) string {
+	sum := sha256.Sum256([]byte(job))
+	return hex.EncodeToString(sum[:8])
+}
+
+// downloadName names the partial file of a bundle, so that a restarted
+// agent resumes it.
+func downloadName(obj proto.Object) string {
+	if obj.SHA256 != "" && !strings.ContainsAny(obj.SHA256, `/\.`) {
+		return strings.ToLower(obj.SHA256) + ".part"
+	}
+	sum := sha256.Sum256([]byte(obj.ETag + "\x00" + fmt.Sprint(obj.Size)))
+	return hex.EncodeToString(sum[:]) + ".part"
+}
+
+// checkETag verifies a downloaded file against an S3 ETag when the ETag is
+// a plain MD5 (a single-part upload); a multipart ETag ("…-N") cannot be
+// recomputed without the part size and is left to the SHA-256.
+func checkETag(f *os.File, etag string) error {
+	want := strings.Trim(etag, `"`)
+	if len(want) != 32 || strings.Contains(want, "-") {
+		return nil
+	}
+	h := md5.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, math.MaxInt64)); err != nil {
+		return err
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); !strings.EqualFold(got, want) {
+		return &client.IntegrityError{What: "etag", Want: want, Got: got}
+	}
+	return nil
+}

@@ -1,0 +1,39 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/fleetsync/fleetsync/internal/agent/bundle"
+	"github.com/fleetsync/fleetsync/internal/agent/client"
+	"github.com/fleetsync/fleetsync/internal/proto"
+)
+
+func TestFailureCode(t *testing.T) {
+	dl := func(err error) error { return &downloadError{err: err} }
+	cases := []struct {
+		step proto.Step
+		err  error
+		want string
+	}{
+		{proto.StepValidating, errors.New("unknown suite"), "EnvironmentSetupError"},
+		{proto.StepExecutingDownloadCondition, errors.New("exit 1"), "DownloadConditionFailed"},
+		{proto.StepDownloadingExtracting, dl(&client.IntegrityError{What: "sha256"}), "EtagMismatch"},
+		{proto.StepDownloadingExtracting, dl(fmt.Errorf("x: %w", &client.IntegrityError{What: "etag"})), "EtagMismatch"},
+		{proto.StepDownloadingExtracting, dl(&client.HTTPError{Status: 404}), "ResourceNotFound"},
+		{proto.StepDownloadingExtracting, dl(&client.HTTPError{Status: 503}), "DownloadingBundleFailure"},
+		{proto.StepDownloadingExtracting, dl(errors.New("connection reset")), "DownloadingBundleFailure"},
+		{proto.StepDownloadingExtracting, fmt.Errorf("x: %w", bundle.ErrUnsafe), "ExtractingBundleFailure"},
+		{proto.StepDownloadingExtracting, errors.New("no space left on device"), "ExtractingBundleFailure"},
+		{proto.StepExecutingPreLaunch, errors.New("exit 3"), "PreLaunchFileFailure"},
+		{proto.StepLaunching, errors.New("exited during settle"), "EnvironmentSetupError"},
+		{proto.StepExecutingPostLaunch, errors.New("exit 1"), "PostLaunchFileFailure"},
+		{proto.Step("Bogus"), errors.New("?"), "InternalServerError"},
+	}
+	for _, c := range cases {
+		if got := FailureCode(c.step, c.err); got != c.want {
+			t.Errorf("FailureCode(%s, %v) = %s, want %s", c.step, c.err, got, c.want)
+		}
+	}
+}

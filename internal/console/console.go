@@ -1,0 +1,634 @@
+// Package console is fleetsyncd's web console: server-rendered pages (fleets,
+// a fleet's robots and drift, deployment jobs with live per-robot progress
+// over server-sent events, robot applications) and the operator actions
+// Sync, Cancel, register and deregister. It signs operators in with an
+// access key id and secret, keeps them in an HMAC-signed HttpOnly,
+// SameSite=Strict cookie and requires a CSRF token on every POST. It calls
+// the same domain services as the AWS API, so every rule holds here too.
+package console
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fleetsync/fleetsync/internal/deploy"
+	"github.com/fleetsync/fleetsync/internal/fleet"
+	"github.com/fleetsync/fleetsync/internal/registry"
+	"github.com/fleetsync/fleetsync/internal/store"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// CredentialLookup finds an active access key's secret and account (the
+// same lookup SigV4 verification uses).
+type CredentialLookup func(ctx context.Context, accessKeyID string) (secret, account string, ok bool, err error)
+
+// Config wires the console to the domain.
+type Config struct {
+	Registry *registry.Service
+	Deploy   *deploy.Service
+	// Reports gives the per-fleet robot counts and each robot's last row.
+	Reports     store.Reports
+	Credentials CredentialLookup
+	// Presence tells when a robot's agent was last heard by this replica.
+	Presence *deploy.Presence
+	// Key signs session cookies and derives CSRF tokens.
+	Key []byte
+	// SessionTTL is how long a sign-in lasts (default 12 hours).
+	SessionTTL time.Duration
+	// EventInterval is how often a job's live view is refreshed (default 500 ms).
+	EventInterval time.Duration
+	Log           *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Console serves /console/.
+type Console struct {
+	cfg     Config
+	mux     *http.ServeMux
+	pages   map[string]*template.Template
+	signins signinLimiter
+	// closing ends the live views, which otherwise hold graceful shutdown.
+	closing   chan struct{}
+	closeOnce sync.Once
+}
+
+// Close ends every open live view (server-sent event stream) so that a
+// graceful shutdown does not wait for them; pages keep working.
+func (c *Console) Close() { c.closeOnce.Do(func() { close(c.closing) }) }
+
+// New builds the console handler.
+func New(cfg Config) *Console {
+	if cfg.SessionTTL == 0 {
+		cfg.SessionTTL = 12 * time.Hour
+	}
+	if cfg.EventInterval == 0 {
+		cfg.EventInterval = 500 * time.Millisecond
+	}
+	c := &Console{cfg: cfg, mux: http.NewServeMux(), pages: map[string]*template.Template{}, closing: make(chan struct{})}
+	funcs := template.FuncMap{
+		"seg":     url.PathEscape,
+		"ms":      formatMs,
+		"percent": formatPercent,
+		"eta":     formatETA,
+	}
+	for _, name := range []string{"signin", "fleets", "fleet", "job", "applications", "error"} {
+		c.pages[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
+	}
+	static, _ := fs.Sub(staticFS, "static")
+	c.mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", http.FileServerFS(static)))
+	c.mux.HandleFunc("GET /console/signin", c.signinPage)
+	c.mux.HandleFunc("POST /console/signin", c.signin)
+	c.mux.HandleFunc("POST /console/signout", c.authed(c.signout))
+	c.mux.HandleFunc("GET /console/{$}", c.authed(func(w http.ResponseWriter, r *http.Request, s session) {
+		http.Redirect(w, r, "/console/fleets", http.StatusSeeOther)
+	}))
+	c.mux.HandleFunc("GET /console/fleets", c.authed(c.fleetsPage))
+	c.mux.HandleFunc("GET /console/fleets/{fleet}", c.authed(c.fleetPage))
+	c.mux.HandleFunc("POST /console/fleets/{fleet}/sync", c.authed(c.syncAction))
+	c.mux.HandleFunc("POST /console/fleets/{fleet}/register", c.authed(c.registerAction))
+	c.mux.HandleFunc("POST /console/fleets/{fleet}/deregister", c.authed(c.deregisterAction))
+	c.mux.HandleFunc("GET /console/jobs/{job}", c.authed(c.jobPage))
+	c.mux.HandleFunc("GET /console/jobs/{job}/events", c.authed(c.jobEvents))
+	c.mux.HandleFunc("POST /console/jobs/{job}/cancel", c.authed(c.cancelAction))
+	c.mux.HandleFunc("GET /console/applications", c.authed(c.applicationsPage))
+	return c
+}
+
+// ServeHTTP implements http.Handler. Every console answer forbids framing
+// and caching, and allows scripts only from the console itself.
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; form-action 'self'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Cache-Control", "no-store")
+	c.mux.ServeHTTP(w, r)
+}
+
+func (c *Console) now() time.Time {
+	if c.cfg.Now != nil {
+		return c.cfg.Now()
+	}
+	return time.Now()
+}
+
+// authed runs h for a signed-in operator; a POST must also carry the
+// session's CSRF token. Anyone else goes to the sign-in page (or gets 403
+// for a POST).
+func (c *Console) authed(h func(http.ResponseWriter, *http.Request, session)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s, err := c.session(r)
+		if err != nil {
+			if !errors.Is(err, errNoSession) {
+				c.fail(w, r, session{}, err)
+				return
+			}
+			if r.Method != http.MethodGet {
+				c.render(w, http.StatusForbidden, "error", session{}, map[string]any{"Message": "You are not signed in."})
+				return
+			}
+			http.Redirect(w, r, "/console/signin", http.StatusSeeOther)
+			return
+		}
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+			if !validToken(r.PostFormValue("csrf"), c.csrfToken(s)) {
+				c.cfg.Log.Warn("console: request without a valid CSRF token refused", "path", r.URL.Path, "access_key_id", s.KeyID)
+				c.render(w, http.StatusForbidden, "error", s, map[string]any{"Message": "The form is missing its security token; reload the page and try again."})
+				return
+			}
+		}
+		h(w, r, s)
+	}
+}
+
+// page is what every template gets.
+type page struct {
+	Session session
+	CSRF    string
+	Data    any
+}
+
+func (c *Console) render(w http.ResponseWriter, status int, name string, s session, data any) {
+	p := page{Session: s, Data: data}
+	if s.Nonce != "" {
+		p.CSRF = c.csrfToken(s)
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	if err := c.pages[name].Execute(w, p); err != nil {
+		c.cfg.Log.Error("console: rendering failed", "page", name, "error", err)
+	}
+}
+
+// fail renders a domain error: its caller-facing message for rule
+// violations, a generic one (and a log line) for internal faults.
+func (c *Console) fail(w http.ResponseWriter, r *http.Request, s session, err error) {
+	code := fleet.CodeOf(err)
+	var fe *fleet.Error
+	msg := "An internal error occurred; the server log has the details."
+	status := http.StatusInternalServerError
+	if code != fleet.Internal && code != fleet.Unavailable && errors.As(err, &fe) {
+		msg, status = fe.Message, http.StatusBadRequest
+		if code == fleet.NotFound {
+			status = http.StatusNotFound
+		}
+	} else {
+		c.cfg.Log.Error("console: request failed", "path", r.URL.Path, "error", err)
+	}
+	c.render(w, status, "error", s, map[string]any{"Message": msg})
+}
+
+// --- sign-in ---
+
+func (c *Console) signinPage(w http.ResponseWriter, r *http.Request) {
+	nonce := randomToken()
+	setCookie(w, r, signinCookie, nonce, 30*time.Minute)
+	c.render(w, http.StatusOK, "signin", session{}, map[string]any{"Token": c.signinToken(nonce)})
+}
+
+func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	ck, err := r.Cookie(signinCookie)
+	if err != nil || !validToken(r.PostFormValue("csrf"), c.signinToken(ck.Value)) {
+		c.render(w, http.StatusForbidden, "error", session{}, map[string]any{"Message": "The sign-in form is missing its security token; open the sign-in page again."})
+		return
+	}
+	keyID := strings.TrimSpace(r.PostFormValue("access_key_id"))
+	if !c.signins.allow(clientAddr(r)) {
+		c.cfg.Log.Warn("console: sign-in throttled", "access_key_id", keyID, "remote", clientAddr(r))
+		c.render(w, http.StatusTooManyRequests, "error", session{}, map[string]any{"Message": "Too many sign-in attempts; wait a few seconds and try again."})
+		return
+	}
+	account, ok, err := c.checkSecret(r.Context(), keyID, r.PostFormValue("secret_access_key"))
+	if err != nil {
+		c.fail(w, r, session{}, err)
+		return
+	}
+	if !ok {
+		c.cfg.Log.Info("console: sign-in refused", "access_key_id", keyID)
+		nonce := randomToken()
+		setCookie(w, r, signinCookie, nonce, 30*time.Minute)
+		c.render(w, http.StatusUnauthorized, "signin", session{}, map[string]any{
+			"Token": c.signinToken(nonce), "Error": "The access key id or the secret access key is wrong.", "KeyID": keyID})
+		return
+	}
+	s := session{KeyID: keyID, Account: account, Expires: c.now().Add(c.cfg.SessionTTL).Unix(), Nonce: randomToken()}
+	setCookie(w, r, sessionCookie, c.encodeSession(s), c.cfg.SessionTTL)
+	clearCookie(w, r, signinCookie)
+	c.cfg.Log.Info("console: signed in", "access_key_id", keyID, "account", account)
+	http.Redirect(w, r, "/console/fleets", http.StatusSeeOther)
+}
+
+func (c *Console) signout(w http.ResponseWriter, r *http.Request, s session) {
+	clearCookie(w, r, sessionCookie)
+	http.Redirect(w, r, "/console/signin", http.StatusSeeOther)
+}
+
+// --- fleets ---
+
+type fleetRow struct {
+	Fleet  fleet.Fleet
+	Counts []statusCount
+	Total  int
+}
+
+type statusCount struct {
+	Status fleet.RobotStatus
+	N      int
+}
+
+var statusOrder = []fleet.RobotStatus{fleet.RobotInSync, fleet.RobotDeploying, fleet.RobotPendingNewDeployment,
+	fleet.RobotRegistered, fleet.RobotFailed, fleet.RobotNoResponse}
+
+func (c *Console) fleetsPage(w http.ResponseWriter, r *http.Request, s session) {
+	ctx := r.Context()
+	p, err := c.cfg.Registry.ListFleets(ctx, store.ListQuery{Account: s.Account, Limit: 200, Filters: map[string]string{}})
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	counts, err := c.cfg.Reports.FleetStatusCounts(ctx, s.Account)
+	if err != nil {
+		c.fail(w, r, s, fleet.Wrap(fleet.Internal, err, "store failure"))
+		return
+	}
+	rows := make([]fleetRow, 0, len(p.Items))
+	for _, f := range p.Items {
+		row := fleetRow{Fleet: f}
+		for _, st := range statusOrder {
+			if n := counts[f.ARN][st]; n > 0 {
+				row.Counts = append(row.Counts, statusCount{st, n})
+				row.Total += n
+			}
+		}
+		rows = append(rows, row)
+	}
+	c.render(w, http.StatusOK, "fleets", s, map[string]any{"Fleets": rows, "More": p.Next != nil})
+}
+
+type robotRow struct {
+	Robot    fleet.Robot
+	LastSeen string
+	Current  string
+	Last     fleet.RobotDeployment
+}
+
+func (c *Console) fleetPage(w http.ResponseWriter, r *http.Request, s session) {
+	ctx := r.Context()
+	arn := r.PathValue("fleet")
+	f, robots, err := c.cfg.Registry.DescribeFleet(ctx, s.Account, arn)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	rows, err := c.cfg.Reports.LastRows(ctx, s.Account, arn)
+	if err != nil {
+		c.fail(w, r, s, fleet.Wrap(fleet.Internal, err, "store failure"))
+		return
+	}
+	last := map[string]fleet.RobotDeployment{}
+	for _, row := range rows {
+		last[row.Robot] = row
+	}
+	jobs := map[string]string{} // job ARN → what it deploys
+	deployed := func(jobARN string) string {
+		if v, ok := jobs[jobARN]; ok {
+			return v
+		}
+		j, err := c.cfg.Deploy.Get(ctx, s.Account, jobARN)
+		v := ""
+		if err == nil {
+			v = describeApps(ctx, c.cfg.Registry, s.Account, j.Spec.Apps)
+		}
+		jobs[jobARN] = v
+		return v
+	}
+	now := c.now().UnixMilli()
+	var list []robotRow
+	for _, rb := range robots {
+		row := robotRow{Robot: rb, Last: last[rb.ARN], LastSeen: "never (by this server)"}
+		if seen := c.cfg.Presence.Last(rb.ARN); seen > 0 {
+			row.LastSeen = formatAgo(now - seen)
+		}
+		// What the robot runs: the deployment its last row finished InSync.
+		if row.Last.Status == fleet.RobotInSync {
+			row.Current = deployed(row.Last.Job)
+		}
+		list = append(list, row)
+	}
+	data := map[string]any{"Fleet": f, "Robots": list, "RequestToken": randomToken()}
+	drift, err := c.cfg.Deploy.Drift(ctx, s.Account, arn)
+	switch {
+	case err == nil:
+		data["Drift"] = drift
+	case fleet.CodeOf(err) == fleet.NotFound:
+		data["NoDeployment"] = true
+	default:
+		c.fail(w, r, s, err)
+		return
+	}
+	jp, err := c.cfg.Deploy.List(ctx, store.ListQuery{Account: s.Account, Limit: 200, Filters: map[string]string{"fleetName": f.Name}})
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	sort.Slice(jp.Items, func(i, k int) bool { return jp.Items[i].CreatedMs > jp.Items[k].CreatedMs })
+	data["Jobs"] = jp.Items
+	for _, j := range jp.Items {
+		if j.Status.Active() {
+			data["Active"] = j
+			break
+		}
+	}
+	avail, err := c.cfg.Registry.ListRobots(ctx, store.ListQuery{Account: s.Account, Limit: 200, Filters: map[string]string{"status": string(fleet.RobotAvailable)}})
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	data["Available"] = avail.Items
+	c.render(w, http.StatusOK, "fleet", s, data)
+}
+
+// describeApps names each application of a job with its version.
+func describeApps(ctx context.Context, reg *registry.Service, account string, apps []fleet.AppConfig) string {
+	var parts []string
+	for _, a := range apps {
+		name := a.Application
+		if app, err := reg.DescribeApplication(ctx, account, a.Application, a.ApplicationVersion); err == nil {
+			name = app.Name
+		}
+		parts = append(parts, name+" v"+a.ApplicationVersion)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (c *Console) syncAction(w http.ResponseWriter, r *http.Request, s session) {
+	// The form's one-time token makes a double-submitted form one job.
+	token := r.PostFormValue("request_token")
+	if token == "" {
+		token = randomToken()
+	}
+	j, err := c.cfg.Deploy.Sync(r.Context(), s.Account, "console-"+token, r.PathValue("fleet"))
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	c.cfg.Log.Info("console: sync started", "access_key_id", s.KeyID, "fleet", j.Fleet, "job", j.ARN)
+	http.Redirect(w, r, "/console/jobs/"+url.PathEscape(j.ARN), http.StatusSeeOther)
+}
+
+func (c *Console) registerAction(w http.ResponseWriter, r *http.Request, s session) {
+	fleetARN := r.PathValue("fleet")
+	if err := c.cfg.Registry.RegisterRobot(r.Context(), s.Account, fleetARN, r.PostFormValue("robot")); err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	http.Redirect(w, r, "/console/fleets/"+url.PathEscape(fleetARN), http.StatusSeeOther)
+}
+
+func (c *Console) deregisterAction(w http.ResponseWriter, r *http.Request, s session) {
+	fleetARN := r.PathValue("fleet")
+	if err := c.cfg.Registry.DeregisterRobot(r.Context(), s.Account, fleetARN, r.PostFormValue("robot")); err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	http.Redirect(w, r, "/console/fleets/"+url.PathEscape(fleetARN), http.StatusSeeOther)
+}
+
+// --- jobs ---
+
+// jobView is a job and its rows as the live view sends them.
+type jobView struct {
+	ARN           string `json:"arn"`
+	Fleet         string `json:"fleet"`
+	Status        string `json:"status"`
+	FailureCode   string `json:"failureCode,omitempty"`
+	FailureReason string `json:"failureReason,omitempty"`
+	Targets       int    `json:"targets"`
+	Done          bool   `json:"done"`
+	// Robots are the first maxLiveRows rows in start order; Counts cover all.
+	Robots []robotView    `json:"robots"`
+	Counts map[string]int `json:"counts"`
+	More   int            `json:"more"`
+}
+
+// maxLiveRows bounds what a live view sends every refresh: a job of a
+// 100,000-robot fleet shows its first rows and its counts.
+const maxLiveRows = 1000
+
+type robotView struct {
+	ARN     string `json:"arn"`
+	Name    string `json:"name"`
+	Status  string `json:"status"`
+	Step    string `json:"step"`
+	Percent string `json:"percent"`
+	ETA     string `json:"eta"`
+	Failure string `json:"failure,omitempty"`
+}
+
+func (c *Console) jobView(ctx context.Context, s session, arn string, names map[string]string) (jobView, error) {
+	j, rows, err := c.cfg.Deploy.Describe(ctx, s.Account, arn)
+	if err != nil {
+		return jobView{}, err
+	}
+	v := jobView{ARN: j.ARN, Fleet: j.Fleet, Status: string(j.Status), FailureCode: j.FailureCode, FailureReason: j.FailureReason,
+		Targets: j.Targets, Done: !j.Status.Active(), Robots: make([]robotView, 0, len(rows)), Counts: map[string]int{}}
+	for i, row := range rows {
+		v.Counts[string(row.Status)]++
+		if i >= maxLiveRows {
+			v.More++
+			continue
+		}
+		name, ok := names[row.Robot]
+		if !ok {
+			if rb, err := c.cfg.Registry.DescribeRobot(ctx, s.Account, row.Robot); err == nil {
+				name = rb.Name
+			} else {
+				name = row.Robot
+			}
+			names[row.Robot] = name
+		}
+		rv := robotView{ARN: row.Robot, Name: name, Status: string(row.Status), Step: row.Step,
+			Percent: formatPercent(row.PercentDone), ETA: formatETA(row.ETASeconds)}
+		if row.FailureCode != "" {
+			rv.Failure = row.FailureCode + ": " + row.FailureReason
+		}
+		v.Robots = append(v.Robots, rv)
+	}
+	return v, nil
+}
+
+func (c *Console) jobPage(w http.ResponseWriter, r *http.Request, s session) {
+	v, err := c.jobView(r.Context(), s, r.PathValue("job"), map[string]string{})
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	j, err := c.cfg.Deploy.Get(r.Context(), s.Account, v.ARN)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	f, _, err := c.cfg.Registry.DescribeFleet(r.Context(), s.Account, j.Fleet)
+	fleetName := j.Fleet
+	if err == nil {
+		fleetName = f.Name
+	}
+	c.render(w, http.StatusOK, "job", s, map[string]any{"View": v, "Job": j, "FleetName": fleetName,
+		"Apps": describeApps(r.Context(), c.cfg.Registry, s.Account, j.Spec.Apps)})
+}
+
+// jobEvents streams the job's view as server-sent events whenever it
+// changes, until the job ends or the browser goes away.
+func (c *Console) jobEvents(w http.ResponseWriter, r *http.Request, s session) {
+	ctx := r.Context()
+	arn := r.PathValue("job")
+	names := map[string]string{}
+	v, err := c.jobView(ctx, s, arn, names)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	tick := time.NewTicker(c.cfg.EventInterval)
+	defer tick.Stop()
+	var sent []byte
+	idle := 0
+	for {
+		b, _ := json.Marshal(v)
+		switch {
+		case string(b) != string(sent):
+			if _, err := w.Write([]byte("data: " + string(b) + "\n\n")); err != nil {
+				return
+			}
+			sent, idle = b, 0
+		case idle*int(c.cfg.EventInterval) >= int(15*time.Second):
+			if _, err := w.Write([]byte(": keep-alive\n\n")); err != nil {
+				return
+			}
+			idle = 0
+		}
+		if err := rc.Flush(); err != nil {
+			return
+		}
+		if v.Done {
+			w.Write([]byte("event: end\ndata: {}\n\n"))
+			rc.Flush()
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.closing:
+			return // the browser's EventSource reconnects to another replica or after the restart
+		case <-tick.C:
+		}
+		idle++
+		if v, err = c.jobView(ctx, s, arn, names); err != nil {
+			if ctx.Err() == nil {
+				c.cfg.Log.Warn("console: live view refresh failed", "job", arn, "error", err)
+			}
+			return
+		}
+	}
+}
+
+func (c *Console) cancelAction(w http.ResponseWriter, r *http.Request, s session) {
+	arn := r.PathValue("job")
+	if err := c.cfg.Deploy.Cancel(r.Context(), s.Account, arn); err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	c.cfg.Log.Info("console: job canceled", "access_key_id", s.KeyID, "job", arn)
+	http.Redirect(w, r, "/console/jobs/"+url.PathEscape(arn), http.StatusSeeOther)
+}
+
+// --- applications ---
+
+type appGroup struct {
+	Latest   fleet.Application
+	Versions []fleet.Application
+}
+
+func (c *Console) applicationsPage(w http.ResponseWriter, r *http.Request, s session) {
+	p, err := c.cfg.Registry.ListApplications(r.Context(), store.ListQuery{Account: s.Account, Limit: 200, Filters: map[string]string{}}, true)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	var groups []*appGroup
+	byARN := map[string]*appGroup{}
+	for _, a := range p.Items {
+		g, ok := byARN[a.ARN]
+		if !ok {
+			g = &appGroup{}
+			byARN[a.ARN] = g
+			groups = append(groups, g)
+		}
+		if a.Version == fleet.LatestVersion {
+			g.Latest = a
+		} else {
+			g.Versions = append(g.Versions, a)
+		}
+	}
+	c.render(w, http.StatusOK, "applications", s, map[string]any{"Apps": groups, "More": p.Next != nil})
+}
+
+// --- formatting ---
+
+func formatMs(ms int64) string {
+	if ms == 0 {
+		return "—"
+	}
+	return time.UnixMilli(ms).UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+func formatPercent(p *float64) string {
+	if p == nil {
+		return ""
+	}
+	return strconv.FormatFloat(*p, 'f', 0, 64) + "%"
+}
+
+func formatETA(s *int64) string {
+	if s == nil {
+		return ""
+	}
+	return (time.Duration(*s) * time.Second).String()
+}
+
+func formatAgo(ms int64) string {
+	d := time.Duration(ms) * time.Millisecond
+	switch {
+	case d < time.Second:
+		return "just now"
+	case d < time.Minute:
+		return strconv.Itoa(int(d.Seconds())) + "s ago"
+	case d < time.Hour:
+		return strconv.Itoa(int(d.Minutes())) + "m ago"
+	}
+	return d.Round(time.Minute).String() + " ago"
+}

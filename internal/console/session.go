@@ -1,0 +1,176 @@
+package console
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Cookie names. The session cookie carries no secret: it is a signed claim
+// (access key id, account, expiry, nonce) checked on every request, with
+// the key looked up again so a revoked key ends its sessions at once.
+const (
+	sessionCookie = "fleetsync_session"
+	signinCookie  = "fleetsync_signin"
+)
+
+// session is an operator signed in with one access key.
+type session struct {
+	KeyID   string `json:"k"`
+	Account string `json:"a"`
+	Expires int64  `json:"e"`
+	Nonce   string `json:"n"`
+}
+
+var errNoSession = errors.New("console: no valid session")
+
+func randomToken() string {
+	b := make([]byte, 18)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func (c *Console) mac(parts ...string) []byte {
+	m := hmac.New(sha256.New, c.cfg.Key)
+	for _, p := range parts {
+		m.Write([]byte(p))
+		m.Write([]byte{0})
+	}
+	return m.Sum(nil)
+}
+
+// encodeSession signs a session into a cookie value.
+func (c *Console) encodeSession(s session) string {
+	payload, _ := json.Marshal(s)
+	p := base64.RawURLEncoding.EncodeToString(payload)
+	return p + "." + base64.RawURLEncoding.EncodeToString(c.mac("session", p))
+}
+
+// session returns the request's valid session: a good signature, not
+// expired, and its access key still active in its account.
+func (c *Console) session(r *http.Request) (session, error) {
+	ck, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return session{}, errNoSession
+	}
+	p, sig, ok := strings.Cut(ck.Value, ".")
+	if !ok {
+		return session{}, errNoSession
+	}
+	want := c.mac("session", p)
+	got, err := base64.RawURLEncoding.DecodeString(sig)
+	if err != nil || !hmac.Equal(got, want) {
+		return session{}, errNoSession
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(p)
+	if err != nil {
+		return session{}, errNoSession
+	}
+	var s session
+	if err := json.Unmarshal(payload, &s); err != nil || c.now().Unix() >= s.Expires {
+		return session{}, errNoSession
+	}
+	_, account, active, err := c.cfg.Credentials(r.Context(), s.KeyID)
+	if err != nil {
+		return session{}, err
+	}
+	if !active || account != s.Account {
+		return session{}, errNoSession
+	}
+	return s, nil
+}
+
+// csrfToken is the token every state-changing form of a session carries:
+// derived from the session's nonce, so it changes at every sign-in and a
+// page of another origin can neither read nor guess it.
+func (c *Console) csrfToken(s session) string {
+	return base64.RawURLEncoding.EncodeToString(c.mac("csrf", s.Nonce))
+}
+
+// signinToken is the CSRF token of the sign-in form, bound to a random
+// pre-session cookie (double submit), so no other site can sign a browser in.
+func (c *Console) signinToken(nonce string) string {
+	return base64.RawURLEncoding.EncodeToString(c.mac("signin-csrf", nonce))
+}
+
+// validToken compares a submitted token with the expected one in constant time.
+func validToken(got, want string) bool {
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+// checkSecret reports whether secret is the active secret of keyID, taking
+// the same time whether the key exists or not.
+func (c *Console) checkSecret(ctx context.Context, keyID, secret string) (account string, ok bool, err error) {
+	have, account, active, err := c.cfg.Credentials(ctx, keyID)
+	if err != nil {
+		return "", false, err
+	}
+	if !active {
+		have = "\x00unknown-key-placeholder-secret\x00"
+	}
+	// Comparing digests keeps the comparison constant-time across lengths.
+	a, b := sha256.Sum256([]byte(have)), sha256.Sum256([]byte(secret))
+	match := subtle.ConstantTimeCompare(a[:], b[:]) == 1
+	return account, match && active, nil
+}
+
+// setCookie writes a console cookie: HttpOnly, SameSite=Strict, scoped to
+// the console, Secure when served over TLS.
+func setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge time.Duration) {
+	http.SetCookie(w, &http.Cookie{
+		Name: name, Value: value, Path: "/console", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: r.TLS != nil, MaxAge: int(maxAge.Seconds()),
+	})
+}
+
+func clearCookie(w http.ResponseWriter, r *http.Request, name string) {
+	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/console", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: r.TLS != nil, MaxAge: -1})
+}
+
+// signinLimiter slows secret guessing: each client address may try a few
+// sign-ins, then one every few seconds. (Not per access key id: that would
+// let anyone lock an operator out.)
+type signinLimiter struct {
+	mu       sync.Mutex
+	limiters map[string]*rate.Limiter
+}
+
+// maxSigninLimiters bounds the limiter table; when full it starts afresh
+// (an attacker cycling addresses gains a burst, not unbounded memory).
+const maxSigninLimiters = 10000
+
+func (l *signinLimiter) allow(addr string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.limiters == nil || len(l.limiters) > maxSigninLimiters {
+		l.limiters = map[string]*rate.Limiter{}
+	}
+	lim, found := l.limiters[addr]
+	if !found {
+		lim = rate.NewLimiter(rate.Every(5*time.Second), 10)
+		l.limiters[addr] = lim
+	}
+	return lim.Allow()
+}
+
+// clientAddr is the request's remote host (no port).
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

@@ -1,0 +1,33 @@
+package store
+
+import (
+	"context"
+
+	"github.com/fleetsync/fleetsync/internal/fleet"
+)
+
+// TaggedFleet is a fleet found by one of its tags.
+type TaggedFleet struct {
+	Account  string
+	ARN      string
+	TagValue string
+}
+
+// Reports are the read-only views behind the drift report, continuous sync,
+// the console and metrics. They read across rows the per-aggregate
+// interfaces keep apart, in one query each, so that they stay cheap enough
+// to run on every engine tick or scrape.
+type Reports interface {
+	// LastRows returns, for each robot now in the fleet, its row in the last
+	// deployment job that targeted it; robots never targeted have none.
+	LastRows(ctx context.Context, account, fleetARN string) ([]fleet.RobotDeployment, error)
+	// AutoSyncCandidates returns the fleets of every account that carry
+	// tagKey and have at least one robot Registered (never deployed since it
+	// joined), with the tag's value, in creation order.
+	AutoSyncCandidates(ctx context.Context, tagKey string) ([]TaggedFleet, error)
+	// RobotStatusCounts counts the robots of every account by status.
+	RobotStatusCounts(ctx context.Context) (map[fleet.RobotStatus]int, error)
+	// FleetStatusCounts counts an account's robots by fleet ARN and status;
+	// robots in no fleet are left out.
+	FleetStatusCounts(ctx context.Context, account string) (map[string]map[fleet.RobotStatus]int, error)
+}
