@@ -118,9 +118,11 @@ func TestReplicaFailover(t *testing.T) {
 		t.Fatalf("lease owner %q is neither replica", owner)
 	}
 	survivor := reps[1-holder]
-	killed := time.Now()
-	t.Logf("%d robots completed %v after the job was created", completed(), killed.Sub(created).Round(time.Millisecond))
+	t.Logf("%d robots completed %v after the job was created", completed(), time.Since(created).Round(time.Millisecond))
 	reps[holder].Kill()
+	// Kill returns once the process is gone: whatever starts after this
+	// instant was started by the survivor.
+	killed := time.Now()
 	atKill := completed()
 	r.s, r.c = survivor, quiet(survivor.Client())
 
