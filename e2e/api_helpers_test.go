@@ -191,7 +191,7 @@ func must(t *testing.T, err error) {
 // (the server keeps running; SQLite WAL allows it).
 func newAccount(t *testing.T, s *testenv.Server, account string) (keyID, secret string) {
 	t.Helper()
-	cmd := exec.Command(testenv.Binary(t, "fleetsyncd"), "credentials", "create", "--account", account, "--data-dir", s.DataDir)
+	cmd := exec.Command(testenv.Binary(t, "fleetsyncd"), append([]string{"credentials", "create", "--account", account, "--data-dir", s.DataDir}, s.DatabaseArgs()...)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("credentials create: %v\n%s", err, out)
@@ -206,13 +206,13 @@ func newAccount(t *testing.T, s *testenv.Server, account string) (keyID, secret 
 // makeBucket creates bucket in the server's file bundle store.
 func makeBucket(t *testing.T, s *testenv.Server, bucket string) {
 	t.Helper()
-	must(t, os.MkdirAll(filepath.Join(s.DataDir, "bundles", bucket), 0o755))
+	must(t, os.MkdirAll(filepath.Join(s.BundleDir, bucket), 0o755))
 }
 
 // putObject writes s3://bucket/key and returns the ETag S3 would give it.
 func putObject(t *testing.T, s *testenv.Server, bucket, key string, content []byte) string {
 	t.Helper()
-	p := filepath.Join(s.DataDir, "bundles", bucket, filepath.FromSlash(key))
+	p := filepath.Join(s.BundleDir, bucket, filepath.FromSlash(key))
 	must(t, os.MkdirAll(filepath.Dir(p), 0o755))
 	must(t, os.WriteFile(p, content, 0o644))
 	sum := md5.Sum(content)

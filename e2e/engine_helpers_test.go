@@ -6,6 +6,7 @@ package e2e
 //lint:file-ignore SA1019 aws-sdk-go v1 (deprecated) is the reference client fleetsync serves.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"testing"
@@ -39,6 +40,12 @@ type rollout struct {
 	app    string
 	robots []*simRobot
 	sims   []*sim.Fleet
+	// replicas, when set, share the robots: robot i talks to replica i mod
+	// n through balancer, which moves it to another replica if its own dies.
+	replicas []*testenv.Server
+	balancer *testenv.Balancer
+	// pollWait is the robots' long-poll wait; 0 means one second.
+	pollWait time.Duration
 }
 
 // simRobot pairs a simulated robot with its RoboMaker ARN.
@@ -49,7 +56,18 @@ type simRobot struct {
 
 func newRollout(t *testing.T, s *testenv.Server, n int) *rollout {
 	t.Helper()
+	return newReplicaRollout(t, []*testenv.Server{s}, n)
+}
+
+// newReplicaRollout is newRollout over several replicas of one database:
+// API calls go to the first, robots are spread over all of them.
+func newReplicaRollout(t *testing.T, replicas []*testenv.Server, n int) *rollout {
+	t.Helper()
+	s := replicas[0]
 	r := &rollout{t: t, s: s, c: quiet(s.Client())}
+	if len(replicas) > 1 {
+		r.replicas, r.balancer = replicas, testenv.NewBalancer(replicas)
+	}
 	f, err := r.c.CreateFleet(&robomaker.CreateFleetInput{Name: aws.String(uniq("fleet"))})
 	must(t, err)
 	r.fleet = aws.StringValue(f.Arn)
@@ -71,7 +89,32 @@ func newRollout(t *testing.T, s *testenv.Server, n int) *rollout {
 // addRobots creates, registers and starts n more simulated robots.
 func (r *rollout) addRobots(n int) []*simRobot {
 	r.t.Helper()
-	f := sim.New(r.s.URL, n, sim.Options{PollWait: time.Second, RetryBase: 20 * time.Millisecond, NamePrefix: uniq("sim") + "-"})
+	opts := sim.Options{PollWait: cmp.Or(r.pollWait, time.Second), RetryBase: 20 * time.Millisecond, NamePrefix: uniq("sim") + "-"}
+	fleets := []*sim.Fleet{}
+	if len(r.replicas) == 0 {
+		fleets = append(fleets, sim.New(r.s.URL, n, opts))
+	} else {
+		opts.HTTP = r.balancer.Client()
+		for i, s := range r.replicas {
+			share := n / len(r.replicas)
+			if i < n%len(r.replicas) {
+				share++
+			}
+			opts.NamePrefix = uniq("sim") + "-"
+			fleets = append(fleets, sim.New(s.URL, share, opts))
+		}
+	}
+	var added []*simRobot
+	for _, f := range fleets {
+		added = append(added, r.register(f)...)
+	}
+	r.robots = append(r.robots, added...)
+	return added
+}
+
+// register creates and registers a simulated fleet's robots, then starts it.
+func (r *rollout) register(f *sim.Fleet) []*simRobot {
+	r.t.Helper()
 	var added []*simRobot
 	for _, sr := range f.Robots() {
 		out, err := r.c.CreateRobot(&robomaker.CreateRobotInput{Name: aws.String(sr.Name), Architecture: aws.String("X86_64"),
@@ -81,7 +124,6 @@ func (r *rollout) addRobots(n int) []*simRobot {
 		must(r.t, err)
 		added = append(added, &simRobot{Robot: sr, ARN: aws.StringValue(out.Arn)})
 	}
-	r.robots = append(r.robots, added...)
 	r.sims = append(r.sims, f)
 	f.Start(context.Background())
 	r.t.Cleanup(f.Stop)

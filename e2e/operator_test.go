@@ -108,7 +108,7 @@ func opMakeTarGz(t testing.TB, files map[string]string) []byte {
 // bundle store and returns the ETag S3 would give it.
 func opWriteBundle(t testing.TB, s *testenv.Server, bucket, key string, content []byte) string {
 	t.Helper()
-	p := filepath.Join(s.DataDir, "bundles", bucket, filepath.FromSlash(key))
+	p := filepath.Join(s.BundleDir, bucket, filepath.FromSlash(key))
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -1053,6 +1053,9 @@ func TestConfigErrors(t *testing.T) {
 		{"--database mysql", nil, []string{"--database", "mysql://x"}, []string{"--database"}},
 		{"--bundles s3", nil, []string{"--bundles", "s3://x"}, []string{"--bundles"}},
 		{"--log-level nope", nil, []string{"--log-level", "nope"}, []string{"--log-level"}},
+		{"--job-lease-ttl shorter than two ticks", nil, []string{"--job-lease-ttl", "1s", "--engine-tick", "1s"}, []string{"--job-lease-ttl"}},
+		{"FLEETSYNC_JOB_LEASE_TTL nope", []string{"FLEETSYNC_JOB_LEASE_TTL=nope"}, nil, []string{"--job-lease-ttl"}},
+		{"--db-max-conns 0", nil, []string{"--db-max-conns", "0"}, []string{"--db-max-conns"}},
 		{"FLEETSYNC_DATABASE postgres", []string{"FLEETSYNC_DATABASE=postgres://x"}, nil, []string{"--database", "FLEETSYNC_DATABASE"}},
 		{"FLEETSYNC_BUNDLES s3", []string{"FLEETSYNC_BUNDLES=s3://x"}, nil, []string{"--bundles", "FLEETSYNC_BUNDLES"}},
 		{"FLEETSYNC_LOG_LEVEL nope", []string{"FLEETSYNC_LOG_LEVEL=nope"}, nil, []string{"--log-level", "FLEETSYNC_LOG_LEVEL"}},

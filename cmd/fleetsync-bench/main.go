@@ -6,10 +6,12 @@
 // the rollout and fleetsyncd's peak RSS.
 //
 //	go build -o bin/ ./cmd/... && bin/fleetsync-bench --robots 1000 --late 100
+//	bin/fleetsync-bench --robots 1000 --database postgres://… --replicas 2
 package main
 
 import (
 	"context"
+	"crypto/rand"
 	"flag"
 	"fmt"
 	"net"
@@ -58,7 +60,7 @@ type replica struct {
 	url string
 }
 
-func startReplica(bin, dataDir, database string) (*replica, error) {
+func startReplica(bin, dataDir, bundles, database string) (*replica, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -66,7 +68,7 @@ func startReplica(bin, dataDir, database string) (*replica, error) {
 	addr := ln.Addr().String()
 	ln.Close()
 	args := []string{"--listen", addr, "--data-dir", dataDir, "--rate-limit", "1000000", "--rate-burst", "1000000",
-		"--engine-tick", "100ms", "--log-level", "warn"}
+		"--engine-tick", "100ms", "--log-level", "warn", "--bundles", "file://" + bundles}
 	if database != "" {
 		args = append(args, "--database", database)
 	}
@@ -129,6 +131,15 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 	if nReplicas > 1 && database == "" {
 		return fmt.Errorf("--replicas needs --database postgres://")
 	}
+	// Replicas share the bundle directory and the master key, as deployed
+	// replicas must (README, "Several replicas").
+	bundles, err := os.MkdirTemp("", "fleetsync-bench-bundles-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(bundles)
+	key := make([]byte, 32)
+	rand.Read(key)
 	var reps []*replica
 	for range nReplicas {
 		dir, err := os.MkdirTemp("", "fleetsync-bench-")
@@ -136,7 +147,10 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 			return err
 		}
 		defer os.RemoveAll(dir)
-		r, err := startReplica(bin, dir, database)
+		if err := os.WriteFile(filepath.Join(dir, "master.key"), key, 0o600); err != nil {
+			return err
+		}
+		r, err := startReplica(bin, dir, bundles, database)
 		if err != nil {
 			return err
 		}
@@ -152,13 +166,10 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 		clients[i].Config.Logger = aws.LoggerFunc(func(...any) {})
 	}
 	c := clients[0]
-	// An "instant" bundle: a few bytes, present in every replica's bundle dir.
-	for _, r := range reps {
-		dataDir := argValue(r.cmd.Args, "--data-dir")
-		os.MkdirAll(filepath.Join(dataDir, "bundles", "bench"), 0o755)
-		if err := os.WriteFile(filepath.Join(dataDir, "bundles", "bench", "app.tar"), []byte("instant bundle"), 0o644); err != nil {
-			return err
-		}
+	// An "instant" bundle: a few bytes.
+	os.MkdirAll(filepath.Join(bundles, "bench"), 0o755)
+	if err := os.WriteFile(filepath.Join(bundles, "bench", "app.tar"), []byte("instant bundle"), 0o644); err != nil {
+		return err
 	}
 	f, err := c.CreateFleet(&robomaker.CreateFleetInput{Name: aws.String("bench")})
 	if err != nil {
@@ -175,20 +186,35 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 	}
 
 	ctx := context.Background()
-	addFleet := func(n int, prefix string) (*sim.Fleet, error) {
-		sf := sim.New(reps[0].url, n, sim.Options{PollWait: 25 * time.Second, H2C: true, RetryBase: 100 * time.Millisecond, NamePrefix: prefix})
-		if err := register(clients, aws.StringValue(f.Arn), sf.Robots()); err != nil {
-			return nil, err
+	// Robots are spread evenly over the replicas, as a load balancer would.
+	addFleet := func(n int, prefix string) (stop func(), err error) {
+		var fleets []*sim.Fleet
+		for i, r := range reps {
+			share := n / len(reps)
+			if i < n%len(reps) {
+				share++
+			}
+			sf := sim.New(r.url, share, sim.Options{PollWait: 25 * time.Second, H2C: true, RetryBase: 100 * time.Millisecond, NamePrefix: fmt.Sprintf("%s%d-", prefix, i)})
+			if err := register(clients, aws.StringValue(f.Arn), sf.Robots()); err != nil {
+				return nil, err
+			}
+			fleets = append(fleets, sf)
 		}
-		sf.Start(ctx)
-		return sf, nil
+		for _, sf := range fleets {
+			sf.Start(ctx)
+		}
+		return func() {
+			for _, sf := range fleets {
+				sf.Stop()
+			}
+		}, nil
 	}
 	start := time.Now()
 	first, err := addFleet(nRobots, "bench-")
 	if err != nil {
 		return err
 	}
-	defer first.Stop()
+	defer first()
 	fmt.Printf("setup: %d robots created and registered in %.1fs\n", nRobots, time.Since(start).Seconds())
 	time.Sleep(time.Second) // let every robot's first long poll arrive
 
@@ -256,21 +282,12 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 	if err != nil {
 		return err
 	}
-	defer second.Stop()
+	defer second()
 	time.Sleep(time.Second)
 	return measure("SyncDeploymentJob (late)", func() (string, error) {
 		out, err := c.SyncDeploymentJob(&robomaker.SyncDeploymentJobInput{Fleet: f.Arn})
 		return aws.StringValue(out.Arn), err
 	}, nLate)
-}
-
-func argValue(args []string, name string) string {
-	for i, a := range args {
-		if a == name && i+1 < len(args) {
-			return args[i+1]
-		}
-	}
-	return ""
 }
 
 // register creates and registers robots with 16 workers.

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fleetsync/fleetsync/internal/bundle"
@@ -36,6 +37,10 @@ type Config struct {
 	Presign  bundle.Presigner
 	Presence *deploy.Presence
 	Hub      *Hub
+	// Nonces refuses replayed requests; nil keeps them in this process,
+	// which is enough for one replica (SQLite). Replicas sharing a
+	// database use StoreNonces.
+	Nonces Nonces
 	// Wake tells the engine a robot finished.
 	Wake func()
 	// URLKey signs bundle download URLs.
@@ -52,9 +57,8 @@ type Config struct {
 
 // API serves /agent/v1/.
 type API struct {
-	cfg    Config
-	mux    *http.ServeMux
-	nonces nonceCache
+	cfg Config
+	mux *http.ServeMux
 }
 
 // New builds the agent endpoint.
@@ -62,7 +66,10 @@ func New(cfg Config) *API {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	a := &API{cfg: cfg, mux: http.NewServeMux(), nonces: nonceCache{seen: map[string]int64{}}}
+	if cfg.Nonces == nil {
+		cfg.Nonces = &nonceCache{seen: map[string]int64{}}
+	}
+	a := &API{cfg: cfg, mux: http.NewServeMux()}
 	a.mux.HandleFunc("POST "+proto.PathPoll, a.poll)
 	a.mux.HandleFunc("POST "+proto.PathReport, a.report)
 	a.mux.HandleFunc("GET "+proto.PathBundle+"{token}", a.bundle)
@@ -103,30 +110,78 @@ func (h *Hub) Notify(robotARN string) {
 	}
 }
 
-// nonceCache refuses a nonce seen within twice the allowed clock skew.
+// NotifyAll wakes every waiting long-poll, for when wake-ups may have been
+// lost (each poll then looks at the database again).
+func (h *Hub) NotifyAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for r, ch := range h.waiters {
+		close(ch)
+		delete(h.waiters, r)
+	}
+}
+
+// Nonces decides whether an agent request's nonce is new.
+type Nonces interface {
+	// Fresh records the nonce at nowMs and reports whether it was unseen.
+	Fresh(ctx context.Context, nonce string, nowMs int64) (bool, error)
+}
+
+// nonceWindow is how long a nonce must be remembered: a request older than
+// the allowed clock skew fails verification anyway.
+var nonceWindow = 2 * proto.MaxSkew.Milliseconds()
+
+// StoreNonces keeps nonces in the database, so a request replayed to
+// another replica is refused too; the database's unique key settles races.
+type StoreNonces struct {
+	Store store.Nonces
+	Log   *slog.Logger
+
+	swept    atomic.Int64
+	sweeping atomic.Bool
+}
+
+// Fresh implements Nonces. Old nonces are swept now and then in the
+// background, by whichever replica notices first.
+func (n *StoreNonces) Fresh(ctx context.Context, nonce string, nowMs int64) (bool, error) {
+	if nowMs-n.swept.Load() > nonceWindow && n.sweeping.CompareAndSwap(false, true) {
+		n.swept.Store(nowMs)
+		go func() {
+			defer n.sweeping.Store(false)
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			defer cancel()
+			if _, err := n.Store.DeleteNoncesBefore(sctx, nowMs-nonceWindow); err != nil {
+				n.Log.Warn("sweeping old agent nonces failed", "error", err)
+			}
+		}()
+	}
+	return n.Store.ClaimNonce(ctx, nonce, nowMs)
+}
+
+// nonceCache refuses a nonce seen within twice the allowed clock skew, in
+// this process's memory.
 type nonceCache struct {
 	mu    sync.Mutex
 	seen  map[string]int64
 	swept int64
 }
 
-func (c *nonceCache) fresh(nonce string, nowMs int64) bool {
+func (c *nonceCache) Fresh(_ context.Context, nonce string, nowMs int64) (bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	window := 2 * proto.MaxSkew.Milliseconds()
-	if nowMs-c.swept > window {
+	if nowMs-c.swept > nonceWindow {
 		for n, t := range c.seen {
-			if nowMs-t > window {
+			if nowMs-t > nonceWindow {
 				delete(c.seen, n)
 			}
 		}
 		c.swept = nowMs
 	}
 	if _, dup := c.seen[nonce]; dup {
-		return false
+		return false, nil
 	}
 	c.seen[nonce] = nowMs
-	return true
+	return true, nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -164,7 +219,13 @@ func (a *API) authenticate(w http.ResponseWriter, r *http.Request, v any) (fleet
 		return fleet.Robot{}, false
 	}
 	// Nonces are remembered only for known agents, so strangers cannot fill the cache.
-	if !a.nonces.fresh(ver.AgentID+"/"+ver.Nonce, now.UnixMilli()) {
+	fresh, err := a.cfg.Nonces.Fresh(r.Context(), ver.AgentID+"/"+ver.Nonce, now.UnixMilli())
+	if err != nil {
+		a.cfg.Log.Error("nonce check failed", "error", err)
+		writeErr(w, http.StatusServiceUnavailable, "Unavailable", "try again later")
+		return fleet.Robot{}, false
+	}
+	if !fresh {
 		writeErr(w, http.StatusUnauthorized, "Unauthorized", "replayed request")
 		return fleet.Robot{}, false
 	}
@@ -465,7 +526,13 @@ func (a *API) bundle(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusForbidden, "Forbidden", "this download URL was issued to another robot")
 		return
 	}
-	if !a.nonces.fresh(ver.AgentID+"/"+ver.Nonce, now.UnixMilli()) {
+	fresh, err := a.cfg.Nonces.Fresh(r.Context(), ver.AgentID+"/"+ver.Nonce, now.UnixMilli())
+	if err != nil {
+		a.logFailure(r.Context(), "nonce check failed", "error", err)
+		writeErr(w, http.StatusServiceUnavailable, "Unavailable", "try again later")
+		return
+	}
+	if !fresh {
 		writeErr(w, http.StatusUnauthorized, "Unauthorized", "replayed request")
 		return
 	}

@@ -38,7 +38,10 @@ func TestImportBoundaries(t *testing.T) {
 		{"internal/registry", []string{"net/http", "database/sql", module + "/internal/store/sqlstore", module + "/internal/awsapi"}},
 		{"internal/awsapi", []string{"database/sql", module + "/internal/store/sqlstore", "modernc.org/sqlite"}},
 		{"internal/store", []string{"net/http", "database/sql"}},
-		{"internal/deploy", []string{"net/http", "database/sql"}},
+		{"internal/deploy", []string{"net/http", "database/sql", "github.com/jackc/pgx/v5"}},
+		// Wake-ups between replicas are wired in the composition root; the
+		// agent endpoint sees only its Hub and the store contract.
+		{"internal/agentapi", []string{"database/sql", "github.com/jackc/pgx/v5", module + "/internal/store/sqlstore", module + "/internal/pgbus"}},
 		// The console and metrics go through the domain and store contracts.
 		{"internal/console", []string{"database/sql", module + "/internal/store/sqlstore", module + "/internal/awsapi"}},
 		// (prometheus/collectors links database/sql for its DB stats collector.)

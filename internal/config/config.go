@@ -36,6 +36,10 @@ type Config struct {
 	// BundleURLTTL is how long a bundle download URL handed to an agent
 	// stays valid (at most 7 days, S3's limit for presigned URLs).
 	BundleURLTTL time.Duration
+	// JobLeaseTTL is how long a replica's claim to drive a job lasts without
+	// renewal (renewed every tick); another replica takes a job over at
+	// most this long after its driver died.
+	JobLeaseTTL time.Duration
 
 	// DBMaxConns and DBStatementTimeout tune the PostgreSQL pool.
 	DBMaxConns         int
@@ -57,7 +61,7 @@ func Default() Config {
 	return Config{
 		Listen: "127.0.0.1:8080", DataDir: "./fleetsync-data", Region: "us-east-1", LogLevel: "info",
 		RatePerSecond: 200, Burst: 400, BootstrapAccount: "123456789012",
-		AgentPollInterval: 10 * time.Second, AgentMaxWait: 30 * time.Second, EngineTick: time.Second,
+		AgentPollInterval: 10 * time.Second, AgentMaxWait: 30 * time.Second, EngineTick: time.Second, JobLeaseTTL: 30 * time.Second,
 		DBMaxConns: 20, DBStatementTimeout: 30 * time.Second, BundleURLTTL: time.Hour,
 	}
 }
@@ -91,6 +95,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	dur(&c.AgentMaxWait, "agent-max-wait", "longest an agent's long poll is held")
 	dur(&c.EngineTick, "engine-tick", "how often the deployment engine revisits active jobs")
 	dur(&c.BundleURLTTL, "bundle-url-ttl", "how long a bundle download URL given to an agent stays valid")
+	dur(&c.JobLeaseTTL, "job-lease-ttl", "how long a replica's lease on a job lasts unrenewed (takeover time after it dies)")
 	dur(&c.DBStatementTimeout, "db-statement-timeout", "PostgreSQL statement timeout")
 	fs.IntVar(&c.DBMaxConns, "db-max-conns", int(envFloat("db-max-conns", float64(c.DBMaxConns))), "PostgreSQL connection pool size (env FLEETSYNC_DB_MAX_CONNS)")
 	c.BootstrapKeyID = os.Getenv("FLEETSYNC_BOOTSTRAP_ACCESS_KEY_ID")
@@ -189,6 +194,12 @@ func (c Config) Validate() error {
 	}
 	if c.AgentPollInterval <= 0 || c.EngineTick <= 0 || c.AgentMaxWait <= 0 || c.AgentMaxWait > 30*time.Second {
 		errs = append(errs, errors.New("--agent-poll-interval and --engine-tick must be positive durations, --agent-max-wait at most 30s"))
+	}
+	if c.EngineTick > 0 && c.JobLeaseTTL < 2*c.EngineTick {
+		errs = append(errs, errors.New("--job-lease-ttl must be at least twice --engine-tick (leases are renewed every tick)"))
+	}
+	if c.DBMaxConns < 1 || c.DBStatementTimeout < 0 {
+		errs = append(errs, errors.New("--db-max-conns must be positive and --db-statement-timeout a duration (0: none)"))
 	}
 	if (c.BootstrapKeyID == "") != (c.BootstrapSecret == "") {
 		errs = append(errs, errors.New("FLEETSYNC_BOOTSTRAP_ACCESS_KEY_ID and FLEETSYNC_BOOTSTRAP_SECRET_ACCESS_KEY go together"))

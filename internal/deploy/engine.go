@@ -14,12 +14,13 @@ import (
 	"github.com/fleetsync/fleetsync/internal/store"
 )
 
-// Presence remembers when each robot's agent was last heard. It lives in the
-// process that serves the agent; a robot is alive if any recent request of
-// its agent reached this replica.
+// Presence remembers when each robot's agent was last heard by this
+// process, and hands that to the store in batches (Flush) so that the
+// replica driving a job knows of agents that talk to another replica.
 type Presence struct {
-	mu   sync.Mutex
-	seen map[string]int64
+	mu    sync.Mutex
+	seen  map[string]int64
+	dirty map[string]int64
 }
 
 // Seen records that a robot's agent was heard at ms.
@@ -27,16 +28,59 @@ func (p *Presence) Seen(robotARN string, ms int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.seen == nil {
-		p.seen = map[string]int64{}
+		p.seen, p.dirty = map[string]int64{}, map[string]int64{}
 	}
 	p.seen[robotARN] = ms
+	p.dirty[robotARN] = ms
 }
 
-// Last returns when a robot's agent was last heard, 0 if never.
+// Last returns when a robot's agent was last heard here, 0 if never.
 func (p *Presence) Last(robotARN string) int64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.seen[robotARN]
+}
+
+// Flush stores what was heard since the last flush; on failure the batch is
+// kept for the next one.
+func (p *Presence) Flush(ctx context.Context, st store.Agents) error {
+	p.mu.Lock()
+	batch := p.dirty
+	p.dirty = map[string]int64{}
+	p.mu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	err := st.RecordAgentsSeen(ctx, batch)
+	if err != nil {
+		p.mu.Lock()
+		for r, ms := range batch {
+			if p.dirty[r] < ms {
+				p.dirty[r] = ms
+			}
+		}
+		p.mu.Unlock()
+	}
+	return err
+}
+
+// Run flushes every interval until ctx ends, then once more.
+func (p *Presence) Run(ctx context.Context, st store.Agents, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			p.Flush(final, st)
+			return
+		case <-t.C:
+			if err := p.Flush(ctx, st); err != nil && ctx.Err() == nil {
+				log.Warn("recording agent liveness failed; retrying at the next flush", "error", err)
+			}
+		}
+	}
 }
 
 // Engine drives active jobs: it prepares Pending jobs and advances
@@ -65,8 +109,12 @@ type Engine struct {
 
 	owner     string
 	startedMs int64
-	wake      chan struct{}
-	once      sync.Once
+	// held maps the jobs whose lease this engine holds to the lease's end
+	// (epoch ms), so that a wake-up soon after a renewal does not write
+	// the lease again. Only the Run goroutine touches it.
+	held map[string]int64
+	wake chan struct{}
+	once sync.Once
 }
 
 func (e *Engine) init() {
@@ -123,7 +171,8 @@ func (e *Engine) Run(ctx context.Context) {
 	}
 }
 
-// RunOnce looks at every active job once.
+// RunOnce looks at every active job once, driving those whose lease it
+// holds or can take. It is not safe for concurrent use (Run calls it).
 func (e *Engine) RunOnce(ctx context.Context) {
 	e.init()
 	jobs, err := e.Store.ActiveJobs(ctx)
@@ -133,16 +182,26 @@ func (e *Engine) RunOnce(ctx context.Context) {
 		}
 		return
 	}
+	held := make(map[string]int64, len(jobs))
 	for _, arn := range jobs {
 		now := e.Now()
-		ok, err := e.Store.AcquireLease(ctx, arn, e.owner, now.UnixMilli(), now.Add(e.LeaseTTL).UnixMilli())
-		if err != nil || !ok {
-			continue
+		// A lease with more than two thirds of its time left is still ours
+		// for sure; renewing it again would only cost a write.
+		if until, ok := e.held[arn]; ok && until-now.UnixMilli() > e.LeaseTTL.Milliseconds()*2/3 {
+			held[arn] = until
+		} else {
+			until := now.Add(e.LeaseTTL).UnixMilli()
+			ok, err := e.Store.AcquireLease(ctx, arn, e.owner, now.UnixMilli(), until)
+			if err != nil || !ok {
+				continue
+			}
+			held[arn] = until
 		}
 		if err := e.step(ctx, arn); err != nil && ctx.Err() == nil && !errors.Is(err, store.ErrConflict) {
 			e.Log.Error("job step failed", "job", arn, "error", err)
 		}
 	}
+	e.held = held
 }
 
 // step moves one job forward as far as it can go now.
@@ -249,9 +308,14 @@ func (e *Engine) advance(ctx context.Context, j fleet.Job) error {
 	if err != nil {
 		return err
 	}
+	// Agents may talk to another replica: what every replica heard is in the store.
+	stored, err := e.Store.DeployingAgentsSeen(ctx, j.ARN)
+	if err != nil {
+		return err
+	}
 	for _, d := range deploying {
 		// A robot is not silent before this engine could have heard it.
-		seen := max(e.Presence.Last(d.Robot), e.startedMs)
+		seen := max(e.Presence.Last(d.Robot), stored[d.Robot], e.startedMs)
 		o.Deploying = append(o.Deploying, Deploying{Robot: d.Robot, StartedMs: d.StartedMs, AgentSeenMs: seen})
 	}
 	if free := Window(o.Targets, o.ConcurrentPercent) - len(deploying); free > 0 && o.PendingTotal > 0 {
@@ -268,7 +332,7 @@ func (e *Engine) advance(ctx context.Context, j fleet.Job) error {
 	if plan.Empty() {
 		return nil
 	}
-	step := store.Step{Start: plan.Start}
+	step := store.Step{Owner: e.owner, Start: plan.Start}
 	for _, t := range plan.NoResponse {
 		step.NoResponse = append(step.NoResponse, store.RobotOutcome{Robot: t.Robot, Code: CodeRobotNoResponse, Reason: t.Reason})
 	}

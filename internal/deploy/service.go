@@ -157,6 +157,11 @@ func (s *Service) sync(ctx context.Context, account, token, fleetARN string) (fl
 		return fleet.Job{}, false, err
 	}
 	if source.Status.Active() {
+		// That active job may be this very request's, created by an
+		// identical call (same token) since the replay check above.
+		if j, ok, err := s.replay(ctx, account, fleet.OpSyncDeploymentJob, token, hash); ok || err != nil {
+			return j, false, err
+		}
 		return fleet.Job{}, false, concurrent(fleetARN)
 	}
 	return s.insert(ctx, account, fleet.OpSyncDeploymentJob, token, hash, fleetARN, source.Spec, nil)

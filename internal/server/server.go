@@ -17,6 +17,8 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/fleetsync/fleetsync/internal/agentapi"
@@ -29,6 +31,7 @@ import (
 	"github.com/fleetsync/fleetsync/internal/deploy"
 	"github.com/fleetsync/fleetsync/internal/fleet"
 	"github.com/fleetsync/fleetsync/internal/metrics"
+	"github.com/fleetsync/fleetsync/internal/pgbus"
 	"github.com/fleetsync/fleetsync/internal/registry"
 	"github.com/fleetsync/fleetsync/internal/store/sqlstore"
 )
@@ -84,6 +87,16 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, erro
 	}
 	if err != nil {
 		return nil, err
+	}
+	// Replicas must share the master key (secrets sealed by one are opened
+	// by another): the first process on a database records a check of it.
+	check := hex.EncodeToString(keys.Derive("master-key-check")[:8])
+	if stored, err := st.EnsureSetting(ctx, "master-key-check", check); err != nil {
+		st.Close()
+		return nil, err
+	} else if stored != check {
+		st.Close()
+		return nil, fmt.Errorf("%s/master.key is not the master key this database was set up with: every replica needs the same master.key (copy it from another replica's data directory)", cfg.DataDir)
 	}
 	nodeID, err := loadNodeID(cfg.DataDir)
 	if err != nil {
@@ -161,6 +174,13 @@ func openBundles(ctx context.Context, cfg config.Config, log *slog.Logger) (bund
 	return st, nil, func() {}, nil
 }
 
+// presenceFlush is how often agent liveness reaches the database: a poll
+// interval, at most 5 s, well inside the 3-interval silence that makes a
+// robot NoResponse.
+func presenceFlush(poll time.Duration) time.Duration {
+	return min(poll, 5*time.Second)
+}
+
 // Run serves until ctx ends, then shuts down gracefully: the listener closes
 // and in-flight requests get up to 30 seconds to finish.
 func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Logger) error {
@@ -187,16 +207,30 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	presence := &deploy.Presence{}
 	maxWait := cfg.AgentMaxWait
 	engine := &deploy.Engine{
-		Store: d.Store, Bundles: bundles, Presence: presence, Notify: hub.Notify,
+		Store: d.Store, Bundles: bundles, Presence: presence,
 		Limits: deploy.Limits{FleetTimeoutMs: (30 * 24 * time.Hour).Milliseconds(), AgentSilenceMs: (3*cfg.AgentPollInterval + maxWait).Milliseconds()},
-		Tick:   cfg.EngineTick, LeaseTTL: 30 * time.Second, Retention: 90 * 24 * time.Hour,
+		Tick:   cfg.EngineTick, LeaseTTL: cfg.JobLeaseTTL, Retention: 90 * 24 * time.Hour,
 		Log: log.With("component", "engine"), Owner: d.NodeID, OnTick: mets.ObserveTick,
 	}
-	jobs := &deploy.Service{Store: d.Store, Region: cfg.Region, MaxActiveJobs: 100, Wake: engine.Wake, Notify: hub.Notify}
+	// Wake-ups stay in this process on SQLite (one replica); on PostgreSQL
+	// they also reach the other replicas.
+	notify, wake := hub.Notify, engine.Wake
+	var nonces agentapi.Nonces
+	var bus *pgbus.Bus
+	if cfg.Postgres() {
+		if bus, err = pgbus.New(cfg.Database, d.NodeID, log.With("component", "pgbus")); err != nil {
+			return err
+		}
+		notify = func(robotARN string) { hub.Notify(robotARN); bus.Publish("r " + robotARN) }
+		wake = func() { engine.Wake(); bus.Publish("e") }
+		nonces = &agentapi.StoreNonces{Store: d.Store, Log: log.With("component", "agentapi")}
+	}
+	engine.Notify = notify
+	jobs := &deploy.Service{Store: d.Store, Region: cfg.Region, MaxActiveJobs: 100, Wake: wake, Notify: notify}
 	autoSync := &deploy.AutoSync{Jobs: jobs, Tick: cfg.EngineTick, Log: log.With("component", "autosync"),
 		OnStart: func(fleet.Job) { mets.AutoSyncStarted() }}
 	agents := agentapi.New(agentapi.Config{
-		Store: d.Store, Bundles: bundles, Presign: presign, Presence: presence, Hub: hub, Wake: engine.Wake,
+		Store: d.Store, Bundles: bundles, Presign: presign, Presence: presence, Hub: hub, Wake: wake, Nonces: nonces,
 		URLKey: d.Keys.Derive("bundle-url"), URLTTL: cfg.BundleURLTTL, PollInterval: cfg.AgentPollInterval, MaxWait: maxWait,
 		Log: log.With("component", "agentapi"),
 	})
@@ -251,11 +285,24 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	srv.RegisterOnShutdown(cons.Close)
 	log.Info("fleetsyncd listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "region", cfg.Region)
 	engineCtx, stopEngine := context.WithCancel(context.Background())
-	engineDone := make(chan struct{})
-	go func() { engine.Run(engineCtx); close(engineDone) }()
-	autoSyncDone := make(chan struct{})
-	go func() { autoSync.Run(engineCtx); close(autoSyncDone) }()
-	defer func() { stopEngine(); <-engineDone; <-autoSyncDone }()
+	var background sync.WaitGroup
+	background.Go(func() { engine.Run(engineCtx) })
+	background.Go(func() { autoSync.Run(engineCtx) })
+	background.Go(func() {
+		presence.Run(engineCtx, d.Store, presenceFlush(cfg.AgentPollInterval), log.With("component", "presence"))
+	})
+	if bus != nil {
+		background.Go(func() {
+			bus.Run(engineCtx, func(msg string) {
+				if arn, ok := strings.CutPrefix(msg, "r "); ok {
+					hub.Notify(arn)
+				} else if msg == "e" {
+					engine.Wake()
+				}
+			}, func() { hub.NotifyAll(); engine.Wake() }, nil)
+		})
+	}
+	defer func() { stopEngine(); background.Wait() }()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -199,6 +199,10 @@ type Jobs interface {
 
 // Step is one plan step for Apply.
 type Step struct {
+	// Owner, when set, fences the step: it applies only while Owner holds
+	// the job's lease (ErrConflict otherwise), so an engine whose lease
+	// lapsed during a step cannot act beside the replica that took over.
+	Owner      string
 	Start      []string
 	NoResponse []RobotOutcome
 	// Finish ends the job when Status is set.
@@ -236,6 +240,31 @@ type Agents interface {
 	// RecordResult finishes a Deploying or NoResponse row: success makes the
 	// robot InSync with the job's fingerprint, failure makes it Failed.
 	RecordResult(ctx context.Context, jobARN, robotARN string, success bool, code, reason string, nowMs int64) (abort bool, err error)
+	// RecordAgentsSeen stores when robots' agents were last heard (epoch ms
+	// by robot ARN), so that whichever replica drives a job knows it; a
+	// robot's time never moves back. It takes no lock on robots or jobs.
+	RecordAgentsSeen(ctx context.Context, seen map[string]int64) error
+	// DeployingAgentsSeen returns, for each Deploying row of the job, when
+	// its robot's agent was last recorded as heard (0: never).
+	DeployingAgentsSeen(ctx context.Context, jobARN string) (map[string]int64, error)
+}
+
+// Nonces is the replay protection of the agent protocol, shared by every
+// replica: a signed request's nonce is accepted once.
+type Nonces interface {
+	// ClaimNonce records a nonce first seen at nowMs; it reports false when
+	// the nonce is already recorded (a replay), settled by the database.
+	ClaimNonce(ctx context.Context, nonce string, nowMs int64) (bool, error)
+	// DeleteNoncesBefore forgets nonces recorded before ms (requests that
+	// old fail the signature's clock check anyway).
+	DeleteNoncesBefore(ctx context.Context, ms int64) (int, error)
+}
+
+// Settings are values every process sharing the database must agree on.
+type Settings interface {
+	// EnsureSetting stores value under key unless the key is set already,
+	// and returns the stored value (the first writer's, when racing).
+	EnsureSetting(ctx context.Context, key, value string) (string, error)
 }
 
 // Store is everything fleetsync persists.
@@ -248,6 +277,8 @@ type Store interface {
 	Jobs
 	Agents
 	Reports
+	Nonces
+	Settings
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database.

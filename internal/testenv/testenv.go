@@ -5,6 +5,7 @@ package testenv
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"fmt"
 	"net"
 	"net/http"
@@ -22,7 +23,17 @@ import (
 	"github.com/aws/aws-sdk-go/aws/credentials"
 	"github.com/aws/aws-sdk-go/aws/session"
 	"github.com/aws/aws-sdk-go/service/robomaker"
+
+	"github.com/fleetsync/fleetsync/internal/pgtest"
 )
+
+// EnvBackend names the variable choosing the database of test servers:
+// "sqlite" (the default: a file in the server's data directory) or
+// "postgres" (a fresh database per server on FLEETSYNC_TEST_PG_DSN).
+const EnvBackend = "FLEETSYNC_TEST_BACKEND"
+
+// Postgres reports whether test servers run on PostgreSQL.
+func Postgres() bool { return os.Getenv(EnvBackend) == "postgres" }
 
 // Bootstrap credential every test server starts with.
 const (
@@ -91,6 +102,10 @@ type Server struct {
 	URL     string
 	Addr    string
 	DataDir string
+	// Database is the PostgreSQL URL the server runs on; "" for SQLite.
+	Database string
+	// BundleDir is the root of the server's file bundle store.
+	BundleDir string
 	// Env is the extra environment the process was started with.
 	Env  []string
 	Args []string
@@ -112,6 +127,10 @@ type Options struct {
 	Args []string
 	// NoBootstrap starts without the bootstrap credential.
 	NoBootstrap bool
+	// Database is a PostgreSQL URL to run on; "" follows EnvBackend.
+	Database string
+	// BundleDir is the file bundle store's root; "" is <data dir>/bundles.
+	BundleDir string
 }
 
 // FreeAddr returns a loopback address with a port nobody listens on now.
@@ -132,7 +151,19 @@ func Start(t testing.TB, o Options) *Server {
 	if o.DataDir == "" {
 		o.DataDir = t.TempDir()
 	}
-	s := &Server{DataDir: o.DataDir, t: t, Args: o.Args}
+	if o.Database == "" && Postgres() {
+		o.Database = pgtest.NewDatabase(t)
+	}
+	s := &Server{DataDir: o.DataDir, Database: o.Database, BundleDir: o.BundleDir, t: t, Args: o.Args}
+	if s.BundleDir == "" {
+		s.BundleDir = filepath.Join(o.DataDir, "bundles")
+	} else {
+		s.Args = append([]string{"--bundles", "file://" + s.BundleDir}, s.Args...)
+	}
+	if s.Database != "" {
+		// Small pools: many servers share one PostgreSQL in a test run.
+		s.Args = append([]string{"--database", s.Database, "--db-max-conns", "6"}, s.Args...)
+	}
 	s.Env = append([]string{"FLEETSYNC_LOG_LEVEL=debug"}, o.Env...)
 	if !o.NoBootstrap {
 		s.Env = append(s.Env, "FLEETSYNC_BOOTSTRAP_ACCESS_KEY_ID="+KeyID, "FLEETSYNC_BOOTSTRAP_SECRET_ACCESS_KEY="+Secret,
@@ -187,6 +218,41 @@ func (s *Server) start() {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// StartReplicas runs n fleetsyncd processes on one fresh PostgreSQL
+// database (o.Database, or a new one), as replicas are deployed: each has its
+// own data directory (so its own node id) holding the same master key, and
+// they share one bundle directory. It needs PostgreSQL (see pgtest).
+func StartReplicas(t testing.TB, n int, o Options) []*Server {
+	t.Helper()
+	if o.Database == "" {
+		o.Database = pgtest.NewDatabase(t)
+	}
+	if o.BundleDir == "" {
+		o.BundleDir = t.TempDir()
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	var out []*Server
+	for range n {
+		ro := o
+		ro.DataDir = t.TempDir()
+		if err := os.WriteFile(filepath.Join(ro.DataDir, "master.key"), key, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, Start(t, ro))
+	}
+	return out
+}
+
+// DatabaseArgs are the flags that put another fleetsyncd command (such as
+// `credentials`) on the server's database.
+func (s *Server) DatabaseArgs() []string {
+	if s.Database == "" {
+		return nil
+	}
+	return []string{"--database", s.Database}
 }
 
 // lockedWriter lets the test read a buffer the process is writing.

@@ -225,9 +225,12 @@ func setJobStatus(ctx context.Context, tx *sql.Tx, jobARN string, from, to fleet
 	return err
 }
 
-func jobStatus(ctx context.Context, tx *sql.Tx, jobARN string) (fleet.JobStatus, error) {
+// jobStatus reads a job's status and locks its row until the transaction
+// ends, so that a job's transactions (prepare, plan steps, cancel) run one
+// after the other instead of deadlocking on its robots' rows.
+func (s *Store) jobStatus(ctx context.Context, tx *sql.Tx, jobARN string) (fleet.JobStatus, error) {
 	var st string
-	err := tx.QueryRowContext(ctx, `SELECT status FROM deployment_jobs WHERE arn = $1`, jobARN).Scan(&st)
+	err := tx.QueryRowContext(ctx, `SELECT status FROM deployment_jobs WHERE arn = $1`+s.dialect.forUpdate, jobARN).Scan(&st)
 	return fleet.JobStatus(st), notFound(err)
 }
 
@@ -241,7 +244,7 @@ func (s *Store) StartPreparing(ctx context.Context, jobARN string) error {
 // Prepare implements store.Jobs.
 func (s *Store) Prepare(ctx context.Context, jobARN string, rows []fleet.RobotDeployment, nowMs int64) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		st, err := jobStatus(ctx, tx, jobARN)
+		st, err := s.jobStatus(ctx, tx, jobARN)
 		if err != nil {
 			return err
 		}
@@ -288,7 +291,7 @@ func (s *Store) Prepare(ctx context.Context, jobARN string, rows []fleet.RobotDe
 // FailJob implements store.Jobs.
 func (s *Store) FailJob(ctx context.Context, jobARN, code, reason string, nowMs int64) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		st, err := jobStatus(ctx, tx, jobARN)
+		st, err := s.jobStatus(ctx, tx, jobARN)
 		if err != nil {
 			return err
 		}
@@ -318,12 +321,21 @@ func finishRow(ctx context.Context, tx *sql.Tx, jobARN, robotARN string, from, t
 // Apply implements store.Jobs.
 func (s *Store) Apply(ctx context.Context, jobARN string, step store.Step, nowMs int64) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		st, err := jobStatus(ctx, tx, jobARN)
+		st, err := s.jobStatus(ctx, tx, jobARN)
 		if err != nil {
 			return err
 		}
 		if st != fleet.JobInProgress {
 			return store.ErrConflict
+		}
+		if step.Owner != "" {
+			var owner string
+			if err := tx.QueryRowContext(ctx, `SELECT lease_owner FROM deployment_jobs WHERE arn = $1`, jobARN).Scan(&owner); err != nil {
+				return err
+			}
+			if owner != step.Owner {
+				return store.ErrConflict // the lease moved on: another replica drives the job now
+			}
 		}
 		for _, t := range step.NoResponse {
 			if _, err := finishRow(ctx, tx, jobARN, t.Robot, fleet.RobotDeploying, fleet.RobotNoResponse, t.Code, t.Reason, nowMs); err != nil {
@@ -365,7 +377,7 @@ func restorePending(ctx context.Context, tx *sql.Tx, jobARN string) error {
 func (s *Store) CancelJob(ctx context.Context, account, jobARN, abortCode, abortReason string, nowMs int64) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var st string
-		if err := tx.QueryRowContext(ctx, `SELECT status FROM deployment_jobs WHERE account = $1 AND arn = $2`, account, jobARN).Scan(&st); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT status FROM deployment_jobs WHERE account = $1 AND arn = $2`+s.dialect.forUpdate, account, jobARN).Scan(&st); err != nil {
 			return notFound(err)
 		}
 		if !fleet.JobStatus(st).Active() {
@@ -464,6 +476,7 @@ func (s *Store) RecordProgress(ctx context.Context, jobARN, robotARN, step strin
 func (s *Store) RecordResult(ctx context.Context, jobARN, robotARN string, success bool, code, reason string, nowMs int64) (bool, error) {
 	abort := false
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		abort = false // a retried transaction starts over
 		var st, fp string
 		err := tx.QueryRowContext(ctx, `SELECT jr.status, j.fingerprint FROM job_robots jr JOIN deployment_jobs j ON j.arn = jr.job_arn
 			WHERE jr.job_arn = $1 AND jr.robot_arn = $2`, jobARN, robotARN).Scan(&st, &fp)

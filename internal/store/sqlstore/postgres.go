@@ -30,6 +30,10 @@ var postgresDialect = dialect{
 		return err
 	},
 	forUpdate: " FOR UPDATE",
+	retryable: func(err error) bool {
+		var pe *pgconn.PgError
+		return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001") // deadlock_detected, serialization_failure
+	},
 }
 
 // PostgresOptions tune the connection pool.

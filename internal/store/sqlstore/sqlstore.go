@@ -37,6 +37,9 @@ type dialect struct {
 	lockAccount func(ctx context.Context, tx *sql.Tx, account string) error
 	// forUpdate is appended to a SELECT whose row the transaction will change.
 	forUpdate string
+	// retryable reports whether a transaction failed only because of a
+	// concurrent one (deadlock victim) and can run again; nil: never.
+	retryable func(error) bool
 }
 
 var sqliteDialect = dialect{
@@ -187,8 +190,20 @@ func (s *Store) Close() error {
 	return err
 }
 
-// tx runs fn in a transaction, committing when it returns nil.
+// tx runs fn in a transaction, committing when it returns nil. A
+// transaction the database chose as a deadlock victim runs again (a few
+// times): fn must only touch the database.
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.tx1(ctx, fn)
+		if err == nil || s.dialect.retryable == nil || !s.dialect.retryable(err) || attempt == 3 {
+			return err
+		}
+		s.log.Warn("transaction lost a deadlock; retrying", "attempt", attempt, "error", err)
+	}
+}
+
+func (s *Store) tx1(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err

@@ -3,7 +3,9 @@ package sqlstore
 import (
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/fleetsync/fleetsync/internal/pgtest"
 	"github.com/fleetsync/fleetsync/internal/store"
@@ -51,4 +53,26 @@ func TestPostgresConformance(t *testing.T) {
 		t.Cleanup(func() { s.Close() })
 		return s
 	})
+}
+
+func TestPostgresPoolOptions(t *testing.T) {
+	s, err := OpenPostgres(t.Context(), pgtest.NewDatabase(t), PostgresOptions{MaxConns: 3, StatementTimeout: 1234 * time.Millisecond}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var timeout string
+	if err := s.db.QueryRowContext(t.Context(), `SHOW statement_timeout`).Scan(&timeout); err != nil {
+		t.Fatal(err)
+	}
+	if timeout != "1234ms" {
+		t.Errorf("statement_timeout = %q, want 1234ms", timeout)
+	}
+	if got := s.db.Stats().MaxOpenConnections; got != 3 {
+		t.Errorf("pool size = %d, want 3", got)
+	}
+	// A statement over the timeout is canceled by the server.
+	if _, err := s.db.ExecContext(t.Context(), `SELECT pg_sleep(3)`); err == nil || !strings.Contains(err.Error(), "statement timeout") {
+		t.Errorf("a 3 s statement with a 1.234 s timeout: %v, want canceled by statement timeout", err)
+	}
 }

@@ -34,6 +34,10 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"JobCancelEarly", testJobCancelEarly},
 		{"ConcurrentJobs", testConcurrentJobs},
 		{"Reports", testReports},
+		{"AgentsSeen", testAgentsSeen},
+		{"Nonces", testNonces},
+		{"Settings", testSettings},
+		{"LeaseFencing", testLeaseFencing},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })

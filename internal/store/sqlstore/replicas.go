@@ -1,0 +1,78 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"maps"
+	"slices"
+
+	"github.com/fleetsync/fleetsync/internal/fleet"
+)
+
+// RecordAgentsSeen implements store.Agents. One transaction for the whole
+// batch: a replica flushes what its agents did since the last flush.
+func (s *Store) RecordAgentsSeen(ctx context.Context, seen map[string]int64) error {
+	if len(seen) == 0 {
+		return nil
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		// A stable order keeps two replicas' batches from deadlocking on PostgreSQL.
+		for _, arn := range slices.Sorted(maps.Keys(seen)) {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO agent_presence (robot_arn, seen_ms) VALUES ($1, $2)
+				ON CONFLICT (robot_arn) DO UPDATE SET seen_ms = excluded.seen_ms WHERE agent_presence.seen_ms < excluded.seen_ms`, arn, seen[arn]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// DeployingAgentsSeen implements store.Agents.
+func (s *Store) DeployingAgentsSeen(ctx context.Context, jobARN string) (map[string]int64, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT jr.robot_arn, COALESCE(p.seen_ms, 0) FROM job_robots jr LEFT JOIN agent_presence p ON p.robot_arn = jr.robot_arn
+		WHERE jr.job_arn = $1 AND jr.status = $2`, jobARN, fleet.RobotDeploying)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var arn string
+		var ms int64
+		if err := rows.Scan(&arn, &ms); err != nil {
+			return nil, err
+		}
+		out[arn] = ms
+	}
+	return out, rows.Err()
+}
+
+// ClaimNonce implements store.Nonces.
+func (s *Store) ClaimNonce(ctx context.Context, nonce string, nowMs int64) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `INSERT INTO agent_nonces (nonce, seen_ms) VALUES ($1, $2) ON CONFLICT (nonce) DO NOTHING`, nonce, nowMs)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// DeleteNoncesBefore implements store.Nonces.
+func (s *Store) DeleteNoncesBefore(ctx context.Context, ms int64) (int, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM agent_nonces WHERE seen_ms < $1`, ms)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// EnsureSetting implements store.Settings.
+func (s *Store) EnsureSetting(ctx context.Context, key, value string) (string, error) {
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, key, value); err != nil {
+		return "", err
+	}
+	var stored string
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = $1`, key).Scan(&stored)
+	return stored, err
+}

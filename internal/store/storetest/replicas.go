@@ -1,0 +1,144 @@
+package storetest
+
+import (
+	"sync"
+	"testing"
+
+	"github.com/fleetsync/fleetsync/internal/fleet"
+	"github.com/fleetsync/fleetsync/internal/store"
+)
+
+// testAgentsSeen: liveness recorded by any replica reaches the engine of
+// another through the store, and never moves back in time.
+func testAgentsSeen(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	fx := newJobFixture(t, s)
+	must(t, s.CreateJob(ctx, fx.job("arn:seen", 100, fleet.OpCreateDeploymentJob), 10))
+	must(t, s.StartPreparing(ctx, "arn:seen"))
+	var rows []fleet.RobotDeployment
+	for i, r := range fx.robots {
+		rows = append(rows, fleet.RobotDeployment{Robot: r.ARN, Seq: i, Status: fleet.RobotPendingNewDeployment})
+	}
+	must(t, s.Prepare(ctx, "arn:seen", rows, 200))
+	must(t, s.Apply(ctx, "arn:seen", store.Step{Start: []string{fx.robots[0].ARN, fx.robots[1].ARN}}, 300))
+
+	got, err := s.DeployingAgentsSeen(ctx, "arn:seen")
+	must(t, err)
+	if len(got) != 2 || got[fx.robots[0].ARN] != 0 || got[fx.robots[1].ARN] != 0 {
+		t.Fatalf("before any agent was heard: %v, want robots 0 and 1 at 0", got)
+	}
+	must(t, s.RecordAgentsSeen(ctx, map[string]int64{fx.robots[0].ARN: 500, fx.robots[2].ARN: 400, "arn:no-such-robot": 1}))
+	must(t, s.RecordAgentsSeen(ctx, map[string]int64{fx.robots[0].ARN: 450})) // an older batch of another replica
+	must(t, s.RecordAgentsSeen(ctx, nil))
+	got, err = s.DeployingAgentsSeen(ctx, "arn:seen")
+	must(t, err)
+	if len(got) != 2 || got[fx.robots[0].ARN] != 500 || got[fx.robots[1].ARN] != 0 {
+		t.Errorf("after recording: %v, want robot 0 at 500 (not moved back), robot 1 at 0, robot 2 absent (not deploying)", got)
+	}
+}
+
+// testNonces: a nonce is accepted once, even by racing claims, until swept.
+func testNonces(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	ok, err := s.ClaimNonce(ctx, "agent/n1", 1000)
+	must(t, err)
+	if !ok {
+		t.Fatal("first claim of a nonce refused")
+	}
+	if ok, err = s.ClaimNonce(ctx, "agent/n1", 1001); err != nil || ok {
+		t.Fatalf("replayed nonce = %v, %v; want refused", ok, err)
+	}
+	var wg sync.WaitGroup
+	wins := make(chan bool, 20)
+	for range 20 {
+		wg.Go(func() {
+			ok, err := s.ClaimNonce(ctx, "agent/race", 2000)
+			if err != nil {
+				t.Error(err)
+			}
+			wins <- ok
+		})
+	}
+	wg.Wait()
+	close(wins)
+	n := 0
+	for ok := range wins {
+		if ok {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d of 20 racing claims of one nonce won, want 1", n)
+	}
+	deleted, err := s.DeleteNoncesBefore(ctx, 1500)
+	must(t, err)
+	if deleted != 1 {
+		t.Errorf("swept %d nonces, want 1", deleted)
+	}
+	if ok, _ := s.ClaimNonce(ctx, "agent/n1", 3000); !ok {
+		t.Error("a swept nonce is still refused")
+	}
+	if ok, _ := s.ClaimNonce(ctx, "agent/race", 3000); ok {
+		t.Error("a nonce younger than the sweep was forgotten")
+	}
+}
+
+// testSettings: the first value set wins, racing writers included.
+func testSettings(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	var wg sync.WaitGroup
+	got := make([]string, 10)
+	for i := range 10 {
+		wg.Go(func() {
+			v, err := s.EnsureSetting(ctx, "k", string(rune('a'+i)))
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = v
+		})
+	}
+	wg.Wait()
+	for i := range got {
+		if got[i] == "" || got[i] != got[0] {
+			t.Fatalf("racing EnsureSetting returned %q, want one value for all", got)
+		}
+	}
+	if v, err := s.EnsureSetting(ctx, "k", "later"); err != nil || v != got[0] {
+		t.Errorf("EnsureSetting after = %q, %v; want %q", v, err, got[0])
+	}
+	if v, _ := s.EnsureSetting(ctx, "other", "x"); v != "x" {
+		t.Errorf("another key = %q, want x", v)
+	}
+}
+
+// testLeaseFencing: a step fenced by an owner applies only while that owner
+// holds the job's lease; once another took the lease over, the old owner's
+// step changes nothing.
+func testLeaseFencing(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	fx := newJobFixture(t, s)
+	must(t, s.CreateJob(ctx, fx.job("arn:fenced", 100, fleet.OpCreateDeploymentJob), 10))
+	must(t, s.StartPreparing(ctx, "arn:fenced"))
+	var rows []fleet.RobotDeployment
+	for i, r := range fx.robots {
+		rows = append(rows, fleet.RobotDeployment{Robot: r.ARN, Seq: i, Status: fleet.RobotPendingNewDeployment})
+	}
+	must(t, s.Prepare(ctx, "arn:fenced", rows, 200))
+	if ok, err := s.AcquireLease(ctx, "arn:fenced", "a", 1000, 2000); err != nil || !ok {
+		t.Fatalf("first lease = %v, %v", ok, err)
+	}
+	must(t, s.Apply(ctx, "arn:fenced", store.Step{Owner: "a", Start: []string{fx.robots[0].ARN}}, 1100))
+	if ok, _ := s.AcquireLease(ctx, "arn:fenced", "b", 1500, 2500); ok {
+		t.Fatal("b took an unexpired lease")
+	}
+	if ok, _ := s.AcquireLease(ctx, "arn:fenced", "b", 2001, 3001); !ok {
+		t.Fatal("b could not take a lapsed lease")
+	}
+	wantErr(t, "step of the old owner", s.Apply(ctx, "arn:fenced", store.Step{Owner: "a", Start: []string{fx.robots[1].ARN}}, 2100), store.ErrConflict)
+	must(t, s.Apply(ctx, "arn:fenced", store.Step{Owner: "b", Start: []string{fx.robots[2].ARN}}, 2200))
+	counts, err := s.Counts(ctx, "arn:fenced")
+	must(t, err)
+	if counts[fleet.RobotDeploying] != 2 || counts[fleet.RobotPendingNewDeployment] != 1 {
+		t.Errorf("counts after a fenced-off step = %v, want robots 0 and 2 deploying, robot 1 pending", counts)
+	}
+}
