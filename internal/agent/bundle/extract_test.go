@@ -762,9 +762,8 @@ func TestExtractGzipBomb(t *testing.T) {
 			if !errors.Is(err, ErrUnsafe) {
 				t.Fatalf("Extract = %v, want ErrUnsafe", err)
 			}
-			if took > 2*time.Second {
-				t.Errorf("refusal took %v, want < 2s", took)
-			}
+			// What matters is that nothing past the limits was written
+			// (e.check); the time is logged, not asserted.
 			t.Logf("%d-byte bomb refused in %v: %v", len(b), took, err)
 			e.check(t)
 		})
