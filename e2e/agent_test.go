@@ -280,3 +280,44 @@ func TestAgentCancelDuringPostLaunch(t *testing.T) {
 		t.Errorf("agent log does not record the abort")
 	}
 }
+
+// TestAgentRelativeStateDir runs an agent whose --state-dir is relative (as
+// an operator may type it): scripts and the application, which run in their
+// own directories, still find their files, and a second agent on the same
+// directory is refused.
+func TestAgentRelativeStateDir(t *testing.T) {
+	s := startEngine(t)
+	f := newAgentFleet(t, s, "General")
+	a := newAgent(t, s.URL)
+	parent, rel := filepath.Dir(a.StateDir), filepath.Base(a.StateDir)
+	out, err := f.c.CreateRobot(&robomaker.CreateRobotInput{Name: aws.String(uniq("rel")), Architecture: aws.String(archName()),
+		GreengrassGroupId: aws.String(a.ID), Tags: map[string]*string{"name": aws.String("rel")}})
+	must(t, err)
+	_, err = f.c.RegisterRobot(&robomaker.RegisterRobotInput{Fleet: aws.String(f.fleet), Robot: out.Arn})
+	must(t, err)
+	run := func() *exec.Cmd {
+		cmd := exec.Command(testenv.Binary(t, "fleetsync-agent"), append([]string{"run", "--server", s.URL, "--state-dir", rel}, agentArgs...)...)
+		cmd.Dir = parent
+		cmd.Stdout, cmd.Stderr = a.log, a.log
+		return cmd
+	}
+	first := run()
+	must(t, first.Start())
+	t.Cleanup(func() { first.Process.Kill(); first.Wait() })
+
+	etag := putObject(t, s, "apps", "conditions/yes.sh", []byte("#!/bin/sh\nexit 0\n"))
+	job := f.deploy(f.version(tarGz(t, map[string]bundleFile{"app/run.sh": {appScript("rel"), 0o755}})),
+		deployOpts{condition: &robomaker.S3Object{Bucket: aws.String("apps"), Key: aws.String("conditions/yes.sh"), Etag: aws.String(etag)}})
+	if d := f.wait(job); aws.StringValue(d.Status) != "Succeeded" {
+		t.Fatalf("deployment with a relative state dir: %v", d)
+	}
+	if f.read("rel", "version") != "rel" {
+		t.Fatal("the application does not run")
+	}
+	again := run()
+	again.Stdout, again.Stderr = nil, nil
+	second, err := again.CombinedOutput()
+	if err == nil || !strings.Contains(string(second), "another fleetsync-agent runs on") {
+		t.Fatalf("a second agent on the same state dir: %v\n%s", err, second)
+	}
+}

@@ -199,7 +199,14 @@ func cmdStatus(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	status.AgentID = state.AgentID(key)
-	status.Current = st.Current
+	status.Current = nil
+	if st.Current != nil {
+		// The job's environment variables may hold secrets: status does
+		// not show them.
+		c := *st.Current
+		c.Env = nil
+		status.Current = &c
+	}
 	agentRunning := status.PID > 0 && alive(status.PID)
 	appRunning := status.AppPID > 0 && agentRunning && alive(status.AppPID)
 	if *asJSON {

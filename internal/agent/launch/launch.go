@@ -22,9 +22,9 @@
 // # Rollback
 //
 // A Supervisor runs one application at a time and can be started again once
-// stopped. The agent rolls a deployment back by keeping one Supervisor per
-// application: Stop the old one, Start the new one; if a later step fails,
-// Stop the new one and Start the old one again with its old Spec.
+// stopped. The agent rolls a deployment back by stopping the new
+// application's Supervisor and starting the previous Spec again (it uses a
+// fresh Supervisor per launch).
 //
 // # Process lifetime
 //

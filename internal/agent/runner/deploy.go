@@ -29,6 +29,9 @@ type deployment struct {
 	mu      sync.Mutex
 	last    proto.Report // the latest progress report, repeated as heartbeat
 	aborted bool
+	// poke asks the heartbeat to send last now: reports never wait on the
+	// network inside a step (a slow server must not stall a download).
+	poke chan struct{}
 
 	// replaced is the application that ran before Launching stopped it
 	// (nil if none ran); started is true once the new one was started.
@@ -54,7 +57,7 @@ func (a *Agent) deploy(ctx context.Context, asg *proto.Assignment) {
 	job := asg.DeploymentJob
 	log := a.log.With("job", job)
 	log.Info("deployment received", "application", asg.Application, "version", asg.ApplicationVersion)
-	d := &deployment{a: asg, app: &state.App{
+	d := &deployment{a: asg, poke: make(chan struct{}, 1), app: &state.App{
 		DeploymentJob: job, Application: asg.Application, ApplicationVersion: asg.ApplicationVersion,
 		Dir:           filepath.Join(a.cfg.StateDir, deploymentsDir, jobDir(job)),
 		SoftwareSuite: asg.SoftwareSuite, PackageName: asg.LaunchConfig.PackageName,
@@ -78,15 +81,21 @@ func (a *Agent) deploy(ctx context.Context, asg *proto.Assignment) {
 		a.saveStatus()
 	}()
 
+	// The heartbeat stops (even in the middle of a report) before deploy
+	// returns.
+	hbCtx, hbCancel := context.WithCancel(d.ctx)
 	var wg sync.WaitGroup
-	defer wg.Wait()
-	beat := make(chan struct{})
-	defer close(beat)
-	wg.Go(func() { a.heartbeat(d, beat) })
+	wg.Go(func() { a.heartbeat(hbCtx, d) })
+	defer func() { hbCancel(); wg.Wait() }()
 
 	for _, step := range asg.Steps() {
 		if step == proto.StepFinished {
 			break
+		}
+		if d.isAborted() || ctx.Err() != nil { // heard between steps
+			a.rollback(d)
+			log.Info("deployment aborted before " + string(step) + "; previous application kept")
+			return
 		}
 		a.mu.Lock()
 		a.status.Step = step
@@ -127,7 +136,11 @@ func (a *Agent) deploy(ctx context.Context, asg *proto.Assignment) {
 func (a *Agent) finish(rep proto.Report) {
 	a.st.Pending = &rep
 	if err := a.save(); err != nil {
+		// Not delivered before it is on disk: a server told of a success
+		// the robot could forget would never send the deployment again.
+		a.unsaved = true
 		a.fail("save the agent state", err)
+		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), client.RequestTimeout)
 	defer cancel()
@@ -136,43 +149,46 @@ func (a *Agent) finish(rep proto.Report) {
 	}
 }
 
-// heartbeat repeats the latest progress report while the deployment runs:
-// it keeps the robot from looking unresponsive during a long step and
-// lets the server abort it.
-func (a *Agent) heartbeat(d *deployment, done <-chan struct{}) {
+// heartbeat sends the latest progress report when poked and repeats it
+// every Heartbeat: it keeps the robot from looking unresponsive during a
+// long step and lets the server abort it.
+func (a *Agent) heartbeat(ctx context.Context, d *deployment) {
 	t := time.NewTicker(a.cfg.Heartbeat)
 	defer t.Stop()
 	for {
 		select {
-		case <-done:
+		case <-ctx.Done():
 			return
-		case <-d.ctx.Done():
-			return
+		case <-d.poke:
 		case <-t.C:
-			d.mu.Lock()
-			rep := d.last
-			d.mu.Unlock()
-			if rep.Step != "" {
-				a.send(d, rep)
-			}
+		}
+		d.mu.Lock()
+		rep := d.last
+		d.mu.Unlock()
+		if rep.Step != "" {
+			a.send(ctx, d, rep)
 		}
 	}
 }
 
-// progress reports a step (or a download percentage) of d.
+// progress records a step (or a download percentage) of d and has the
+// heartbeat send it.
 func (a *Agent) progress(d *deployment, rep proto.Report) {
 	d.mu.Lock()
 	d.last = rep
 	d.mu.Unlock()
-	a.send(d, rep)
+	select {
+	case d.poke <- struct{}{}:
+	default:
+	}
 }
 
 // send delivers a progress report with a few retries; a lost one is
 // repeated by the heartbeat. An abort in answer (or a 409 NotAssigned: the
 // robot's deployment is another one now) aborts d.
-func (a *Agent) send(d *deployment, rep proto.Report) {
+func (a *Agent) send(ctx context.Context, d *deployment, rep proto.Report) {
 	for attempt := range 3 {
-		resp, err := a.cfg.Client.Report(d.ctx, rep)
+		resp, err := a.cfg.Client.Report(ctx, rep)
 		if err == nil {
 			if resp.Abort {
 				d.abort()
@@ -183,11 +199,11 @@ func (a *Agent) send(d *deployment, rep proto.Report) {
 			d.abort()
 			return
 		}
-		if d.ctx.Err() != nil {
+		if ctx.Err() != nil {
 			return
 		}
 		a.log.Debug("progress report failed", "error", err)
-		a.sleep(d.ctx, client.BackoffWith(a.cfg.RetryBase/4, 5*time.Second, attempt))
+		a.sleep(ctx, client.BackoffWith(a.cfg.RetryBase/4, 5*time.Second, attempt))
 	}
 }
 
@@ -252,13 +268,22 @@ func (a *Agent) downloadCondition(d *deployment) error {
 // resuming after what f already holds.
 func (a *Agent) fetch(ctx context.Context, obj proto.Object, f *os.File, progress func(done, total int64)) error {
 	var err error
-	for attempt := range DefaultDownloadTries {
+	restarted := false
+	for attempt := range downloadTries {
 		err = a.cfg.Client.Download(ctx, obj, f, progress)
 		if err == nil || ctx.Err() != nil {
 			return err
 		}
-		if _, ok := errors.AsType[*client.IntegrityError](err); ok {
-			return err
+		if ie, ok := errors.AsType[*client.IntegrityError](err); ok {
+			// Download has discarded the content. A resumed file whose
+			// start was damaged (a power loss) deserves one fresh try; an
+			// object that is not the recorded one (etag) does not.
+			if ie.What == "etag" || restarted {
+				return err
+			}
+			restarted = true
+			a.log.Warn("downloaded content does not verify; downloading it again from the start", "error", err)
+			continue
 		}
 		if he, ok := errors.AsType[*client.HTTPError](err); ok && he.Status/100 == 4 && he.Status != 408 && he.Status != 429 {
 			return err
@@ -444,6 +469,9 @@ func (a *Agent) script(d *deployment, path, what string) error {
 // launch stops the running application and starts the new one, which must
 // then stay up for the settle time.
 func (a *Agent) launch(d *deployment) error {
+	if d.isAborted() || d.ctx.Err() != nil {
+		return d.ctx.Err() // canceled: the running application stays
+	}
 	d.replaced = a.st.Current
 	a.stopApp()
 	d.started = true

@@ -30,8 +30,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,11 +49,13 @@ import (
 
 // Defaults of the Config fields left zero.
 const (
-	DefaultPollWait      = 30 * time.Second
-	DefaultHeartbeat     = 10 * time.Second
-	DefaultSettle        = 2 * time.Second
-	DefaultDownloadTries = 8
+	DefaultPollWait  = 30 * time.Second
+	DefaultHeartbeat = 10 * time.Second
+	DefaultSettle    = 2 * time.Second
 )
+
+// downloadTries bounds the attempts at one download (each resuming).
+const downloadTries = 8
 
 // Subdirectories of the state directory.
 const (
@@ -101,8 +105,16 @@ type Agent struct {
 	log *slog.Logger
 
 	st      state.State
-	app     *launch.Supervisor // runs st.Current; nil when nothing runs
+	app     *launch.Supervisor // runs st.Current, or the new application from Launching to the result; nil when nothing runs
 	crashed chan struct{}      // signaled by the supervisor on an unexpected exit
+	lock    io.Closer          // held while the agent runs: one agent per state directory
+	// unsaved is true when state.json could not be written: the pending
+	// result is not delivered before it is.
+	unsaved bool
+	// startFailures counts failed launches of st.Current, for the backoff
+	// of the next attempt.
+	startFailures int
+	nextStart     time.Time
 
 	mu     sync.Mutex
 	status state.Status
@@ -129,16 +141,28 @@ func New(cfg Config) (*Agent, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// Scripts and the application run with their own working directory:
+	// every path the agent hands them must be absolute.
+	dir, err := filepath.Abs(cfg.StateDir)
+	if err != nil {
+		return nil, fmt.Errorf("state dir: %w", err)
+	}
+	cfg.StateDir = dir
 	for _, d := range []string{deploymentsDir, downloadsDir, overlaysDir, workDir, logsDir} {
 		if err := os.MkdirAll(filepath.Join(cfg.StateDir, d), 0o700); err != nil {
 			return nil, fmt.Errorf("state dir: %w", err)
 		}
 	}
-	st, err := state.Load(cfg.StateDir)
+	lock, err := state.Lock(cfg.StateDir)
 	if err != nil {
 		return nil, err
 	}
-	a := &Agent{cfg: cfg, log: log, st: st, crashed: make(chan struct{}, 1)}
+	st, err := state.Load(cfg.StateDir)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	a := &Agent{cfg: cfg, log: log, st: st, crashed: make(chan struct{}, 1), lock: lock}
 	a.status = state.Status{AgentID: cfg.Client.AgentID(), Server: cfg.Client.Server, PID: os.Getpid(), Current: st.Current}
 	return a, nil
 }
@@ -147,19 +171,24 @@ func New(cfg Config) (*Agent, error) {
 // carries them out until ctx ends; it stops the application before it
 // returns.
 func (a *Agent) Run(ctx context.Context) error {
+	defer a.lock.Close()
 	a.removeStale()
-	if cur := a.st.Current; cur != nil {
-		if err := a.start(cur); err != nil {
-			a.fail("relaunch the installed application", err)
-		} else {
-			a.log.Info("relaunched the installed application", "job", cur.DeploymentJob, "version", cur.ApplicationVersion)
-		}
-	}
+	a.ensureRunning()
 	a.saveStatus()
 	defer a.stopApp()
 
 	attempt := 0
 	for ctx.Err() == nil {
+		a.ensureRunning()
+		if a.unsaved {
+			if err := a.save(); err != nil {
+				a.fail("save the agent state", err)
+				a.sleep(ctx, client.BackoffWith(a.cfg.RetryBase, time.Minute, attempt))
+				attempt++
+				continue
+			}
+			a.unsaved = false
+		}
 		if a.st.Pending != nil {
 			if err := a.flush(ctx); err != nil {
 				a.fail("deliver the deployment result", err)
@@ -185,17 +214,41 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		attempt = 0
 		a.contact()
+		// resp.Abort names a deployment the agent runs but has not
+		// finished; polls happen only between deployments, with Current
+		// finished, so there is never one to abort here.
 		if resp.Assignment != nil {
 			a.deploy(ctx, resp.Assignment)
 			continue
 		}
-		// A server that answers at once with nothing (no long poll) sets
-		// the pace with its suggested interval.
-		if time.Since(began) < time.Second {
-			a.sleep(ctx, time.Duration(max(resp.PollIntervalSeconds, 1))*time.Second)
+		// A server that answered well before the wait asked for (no long
+		// poll) sets the pace with its suggested interval, clamped, with
+		// jitter so a fleet does not poll in step.
+		if time.Since(began) < a.cfg.PollWait/2 {
+			interval := time.Duration(min(max(resp.PollIntervalSeconds, 1), 300)) * time.Second
+			a.sleep(ctx, interval/2+rand.N(interval/2+1))
 		}
 	}
 	return nil
+}
+
+// ensureRunning (re)launches the installed application when it is not
+// running: at start, and again with backoff after a launch that failed (a
+// fork refused, a missing directory), so a transient failure does not leave
+// the robot without its application.
+func (a *Agent) ensureRunning() {
+	cur := a.st.Current
+	if cur == nil || a.app != nil || time.Now().Before(a.nextStart) {
+		return
+	}
+	if err := a.start(cur); err != nil {
+		a.startFailures++
+		a.nextStart = time.Now().Add(client.BackoffWith(a.cfg.RetryBase, time.Minute, a.startFailures))
+		a.fail("launch the installed application", err)
+		return
+	}
+	a.startFailures, a.nextStart = 0, time.Time{}
+	a.log.Info("launched the installed application", "job", cur.DeploymentJob, "version", cur.ApplicationVersion)
 }
 
 // errCrashed ends a long poll early so the server hears of a crash at once.
@@ -293,7 +346,15 @@ func (a *Agent) stopApp() {
 	if a.app == nil {
 		return
 	}
-	if err := a.app.Stop(context.Background()); err != nil {
+	// Bounded: a process stuck in uninterruptible sleep must not stop the
+	// agent from polling; Stop sends SIGKILL when the context ends.
+	grace := a.cfg.Grace
+	if grace <= 0 {
+		grace = launch.DefaultGrace
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), grace+5*time.Second)
+	defer cancel()
+	if err := a.app.Stop(ctx); err != nil {
 		a.log.Warn("stop the application", "error", err)
 	}
 	a.app = nil
@@ -400,7 +461,7 @@ func jobDir(job string) string {
 // downloadName names the partial file of a bundle, so that a restarted
 // agent resumes it.
 func downloadName(obj proto.Object) string {
-	if obj.SHA256 != "" && !strings.ContainsAny(obj.SHA256, `/\.`) {
+	if b, err := hex.DecodeString(obj.SHA256); err == nil && len(b) == sha256.Size {
 		return strings.ToLower(obj.SHA256) + ".part"
 	}
 	sum := sha256.Sum256([]byte(obj.ETag + "\x00" + fmt.Sprint(obj.Size)))

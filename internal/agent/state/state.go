@@ -17,9 +17,11 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/fleetsync/fleetsync/internal/proto"
@@ -70,6 +72,8 @@ type State struct {
 
 // Status is a snapshot of what the agent is doing, for the status command.
 type Status struct {
+	// AgentID is the agent's id; Server the fleetsyncd it polls; PID the
+	// agent process; Updated when this snapshot was written.
 	AgentID string    `json:"agentId"`
 	Server  string    `json:"server"`
 	PID     int       `json:"pid"`
@@ -86,6 +90,29 @@ type Status struct {
 	LastError     string     `json:"lastError,omitempty"`
 	LastErrorAt   time.Time  `json:"lastErrorAt,omitzero"`
 	LastContactAt time.Time  `json:"lastContactAt,omitzero"`
+}
+
+// LockFile is held (flock) by the agent running on a state directory.
+const LockFile = "agent.lock"
+
+// Lock takes the state directory's lock, so that two agents never run on
+// one directory (both would launch the application and race for its
+// deployments); it fails at once, naming the directory, when another
+// process holds it. Closing the returned file releases it; so does the
+// process's end, even by SIGKILL.
+func Lock(dir string) (io.Closer, error) {
+	f, err := os.OpenFile(filepath.Join(dir, LockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("state dir lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("another fleetsync-agent runs on %s", dir)
+		}
+		return nil, fmt.Errorf("state dir lock: %w", err)
+	}
+	return f, nil
 }
 
 // LoadOrCreateKey returns the agent's private key from dir/KeyFile,
@@ -110,27 +137,35 @@ func LoadOrCreateKey(dir string) (key ed25519.PrivateKey, created bool, err erro
 		return nil, false, err
 	}
 	data := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-	// O_EXCL: two `init` racing must not end with two different identities.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		k, err := LoadKey(dir)
-		return k, false, err
-	}
+	// The key is written whole to a temporary file, synced, then linked
+	// into place: a power loss never leaves a truncated key behind, and
+	// os.Link fails if the name exists, so two `init` racing cannot end
+	// with two identities.
+	tmp, err := os.CreateTemp(dir, "."+KeyFile+".*")
 	if err != nil {
 		return nil, false, fmt.Errorf("create key: %w", err)
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(path)
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
 		return nil, false, fmt.Errorf("write key: %w", err)
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(path)
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
 		return nil, false, fmt.Errorf("write key: %w", err)
 	}
-	if err := f.Close(); err != nil {
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
 		return nil, false, fmt.Errorf("write key: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, false, fmt.Errorf("write key: %w", err)
+	}
+	if err := os.Link(tmp.Name(), path); errors.Is(err, fs.ErrExist) {
+		k, err := LoadKey(dir)
+		return k, false, err
+	} else if err != nil {
+		return nil, false, fmt.Errorf("create key: %w", err)
 	}
 	return priv, true, syncDir(dir)
 }
@@ -187,9 +222,29 @@ func LoadStatus(dir string) (Status, error) {
 	return s, readJSON(filepath.Join(dir, StatusFile), &s)
 }
 
-// SaveStatus writes s to dir/StatusFile atomically.
+// SaveStatus writes s to dir/StatusFile atomically but without fsync: it
+// is rewritten at every poll, is only informative, and a robot's flash
+// storage should not pay for its durability.
 func SaveStatus(dir string, s Status) error {
-	return writeJSON(dir, StatusFile, s)
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, "."+StatusFile+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", StatusFile, err)
+	}
+	_, werr := f.Write(append(data, '\n'))
+	cerr := f.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("write %s: %w", StatusFile, err)
+	}
+	if err := os.Rename(f.Name(), filepath.Join(dir, StatusFile)); err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("write %s: %w", StatusFile, err)
+	}
+	return nil
 }
 
 func readJSON(path string, v any) error {

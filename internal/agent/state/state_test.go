@@ -113,3 +113,22 @@ func TestStateRoundTripAndAtomicWrite(t *testing.T) {
 		t.Fatalf("corrupt state: %v", err)
 	}
 }
+
+func TestLockIsExclusive(t *testing.T) {
+	dir := t.TempDir()
+	l1, err := Lock(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Lock(dir); err == nil || !strings.Contains(err.Error(), "another fleetsync-agent runs on "+dir) {
+		t.Fatalf("second Lock = %v, want refusal naming the directory", err)
+	}
+	if err := l1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l2, err := Lock(dir)
+	if err != nil {
+		t.Fatalf("Lock after release: %v", err)
+	}
+	l2.Close()
+}
