@@ -138,7 +138,7 @@ type bundleFile struct {
 }
 
 // tarGz builds a .tar.gz bundle.
-func tarGz(t *testing.T, files map[string]bundleFile) []byte {
+func tarGz(t testing.TB, files map[string]bundleFile) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)

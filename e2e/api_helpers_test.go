@@ -180,7 +180,7 @@ func wantErr(t *testing.T, err error, code string, substrs ...string) {
 }
 
 // must fails the test on an unexpected error.
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

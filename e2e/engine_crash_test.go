@@ -50,21 +50,5 @@ func TestEngineSurvivesSIGKILL(t *testing.T) {
 	if aws.StringValue(d.Status) != "Succeeded" {
 		t.Fatalf("job after restarts = %s/%s", aws.StringValue(d.Status), aws.StringValue(d.FailureCode))
 	}
-	byRobot := rows(d)
-	if len(byRobot) != 200 {
-		t.Fatalf("%d rows, want 200", len(byRobot))
-	}
-	// The last reports may still be in flight when the job ends: wait a moment for the robots' own records.
-	deadline := time.Now().Add(10 * time.Second)
-	for completed() < 200 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	for _, sr := range r.robots {
-		if n := count(sr.Completed(), job); n != 1 {
-			t.Errorf("%s completed the job %d times (started %d times)", sr.Name, n, count(sr.Started(), job))
-		}
-		if got := aws.StringValue(byRobot[sr.ARN].Status); got != "InSync" {
-			t.Errorf("%s row = %s", sr.Name, got)
-		}
-	}
+	r.deployedExactlyOnce(job, d, 200)
 }

@@ -257,3 +257,34 @@ func errCode(err error) string {
 	}
 	return ""
 }
+
+// deployedExactlyOnce asserts that the job's description d has a row for each
+// of the rollout's n robots, every one InSync, and that each robot completed
+// the job exactly once by its own record (after a moment's wait: the last
+// reports may still be in flight when the job ends).
+func (r *rollout) deployedExactlyOnce(job string, d *robomaker.DescribeDeploymentJobOutput, n int) {
+	r.t.Helper()
+	byRobot := rows(d)
+	if len(byRobot) != n {
+		r.t.Fatalf("%d rows, want %d", len(byRobot), n)
+	}
+	completed := func() int {
+		c := 0
+		for _, sr := range r.robots {
+			c += count(sr.Completed(), job)
+		}
+		return c
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for completed() < n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, sr := range r.robots {
+		if c := count(sr.Completed(), job); c != 1 {
+			r.t.Errorf("%s completed the job %d times (started %d times)", sr.Name, c, count(sr.Started(), job))
+		}
+		if got := aws.StringValue(byRobot[sr.ARN].Status); got != "InSync" {
+			r.t.Errorf("%s row = %s", sr.Name, got)
+		}
+	}
+}

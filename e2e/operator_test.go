@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
@@ -75,33 +73,15 @@ func opErrCode(err error) string {
 	return ""
 }
 
-// opMakeTarGz builds a real gzip-compressed tar of the given files.
+// opMakeTarGz builds a real gzip-compressed tar of the given files, all
+// executable.
 func opMakeTarGz(t testing.TB, files map[string]string) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	gz := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(gz)
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
+	entries := make(map[string]bundleFile, len(files))
+	for n, body := range files {
+		entries[n] = bundleFile{body: body, mode: 0o755}
 	}
-	slices.Sort(names)
-	for _, n := range names {
-		body := files[n]
-		if err := tw.WriteHeader(&tar.Header{Name: n, Mode: 0o755, Size: int64(len(body)), ModTime: time.Unix(1700000000, 0)}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.WriteString(tw, body); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := gz.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return tarGz(t, entries)
 }
 
 // opWriteBundle writes content as object s3://BUCKET/KEY of the server's file
