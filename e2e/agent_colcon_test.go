@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go/aws"
 
@@ -40,7 +41,7 @@ func TestAgentROS2ColconV2(t *testing.T) {
 	f := newAgentFleet(t, s, "ROS2")
 	bin := t.TempDir()
 	must(t, os.WriteFile(filepath.Join(bin, "ros2"), []byte(fakeROS2), 0o755))
-	f.addAgent("ros", proxy.URL, []string{"PATH=" + bin + ":" + os.Getenv("PATH")})
+	a := f.addAgent("ros", proxy.URL, []string{"PATH=" + bin + ":" + os.Getenv("PATH")})
 
 	big := make([]byte, 3<<20)
 	rand.Read(big) // incompressible, so the overlay's size is the saving
@@ -90,5 +91,14 @@ func TestAgentROS2ColconV2(t *testing.T) {
 	}
 	if rec := f.read("ros", "ros2"); !strings.Contains(rec, "ws=two\n") || !strings.Contains(rec, "order=:deps:ws\n") {
 		t.Errorf("after the second deployment ros2 recorded:\n%s", rec)
+	}
+	// The first version's workspace overlay is pruned once the second is
+	// installed; the shared dependencies overlay stays.
+	eventually(t, 10*time.Second, "the overlay cache holds the installed version's two overlays", func() bool {
+		entries, _ := os.ReadDir(filepath.Join(a.StateDir, "overlays"))
+		return len(entries) == 2
+	})
+	if _, err := os.Stat(filepath.Join(a.StateDir, "overlays", deps.SHA256())); err != nil {
+		t.Errorf("the shared dependencies overlay is gone: %v", err)
 	}
 }

@@ -317,8 +317,8 @@ func (a *Agent) flush(ctx context.Context) error {
 	if err := a.save(); err != nil {
 		return err
 	}
-	if prev != nil && (a.st.Current == nil || prev.Dir != a.st.Current.Dir) {
-		os.RemoveAll(prev.Dir)
+	if prev != nil {
+		a.removeStale() // the replaced application's files and overlays
 	}
 	return nil
 }
@@ -433,20 +433,35 @@ func (a *Agent) sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-// removeStale deletes extracted bundles that are neither the installed
-// application nor the one before it (left by a deployment interrupted by a
-// restart).
+// removeStale deletes what neither the installed application nor the one
+// before it uses: extracted bundles and colcon v2 overlays left by earlier
+// deployments or by one a restart interrupted, condition files, and
+// temporary files of interrupted writes. It runs only between deployments.
 func (a *Agent) removeStale() {
-	keep := map[string]bool{}
+	keepDirs, keepOverlays := map[string]bool{}, map[string]bool{}
 	for _, app := range []*state.App{a.st.Current, a.st.Previous} {
-		if app != nil {
-			keep[filepath.Base(app.Dir)] = true
+		if app == nil {
+			continue
+		}
+		keepDirs[filepath.Base(app.Dir)] = true
+		for _, o := range app.Overlays {
+			keepOverlays[filepath.Base(o)] = true
 		}
 	}
-	entries, _ := os.ReadDir(filepath.Join(a.cfg.StateDir, deploymentsDir))
-	for _, e := range entries {
-		if !keep[e.Name()] {
-			os.RemoveAll(filepath.Join(a.cfg.StateDir, deploymentsDir, e.Name()))
+	prune := func(sub string, keep map[string]bool) {
+		entries, _ := os.ReadDir(filepath.Join(a.cfg.StateDir, sub))
+		for _, e := range entries {
+			if !keep[e.Name()] {
+				os.RemoveAll(filepath.Join(a.cfg.StateDir, sub, e.Name()))
+			}
+		}
+	}
+	prune(deploymentsDir, keepDirs)
+	prune(overlaysDir, keepOverlays)
+	prune(workDir, nil)
+	if tmps, err := filepath.Glob(filepath.Join(a.cfg.StateDir, "."+state.StateFile+".*")); err == nil {
+		for _, t := range tmps {
+			os.Remove(t)
 		}
 	}
 }
