@@ -91,22 +91,13 @@ func (c *Client) Download(ctx context.Context, obj proto.Object, dst *os.File, p
 		return redact(err)
 	}
 
-	r, err := http.NewRequestWithContext(ctx, http.MethodGet, obj.URL, nil)
-	if err != nil {
-		return fmt.Errorf("download: bad object URL: %w", redact(err))
-	}
+	rng := ""
 	if offset > 0 {
-		r.Header.Set("Range", "bytes="+strconv.FormatInt(offset, 10)+"-")
+		rng = "bytes=" + strconv.FormatInt(offset, 10) + "-"
 	}
-	if obj.ETag != "" {
-		r.Header.Set("If-Match", obj.ETag)
-	}
-	if c.sameHost(r.URL) && len(c.Key) == ed25519.PrivateKeySize {
-		proto.Sign(r, c.Key, nil, c.now())
-	}
-	resp, err := c.httpClient().Do(r)
+	resp, err := c.getObject(ctx, obj, rng)
 	if err != nil {
-		return fail(err)
+		return fail(fmt.Errorf("download: %w", err))
 	}
 	defer resp.Body.Close()
 	watchdog.Reset(RequestTimeout)
@@ -274,6 +265,32 @@ func integrityErr(dst *os.File, e *IntegrityError) error {
 		return errors.Join(e, fmt.Errorf("download: truncate bad content: %w", err))
 	}
 	return e
+}
+
+// getObject sends the GET of an object URL: with the Range header rng when
+// set, If-Match so that only the recorded version of the object is served,
+// and the agent headers only when the URL is on the server's own host (a
+// presigned store URL needs none and must not see them). Errors never show
+// the URL's query.
+func (c *Client) getObject(ctx context.Context, obj proto.Object, rng string) (*http.Response, error) {
+	r, err := http.NewRequestWithContext(ctx, http.MethodGet, obj.URL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("bad object URL: %w", redact(err))
+	}
+	if rng != "" {
+		r.Header.Set("Range", rng)
+	}
+	if obj.ETag != "" {
+		r.Header.Set("If-Match", obj.ETag)
+	}
+	if c.sameHost(r.URL) && len(c.Key) == ed25519.PrivateKeySize {
+		proto.Sign(r, c.Key, nil, c.now())
+	}
+	resp, err := c.httpClient().Do(r)
+	if err != nil {
+		return nil, redact(err)
+	}
+	return resp, nil
 }
 
 // sameHost reports whether u points at the server c talks to.

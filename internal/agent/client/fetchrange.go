@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"crypto/ed25519"
 	"fmt"
 	"io"
 	"net/http"
@@ -28,20 +27,9 @@ func (c *Client) FetchRange(ctx context.Context, obj proto.Object, dst *os.File,
 	// Bounded: RequestTimeout, plus a second per 64 KiB at worst.
 	ctx, cancel := context.WithTimeout(ctx, RequestTimeout+time.Duration(n/(64<<10))*time.Second)
 	defer cancel()
-	r, err := http.NewRequestWithContext(ctx, http.MethodGet, obj.URL, nil)
+	resp, err := c.getObject(ctx, obj, "bytes="+strconv.FormatInt(off, 10)+"-"+strconv.FormatInt(off+n-1, 10))
 	if err != nil {
-		return fmt.Errorf("fetch range: bad object URL: %w", redact(err))
-	}
-	r.Header.Set("Range", "bytes="+strconv.FormatInt(off, 10)+"-"+strconv.FormatInt(off+n-1, 10))
-	if obj.ETag != "" {
-		r.Header.Set("If-Match", obj.ETag) // ranges of one object version only
-	}
-	if c.sameHost(r.URL) && len(c.Key) == ed25519.PrivateKeySize {
-		proto.Sign(r, c.Key, nil, c.now())
-	}
-	resp, err := c.httpClient().Do(r)
-	if err != nil {
-		return redact(err)
+		return fmt.Errorf("fetch range: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
