@@ -302,7 +302,10 @@ func (a *Agent) downloadExtract(d *deployment) error {
 	job := d.a.DeploymentJob
 	a.progress(d, percentReport(job, 0, -1))
 	dl := filepath.Join(a.cfg.StateDir, downloadsDir, downloadName(d.a.Bundle))
-	a.removeOtherDownloads(strings.TrimSuffix(filepath.Base(dl), ".part"))
+	// The downloads directory never holds more than the bundle being
+	// fetched (its .part and .sparse files).
+	stem := strings.TrimSuffix(filepath.Base(dl), ".part") + "."
+	a.prune(downloadsDir, func(name string) bool { return strings.HasPrefix(name, stem) })
 	f, err := os.OpenFile(dl, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return err
@@ -435,19 +438,6 @@ func (a *Agent) fetchSparse(d *deployment, f *os.File) (sparse string, ok bool) 
 	a.log.Info("bundle fetched without its cached overlays", "job", d.a.DeploymentJob, "bytes", v2Head+fetched,
 		"of", obj.Size, "overlaysReused", len(overlays)-len(missing))
 	return path, true
-}
-
-// removeOtherDownloads deletes the files of other bundles (those not named
-// stem.*), so that the downloads directory never holds more than the
-// bundle being fetched.
-func (a *Agent) removeOtherDownloads(stem string) {
-	dir := filepath.Join(a.cfg.StateDir, downloadsDir)
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		if !strings.HasPrefix(e.Name(), stem+".") {
-			os.RemoveAll(filepath.Join(dir, e.Name()))
-		}
-	}
 }
 
 func percentReport(job string, pct float64, eta int64) proto.Report {

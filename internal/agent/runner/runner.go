@@ -448,20 +448,24 @@ func (a *Agent) removeStale() {
 			keepOverlays[filepath.Base(o)] = true
 		}
 	}
-	prune := func(sub string, keep map[string]bool) {
-		entries, _ := os.ReadDir(filepath.Join(a.cfg.StateDir, sub))
-		for _, e := range entries {
-			if !keep[e.Name()] {
-				os.RemoveAll(filepath.Join(a.cfg.StateDir, sub, e.Name()))
-			}
-		}
-	}
-	prune(deploymentsDir, keepDirs)
-	prune(overlaysDir, keepOverlays)
-	prune(workDir, nil)
+	a.prune(deploymentsDir, func(name string) bool { return keepDirs[name] })
+	a.prune(overlaysDir, func(name string) bool { return keepOverlays[name] })
+	a.prune(workDir, func(string) bool { return false })
 	if tmps, err := filepath.Glob(filepath.Join(a.cfg.StateDir, "."+state.StateFile+".*")); err == nil {
 		for _, t := range tmps {
 			os.Remove(t)
+		}
+	}
+}
+
+// prune removes every entry of the state directory's subdirectory sub that
+// keep does not want.
+func (a *Agent) prune(sub string, keep func(name string) bool) {
+	dir := filepath.Join(a.cfg.StateDir, sub)
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if !keep(e.Name()) {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
 		}
 	}
 }
