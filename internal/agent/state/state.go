@@ -230,21 +230,7 @@ func SaveStatus(dir string, s Status) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, "."+StatusFile+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", StatusFile, err)
-	}
-	_, werr := f.Write(append(data, '\n'))
-	cerr := f.Close()
-	if err := errors.Join(werr, cerr); err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("write %s: %w", StatusFile, err)
-	}
-	if err := os.Rename(f.Name(), filepath.Join(dir, StatusFile)); err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("write %s: %w", StatusFile, err)
-	}
-	return nil
+	return writeFileAtomic(dir, StatusFile, append(data, '\n'), 0o600, false)
 }
 
 func readJSON(path string, v any) error {
@@ -264,12 +250,14 @@ func writeJSON(dir, name string, v any) error {
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(dir, name, append(data, '\n'), 0o600)
+	return writeFileAtomic(dir, name, append(data, '\n'), 0o600, true)
 }
 
-// WriteFileAtomic replaces dir/name with data: readers see the old content
-// or the new one, also after a crash or a power loss.
-func WriteFileAtomic(dir, name string, data []byte, perm fs.FileMode) error {
+// writeFileAtomic replaces dir/name with data through a temporary file and
+// a rename: readers see the old content or the new one. When durable, the
+// file and the directory are synced too, so that this holds after a crash
+// or a power loss as well.
+func writeFileAtomic(dir, name string, data []byte, perm fs.FileMode, durable bool) error {
 	f, err := os.CreateTemp(dir, "."+name+".*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
@@ -286,8 +274,10 @@ func WriteFileAtomic(dir, name string, data []byte, perm fs.FileMode) error {
 	if err := f.Chmod(perm); err != nil {
 		return fail(err)
 	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
+	if durable {
+		if err := f.Sync(); err != nil {
+			return fail(err)
+		}
 	}
 	if err := f.Close(); err != nil {
 		os.Remove(tmp)
@@ -296,6 +286,9 @@ func WriteFileAtomic(dir, name string, data []byte, perm fs.FileMode) error {
 	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", name, err)
+	}
+	if !durable {
+		return nil
 	}
 	return syncDir(dir)
 }
