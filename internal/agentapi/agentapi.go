@@ -20,7 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/fleetsync/fleetsync/internal/bundle"
+	"github.com/fleetsync/fleetsync/internal/blob"
 	"github.com/fleetsync/fleetsync/internal/deploy"
 	"github.com/fleetsync/fleetsync/internal/fleet"
 	"github.com/fleetsync/fleetsync/internal/proto"
@@ -30,11 +30,11 @@ import (
 // Config wires the agent endpoint.
 type Config struct {
 	Store   store.Store
-	Bundles bundle.Store
+	Bundles blob.Store
 	// Presign, when set, issues the download URLs (an S3 store's presigned
 	// GETs); when nil, URLs point at this endpoint, which streams from
 	// Bundles.
-	Presign  bundle.Presigner
+	Presign  blob.Presigner
 	Presence *deploy.Presence
 	Hub      *Hub
 	// Nonces refuses replayed requests; nil keeps them in this process,
@@ -410,9 +410,9 @@ func (e *bundleFailure) Error() string { return e.code + ": " + e.reason }
 // when it is the object's fault.
 func (a *API) objectErr(bucket, key string, err error) error {
 	switch {
-	case errors.Is(err, bundle.ErrNotExist):
+	case errors.Is(err, blob.ErrNotExist):
 		return &bundleFailure{deploy.CodeResourceNotFound, "The object s3://" + bucket + "/" + key + " no longer exists."}
-	case errors.Is(err, bundle.ErrChanged):
+	case errors.Is(err, blob.ErrChanged):
 		return &bundleFailure{deploy.CodeEtagMismatch, "The object s3://" + bucket + "/" + key + " changed since the deployment was created."}
 	}
 	return err
@@ -420,20 +420,20 @@ func (a *API) objectErr(bucket, key string, err error) error {
 
 // checkObject returns the object, which must have ETag etag when etag is
 // set, or a *bundleFailure.
-func (a *API) checkObject(ctx context.Context, bucket, key, etag string) (bundle.Object, error) {
+func (a *API) checkObject(ctx context.Context, bucket, key, etag string) (blob.Object, error) {
 	obj, err := a.cfg.Bundles.Stat(ctx, bucket, key)
 	if err == nil && etag != "" && obj.ETag != etag {
-		err = bundle.ErrChanged
+		err = blob.ErrChanged
 	}
 	if err != nil {
-		return bundle.Object{}, a.objectErr(bucket, key, err)
+		return blob.Object{}, a.objectErr(bucket, key, err)
 	}
 	return obj, nil
 }
 
 // downloadURL returns a short-lived URL of obj for robot: the store's own
 // presigned URL when it has them, else one of this endpoint.
-func (a *API) downloadURL(ctx context.Context, r *http.Request, robot fleet.Robot, obj bundle.Object) (string, error) {
+func (a *API) downloadURL(ctx context.Context, r *http.Request, robot fleet.Robot, obj blob.Object) (string, error) {
 	if a.cfg.Presign != nil {
 		return a.cfg.Presign.PresignGet(ctx, obj.Bucket, obj.Key, robot.ARN, a.cfg.URLTTL)
 	}
@@ -606,8 +606,8 @@ func rangeStart(h string, size int64) int64 {
 // otherwise opens a new one at that offset (one GET per range served).
 type storeReader struct {
 	ctx   context.Context
-	store bundle.Store
-	obj   bundle.Object
+	store blob.Store
+	obj   blob.Object
 	pos   int64
 	rc    io.ReadCloser
 	rcPos int64

@@ -25,7 +25,7 @@ func deps(t *testing.T, pkg string) []string {
 var serverSide = []string{
 	module + "/internal/fleet", module + "/internal/store", module + "/internal/registry", module + "/internal/deploy",
 	module + "/internal/awsapi", module + "/internal/agentapi", module + "/internal/server", module + "/internal/credential",
-	module + "/internal/bundle", "database/sql", "github.com/aws/aws-sdk-go", "github.com/aws/aws-sdk-go-v2",
+	module + "/internal/blob", "database/sql", "github.com/aws/aws-sdk-go", "github.com/aws/aws-sdk-go-v2",
 	"modernc.org/sqlite", "github.com/jackc/pgx/v5",
 }
 
@@ -46,9 +46,11 @@ func TestImportBoundaries(t *testing.T) {
 		{"internal/console", []string{"database/sql", module + "/internal/store/sqlstore", module + "/internal/awsapi"}},
 		// (prometheus/collectors links database/sql for its DB stats collector.)
 		{"internal/metrics", []string{module + "/internal/store/sqlstore", module + "/internal/deploy", module + "/internal/store"}},
-		// The bundle contract is what the domain sees of object storage:
-		// no transport, no SDK (those live in bundle/s3store).
-		{"internal/bundle", []string{"net/http", "github.com/aws", module + "/internal/bundle/s3store"}},
+		// The blob contract is what the domain sees of object storage: no
+		// transport, no SDK, no implementation (those live in blob/fsblob and
+		// blob/s3blob).
+		{"internal/blob", []string{"net/http", "os", "github.com/aws", module + "/internal/blob/s3blob", module + "/internal/blob/fsblob"}},
+		{"internal/blob/fsblob", []string{"net/http", "github.com/aws"}},
 		// The agent side imports no server code.
 		{"internal/proto", []string{module + "/internal/fleet", module + "/internal/store", "database/sql"}},
 		{"internal/agent/client", serverSide},

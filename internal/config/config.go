@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fleetsync/fleetsync/internal/bundle/s3store"
+	"github.com/fleetsync/fleetsync/internal/blob/s3blob"
 )
 
 // Config is everything fleetsyncd can be told.
@@ -173,8 +173,8 @@ func (c Config) BundleDir() (dir string, ok bool, err error) {
 }
 
 // BundleS3 returns the S3 store's options when --bundles is an s3:// URL.
-func (c Config) BundleS3() (s3store.Options, error) {
-	return s3store.ParseURL(c.Bundles)
+func (c Config) BundleS3() (s3blob.Options, error) {
+	return s3blob.ParseURL(c.Bundles)
 }
 
 // Validate reports every problem with c at once.

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fleetsync/fleetsync/internal/bundle"
+	"github.com/fleetsync/fleetsync/internal/blob"
 	"github.com/fleetsync/fleetsync/internal/fleet"
 	"github.com/fleetsync/fleetsync/internal/store"
 )
@@ -88,7 +88,7 @@ func (p *Presence) Run(ctx context.Context, st store.Agents, every time.Duration
 // on it. A lease in the database makes one engine at a time drive a job.
 type Engine struct {
 	Store    store.Store
-	Bundles  bundle.Store
+	Bundles  blob.Store
 	Presence *Presence
 	Limits   Limits
 	// Notify wakes a robot's long-poll after it was given work.
@@ -257,7 +257,7 @@ func (e *Engine) prepare(ctx context.Context, j fleet.Job) error {
 		for _, src := range v.Sources {
 			obj, err := e.Bundles.Stat(ctx, src.Bucket, src.Key)
 			switch {
-			case errors.Is(err, bundle.ErrNotExist):
+			case errors.Is(err, blob.ErrNotExist):
 				checks[src.Architecture] = archCheck{CodeResourceNotFound, "The bundle s3://" + src.Bucket + "/" + src.Key + " no longer exists."}
 			case err != nil:
 				return err

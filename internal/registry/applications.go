@@ -5,7 +5,7 @@ import (
 	"errors"
 	"slices"
 
-	"github.com/fleetsync/fleetsync/internal/bundle"
+	"github.com/fleetsync/fleetsync/internal/blob"
 	"github.com/fleetsync/fleetsync/internal/fleet"
 	"github.com/fleetsync/fleetsync/internal/store"
 )
@@ -41,9 +41,9 @@ func (s *Service) checkSources(ctx context.Context, sources []fleet.Source) erro
 		}
 		seen[src.Architecture] = true
 		switch err := s.Bundles.Bucket(ctx, src.Bucket); {
-		case errors.Is(err, bundle.ErrNotExist):
+		case errors.Is(err, blob.ErrNotExist):
 			return fleet.Errorf(fleet.Invalid, "sources: bucket %q does not exist in the bundle store", src.Bucket)
-		case errors.Is(err, bundle.ErrNotAllowed):
+		case errors.Is(err, blob.ErrNotAllowed):
 			// The configured bucket list is the operator's business, not
 			// every account's: the message names only the bucket.
 			return fleet.Errorf(fleet.Invalid, "sources: bucket %q is not one this server's bundle store is configured to use", src.Bucket)
@@ -148,7 +148,7 @@ func (s *Service) CreateApplicationVersion(ctx context.Context, account, arn str
 	var etags []string
 	for i, src := range sources {
 		obj, err := s.Bundles.Stat(ctx, src.Bucket, src.Key)
-		if errors.Is(err, bundle.ErrNotExist) {
+		if errors.Is(err, blob.ErrNotExist) {
 			return fleet.Application{}, fleet.Errorf(fleet.Invalid, "sources: object s3://%s/%s does not exist", src.Bucket, src.Key)
 		}
 		if err != nil {
@@ -157,7 +157,7 @@ func (s *Service) CreateApplicationVersion(ctx context.Context, account, arn str
 		// S3 has no SHA-256 to give: the store streams the object once
 		// (conditional on this ETag) and remembers the digest.
 		sum, err := s.Bundles.SHA256(ctx, src.Bucket, src.Key, obj.ETag)
-		if errors.Is(err, bundle.ErrChanged) || errors.Is(err, bundle.ErrNotExist) {
+		if errors.Is(err, blob.ErrChanged) || errors.Is(err, blob.ErrNotExist) {
 			return fleet.Application{}, fleet.Errorf(fleet.Invalid, "sources: object s3://%s/%s changed while its version was being created; try again", src.Bucket, src.Key)
 		}
 		if err != nil {

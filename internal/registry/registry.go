@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fleetsync/fleetsync/internal/bundle"
+	"github.com/fleetsync/fleetsync/internal/blob"
 	"github.com/fleetsync/fleetsync/internal/fleet"
 	"github.com/fleetsync/fleetsync/internal/store"
 )
@@ -46,7 +46,7 @@ const DescribeFleetRobots = 1000
 // Service implements the registry operations.
 type Service struct {
 	Store   store.Store
-	Bundles bundle.Store
+	Bundles blob.Store
 	// Region is minted into every ARN; ARNs of other regions are not found.
 	Region string
 	Limits Limits

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/fleetsync/fleetsync/internal/blob/fsblob"
 	"io"
 	"log/slog"
 	"net"
@@ -23,8 +24,8 @@ import (
 
 	"github.com/fleetsync/fleetsync/internal/agentapi"
 	"github.com/fleetsync/fleetsync/internal/awsapi"
-	"github.com/fleetsync/fleetsync/internal/bundle"
-	"github.com/fleetsync/fleetsync/internal/bundle/s3store"
+	"github.com/fleetsync/fleetsync/internal/blob"
+	"github.com/fleetsync/fleetsync/internal/blob/s3blob"
 	"github.com/fleetsync/fleetsync/internal/config"
 	"github.com/fleetsync/fleetsync/internal/console"
 	"github.com/fleetsync/fleetsync/internal/credential"
@@ -137,13 +138,13 @@ func Bootstrap(ctx context.Context, cfg config.Config, d *Deps, out io.Writer, l
 
 // openBundles opens the bundle store --bundles names, and its presigner when
 // robots are to download from the store directly.
-func openBundles(ctx context.Context, cfg config.Config, log *slog.Logger) (bundle.Store, bundle.Presigner, func(), error) {
+func openBundles(ctx context.Context, cfg config.Config, log *slog.Logger) (blob.Store, blob.Presigner, func(), error) {
 	dir, file, err := cfg.BundleDir()
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	if file {
-		fs, err := bundle.OpenFileStore(dir)
+		fs, err := fsblob.OpenFileStore(dir)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -154,7 +155,7 @@ func openBundles(ctx context.Context, cfg config.Config, log *slog.Logger) (bund
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	st, err := s3store.New(ctx, o)
+	st, err := s3blob.New(ctx, o)
 	if err != nil {
 		return nil, nil, nil, err
 	}

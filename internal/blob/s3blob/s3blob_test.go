@@ -1,4 +1,4 @@
-package s3store_test
+package s3blob_test
 
 //lint:file-ignore SA1019 aws-sdk-go v1 (deprecated) uploads the test objects, as users' tools do.
 
@@ -20,24 +20,24 @@ import (
 	"github.com/aws/aws-sdk-go/service/s3"
 	"github.com/aws/aws-sdk-go/service/s3/s3manager"
 
-	"github.com/fleetsync/fleetsync/internal/bundle"
-	"github.com/fleetsync/fleetsync/internal/bundle/s3store"
+	"github.com/fleetsync/fleetsync/internal/blob"
+	"github.com/fleetsync/fleetsync/internal/blob/s3blob"
 	"github.com/fleetsync/fleetsync/internal/s3test"
 )
 
 func TestParseURL(t *testing.T) {
-	o, err := s3store.ParseURL("s3://main?endpoint=http://127.0.0.1:9000&region=eu-west-1&path_style=true&buckets=a,%20b&presign=false&profile=p")
+	o, err := s3blob.ParseURL("s3://main?endpoint=http://127.0.0.1:9000&region=eu-west-1&path_style=true&buckets=a,%20b&presign=false&profile=p")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := s3store.Options{Endpoint: "http://127.0.0.1:9000", Region: "eu-west-1", PathStyle: true, Profile: "p",
+	want := s3blob.Options{Endpoint: "http://127.0.0.1:9000", Region: "eu-west-1", PathStyle: true, Profile: "p",
 		Buckets: []string{"main", "a", "b"}, NoPresign: true}
 	if strings.Join(o.Buckets, ",") != strings.Join(want.Buckets, ",") || o.Endpoint != want.Endpoint || o.Region != want.Region ||
 		o.PathStyle != want.PathStyle || o.Profile != want.Profile || o.NoPresign != want.NoPresign {
 		t.Errorf("ParseURL = %+v, want %+v", o, want)
 	}
 	for _, bad := range []string{"file:///x", "s3://b/some/path", "s3://?endpoint=ftp://x", "s3://?path_style=maybe", "s3://?bucket=x"} {
-		if _, err := s3store.ParseURL(bad); err == nil {
+		if _, err := s3blob.ParseURL(bad); err == nil {
 			t.Errorf("ParseURL(%q) = nil error", bad)
 		}
 	}
@@ -83,11 +83,11 @@ func TestStoreAgainstVersitygw(t *testing.T) {
 		k, v, _ := strings.Cut(e, "=")
 		t.Setenv(k, v)
 	}
-	o, err := s3store.ParseURL(srv.BundlesURL("buckets=bundles,missing"))
+	o, err := s3blob.ParseURL(srv.BundlesURL("buckets=bundles,missing"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := s3store.New(ctx, o)
+	st, err := s3blob.New(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestStoreAgainstVersitygw(t *testing.T) {
 		}
 		o2 := o
 		o2.Endpoint = "http://" + freeAddr(t) // nobody listens
-		dead, err := s3store.New(ctx, o2)
+		dead, err := s3blob.New(ctx, o2)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,10 +110,10 @@ func TestStoreAgainstVersitygw(t *testing.T) {
 		if err := st.Bucket(ctx, "bundles"); err != nil {
 			t.Errorf("Bucket(bundles) = %v", err)
 		}
-		if err := st.Bucket(ctx, "missing"); !errors.Is(err, bundle.ErrNotExist) {
+		if err := st.Bucket(ctx, "missing"); !errors.Is(err, blob.ErrNotExist) {
 			t.Errorf("Bucket(missing) = %v, want ErrNotExist", err)
 		}
-		if err := st.Bucket(ctx, "other"); !errors.Is(err, bundle.ErrNotAllowed) || !strings.Contains(err.Error(), `"other"`) {
+		if err := st.Bucket(ctx, "other"); !errors.Is(err, blob.ErrNotAllowed) || !strings.Contains(err.Error(), `"other"`) {
 			t.Errorf("Bucket(other) = %v, want ErrNotAllowed naming it", err)
 		}
 	})
@@ -145,7 +145,7 @@ func TestStoreAgainstVersitygw(t *testing.T) {
 			if got, err := st.SHA256(ctx, "bundles", tc.key, obj.ETag); err != nil || got != sum(tc.content) {
 				t.Errorf("SHA256 = %s, %v; want %s", got, err, sum(tc.content))
 			}
-			if _, err := st.SHA256(ctx, "bundles", tc.key, `"00000000000000000000000000000000"`); !errors.Is(err, bundle.ErrChanged) {
+			if _, err := st.SHA256(ctx, "bundles", tc.key, `"00000000000000000000000000000000"`); !errors.Is(err, blob.ErrChanged) {
 				t.Errorf("SHA256 with a stale ETag = %v, want ErrChanged", err)
 			}
 			rc, err := st.Open(ctx, "bundles", tc.key, 1000, obj.ETag)
@@ -157,7 +157,7 @@ func TestStoreAgainstVersitygw(t *testing.T) {
 			if err != nil || !bytes.Equal(got, tc.content[1000:]) {
 				t.Errorf("Open at 1000: %d bytes, %v; want the %d from offset 1000", len(got), err, len(tc.content)-1000)
 			}
-			if _, err := st.Open(ctx, "bundles", tc.key, 0, `"00000000000000000000000000000000"`); !errors.Is(err, bundle.ErrChanged) {
+			if _, err := st.Open(ctx, "bundles", tc.key, 0, `"00000000000000000000000000000000"`); !errors.Is(err, blob.ErrChanged) {
 				t.Errorf("Open with a stale ETag = %v, want ErrChanged", err)
 			}
 
@@ -199,13 +199,13 @@ func TestStoreAgainstVersitygw(t *testing.T) {
 	}
 
 	t.Run("Missing", func(t *testing.T) {
-		if _, err := st.Stat(ctx, "bundles", "nope.tar"); !errors.Is(err, bundle.ErrNotExist) {
+		if _, err := st.Stat(ctx, "bundles", "nope.tar"); !errors.Is(err, blob.ErrNotExist) {
 			t.Errorf("Stat(missing) = %v, want ErrNotExist", err)
 		}
-		if _, err := st.Open(ctx, "bundles", "nope.tar", 0, ""); !errors.Is(err, bundle.ErrNotExist) {
+		if _, err := st.Open(ctx, "bundles", "nope.tar", 0, ""); !errors.Is(err, blob.ErrNotExist) {
 			t.Errorf("Open(missing) = %v, want ErrNotExist", err)
 		}
-		if _, err := st.Stat(ctx, "other", "x"); !errors.Is(err, bundle.ErrNotExist) {
+		if _, err := st.Stat(ctx, "other", "x"); !errors.Is(err, blob.ErrNotExist) {
 			t.Errorf("Stat in a bucket not allowed = %v, want ErrNotExist", err)
 		}
 	})

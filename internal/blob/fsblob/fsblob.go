@@ -1,7 +1,6 @@
-// Package bundle is the object-storage contract for robot application
-// bundles (the s3Bucket/s3Key of a source) and its file-tree implementation,
-// the embedded default: object s3://BUCKET/KEY is the file ROOT/BUCKET/KEY.
-package bundle
+// Package fsblob is the blob store on a local directory tree, the embedded
+// default: object s3://BUCKET/KEY is the file ROOT/BUCKET/KEY.
+package fsblob
 
 import (
 	"context"
@@ -10,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/fleetsync/fleetsync/internal/blob"
 	"io"
 	"io/fs"
 	"os"
@@ -20,62 +20,7 @@ import (
 	"time"
 )
 
-// ErrNotExist is a bucket or object that does not exist.
-var ErrNotExist = errors.New("bundle: object does not exist")
-
-// ErrNotAllowed is a bucket the store exists for but this server may not use:
-// outside the buckets configured in --bundles, or one its credentials
-// cannot read.
-var ErrNotAllowed = errors.New("bundle: bucket not allowed")
-
-// ErrChanged is an object whose ETag is no longer the one asked for: it was
-// overwritten since.
-var ErrChanged = errors.New("bundle: object changed")
-
-// Object describes one stored object.
-type Object struct {
-	Bucket string
-	Key    string
-	Size   int64
-	// ETag is quoted as S3 returns it: `"<hex md5>"` for a single-part
-	// object, `"<hex md5 of the parts' md5s>-<parts>"` for a multipart one.
-	ETag string
-}
-
-// Store reads bundles from object storage. Implementations are safe for
-// concurrent use.
-type Store interface {
-	// Bucket returns nil when bundles may be read from bucket, an error
-	// wrapping ErrNotExist when it does not exist or ErrNotAllowed when
-	// this server may not use it, or another error when the store cannot be
-	// asked.
-	Bucket(ctx context.Context, bucket string) error
-	// Stat returns the object's size and ETag, or ErrNotExist. It is cheap
-	// (no read of the content) once the store knows the object.
-	Stat(ctx context.Context, bucket, key string) (Object, error)
-	// Open streams the object from offset to its end, or returns
-	// ErrNotExist. When ifMatch is not empty and the object's ETag is not
-	// ifMatch, it returns ErrChanged. The caller closes the reader; a
-	// reader that is also an io.ReadSeeker over the whole object lets the
-	// agent endpoint serve it with sendfile.
-	Open(ctx context.Context, bucket, key string, offset int64, ifMatch string) (io.ReadCloser, error)
-	// SHA256 returns the hex SHA-256 of the object's content, which must
-	// still have ETag etag (else ErrChanged). It reads the whole object the
-	// first time and remembers the answer by bucket, key and ETag.
-	SHA256(ctx context.Context, bucket, key, etag string) (string, error)
-}
-
-// Presigner is implemented by stores that can hand out download URLs of
-// their own (S3 presigned GETs), so bundles travel from the store to the
-// robot without passing through fleetsyncd.
-type Presigner interface {
-	// PresignGet returns a URL that downloads the object, with Range
-	// requests, until ttl has passed. robot is the robot the URL is for;
-	// the store records it in the signed URL (S3 access logs show it).
-	PresignGet(ctx context.Context, bucket, key, robot string, ttl time.Duration) (string, error)
-}
-
-// FileStore is a Store on a local directory tree.
+// FileStore is a blob.Store on a local directory tree.
 type FileStore struct {
 	root *os.Root
 
@@ -111,27 +56,27 @@ func (s *FileStore) Close() error { return s.root.Close() }
 // any path that escapes it.
 func objectPath(bucket, key string) (string, error) {
 	if bucket == "" || strings.ContainsAny(bucket, `/\`) || bucket == "." || bucket == ".." {
-		return "", ErrNotExist
+		return "", blob.ErrNotExist
 	}
 	// A key the file tree cannot hold verbatim ("a/../b", "/b", "a//b")
 	// would alias another object; as S3 keys they are distinct objects, and
 	// none of them exists here.
 	for _, seg := range strings.Split(key, "/") {
 		if seg == "" || seg == "." || seg == ".." || strings.Contains(seg, `\`) {
-			return "", ErrNotExist
+			return "", blob.ErrNotExist
 		}
 	}
 	return filepath.Join(bucket, filepath.FromSlash(key)), nil
 }
 
-// Bucket implements Store: every directory under the root is a bucket.
+// Bucket implements blob.Store: every directory under the root is a bucket.
 func (s *FileStore) Bucket(_ context.Context, bucket string) error {
 	if bucket == "" || strings.ContainsAny(bucket, `/\`) || bucket == "." || bucket == ".." {
-		return fmt.Errorf("bucket %q: %w", bucket, ErrNotExist)
+		return fmt.Errorf("bucket %q: %w", bucket, blob.ErrNotExist)
 	}
 	fi, err := s.root.Stat(bucket)
 	if errors.Is(err, fs.ErrNotExist) || (err == nil && !fi.IsDir()) {
-		return fmt.Errorf("bucket %q: %w", bucket, ErrNotExist)
+		return fmt.Errorf("bucket %q: %w", bucket, blob.ErrNotExist)
 	}
 	return err
 }
@@ -139,21 +84,21 @@ func (s *FileStore) Bucket(_ context.Context, bucket string) error {
 // Stat implements Store. The ETag is the MD5 of the content: the first Stat
 // of a file (or of a rewritten one) reads it whole, computing its SHA-256
 // on the way.
-func (s *FileStore) Stat(ctx context.Context, bucket, key string) (Object, error) {
+func (s *FileStore) Stat(ctx context.Context, bucket, key string) (blob.Object, error) {
 	p, err := objectPath(bucket, key)
 	if err != nil {
-		return Object{}, err
+		return blob.Object{}, err
 	}
 	f, err := s.root.Open(p)
 	if err != nil {
-		return Object{}, mapErr(err)
+		return blob.Object{}, mapErr(err)
 	}
 	defer f.Close()
 	d, err := s.digest(ctx, p, f)
 	if err != nil {
-		return Object{}, fmt.Errorf("hash %s/%s: %w", bucket, key, err)
+		return blob.Object{}, fmt.Errorf("hash %s/%s: %w", bucket, key, err)
 	}
-	return Object{Bucket: bucket, Key: key, Size: d.size, ETag: d.etag}, nil
+	return blob.Object{Bucket: bucket, Key: key, Size: d.size, ETag: d.etag}, nil
 }
 
 // digest returns the hashes of the open file f at path p, from the cache
@@ -164,7 +109,7 @@ func (s *FileStore) digest(ctx context.Context, p string, f *os.File) (cachedDig
 		return cachedDigest{}, err
 	}
 	if !fi.Mode().IsRegular() {
-		return cachedDigest{}, ErrNotExist
+		return cachedDigest{}, blob.ErrNotExist
 	}
 	s.mu.Lock()
 	d, ok := s.digests[p]
@@ -203,7 +148,7 @@ func (s *FileStore) Open(ctx context.Context, bucket, key string, offset int64, 
 		}
 		if d.etag != ifMatch {
 			f.Close()
-			return nil, ErrChanged
+			return nil, blob.ErrChanged
 		}
 	}
 	if offset > 0 {
@@ -231,7 +176,7 @@ func (s *FileStore) SHA256(ctx context.Context, bucket, key, etag string) (strin
 		return "", err
 	}
 	if d.etag != etag {
-		return "", ErrChanged
+		return "", blob.ErrChanged
 	}
 	return d.sha256, nil
 }
@@ -241,7 +186,7 @@ func mapErr(err error) error {
 	// file system's limit) name objects that cannot exist in this store.
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ENAMETOOLONG) ||
 		strings.Contains(err.Error(), "path escapes") {
-		return ErrNotExist
+		return blob.ErrNotExist
 	}
 	return err
 }

@@ -1,4 +1,4 @@
-// Package s3store is the bundle store (package bundle) on Amazon S3 and any
+// Package s3blob is the blob store (package blob) on Amazon S3 and any
 // S3-compatible service (MinIO, versitygw, Ceph RGW...), through the AWS SDK
 // for Go v2 S3 client. Credentials come from the SDK's standard chain:
 // AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE and the shared
@@ -9,7 +9,7 @@
 // Downloads are presigned GETs, so bundles go from the store to the robots
 // directly, unless the store is configured with presign=false (robots that
 // cannot reach the store), when fleetsyncd streams them.
-package s3store
+package s3blob
 
 import (
 	"context"
@@ -33,7 +33,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
-	"github.com/fleetsync/fleetsync/internal/bundle"
+	"github.com/fleetsync/fleetsync/internal/blob"
 )
 
 // Options configure a Store; ParseURL reads them from a --bundles URL.
@@ -112,7 +112,7 @@ func ParseURL(raw string) (Options, error) {
 	return o, nil
 }
 
-// Store is a bundle.Store (and bundle.Presigner unless NoPresign) on S3.
+// Store is a blob.Store (and blob.Presigner unless NoPresign) on S3.
 type Store struct {
 	opts    Options
 	client  *s3.Client
@@ -122,7 +122,7 @@ type Store struct {
 	digests map[string]string // "bucket\x00key\x00etag" → hex SHA-256
 }
 
-var _ bundle.Store = (*Store)(nil)
+var _ blob.Store = (*Store)(nil)
 
 // New makes a Store. It loads credentials but makes no request: a store that
 // is down at start only fails the calls that need it.
@@ -163,7 +163,7 @@ func New(ctx context.Context, o Options) (*Store, error) {
 func (s *Store) Check(ctx context.Context) (missing []string, err error) {
 	for _, b := range s.opts.Buckets {
 		switch err := s.Bucket(ctx, b); {
-		case errors.Is(err, bundle.ErrNotExist):
+		case errors.Is(err, blob.ErrNotExist):
 			missing = append(missing, b)
 		case err != nil:
 			return missing, err
@@ -179,7 +179,7 @@ func (s *Store) Presigns() bool { return !s.opts.NoPresign }
 func (s *Store) allowed(bucket string) error {
 	if len(s.opts.Buckets) > 0 && !slices.Contains(s.opts.Buckets, bucket) {
 		return fmt.Errorf("bucket %q is not one of the buckets configured in --bundles (%s): %w",
-			bucket, strings.Join(s.opts.Buckets, ", "), bundle.ErrNotAllowed)
+			bucket, strings.Join(s.opts.Buckets, ", "), blob.ErrNotAllowed)
 	}
 	return nil
 }
@@ -193,7 +193,7 @@ func status(err error) int {
 	return 0
 }
 
-// Bucket implements bundle.Store.
+// Bucket implements blob.Store.
 func (s *Store) Bucket(ctx context.Context, bucket string) error {
 	if err := s.allowed(bucket); err != nil {
 		return err
@@ -206,40 +206,40 @@ func (s *Store) Bucket(ctx context.Context, bucket string) error {
 		}
 		return nil
 	case http.StatusNotFound:
-		return fmt.Errorf("bucket %q: %w", bucket, bundle.ErrNotExist)
+		return fmt.Errorf("bucket %q: %w", bucket, blob.ErrNotExist)
 	case http.StatusForbidden, http.StatusMovedPermanently:
-		return fmt.Errorf("bucket %q is not readable with this server's credentials or region: %w", bucket, bundle.ErrNotAllowed)
+		return fmt.Errorf("bucket %q is not readable with this server's credentials or region: %w", bucket, blob.ErrNotAllowed)
 	}
 	return fmt.Errorf("bundle store: head bucket %q: %w", bucket, err)
 }
 
-// Stat implements bundle.Store with one HEAD request.
-func (s *Store) Stat(ctx context.Context, bucket, key string) (bundle.Object, error) {
+// Stat implements blob.Store with one HEAD request.
+func (s *Store) Stat(ctx context.Context, bucket, key string) (blob.Object, error) {
 	if err := s.allowed(bucket); err != nil {
-		return bundle.Object{}, bundle.ErrNotExist
+		return blob.Object{}, blob.ErrNotExist
 	}
 	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil {
-		return bundle.Object{}, mapErr("head", bucket, key, err)
+		return blob.Object{}, mapErr("head", bucket, key, err)
 	}
-	return bundle.Object{Bucket: bucket, Key: key, Size: aws.ToInt64(out.ContentLength), ETag: aws.ToString(out.ETag)}, nil
+	return blob.Object{Bucket: bucket, Key: key, Size: aws.ToInt64(out.ContentLength), ETag: aws.ToString(out.ETag)}, nil
 }
 
 func mapErr(op, bucket, key string, err error) error {
 	switch status(err) {
 	case http.StatusNotFound:
-		return bundle.ErrNotExist
+		return blob.ErrNotExist
 	case http.StatusPreconditionFailed:
-		return bundle.ErrChanged
+		return blob.ErrChanged
 	}
 	return fmt.Errorf("bundle store: %s s3://%s/%s: %w", op, bucket, key, err)
 }
 
-// Open implements bundle.Store with one GET (ranged when offset > 0, and
+// Open implements blob.Store with one GET (ranged when offset > 0, and
 // conditional on ifMatch), whose body is streamed, never buffered whole.
 func (s *Store) Open(ctx context.Context, bucket, key string, offset int64, ifMatch string) (io.ReadCloser, error) {
 	if err := s.allowed(bucket); err != nil {
-		return nil, bundle.ErrNotExist
+		return nil, blob.ErrNotExist
 	}
 	in := &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}
 	if offset > 0 {
@@ -258,7 +258,7 @@ func (s *Store) Open(ctx context.Context, bucket, key string, offset int64, ifMa
 	return out.Body, nil
 }
 
-// SHA256 implements bundle.Store: the first call for an ETag streams the
+// SHA256 implements blob.Store: the first call for an ETag streams the
 // object once (conditional on that ETag, so the digest is of that content).
 func (s *Store) SHA256(ctx context.Context, bucket, key, etag string) (string, error) {
 	k := bucket + "\x00" + key + "\x00" + etag
@@ -287,12 +287,12 @@ func (s *Store) SHA256(ctx context.Context, bucket, key, etag string) (string, e
 	return sum, nil
 }
 
-// PresignGet implements bundle.Presigner. The robot's ARN travels in a
+// PresignGet implements blob.Presigner. The robot's ARN travels in a
 // signed query parameter, x-fleetsync-robot, so the store's access log tells
 // which robot fetched what; S3 ignores it otherwise.
 func (s *Store) PresignGet(ctx context.Context, bucket, key, robot string, ttl time.Duration) (string, error) {
 	if err := s.allowed(bucket); err != nil {
-		return "", bundle.ErrNotExist
+		return "", blob.ErrNotExist
 	}
 	addRobot := func(o *s3.Options) {
 		o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {

@@ -1,10 +1,11 @@
-package bundle
+package fsblob
 
 import (
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"github.com/fleetsync/fleetsync/internal/blob"
 	"io"
 	"os"
 	"path/filepath"
@@ -41,8 +42,8 @@ func TestFileStoreStatAndOpen(t *testing.T) {
 	if sum, err := s.SHA256(ctx, "bkt", "a/b.tar", obj.ETag); err != nil || sum != hex.EncodeToString(h[:]) {
 		t.Errorf("SHA256 = %s, %v; want %x", sum, err, h)
 	}
-	if _, err := s.Open(ctx, "bkt", "a/b.tar", 0, `"0123"`); !errors.Is(err, ErrChanged) {
-		t.Errorf("Open with another ETag = %v, want ErrChanged", err)
+	if _, err := s.Open(ctx, "bkt", "a/b.tar", 0, `"0123"`); !errors.Is(err, blob.ErrChanged) {
+		t.Errorf("Open with another ETag = %v, want blob.ErrChanged", err)
 	}
 	rc, err := s.Open(ctx, "bkt", "a/b.tar", 6, obj.ETag)
 	if err != nil {
@@ -61,24 +62,24 @@ func TestFileStoreStatAndOpen(t *testing.T) {
 	if err != nil || obj2.ETag == obj.ETag {
 		t.Errorf("Stat after rewrite = %+v, %v; want a new ETag", obj2, err)
 	}
-	if _, err := s.SHA256(ctx, "bkt", "a/b.tar", obj.ETag); !errors.Is(err, ErrChanged) {
-		t.Errorf("SHA256 with the old ETag = %v, want ErrChanged", err)
+	if _, err := s.SHA256(ctx, "bkt", "a/b.tar", obj.ETag); !errors.Is(err, blob.ErrChanged) {
+		t.Errorf("SHA256 with the old ETag = %v, want blob.ErrChanged", err)
 	}
 	for _, c := range []struct{ bucket, key string }{
 		{"bkt", "missing"}, {"nobkt", "a/b.tar"}, {"bkt", "../../etc/passwd"}, {"..", "x"}, {"bkt", "a"},
 		{"bkt", "a/../a/b.tar"}, {"bkt", "/a/b.tar"}, {"bkt", "a//b.tar"}, {"bkt", "a/b.tar/inner"},
 		{"bkt", strings.Repeat("k", 300)},
 	} {
-		if _, err := s.Stat(ctx, c.bucket, c.key); !errors.Is(err, ErrNotExist) {
-			t.Errorf("Stat(%q, %q) = %v, want ErrNotExist", c.bucket, c.key, err)
+		if _, err := s.Stat(ctx, c.bucket, c.key); !errors.Is(err, blob.ErrNotExist) {
+			t.Errorf("Stat(%q, %q) = %v, want blob.ErrNotExist", c.bucket, c.key, err)
 		}
 	}
 	if err := s.Bucket(ctx, "bkt"); err != nil {
 		t.Errorf("Bucket(bkt) = %v", err)
 	}
 	for _, b := range []string{"nobkt", "..", "a/b", ""} {
-		if err := s.Bucket(ctx, b); !errors.Is(err, ErrNotExist) {
-			t.Errorf("Bucket(%q) = %v, want ErrNotExist", b, err)
+		if err := s.Bucket(ctx, b); !errors.Is(err, blob.ErrNotExist) {
+			t.Errorf("Bucket(%q) = %v, want blob.ErrNotExist", b, err)
 		}
 	}
 }
