@@ -28,7 +28,7 @@ import (
 )
 
 // chromium returns the browser binary; without one the test is skipped
-// locally and fails under CI=true (.ci/run installs Debian's chromium).
+// locally and fails under CI=true (scripts/test installs Debian's chromium).
 func chromium(t *testing.T) string {
 	t.Helper()
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
@@ -37,7 +37,7 @@ func chromium(t *testing.T) string {
 		}
 	}
 	if os.Getenv("CI") != "" {
-		t.Fatal("no chromium on PATH: CI must run the browser test (.ci/run installs Debian's chromium)")
+		t.Fatal("no chromium on PATH: CI must run the browser test (scripts/test installs Debian's chromium)")
 	}
 	t.Skip("no chromium on PATH: browser test skipped (apt-get install chromium)")
 	return ""

@@ -19,7 +19,7 @@ import (
 const postgresSuites = "^(TestAPI|TestEngine|TestSync|TestCreateDeploymentJob|TestSmoke)"
 
 // TestMain runs the package on SQLite test servers, then, when a PostgreSQL
-// server is configured (FLEETSYNC_TEST_PG_DSN, set by .ci/run), runs the API
+// server is configured (FLEETSYNC_TEST_PG_DSN, set by scripts/test), runs the API
 // conformance and engine suites again with every server on PostgreSQL, so
 // that the one test command covers both backends. A -run pattern given on
 // the command line replaces postgresSuites in that second pass.

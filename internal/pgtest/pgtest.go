@@ -1,5 +1,5 @@
 // Package pgtest gives tests a fresh PostgreSQL database on the server named
-// by FLEETSYNC_TEST_PG_DSN (.ci/run starts one and sets it). Without it the
+// by FLEETSYNC_TEST_PG_DSN (scripts/test starts one and sets it). Without it the
 // test is skipped locally and fails under CI=true, so CI can never pass
 // without PostgreSQL having been exercised.
 package pgtest
@@ -28,9 +28,9 @@ func Require(t testing.TB) string {
 	dsn := os.Getenv(EnvDSN)
 	if dsn == "" {
 		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is not set: CI must run the PostgreSQL tests (.ci/run starts a server)", EnvDSN)
+			t.Fatalf("%s is not set: CI must run the PostgreSQL tests (scripts/test starts a server)", EnvDSN)
 		}
-		t.Skipf("%s not set: PostgreSQL tests skipped (run .ci/run, or start one and set it)", EnvDSN)
+		t.Skipf("%s not set: PostgreSQL tests skipped (run scripts/test, or start one and set it)", EnvDSN)
 	}
 	return dsn
 }

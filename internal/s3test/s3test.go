@@ -1,7 +1,7 @@
 // Package s3test gives tests a real S3-compatible server: a versitygw
 // process (github.com/versity/versitygw) with a POSIX backend in a temp
 // directory, on a free loopback port, for one test. The binary is named by
-// FLEETSYNC_TEST_VERSITYGW (.ci/run installs it and sets it). Without it the
+// FLEETSYNC_TEST_VERSITYGW (scripts/test installs it and sets it). Without it the
 // test is skipped locally and fails under CI=true, so CI can never pass
 // without the S3 store having been exercised.
 package s3test
@@ -46,9 +46,9 @@ func Require(t testing.TB) string {
 	bin := os.Getenv(EnvBinary)
 	if bin == "" {
 		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is not set: CI must run the S3 bundle store tests (.ci/run installs versitygw)", EnvBinary)
+			t.Fatalf("%s is not set: CI must run the S3 bundle store tests (scripts/test installs versitygw)", EnvBinary)
 		}
-		t.Skipf("%s not set: S3 tests skipped (run .ci/run, or go install github.com/versity/versitygw/cmd/versitygw@v1.8.0 and set it)", EnvBinary)
+		t.Skipf("%s not set: S3 tests skipped (run scripts/test, or go install github.com/versity/versitygw/cmd/versitygw@v1.8.0 and set it)", EnvBinary)
 	}
 	return bin
 }
