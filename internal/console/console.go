@@ -12,6 +12,7 @@ import (
 	"embed"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -52,6 +53,8 @@ type Config struct {
 	Key []byte
 	// SessionTTL is how long a sign-in lasts (default 12 hours).
 	SessionTTL time.Duration
+	// MaxStreamsPerSession caps a session's open live views (default 8).
+	MaxStreamsPerSession int
 	// EventInterval is how often a job's live view is refreshed (default 500 ms).
 	EventInterval time.Duration
 	Log           *slog.Logger
@@ -65,6 +68,7 @@ type Console struct {
 	mux     *http.ServeMux
 	pages   map[string]*template.Template
 	signins signinLimiter
+	streams streamLimit
 	// closing ends the live views, which otherwise hold graceful shutdown.
 	closing   chan struct{}
 	closeOnce sync.Once
@@ -78,6 +82,9 @@ func (c *Console) Close() { c.closeOnce.Do(func() { close(c.closing) }) }
 func New(cfg Config) *Console {
 	if cfg.SessionTTL == 0 {
 		cfg.SessionTTL = 12 * time.Hour
+	}
+	if cfg.MaxStreamsPerSession == 0 {
+		cfg.MaxStreamsPerSession = 8
 	}
 	if cfg.EventInterval == 0 {
 		cfg.EventInterval = 500 * time.Millisecond
@@ -509,6 +516,11 @@ func (c *Console) jobEvents(w http.ResponseWriter, r *http.Request, s session) {
 		c.fail(w, r, s, err)
 		return
 	}
+	if !c.streams.acquire(s.Nonce, c.cfg.MaxStreamsPerSession) {
+		http.Error(w, fmt.Sprintf("this session already has %d live views open; close one", c.cfg.MaxStreamsPerSession), http.StatusTooManyRequests)
+		return
+	}
+	defer c.streams.release(s.Nonce)
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("X-Accel-Buffering", "no")

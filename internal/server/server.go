@@ -256,6 +256,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	cons := console.New(console.Config{
 		Registry: reg, Deploy: jobs, Reports: d.Store, Credentials: d.Credentials.Lookup, Presence: presence,
 		Key: d.Keys.Derive("console-session"), Log: log.With("component", "console"),
+		MaxStreamsPerSession: cfg.Limits.MaxStreamsPerSession,
 	})
 	mux.Handle("/console/", cons)
 	mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusSeeOther))
@@ -277,7 +278,8 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := &http.Server{Handler: mux}
+	ln = guard(srv, ln, cfg.Limits, log) // timeouts, size and connection limits (limits.go)
 	// HTTP/2 without TLS (prior knowledge) lets thousands of agents behind
 	// one client share a few connections; HTTP/1.1 stays for everyone else.
 	srv.Protocols = new(http.Protocols)
