@@ -153,7 +153,7 @@ func (a *API) run(r *http.Request, name string, op operation) (any, caller, erro
 		return nil, c, err
 	}
 	if _, inModel := model.Lookup(name); inModel {
-		if err := model.Validate(name, in); err != nil {
+		if err := model.ValidateBody(name, in, body); err != nil {
 			return nil, c, err
 		}
 	}
