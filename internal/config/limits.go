@@ -33,12 +33,15 @@ type Limits struct {
 	// MaxStreamsPerSession caps a console session's live views
 	// (server-sent event streams), which are exempt from the timeouts.
 	MaxStreamsPerSession int
+	// DBCheckInterval is how often /readyz re-runs SQLite's quick_check
+	// (in the background, on a connection of its own).
+	DBCheckInterval time.Duration
 }
 
 // DefaultLimits are sane for one server with thousands of agents.
 func DefaultLimits() Limits {
 	return Limits{ReadHeaderTimeout: 10 * time.Second, BodyTimeout: 20 * time.Second, IdleTimeout: 2 * time.Minute,
-		MaxHeaderBytes: 64 << 10, MaxStreamsPerSession: 8}
+		MaxHeaderBytes: 64 << 10, MaxStreamsPerSession: 8, DBCheckInterval: time.Minute}
 }
 
 func (l *Limits) register(fs *flag.FlagSet) {
@@ -59,6 +62,7 @@ func (l *Limits) register(fs *flag.FlagSet) {
 	dur(&l.ReadHeaderTimeout, "read-header-timeout", "longest a client may take to send its request headers")
 	dur(&l.BodyTimeout, "body-timeout", "longest a client may take to send a request body once its headers are in")
 	dur(&l.IdleTimeout, "idle-timeout", "keep-alive connections idle this long are closed")
+	dur(&l.DBCheckInterval, "db-check-interval", "how often /readyz re-checks the SQLite file's integrity (PRAGMA quick_check)")
 	num(&l.MaxHeaderBytes, "max-header-bytes", "largest request line plus headers, in bytes")
 	num(&l.MaxConns, "max-conns", "most open client connections (0: half the open-file limit, less 64 kept for files and the database)")
 	num(&l.MaxConnsPerClient, "max-conns-per-client", "most open connections from one client IP (0: no cap)")
@@ -66,8 +70,8 @@ func (l *Limits) register(fs *flag.FlagSet) {
 }
 
 func (l Limits) validate() error {
-	if l.ReadHeaderTimeout <= 0 || l.BodyTimeout <= 0 || l.IdleTimeout <= 0 {
-		return errors.New("--read-header-timeout, --body-timeout and --idle-timeout must be positive durations")
+	if l.ReadHeaderTimeout <= 0 || l.BodyTimeout <= 0 || l.IdleTimeout <= 0 || l.DBCheckInterval <= 0 {
+		return errors.New("--read-header-timeout, --body-timeout, --idle-timeout and --db-check-interval must be positive durations")
 	}
 	if l.MaxHeaderBytes < 4096 || l.MaxConns < 0 || l.MaxConnsPerClient < 0 || l.MaxStreamsPerSession < 1 {
 		return errors.New("--max-header-bytes must be at least 4096, --max-conns and --max-conns-per-client at least 0 (0: automatic, none), --max-streams-per-session at least 1")

@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -341,4 +343,16 @@ func cleanPath(p string) string {
 		np += "/"
 	}
 	return np
+}
+
+// databaseSetUp reports, for a SQLite file, whether a database must already
+// exist there: the data directory beside it holds a master key, so a server
+// ran on it and a missing or empty file is a lost database (see
+// sqlstore.SQLiteOptions). It is evaluated before the key is created.
+func databaseSetUp(cfg config.Config) func(dbPath string) bool {
+	_, err := os.Stat(filepath.Join(cfg.DataDir, "master.key"))
+	hasKey := err == nil
+	return func(dbPath string) bool {
+		return hasKey && filepath.Clean(filepath.Dir(dbPath)) == filepath.Clean(cfg.DataDir)
+	}
 }
