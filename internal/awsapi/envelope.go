@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"path"
+	"strings"
 )
 
 // Answers made outside an operation (by the server's connection limits, or
@@ -51,4 +53,34 @@ func RawErrorResponse(status int, message string) []byte {
 		status, http.StatusText(status), code, requestID(), len(body))
 	b.Write(body)
 	return b.Bytes()
+}
+
+// CanonicalPaths answers a request whose path is not in canonical form
+// ("//listFleets", "/./listFleets", "/a/../b") with an AWS-style 404
+// instead of the redirect http.ServeMux would send: no client of this API
+// follows one, and an answer outside the envelope is one SDKs cannot read.
+func CanonicalPaths(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect && cleanPath(r.URL.Path) != r.URL.Path {
+			WriteError(w, http.StatusNotFound, "no operation is served at "+r.Method+" "+r.URL.EscapedPath()+": the path is not in canonical form")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// cleanPath is http.ServeMux's canonical form of p: rooted, no "." or ".."
+// elements, no repeated slashes, a trailing slash kept.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if strings.HasSuffix(p, "/") && np != "/" {
+		np += "/"
+	}
+	return np
 }

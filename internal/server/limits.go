@@ -8,10 +8,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -63,7 +61,7 @@ func guard(srv *http.Server, ln net.Listener, lim config.Limits, log *slog.Logge
 		}
 		return ctx
 	}
-	srv.Handler = &bodyDeadline{next: canonical(srv.Handler), timeout: lim.BodyTimeout}
+	srv.Handler = &bodyDeadline{next: awsapi.CanonicalPaths(srv.Handler), timeout: lim.BodyTimeout}
 	log.Info("connection limits", "max_conns", t.max, "max_conns_per_client", t.perClient,
 		"body_timeout", lim.BodyTimeout, "read_header_timeout", lim.ReadHeaderTimeout, "max_header_bytes", lim.MaxHeaderBytes)
 	return &limitedListener{Listener: ln, t: t}
@@ -314,35 +312,6 @@ func (d *deadlineBody) Read(p []byte) (int, error) {
 		d.done()
 	}
 	return n, err
-}
-
-// canonical answers a path that is not in canonical form ("//listFleets",
-// "/./listFleets", "/a/../b") with an AWS-style 404 instead of the
-// redirect http.ServeMux would send: no client of this API follows one.
-func canonical(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodConnect && cleanPath(r.URL.Path) != r.URL.Path {
-			awsapi.WriteError(w, http.StatusNotFound, "no operation is served at "+r.Method+" "+r.URL.EscapedPath()+": the path is not in canonical form")
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// cleanPath is http.ServeMux's canonical form of p: rooted, no "." or ".."
-// elements, no repeated slashes, a trailing slash kept.
-func cleanPath(p string) string {
-	if p == "" {
-		return "/"
-	}
-	if p[0] != '/' {
-		p = "/" + p
-	}
-	np := path.Clean(p)
-	if strings.HasSuffix(p, "/") && np != "/" {
-		np += "/"
-	}
-	return np
 }
 
 // databaseSetUp reports, for a SQLite file, whether a database must already
