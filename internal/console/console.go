@@ -262,7 +262,7 @@ var statusOrder = []fleet.RobotStatus{fleet.RobotInSync, fleet.RobotDeploying, f
 
 func (c *Console) fleetsPage(w http.ResponseWriter, r *http.Request, s session) {
 	ctx := r.Context()
-	p, err := c.cfg.Registry.ListFleets(ctx, store.ListQuery{Account: s.Account, Limit: 200, Filters: map[string]string{}})
+	p, err := c.cfg.Registry.ListFleets(ctx, fleet.ListQuery{Account: s.Account, Limit: 200, Filters: map[string]string{}})
 	if err != nil {
 		c.fail(w, r, s, err)
 		return
@@ -347,7 +347,7 @@ func (c *Console) fleetPage(w http.ResponseWriter, r *http.Request, s session) {
 		c.fail(w, r, s, err)
 		return
 	}
-	jp, err := c.cfg.Deploy.List(ctx, store.ListQuery{Account: s.Account, Limit: 200, Filters: map[string]string{"fleetName": f.Name}})
+	jp, err := c.cfg.Deploy.List(ctx, fleet.ListQuery{Account: s.Account, Limit: 200, Filters: map[string]string{"fleetName": f.Name}})
 	if err != nil {
 		c.fail(w, r, s, err)
 		return
@@ -360,7 +360,7 @@ func (c *Console) fleetPage(w http.ResponseWriter, r *http.Request, s session) {
 			break
 		}
 	}
-	avail, err := c.cfg.Registry.ListRobots(ctx, store.ListQuery{Account: s.Account, Limit: 200, Filters: map[string]string{"status": string(fleet.RobotAvailable)}})
+	avail, err := c.cfg.Registry.ListRobots(ctx, fleet.ListQuery{Account: s.Account, Limit: 200, Filters: map[string]string{"status": string(fleet.RobotAvailable)}})
 	if err != nil {
 		c.fail(w, r, s, err)
 		return
@@ -574,7 +574,7 @@ type appGroup struct {
 }
 
 func (c *Console) applicationsPage(w http.ResponseWriter, r *http.Request, s session) {
-	p, err := c.cfg.Registry.ListApplications(r.Context(), store.ListQuery{Account: s.Account, Limit: 200, Filters: map[string]string{}}, true)
+	p, err := c.cfg.Registry.ListApplications(r.Context(), fleet.ListQuery{Account: s.Account, Limit: 200, Filters: map[string]string{}}, true)
 	if err != nil {
 		c.fail(w, r, s, err)
 		return

@@ -145,7 +145,7 @@ func newWorld(t *testing.T, st store.Store) *world {
 
 func jobCount(t *testing.T, st store.Store) int {
 	t.Helper()
-	p, err := st.ListJobs(t.Context(), store.ListQuery{Account: acct, Limit: 200, Filters: map[string]string{}})
+	p, err := st.ListJobs(t.Context(), fleet.ListQuery{Account: acct, Limit: 200, Filters: map[string]string{}})
 	must(t, err)
 	return len(p.Items)
 }

@@ -266,7 +266,7 @@ func (s *Service) job(ctx context.Context, account, jobARN string) (fleet.Job, e
 }
 
 // List pages the account's jobs; filters "status" and "fleetName".
-func (s *Service) List(ctx context.Context, q store.ListQuery) (fleet.Page[fleet.Job], error) {
+func (s *Service) List(ctx context.Context, q fleet.ListQuery) (fleet.Page[fleet.Job], error) {
 	for name, v := range q.Filters {
 		switch name {
 		case "fleetName":

@@ -217,7 +217,7 @@ func (s *Service) DescribeApplication(ctx context.Context, account, arn, version
 
 // ListApplications pages applications ($LATEST rows, or every version with
 // allVersions); filter "name".
-func (s *Service) ListApplications(ctx context.Context, q store.ListQuery, allVersions bool) (fleet.Page[fleet.Application], error) {
+func (s *Service) ListApplications(ctx context.Context, q fleet.ListQuery, allVersions bool) (fleet.Page[fleet.Application], error) {
 	if err := checkFilters(q.Filters, "name"); err != nil {
 		return fleet.Page[fleet.Application]{}, err
 	}

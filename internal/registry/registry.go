@@ -159,7 +159,7 @@ func (s *Service) DescribeFleet(ctx context.Context, account, fleetARN string) (
 }
 
 // ListFleets pages the account's fleets; filter "name".
-func (s *Service) ListFleets(ctx context.Context, q store.ListQuery) (fleet.Page[fleet.Fleet], error) {
+func (s *Service) ListFleets(ctx context.Context, q fleet.ListQuery) (fleet.Page[fleet.Fleet], error) {
 	if err := checkFilters(q.Filters, "name"); err != nil {
 		return fleet.Page[fleet.Fleet]{}, err
 	}
@@ -216,7 +216,7 @@ func (s *Service) DescribeRobot(ctx context.Context, account, robotARN string) (
 }
 
 // ListRobots pages the account's robots; filters "status" and "fleetName".
-func (s *Service) ListRobots(ctx context.Context, q store.ListQuery) (fleet.Page[fleet.Robot], error) {
+func (s *Service) ListRobots(ctx context.Context, q fleet.ListQuery) (fleet.Page[fleet.Robot], error) {
 	if err := checkFilters(q.Filters, "status", "fleetName"); err != nil {
 		return fleet.Page[fleet.Robot]{}, err
 	}

@@ -114,7 +114,7 @@ func (s *Store) GetJob(ctx context.Context, account, arn string) (fleet.Job, err
 }
 
 // ListJobs implements store.Jobs.
-func (s *Store) ListJobs(ctx context.Context, q store.ListQuery) (fleet.Page[fleet.Job], error) {
+func (s *Store) ListJobs(ctx context.Context, q fleet.ListQuery) (fleet.Page[fleet.Job], error) {
 	query, args, err := pageQuery(`SELECT `+jobCols+` FROM deployment_jobs WHERE account = $1`, []any{q.Account}, q,
 		map[string]string{"status": "status", "fleetName": "fleet_name"}, "created_ms, arn")
 	if err != nil {

@@ -26,8 +26,8 @@ func testReports(t *testing.T, s store.Store) {
 
 	cands, err := s.AutoSyncCandidates(ctx, "fleetsync:autoSync")
 	must(t, err)
-	if len(cands) != 2 || cands[0] != (store.TaggedFleet{Account: acct, ARN: fx.fleet.ARN, TagValue: "true"}) ||
-		cands[1] != (store.TaggedFleet{Account: other, ARN: of.ARN, TagValue: "TRUE"}) {
+	if len(cands) != 2 || cands[0] != (fleet.TaggedFleet{Account: acct, ARN: fx.fleet.ARN, TagValue: "true"}) ||
+		cands[1] != (fleet.TaggedFleet{Account: other, ARN: of.ARN, TagValue: "TRUE"}) {
 		t.Errorf("AutoSyncCandidates = %+v, want both tagged fleets in creation order", cands)
 	}
 	if rows, err := s.LastRows(ctx, acct, fx.fleet.ARN); err != nil || len(rows) != 0 {
