@@ -26,7 +26,6 @@ import (
 	"github.com/fleetsync/fleetsync/internal/deploy"
 	"github.com/fleetsync/fleetsync/internal/fleet"
 	"github.com/fleetsync/fleetsync/internal/registry"
-	"github.com/fleetsync/fleetsync/internal/store"
 )
 
 //go:embed templates/*.html
@@ -44,7 +43,7 @@ type Config struct {
 	Registry *registry.Service
 	Deploy   *deploy.Service
 	// Reports gives the per-fleet robot counts and each robot's last row.
-	Reports     store.Reports
+	Reports     *deploy.Reports
 	Credentials CredentialLookup
 	// Presence tells when a robot's agent was last heard by this replica.
 	Presence *deploy.Presence

@@ -97,7 +97,7 @@ func (w *world) prepare(jobARN string) string {
 	for i, r := range targets {
 		rows = append(rows, fleet.RobotDeployment{Job: jobARN, Robot: r.ARN, Seq: i, Status: fleet.RobotPendingNewDeployment})
 	}
-	must(w.t, w.st.Prepare(ctx, jobARN, rows, w.tick()))
+	must(w.t, w.st.Prepare(ctx, jobARN, rows, store.JobOutcome{}, w.tick()))
 	return jobARN
 }
 

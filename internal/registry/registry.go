@@ -43,9 +43,19 @@ func DefaultLimits() Limits {
 // DescribeFleetRobots is the most robots DescribeFleet returns (the model's cap).
 const DescribeFleetRobots = 1000
 
+// Store is what the registry reads and writes: fleets, robots,
+// applications and tags, and a job's existence (for tagging it).
+type Store interface {
+	store.Fleets
+	store.Robots
+	store.Applications
+	store.Tags
+	GetJob(ctx context.Context, account, arn string) (fleet.Job, error)
+}
+
 // Service implements the registry operations.
 type Service struct {
-	Store   store.Store
+	Store   Store
 	Bundles blob.Store
 	// Region is minted into every ARN; ARNs of other regions are not found.
 	Region string

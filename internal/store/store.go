@@ -165,9 +165,10 @@ type Jobs interface {
 	// StartPreparing moves a Pending job to Preparing.
 	StartPreparing(ctx context.Context, jobARN string) error
 	// Prepare writes the rows of a Preparing job, sets its targets and robot
-	// statuses, and moves it to InProgress (or Succeeded with no rows to
-	// run). Rows given as Failed are final at once.
-	Prepare(ctx context.Context, jobARN string, rows []fleet.RobotDeployment, nowMs int64) error
+	// statuses, and moves it to finish.Status when that is set (the planner
+	// decided the job is over already), else to InProgress. Rows given as
+	// Failed are final at once. It decides nothing itself.
+	Prepare(ctx context.Context, jobARN string, rows []fleet.RobotDeployment, finish JobOutcome, nowMs int64) error
 	// FailJob ends an active job as Failed with a code (job-level failure).
 	FailJob(ctx context.Context, jobARN, code, reason string, nowMs int64) error
 	// Counts returns the job's rows by status.

@@ -41,7 +41,7 @@ func testReports(t *testing.T, s store.Store) {
 	for i, r := range fx.robots {
 		rows = append(rows, fleet.RobotDeployment{Job: "arn:rep", Robot: r.ARN, Seq: i, Status: fleet.RobotPendingNewDeployment})
 	}
-	must(t, s.Prepare(ctx, "arn:rep", rows, 200))
+	must(t, s.Prepare(ctx, "arn:rep", rows, store.JobOutcome{}, 200))
 	must(t, s.Apply(ctx, "arn:rep", store.Step{Start: []string{fx.robots[0].ARN, fx.robots[1].ARN}}, 300))
 	_, err = s.RecordResult(ctx, "arn:rep", fx.robots[0].ARN, true, "", "", 400)
 	must(t, err)
