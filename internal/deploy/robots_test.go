@@ -72,7 +72,7 @@ func (s *robotSide) remove(key string) {
 	must(s.t, os.Remove(filepath.Join(s.dir, "bundles", "bundles", key)))
 }
 
-func etagOf(b []byte) string { sum := md5.Sum(b); return `"` + hex.EncodeToString(sum[:]) + `"` }
+func etagOf(b []byte) string   { sum := md5.Sum(b); return `"` + hex.EncodeToString(sum[:]) + `"` }
 func sha256Of(b []byte) string { sum := sha256.Sum256(b); return hex.EncodeToString(sum[:]) }
 
 var (
