@@ -25,7 +25,7 @@ import (
 
 const acct = "123456789012"
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -35,7 +35,7 @@ func must(t *testing.T, err error) {
 // endpoint is the agent endpoint served in this process over a real SQLite
 // store and file bundle store, with the domain wired as fleetsyncd wires it.
 type endpoint struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	reg    *registry.Service
 	jobs   *deploy.Service
@@ -43,7 +43,7 @@ type endpoint struct {
 	bundle []byte
 }
 
-func newEndpoint(t *testing.T) *endpoint {
+func newEndpoint(t testing.TB) *endpoint {
 	ctx := t.Context()
 	dir := t.TempDir()
 	log := slog.New(slog.DiscardHandler)
@@ -71,7 +71,7 @@ func newEndpoint(t *testing.T) *endpoint {
 }
 
 // agent is a robot's key pair.
-func newAgent(t *testing.T) ed25519.PrivateKey {
+func newAgent(t testing.TB) ed25519.PrivateKey {
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	must(t, err)
 	return priv
@@ -90,7 +90,7 @@ func (e *endpoint) signed(priv ed25519.PrivateKey, method, url string, body []by
 
 // send sends a request (again, when it was sent before) and returns the
 // status and body.
-func send(t *testing.T, r *http.Request, body []byte) (int, []byte) {
+func send(t testing.TB, r *http.Request, body []byte) (int, []byte) {
 	t.Helper()
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	resp, err := http.DefaultClient.Do(r)
@@ -182,5 +182,37 @@ func TestAgentEndpointInProcess(t *testing.T) {
 	bad := []byte("{not json")
 	if st, _ := send(t, e.signed(priv, http.MethodPost, e.srv.URL+proto.PathReport, bad), bad); st != http.StatusBadRequest {
 		t.Fatalf("bad JSON: %d, want 400", st)
+	}
+}
+
+// BenchmarkPollAssignment is one agent poll answered in full over HTTP in
+// this process: signature, nonce, robot lookup, current assignment, its
+// version, the bundle's ETag check and a signed download URL.
+// Run: go test -run '^$' -bench PollAssignment ./internal/agentapi/
+func BenchmarkPollAssignment(b *testing.B) {
+	e := newEndpoint(b)
+	ctx := b.Context()
+	priv := newAgent(b)
+	f, err := e.reg.CreateFleet(ctx, acct, "f", nil)
+	must(b, err)
+	r, err := e.reg.CreateRobot(ctx, acct, "r", fleet.X86_64, agentID(priv), nil)
+	must(b, err)
+	must(b, e.reg.RegisterRobot(ctx, acct, f.ARN, r.ARN))
+	app, err := e.reg.CreateApplication(ctx, acct, "app", []fleet.Source{{Bucket: "b", Key: "app.tar", Architecture: fleet.X86_64}}, fleet.SoftwareSuite{Name: "General"}, nil)
+	must(b, err)
+	v, err := e.reg.CreateApplicationVersion(ctx, acct, app.ARN, nil, nil)
+	must(b, err)
+	_, err = e.jobs.Create(ctx, acct, "t", f.ARN, []fleet.AppConfig{{Application: app.ARN, ApplicationVersion: v.Version,
+		LaunchConfig: fleet.LaunchConfig{PackageName: "p", LaunchFile: "run.sh"}}}, nil, nil)
+	must(b, err)
+	e.engine.RunOnce(ctx)
+	body, _ := json.Marshal(proto.PollRequest{})
+	b.ReportAllocs()
+	for b.Loop() {
+		var resp proto.PollResponse
+		st, out := send(b, e.signed(priv, http.MethodPost, e.srv.URL+proto.PathPoll, body), body)
+		if st != http.StatusOK || json.Unmarshal(out, &resp) != nil || resp.Assignment == nil {
+			b.Fatalf("poll: %d %s", st, out)
+		}
 	}
 }
