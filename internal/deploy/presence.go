@@ -80,4 +80,3 @@ func (p *Presence) Run(ctx context.Context, st PresenceStore, every time.Duratio
 		}
 	}
 }
-
