@@ -14,7 +14,9 @@ import (
 	"github.com/fleetsync/fleetsync/internal/store"
 )
 
-// EngineStore is what the engine reads and writes.
+// EngineStore is what the engine reads and writes; the methods are those of
+// store.Jobs, store.Fleets, store.Robots, store.Applications and
+// store.Agents, documented there.
 type EngineStore interface {
 	ActiveJobs(ctx context.Context) ([]string, error)
 	AcquireLease(ctx context.Context, jobARN, owner string, nowMs, untilMs int64) (bool, error)

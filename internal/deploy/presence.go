@@ -7,7 +7,8 @@ import (
 	"time"
 )
 
-// PresenceStore is where Presence records agent liveness.
+// PresenceStore is where Presence records agent liveness
+// (store.Agents.RecordAgentsSeen).
 type PresenceStore interface {
 	RecordAgentsSeen(ctx context.Context, seen map[string]int64) error
 }

@@ -6,7 +6,8 @@ import (
 	"github.com/fleetsync/fleetsync/internal/fleet"
 )
 
-// ReportStore is what the read-only reports read.
+// ReportStore is what the read-only reports read (store.Reports documents
+// the methods).
 type ReportStore interface {
 	LastRows(ctx context.Context, account, fleetARN string) ([]fleet.RobotDeployment, error)
 	FleetStatusCounts(ctx context.Context, account string) (map[string]map[fleet.RobotStatus]int, error)

@@ -11,7 +11,9 @@ import (
 	"github.com/fleetsync/fleetsync/internal/store"
 )
 
-// RobotStore is what the robot side of a deployment reads and writes.
+// RobotStore is what the robot side of a deployment reads and writes; the
+// methods are those of store.Robots, store.Applications and store.Agents,
+// documented there.
 type RobotStore interface {
 	RobotByAgent(ctx context.Context, agentID string) (fleet.Robot, error)
 	CurrentAssignment(ctx context.Context, robotARN string) (store.Assignment, error)

@@ -14,7 +14,9 @@ import (
 )
 
 // ServiceStore is what the job operations (and the drift report and
-// continuous sync built on them) read and write.
+// continuous sync built on them) read and write; the methods are those of
+// store.Jobs, store.Fleets, store.Applications and store.Reports,
+// documented there.
 type ServiceStore interface {
 	GetFleet(ctx context.Context, account, arn string) (fleet.Fleet, error)
 	GetApplication(ctx context.Context, account, arn, version string) (fleet.Application, error)
