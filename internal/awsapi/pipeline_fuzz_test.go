@@ -52,7 +52,7 @@ func FuzzAPIPipeline(f *testing.F) {
 	const keyID, secret, account = "AKFSFUZZ000000000000", "fuzz-secret", "123456789012"
 	api := awsapi.New(awsapi.Config{
 		Registry: &registry.Service{Store: st, Bundles: bundles, Region: "us-east-1", Limits: registry.DefaultLimits()},
-		Deploy:   &deploy.Service{Store: st, Region: "us-east-1", MaxActiveJobs: 100, Wake: func() {}, Notify: func(string) {}},
+		Deploy:   &deploy.Service{Store: st, Region: "us-east-1", MaxActiveJobs: 100},
 		Credentials: func(_ context.Context, id string) (string, string, bool, error) {
 			return secret, account, id == keyID, nil
 		},
