@@ -71,11 +71,12 @@ func stall(addr string, body bool) (net.Conn, error) {
 }
 
 // TestStalledConnectionsDoNotStarveTheServer: 600 connections that send
-// headers then stall the body (and slow-header ones), opened before and
-// while legitimate calls run, against a server whose open-file limit is 256,
-// do not stop a signed ListFleets from answering within a second; the
-// server never runs out of file descriptors. Before the limits, the stalled
-// connections were held forever and accept failed with EMFILE.
+// headers then stall the body (and slow-header ones), opened before the
+// legitimate calls (and more arriving, 50 a second, while they run) against
+// a server whose open-file limit is 256, do not stop a signed ListFleets
+// from answering within a second; the server never runs out of file
+// descriptors. Before the limits, the stalled connections were held forever
+// and accept failed with EMFILE.
 func TestStalledConnectionsDoNotStarveTheServer(t *testing.T) {
 	p, addr := startLowFD(t, 256)
 	var mu sync.Mutex
@@ -101,9 +102,13 @@ func TestStalledConnectionsDoNotStarveTheServer(t *testing.T) {
 	flood(600)
 	ctx, stopFlood := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
+	// More stalled connections keep coming while the calls run, at a
+	// slow-loris pace (50 a second): each lives about max-conns/50 s before
+	// it is evicted, far longer than a call needs.
 	wg.Go(func() {
 		for ctx.Err() == nil {
-			flood(20)
+			flood(10)
+			time.Sleep(200 * time.Millisecond)
 		}
 	})
 	client := opClientAt("http://"+addr, testenv.Region, testenv.KeyID, testenv.Secret)
