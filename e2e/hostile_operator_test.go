@@ -15,8 +15,9 @@ import (
 func TestCredentialsFlagsAfterKeyID(t *testing.T) {
 	s := testenv.Start(t, testenv.Options{})
 	ctx := testenv.Context(t)
+	db := s.DatabaseArgs()
 	// create with the flags first, list with them after the verb.
-	out, stderr, exit := opRunFleetsyncd(t, nil, "credentials", "create", "--data-dir", s.DataDir, "--account", "210987654321")
+	out, stderr, exit := opRunFleetsyncd(t, nil, append([]string{"credentials", "create", "--data-dir", s.DataDir, "--account", "210987654321"}, db...)...)
 	if exit != 0 {
 		t.Fatalf("credentials create: exit %d\n%s", exit, stderr)
 	}
@@ -36,14 +37,14 @@ func TestCredentialsFlagsAfterKeyID(t *testing.T) {
 	opTry(c.ListFleetsWithContext(ctx, &robomaker.ListFleetsInput{})).must(t)
 
 	// The flags after the key id, as an operator types it.
-	out, stderr, exit = opRunFleetsyncd(t, nil, "credentials", "revoke", keyID, "--data-dir", s.DataDir)
+	out, stderr, exit = opRunFleetsyncd(t, nil, append([]string{"credentials", "revoke", keyID, "--data-dir", s.DataDir}, db...)...)
 	if exit != 0 || !strings.Contains(out, "revoked "+keyID) {
 		t.Fatalf("credentials revoke KEYID --data-dir: exit %d\nstdout %q\nstderr %q", exit, out, stderr)
 	}
 	if _, err := c.ListFleetsWithContext(ctx, &robomaker.ListFleetsInput{}); opErrCode(err) != "UnrecognizedClientException" {
 		t.Errorf("a call with the key revoked by `revoke KEYID --data-dir`: %v, want UnrecognizedClientException", err)
 	}
-	list, _, _ := opRunFleetsyncd(t, nil, "credentials", "list", "--data-dir", s.DataDir)
+	list, _, _ := opRunFleetsyncd(t, nil, append([]string{"credentials", "list", "--data-dir", s.DataDir}, db...)...)
 	if f := opListLine(list, keyID); len(f) < 4 || f[3] != "revoked" {
 		t.Errorf("credentials list after revoke: %v\n%s", f, list)
 	}

@@ -43,7 +43,7 @@ func checkSQLiteFile(path string, mustExist bool) error {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		if mustExist {
-			return fmt.Errorf("%w: database %s does not exist, but its data directory holds master.key, so a database was set up here: %s; to start afresh on purpose, use a new --data-dir", ErrDamaged, path, restoreHint)
+			return fmt.Errorf("%w: database %s does not exist, but its data directory holds master.key, so a database was set up here: %s; if this data directory belongs to a PostgreSQL install, pass its --database; to start afresh on purpose, use a new --data-dir", ErrDamaged, path, restoreHint)
 		}
 		return nil
 	case err != nil:
