@@ -259,6 +259,16 @@ func (tc *trackedConn) Write(p []byte) (int, error) {
 	return tc.Conn.Write(p)
 }
 
+// ReadFrom implements io.ReaderFrom, so that net/http still hands bundle
+// downloads to the kernel (sendfile) through the wrapper; it carries
+// response bodies only, never Go's own error answers.
+func (tc *trackedConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := tc.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{tc}, r)
+}
+
 // bodyDeadline gives a request body BodyTimeout to arrive: without it a
 // client that sends headers then stalls holds its connection forever. The
 // deadline is lifted as soon as the body is read, so long polls and
