@@ -462,6 +462,13 @@ func (a *Agent) launch(d *deployment) error {
 	if d.isAborted() || d.ctx.Err() != nil {
 		return d.ctx.Err() // canceled: the running application stays
 	}
+	// A General program that is not in the bundle fails here, before the
+	// running application is stopped, with the places it was looked for.
+	if spec := a.spec(d.app); spec.SoftwareSuite == launch.SuiteGeneral && spec.LauncherOverride == "" {
+		if _, err := launch.LaunchProgram(spec); err != nil {
+			return err
+		}
+	}
 	d.replaced = a.st.Current
 	a.stopApp()
 	d.started = true
