@@ -170,6 +170,56 @@ func (p *peekReader) Read(b []byte) (int, error) {
 	return p.r.Read(b)
 }
 
+// V2HeadSize tells, from the first bytes of a bundle (head, at least
+// MinV2Head of them or the whole bundle), how many bytes from its start a
+// colcon v2 bundle's index needs: the version entry and metadata.tar.gz,
+// so that a robot fetches just those before deciding which overlays it
+// lacks (colcon-bundle reserves 4 MiB for them; they are usually a few KB).
+// version is 0 for a plain tar or tar.gz and 1 for a v1 bundle (n is then 0);
+// a head that is not a readable start of a bundle wraps ErrInvalid.
+func V2HeadSize(head []byte) (version int, n int64, err error) {
+	gz, version, err := probe(bytes.NewReader(head), int64(len(head)))
+	if err != nil || version != 2 {
+		return version, 0, err
+	}
+	if gz {
+		return 0, 0, invalidf("version", "a colcon v2 bundle must be an uncompressed tar")
+	}
+	cr := &countReader{r: bytes.NewReader(head)}
+	tr := tar.NewReader(cr)
+	if _, err := tr.Next(); err != nil {
+		return 0, 0, corrupt("", err)
+	}
+	hdr, err := tr.Next()
+	if err != nil {
+		return 0, 0, corrupt("", err)
+	}
+	if name, _ := cleanName(hdr.Name); name != v2MetadataTar {
+		return 0, 0, invalidf(hdr.Name, "colcon v2 bundle: second entry must be %s", v2MetadataTar)
+	}
+	if hdr.Size < 0 || hdr.Size >= maxMetadataSize {
+		return 0, 0, tooLargef(hdr.Name, "metadata of %d bytes exceeds %d", hdr.Size, maxMetadataSize)
+	}
+	// The tar reader has consumed exactly the header blocks: the metadata's
+	// data starts at cr.n.
+	return 2, cr.n + hdr.Size, nil
+}
+
+// MinV2Head is how many bytes V2HeadSize needs at least: the version
+// entry and metadata.tar.gz's header, with room for long-name extensions.
+const MinV2Head = 8 << 10
+
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += int64(n)
+	return n, err
+}
+
 // overlayIndex mirrors overlays.json, as AWS's library declares it.
 type overlayIndex struct {
 	Overlays []struct {

@@ -961,3 +961,36 @@ func TestExtractRealBundleLinks(t *testing.T) {
 		})
 	}
 }
+
+// TestV2HeadSize checks that the head size V2HeadSize computes from the
+// first MinV2Head bytes is exactly what V2Overlays needs: the index reads
+// from that many bytes and not from one fewer.
+func TestV2HeadSize(t *testing.T) {
+	b := v2Bundle(t, bundletest.Region, depsOverlay(t), workspaceOverlay(t, "1"))
+	v, n, err := V2HeadSize(b[:MinV2Head])
+	if err != nil || v != 2 {
+		t.Fatalf("V2HeadSize = %d, %d, %v", v, n, err)
+	}
+	if n <= 1024 || n > 8<<10 {
+		t.Fatalf("head size %d: want the version entry and a small metadata.tar.gz", n)
+	}
+	if _, ovs, err := V2Overlays(bytes.NewReader(b[:n]), int64(len(b))); err != nil || len(ovs) != 2 {
+		t.Errorf("V2Overlays(first %d bytes) = %v, %v", n, ovs, err)
+	}
+	if _, _, err := V2Overlays(bytes.NewReader(b[:n-1]), int64(len(b))); err == nil {
+		t.Errorf("V2Overlays(first %d bytes) succeeded: the head size is larger than needed", n-1)
+	}
+	t.Logf("a colcon v2 bundle of %d bytes: the index needs its first %d bytes (colcon-bundle's region: %d)", len(b), n, bundletest.Region)
+	for _, c := range []struct {
+		name string
+		b    []byte
+		want int
+	}{{"tar", tarOf(t, file("a", "1")), 0}, {"v1", v1Bundle(t, true), 1}} {
+		if v, n, err := V2HeadSize(c.b); err != nil || v != c.want || n != 0 {
+			t.Errorf("%s: V2HeadSize = %d, %d, %v", c.name, v, n, err)
+		}
+	}
+	if _, _, err := V2HeadSize([]byte("not a bundle at all, nothing like a tar header")); !errors.Is(err, ErrInvalid) {
+		t.Errorf("V2HeadSize(junk) = %v, want ErrInvalid", err)
+	}
+}
