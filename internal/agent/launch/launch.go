@@ -29,9 +29,19 @@
 //
 // # Process lifetime
 //
-// The application is a child of the agent, in its own process group (its
-// pid is the group id), so Stop and crash clean-up reach everything it
-// spawned. On Linux the child is also started with the parent-death signal
+// "The application" is its whole process tree, a unit: the launcher, in
+// its own process group (its pid is the group id), everything descending
+// from it, and everything carrying its unit id in the UnitEnv environment
+// variable — which processes keep when they call setsid or are orphaned
+// (roslaunch starts the master and each node in a session of its own). The
+// agent is a child subreaper (BecomeSubreaper), so such orphans become its
+// children, not init's. Where the agent may create cgroups (Supervisor.
+// Cgroup: its own cgroup v2, delegated by systemd's Delegate=yes), each
+// launch also runs in a cgroup of its own, which no process can leave, and
+// is ended with cgroup.kill. Stop, a crash's clean-up before the restart,
+// and a rollback all end every process of the unit (SIGTERM, SIGKILL after
+// the grace period) before anything is launched again, so two copies never
+// run; a restarted agent first ends what its predecessor left (KillStray). On Linux the child is also started with the parent-death signal
 // set to SIGTERM (prctl PR_SET_PDEATHSIG): if the agent is killed, even by
 // SIGKILL, the application's top process gets SIGTERM at once and does not
 // run on unmanaged; the agent relaunches the current deployment when it

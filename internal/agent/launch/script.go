@@ -121,10 +121,16 @@ func RunScript(ctx context.Context, s Spec, path string, logw io.Writer) (exitCo
 	cmd.SysProcAttr = sysProcAttr()
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = scriptWaitDelay
-	if err := cmd.Start(); err != nil {
+	if _, err := startOwned(func() (int, error) {
+		if err := cmd.Start(); err != nil {
+			return 0, err
+		}
+		return cmd.Process.Pid, nil
+	}); err != nil {
 		return fail(err)
 	}
 	err = cmd.Wait()
+	releaseOwned(cmd.Process.Pid)
 	code := exitStatus(cmd.ProcessState)
 	if ctxErr := ctx.Err(); ctxErr != nil && code != 0 {
 		return code, &ScriptError{Path: path, ExitCode: code, Tail: tail.String(), Err: ctxErr}
