@@ -42,7 +42,7 @@ var DefaultExcluded = []string{"libc6", "libgcc-s1", "libstdc++6", "libcrypt1", 
 // pkgInfo is what `apt-cache show --no-all-versions` says of a package.
 type pkgInfo struct {
 	name, version, arch, priority string
-	essential                               bool
+	essential                     bool
 }
 
 // aptShow reads the candidate version's record of each package.
