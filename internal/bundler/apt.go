@@ -39,25 +39,26 @@ func runCmd(ctx context.Context, dir string, name string, args ...string) ([]byt
 // dynamic loader and comes from the robot.
 var DefaultExcluded = []string{"libc6", "libgcc-s1", "libstdc++6", "libcrypt1", "libc-bin"}
 
-// pkgInfo is what `apt-cache show --no-all-versions` says of a package.
-type pkgInfo struct {
+// Candidate is a package's candidate version, as `apt-cache show
+// --no-all-versions` describes it.
+type Candidate struct {
 	name, version, arch, priority string
 	essential                     bool
 }
 
 // aptShow reads the candidate version's record of each package.
-func aptShow(ctx context.Context, names []string) (map[string]pkgInfo, error) {
+func aptShow(ctx context.Context, names []string) (map[string]Candidate, error) {
 	out, err := runCmd(ctx, "", "apt-cache", append([]string{"show", "--no-all-versions"}, names...)...)
 	if err != nil {
 		return nil, err
 	}
-	res := map[string]pkgInfo{}
-	var cur pkgInfo
+	res := map[string]Candidate{}
+	var cur Candidate
 	flush := func() {
 		if cur.name != "" {
 			res[cur.name] = cur
 		}
-		cur = pkgInfo{}
+		cur = Candidate{}
 	}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -158,7 +159,7 @@ func stripArch(n string) string {
 // every Debian or Ubuntu robot has), and what only they lead to — a package
 // named explicitly is always kept. The result is sorted by name. It asks
 // apt twice (the dependency graph, then the candidates' records).
-func Resolve(ctx context.Context, names []string, exclude []string, noRecurse bool) ([]pkgInfo, error) {
+func Resolve(ctx context.Context, names []string, exclude []string, noRecurse bool) ([]Candidate, error) {
 	named := map[string]bool{}
 	for _, n := range names {
 		named[n] = true
@@ -187,7 +188,7 @@ func Resolve(ctx context.Context, names []string, exclude []string, noRecurse bo
 	if err != nil {
 		return nil, err
 	}
-	seen := map[string]pkgInfo{}
+	seen := map[string]Candidate{}
 	queue := slices.Clone(names)
 	for len(queue) > 0 {
 		n := queue[0]
@@ -208,11 +209,11 @@ func Resolve(ctx context.Context, names []string, exclude []string, noRecurse bo
 		seen[n] = pi
 		queue = append(queue, graph[n]...)
 	}
-	out := make([]pkgInfo, 0, len(seen))
+	out := make([]Candidate, 0, len(seen))
 	for _, p := range seen {
 		out = append(out, p)
 	}
-	slices.SortFunc(out, func(a, b pkgInfo) int { return strings.Compare(a.name, b.name) })
+	slices.SortFunc(out, func(a, b Candidate) int { return strings.Compare(a.name, b.name) })
 	return out, nil
 }
 
@@ -220,7 +221,7 @@ func Resolve(ctx context.Context, names []string, exclude []string, noRecurse bo
 // (Dir::Cache::archives) when it holds that version, else downloaded with
 // `apt-get download` (the machine's apt sources, proxies and
 // authentication) into cacheDir, where later runs find it.
-func Fetch(ctx context.Context, pkgs []pkgInfo, cacheDir string) ([]Deb, error) {
+func Fetch(ctx context.Context, pkgs []Candidate, cacheDir string) ([]Deb, error) {
 	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
 		return nil, err
 	}
