@@ -109,3 +109,27 @@ func TestBuildDeterministicAndReadable(t *testing.T) {
 		t.Logf("v%d bundle: %d bytes, sha256 %s", v, r1.Size, r1.SHA256)
 	}
 }
+
+// TestUpload copies a bundle into a file store as BUCKET/KEY, with the
+// ETag the store will give it, and refuses keys leaving the store.
+func TestUpload(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "b.tar")
+	r, err := Build(t.Context(), Options{InstallSpace: installSpace(t)}, out)
+	must(t, err)
+	store := t.TempDir()
+	dst, err := Upload(r, store, "apps", "robot/app.tar")
+	must(t, err)
+	if dst != filepath.Join(store, "apps", "robot", "app.tar") {
+		t.Errorf("uploaded to %s", dst)
+	}
+	a, _ := os.ReadFile(out)
+	b, _ := os.ReadFile(dst)
+	if !bytes.Equal(a, b) || len(r.ETag) != 34 {
+		t.Errorf("upload differs from the bundle, or ETag %q", r.ETag)
+	}
+	for _, bad := range [][2]string{{"apps", "../x"}, {"a/b", "k"}, {"", "k"}, {"apps", "/etc/x"}} {
+		if _, err := Upload(r, store, bad[0], bad[1]); err == nil {
+			t.Errorf("Upload(%q, %q) succeeded", bad[0], bad[1])
+		}
+	}
+}

@@ -388,8 +388,8 @@ func (r *run) launch() (*proc, error) {
 func (r *run) terminate(p *proc) {
 	defer p.u.remove()
 	signalled := map[int]bool{}
+	_ = syscall.Kill(-p.pid, syscall.SIGTERM)
 	term := func() {
-		_ = syscall.Kill(-p.pid, syscall.SIGTERM)
 		for _, pid := range p.u.members() {
 			if !signalled[pid] {
 				signalled[pid] = true
