@@ -120,10 +120,11 @@ type Extracted struct {
 	// Format is FormatTar, FormatTarGz, FormatColconV1 or FormatColconV2.
 	Format string
 	// Overlays are the absolute directories whose setup.sh must be sourced,
-	// in this order, before a ROS launcher (each with BUNDLE_CURRENT_PREFIX
-	// set to the directory, as AWS does). For colcon v1 it is [Root]; for v2
-	// the cache directories of the overlays; empty for plain tars (the agent
-	// then sources Root/setup.sh if present).
+	// in this order, before the launcher (each with BUNDLE_CURRENT_PREFIX
+	// and COLCON_BUNDLE_PREFIX set to the directory). For colcon v1 it is
+	// [Root]; for v2 the cache directories of the overlays in the index's
+	// order (colcon bundles list the workspace last); empty for plain tars
+	// (the agent then sources Root/setup.sh if present).
 	Overlays []string
 	// DownloadedOverlays counts the v2 overlays extracted by this call.
 	DownloadedOverlays int
