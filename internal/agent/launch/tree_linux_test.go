@@ -183,11 +183,18 @@ func testCgroup(t *testing.T) string {
 		subs, _ := filepath.Glob(filepath.Join(dir, "app-*"))
 		for _, s := range subs {
 			os.WriteFile(filepath.Join(s, "cgroup.kill"), []byte("1"), 0)
-			syscall.Rmdir(s)
 		}
-		if err := syscall.Rmdir(dir); err != nil {
-			t.Errorf("remove test cgroup: %v", err)
+		// cgroup.kill is asynchronous: the cgroups empty a moment later.
+		var err error
+		for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+			for _, s := range subs {
+				syscall.Rmdir(s)
+			}
+			if err = syscall.Rmdir(dir); err == nil {
+				return
+			}
 		}
+		t.Errorf("remove test cgroup: %v", err)
 	})
 	if err := CheckCgroup(dir); err != nil {
 		t.Skipf("cgroup %s unusable: %v", dir, err)
