@@ -25,6 +25,11 @@ var (
 	// ErrConflict is an optimistic-concurrency check that failed (a revision
 	// moved on, a robot already in another fleet).
 	ErrConflict = errors.New("store: conflict")
+	// ErrBusy is a write that waited its bound for the database and was not
+	// run (nothing changed); the caller may retry. It is a domain error of
+	// its own (Throttled: ThrottlingException on the wire), never "database
+	// is locked".
+	ErrBusy error = &fleet.Error{Code: fleet.Throttled, Message: "The service is busy with other writes; retry the request."}
 )
 
 // ListQuery selects one page of an account's resources in (creation time,

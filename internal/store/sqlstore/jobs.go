@@ -194,7 +194,7 @@ func (s *Store) ActiveJobs(ctx context.Context) ([]string, error) {
 
 // AcquireLease implements store.Jobs.
 func (s *Store) AcquireLease(ctx context.Context, jobARN, owner string, nowMs, untilMs int64) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE deployment_jobs SET lease_owner = $1, lease_until_ms = $2
+	res, err := s.exec(ctx, `UPDATE deployment_jobs SET lease_owner = $1, lease_until_ms = $2
 		WHERE arn = $3 AND status IN `+activeStatuses+` AND (lease_owner = $1 OR lease_until_ms < $4)`, owner, untilMs, jobARN, nowMs)
 	if err != nil {
 		return false, err
@@ -461,7 +461,7 @@ func (s *Store) CurrentAssignment(ctx context.Context, robotARN string) (store.A
 
 // RecordProgress implements store.Agents.
 func (s *Store) RecordProgress(ctx context.Context, jobARN, robotARN, step string, percent *float64, eta *int64) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE job_robots SET step = $1, percent_done = $2, eta_seconds = $3
+	res, err := s.exec(ctx, `UPDATE job_robots SET step = $1, percent_done = $2, eta_seconds = $3
 		WHERE job_arn = $4 AND robot_arn = $5 AND status IN ($6, $7)`, step, percent, eta, jobARN, robotARN, fleet.RobotDeploying, fleet.RobotNoResponse)
 	if err := mustAffect(res, err); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -472,8 +472,30 @@ func (s *Store) RecordProgress(ctx context.Context, jobARN, robotARN, step strin
 	return false, nil
 }
 
-// RecordResult implements store.Agents.
+// RecordResult implements store.Agents. A result that changes nothing (the
+// row already finished, as every poll of an agent that runs a finished
+// deployment says again, or no such row) is answered from one read, with no
+// write transaction.
 func (s *Store) RecordResult(ctx context.Context, jobARN, robotARN string, success bool, code, reason string, nowMs int64) (bool, error) {
+	to := fleet.RobotFailed
+	if success {
+		to = fleet.RobotInSync
+	}
+	var st string
+	switch err := s.readRow(ctx, `SELECT status FROM job_robots WHERE job_arn = $1 AND robot_arn = $2`, jobARN, robotARN).Scan(&st); {
+	case errors.Is(err, sql.ErrNoRows):
+		return true, nil
+	case err == nil && !fleet.CanRobot(fleet.RobotStatus(st), to):
+		// No allowed change: the transaction would answer the same (a
+		// finished row never changes again; a row not started is not the
+		// robot's to finish).
+		return fleet.RobotStatus(st) != to, nil
+	}
+	return s.recordResultTx(ctx, jobARN, robotARN, success, code, reason, nowMs)
+}
+
+// recordResultTx is RecordResult's write transaction.
+func (s *Store) recordResultTx(ctx context.Context, jobARN, robotARN string, success bool, code, reason string, nowMs int64) (bool, error) {
 	abort := false
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		abort = false // a retried transaction starts over

@@ -106,6 +106,17 @@ func testJobLifecycle(t *testing.T, s store.Store) {
 	if abort, err = s.RecordResult(ctx, "arn:job1", fx.robots[0].ARN, true, "", "", 401); err != nil || abort {
 		t.Errorf("repeated result = %v, %v", abort, err)
 	}
+	// A different outcome for a finished row changes nothing and answers
+	// abort; so does a result for a row that does not exist.
+	if abort, err = s.RecordResult(ctx, "arn:job1", fx.robots[0].ARN, false, "PreLaunchFileFailure", "late", 402); err != nil || !abort {
+		t.Errorf("contrary result of a finished row = %v, %v, want abort", abort, err)
+	}
+	if abort, err = s.RecordResult(ctx, "arn:no-such-job", fx.robots[0].ARN, true, "", "", 403); err != nil || !abort {
+		t.Errorf("result of no row = %v, %v, want abort", abort, err)
+	}
+	if r0, _ := s.GetRobot(ctx, acct, fx.robots[0].ARN); r0.Status != fleet.RobotInSync {
+		t.Errorf("robot after a contrary late result = %s, want InSync", r0.Status)
+	}
 	// Robot 1 times out, then comes back and finishes: NoResponse → InSync.
 	must(t, s.Apply(ctx, "arn:job1", store.Step{NoResponse: []store.RobotOutcome{{Robot: fx.robots[1].ARN, Code: "RobotDeploymentNoResponse"}}}, 500))
 	as, err = s.CurrentAssignment(ctx, fx.robots[1].ARN)
