@@ -67,9 +67,10 @@ var sqliteDialect = dialect{
 }
 
 // WriteWait bounds how long a write waits for SQLite's one writer before it
-// fails with store.ErrBusy (ThrottlingException); far above any queue a
-// healthy node builds, it only ends a write stuck behind a stalled disk.
-const WriteWait = 10 * time.Second
+// fails with store.ErrBusy (ThrottlingException, or 503 to an agent, which
+// retries). A 10,000-robot rollout on a 2-core machine at load average 20
+// queued agent reports past 10 s, hence 30 s; an agent gives a report 60 s.
+const WriteWait = 30 * time.Second
 
 // Store is the SQL implementation of store.Store.
 type Store struct {
