@@ -57,8 +57,9 @@ type Config struct {
 
 // API serves /agent/v1/.
 type API struct {
-	cfg Config
-	mux *http.ServeMux
+	cfg      Config
+	mux      *http.ServeMux
+	sessions sessions
 }
 
 // New builds the agent endpoint.
@@ -72,6 +73,7 @@ func New(cfg Config) *API {
 	a := &API{cfg: cfg, mux: http.NewServeMux()}
 	a.mux.HandleFunc("POST "+proto.PathPoll, a.poll)
 	a.mux.HandleFunc("POST "+proto.PathReport, a.report)
+	a.mux.HandleFunc("POST "+proto.PathSession, a.openSession)
 	a.mux.HandleFunc("GET "+proto.PathBundle+"{token}", a.bundle)
 	return a
 }
@@ -203,12 +205,12 @@ func (a *API) authenticate(w http.ResponseWriter, r *http.Request, v any) (fleet
 		return fleet.Robot{}, false
 	}
 	now := a.cfg.Now()
-	ver, err := proto.Verify(r, body, now)
+	ver, err := a.verifyCredential(r, body, now)
 	if err != nil {
 		writeErr(w, http.StatusUnauthorized, "Unauthorized", err.Error())
 		return fleet.Robot{}, false
 	}
-	robot, err := a.cfg.Store.RobotByAgent(r.Context(), ver.AgentID)
+	robot, err := a.cfg.Store.RobotByAgent(r.Context(), ver.agentID)
 	if errors.Is(err, store.ErrNotFound) {
 		writeErr(w, http.StatusUnauthorized, "Unauthorized", "no robot has this agent id as its greengrassGroupId")
 		return fleet.Robot{}, false
@@ -219,7 +221,10 @@ func (a *API) authenticate(w http.ResponseWriter, r *http.Request, v any) (fleet
 		return fleet.Robot{}, false
 	}
 	// Nonces are remembered only for known agents, so strangers cannot fill the cache.
-	fresh, err := a.cfg.Nonces.Fresh(r.Context(), ver.AgentID+"/"+ver.Nonce, now.UnixMilli())
+	fresh, err := ver.session, error(nil)
+	if !ver.session {
+		fresh, err = a.cfg.Nonces.Fresh(r.Context(), ver.agentID+"/"+ver.nonce, now.UnixMilli())
+	}
 	if err != nil {
 		a.cfg.Log.Error("nonce check failed", "error", err)
 		writeErr(w, http.StatusServiceUnavailable, "Unavailable", "try again later")
@@ -511,12 +516,12 @@ func (a *API) bundle(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusForbidden, "Expired", "this download URL has expired; poll again for a fresh one")
 		return
 	}
-	ver, err := proto.Verify(r, nil, now)
+	ver, err := a.verifyCredential(r, nil, now)
 	if err != nil {
 		writeErr(w, http.StatusUnauthorized, "Unauthorized", err.Error())
 		return
 	}
-	robot, err := a.cfg.Store.RobotByAgent(r.Context(), ver.AgentID)
+	robot, err := a.cfg.Store.RobotByAgent(r.Context(), ver.agentID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		a.logFailure(r.Context(), "robot lookup failed", "error", err)
 		writeErr(w, http.StatusServiceUnavailable, "Unavailable", "try again later")
@@ -526,7 +531,10 @@ func (a *API) bundle(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusForbidden, "Forbidden", "this download URL was issued to another robot")
 		return
 	}
-	fresh, err := a.cfg.Nonces.Fresh(r.Context(), ver.AgentID+"/"+ver.Nonce, now.UnixMilli())
+	fresh, err := ver.session, error(nil)
+	if !ver.session {
+		fresh, err = a.cfg.Nonces.Fresh(r.Context(), ver.agentID+"/"+ver.nonce, now.UnixMilli())
+	}
 	if err != nil {
 		a.logFailure(r.Context(), "nonce check failed", "error", err)
 		writeErr(w, http.StatusServiceUnavailable, "Unavailable", "try again later")

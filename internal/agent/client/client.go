@@ -52,6 +52,13 @@ type Client struct {
 	HTTP *http.Client
 	// Now is the clock used to date signatures; nil means time.Now.
 	Now func() time.Time
+	// NoSession makes the client sign every request with the key, as
+	// agents did before session credentials; by default it opens a session
+	// (proto.PathSession) and authenticates with it, falling back to
+	// signatures with a server that has none.
+	NoSession bool
+
+	sess sessionState
 }
 
 // ErrUnauthorized is matched (errors.Is) by the error of any call the server
@@ -127,16 +134,9 @@ func (c *Client) call(ctx context.Context, path string, in, out any) error {
 	if err != nil {
 		return fmt.Errorf("agent client: encode request: %w", err)
 	}
-	r, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(c.Server, "/")+path, bytes.NewReader(body))
+	resp, err := c.post(ctx, path, body)
 	if err != nil {
-		return fmt.Errorf("agent client: %w", err)
-	}
-	r.Header.Set("Content-Type", "application/json")
-	r.Header.Set("Accept", "application/json")
-	proto.Sign(r, c.Key, body, c.now())
-	resp, err := c.httpClient().Do(r)
-	if err != nil {
-		return redact(err)
+		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
@@ -153,6 +153,32 @@ func (c *Client) call(ctx context.Context, path string, in, out any) error {
 		return fmt.Errorf("agent client: decode %s answer: %w", path, err)
 	}
 	return nil
+}
+
+// post sends one authenticated POST. A session credential the server
+// refuses (expired, unknown to this replica, or its robot gone) is dropped
+// and the request is sent once more, signed with the key: the server then
+// answers for the key itself.
+func (c *Client) post(ctx context.Context, path string, body []byte) (*http.Response, error) {
+	for attempt := 0; ; attempt++ {
+		r, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(c.Server, "/")+path, bytes.NewReader(body))
+		if err != nil {
+			return nil, fmt.Errorf("agent client: %w", err)
+		}
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Accept", "application/json")
+		s := c.authorize(ctx, r, body, attempt > 0)
+		resp, err := c.httpClient().Do(r)
+		if err != nil {
+			return nil, redact(err)
+		}
+		if s == nil || resp.StatusCode != http.StatusUnauthorized {
+			return resp, nil
+		}
+		readHTTPError(resp) // drain for reuse
+		resp.Body.Close()
+		c.dropSession(s)
+	}
 }
 
 func (c *Client) now() time.Time {
