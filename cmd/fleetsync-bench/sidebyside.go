@@ -26,9 +26,11 @@ import (
 
 // runSideBySide measures agent request handling against a bare net/http
 // JSON handler in a process of its own: the same load generator (the agent
-// client, signing every request), the same request bodies and paths, the
-// same run, alternating the two servers round by round. It prints requests
-// per second and server CPU per request for each, and their ratio.
+// client), the same request bodies and paths, the same run, alternating
+// round by round between fleetsyncd with session credentials, fleetsyncd
+// with every request signed (agents of the protocol before sessions) and
+// the bare handler. It prints requests per second and server CPU per
+// request for each, and the ratios to the bare handler.
 func runSideBySide(bin string) error {
 	raiseFileLimit(modeOpts.nofile)
 	b, err := newBench(bin, 3)
@@ -50,10 +52,14 @@ func runSideBySide(bin string) error {
 		t.Protocols.SetUnencryptedHTTP2(true)
 	}
 	hc := &http.Client{Transport: t}
-	fs, bs := make([]*client.Client, n), make([]*client.Client, n)
+	// The same robots three ways: agents with session credentials, agents
+	// signing every request (the protocol before sessions), and the bare
+	// handler (which checks nothing).
+	fs, ss, bs := make([]*client.Client, n), make([]*client.Client, n), make([]*client.Client, n)
 	for i := range n {
 		_, priv, _ := ed25519.GenerateKey(rand.Reader)
 		fs[i] = &client.Client{Server: b.rep.url, Key: priv, HTTP: hc}
+		ss[i] = &client.Client{Server: b.rep.url, Key: priv, HTTP: hc, NoSession: true}
 		bs[i] = &client.Client{Server: bareURL, Key: priv, HTTP: hc}
 		r, err := b.c.CreateRobot(&robomaker.CreateRobotInput{Name: aws.String(fmt.Sprintf("sbs-%04d", i)), Architecture: aws.String("X86_64"),
 			GreengrassGroupId: aws.String(fs[i].AgentID())})
@@ -109,25 +115,28 @@ func runSideBySide(bin string) error {
 				}
 			}
 		}
-		var tot [2]loadResult
+		var tot [3]loadResult
+		sides := []struct {
+			name    string
+			pid     int
+			clients []*client.Client
+		}{{"fleetsyncd", b.rep.cmd.Process.Pid, fs}, {"fleetsyncd signed", b.rep.cmd.Process.Pid, ss}, {"bare net/http", bare.Process.Pid, bs}}
 		for r := range modeOpts.rounds {
-			for i, side := range []struct {
-				name    string
-				pid     int
-				clients []*client.Client
-			}{{"fleetsyncd", b.rep.cmd.Process.Pid, fs}, {"bare net/http", bare.Process.Pid, bs}} {
+			for i, side := range sides {
 				res := load(ctx, side.clients, side.pid, modeOpts.window, do)
 				tot[i].add(res)
-				fmt.Printf("  %-6s round %d %-14s %8.0f req/s  %7.1f µs server CPU/req  errors %d  load average %s\n",
+				fmt.Printf("  %-6s round %d %-18s %8.0f req/s  %7.1f µs server CPU/req  errors %d  load average %s\n",
 					kind, r+1, side.name, res.rps(), res.cpuPerReq()*1e6, res.errors, loadAvg())
 				if res.firstErr != nil {
 					fmt.Printf("    first error: %v\n", res.firstErr)
 				}
 			}
 		}
-		fmt.Printf("%-6s fleetsyncd %.0f req/s (%.1f µs CPU/req) vs bare %.0f req/s (%.1f µs CPU/req): ratio %.2f (CPU ratio %.2f)\n",
-			kind, tot[0].rps(), tot[0].cpuPerReq()*1e6, tot[1].rps(), tot[1].cpuPerReq()*1e6,
-			tot[0].rps()/tot[1].rps(), tot[1].cpuPerReq()/tot[0].cpuPerReq())
+		for i, side := range sides[:2] {
+			fmt.Printf("%-6s %s %.0f req/s (%.1f µs CPU/req) vs bare %.0f req/s (%.1f µs CPU/req): ratio %.2f (CPU ratio %.2f)\n",
+				kind, side.name, tot[i].rps(), tot[i].cpuPerReq()*1e6, tot[2].rps(), tot[2].cpuPerReq()*1e6,
+				tot[i].rps()/tot[2].rps(), tot[2].cpuPerReq()/tot[i].cpuPerReq())
+		}
 	}
 	return nil
 }
