@@ -82,7 +82,7 @@ func testConcurrentRobotQuota(t *testing.T, s store.Store) {
 	if len(created) != max {
 		t.Fatalf("%d of %d racing creates under a quota of %d succeeded", len(created), n, max)
 	}
-	page, err := s.ListRobots(ctx, store.ListQuery{Account: acct, Limit: 100})
+	page, err := s.ListRobots(ctx, fleet.ListQuery{Account: acct, Limit: 100})
 	must(t, err)
 	if len(page.Items) != max {
 		t.Errorf("the account has %d robots, want %d", len(page.Items), max)
