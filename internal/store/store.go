@@ -231,7 +231,12 @@ type Agents interface {
 	CurrentAssignment(ctx context.Context, robotARN string) (Assignment, error)
 	// RecordProgress stores a step of a deploying row. It returns abort=true
 	// when the row is no longer running (canceled, superseded, finished).
+	// The step may be written later, batched with others (sqlstore: within
+	// ProgressFlush); it is never written over a row that finished
+	// meanwhile, and RecordResult writes a row's pending step first.
 	RecordProgress(ctx context.Context, jobARN, robotARN, step string, percent *float64, eta *int64) (abort bool, err error)
+	// FlushProgress writes every progress recorded so far.
+	FlushProgress(ctx context.Context) error
 	// RecordResult finishes a Deploying or NoResponse row: success makes the
 	// robot InSync with the job's fingerprint, failure makes it Failed.
 	RecordResult(ctx context.Context, jobARN, robotARN string, success bool, code, reason string, nowMs int64) (abort bool, err error)

@@ -453,19 +453,6 @@ func (s *Store) CurrentAssignment(ctx context.Context, robotARN string) (store.A
 	return store.Assignment{Job: j, Row: row}, nil
 }
 
-// RecordProgress implements store.Agents.
-func (s *Store) RecordProgress(ctx context.Context, jobARN, robotARN, step string, percent *float64, eta *int64) (bool, error) {
-	res, err := s.exec(ctx, `UPDATE job_robots SET step = $1, percent_done = $2, eta_seconds = $3
-		WHERE job_arn = $4 AND robot_arn = $5 AND status IN ($6, $7)`, step, percent, eta, jobARN, robotARN, fleet.RobotDeploying, fleet.RobotNoResponse)
-	if err := mustAffect(res, err); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return true, nil
-		}
-		return false, err
-	}
-	return false, nil
-}
-
 // RecordResult implements store.Agents. A result that changes nothing (the
 // row already finished, as every poll of an agent that runs a finished
 // deployment says again, or no such row) is answered from one read, with no
@@ -488,11 +475,20 @@ func (s *Store) RecordResult(ctx context.Context, jobARN, robotARN string, succe
 	return s.recordResultTx(ctx, jobARN, robotARN, success, code, reason, nowMs)
 }
 
-// recordResultTx is RecordResult's write transaction.
+// recordResultTx is RecordResult's write transaction. The row's progress
+// not yet flushed is written first, so a failed row shows the step it
+// failed at.
 func (s *Store) recordResultTx(ctx context.Context, jobARN, robotARN string, success bool, code, reason string, nowMs int64) (bool, error) {
 	abort := false
+	k := progressKey{jobARN, robotARN}
+	pending, hasPending := s.progress.take(k)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		abort = false // a retried transaction starts over
+		if hasPending {
+			if err := writeProgress(ctx, tx, k, pending); err != nil {
+				return err
+			}
+		}
 		var st, fp string
 		err := tx.QueryRowContext(ctx, `SELECT jr.status, j.fingerprint FROM job_robots jr JOIN deployment_jobs j ON j.arn = jr.job_arn
 			WHERE jr.job_arn = $1 AND jr.robot_arn = $2`, jobARN, robotARN).Scan(&st, &fp)
@@ -524,5 +520,8 @@ func (s *Store) recordResultTx(ctx context.Context, jobARN, robotARN string, suc
 		}
 		return err
 	})
+	if err != nil && hasPending {
+		s.progress.restore(map[progressKey]progressRow{k: pending})
+	}
 	return abort, err
 }

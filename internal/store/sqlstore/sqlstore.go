@@ -93,6 +93,8 @@ type Store struct {
 	// PostgreSQL, whose writers do not exclude each other.
 	writer    chan struct{}
 	writeWait time.Duration
+	// progress holds agents' progress reports until the next flush.
+	progress progressBuffer
 	dialect   dialect
 	log       *slog.Logger
 }
@@ -127,6 +129,7 @@ func OpenSQLite(ctx context.Context, path string, logger *slog.Logger) (*Store, 
 	rdb.SetMaxOpenConns(8)
 	rdb.SetMaxIdleConns(8)
 	s.rdb = rdb
+	s.startProgress()
 	return s, nil
 }
 
@@ -205,13 +208,14 @@ func (s *Store) readRow(ctx context.Context, query string, args ...any) *sql.Row
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
-// Close releases the database.
+// Close writes the progress it holds and releases the database.
 func (s *Store) Close() error {
+	flushErr := s.stopProgress()
 	s.reads.Range(func(_, st any) bool {
 		st.(*sql.Stmt).Close()
 		return true
 	})
-	err := s.db.Close()
+	err := errors.Join(flushErr, s.db.Close())
 	if s.rdb != s.db {
 		err = errors.Join(err, s.rdb.Close())
 	}
