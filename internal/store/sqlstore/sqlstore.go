@@ -95,8 +95,8 @@ type Store struct {
 	writeWait time.Duration
 	// progress holds agents' progress reports until the next flush.
 	progress progressBuffer
-	dialect   dialect
-	log       *slog.Logger
+	dialect  dialect
+	log      *slog.Logger
 }
 
 var _ store.Store = (*Store)(nil)
