@@ -43,6 +43,9 @@ type Config struct {
 	PollInterval time.Duration
 	// MaxWait caps a long poll (30 s).
 	MaxWait time.Duration
+	// IdleWait caps the longer wait of an idle robot's poll that offers
+	// proto.PollRequest.IdleWaitSeconds; 0 means DefaultIdleWait.
+	IdleWait time.Duration
 	Log     *slog.Logger
 	Now     func() time.Time
 }
@@ -59,6 +62,9 @@ func New(cfg Config) *API {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.IdleWait <= 0 {
+		cfg.IdleWait = DefaultIdleWait
+	}
 	if cfg.Nonces == nil {
 		cfg.Nonces = &nonceCache{seen: map[string]int64{}}
 	}
@@ -69,6 +75,13 @@ func New(cfg Config) *API {
 	a.mux.HandleFunc("GET "+proto.PathBundle+"{token}", a.bundle)
 	return a
 }
+
+// DefaultIdleWait is how long an idle robot's poll is held at most: minutes,
+// so that an idle fleet costs a few requests per robot per quarter hour,
+// under the idle timeouts of NAT gateways (AWS's is 350 s); the connection
+// is kept open by TCP keepalives (Go's listeners send them every 15 s) and
+// HTTP/2 multiplexes the polls of many agents on one connection.
+const DefaultIdleWait = 4 * time.Minute
 
 // ServeHTTP implements http.Handler.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }

@@ -2,6 +2,7 @@ package agentapi
 
 import (
 	"context"
+	"math/rand/v2"
 	"net/http"
 	"time"
 
@@ -21,6 +22,12 @@ func (a *API) poll(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	cur := fromProtoCurrent(req.Current)
 	wait := min(time.Duration(req.WaitSeconds)*time.Second, a.cfg.MaxWait)
+	// An idle robot (nothing running) that offers a longer wait is held
+	// for minutes, jittered so that a fleet's polls spread out; it is woken
+	// at once when it gets work, as any long poll.
+	if idle := min(time.Duration(req.IdleWaitSeconds)*time.Second, a.cfg.IdleWait); idle > wait && (cur == nil || cur.Finished || cur.DeploymentJob == "") {
+		wait = max(wait, idle-time.Duration(rand.Int64N(int64(idle/5)+1)))
+	}
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	look := a.cfg.Robots.Poll

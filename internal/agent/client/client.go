@@ -52,6 +52,12 @@ type Client struct {
 	HTTP *http.Client
 	// Now is the clock used to date signatures; nil means time.Now.
 	Now func() time.Time
+	// IdleWait, when positive, is offered as the poll's IdleWaitSeconds
+	// when a poll waits and sets none: how long the server may hold the
+	// poll of an idle robot (minutes; the server caps it). 0 offers none,
+	// so polls end within 30 s: the agent's runner does work between polls
+	// (relaunching a crashed application) and cannot take longer ones yet.
+	IdleWait time.Duration
 	// NoSession makes the client sign every request with the key, as
 	// agents did before session credentials; by default it opens a session
 	// (proto.PathSession) and authenticates with it, falling back to
@@ -102,10 +108,14 @@ func (c *Client) AgentID() string {
 }
 
 // Poll asks the server for work. The server holds the request up to
-// min(req.WaitSeconds, 30) seconds when it has none; Poll gives up
-// PollSlack after that.
+// min(req.WaitSeconds, 30) seconds when it has none, or, while the robot
+// is idle, up to req.IdleWaitSeconds (set from IdleWait when the poll waits
+// at all and sets none); Poll gives up PollSlack after that.
 func (c *Client) Poll(ctx context.Context, req proto.PollRequest) (proto.PollResponse, error) {
-	wait := min(max(req.WaitSeconds, 0), 30)
+	if req.IdleWaitSeconds == 0 && req.WaitSeconds > 0 && c.IdleWait > 0 {
+		req.IdleWaitSeconds = int(c.IdleWait / time.Second)
+	}
+	wait := max(min(max(req.WaitSeconds, 0), 30), req.IdleWaitSeconds)
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(wait)*time.Second+PollSlack)
 	defer cancel()
 	var resp proto.PollResponse
