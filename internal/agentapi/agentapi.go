@@ -46,8 +46,8 @@ type Config struct {
 	// IdleWait caps the longer wait of an idle robot's poll that offers
 	// proto.PollRequest.IdleWaitSeconds; 0 means DefaultIdleWait.
 	IdleWait time.Duration
-	Log     *slog.Logger
-	Now     func() time.Time
+	Log      *slog.Logger
+	Now      func() time.Time
 }
 
 // API serves /agent/v1/.
