@@ -27,7 +27,7 @@ func runIdle(bin string, n int) error {
 	if !modeOpts.h2c {
 		proto = "HTTP/1.1 (one connection per agent)"
 	}
-	sf := sim.New(b.rep.url, n, sim.Options{PollWait: modeOpts.pollWait, H2C: modeOpts.h2c, RetryBase: time.Second, NamePrefix: "idle-"})
+	sf := sim.New(b.rep.url, n, sim.Options{PollWait: modeOpts.pollWait, IdleWait: modeOpts.idleWait, H2C: modeOpts.h2c, RetryBase: time.Second, NamePrefix: "idle-"})
 	t0 := time.Now()
 	if err := register([]*robomaker.RoboMaker{b.c}, b.fleetARN, sf.Robots()); err != nil {
 		return err
@@ -39,10 +39,15 @@ func runIdle(bin string, n int) error {
 	self0 := cpuSeconds(os.Getpid())
 	sf.Start(ctx)
 	defer sf.Stop()
-	// Every agent has completed one long poll: all of them are in their
-	// second one, the steady state.
-	if !waitFor(ctx, 2*modeOpts.pollWait+2*time.Minute, func() bool { return sf.Stats().Polls >= int64(n) }) {
-		return fmt.Errorf("only %d of %d agents completed a poll", sf.Stats().Polls, n)
+	// The steady state: every agent has completed one long poll (all are
+	// in their second), or with an idle wait, every agent's poll is held
+	// (a goroutine each on the server).
+	steady := func() bool { return sf.Stats().Polls >= int64(n) }
+	if modeOpts.idleWait > 0 {
+		steady = func() bool { return serverStats(pid, false).goroutines >= base.goroutines+n }
+	}
+	if !waitFor(ctx, 2*modeOpts.pollWait+2*time.Minute, steady) {
+		return fmt.Errorf("agents not all polling: %d polls done, server goroutines %d", sf.Stats().Polls, serverStats(pid, false).goroutines)
 	}
 	time.Sleep(2 * time.Second)
 	st0, s0 := serverStats(pid, false), sf.Stats()
@@ -60,7 +65,7 @@ func runIdle(bin string, n int) error {
 	self := cpuSeconds(os.Getpid()) - self0
 	cpu := st1.cpu - st0.cpu
 	per := func(after, before float64) float64 { return (after - before) / float64(n) }
-	fmt.Printf("idle agents=%d over %s, poll wait %s, window %.0fs, load average %s\n", n, proto, modeOpts.pollWait, window, loadAvg())
+	fmt.Printf("idle agents=%d over %s, poll wait %s, idle wait %s, window %.0fs, load average %s\n", n, proto, modeOpts.pollWait, modeOpts.idleWait, window, loadAvg())
 	fmt.Printf("  fleetsyncd heap %.1f MiB (%.1f before agents) = %.2f KB/agent; stack %.1f MiB = %.2f KB/agent\n",
 		end.heapAlloc/(1<<20), base.heapAlloc/(1<<20), per(end.heapAlloc, base.heapAlloc)/1024,
 		end.stackInuse/(1<<20), per(end.stackInuse, base.stackInuse)/1024)

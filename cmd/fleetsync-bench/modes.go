@@ -29,7 +29,7 @@ var modeOpts struct {
 	profileSeconds          int
 	h2c                     bool
 	window                  time.Duration
-	pollWait                time.Duration
+	pollWait, idleWait      time.Duration
 	concurrency, rounds     int
 	requests                string
 	brackets                string
@@ -51,6 +51,7 @@ func registerModeFlags() {
 	flag.BoolVar(&o.h2c, "h2c", true, "idle, sidebyside: agents speak HTTP/2 without TLS over shared connections; false: HTTP/1.1, one connection per outstanding request")
 	flag.DurationVar(&o.window, "window", 60*time.Second, "idle: how long idle CPU is measured; sidebyside: the length of each round")
 	flag.DurationVar(&o.pollWait, "poll-wait", 30*time.Second, "idle: the long-poll wait agents ask for")
+	flag.DurationVar(&o.idleWait, "idle-wait", 0, "idle: the idle wait agents offer (idleWaitSeconds; the server holds idle polls up to 4 minutes); 0 offers none. Measure over a --window of at least one idle wait")
 	flag.IntVar(&o.concurrency, "concurrency", 32, "sidebyside: concurrent requests, one robot each")
 	flag.IntVar(&o.rounds, "rounds", 2, "sidebyside: rounds, each measuring fleetsyncd then the bare handler")
 	flag.StringVar(&o.requests, "requests", "report,poll", "sidebyside: request kinds: report (a progress report of a deploying robot), poll (a poll naming a finished deployment, no wait)")
