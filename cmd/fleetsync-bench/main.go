@@ -7,6 +7,11 @@
 //
 //	go build -o bin/ ./cmd/... && bin/fleetsync-bench --robots 1000 --late 100
 //	bin/fleetsync-bench --robots 1000 --database postgres://… --replicas 2
+//
+// Other modes (--mode) measure one figure each, see modes.go: idle (N agents
+// long-polling: heap, RSS, goroutines and CPU per agent), sidebyside (agent
+// requests against a bare net/http JSON handler, same load generator, same
+// run, ratio printed) and create (robot creation rate as the account grows).
 package main
 
 import (
@@ -40,7 +45,17 @@ func main() {
 	server := flag.String("fleetsyncd", "", "fleetsyncd binary (default: next to this one)")
 	database := flag.String("database", "", "--database for fleetsyncd (default SQLite in a temp dir)")
 	replicas := flag.Int("replicas", 1, "fleetsyncd replicas (PostgreSQL only); API calls and robots are spread over them")
+	mode := flag.String("mode", "rollout", "what to measure: rollout, idle, sidebyside, create (see modes.go)")
+	registerModeFlags()
 	flag.Parse()
+	setupDebugListen(*replicas)
+	if *mode != "rollout" || modeOpts.bareListen != "" {
+		if err := runMode(*mode, *robots, *server); err != nil {
+			fmt.Fprintln(os.Stderr, "fleetsync-bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *late == 0 {
 		*late = *robots / 10
 	}
@@ -75,6 +90,7 @@ func startReplica(bin, dataDir, bundles, database string) (*replica, error) {
 	if d := os.Getenv("FLEETSYNC_BENCH_DEBUG_LISTEN"); d != "" {
 		args = append(args, "--debug-listen", d)
 	}
+	args = append(args, extraServerArgs...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "FLEETSYNC_BOOTSTRAP_ACCESS_KEY_ID="+keyID, "FLEETSYNC_BOOTSTRAP_SECRET_ACCESS_KEY="+secret)
 	cmd.Stderr = os.Stderr
@@ -268,6 +284,7 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 			label, n, took.Seconds(), cpu, cpu*1000/float64(n), p(0.5).Round(time.Microsecond), p(0.99).Round(time.Microsecond), len(lat), rss)
 		return nil
 	}
+	stopProfile := startCPUProfile()
 	err = measure("CreateDeploymentJob", func() (string, error) {
 		out, err := c.CreateDeploymentJob(&robomaker.CreateDeploymentJobInput{Fleet: f.Arn,
 			DeploymentApplicationConfigs: []*robomaker.DeploymentApplicationConfig{{Application: app.Arn, ApplicationVersion: aws.String("1"),
@@ -275,6 +292,7 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 			DeploymentConfig: &robomaker.DeploymentConfig{ConcurrentDeploymentPercentage: aws.Int64(int64(concurrent))}})
 		return aws.StringValue(out.Arn), err
 	}, nRobots)
+	stopProfile()
 	if err != nil {
 		return err
 	}

@@ -5,8 +5,8 @@
 // It is transport only: each request is authenticated (auth.go), decoded,
 // handed to the domain's deploy.Robots, and its answer encoded
 // (handlers.go). Besides that it owns the long-poll wake-ups (hub.go), the
-// replay protection (nonces.go) and the bundle download URLs and stream
-// (download.go).
+// replay protection (nonces.go), the session credentials (session.go) and
+// the bundle download URLs and stream (download.go).
 package agentapi
 
 import (
@@ -43,14 +43,18 @@ type Config struct {
 	PollInterval time.Duration
 	// MaxWait caps a long poll (30 s).
 	MaxWait time.Duration
-	Log     *slog.Logger
-	Now     func() time.Time
+	// IdleWait caps the longer wait of an idle robot's poll that offers
+	// proto.PollRequest.IdleWaitSeconds; 0 means DefaultIdleWait.
+	IdleWait time.Duration
+	Log      *slog.Logger
+	Now      func() time.Time
 }
 
 // API serves /agent/v1/.
 type API struct {
-	cfg Config
-	mux *http.ServeMux
+	cfg      Config
+	mux      *http.ServeMux
+	sessions sessions
 }
 
 // New builds the agent endpoint.
@@ -58,15 +62,26 @@ func New(cfg Config) *API {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.IdleWait <= 0 {
+		cfg.IdleWait = DefaultIdleWait
+	}
 	if cfg.Nonces == nil {
 		cfg.Nonces = &nonceCache{seen: map[string]int64{}}
 	}
 	a := &API{cfg: cfg, mux: http.NewServeMux()}
 	a.mux.HandleFunc("POST "+proto.PathPoll, a.poll)
 	a.mux.HandleFunc("POST "+proto.PathReport, a.report)
+	a.mux.HandleFunc("POST "+proto.PathSession, a.openSession)
 	a.mux.HandleFunc("GET "+proto.PathBundle+"{token}", a.bundle)
 	return a
 }
+
+// DefaultIdleWait is how long an idle robot's poll is held at most: minutes,
+// so that an idle fleet costs a few requests per robot per quarter hour,
+// under the idle timeouts of NAT gateways (AWS's is 350 s); the connection
+// is kept open by TCP keepalives (Go's listeners send them every 15 s) and
+// HTTP/2 multiplexes the polls of many agents on one connection.
+const DefaultIdleWait = 4 * time.Minute
 
 // ServeHTTP implements http.Handler.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }

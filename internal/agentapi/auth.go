@@ -7,7 +7,6 @@ import (
 	"net/http"
 
 	"github.com/fleetsync/fleetsync/internal/fleet"
-	"github.com/fleetsync/fleetsync/internal/proto"
 )
 
 // refusal is an agent request refused before it reached the domain.
@@ -20,17 +19,17 @@ func (f *refusal) write(w http.ResponseWriter) { writeErr(w, f.status, f.code, f
 
 var unavailable = &refusal{http.StatusServiceUnavailable, "Unavailable", "try again later"}
 
-// verifyAgent checks an agent request's signature over body, finds the
-// robot it signed as and refuses a replayed nonce: the one authentication
-// of every agent request. unknown is the answer for an agent id no robot
+// verifyAgent checks an agent request's session credential or signature
+// over body, finds the robot it signed as and refuses a replay: the one
+// authentication of every agent request. unknown is the answer for an agent id no robot
 // has.
 func (a *API) verifyAgent(r *http.Request, body []byte, unknown *refusal) (fleet.Robot, *refusal) {
 	now := a.cfg.Now()
-	ver, err := proto.Verify(r, body, now)
+	ver, err := a.verifyCredential(r, body, now)
 	if err != nil {
 		return fleet.Robot{}, &refusal{http.StatusUnauthorized, "Unauthorized", err.Error()}
 	}
-	robot, err := a.cfg.Robots.ByAgent(r.Context(), ver.AgentID)
+	robot, err := a.cfg.Robots.ByAgent(r.Context(), ver.agentID)
 	if fleet.CodeOf(err) == fleet.NotFound {
 		return fleet.Robot{}, unknown
 	}
@@ -38,8 +37,11 @@ func (a *API) verifyAgent(r *http.Request, body []byte, unknown *refusal) (fleet
 		a.logFailure(r.Context(), "robot lookup failed", "error", err)
 		return fleet.Robot{}, unavailable
 	}
+	if ver.session {
+		return robot, nil // the session's sequence numbers refused replays
+	}
 	// Nonces are remembered only for known agents, so strangers cannot fill the cache.
-	fresh, err := a.cfg.Nonces.Fresh(r.Context(), ver.AgentID+"/"+ver.Nonce, now.UnixMilli())
+	fresh, err := a.cfg.Nonces.Fresh(r.Context(), ver.agentID+"/"+ver.nonce, now.UnixMilli())
 	if err != nil {
 		a.logFailure(r.Context(), "nonce check failed", "error", err)
 		return fleet.Robot{}, unavailable

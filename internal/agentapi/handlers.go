@@ -2,6 +2,7 @@ package agentapi
 
 import (
 	"context"
+	"math/rand/v2"
 	"net/http"
 	"time"
 
@@ -21,12 +22,33 @@ func (a *API) poll(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	cur := fromProtoCurrent(req.Current)
 	wait := min(time.Duration(req.WaitSeconds)*time.Second, a.cfg.MaxWait)
+	// An idle robot (nothing running) that offers a longer wait is held
+	// for minutes, jittered so that a fleet's polls spread out; it is woken
+	// at once when it gets work, as any long poll.
+	if idle := min(time.Duration(req.IdleWaitSeconds)*time.Second, a.cfg.IdleWait); idle > wait && (cur == nil || cur.Finished || cur.DeploymentJob == "") {
+		wait = max(wait, idle-time.Duration(rand.Int64N(int64(idle/5)+1)))
+	}
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	look := a.cfg.Robots.Poll
+	var curJob string
+	curFinished := false
+	if cur != nil {
+		curJob, curFinished = cur.DeploymentJob, cur.Finished
+	}
+	// A robot known idle with what it runs now, saying nothing new (no
+	// crash loop to log), is answered from memory: no SQL.
+	memo := cur == nil || cur.Restarts == 0
 	for {
 		woken := a.cfg.Hub.wait(robot.ARN)
-		work, err := look(ctx, robot, cur)
+		var work deploy.Work
+		var err error
+		if !memo || !a.cfg.Hub.knownIdle(robot.ARN, curJob, curFinished, a.cfg.Now().UnixMilli()) {
+			work, err = look(ctx, robot, cur)
+			if err == nil && work.Assignment == nil && work.Abort == "" && memo {
+				a.cfg.Hub.rememberIdle(robot.ARN, woken, curJob, curFinished, a.cfg.Now().UnixMilli())
+			}
+		}
 		look = a.cfg.Robots.Work // what the robot said is taken in once
 		if err != nil {
 			a.logFailure(ctx, "poll failed", "robot", robot.ARN, "error", err)

@@ -52,6 +52,12 @@ type PollRequest struct {
 	// WaitSeconds is how long the server may hold the request when there is
 	// no work (long poll); the server caps it at 30.
 	WaitSeconds int `json:"waitSeconds,omitempty"`
+	// IdleWaitSeconds (an addition to v1) lets the server hold the request
+	// longer, up to this, while the robot is idle (no work for it, and
+	// Current names no running deployment): the server chooses the wait,
+	// jittered, at most its own idle wait (4 minutes by default). Servers
+	// that do not know the field hold WaitSeconds.
+	IdleWaitSeconds int `json:"idleWaitSeconds,omitempty"`
 	// Current is what the agent runs now, so the server learns of a robot
 	// that finished a deployment while the server could not hear it.
 	Current *Current `json:"current,omitempty"`

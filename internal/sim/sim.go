@@ -101,6 +101,13 @@ type Options struct {
 	// DownloadDir holds partial downloads (removed once done); empty means
 	// os.TempDir().
 	DownloadDir string
+	// IdleWait, when set, is offered in every poll that waits
+	// (client.Client.IdleWait): the server then holds an idle robot's poll
+	// for minutes. 0 offers none, so polls end after PollWait.
+	IdleWait time.Duration
+	// NoSession makes the robots sign every request with their key, as
+	// agents before session credentials did (client.Client.NoSession).
+	NoSession bool
 }
 
 // Fleet is a set of simulated robots run by Start and Stop.
@@ -146,7 +153,7 @@ func New(server string, n int, opts Options) *Fleet {
 			Name:    fmt.Sprintf("%s%0*d", opts.NamePrefix, width, i),
 			AgentID: proto.AgentID(pub),
 			fleet:   f,
-			client:  &client.Client{Server: server, Key: priv, HTTP: f.http},
+			client:  &client.Client{Server: server, Key: priv, HTTP: f.http, NoSession: opts.NoSession, IdleWait: opts.IdleWait},
 			changed: make(chan struct{}),
 		}
 		f.robots = append(f.robots, r)

@@ -25,6 +25,11 @@ var (
 	// ErrConflict is an optimistic-concurrency check that failed (a revision
 	// moved on, a robot already in another fleet).
 	ErrConflict = errors.New("store: conflict")
+	// ErrBusy is a write that waited its bound for the database and was not
+	// run (nothing changed); the caller may retry. It is a domain error of
+	// its own (Throttled: ThrottlingException on the wire), never "database
+	// is locked".
+	ErrBusy error = &fleet.Error{Code: fleet.Throttled, Message: "The service is busy with other writes; retry the request."}
 )
 
 // Fleets stores deployment fleets.
@@ -226,7 +231,12 @@ type Agents interface {
 	CurrentAssignment(ctx context.Context, robotARN string) (Assignment, error)
 	// RecordProgress stores a step of a deploying row. It returns abort=true
 	// when the row is no longer running (canceled, superseded, finished).
+	// The step may be written later, batched with others (sqlstore: within
+	// ProgressFlush); it is never written over a row that finished
+	// meanwhile, and RecordResult writes a row's pending step first.
 	RecordProgress(ctx context.Context, jobARN, robotARN, step string, percent *float64, eta *int64) (abort bool, err error)
+	// FlushProgress writes every progress recorded so far.
+	FlushProgress(ctx context.Context) error
 	// RecordResult finishes a Deploying or NoResponse row: success makes the
 	// robot InSync with the job's fingerprint, failure makes it Failed.
 	RecordResult(ctx context.Context, jobARN, robotARN string, success bool, code, reason string, nowMs int64) (abort bool, err error)

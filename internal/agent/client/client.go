@@ -52,6 +52,19 @@ type Client struct {
 	HTTP *http.Client
 	// Now is the clock used to date signatures; nil means time.Now.
 	Now func() time.Time
+	// IdleWait, when positive, is offered as the poll's IdleWaitSeconds
+	// when a poll waits and sets none: how long the server may hold the
+	// poll of an idle robot (minutes; the server caps it). 0 offers none,
+	// so polls end within 30 s: the agent's runner does work between polls
+	// (relaunching a crashed application) and cannot take longer ones yet.
+	IdleWait time.Duration
+	// NoSession makes the client sign every request with the key, as
+	// agents did before session credentials; by default it opens a session
+	// (proto.PathSession) and authenticates with it, falling back to
+	// signatures with a server that has none.
+	NoSession bool
+
+	sess sessionState
 }
 
 // ErrUnauthorized is matched (errors.Is) by the error of any call the server
@@ -95,10 +108,14 @@ func (c *Client) AgentID() string {
 }
 
 // Poll asks the server for work. The server holds the request up to
-// min(req.WaitSeconds, 30) seconds when it has none; Poll gives up
-// PollSlack after that.
+// min(req.WaitSeconds, 30) seconds when it has none, or, while the robot
+// is idle, up to req.IdleWaitSeconds (set from IdleWait when the poll waits
+// at all and sets none); Poll gives up PollSlack after that.
 func (c *Client) Poll(ctx context.Context, req proto.PollRequest) (proto.PollResponse, error) {
-	wait := min(max(req.WaitSeconds, 0), 30)
+	if req.IdleWaitSeconds == 0 && req.WaitSeconds > 0 && c.IdleWait > 0 {
+		req.IdleWaitSeconds = int(c.IdleWait / time.Second)
+	}
+	wait := max(min(max(req.WaitSeconds, 0), 30), req.IdleWaitSeconds)
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(wait)*time.Second+PollSlack)
 	defer cancel()
 	var resp proto.PollResponse
@@ -127,16 +144,9 @@ func (c *Client) call(ctx context.Context, path string, in, out any) error {
 	if err != nil {
 		return fmt.Errorf("agent client: encode request: %w", err)
 	}
-	r, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(c.Server, "/")+path, bytes.NewReader(body))
+	resp, err := c.post(ctx, path, body)
 	if err != nil {
-		return fmt.Errorf("agent client: %w", err)
-	}
-	r.Header.Set("Content-Type", "application/json")
-	r.Header.Set("Accept", "application/json")
-	proto.Sign(r, c.Key, body, c.now())
-	resp, err := c.httpClient().Do(r)
-	if err != nil {
-		return redact(err)
+		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
@@ -153,6 +163,32 @@ func (c *Client) call(ctx context.Context, path string, in, out any) error {
 		return fmt.Errorf("agent client: decode %s answer: %w", path, err)
 	}
 	return nil
+}
+
+// post sends one authenticated POST. A session credential the server
+// refuses (expired, unknown to this replica, or its robot gone) is dropped
+// and the request is sent once more, signed with the key: the server then
+// answers for the key itself.
+func (c *Client) post(ctx context.Context, path string, body []byte) (*http.Response, error) {
+	for attempt := 0; ; attempt++ {
+		r, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(c.Server, "/")+path, bytes.NewReader(body))
+		if err != nil {
+			return nil, fmt.Errorf("agent client: %w", err)
+		}
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Accept", "application/json")
+		s := c.authorize(ctx, r, body, attempt > 0)
+		resp, err := c.httpClient().Do(r)
+		if err != nil {
+			return nil, redact(err)
+		}
+		if s == nil || resp.StatusCode != http.StatusUnauthorized {
+			return resp, nil
+		}
+		readHTTPError(resp) // drain for reuse
+		resp.Body.Close()
+		c.dropSession(s)
+	}
 }
 
 func (c *Client) now() time.Time {

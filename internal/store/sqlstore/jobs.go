@@ -194,7 +194,7 @@ func (s *Store) ActiveJobs(ctx context.Context) ([]string, error) {
 
 // AcquireLease implements store.Jobs.
 func (s *Store) AcquireLease(ctx context.Context, jobARN, owner string, nowMs, untilMs int64) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE deployment_jobs SET lease_owner = $1, lease_until_ms = $2
+	res, err := s.exec(ctx, `UPDATE deployment_jobs SET lease_owner = $1, lease_until_ms = $2
 		WHERE arn = $3 AND status IN `+activeStatuses+` AND (lease_owner = $1 OR lease_until_ms < $4)`, owner, untilMs, jobARN, nowMs)
 	if err != nil {
 		return false, err
@@ -453,24 +453,42 @@ func (s *Store) CurrentAssignment(ctx context.Context, robotARN string) (store.A
 	return store.Assignment{Job: j, Row: row}, nil
 }
 
-// RecordProgress implements store.Agents.
-func (s *Store) RecordProgress(ctx context.Context, jobARN, robotARN, step string, percent *float64, eta *int64) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE job_robots SET step = $1, percent_done = $2, eta_seconds = $3
-		WHERE job_arn = $4 AND robot_arn = $5 AND status IN ($6, $7)`, step, percent, eta, jobARN, robotARN, fleet.RobotDeploying, fleet.RobotNoResponse)
-	if err := mustAffect(res, err); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return true, nil
-		}
-		return false, err
+// RecordResult implements store.Agents. A result that changes nothing (the
+// row already finished, as every poll of an agent that runs a finished
+// deployment says again, or no such row) is answered from one read, with no
+// write transaction.
+func (s *Store) RecordResult(ctx context.Context, jobARN, robotARN string, success bool, code, reason string, nowMs int64) (bool, error) {
+	to := fleet.RobotFailed
+	if success {
+		to = fleet.RobotInSync
 	}
-	return false, nil
+	var st string
+	switch err := s.readRow(ctx, `SELECT status FROM job_robots WHERE job_arn = $1 AND robot_arn = $2`, jobARN, robotARN).Scan(&st); {
+	case errors.Is(err, sql.ErrNoRows):
+		return true, nil
+	case err == nil && !fleet.CanRobot(fleet.RobotStatus(st), to):
+		// No allowed change: the transaction would answer the same (a
+		// finished row never changes again; a row not started is not the
+		// robot's to finish).
+		return fleet.RobotStatus(st) != to, nil
+	}
+	return s.recordResultTx(ctx, jobARN, robotARN, success, code, reason, nowMs)
 }
 
-// RecordResult implements store.Agents.
-func (s *Store) RecordResult(ctx context.Context, jobARN, robotARN string, success bool, code, reason string, nowMs int64) (bool, error) {
+// recordResultTx is RecordResult's write transaction. The row's progress
+// not yet flushed is written first, so a failed row shows the step it
+// failed at.
+func (s *Store) recordResultTx(ctx context.Context, jobARN, robotARN string, success bool, code, reason string, nowMs int64) (bool, error) {
 	abort := false
+	k := progressKey{jobARN, robotARN}
+	pending, hasPending := s.progress.take(k)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		abort = false // a retried transaction starts over
+		if hasPending {
+			if err := writeProgress(ctx, tx, k, pending); err != nil {
+				return err
+			}
+		}
 		var st, fp string
 		err := tx.QueryRowContext(ctx, `SELECT jr.status, j.fingerprint FROM job_robots jr JOIN deployment_jobs j ON j.arn = jr.job_arn
 			WHERE jr.job_arn = $1 AND jr.robot_arn = $2`, jobARN, robotARN).Scan(&st, &fp)
@@ -502,5 +520,8 @@ func (s *Store) RecordResult(ctx context.Context, jobARN, robotARN string, succe
 		}
 		return err
 	})
+	if err != nil && hasPending {
+		s.progress.restore(map[progressKey]progressRow{k: pending})
+	}
 	return abort, err
 }

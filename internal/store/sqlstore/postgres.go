@@ -68,5 +68,6 @@ func OpenPostgres(ctx context.Context, url string, o PostgresOptions, logger *sl
 		db.Close()
 		return nil, err
 	}
+	s.startProgress()
 	return s, nil
 }

@@ -49,7 +49,7 @@ func (s *Store) DeployingAgentsSeen(ctx context.Context, jobARN string) (map[str
 
 // ClaimNonce implements store.Nonces.
 func (s *Store) ClaimNonce(ctx context.Context, nonce string, nowMs int64) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `INSERT INTO agent_nonces (nonce, seen_ms) VALUES ($1, $2) ON CONFLICT (nonce) DO NOTHING`, nonce, nowMs)
+	res, err := s.exec(ctx, `INSERT INTO agent_nonces (nonce, seen_ms) VALUES ($1, $2) ON CONFLICT (nonce) DO NOTHING`, nonce, nowMs)
 	if err != nil {
 		return false, err
 	}
@@ -59,7 +59,7 @@ func (s *Store) ClaimNonce(ctx context.Context, nonce string, nowMs int64) (bool
 
 // DeleteNoncesBefore implements store.Nonces.
 func (s *Store) DeleteNoncesBefore(ctx context.Context, ms int64) (int, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM agent_nonces WHERE seen_ms < $1`, ms)
+	res, err := s.exec(ctx, `DELETE FROM agent_nonces WHERE seen_ms < $1`, ms)
 	if err != nil {
 		return 0, err
 	}
@@ -69,7 +69,7 @@ func (s *Store) DeleteNoncesBefore(ctx context.Context, ms int64) (int, error) {
 
 // EnsureSetting implements store.Settings.
 func (s *Store) EnsureSetting(ctx context.Context, key, value string) (string, error) {
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, key, value); err != nil {
+	if _, err := s.exec(ctx, `INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, key, value); err != nil {
 		return "", err
 	}
 	var stored string

@@ -41,6 +41,10 @@ type dialect struct {
 	// retryable reports whether a transaction failed only because of a
 	// concurrent one (deadlock victim) and can run again; nil: never.
 	retryable func(error) bool
+	// isBusy reports whether err is the database refusing a write because
+	// another holds its lock (SQLITE_BUSY from another process past the
+	// busy timeout); such a write is returned as store.ErrBusy.
+	isBusy func(error) bool
 }
 
 var sqliteDialect = dialect{
@@ -56,7 +60,17 @@ var sqliteDialect = dialect{
 		return false
 	},
 	lockAccount: func(context.Context, *sql.Tx, string) error { return nil },
+	isBusy: func(err error) bool {
+		var se *sqlite.Error
+		return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
+	},
 }
+
+// WriteWait bounds how long a write waits for SQLite's one writer before it
+// fails with store.ErrBusy (ThrottlingException, or 503 to an agent, which
+// retries). A 10,000-robot rollout on a 2-core machine at load average 20
+// queued agent reports past 10 s, hence 30 s; an agent gives a report 60 s.
+const WriteWait = 30 * time.Second
 
 // Store is the SQL implementation of store.Store.
 type Store struct {
@@ -72,8 +86,17 @@ type Store struct {
 	reads sync.Map
 	// parseEachTime turns the cache off, for the benchmark that measures it.
 	parseEachTime bool
-	dialect       dialect
-	log           *slog.Logger
+	// writer, on SQLite, is the queue of this process's writes: one at a
+	// time holds it (SQLite has one write lock; connections contending for
+	// it spin in the busy handler and fail with "database is locked" past
+	// the busy timeout), the others wait in line up to writeWait. nil on
+	// PostgreSQL, whose writers do not exclude each other.
+	writer    chan struct{}
+	writeWait time.Duration
+	// progress holds agents' progress reports until the next flush.
+	progress progressBuffer
+	dialect  dialect
+	log      *slog.Logger
 	// integrity is the SQLite file's integrity state for Ready (nil on
 	// PostgreSQL, which checks its own pages).
 	integrity *integrity
@@ -102,9 +125,14 @@ func OpenSQLiteWith(ctx context.Context, path string, o SQLiteOptions, logger *s
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	// SQLite has one writer; these connections take turns at its lock.
+	// SQLite has one writer: writes queue for it in s.writer; the other
+	// connections serve reads made on db. Idle connections are kept (Go's
+	// default keeps 2): reopening one re-applies the pragmas, which was a
+	// tenth of an agent poll's CPU.
 	db.SetMaxOpenConns(8)
-	s := &Store{db: db, rdb: db, dialect: sqliteDialect, log: logger}
+	db.SetMaxIdleConns(8)
+	db.SetConnMaxIdleTime(0)
+	s := &Store{db: db, rdb: db, dialect: sqliteDialect, log: logger, writer: make(chan struct{}, 1), writeWait: WriteWait}
 	if err := quickCheck(ctx, db, path); err != nil {
 		db.Close()
 		return nil, err
@@ -120,7 +148,9 @@ func OpenSQLiteWith(ctx context.Context, path string, o SQLiteOptions, logger *s
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	rdb.SetMaxOpenConns(8)
+	rdb.SetMaxIdleConns(8)
 	s.rdb = rdb
+	s.startProgress()
 	return s, nil
 }
 
@@ -199,13 +229,14 @@ func (s *Store) readRow(ctx context.Context, query string, args ...any) *sql.Row
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
-// Close releases the database.
+// Close writes the progress it holds and releases the database.
 func (s *Store) Close() error {
+	flushErr := s.stopProgress()
 	s.reads.Range(func(_, st any) bool {
 		st.(*sql.Stmt).Close()
 		return true
 	})
-	err := s.db.Close()
+	err := errors.Join(flushErr, s.db.Close())
 	if s.rdb != s.db {
 		err = errors.Join(err, s.rdb.Close())
 	}
@@ -226,15 +257,65 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 }
 
 func (s *Store) tx1(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	release, err := s.acquireWriter(ctx)
 	if err != nil {
 		return err
 	}
+	defer release()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return s.busy(err)
+	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
-		return err
+		return s.busy(err)
 	}
-	return tx.Commit()
+	return s.busy(tx.Commit())
+}
+
+// acquireWriter takes this process's turn at the database's write lock
+// (SQLite), waiting in line at most writeWait: past it the write fails with
+// store.ErrBusy and changes nothing.
+func (s *Store) acquireWriter(ctx context.Context) (release func(), err error) {
+	if s.writer == nil {
+		return func() {}, nil
+	}
+	select {
+	case s.writer <- struct{}{}:
+		return s.releaseWriter, nil
+	default:
+	}
+	t := time.NewTimer(s.writeWait)
+	defer t.Stop()
+	select {
+	case s.writer <- struct{}{}:
+		return s.releaseWriter, nil
+	case <-t.C:
+		return nil, store.ErrBusy
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (s *Store) releaseWriter() { <-s.writer }
+
+// exec runs one write statement outside a transaction, in the write queue.
+func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	release, err := s.acquireWriter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	res, err := s.db.ExecContext(ctx, query, args...)
+	return res, s.busy(err)
+}
+
+// busy turns the database's "locked" refusal into store.ErrBusy.
+func (s *Store) busy(err error) error {
+	if err != nil && s.dialect.isBusy != nil && s.dialect.isBusy(err) {
+		return fmt.Errorf("%w (%v)", store.ErrBusy, err)
+	}
+	return err
 }
 
 // querier is what *sql.DB and *sql.Tx share.

@@ -29,6 +29,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Tags", testTags},
 		{"Credentials", testCredentials},
 		{"ConcurrentUniqueNames", testConcurrentUniqueNames},
+		{"RobotQuotaAccounting", testRobotQuotaAccounting},
+		{"ConcurrentRobotQuota", testConcurrentRobotQuota},
 		{"JobLifecycle", testJobLifecycle},
 		{"JobCancel", testJobCancel},
 		{"JobCancelEarly", testJobCancelEarly},
