@@ -52,12 +52,19 @@ func (a *API) verifyAgent(r *http.Request, body []byte, unknown *refusal) (fleet
 	return robot, nil
 }
 
+// maxBody is the largest poll or report body (far above any real one).
+const maxBody = 1 << 20
+
 // authenticate reads and verifies a signed JSON request and decodes it into
 // v. It writes the error answer itself when it returns ok=false.
 func (a *API) authenticate(w http.ResponseWriter, r *http.Request, v any) (fleet.Robot, bool) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil {
 		writeErr(w, http.StatusBadRequest, "BadRequest", "reading the body failed")
+		return fleet.Robot{}, false
+	}
+	if len(body) > maxBody {
+		writeErr(w, http.StatusRequestEntityTooLarge, "RequestTooLarge", "the body is over 1 MiB")
 		return fleet.Robot{}, false
 	}
 	robot, ref := a.verifyAgent(r, body, &refusal{http.StatusUnauthorized, "Unauthorized", "no robot has this agent id as its greengrassGroupId"})

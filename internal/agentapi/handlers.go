@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/fleetsync/fleetsync/internal/deploy"
+	"github.com/fleetsync/fleetsync/internal/fleet"
 	"github.com/fleetsync/fleetsync/internal/proto"
 )
 
@@ -124,10 +125,18 @@ func (a *API) report(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	if rep.Result != "" && rep.Result != proto.ResultSucceeded && rep.Result != proto.ResultFailed {
+		writeErr(w, http.StatusBadRequest, "InvalidParameter", "1 validation error detected: Value at 'result' failed to satisfy constraint: Member must satisfy enum value set: [Succeeded, Failed]")
+		return
+	}
 	abort, err := a.cfg.Robots.Report(ctx, robot, deploy.Report{
 		DeploymentJob: rep.DeploymentJob, Step: string(rep.Step), PercentDone: rep.PercentDone, ETASeconds: rep.ETASeconds,
 		Done: rep.Result != "", Succeeded: rep.Result == proto.ResultSucceeded, FailureCode: rep.FailureCode, FailureReason: rep.FailureReason,
 	})
+	if fleet.CodeOf(err) == fleet.Invalid {
+		writeErr(w, http.StatusBadRequest, "InvalidParameter", err.Error())
+		return
+	}
 	if err != nil {
 		a.logFailure(ctx, "report failed", "robot", robot.ARN, "error", err)
 		unavailable.write(w)

@@ -3,8 +3,12 @@ package deploy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fleetsync/fleetsync/internal/blob"
 	"github.com/fleetsync/fleetsync/internal/fleet"
@@ -229,11 +233,77 @@ func (r *Robots) assignment(ctx context.Context, robot fleet.Robot, j fleet.Job)
 
 // Report records a robot's progress or result. abort tells the robot its
 // deployment is no longer running (canceled, superseded, finished).
+// A report that breaks the rules of the AWS model (ValidReport) is refused
+// with an Invalid error naming the member, before anything is stored.
 func (r *Robots) Report(ctx context.Context, robot fleet.Robot, rep Report) (abort bool, err error) {
+	if err := ValidReport(rep); err != nil {
+		return false, err
+	}
 	if !rep.Done {
 		return r.Store.RecordProgress(ctx, rep.DeploymentJob, robot.ARN, rep.Step, rep.PercentDone, rep.ETASeconds)
 	}
 	abort, err = r.Store.RecordResult(ctx, rep.DeploymentJob, robot.ARN, rep.Succeeded, rep.FailureCode, rep.FailureReason, r.now().UnixMilli())
 	orNop(r.Wake).WakeEngine()
 	return abort, err
+}
+
+// reportSteps are AWS's RobotDeploymentStep values, the only steps a report
+// may name.
+var reportSteps = map[string]bool{
+	"Validating": true, "DownloadingExtracting": true, "ExecutingDownloadCondition": true, "ExecutingPreLaunch": true,
+	"Launching": true, "ExecutingPostLaunch": true, "Finished": true,
+}
+
+// reportFailureCodes are AWS's DeploymentJobErrorCode values, plus
+// DownloadingBundleFailure, the one code fleetsync's agent adds (a download
+// that failed for a reason AWS has no code for; docs/agent-protocol.md).
+var reportFailureCodes = map[string]bool{
+	"ResourceNotFound": true, "EnvironmentSetupError": true, "EtagMismatch": true, "FailureThresholdBreached": true,
+	"RobotDeploymentAborted": true, "RobotDeploymentNoResponse": true, "RobotAgentConnectionTimeout": true,
+	"GreengrassDeploymentFailed": true, "InvalidGreengrassGroup": true, "MissingRobotArchitecture": true,
+	"MissingRobotApplicationArchitecture": true, "MissingRobotDeploymentResource": true,
+	"GreengrassGroupVersionDoesNotExist": true, "LambdaDeleted": true, "ExtractingBundleFailure": true,
+	"PreLaunchFileFailure": true, "PostLaunchFileFailure": true, "BadPermissionError": true,
+	"DownloadConditionFailed": true, "BadLambdaAssociated": true, "InternalServerError": true,
+	"RobotApplicationDoesNotExist": true, "DeploymentFleetDoesNotExist": true, "FleetDeploymentTimeout": true,
+	"DownloadingBundleFailure": true,
+}
+
+// MaxFailureReason is the longest failureReason a robot may report, in
+// characters: the model's GenericString (max 1024), which is what
+// DescribeDeploymentJob answers it in.
+const MaxFailureReason = 1024
+
+// ValidReport checks an agent's report as the API checks its input, since
+// what it carries is answered by DescribeDeploymentJob and the console:
+// the step and failure code from their enums, percentDone 0..100 (the
+// model's PercentDone), etaSeconds ≥ 0, failureReason at most
+// MaxFailureReason characters of valid UTF-8 without NUL, and failure
+// members only on a failed result. The error names the member.
+func ValidReport(rep Report) error {
+	bad := func(member, value, rule string) error {
+		if len(value) > 64 {
+			value = strings.ToValidUTF8(value[:64], "") + "…"
+		}
+		return fleet.Errorf(fleet.Invalid, "1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: %s", value, member, rule)
+	}
+	switch {
+	case !reportSteps[rep.Step]:
+		return bad("step", rep.Step, "Member must satisfy enum value set: [Validating, DownloadingExtracting, ExecutingDownloadCondition, ExecutingPreLaunch, Launching, ExecutingPostLaunch, Finished]")
+	case rep.PercentDone != nil && !(*rep.PercentDone >= 0 && *rep.PercentDone <= 100): // NaN fails both
+		return bad("percentDone", strconv.FormatFloat(*rep.PercentDone, 'g', -1, 64), "Member must have value between 0 and 100")
+	case rep.ETASeconds != nil && *rep.ETASeconds < 0:
+		return bad("etaSeconds", strconv.FormatInt(*rep.ETASeconds, 10), "Member must have value greater than or equal to 0")
+	case rep.FailureCode != "" && !reportFailureCodes[rep.FailureCode]:
+		return bad("failureCode", rep.FailureCode, "Member must satisfy enum value set of DeploymentJobErrorCode")
+	case !utf8.ValidString(rep.FailureReason) || strings.ContainsRune(rep.FailureReason, 0):
+		return bad("failureReason", "…", "Member must be valid UTF-8 without NUL")
+	case utf8.RuneCountInString(rep.FailureReason) > MaxFailureReason:
+		return bad("failureReason", rep.FailureReason, fmt.Sprintf("Member must have length less than or equal to %d", MaxFailureReason))
+	case (rep.FailureCode != "" || rep.FailureReason != "") && (!rep.Done || rep.Succeeded):
+		return bad("failureCode", rep.FailureCode, "Member must be empty unless the result is Failed")
+	case rep.Done && !rep.Succeeded && rep.FailureCode == "":
+		return bad("failureCode", "", "Member is required when the result is Failed")
+	}
+	return nil
 }

@@ -557,6 +557,9 @@ func (a *Agent) runScript(ctx context.Context, spec launch.Spec, path string) er
 }
 
 func truncate(s string, n int) string {
+	// The server refuses a failureReason that is not valid UTF-8 or holds a
+	// NUL (an error text can quote a bundle's file names).
+	s = strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", `\0`), "\uFFFD")
 	if len(s) <= n {
 		return s
 	}
