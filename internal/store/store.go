@@ -239,6 +239,9 @@ type Agents interface {
 	FlushProgress(ctx context.Context) error
 	// RecordResult finishes a Deploying or NoResponse row: success makes the
 	// robot InSync with the job's fingerprint, failure makes it Failed.
+	// Every change of a job's row moves the robot's own status only while
+	// the robot is still in the job's fleet: one deregistered, or whose
+	// fleet was deleted, mid-deployment stays Available (SPEC: in no fleet).
 	RecordResult(ctx context.Context, jobARN, robotARN string, success bool, code, reason string, nowMs int64) (abort bool, err error)
 	// RecordAgentsSeen stores when robots' agents were last heard (epoch ms
 	// by robot ARN), so that whichever replica drives a job knows it; a

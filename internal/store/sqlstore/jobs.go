@@ -307,8 +307,9 @@ func finishRow(ctx context.Context, tx *sql.Tx, jobARN, robotARN string, from, t
 		}
 		return false, err
 	}
-	// The robot's own status follows only its latest deployment.
-	_, err = tx.ExecContext(ctx, `UPDATE robots SET status = $1 WHERE arn = $2 AND last_job_arn = $3`, to, robotARN, jobARN)
+	// The robot's own status follows only its latest deployment, and only
+	// while it is in that deployment's fleet (inJobFleet).
+	_, err = tx.ExecContext(ctx, `UPDATE robots SET status = $1 WHERE arn = $2 AND last_job_arn = $3`+inJobFleet, to, robotARN, jobARN)
 	return true, err
 }
 
@@ -345,7 +346,7 @@ func (s *Store) Apply(ctx context.Context, jobARN string, step store.Step, nowMs
 				}
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE robots SET status = $1 WHERE arn = $2 AND last_job_arn = $3`, fleet.RobotDeploying, r, jobARN); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE robots SET status = $1 WHERE arn = $2 AND last_job_arn = $3`+inJobFleet, fleet.RobotDeploying, r, jobARN); err != nil {
 				return err
 			}
 		}
@@ -363,9 +364,17 @@ func (s *Store) Apply(ctx context.Context, jobARN string, step store.Step, nowMs
 // rows stay PendingNewDeployment as the record that they were never reached.
 func restorePending(ctx context.Context, tx *sql.Tx, jobARN string) error {
 	_, err := tx.ExecContext(ctx, `UPDATE robots SET status = (SELECT jr.prior_status FROM job_robots jr WHERE jr.job_arn = $1 AND jr.robot_arn = robots.arn)
-		WHERE last_job_arn = $1 AND arn IN (SELECT robot_arn FROM job_robots WHERE job_arn = $1 AND status = $2)`, jobARN, fleet.RobotPendingNewDeployment)
+		WHERE last_job_arn = $1 AND arn IN (SELECT robot_arn FROM job_robots WHERE job_arn = $1 AND status = $2)
+		AND fleet_arn = (SELECT fleet_arn FROM deployment_jobs WHERE arn = $1)`, jobARN, fleet.RobotPendingNewDeployment)
 	return err
 }
+
+// inJobFleet ends an UPDATE of robots whose last_job_arn is compared with
+// the job ARN: the robot's status follows the job only while the robot is
+// still in the job's fleet. A robot deregistered, or whose fleet was
+// deleted, while the job deployed to it is Available (in no fleet) or
+// Registered (in its new fleet), whatever the job does with its row later.
+const inJobFleet = ` AND robots.fleet_arn = (SELECT j.fleet_arn FROM deployment_jobs j WHERE j.arn = robots.last_job_arn)`
 
 // CancelJob implements store.Jobs.
 func (s *Store) CancelJob(ctx context.Context, account, jobARN, abortCode, abortReason string, nowMs int64) error {

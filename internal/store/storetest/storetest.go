@@ -38,6 +38,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Reports", testReports},
 		{"AgentsSeen", testAgentsSeen},
 		{"Nonces", testNonces},
+		{"FleetDeletedMidDeployment", testFleetDeletedMidDeployment},
 		{"Settings", testSettings},
 		{"LeaseFencing", testLeaseFencing},
 	}
