@@ -379,7 +379,7 @@ func TestCreateDeploymentJobIdempotencyAndErrors(t *testing.T) {
 	in.ClientRequestToken = aws.String("tok-2")
 	in.DeploymentApplicationConfigs[0].ApplicationVersion = aws.String("$LATEST")
 	_, err = r.c.CreateDeploymentJob(in)
-	wantErr(t, err, "InvalidParameterException", "applicationVersion")
+	wantErr(t, err, "InvalidParameterException", "applicationVersion", "create one with CreateRobotApplicationVersion first")
 	in.DeploymentApplicationConfigs[0].ApplicationVersion = aws.String("9")
 	_, err = r.c.CreateDeploymentJob(in)
 	wantErr(t, err, "ResourceNotFoundException", "version 9")
