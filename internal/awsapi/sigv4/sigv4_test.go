@@ -100,6 +100,9 @@ type signSpec struct {
 	presign             bool
 	expires             time.Duration
 	unsigned            bool
+	// pathAsSent signs the path exactly as sent, not encoded again: what
+	// curl 7's --aws-sigv4 does (the SDK signer's DisableURIPathEscaping).
+	pathAsSent bool
 }
 
 func signRequest(tb testing.TB, r *http.Request, body []byte, s signSpec) {
@@ -121,6 +124,7 @@ func signRequest(tb testing.TB, r *http.Request, body []byte, s signSpec) {
 	}
 	signer := v4.NewSigner(credentials.NewStaticCredentials(s.akid, s.secret, s.token), func(v *v4.Signer) {
 		v.UnsignedPayload = s.unsigned
+		v.DisableURIPathEscaping = s.pathAsSent
 	})
 	var rs io.ReadSeeker
 	if body != nil {
@@ -264,6 +268,8 @@ func verifyCases() []verifyCase {
 		{name: "valid/POST createFleet JSON", method: "POST", url: createFleetURL, body: str(fleetBody), header: jsonHeader, sign: headerSigned()},
 		{name: "valid/GET tags body {}", method: "GET", url: tags, body: str("{}"), sign: headerSigned()},
 		{name: "valid/GET tags empty body", method: "GET", url: tags, sign: headerSigned()},
+		{name: "valid/path signed as sent (curl 7)", method: "GET", url: tags, sign: &signSpec{pathAsSent: true}},
+		{name: "valid/path signed as sent, presigned", method: "GET", url: tags, sign: &signSpec{pathAsSent: true, presign: true, expires: time.Minute}},
 		{name: "valid/GET tags without query", method: "GET", url: tagsURL(testARN, ""), sign: headerSigned()},
 		{name: "valid/DELETE tags body {}", method: "DELETE", url: tags, body: str("{}"), sign: headerSigned()},
 		{name: "valid/DELETE tags empty body", method: "DELETE", url: tags, sign: headerSigned()},
@@ -366,6 +372,11 @@ func verifyCases() []verifyCase {
 		{name: "tampered/path other ARN", method: "GET", url: tags, sign: headerSigned(),
 			tamper: setURL(tagsURL(otherARN, "tagKeys=a&tagKeys=b")), wantCode: "InvalidSignatureException", wantMsg: []string{mismatch}},
 		{name: "tampered/path re-encoded", method: "GET", url: tags, sign: headerSigned(),
+			tamper:   setURL("https://" + testHost + "/tags/" + strings.ReplaceAll(rest.EscapePath(testARN, true), "%3A", ":") + "?tagKeys=a&tagKeys=b"),
+			wantCode: "InvalidSignatureException", wantMsg: []string{mismatch}},
+		{name: "tampered/path signed as sent, other ARN", method: "GET", url: tags, sign: &signSpec{pathAsSent: true},
+			tamper: setURL(tagsURL(otherARN, "tagKeys=a&tagKeys=b")), wantCode: "InvalidSignatureException", wantMsg: []string{mismatch}},
+		{name: "tampered/path signed as sent, re-encoded", method: "GET", url: tags, sign: &signSpec{pathAsSent: true},
 			tamper:   setURL("https://" + testHost + "/tags/" + strings.ReplaceAll(rest.EscapePath(testARN, true), "%3A", ":") + "?tagKeys=a&tagKeys=b"),
 			wantCode: "InvalidSignatureException", wantMsg: []string{mismatch}},
 		{name: "tampered/path other operation", method: "POST", url: createFleetURL, body: str(fleetBody), header: jsonHeader, sign: headerSigned(),
