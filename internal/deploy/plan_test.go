@@ -62,6 +62,8 @@ func TestDecide(t *testing.T) {
 			o.Failed = 3
 			o.Pending, o.PendingTotal = names("r", 5), 5
 		}), Plan{Finish: &Finish{fleet.JobFailed, CodeThresholdBreached, reasonThresholdBreach}}},
+		{"threshold reached after every robot started", with(func(o *Observed) { o.Failed = 3 }),
+			Plan{Finish: &Finish{fleet.JobFailed, CodeThresholdBreached, reasonThresholdAllStarted}}},
 		{"below threshold succeeds with failures", with(func(o *Observed) { o.Failed = 2 }),
 			Plan{Finish: &Finish{Status: fleet.JobSucceeded}}},
 		{"fleet timeout", with(func(o *Observed) {
