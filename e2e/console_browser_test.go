@@ -1,8 +1,9 @@
 // The web console in a real headless Chromium driven over the DevTools
 // protocol (chromedp) against a real fleetsyncd with simulated robots: sign
 // in (a wrong secret is refused), open a fleet, start a Sync, watch a robot's
-// row reach InSync through server-sent events without a reload, save a
-// screenshot; and a POST without the CSRF token is refused.
+// row reach InSync through server-sent events without a reload; a job of
+// three robots whose summary bar moves live to "3 of 3 InSync"; screenshots
+// saved; and a POST without the CSRF token is refused.
 package e2e
 
 //lint:file-ignore SA1019 aws-sdk-go v1 (deprecated) is the reference client fleetsync serves.
@@ -14,7 +15,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -223,4 +226,54 @@ func TestConsoleInBrowser(t *testing.T) {
 	if after := len(listJobs(t, r)); after != before {
 		t.Errorf("refused POSTs created jobs: %d → %d", before, after)
 	}
+
+	// A job to all three robots, each held after Validating: the summary bar
+	// is read while none is InSync, then moves live as they are released
+	// one by one, to "3 of 3 InSync".
+	for _, rb := range r.robots {
+		rb.SetBehavior(sim.Behavior{Hang: true})
+	}
+	job := r.create(jobConfig{concurrent: 100})
+	var insync, counts, elapsed string
+	browse(t, ctx, "open the job page",
+		chromedp.Navigate(s.URL+"/console/jobs/"+url.PathEscape(job)),
+		chromedp.WaitVisible("#summary", chromedp.ByID),
+		chromedp.Poll(`document.getElementById("summary-counts").textContent.includes("Deploying 3")`, nil, chromedp.WithPollingTimeout(time.Minute)),
+		chromedp.Evaluate(`window.fleetsyncNoReload = 9; 9`, &marker),
+		chromedp.Text("#summary-insync", &insync, chromedp.ByID),
+	)
+	if insync != "0 of 3 InSync" {
+		t.Errorf("summary while all deploy = %q, want 0 of 3 InSync", insync)
+	}
+	screenshot(t, ctx, "console-job-deploying.png")
+	for i, rb := range r.robots {
+		rb.SetBehavior(sim.Behavior{})
+		want := strconv.Itoa(i+1) + " of 3 InSync"
+		browse(t, ctx, "watch the summary reach "+want,
+			chromedp.Poll(`document.getElementById("summary-insync").textContent === "`+want+`"`, nil, chromedp.WithPollingTimeout(time.Minute)),
+		)
+		if i == 0 {
+			screenshot(t, ctx, "console-job-1-of-3.png")
+		}
+	}
+	var width string
+	browse(t, ctx, "the finished job",
+		chromedp.Poll(`document.getElementById("job-status").textContent === "Succeeded"`, nil, chromedp.WithPollingTimeout(time.Minute)),
+		chromedp.Poll(`document.getElementById("summary-elapsed").textContent.startsWith("took ")`, nil, chromedp.WithPollingTimeout(time.Minute)),
+		chromedp.Evaluate(`window.fleetsyncNoReload`, &marker),
+		chromedp.Text("#summary-counts", &counts, chromedp.ByID),
+		chromedp.Text("#summary-elapsed", &elapsed, chromedp.ByID),
+		chromedp.Evaluate(`document.querySelector("#summary-bar .seg-InSync").style.width`, &width),
+	)
+	if marker != 9 {
+		t.Errorf("the job page was reloaded (marker %d)", marker)
+	}
+	if strings.TrimSpace(counts) != "InSync 3" || width != "100%" || !regexp.MustCompile(`^took \d+(\.\d)?s$`).MatchString(elapsed) {
+		t.Errorf("finished job summary: counts %q, InSync bar width %q, %q", counts, width, elapsed)
+	}
+	screenshot(t, ctx, "console-job-3-of-3.png")
+	browse(t, ctx, "the applications page", chromedp.Navigate(s.URL+"/console/applications"), chromedp.WaitVisible("#applications", chromedp.ByID))
+	screenshot(t, ctx, "console-applications.png")
+	browse(t, ctx, "the fleet page", chromedp.Navigate(s.URL+fleetPath(r.fleet)), chromedp.WaitVisible("#robots", chromedp.ByID))
+	screenshot(t, ctx, "console-fleet-after.png")
 }

@@ -107,7 +107,7 @@ func TestConsolePages(t *testing.T) {
 		finished, _ := cell(page, "robot", rb.ARN, "finished")
 		dur, _ := cell(page, "robot", rb.ARN, "duration")
 		pct, _ := cell(page, "robot", rb.ARN, "percent")
-		if name != rb.Name || !clock.MatchString(started) || !clock.MatchString(finished) || !regexp.MustCompile(`^\d+s$`).MatchString(dur) || pct != "" {
+		if name != rb.Name || !clock.MatchString(started) || !clock.MatchString(finished) || !regexp.MustCompile(`^\d+(\.\d)?s$`).MatchString(dur) || pct != "" {
 			t.Errorf("job page row of %s: name %q started %q finished %q duration %q progress %q", rb.Name, name, started, finished, dur, pct)
 		}
 	}
@@ -140,7 +140,7 @@ func TestConsolePages(t *testing.T) {
 		t.Fatalf("applications page has no version 1 row of %s", aws.StringValue(app.Name))
 	}
 	want := aws.TimeValue(v1.LastUpdatedAt).UTC().Format("2006-01-02 15:04:05 UTC")
-	if !strings.Contains(rows[1], `<td class="created">`+want+`</td>`) ||
+	if !strings.Contains(rows[1], `<td class="created time">`+want+`</td>`) ||
 		aws.TimeValue(v1.LastUpdatedAt).Unix() == aws.TimeValue(app.LastUpdatedAt).Unix() {
 		t.Errorf("version 1 row = %q, want its own creation time %s, not the application's %s", rows[1], want,
 			aws.TimeValue(app.LastUpdatedAt).UTC().Format(time.DateTime))

@@ -19,6 +19,12 @@ var templateFuncs = template.FuncMap{
 	"ref":      arnRef,
 	"duration": formatSpan,
 	"short":    shortHash,
+	"op":       operationLabel,
+}
+
+// operationLabel is how a job came to be: "Create" or "Sync".
+func operationLabel(op string) string {
+	return strings.TrimSuffix(op, "DeploymentJob")
 }
 
 // arnName is what a person calls the resource an ARN names: its name (a
@@ -54,8 +60,8 @@ func formatClock(ms int64) string {
 	return time.UnixMilli(ms).UTC().Format("15:04:05")
 }
 
-// formatSpan is the time from one instant to another as "1h02m", "3m05s" or
-// "12s" (console.js formats live durations the same way); "" when either is 0.
+// formatSpan is the time from one instant to another as "1h02m", "3m05s",
+// "12s" or "0.4s" (console.js formats live durations the same way); "" when either is 0.
 func formatSpan(fromMs, toMs int64) string {
 	if fromMs == 0 || toMs == 0 {
 		return ""
@@ -64,8 +70,11 @@ func formatSpan(fromMs, toMs int64) string {
 }
 
 func formatDuration(ms int64) string {
-	s := max(ms, 0) / 1000
+	ms = max(ms, 0)
+	s := ms / 1000
 	switch {
+	case s < 10: // tenths, so that 0.9s between 08:00:01 and 08:00:02 does not read "0s"
+		return strconv.FormatFloat(float64(ms)/1000, 'f', 1, 64) + "s"
 	case s < 60:
 		return strconv.FormatInt(s, 10) + "s"
 	case s < 3600:

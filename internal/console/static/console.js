@@ -26,10 +26,12 @@ document.addEventListener("DOMContentLoaded", function () {
   var offset = Number(summary.dataset.nowMs) - Date.now();
   var job = { createdMs: Number(summary.dataset.createdMs), finishedMs: Number(summary.dataset.finishedMs) };
 
-  // formatDuration matches the server's (format.go): 12s, 3m05s, 1h02m.
+  // formatDuration matches the server's (format.go): 0.4s, 12s, 3m05s, 1h02m.
   function formatDuration(ms) {
-    var s = Math.max(0, Math.floor(ms / 1000));
+    ms = Math.max(0, ms);
+    var s = Math.floor(ms / 1000);
     var pad = function (n) { return (n < 10 ? "0" : "") + n; };
+    if (s < 10) { return (Math.floor(ms / 100) / 10).toFixed(1) + "s"; }
     if (s < 60) { return s + "s"; }
     if (s < 3600) { return Math.floor(s / 60) + "m" + pad(s % 60) + "s"; }
     return Math.floor(s / 3600) + "h" + pad(Math.floor(s / 60) % 60) + "m";
