@@ -29,6 +29,8 @@ import (
 	v4 "github.com/aws/aws-sdk-go/aws/signer/v4"
 	"github.com/aws/aws-sdk-go/private/protocol/rest"
 	"github.com/aws/aws-sdk-go/service/robomaker"
+
+	"github.com/fleetsync/fleetsync/internal/testskip"
 )
 
 const (
@@ -751,14 +753,14 @@ for name, call in calls:
 // botocore is not installed.
 func TestBotocoreClient(t *testing.T) {
 	if testing.Short() {
-		t.Skip("short mode")
+		testskip.Skip(t, "botocore signing test", "-short given", "go test without -short")
 	}
 	python, err := exec.LookPath("python3")
 	if err != nil {
-		t.Skip("python3 not installed")
+		testskip.Missing(t, "botocore signing test", "python3 not installed", "scripts/test (installs awscli, which brings python3-botocore), or apt-get install python3-botocore")
 	}
 	if err := exec.Command(python, "-c", "import botocore").Run(); err != nil {
-		t.Skip("botocore not installed")
+		testskip.Missing(t, "botocore signing test", "python3 has no botocore", "scripts/test (installs awscli, which brings python3-botocore), or apt-get install python3-botocore")
 	}
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/aws/aws-sdk-go").Output()
 	if err != nil {
