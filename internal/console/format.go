@@ -74,7 +74,7 @@ func formatDuration(ms int64) string {
 	s := ms / 1000
 	switch {
 	case s < 10: // tenths, so that 0.9s between 08:00:01 and 08:00:02 does not read "0s"
-		return strconv.FormatFloat(float64(ms)/1000, 'f', 1, 64) + "s"
+		return strconv.FormatInt(s, 10) + "." + strconv.FormatInt(ms/100%10, 10) + "s" // truncated, as console.js does
 	case s < 60:
 		return strconv.FormatInt(s, 10) + "s"
 	case s < 3600:
