@@ -41,7 +41,8 @@ type CredentialLookup func(ctx context.Context, accessKeyID string) (secret, acc
 type Config struct {
 	Registry *registry.Service
 	Deploy   *deploy.Service
-	// Reports gives the per-fleet robot counts and each robot's last row.
+	// Reports gives the per-fleet robot counts, each robot's last row and
+	// the row of the deployment it runs.
 	Reports     *deploy.Reports
 	Credentials CredentialLookup
 	// Presence tells when a robot's agent was last heard by this replica.
@@ -308,7 +309,7 @@ func (c *Console) fleetPage(w http.ResponseWriter, r *http.Request, s session) {
 	}
 	installed, err := c.cfg.Reports.InstalledRows(ctx, s.Account, arn)
 	if err != nil {
-		c.fail(w, r, s, fleet.Wrap(fleet.Internal, err, "store failure"))
+		c.fail(w, r, s, err) // already a domain error
 		return
 	}
 	runs := map[string]string{} // robot ARN → the job it last finished InSync

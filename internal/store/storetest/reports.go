@@ -105,7 +105,7 @@ func testReports(t *testing.T, s store.Store) {
 		arn := fmt.Sprintf("arn:rep%d", i+2)
 		must(t, s.CreateJob(ctx, fx.job(arn, int64(600+100*i), fleet.OpCreateDeploymentJob), 10))
 		must(t, s.StartPreparing(ctx, arn))
-		must(t, s.Prepare(ctx, arn, []fleet.RobotDeployment{{Job: arn, Robot: fx.robots[0].ARN, Status: fleet.RobotPendingNewDeployment}}, int64(610+100*i)))
+		must(t, s.Prepare(ctx, arn, []fleet.RobotDeployment{{Job: arn, Robot: fx.robots[0].ARN, Status: fleet.RobotPendingNewDeployment}}, store.JobOutcome{}, int64(610+100*i)))
 		must(t, s.Apply(ctx, arn, store.Step{Start: []string{fx.robots[0].ARN}}, int64(620+100*i)))
 		if !outcome {
 			installed(fx.robots[0].ARN + "@arn:rep2") // deploying: still what it ran
