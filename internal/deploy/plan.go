@@ -25,9 +25,10 @@ const (
 	reasonAgentSilent     = "The robot's agent stopped polling."
 	reasonFleetTimeout    = "The deployment job exceeded the fleet deployment timeout."
 	reasonThresholdBreach = "The failure threshold was reached; robots not yet started were left as they were."
-	// reasonThresholdAllStarted is the breach once every robot had started:
+	// reasonThresholdAllStarted is the breach once no robot was waiting to
+	// start (every one had started, or failed while the job was prepared):
 	// then no robot was left out, and saying so would mislead.
-	reasonThresholdAllStarted = "The failure threshold was reached after every robot had started."
+	reasonThresholdAllStarted = "The failure threshold was reached after every target robot had started or failed."
 	reasonRobotAbortedText    = "The deployment job was canceled while the robot was deploying."
 )
 
