@@ -24,6 +24,7 @@ import (
 
 	"github.com/fleetsync/fleetsync/internal/deploy"
 	"github.com/fleetsync/fleetsync/internal/fleet"
+	"github.com/fleetsync/fleetsync/internal/proto"
 	"github.com/fleetsync/fleetsync/internal/registry"
 )
 
@@ -475,9 +476,10 @@ type robotView struct {
 	Name   string `json:"name"`
 	Status string `json:"status"`
 	Step   string `json:"step"`
-	// Percent and ETA are the download's progress, shown only while the
-	// robot deploys: a stale figure of a finished robot (a download that
-	// completed, then failed to extract, last reported at 0 %) misleads.
+	// Percent and ETA are the download's progress (the protocol sends them
+	// for DownloadingExtracting only), shown only while the robot is in that
+	// step: a stale figure of a later step or a finished robot (a download
+	// that completed, then failed to extract, last reported at 0 %) misleads.
 	Percent string `json:"percent"`
 	ETA     string `json:"eta"`
 	// StartedMs is when the robot started deploying (the page counts a
@@ -506,9 +508,9 @@ func (c *Console) jobView(ctx context.Context, s session, arn string) (jobView, 
 		}
 		rv := robotView{ARN: row.Robot, Name: arnName(row.Robot), Status: string(row.Status), Step: row.Step,
 			StartedMs: row.StartedMs, Started: formatClock(row.StartedMs)}
-		if row.Status == fleet.RobotDeploying {
+		if row.Status == fleet.RobotDeploying && row.Step == string(proto.StepDownloadingExtracting) {
 			rv.Percent, rv.ETA = formatPercent(row.PercentDone), formatETA(row.ETASeconds)
-		} else if row.StartedMs > 0 && row.FinishedMs > 0 {
+		} else if row.Status != fleet.RobotDeploying && row.StartedMs > 0 && row.FinishedMs > 0 {
 			rv.Finished, rv.Duration = formatClock(row.FinishedMs), formatSpan(row.StartedMs, row.FinishedMs)
 		}
 		if row.FailureCode != "" {
