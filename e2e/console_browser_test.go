@@ -26,6 +26,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/fleetsync/fleetsync/internal/proto"
 	"github.com/fleetsync/fleetsync/internal/sim"
 	"github.com/fleetsync/fleetsync/internal/testenv"
 	"github.com/fleetsync/fleetsync/internal/testskip"
@@ -270,6 +271,21 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("finished job summary: counts %q, InSync bar width %q, %q", counts, width, elapsed)
 	}
 	screenshot(t, ctx, "console-job-3-of-3.png")
+
+	// A job in which one robot fails: its row says why, the summary counts it.
+	r.robots[0].SetBehavior(sim.Behavior{FailAt: proto.StepDownloadingExtracting})
+	failing := r.create(jobConfig{concurrent: 100, threshold: 100})
+	var failure string
+	browse(t, ctx, "a job with a failed robot",
+		chromedp.Navigate(s.URL+"/console/jobs/"+url.PathEscape(failing)),
+		chromedp.Poll(`document.getElementById("job-status").textContent === "Succeeded"`, nil, chromedp.WithPollingTimeout(time.Minute)),
+		chromedp.Poll(`document.getElementById("summary-insync").textContent === "2 of 3 InSync"`, nil, chromedp.WithPollingTimeout(time.Minute)),
+		chromedp.Text(`#job-robots tr[data-robot="`+r.robots[0].ARN+`"] td.failure`, &failure, chromedp.ByQuery),
+	)
+	if !strings.HasPrefix(failure, "ExtractingBundleFailure: ") {
+		t.Errorf("failed robot's row says %q, want its failure code and reason", failure)
+	}
+	screenshot(t, ctx, "console-job-failed.png")
 	browse(t, ctx, "the applications page", chromedp.Navigate(s.URL+"/console/applications"), chromedp.WaitVisible("#applications", chromedp.ByID))
 	screenshot(t, ctx, "console-applications.png")
 	browse(t, ctx, "the fleet page", chromedp.Navigate(s.URL+fleetPath(r.fleet)), chromedp.WaitVisible("#robots", chromedp.ByID))
