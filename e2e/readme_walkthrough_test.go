@@ -62,8 +62,9 @@ func TestREADMEWalkthrough(t *testing.T) {
 
 	var script strings.Builder
 	// Errors stop the script; the background processes it starts are ended
-	// when it exits, whatever happens.
-	script.WriteString("set -euo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n")
+	// when it exits, whatever happens, and waited for (an agent writes its
+	// state directory until it has stopped its application).
+	script.WriteString("set -euo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null || true; wait' EXIT\n")
 	script.WriteString("aws() { " + strconvQuote(cli) + ` "$@"; }` + "\n")
 	built := false
 	for _, line := range lines {
