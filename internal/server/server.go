@@ -71,6 +71,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, erro
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
+	// Looked at before LoadKeyring creates the key on a first start.
+	setUp := databaseSetUp(cfg)
 	keys, err := credential.LoadKeyring(cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -83,7 +85,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, erro
 		if path, err = cfg.SQLitePath(); err != nil {
 			return nil, err
 		}
-		st, err = sqlstore.OpenSQLite(ctx, path, log)
+		st, err = sqlstore.OpenSQLiteWith(ctx, path, sqlstore.SQLiteOptions{MustExist: setUp(path), CheckEvery: cfg.Limits.DBCheckInterval}, log)
 	}
 	if err != nil {
 		return nil, err
@@ -246,8 +248,9 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		if err := d.Store.Ping(ctx); err != nil {
-			http.Error(w, "database unreachable", http.StatusServiceUnavailable)
+		if err := d.Store.Ready(ctx); err != nil {
+			log.Warn("not ready", "error", err)
+			http.Error(w, "database unreachable or damaged", http.StatusServiceUnavailable)
 			return
 		}
 		io.WriteString(w, "ready\n")
@@ -256,11 +259,12 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	cons := console.New(console.Config{
 		Registry: reg, Deploy: jobs, Reports: &deploy.Reports{Store: d.Store}, Credentials: d.Credentials.Lookup, Presence: presence,
 		Key: d.Keys.Derive("console-session"), Log: log.With("component", "console"),
+		MaxStreamsPerSession: cfg.Limits.MaxStreamsPerSession,
 	})
 	mux.Handle("/console/", cons)
 	mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusSeeOther))
 	mux.Handle("/agent/", mets.Agents(agents))
-	mux.Handle("/", api)
+	mux.Handle("/", console.RootRedirect(api))
 
 	if cfg.DebugListen != "" {
 		dbg := http.NewServeMux()
@@ -277,7 +281,8 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := &http.Server{Handler: mux}
+	ln = guard(srv, ln, cfg.Limits, log) // timeouts, size and connection limits (limits.go)
 	// HTTP/2 without TLS (prior knowledge) lets thousands of agents behind
 	// one client share a few connections; HTTP/1.1 stays for everyone else.
 	srv.Protocols = new(http.Protocols)

@@ -97,6 +97,9 @@ type Store struct {
 	progress progressBuffer
 	dialect  dialect
 	log      *slog.Logger
+	// integrity is the SQLite file's integrity state for Ready (nil on
+	// PostgreSQL, which checks its own pages).
+	integrity *integrity
 }
 
 var _ store.Store = (*Store)(nil)
@@ -104,6 +107,19 @@ var _ store.Store = (*Store)(nil)
 // OpenSQLite opens (creating if needed) the SQLite database file at path in
 // WAL mode and applies pending migrations.
 func OpenSQLite(ctx context.Context, path string, logger *slog.Logger) (*Store, error) {
+	return OpenSQLiteWith(ctx, path, SQLiteOptions{}, logger)
+}
+
+// OpenSQLiteWith is OpenSQLite that first refuses a damaged file (see
+// SQLiteOptions and ErrDamaged): not a SQLite file, missing or empty where
+// one must exist, or failing PRAGMA quick_check.
+func OpenSQLiteWith(ctx context.Context, path string, o SQLiteOptions, logger *slog.Logger) (*Store, error) {
+	if err := checkSQLiteFile(path, o.MustExist); err != nil {
+		return nil, err
+	}
+	if o.CheckEvery <= 0 {
+		o.CheckEvery = time.Minute
+	}
 	const pragmas = "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)"
 	db, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate")
 	if err != nil {
@@ -117,6 +133,11 @@ func OpenSQLite(ctx context.Context, path string, logger *slog.Logger) (*Store, 
 	db.SetMaxIdleConns(8)
 	db.SetConnMaxIdleTime(0)
 	s := &Store{db: db, rdb: db, dialect: sqliteDialect, log: logger, writer: make(chan struct{}, 1), writeWait: WriteWait}
+	if err := quickCheck(ctx, db, path); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.integrity = &integrity{path: path, every: o.CheckEvery, at: time.Now()}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
