@@ -40,11 +40,27 @@ func (a *API) poll(w http.ResponseWriter, r *http.Request) {
 	// A robot known idle with what it runs now, saying nothing new (no
 	// crash loop to log), is answered from memory: no SQL.
 	memo := cur == nil || cur.Restarts == 0
+	stripped := false
 	for {
 		woken := a.cfg.Hub.wait(robot.ARN)
 		var work deploy.Work
 		var err error
 		if !memo || !a.cfg.Hub.knownIdle(robot.ARN, curJob, curFinished, a.cfg.Now().UnixMilli()) {
+			if stripped {
+				// Looked up again after a hold, so a robot deleted
+				// meanwhile is refused.
+				full, err := a.cfg.Robots.ByAgent(ctx, robot.AgentID)
+				if fleet.CodeOf(err) == fleet.NotFound {
+					writeErr(w, http.StatusUnauthorized, "Unauthorized", "no robot has this agent id as its greengrassGroupId")
+					return
+				}
+				if err != nil {
+					a.logFailure(ctx, "poll failed", "robot", robot.ARN, "error", err)
+					unavailable.write(w)
+					return
+				}
+				robot, stripped = full, false
+			}
 			work, err = look(ctx, robot, cur)
 			if err == nil && work.Assignment == nil && work.Abort == "" && memo {
 				a.cfg.Hub.rememberIdle(robot.ARN, woken, curJob, curFinished, a.cfg.Now().UnixMilli())
@@ -66,6 +82,10 @@ func (a *API) poll(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusOK, resp)
 			return
 		}
+		// While the poll is held only the robot's identity is kept (its
+		// tags and the rest are a kilobyte per waiting robot); the next
+		// look that needs the robot reads it again.
+		robot, stripped = fleet.Robot{ARN: robot.ARN, AgentID: robot.AgentID}, true
 		select {
 		case <-woken:
 		case <-deadline.C:

@@ -264,7 +264,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	mux.Handle("/console/", cons)
 	mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusSeeOther))
 	mux.Handle("/agent/", mets.Agents(agents))
-	mux.Handle("/", api)
+	mux.Handle("/", console.RootRedirect(api))
 
 	if cfg.DebugListen != "" {
 		dbg := http.NewServeMux()

@@ -391,7 +391,7 @@ func stringFailures(s *shape, str string) []string {
 		}
 	}
 	if s.re != nil && !s.re.MatchString(str) {
-		failed = append(failed, "Member must satisfy regular expression pattern: "+s.pattern)
+		failed = append(failed, "Member must satisfy regular expression pattern: "+s.pattern+hints[shapeValue{s.name, str}])
 	}
 	if len(s.enum) > 0 {
 		found := false
@@ -406,6 +406,16 @@ func stringFailures(s *shape, str string) []string {
 		}
 	}
 	return failed
+}
+
+// shapeValue is a string value of a named shape.
+type shapeValue struct{ shape, value string }
+
+// hints add what to do instead to a pattern clause for values a user
+// predictably tries: AWS's bare regex does not tell that a deployment needs
+// a numbered version, and $LATEST is what the other operations accept.
+var hints = map[shapeValue]string{
+	{"DeploymentVersion", "$LATEST"}: " (deployments name a numbered version, not $LATEST: create one with CreateRobotApplicationVersion first and deploy the version number it returns)",
 }
 
 // cmpInt compares i with bound b.
