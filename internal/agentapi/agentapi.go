@@ -31,10 +31,15 @@ type Config struct {
 	// Bundles.
 	Presign blob.Presigner
 	Hub     *Hub
-	// Nonces refuses replayed requests; nil keeps them in this process,
-	// which is enough for one replica (SQLite). Replicas sharing a
-	// database use StoreNonces.
+	// Nonces refuses replayed requests; nil keeps each agent's window in
+	// this process, which is enough for one replica (SQLite). Replicas
+	// sharing a database use StoreNonces.
 	Nonces Nonces
+	// RatePerSecond and Burst bound each robot's requests (a token bucket
+	// per robot, in this process); over it a request is answered 429
+	// Throttling with Retry-After. RatePerSecond 0 sets no limit.
+	RatePerSecond float64
+	Burst         int
 	// URLKey signs bundle download URLs.
 	URLKey []byte
 	// URLTTL is how long a download URL stays valid.
@@ -55,6 +60,7 @@ type API struct {
 	cfg      Config
 	mux      *http.ServeMux
 	sessions sessions
+	rates    rates
 }
 
 // New builds the agent endpoint.
@@ -66,7 +72,7 @@ func New(cfg Config) *API {
 		cfg.IdleWait = DefaultIdleWait
 	}
 	if cfg.Nonces == nil {
-		cfg.Nonces = &nonceCache{seen: map[string]int64{}}
+		cfg.Nonces = &nonceCache{}
 	}
 	a := &API{cfg: cfg, mux: http.NewServeMux()}
 	a.mux.HandleFunc("POST "+proto.PathPoll, a.poll)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 
 	"github.com/fleetsync/fleetsync/internal/fleet"
 )
@@ -13,11 +14,18 @@ import (
 type refusal struct {
 	status        int
 	code, message string
+	// retryAfter, if positive, is sent as Retry-After (seconds).
+	retryAfter int
 }
 
-func (f *refusal) write(w http.ResponseWriter) { writeErr(w, f.status, f.code, f.message) }
+func (f *refusal) write(w http.ResponseWriter) {
+	if f.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(f.retryAfter))
+	}
+	writeErr(w, f.status, f.code, f.message)
+}
 
-var unavailable = &refusal{http.StatusServiceUnavailable, "Unavailable", "try again later"}
+var unavailable = &refusal{http.StatusServiceUnavailable, "Unavailable", "try again later", 0}
 
 // verifyAgent checks an agent request's session credential or signature
 // over body, finds the robot it signed as and refuses a replay: the one
@@ -27,7 +35,7 @@ func (a *API) verifyAgent(r *http.Request, body []byte, unknown *refusal) (fleet
 	now := a.cfg.Now()
 	ver, err := a.verifyCredential(r, body, now)
 	if err != nil {
-		return fleet.Robot{}, &refusal{http.StatusUnauthorized, "Unauthorized", err.Error()}
+		return fleet.Robot{}, &refusal{http.StatusUnauthorized, "Unauthorized", err.Error(), 0}
 	}
 	robot, err := a.cfg.Robots.ByAgent(r.Context(), ver.agentID)
 	if fleet.CodeOf(err) == fleet.NotFound {
@@ -37,17 +45,21 @@ func (a *API) verifyAgent(r *http.Request, body []byte, unknown *refusal) (fleet
 		a.logFailure(r.Context(), "robot lookup failed", "error", err)
 		return fleet.Robot{}, unavailable
 	}
+	// Rates and replay windows are kept only for known agents, so strangers
+	// cannot fill them.
+	if ref := a.limit(robot.ARN, now); ref != nil {
+		return fleet.Robot{}, ref
+	}
 	if ver.session {
 		return robot, nil // the session's sequence numbers refused replays
 	}
-	// Nonces are remembered only for known agents, so strangers cannot fill the cache.
-	fresh, err := a.cfg.Nonces.Fresh(r.Context(), ver.agentID+"/"+ver.nonce, now.UnixMilli())
+	fresh, err := a.cfg.Nonces.Fresh(r.Context(), ver.agentID, ver.nonce, ver.dateMs, now.UnixMilli())
 	if err != nil {
 		a.logFailure(r.Context(), "nonce check failed", "error", err)
 		return fleet.Robot{}, unavailable
 	}
 	if !fresh {
-		return fleet.Robot{}, &refusal{http.StatusUnauthorized, "Unauthorized", "replayed request"}
+		return fleet.Robot{}, &refusal{http.StatusUnauthorized, "Unauthorized", "replayed request (or one older than the agent's last 64 signed requests: sign it again)", 0}
 	}
 	return robot, nil
 }
@@ -67,7 +79,7 @@ func (a *API) authenticate(w http.ResponseWriter, r *http.Request, v any) (fleet
 		writeErr(w, http.StatusRequestEntityTooLarge, "RequestTooLarge", "the body is over 1 MiB")
 		return fleet.Robot{}, false
 	}
-	robot, ref := a.verifyAgent(r, body, &refusal{http.StatusUnauthorized, "Unauthorized", "no robot has this agent id as its greengrassGroupId"})
+	robot, ref := a.verifyAgent(r, body, &refusal{http.StatusUnauthorized, "Unauthorized", "no robot has this agent id as its greengrassGroupId", 0})
 	if ref != nil {
 		ref.write(w)
 		return fleet.Robot{}, false

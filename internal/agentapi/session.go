@@ -150,6 +150,7 @@ func (t *sessions) count() int {
 // credential refuses replays by its sequence numbers).
 type credential struct {
 	agentID, nonce string
+	dateMs         int64 // the signed date
 	session        bool
 }
 
@@ -161,7 +162,7 @@ func (a *API) verifyCredential(r *http.Request, body []byte, now time.Time) (cre
 		return credential{agentID: id, session: true}, err
 	}
 	ver, err := proto.Verify(r, body, now)
-	return credential{agentID: ver.AgentID, nonce: ver.Nonce}, err
+	return credential{agentID: ver.AgentID, nonce: ver.Nonce, dateMs: ver.Date.UnixMilli()}, err
 }
 
 // openSession serves POST proto.PathSession: a request signed with the

@@ -234,6 +234,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	robots := &deploy.Robots{Store: d.Store, Bundles: bundles, Presence: presence, Wake: wake, Log: log.With("component", "robots")}
 	agents := agentapi.New(agentapi.Config{
 		Robots: robots, Bundles: bundles, Presign: presign, Hub: hub, Nonces: nonces,
+		RatePerSecond: cfg.Limits.AgentRatePerSecond, Burst: cfg.Limits.AgentBurst,
 		URLKey: d.Keys.Derive("bundle-url"), URLTTL: cfg.BundleURLTTL, PollInterval: cfg.AgentPollInterval, MaxWait: maxWait,
 		Log: log.With("component", "agentapi"),
 	})

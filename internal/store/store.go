@@ -252,15 +252,18 @@ type Agents interface {
 	DeployingAgentsSeen(ctx context.Context, jobARN string) (map[string]int64, error)
 }
 
-// Nonces is the replay protection of the agent protocol, shared by every
-// replica: a signed request's nonce is accepted once.
-type Nonces interface {
-	// ClaimNonce records a nonce first seen at nowMs; it reports false when
-	// the nonce is already recorded (a replay), settled by the database.
-	ClaimNonce(ctx context.Context, nonce string, nowMs int64) (bool, error)
-	// DeleteNoncesBefore forgets nonces recorded before ms (requests that
-	// old fail the signature's clock check anyway).
-	DeleteNoncesBefore(ctx context.Context, ms int64) (int, error)
+// ReplayWindows are the replay protection of the agent protocol's signed
+// requests, shared by every replica: one small window per agent (the rule
+// is agentapi.ReplayWindow's), so a flood from one key costs one row.
+type ReplayWindows interface {
+	// UpdateReplayWindow runs update on the agent's stored window (nil
+	// when it has none) in a transaction that excludes every other update
+	// of that agent's window, and stores what update returns, with the
+	// newest date it holds, when update reports ok; it returns ok.
+	UpdateReplayWindow(ctx context.Context, agentID string, update func(old []byte) (window []byte, newestMs int64, ok bool)) (bool, error)
+	// DeleteReplayWindowsBefore forgets the windows whose newest date is
+	// before ms (requests that old fail the signature's clock check anyway).
+	DeleteReplayWindowsBefore(ctx context.Context, ms int64) (int, error)
 }
 
 // Settings are values every process sharing the database must agree on.
@@ -280,7 +283,7 @@ type Store interface {
 	Jobs
 	Agents
 	Reports
-	Nonces
+	ReplayWindows
 	Settings
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error

@@ -20,6 +20,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -83,6 +84,18 @@ type HTTPError struct {
 	Code string
 	// Message is proto.Error.Message.
 	Message string
+	// RetryAfter is the server's Retry-After (a 429 Throttling: the robot
+	// is over its request rate), 0 when it sent none.
+	RetryAfter time.Duration
+}
+
+// Wait returns how long to wait before the next request after err: backoff,
+// or the server's Retry-After when that is longer.
+func Wait(err error, backoff time.Duration) time.Duration {
+	if he, ok := errors.AsType[*HTTPError](err); ok && he.RetryAfter > backoff {
+		return he.RetryAfter
+	}
+	return backoff
 }
 
 // Error implements error.
@@ -210,6 +223,9 @@ func (c *Client) httpClient() *http.Client {
 func readHTTPError(resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	e := &HTTPError{Status: resp.StatusCode}
+	if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+		e.RetryAfter = time.Duration(min(secs, 3600)) * time.Second
+	}
 	var pe proto.Error
 	if json.Unmarshal(b, &pe) == nil && pe.Code != "" {
 		e.Code, e.Message = pe.Code, pe.Message

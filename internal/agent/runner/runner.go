@@ -205,7 +205,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		if a.st.Pending != nil {
 			if err := a.flush(ctx); err != nil {
 				a.fail("deliver the deployment result", err)
-				a.sleep(ctx, client.BackoffWith(a.cfg.RetryBase, time.Minute, attempt))
+				a.sleep(ctx, client.Wait(err, client.BackoffWith(a.cfg.RetryBase, time.Minute, attempt)))
 				attempt++
 				continue
 			}
@@ -221,7 +221,7 @@ func (a *Agent) Run(ctx context.Context) error {
 				continue // poll again at once, telling the server
 			}
 			a.fail("poll", err)
-			a.sleep(ctx, client.BackoffWith(a.cfg.RetryBase, time.Minute, attempt))
+			a.sleep(ctx, client.Wait(err, client.BackoffWith(a.cfg.RetryBase, time.Minute, attempt)))
 			attempt++
 			continue
 		}

@@ -102,7 +102,7 @@ func TestSQLiteWritesQueueInsteadOfLocking(t *testing.T) {
 				if err := s.CreateRobot(t.Context(), r, 100000); err != nil {
 					errs <- err
 				}
-				if _, err := s.ClaimNonce(t.Context(), name, 1); err != nil {
+				if _, err := s.UpdateReplayWindow(t.Context(), name, func([]byte) ([]byte, int64, bool) { return []byte{1}, 1, true }); err != nil {
 					errs <- err
 				}
 			}

@@ -37,7 +37,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConcurrentJobs", testConcurrentJobs},
 		{"Reports", testReports},
 		{"AgentsSeen", testAgentsSeen},
-		{"Nonces", testNonces},
+		{"ReplayWindows", testReplayWindows},
 		{"FleetDeletedMidDeployment", testFleetDeletedMidDeployment},
 		{"Settings", testSettings},
 		{"LeaseFencing", testLeaseFencing},
