@@ -12,5 +12,8 @@ func ReplayMemory(a *API) (agents, entries int) {
 	return len(c.windows), entries
 }
 
+// HeldPolls is how many long polls h holds.
+func HeldPolls(h *Hub) int { return h.heldPolls() }
+
 // RateBuckets is how many robots' rate buckets a keeps.
 func RateBuckets(a *API) int { return a.rates.held() }

@@ -21,6 +21,8 @@ func (a *API) poll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	ended, release := a.cfg.Hub.hold(robot.ARN)
+	defer release()
 	cur := fromProtoCurrent(req.Current)
 	wait := min(time.Duration(req.WaitSeconds)*time.Second, a.cfg.MaxWait)
 	// An idle robot (nothing running) that offers a longer wait is held
@@ -90,6 +92,11 @@ func (a *API) poll(w http.ResponseWriter, r *http.Request) {
 		case <-woken:
 		case <-deadline.C:
 			wait = 0
+		case <-ended:
+			// One live poll per robot: a dead connection the robot
+			// already replaced, or a second agent with the same key.
+			writeErr(w, http.StatusConflict, "PollSuperseded", "a newer long poll of this robot ended this one")
+			return
 		case <-ctx.Done():
 			return
 		}

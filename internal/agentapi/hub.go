@@ -21,6 +21,39 @@ type Hub struct {
 	// other replicas' through the bus, WakeAll when the bus may have lost
 	// some) or idleMemoTTL, which bounds what a lost wake-up could cost.
 	idle map[string]idleMemo
+	// polls is each robot's one live long poll (a new one ends the old),
+	// so that one key cannot hold more than one request open.
+	polls map[string]chan struct{}
+}
+
+// hold makes the caller the robot's live long poll: the poll it replaces,
+// if any, is ended (its channel closed). ended is closed when a newer poll
+// of the robot arrives; release must be called when the poll answers.
+func (h *Hub) hold(robotARN string) (ended <-chan struct{}, release func()) {
+	ch := make(chan struct{})
+	h.mu.Lock()
+	if h.polls == nil {
+		h.polls = map[string]chan struct{}{}
+	}
+	if old, ok := h.polls[robotARN]; ok {
+		close(old)
+	}
+	h.polls[robotARN] = ch
+	h.mu.Unlock()
+	return ch, func() {
+		h.mu.Lock()
+		if h.polls[robotARN] == ch {
+			delete(h.polls, robotARN)
+		}
+		h.mu.Unlock()
+	}
+}
+
+// heldPolls is how many long polls are live (for tests and metrics).
+func (h *Hub) heldPolls() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.polls)
 }
 
 // idleMemoTTL is how long a robot found idle is believed idle without a
