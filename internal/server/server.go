@@ -229,7 +229,8 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		nonces = &agentapi.StoreNonces{Store: d.Store, Log: log.With("component", "agentapi")}
 	}
 	engine.Notify = notify
-	jobs := &deploy.Service{Store: d.Store, Region: cfg.Region, MaxActiveJobs: cfg.MaxActiveJobs, Wake: wake, Notify: notify}
+	jobs := &deploy.Service{Store: d.Store, Region: cfg.Region, MaxActiveJobs: cfg.MaxActiveJobs, Wake: wake, Notify: notify,
+		Log: log.With("component", "deploy")}
 	autoSync := &deploy.AutoSync{Jobs: jobs, Tick: cfg.EngineTick, Log: log.With("component", "autosync"),
 		OnStart: func(fleet.Job) { mets.AutoSyncStarted() }}
 	agents := agentapi.New(agentapi.Config{
