@@ -5,6 +5,7 @@
 //	fleetsync-agent init   [--state-dir DIR]
 //	fleetsync-agent run    --server URL [--state-dir DIR] [--launcher CMD]
 //	fleetsync-agent status [--state-dir DIR] [--json]
+//	fleetsync-agent version
 //
 // Every flag can also be set as FLEETSYNC_AGENT_<FLAG> in the environment
 // (FLEETSYNC_AGENT_SERVER, FLEETSYNC_AGENT_STATE_DIR, …); a flag on the
@@ -20,7 +21,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -31,12 +31,15 @@ import (
 	"github.com/fleetsync/fleetsync/internal/agent/client"
 	"github.com/fleetsync/fleetsync/internal/agent/runner"
 	"github.com/fleetsync/fleetsync/internal/agent/state"
+	"github.com/fleetsync/fleetsync/internal/version"
 )
 
 const usage = `usage:
   fleetsync-agent init   [--state-dir DIR]             create the robot key; print the agent id
   fleetsync-agent run    --server URL [--state-dir DIR] [--launcher CMD]
   fleetsync-agent status [--state-dir DIR] [--json]    what is deployed and running
+  fleetsync-agent version                             version, commit and build date
+run's TLS flags: --ca-file FILE [--ca-only] [--pin-sha256 HASH,...] [--insecure-http]
 `
 
 func main() {
@@ -56,6 +59,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdRun(args[1:], stderr)
 	case "status":
 		err = cmdStatus(args[1:], stdout, stderr)
+	case "version", "--version":
+		err = cmdVersion(stdout)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -137,20 +142,26 @@ func cmdRun(args []string, stderr io.Writer) error {
 	retryBase := flags.Duration("retry-base", time.Second, "first delay before retrying a failed request to the server")
 	maxBytes := flags.Int64("max-bundle-bytes", bundle.DefaultLimits().MaxBytes, "most bytes a bundle may extract to")
 	maxFiles := flags.Int("max-bundle-files", bundle.DefaultLimits().MaxFiles, "most entries a bundle may extract to")
+	var tf transportFlags
+	tf.register(flags)
 	if err := parse(flags, args); err != nil {
 		return err
 	}
 	if *server == "" {
 		return fmt.Errorf("%w: --server is required", errUsage)
 	}
-	if !strings.HasPrefix(*server, "http://") && !strings.HasPrefix(*server, "https://") {
-		return fmt.Errorf("--server %q: want an http:// or https:// URL", *server)
+	httpClient, err := tf.httpClient(*server)
+	if err != nil {
+		return err
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log, err := newLogger(stderr, level, tf.logFormat)
+	if err != nil {
+		return err
+	}
 
 	key, err := state.LoadKey(*dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -159,9 +170,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	c := &client.Client{Server: strings.TrimRight(*server, "/"), Key: key,
-		HTTP: &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true,
-			MaxIdleConnsPerHost: 4, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second}}}
+	c := &client.Client{Server: strings.TrimRight(*server, "/"), Key: key, HTTP: httpClient, Version: version.Get().Version}
 	agent, err := runner.New(runner.Config{
 		Client: c, StateDir: *dir, Launcher: *launcher, Log: log,
 		Limits:   bundle.Limits{MaxBytes: *maxBytes, MaxFiles: *maxFiles},
@@ -173,7 +182,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	log.Info("fleetsync-agent started", "agentId", c.AgentID(), "server", c.Server, "stateDir", *dir)
+	log.Info("fleetsync-agent started", "agentId", c.AgentID(), "server", c.Server, "stateDir", *dir, "version", c.Version)
 	err = agent.Run(ctx)
 	log.Info("fleetsync-agent stopped")
 	return err
