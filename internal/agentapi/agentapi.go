@@ -23,6 +23,7 @@ import (
 	"github.com/fleetsync/fleetsync/internal/blob"
 	"github.com/fleetsync/fleetsync/internal/deploy"
 	"github.com/fleetsync/fleetsync/internal/fleet"
+	"github.com/fleetsync/fleetsync/internal/forwarded"
 	"github.com/fleetsync/fleetsync/internal/proto"
 	"github.com/fleetsync/fleetsync/internal/store"
 )
@@ -438,7 +439,7 @@ func (a *API) downloadURL(ctx context.Context, r *http.Request, robot fleet.Robo
 		return a.cfg.Presign.PresignGet(ctx, obj.Bucket, obj.Key, robot.ARN, a.cfg.URLTTL)
 	}
 	base := "http://" + r.Host
-	if r.TLS != nil {
+	if forwarded.Secure(r) { // here or at a trusted TLS proxy
 		base = "https://" + r.Host
 	}
 	return base + a.signURL(obj.Bucket, obj.Key, obj.ETag, robot.ARN), nil
