@@ -178,7 +178,7 @@ func classifyTLS(err error) error {
 		}
 	case errors.Is(err, errPinMismatch):
 		reason = "the server's key is not the pinned one (--pin-sha256)"
-	case errors.As(err, &recErr):
+	case errors.As(err, &recErr) || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
 		reason = "the server did not answer with TLS (is it serving plain HTTP? use http:// or give fleetsyncd --tls-cert)"
 	case errors.As(err, &alert):
 		reason = "the server refused the TLS handshake"
