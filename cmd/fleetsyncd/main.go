@@ -5,11 +5,13 @@
 //	fleetsyncd [--listen 127.0.0.1:8080] [--data-dir ./fleetsync-data] [--database URL] [--bundles URL] [--region us-east-1]
 //	fleetsyncd credentials create [--account 123456789012] | list | revoke KEYID
 //	fleetsyncd backup --to FILE
+//	fleetsyncd healthcheck
 //	fleetsyncd version | --version
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -36,6 +38,8 @@ func run(args []string) error {
 			return credentials(cfg, args[1:])
 		case "backup":
 			return backup(cfg, args[1:], os.Stdout)
+		case "healthcheck":
+			return healthcheck(cfg, args[1:], os.Stdout)
 		case "version", "--version", "-version":
 			printVersion(os.Stdout)
 			return nil
@@ -43,7 +47,10 @@ func run(args []string) error {
 	}
 	fs := flag.NewFlagSet("fleetsyncd", flag.ContinueOnError)
 	cfg.Register(fs)
-	if err := fs.Parse(args); err != nil {
+	setUsage(fs)
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return nil
+	} else if err != nil {
 		return err
 	}
 	log, err := newLogger(cfg.LogLevel, cfg.LogFormat)
