@@ -533,7 +533,7 @@ func (c *Console) jobEvents(w http.ResponseWriter, r *http.Request, s session) {
 				return
 			}
 			sent, idle = b, 0
-		case idle*int(c.cfg.EventInterval) >= int(15*time.Second):
+		case time.Duration(idle)*c.cfg.EventInterval >= 15*time.Second: // Duration: int overflows on 32-bit (armv7)
 			if _, err := w.Write([]byte(": keep-alive\n\n")); err != nil {
 				return
 			}
