@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -189,6 +190,17 @@ func TestBehindNginx(t *testing.T) {
 			t.Fatalf("robot %s runs %q, want v1", n, got)
 		}
 	}
+	// The console's fleet page shows each robot's agent version.
+	cc := newConsoleClient(t, s)
+	if code, _, _ := cc.signIn(testenv.KeyID, testenv.Secret); code != http.StatusSeeOther {
+		t.Fatalf("console sign-in = %d", code)
+	}
+	_, _, page := cc.get(fleetPath(f.fleet))
+	if cells := regexp.MustCompile(`class="agent-version">([^<]+)<`).FindAllStringSubmatch(page, -1); len(cells) != 2 ||
+		cells[0][1] == "—" || cells[1][1] == "—" {
+		t.Errorf("fleet page agent versions = %v, want one per robot", cells)
+	}
+
 	log := s.Stderr()
 	if strings.Contains(log, "client=203.0.113.66") {
 		t.Error("a client-written X-Forwarded-For was believed")
