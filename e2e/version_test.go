@@ -1,9 +1,16 @@
 package e2e
 
+//lint:file-ignore SA1019 aws-sdk-go v1 (deprecated) is the reference client fleetsync serves.
+
 import (
 	"os/exec"
 	"regexp"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go/service/robomaker"
 
 	"github.com/fleetsync/fleetsync/internal/testenv"
 )
@@ -32,5 +39,18 @@ func TestHealthcheckCommand(t *testing.T) {
 	}
 	if out, err := exec.Command(bin, "healthcheck", "--listen", testenv.FreeAddr(t)).CombinedOutput(); err == nil {
 		t.Fatalf("healthcheck of nothing succeeded:\n%s", out)
+	}
+}
+
+// TestSIGHUPWithoutTLS: `systemctl reload` (SIGHUP) of a server without a
+// certificate logs and keeps serving instead of ending the process.
+func TestSIGHUPWithoutTLS(t *testing.T) {
+	s := testenv.Start(t, testenv.Options{})
+	must(t, s.Signal(syscall.SIGHUP))
+	eventually(t, 10*time.Second, "the SIGHUP logged", func() bool {
+		return strings.Contains(s.Stderr(), "SIGHUP: nothing to reload")
+	})
+	if _, err := s.Client().ListFleets(&robomaker.ListFleetsInput{}); err != nil {
+		t.Fatalf("API after SIGHUP: %v", err)
 	}
 }

@@ -117,6 +117,9 @@ func tlsConfig(r *certReloader) *tls.Config {
 // ctx); nil config when TLS is not configured.
 func setupTLS(ctx context.Context, certFile, keyFile string, interval time.Duration, log *slog.Logger) (*tls.Config, error) {
 	if certFile == "" {
+		// SIGHUP (systemctl reload) must not end a server that has no
+		// certificate to re-read: its default action would.
+		go ignoreHUP(ctx, log)
 		return nil, nil
 	}
 	if keyFile == "" {
@@ -128,4 +131,19 @@ func setupTLS(ctx context.Context, certFile, keyFile string, interval time.Durat
 	}
 	go r.watch(ctx, interval)
 	return tlsConfig(r), nil
+}
+
+// ignoreHUP logs SIGHUPs until ctx ends.
+func ignoreHUP(ctx context.Context, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			log.Info("SIGHUP: nothing to reload (no --tls-cert)")
+		}
+	}
 }
