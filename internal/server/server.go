@@ -71,6 +71,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, erro
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
+	// Looked at before LoadKeyring creates the key on a first start.
+	setUp := databaseSetUp(cfg)
 	keys, err := credential.LoadKeyring(cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -83,7 +85,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, erro
 		if path, err = cfg.SQLitePath(); err != nil {
 			return nil, err
 		}
-		st, err = sqlstore.OpenSQLite(ctx, path, log)
+		st, err = sqlstore.OpenSQLiteWith(ctx, path, sqlstore.SQLiteOptions{MustExist: setUp(path), CheckEvery: cfg.Limits.DBCheckInterval}, log)
 	}
 	if err != nil {
 		return nil, err
@@ -249,8 +251,9 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		if err := d.Store.Ping(ctx); err != nil {
-			http.Error(w, "database unreachable", http.StatusServiceUnavailable)
+		if err := d.Store.Ready(ctx); err != nil {
+			log.Warn("not ready", "error", err)
+			http.Error(w, "database unreachable or damaged", http.StatusServiceUnavailable)
 			return
 		}
 		io.WriteString(w, "ready\n")
@@ -259,11 +262,12 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	cons := console.New(console.Config{
 		Registry: reg, Deploy: jobs, Reports: &deploy.Reports{Store: d.Store}, Credentials: d.Credentials.Lookup, Presence: presence,
 		AgentVersion: versions.Version, Key: d.Keys.Derive("console-session"), Log: log.With("component", "console"),
+		MaxStreamsPerSession: cfg.Limits.MaxStreamsPerSession,
 	})
 	mux.Handle("/console/", cons)
 	mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusSeeOther))
 	mux.Handle("/agent/", mets.Agents(agents))
-	mux.Handle("/", api)
+	mux.Handle("/", console.RootRedirect(api))
 
 	if cfg.DebugListen != "" {
 		dbg := http.NewServeMux()
@@ -291,7 +295,8 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		stopEngine()
 		return err
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := &http.Server{Handler: handler}
+	ln = guard(srv, ln, cfg.Limits, log) // timeouts, size and connection limits (limits.go)
 	srv.RegisterOnShutdown(cons.Close)
 	log.Info("fleetsyncd listening", "addr", ln.Addr().String(), "tls", tlsConf != nil, "data_dir", cfg.DataDir, "region", cfg.Region)
 	var background sync.WaitGroup
