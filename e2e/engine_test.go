@@ -219,8 +219,10 @@ func TestSyncTargetsExactlyTheRobotsNotInSync(t *testing.T) {
 		t.Errorf("sync targeted %d robots, want %d: %v", len(got), len(want), d.RobotDeploymentSummary)
 	}
 	for arn := range want {
-		if aws.StringValue(got[arn].Status) != "InSync" {
-			t.Errorf("sync row of %s = %v, want InSync", arn, got[arn])
+		if row, ok := got[arn]; !ok {
+			t.Errorf("sync did not target %s: %v", arn, d.RobotDeploymentSummary)
+		} else if aws.StringValue(row.Status) != "InSync" {
+			t.Errorf("sync row of %s = %v, want InSync", arn, row)
 		}
 	}
 	for _, i := range []int{0, 1} {
