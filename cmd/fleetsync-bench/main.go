@@ -163,8 +163,12 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 			return err
 		}
 		defer os.RemoveAll(dir)
-		if err := os.WriteFile(filepath.Join(dir, "master.key"), key, 0o600); err != nil {
-			return err
+		// On SQLite fleetsyncd makes its own key (a data directory with a
+		// key and no database is one whose database was lost, and refused).
+		if database != "" {
+			if err := os.WriteFile(filepath.Join(dir, "master.key"), key, 0o600); err != nil {
+				return err
+			}
 		}
 		r, err := startReplica(bin, dir, bundles, database)
 		if err != nil {
@@ -233,6 +237,7 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 	defer first()
 	fmt.Printf("setup: %d robots created and registered in %.1fs\n", nRobots, time.Since(start).Seconds())
 	time.Sleep(time.Second) // let every robot's first long poll arrive
+	waitPolling(reps[0].cmd.Process.Pid, nRobots)
 
 	measure := func(label string, call func() (string, error), n int) error {
 		pids := make([]int, len(reps))

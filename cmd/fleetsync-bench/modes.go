@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -158,12 +157,6 @@ func newBench(bin string, maxRetries int) (*bench, error) {
 		return nil, err
 	}
 	b.cleanup = append(b.cleanup, func() { os.RemoveAll(dir) })
-	key := make([]byte, 32)
-	rand.Read(key)
-	if err := os.WriteFile(filepath.Join(dir, "master.key"), key, 0o600); err != nil {
-		b.close()
-		return nil, err
-	}
 	if b.rep, err = startReplica(bin, dir, bundles, ""); err != nil {
 		b.close()
 		return nil, err
@@ -337,4 +330,19 @@ func waitFor(ctx context.Context, d time.Duration, cond func() bool) bool {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return true
+}
+
+// waitPolling waits (at most a minute) until a single fleetsyncd holds n
+// more long polls than it runs goroutines of its own, so that a rollout is
+// measured from a fleet at rest, not with its robots still connecting and
+// opening sessions on a loaded machine. Without the debug listener it
+// returns at once.
+func waitPolling(pid, n int) {
+	if debugAddr == "" {
+		return
+	}
+	const own = 40 // fleetsyncd's goroutines with no agent
+	if !waitFor(context.Background(), time.Minute, func() bool { return serverStats(pid, false).goroutines >= own+n }) {
+		fmt.Fprintf(os.Stderr, "fleetsync-bench: not every robot polling after a minute (%d goroutines)\n", serverStats(pid, false).goroutines)
+	}
 }

@@ -4,13 +4,16 @@
 //
 //	fleetsyncd [--listen 127.0.0.1:8080] [--data-dir ./fleetsync-data] [--database URL] [--bundles URL] [--region us-east-1]
 //	fleetsyncd credentials create [--account 123456789012] | list | revoke KEYID
+//	fleetsyncd backup --to FILE
+//	fleetsyncd healthcheck
+//	fleetsyncd version | --version
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -29,29 +32,34 @@ func main() {
 
 func run(args []string) error {
 	cfg := config.Default()
-	if len(args) > 0 && args[0] == "credentials" {
-		return credentials(cfg, args[1:])
+	if len(args) > 0 {
+		switch args[0] {
+		case "credentials":
+			return credentials(cfg, args[1:])
+		case "backup":
+			return backup(cfg, args[1:], os.Stdout)
+		case "healthcheck":
+			return healthcheck(cfg, args[1:], os.Stdout)
+		case "version", "--version", "-version":
+			printVersion(os.Stdout)
+			return nil
+		}
 	}
 	fs := flag.NewFlagSet("fleetsyncd", flag.ContinueOnError)
 	cfg.Register(fs)
-	if err := fs.Parse(args); err != nil {
+	setUsage(fs)
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return nil
+	} else if err != nil {
 		return err
 	}
-	log, err := newLogger(cfg.LogLevel)
+	log, err := newLogger(cfg.LogLevel, cfg.LogFormat)
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	return server.Run(ctx, cfg, os.Stdout, log)
-}
-
-func newLogger(level string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: %w", level, err)
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
 }
 
 // credentials runs the `credentials create|list|revoke` subcommands on the
@@ -73,7 +81,7 @@ func credentials(cfg config.Config, args []string) error {
 	if want, known := map[string]int{"create": 0, "list": 0, "revoke": 1}[verb]; known && len(pos) != want {
 		return fmt.Errorf("usage: fleetsyncd credentials create [--account N] | list | revoke KEYID (flags before or after KEYID): got arguments %q", pos)
 	}
-	log, err := newLogger("warn")
+	log, err := newLogger("warn", cfg.LogFormat)
 	if err != nil {
 		return err
 	}

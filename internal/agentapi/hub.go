@@ -16,10 +16,11 @@ type Hub struct {
 	waiters map[string]chan struct{}
 	// idle remembers robots whose last look found nothing for them to do,
 	// with what they said they run: their next polls are answered from
-	// here, without the database, until their next wake-up (every change
-	// that gives a robot work wakes it: the engine's writes here, the
-	// other replicas' through the bus, WakeAll when the bus may have lost
-	// some) or idleMemoTTL, which bounds what a lost wake-up could cost.
+	// here, without looking for work in the database, until their next
+	// wake-up (every change that gives a robot work wakes it: the engine's
+	// writes here, the other replicas' through the bus, WakeAll when the
+	// bus may have lost some) or idleMemoTTL, which bounds what a lost
+	// wake-up could cost.
 	idle map[string]idleMemo
 	// polls is each robot's one live long poll (a new one ends the old),
 	// so that one key cannot hold more than one request open.
@@ -57,8 +58,9 @@ func (h *Hub) heldPolls() int {
 }
 
 // idleMemoTTL is how long a robot found idle is believed idle without a
-// look at the database.
-const idleMemoTTL = 2 * time.Minute
+// look at the database: longer than an idle poll's hold (DefaultIdleWait),
+// so a fleet at rest reads nothing, and what a lost wake-up could delay.
+const idleMemoTTL = 10 * time.Minute
 
 // idleMemo is a robot found with nothing to do while it ran current.
 type idleMemo struct {

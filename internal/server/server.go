@@ -204,14 +204,16 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	defer closeBundles()
 
 	mets := metrics.New(d.Store, log.With("component", "metrics"))
-	reg := &registry.Service{Store: d.Store, Bundles: bundles, Region: cfg.Region, Limits: registry.DefaultLimits()}
+	versions := &agentVersions{}
+	opsMetrics(mets, versions)
+	reg := &registry.Service{Store: d.Store, Bundles: bundles, Region: cfg.Region, Limits: registryLimits(cfg)}
 	hub := &agentapi.Hub{}
 	presence := &deploy.Presence{}
 	maxWait := cfg.AgentMaxWait
 	engine := &deploy.Engine{
 		Store: d.Store, Bundles: bundles, Presence: presence,
-		Limits: deploy.Limits{FleetTimeoutMs: (30 * 24 * time.Hour).Milliseconds(), AgentSilenceMs: (3*cfg.AgentPollInterval + maxWait).Milliseconds()},
-		Tick:   cfg.EngineTick, LeaseTTL: cfg.JobLeaseTTL, Retention: 90 * 24 * time.Hour,
+		Limits: deploy.Limits{FleetTimeoutMs: cfg.FleetTimeout.Milliseconds(), AgentSilenceMs: (3*cfg.AgentPollInterval + maxWait).Milliseconds()},
+		Tick:   cfg.EngineTick, LeaseTTL: cfg.JobLeaseTTL, Retention: cfg.JobRetention,
 		Log: log.With("component", "engine"), Owner: d.NodeID, OnTick: mets.ObserveTick,
 	}
 	// Wake-ups stay in this process on SQLite (one replica); on PostgreSQL
@@ -228,7 +230,8 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		nonces = &agentapi.StoreNonces{Store: d.Store, Log: log.With("component", "agentapi")}
 	}
 	engine.Wake = wake
-	jobs := &deploy.Service{Store: d.Store, Region: cfg.Region, MaxActiveJobs: 100, Wake: wake}
+	jobs := &deploy.Service{Store: d.Store, Region: cfg.Region, MaxActiveJobs: cfg.MaxActiveJobs, Wake: wake,
+		Log: log.With("component", "deploy")}
 	autoSync := &deploy.AutoSync{Jobs: jobs, Tick: cfg.EngineTick, Log: log.With("component", "autosync"),
 		OnStart: func(fleet.Job) { mets.AutoSyncStarted() }}
 	robots := &deploy.Robots{Store: d.Store, Bundles: bundles, Presence: presence, Wake: wake, Log: log.With("component", "robots")}
@@ -259,7 +262,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	mux.Handle("GET /metrics", mets.Handler())
 	cons := console.New(console.Config{
 		Registry: reg, Deploy: jobs, Reports: &deploy.Reports{Store: d.Store}, Credentials: d.Credentials.Lookup, Presence: presence,
-		Key: d.Keys.Derive("console-session"), Log: log.With("component", "console"),
+		AgentVersion: versions.Version, Key: d.Keys.Derive("console-session"), Log: log.With("component", "console"),
 		MaxStreamsPerSession: cfg.Limits.MaxStreamsPerSession,
 	})
 	mux.Handle("/console/", cons)
@@ -278,20 +281,25 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 			}
 		}()
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	handler, err := opsHandler(cfg, log, versions, mux)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: mux}
-	ln = guard(srv, ln, cfg.Limits, log) // timeouts, size and connection limits (limits.go)
-	// HTTP/2 without TLS (prior knowledge) lets thousands of agents behind
-	// one client share a few connections; HTTP/1.1 stays for everyone else.
-	srv.Protocols = new(http.Protocols)
-	srv.Protocols.SetHTTP1(true)
-	srv.Protocols.SetUnencryptedHTTP2(true)
-	srv.RegisterOnShutdown(cons.Close)
-	log.Info("fleetsyncd listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "region", cfg.Region)
 	engineCtx, stopEngine := context.WithCancel(context.Background())
+	tlsConf, err := setupTLS(engineCtx, cfg.TLSCert, cfg.TLSKey, cfg.TLSReloadInterval, log)
+	if err != nil {
+		stopEngine()
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		stopEngine()
+		return err
+	}
+	srv := &http.Server{Handler: handler}
+	ln = guard(srv, ln, cfg.Limits, log) // timeouts, size and connection limits (limits.go)
+	srv.RegisterOnShutdown(cons.Close)
+	log.Info("fleetsyncd listening", "addr", ln.Addr().String(), "tls", tlsConf != nil, "data_dir", cfg.DataDir, "region", cfg.Region)
 	var background sync.WaitGroup
 	background.Go(func() { engine.Run(engineCtx) })
 	background.Go(func() { autoSync.Run(engineCtx) })
@@ -305,7 +313,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	}
 	defer func() { stopEngine(); background.Wait() }()
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- serve(srv, ln, tlsConf, log) }()
 	select {
 	case err := <-errc:
 		return err

@@ -53,6 +53,10 @@ type Client struct {
 	HTTP *http.Client
 	// Now is the clock used to date signatures; nil means time.Now.
 	Now func() time.Time
+	// Version, if set, is sent with every protocol request
+	// (proto.HeaderAgentVersion, and User-Agent "fleetsync-agent/Version")
+	// so the server can show which agents run which build.
+	Version string
 	// IdleWait, when positive, is offered as the poll's IdleWaitSeconds
 	// when a poll waits and sets none: how long the server may hold the
 	// poll of an idle robot (minutes; the server caps it). 0 offers none,
@@ -190,6 +194,7 @@ func (c *Client) post(ctx context.Context, path string, body []byte) (*http.Resp
 		}
 		r.Header.Set("Content-Type", "application/json")
 		r.Header.Set("Accept", "application/json")
+		c.setVersion(r)
 		s := c.authorize(ctx, r, body, attempt > 0)
 		resp, err := c.httpClient().Do(r)
 		if err != nil {
@@ -241,7 +246,8 @@ func readHTTPError(resp *http.Response) error {
 }
 
 // redact removes the query from the URL of a transport error: a presigned
-// bundle URL is a capability and must not end up in logs.
+// bundle URL is a capability and must not end up in logs. A TLS failure
+// comes back as a *TLSError naming its reason.
 func redact(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
@@ -250,7 +256,7 @@ func redact(err error) error {
 			ue.URL = u.String()
 		}
 	}
-	return err
+	return classifyTLS(err)
 }
 
 // Backoff returns how long to wait before retry number attempt (0 for the
@@ -276,4 +282,12 @@ func BackoffWith(base, ceiling time.Duration, attempt int) time.Duration {
 		return 0
 	}
 	return rand.N(d)
+}
+
+// setVersion adds the agent's build to a protocol request, when known.
+func (c *Client) setVersion(r *http.Request) {
+	if c.Version != "" {
+		r.Header.Set(proto.HeaderAgentVersion, c.Version)
+		r.Header.Set("User-Agent", "fleetsync-agent/"+c.Version)
+	}
 }

@@ -110,6 +110,7 @@ func (c *Client) openSession(ctx context.Context) (*session, error) {
 		return nil, err
 	}
 	r.Header.Set("Content-Type", "application/json")
+	c.setVersion(r)
 	proto.Sign(r, c.Key, body, c.now())
 	start := c.now()
 	resp, err := c.httpClient().Do(r)

@@ -155,7 +155,7 @@ func BenchmarkPollReadsIdleConns(b *testing.B) {
 	ctx := context.Background()
 	for _, idle := range []int{2, 8} {
 		b.Run(fmt.Sprintf("idle=%d", idle), func(b *testing.B) {
-			s.rdb.SetMaxIdleConns(idle)
+			s.ardb.SetMaxIdleConns(idle)
 			b.ReportAllocs()
 			b.SetParallelism(4) // 4 × GOMAXPROCS readers, as agents polling at once
 			var i atomic.Int64
@@ -172,7 +172,7 @@ func BenchmarkPollReadsIdleConns(b *testing.B) {
 			})
 		})
 	}
-	s.rdb.SetMaxIdleConns(8)
+	s.ardb.SetMaxIdleConns(8)
 }
 
 // createRobotCounting is CreateRobot as it was before robot_counts: a

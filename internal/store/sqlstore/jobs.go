@@ -431,6 +431,7 @@ func (s *Store) DeleteJobsFinishedBefore(ctx context.Context, ms int64) (int, er
 
 // RobotByAgent implements store.Agents.
 func (s *Store) RobotByAgent(ctx context.Context, agentID string) (fleet.Robot, error) {
+	ctx = forAgents(ctx)
 	r, err := scanRobot(s.readRow(ctx, `SELECT `+robotCols+` FROM robots WHERE agent_id = $1`, agentID))
 	if err != nil {
 		return fleet.Robot{}, notFound(err)
@@ -441,6 +442,7 @@ func (s *Store) RobotByAgent(ctx context.Context, agentID string) (fleet.Robot, 
 
 // CurrentAssignment implements store.Agents.
 func (s *Store) CurrentAssignment(ctx context.Context, robotARN string) (store.Assignment, error) {
+	ctx = forAgents(ctx)
 	var lastJob string
 	if err := s.readRow(ctx, `SELECT last_job_arn FROM robots WHERE arn = $1`, robotARN).Scan(&lastJob); err != nil {
 		return store.Assignment{}, notFound(err)
@@ -472,7 +474,7 @@ func (s *Store) RecordResult(ctx context.Context, jobARN, robotARN string, succe
 		to = fleet.RobotInSync
 	}
 	var st string
-	switch err := s.readRow(ctx, `SELECT status FROM job_robots WHERE job_arn = $1 AND robot_arn = $2`, jobARN, robotARN).Scan(&st); {
+	switch err := s.readRow(forAgents(ctx), `SELECT status FROM job_robots WHERE job_arn = $1 AND robot_arn = $2`, jobARN, robotARN).Scan(&st); {
 	case errors.Is(err, sql.ErrNoRows):
 		return true, nil
 	case err == nil && !fleet.CanRobot(fleet.RobotStatus(st), to):

@@ -157,7 +157,7 @@ func writeProgress(ctx context.Context, tx *sql.Tx, k progressKey, p progressRow
 // is written by the next flush (ProgressFlush, FlushProgress).
 func (s *Store) RecordProgress(ctx context.Context, jobARN, robotARN, step string, percent *float64, eta *int64) (bool, error) {
 	var st string
-	err := s.readRow(ctx, `SELECT status FROM job_robots WHERE job_arn = $1 AND robot_arn = $2`, jobARN, robotARN).Scan(&st)
+	err := s.readRow(forAgents(ctx), `SELECT status FROM job_robots WHERE job_arn = $1 AND robot_arn = $2`, jobARN, robotARN).Scan(&st)
 	if errors.Is(err, sql.ErrNoRows) {
 		return true, nil
 	}

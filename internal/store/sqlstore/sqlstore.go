@@ -80,6 +80,9 @@ type Store struct {
 	// does not queue behind thousands of agent reports for the one write
 	// lock. On PostgreSQL it is db.
 	rdb *sql.DB
+	// ardb serves the agents' reads (forAgents): on SQLite a pool of its
+	// own beside rdb, on PostgreSQL db.
+	ardb *sql.DB
 	// reads caches the prepared statements of rdb's queries (*sql.Stmt by
 	// query text): SQLite would otherwise parse and plan every query anew,
 	// which was a fifth of the server's CPU under agent load.
@@ -132,7 +135,7 @@ func OpenSQLiteWith(ctx context.Context, path string, o SQLiteOptions, logger *s
 	db.SetMaxOpenConns(8)
 	db.SetMaxIdleConns(8)
 	db.SetConnMaxIdleTime(0)
-	s := &Store{db: db, rdb: db, dialect: sqliteDialect, log: logger, writer: make(chan struct{}, 1), writeWait: WriteWait}
+	s := &Store{db: db, rdb: db, ardb: db, dialect: sqliteDialect, log: logger, writer: make(chan struct{}, 1), writeWait: WriteWait}
 	if err := quickCheck(ctx, db, path); err != nil {
 		db.Close()
 		return nil, err
@@ -150,6 +153,15 @@ func OpenSQLiteWith(ctx context.Context, path string, o SQLiteOptions, logger *s
 	rdb.SetMaxOpenConns(8)
 	rdb.SetMaxIdleConns(8)
 	s.rdb = rdb
+	ardb, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=query_only(1)")
+	if err != nil {
+		db.Close()
+		rdb.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	ardb.SetMaxOpenConns(8)
+	ardb.SetMaxIdleConns(8)
+	s.ardb = ardb
 	s.startProgress()
 	return s, nil
 }
@@ -180,18 +192,46 @@ func (s *Store) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if s.parseEachTime {
 		return nil, errNoCache
 	}
-	if st, ok := s.reads.Load(query); ok {
+	pool := s.readPool(ctx)
+	key := stmtKey{pool, query}
+	if st, ok := s.reads.Load(key); ok {
 		return st.(*sql.Stmt), nil
 	}
-	st, err := s.rdb.PrepareContext(ctx, query)
+	st, err := pool.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	if prev, loaded := s.reads.LoadOrStore(query, st); loaded {
+	if prev, loaded := s.reads.LoadOrStore(key, st); loaded {
 		st.Close()
 		return prev.(*sql.Stmt), nil
 	}
 	return st, nil
+}
+
+// stmtKey names a cached statement: its pool and its query.
+type stmtKey struct {
+	pool  *sql.DB
+	query string
+}
+
+// agentReads marks a context whose reads serve an agent request.
+type agentReads struct{}
+
+// forAgents routes the reads made with ctx to the agents' read pool.
+func forAgents(ctx context.Context) context.Context {
+	return context.WithValue(ctx, agentReads{}, true)
+}
+
+// readPool is the pool for ctx's reads: agents' requests (thousands at once
+// during a rollout) read from a pool of their own, so an API call such as
+// DescribeDeploymentJob never waits for a connection behind them
+// (database/sql hands a freed connection to a random waiter, so a waiter
+// in a crowd may wait for seconds).
+func (s *Store) readPool(ctx context.Context) *sql.DB {
+	if ctx.Value(agentReads{}) != nil {
+		return s.ardb
+	}
+	return s.rdb
 }
 
 // rowsQuerier is what queryAll needs: a *sql.DB, a *sql.Tx or a reader.
@@ -208,7 +248,7 @@ type reader struct{ s *Store }
 func (r reader) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	st, err := r.s.readStmt(ctx, query)
 	if errors.Is(err, errNoCache) {
-		return r.s.rdb.QueryContext(ctx, query, args...)
+		return r.s.readPool(ctx).QueryContext(ctx, query, args...)
 	}
 	if err != nil {
 		return nil, err
@@ -221,7 +261,7 @@ func (s *Store) readRow(ctx context.Context, query string, args ...any) *sql.Row
 	st, err := s.readStmt(ctx, query)
 	if err != nil {
 		// The error surfaces from Scan, like any other query error.
-		return s.rdb.QueryRowContext(ctx, query, args...)
+		return s.readPool(ctx).QueryRowContext(ctx, query, args...)
 	}
 	return st.QueryRowContext(ctx, args...)
 }
@@ -237,6 +277,9 @@ func (s *Store) Close() error {
 		return true
 	})
 	err := errors.Join(flushErr, s.db.Close())
+	if s.ardb != s.db {
+		err = errors.Join(err, s.ardb.Close())
+	}
 	if s.rdb != s.db {
 		err = errors.Join(err, s.rdb.Close())
 	}
