@@ -3,11 +3,9 @@
 package testenv
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -110,11 +108,8 @@ type Server struct {
 	Env  []string
 	Args []string
 
-	t      testing.TB
-	cmd    *exec.Cmd
-	stdout *bytes.Buffer
-	stderr *bytes.Buffer
-	done   chan struct{}
+	t    testing.TB
+	proc *Process
 }
 
 // Options tune a test server.
@@ -131,17 +126,6 @@ type Options struct {
 	Database string
 	// BundleDir is the file bundle store's root; "" is <data dir>/bundles.
 	BundleDir string
-}
-
-// FreeAddr returns a loopback address with a port nobody listens on now.
-func FreeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // Start runs fleetsyncd and waits until /readyz answers; the process is
@@ -176,48 +160,19 @@ func Start(t testing.TB, o Options) *Server {
 func (s *Server) start() {
 	t := s.t
 	t.Helper()
-	if s.Addr == "" { // a restart keeps its address, so clients and agents find it again
-		s.Addr = FreeAddr(t)
-		s.URL = "http://" + s.Addr
-	}
-	args := append([]string{"--listen", s.Addr, "--data-dir", s.DataDir, "--region", Region}, s.Args...)
-	s.cmd = exec.Command(Binary(t, "fleetsyncd"), args...)
-	s.cmd.Env = append(os.Environ(), s.Env...)
-	s.stdout, s.stderr = &bytes.Buffer{}, &bytes.Buffer{}
-	s.cmd.Stdout, s.cmd.Stderr = &lockedWriter{w: s.stdout}, &lockedWriter{w: s.stderr}
-	if err := s.cmd.Start(); err != nil {
+	// A restart keeps its address, so clients and agents find it again.
+	p, err := Launch(LaunchOptions{Binary: Binary(t, "fleetsyncd"), Listen: s.Addr,
+		Args: append([]string{"--data-dir", s.DataDir, "--region", Region}, s.Args...), Env: append(os.Environ(), s.Env...)})
+	if err != nil {
 		t.Fatal(err)
 	}
-	s.done = make(chan struct{})
-	go func() { s.cmd.Wait(); close(s.done) }()
+	s.proc, s.Addr, s.URL = p, p.Addr, p.URL
 	t.Cleanup(func() {
-		s.cmd.Process.Kill()
-		<-s.done
+		p.Kill()
 		if t.Failed() {
-			t.Logf("fleetsyncd stderr:\n%s", s.Stderr())
+			t.Logf("fleetsyncd stderr:\n%s", p.Stderr())
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	// A client of its own: the SDK's session setup touches http.DefaultClient's transport.
-	probe := &http.Client{Transport: &http.Transport{}, Timeout: 5 * time.Second}
-	for {
-		resp, err := probe.Get(s.URL + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		select {
-		case <-s.done:
-			t.Fatalf("fleetsyncd exited during start: %v\n%s", s.cmd.ProcessState, s.Stderr())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("fleetsyncd not ready after 30s:\n%s", s.Stderr())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // StartReplicas runs n fleetsyncd processes on one fresh PostgreSQL
@@ -255,60 +210,24 @@ func (s *Server) DatabaseArgs() []string {
 	return []string{"--database", s.Database}
 }
 
-// lockedWriter lets the test read a buffer the process is writing.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
+// Stdout returns what the current process printed on stdout so far.
+func (s *Server) Stdout() string { return s.proc.Stdout() }
 
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
-// Stdout returns what the process printed on stdout so far.
-func (s *Server) Stdout() string {
-	w := s.cmd.Stdout.(*lockedWriter)
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.w.String()
-}
-
-// Stderr returns the process's log so far.
-func (s *Server) Stderr() string {
-	w := s.cmd.Stderr.(*lockedWriter)
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.w.String()
-}
+// Stderr returns the current process's log so far.
+func (s *Server) Stderr() string { return s.proc.Stderr() }
 
 // Kill sends SIGKILL and waits for the process to end.
-func (s *Server) Kill() {
-	s.cmd.Process.Signal(syscall.SIGKILL)
-	<-s.done
-}
+func (s *Server) Kill() { s.proc.Kill() }
 
 // Terminate sends SIGTERM and waits up to timeout for a clean exit; it
 // returns the process's exit error (nil for status 0).
-func (s *Server) Terminate(timeout time.Duration) error {
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-		if !s.cmd.ProcessState.Success() {
-			return fmt.Errorf("fleetsyncd exited with %v", s.cmd.ProcessState)
-		}
-		return nil
-	case <-time.After(timeout):
-		return fmt.Errorf("fleetsyncd still running %v after SIGTERM", timeout)
-	}
-}
+func (s *Server) Terminate(timeout time.Duration) error { return s.proc.Terminate(timeout) }
 
 // Restart starts a new process on the same address, data directory and flags.
 func (s *Server) Restart() {
 	s.t.Helper()
 	select {
-	case <-s.done:
+	case <-s.proc.Done():
 	default:
 		s.t.Fatal("Restart: the previous process is still running")
 	}
