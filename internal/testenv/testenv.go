@@ -132,6 +132,14 @@ type Options struct {
 // killed when the test ends.
 func Start(t testing.TB, o Options) *Server {
 	t.Helper()
+	s := prepare(t, o)
+	s.start()
+	return s
+}
+
+// prepare is Start without starting the process.
+func prepare(t testing.TB, o Options) *Server {
+	t.Helper()
 	if o.DataDir == "" {
 		o.DataDir = t.TempDir()
 	}
@@ -153,18 +161,25 @@ func Start(t testing.TB, o Options) *Server {
 		s.Env = append(s.Env, "FLEETSYNC_BOOTSTRAP_ACCESS_KEY_ID="+KeyID, "FLEETSYNC_BOOTSTRAP_SECRET_ACCESS_KEY="+Secret,
 			"FLEETSYNC_BOOTSTRAP_ACCOUNT="+Account)
 	}
-	s.start()
 	return s
 }
 
 func (s *Server) start() {
+	s.t.Helper()
+	if err := s.launch(); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// launch starts the process (safe from any goroutine) and registers its
+// kill at the end of the test.
+func (s *Server) launch() error {
 	t := s.t
-	t.Helper()
 	// A restart keeps its address, so clients and agents find it again.
 	p, err := Launch(LaunchOptions{Binary: Binary(t, "fleetsyncd"), Listen: s.Addr,
 		Args: append([]string{"--data-dir", s.DataDir, "--region", Region}, s.Args...), Env: append(os.Environ(), s.Env...)})
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	s.proc, s.Addr, s.URL = p, p.Addr, p.URL
 	t.Cleanup(func() {
@@ -173,12 +188,16 @@ func (s *Server) start() {
 			t.Logf("fleetsyncd stderr:\n%s", p.Stderr())
 		}
 	})
+	return nil
 }
 
 // StartReplicas runs n fleetsyncd processes on one fresh PostgreSQL
 // database (o.Database, or a new one), as replicas are deployed: each has its
 // own data directory (so its own node id) holding the same master key, and
-// they share one bundle directory. It needs PostgreSQL (see pgtest).
+// they share one bundle directory. They start all at once, so every replica
+// test also checks that replicas starting together on a fresh database
+// (migrations, bootstrap credential, master-key check) all come up. It needs
+// PostgreSQL (see pgtest).
 func StartReplicas(t testing.TB, n int, o Options) []*Server {
 	t.Helper()
 	if o.Database == "" {
@@ -196,7 +215,22 @@ func StartReplicas(t testing.TB, n int, o Options) []*Server {
 		if err := os.WriteFile(filepath.Join(ro.DataDir, "master.key"), key, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, Start(t, ro))
+		out = append(out, prepare(t, ro))
+	}
+	Binary(t, "fleetsyncd") // built once, before the goroutines
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i, s := range out {
+		wg.Go(func() { errs[i] = s.launch() })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("replica %d of %d started together: %v", i, n, err)
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
 	}
 	return out
 }
