@@ -1,6 +1,5 @@
 package fleet
 
-
 // Defaults of a deployment config's omitted members (SPEC §5).
 const (
 	DefaultConcurrentPercent  = 20
