@@ -168,7 +168,10 @@ func (p *Process) Stderr() string { return p.stderr.String() }
 // lockedWriter lets the test read a buffer the process is writing.
 type lockedWriter struct {
 	mu sync.Mutex
-	w  *bytes.Buffer
+	w  interface {
+		io.Writer
+		String() string
+	}
 }
 
 func (l *lockedWriter) Write(b []byte) (int, error) {

@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -110,6 +109,8 @@ type Server struct {
 
 	t    testing.TB
 	proc *Process
+	// inproc is set for a server StartInProcess built in the test process.
+	inproc *inProcess
 }
 
 // Options tune a test server.
@@ -247,8 +248,13 @@ func (s *Server) DatabaseArgs() []string {
 // Stdout returns what the current process printed on stdout so far.
 func (s *Server) Stdout() string { return s.proc.Stdout() }
 
-// Stderr returns the current process's log so far.
-func (s *Server) Stderr() string { return s.proc.Stderr() }
+// Stderr returns the current process's log so far (an in-process server's log).
+func (s *Server) Stderr() string {
+	if s.inproc != nil {
+		return s.inproc.log.String()
+	}
+	return s.proc.Stderr()
+}
 
 // Kill sends SIGKILL and waits for the process to end.
 func (s *Server) Kill() { s.proc.Kill() }
@@ -275,7 +281,7 @@ func (s *Server) Session(keyID, secret string) *session.Session {
 		Region:      aws.String(Region),
 		Credentials: credentials.NewStaticCredentials(keyID, secret, ""),
 		MaxRetries:  aws.Int(0),
-		HTTPClient:  &http.Client{Timeout: 60 * time.Second},
+		HTTPClient:  s.HTTPClient(),
 	}))
 }
 
