@@ -4,8 +4,10 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,6 +70,41 @@ func TestNewServeInProcess(t *testing.T) {
 	}
 	if _, err := http.Get(url + "/healthz"); err == nil {
 		t.Error("still serving after Serve returned")
+	}
+}
+
+// TestOptionsNowIsEveryComponentsClock: a server given a clock stamps
+// resources with it (the ARN's millisecond epoch and createdAt), and checks
+// signatures against it (a request signed 5 minutes away from it is inside
+// the 15-minute skew allowed).
+func TestOptionsNowIsEveryComponentsClock(t *testing.T) {
+	cfg := config.Default()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	cfg.BootstrapKeyID, cfg.BootstrapSecret = "AKSERVERTEST00000001", "server-test-secret-0123456789"
+	fixed := time.Now().Add(-5 * time.Minute).Truncate(time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := New(ctx, cfg, Options{Stdout: io.Discard, Now: func() time.Time { return fixed }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	defer func() { cancel(); <-done }()
+	c := robomaker.New(session.Must(session.NewSession(&aws.Config{
+		Endpoint: aws.String("http://" + s.Addr().String()), Region: aws.String(cfg.Region), MaxRetries: aws.Int(0),
+		Credentials: credentials.NewStaticCredentials(cfg.BootstrapKeyID, cfg.BootstrapSecret, ""),
+	})))
+	f, err := c.CreateFleet(&robomaker.CreateFleetInput{Name: aws.String("clock")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("/clock/%d", fixed.UnixMilli()); !strings.HasSuffix(aws.StringValue(f.Arn), want) {
+		t.Errorf("fleet ARN %s, want it to end in %s (the server's clock)", aws.StringValue(f.Arn), want)
+	}
+	if got := aws.TimeValue(f.CreatedAt); !got.Equal(fixed) {
+		t.Errorf("createdAt %v, want %v", got, fixed)
 	}
 }
 
