@@ -26,7 +26,6 @@ import (
 	"github.com/fleetsync/fleetsync/internal/deploy"
 	"github.com/fleetsync/fleetsync/internal/fleet"
 	"github.com/fleetsync/fleetsync/internal/registry"
-	"github.com/fleetsync/fleetsync/internal/store"
 )
 
 //go:embed templates/*.html
@@ -44,7 +43,7 @@ type Config struct {
 	Registry *registry.Service
 	Deploy   *deploy.Service
 	// Reports gives the per-fleet robot counts and each robot's last row.
-	Reports     store.Reports
+	Reports     *deploy.Reports
 	Credentials CredentialLookup
 	// Presence tells when a robot's agent was last heard by this replica.
 	Presence *deploy.Presence
@@ -262,7 +261,7 @@ var statusOrder = []fleet.RobotStatus{fleet.RobotInSync, fleet.RobotDeploying, f
 
 func (c *Console) fleetsPage(w http.ResponseWriter, r *http.Request, s session) {
 	ctx := r.Context()
-	p, err := c.cfg.Registry.ListFleets(ctx, store.ListQuery{Account: s.Account, Limit: 200, Filters: map[string]string{}})
+	p, err := c.cfg.Registry.ListFleets(ctx, fleet.ListQuery{Account: s.Account, Limit: 200, Filters: map[string]string{}})
 	if err != nil {
 		c.fail(w, r, s, err)
 		return
@@ -347,7 +346,7 @@ func (c *Console) fleetPage(w http.ResponseWriter, r *http.Request, s session) {
 		c.fail(w, r, s, err)
 		return
 	}
-	jp, err := c.cfg.Deploy.List(ctx, store.ListQuery{Account: s.Account, Limit: 200, Filters: map[string]string{"fleetName": f.Name}})
+	jp, err := c.cfg.Deploy.List(ctx, fleet.ListQuery{Account: s.Account, Limit: 200, Filters: map[string]string{"fleetName": f.Name}})
 	if err != nil {
 		c.fail(w, r, s, err)
 		return
@@ -360,7 +359,7 @@ func (c *Console) fleetPage(w http.ResponseWriter, r *http.Request, s session) {
 			break
 		}
 	}
-	avail, err := c.cfg.Registry.ListRobots(ctx, store.ListQuery{Account: s.Account, Limit: 200, Filters: map[string]string{"status": string(fleet.RobotAvailable)}})
+	avail, err := c.cfg.Registry.ListRobots(ctx, fleet.ListQuery{Account: s.Account, Limit: 200, Filters: map[string]string{"status": string(fleet.RobotAvailable)}})
 	if err != nil {
 		c.fail(w, r, s, err)
 		return
@@ -574,7 +573,7 @@ type appGroup struct {
 }
 
 func (c *Console) applicationsPage(w http.ResponseWriter, r *http.Request, s session) {
-	p, err := c.cfg.Registry.ListApplications(r.Context(), store.ListQuery{Account: s.Account, Limit: 200, Filters: map[string]string{}}, true)
+	p, err := c.cfg.Registry.ListApplications(r.Context(), fleet.ListQuery{Account: s.Account, Limit: 200, Filters: map[string]string{}}, true)
 	if err != nil {
 		c.fail(w, r, s, err)
 		return

@@ -17,7 +17,6 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -276,25 +275,26 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *Server, err erro
 	}
 	// Wake-ups stay in this process on SQLite (one replica); on PostgreSQL
 	// they also reach the other replicas.
-	notify, wake := hub.Notify, engine.Wake
+	hub.Engine = engine
+	var wake deploy.Waker = hub
 	var nonces agentapi.Nonces
 	var bus *pgbus.Bus
 	if cfg.Postgres() && !o.LocalWakeups {
 		if bus, err = pgbus.New(cfg.Database, d.NodeID, log.With("component", "pgbus")); err != nil {
 			return nil, err
 		}
-		notify = func(robotARN string) { hub.Notify(robotARN); bus.Publish("r " + robotARN) }
-		wake = func() { engine.Wake(); bus.Publish("e") }
+		wake = deploy.Wakers{hub, bus}
 	}
 	if cfg.Postgres() {
 		nonces = &agentapi.StoreNonces{Store: d.Store, Log: log.With("component", "agentapi")}
 	}
-	engine.Notify = notify
-	jobs := &deploy.Service{Store: d.Store, Region: cfg.Region, MaxActiveJobs: 100, Wake: wake, Notify: notify}
+	engine.Wake = wake
+	jobs := &deploy.Service{Store: d.Store, Region: cfg.Region, MaxActiveJobs: 100, Wake: wake}
 	autoSync := &deploy.AutoSync{Jobs: jobs, Tick: cfg.EngineTick, Log: log.With("component", "autosync"),
 		OnStart: func(fleet.Job) { mets.AutoSyncStarted() }}
+	robots := &deploy.Robots{Store: d.Store, Bundles: bundles, Presence: presence, Wake: wake, Log: log.With("component", "robots")}
 	agents := agentapi.New(agentapi.Config{
-		Store: d.Store, Bundles: bundles, Presign: presign, Presence: presence, Hub: hub, Wake: wake, Nonces: nonces,
+		Robots: robots, Bundles: bundles, Presign: presign, Hub: hub, Nonces: nonces,
 		URLKey: d.Keys.Derive("bundle-url"), URLTTL: cfg.BundleURLTTL, PollInterval: cfg.AgentPollInterval, MaxWait: maxWait,
 		Log: log.With("component", "agentapi"),
 		Now: o.Now,
@@ -306,7 +306,7 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *Server, err erro
 		Now: o.Now,
 	})
 	// One clock for every component (the constructors above default theirs).
-	reg.Now, engine.Now, jobs.Now, d.Credentials.Now = o.Now, o.Now, o.Now, o.Now
+	reg.Now, engine.Now, jobs.Now, robots.Now, d.Credentials.Now = o.Now, o.Now, o.Now, o.Now, o.Now
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
@@ -321,7 +321,7 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *Server, err erro
 	})
 	mux.Handle("GET /metrics", mets.Handler())
 	cons := console.New(console.Config{
-		Registry: reg, Deploy: jobs, Reports: d.Store, Credentials: d.Credentials.Lookup, Presence: presence,
+		Registry: reg, Deploy: jobs, Reports: &deploy.Reports{Store: d.Store}, Credentials: d.Credentials.Lookup, Presence: presence,
 		Key: d.Keys.Derive("console-session"), Log: log.With("component", "console"),
 		Now: o.Now,
 	})
@@ -346,15 +346,7 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *Server, err erro
 			presence.Run(ctx, d.Store, presenceFlush(cfg.AgentPollInterval), log.With("component", "presence"))
 		})
 	if bus != nil {
-		s.background = append(s.background, func(ctx context.Context) {
-			bus.Run(ctx, func(msg string) {
-				if arn, ok := strings.CutPrefix(msg, "r "); ok {
-					hub.Notify(arn)
-				} else if msg == "e" {
-					engine.Wake()
-				}
-			}, func() { hub.NotifyAll(); engine.Wake() }, nil)
-		})
+		s.background = append(s.background, func(ctx context.Context) { bus.Run(ctx, hub, nil) })
 	}
 
 	s.ln = o.Listener
