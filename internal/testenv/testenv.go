@@ -52,10 +52,29 @@ func repoRoot() string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
+// EnvBinDir names a directory of already built ./cmd binaries that Binary
+// uses instead of building (a test binary's second pass, started by its
+// TestMain, reuses the first pass's build).
+const EnvBinDir = "FLEETSYNC_TEST_BIN_DIR"
+
 // Binary builds ./cmd/NAME once per test process and returns its path.
 func Binary(t testing.TB, name string) string {
 	t.Helper()
+	dir, err := BuildBinaries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, name)
+}
+
+// BuildBinaries builds every ./cmd binary once per test process (or takes
+// them from EnvBinDir) and returns their directory.
+func BuildBinaries() (string, error) {
 	buildOnce.Do(func() {
+		if dir := os.Getenv(EnvBinDir); dir != "" {
+			buildDir = dir
+			return
+		}
 		sweepStaleBuilds()
 		buildDir = filepath.Join(os.TempDir(), fmt.Sprintf("fleetsync-bin-%d", os.Getpid()))
 		if buildErr = os.MkdirAll(buildDir, 0o755); buildErr != nil {
@@ -72,10 +91,7 @@ func Binary(t testing.TB, name string) string {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
 	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return filepath.Join(buildDir, name)
+	return buildDir, buildErr
 }
 
 // sweepStaleBuilds removes binary folders of test processes that have ended
