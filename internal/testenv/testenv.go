@@ -261,8 +261,17 @@ func (s *Server) DatabaseArgs() []string {
 	return []string{"--database", s.Database}
 }
 
+// mustProcess fails the test when s is an in-process server: what it is
+// asked needs a real process.
+func (s *Server) mustProcess(what string) {
+	if s.inproc != nil {
+		s.t.Helper()
+		s.t.Fatalf("testenv: %s needs a fleetsyncd process (testenv.Start), not an in-process server", what)
+	}
+}
+
 // Stdout returns what the current process printed on stdout so far.
-func (s *Server) Stdout() string { return s.proc.Stdout() }
+func (s *Server) Stdout() string { s.mustProcess("Stdout"); return s.proc.Stdout() }
 
 // Stderr returns the current process's log so far (an in-process server's log).
 func (s *Server) Stderr() string {
@@ -273,15 +282,19 @@ func (s *Server) Stderr() string {
 }
 
 // Kill sends SIGKILL and waits for the process to end.
-func (s *Server) Kill() { s.proc.Kill() }
+func (s *Server) Kill() { s.mustProcess("Kill"); s.proc.Kill() }
 
 // Terminate sends SIGTERM and waits up to timeout for a clean exit; it
 // returns the process's exit error (nil for status 0).
-func (s *Server) Terminate(timeout time.Duration) error { return s.proc.Terminate(timeout) }
+func (s *Server) Terminate(timeout time.Duration) error {
+	s.mustProcess("Terminate")
+	return s.proc.Terminate(timeout)
+}
 
 // Restart starts a new process on the same address, data directory and flags.
 func (s *Server) Restart() {
 	s.t.Helper()
+	s.mustProcess("Restart")
 	select {
 	case <-s.proc.Done():
 	default:
