@@ -14,7 +14,7 @@ import (
 // others find them applied), and the schema must be whole afterwards.
 func TestPostgresMigrationsRace(t *testing.T) {
 	const replicas = 6
-	for round := range 3 { // a few fresh databases: the race is a matter of timing
+	for round := range 1 { // one fresh database was enough to fail every time without the lock
 		url := pgtest.NewDatabase(t)
 		var wg sync.WaitGroup
 		errs := make([]error, replicas)
