@@ -230,8 +230,10 @@ func TestSyncTargetsExactlyTheRobotsNotInSync(t *testing.T) {
 			t.Errorf("sync targeted %d robots, want %d: %v", len(got), len(want), d.RobotDeploymentSummary)
 		}
 		for arn := range want {
-			if aws.StringValue(got[arn].Status) != "InSync" {
-				t.Errorf("sync row of %s = %v, want InSync", arn, got[arn])
+			if row, ok := got[arn]; !ok {
+				t.Errorf("sync did not target %s: %v", arn, d.RobotDeploymentSummary)
+			} else if aws.StringValue(row.Status) != "InSync" {
+				t.Errorf("sync row of %s = %v, want InSync", arn, row)
 			}
 		}
 		for _, i := range []int{0, 1} {
@@ -399,7 +401,7 @@ func TestCreateDeploymentJobIdempotencyAndErrors(t *testing.T) {
 		in.ClientRequestToken = aws.String("tok-2")
 		in.DeploymentApplicationConfigs[0].ApplicationVersion = aws.String("$LATEST")
 		_, err = r.c.CreateDeploymentJob(in)
-		wantErr(t, err, "InvalidParameterException", "applicationVersion")
+		wantErr(t, err, "InvalidParameterException", "applicationVersion", "create one with CreateRobotApplicationVersion first")
 		in.DeploymentApplicationConfigs[0].ApplicationVersion = aws.String("9")
 		_, err = r.c.CreateDeploymentJob(in)
 		wantErr(t, err, "ResourceNotFoundException", "version 9")

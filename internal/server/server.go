@@ -71,6 +71,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, erro
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
+	// Looked at before LoadKeyring creates the key on a first start.
+	setUp := databaseSetUp(cfg)
 	keys, err := credential.LoadKeyring(cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -83,7 +85,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, erro
 		if path, err = cfg.SQLitePath(); err != nil {
 			return nil, err
 		}
-		st, err = sqlstore.OpenSQLite(ctx, path, log)
+		st, err = sqlstore.OpenSQLiteWith(ctx, path, sqlstore.SQLiteOptions{MustExist: setUp(path), CheckEvery: cfg.Limits.DBCheckInterval}, log)
 	}
 	if err != nil {
 		return nil, err
@@ -313,8 +315,9 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *Server, err erro
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		if err := d.Store.Ping(ctx); err != nil {
-			http.Error(w, "database unreachable", http.StatusServiceUnavailable)
+		if err := d.Store.Ready(ctx); err != nil {
+			log.Warn("not ready", "error", err)
+			http.Error(w, "database unreachable or damaged", http.StatusServiceUnavailable)
 			return
 		}
 		io.WriteString(w, "ready\n")
@@ -323,15 +326,16 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *Server, err erro
 	cons := console.New(console.Config{
 		Registry: reg, Deploy: jobs, Reports: &deploy.Reports{Store: d.Store}, Credentials: d.Credentials.Lookup, Presence: presence,
 		Key: d.Keys.Derive("console-session"), Log: log.With("component", "console"),
-		Now: o.Now,
+		MaxStreamsPerSession: cfg.Limits.MaxStreamsPerSession,
+		Now:                  o.Now,
 	})
 	mux.Handle("/console/", cons)
 	mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusSeeOther))
 	mux.Handle("/agent/", mets.Agents(agents))
-	mux.Handle("/", api)
+	mux.Handle("/", console.RootRedirect(api))
 	s.handler = mux
 
-	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	s.srv = &http.Server{Handler: mux}
 	// HTTP/2 without TLS (prior knowledge) lets thousands of agents behind
 	// one client share a few connections; HTTP/1.1 stays for everyone else.
 	s.srv.Protocols = new(http.Protocols)
@@ -356,6 +360,7 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *Server, err erro
 		}
 	}
 	s.closers = append(s.closers, func() { s.ln.Close() })
+	s.ln = guard(s.srv, s.ln, cfg.Limits, log) // timeouts, size and connection limits (limits.go)
 	return s, nil
 }
 

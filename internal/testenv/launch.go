@@ -37,6 +37,9 @@ type LaunchOptions struct {
 	Stdout, Stderr io.Writer
 	// Timeout bounds the start (default 30 s).
 	Timeout time.Duration
+	// Wrapper, when set, is a command line the binary and its flags are
+	// appended to, such as sh -c 'ulimit -n 256 && exec "$0" "$@"'.
+	Wrapper []string
 }
 
 // Process is a running fleetsyncd started by Launch: the one launcher of
@@ -68,7 +71,11 @@ func Launch(o LaunchOptions) (*Process, error) {
 	if !o.ListenFromEnv {
 		args = append(args, "--listen", cmpOr(o.Listen, "127.0.0.1:0"))
 	}
-	p := &Process{Cmd: exec.Command(o.Binary, append(args, o.Args...)...), dir: dir, done: make(chan struct{}),
+	argv := append([]string{o.Binary}, append(args, o.Args...)...)
+	if len(o.Wrapper) > 0 {
+		argv = append(append([]string{}, o.Wrapper...), argv...)
+	}
+	p := &Process{Cmd: exec.Command(argv[0], argv[1:]...), dir: dir, done: make(chan struct{}),
 		stdout: &lockedWriter{w: &bytes.Buffer{}}, stderr: &lockedWriter{w: &bytes.Buffer{}}}
 	p.Cmd.Dir, p.Cmd.Env = o.Dir, o.Env
 	if p.Cmd.Env == nil {
