@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
@@ -45,6 +46,10 @@ type dialect struct {
 	// another holds its lock (SQLITE_BUSY from another process past the
 	// busy timeout); such a write is returned as store.ErrBusy.
 	isBusy func(error) bool
+	// migrationLock, when set, makes the migrations of processes opening
+	// one database together run one process at a time (nil: the database
+	// serialises writers by itself, as SQLite does).
+	migrationLock func() (lock.SessionLocker, error)
 }
 
 var sqliteDialect = dialect{
@@ -171,7 +176,15 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := goose.NewProvider(s.dialect.goose, s.db, sub)
+	var opts []goose.ProviderOption
+	if s.dialect.migrationLock != nil {
+		l, err := s.dialect.migrationLock()
+		if err != nil {
+			return fmt.Errorf("migrations lock: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(l))
+	}
+	p, err := goose.NewProvider(s.dialect.goose, s.db, sub, opts...)
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
