@@ -43,9 +43,9 @@ func testReports(t *testing.T, s store.Store) {
 	}
 	must(t, s.Prepare(ctx, "arn:rep", rows, store.JobOutcome{}, 200))
 	must(t, s.Apply(ctx, "arn:rep", store.Step{Start: []string{fx.robots[0].ARN, fx.robots[1].ARN}}, 300))
-	_, err = s.RecordResult(ctx, "arn:rep", fx.robots[0].ARN, true, "", "", 400)
+	_, err = s.RecordResult(ctx, "arn:rep", fx.robots[0].ARN, store.Result{Success: true, NowMs: 400})
 	must(t, err)
-	_, err = s.RecordResult(ctx, "arn:rep", fx.robots[1].ARN, false, "EtagMismatch", "changed", 400)
+	_, err = s.RecordResult(ctx, "arn:rep", fx.robots[1].ARN, store.Result{Code: "EtagMismatch", Reason: "changed", NowMs: 400})
 	must(t, err)
 	must(t, s.Apply(ctx, "arn:rep", store.Step{Finish: store.JobOutcome{Status: fleet.JobFailed, Code: "FailureThresholdBreached"}}, 500))
 
