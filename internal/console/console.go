@@ -47,6 +47,8 @@ type Config struct {
 	Credentials CredentialLookup
 	// Presence tells when a robot's agent was last heard by this replica.
 	Presence *deploy.Presence
+	// Evidence gives failed robots' output and robot logs on demand.
+	Evidence *deploy.Evidence
 	// Key signs session cookies and derives CSRF tokens.
 	Key []byte
 	// SessionTTL is how long a sign-in lasts (default 12 hours).

@@ -21,6 +21,10 @@ type EvidenceStore interface {
 	GetRobotLog(ctx context.Context, robotARN string) (store.RobotLog, error)
 }
 
+// RobotLog is a robot's application log tail taken on an operator's
+// request (store.RobotLog, named here for the wire layer and the console).
+type RobotLog = store.RobotLog
+
 // Log request bounds (operators ask in KiB).
 const (
 	// MaxRobotLogKB is the largest log tail an operator may ask for.
@@ -84,7 +88,7 @@ func (e *Evidence) JobFailures(ctx context.Context, account, jobARN string) (fle
 // RequestLog asks the caller's robot for the last kb KiB of its
 // application log (DefaultRobotLogKB when kb is 0); its agent answers on
 // its next poll. Requests closer than RobotLogGap are Throttled.
-func (e *Evidence) RequestLog(ctx context.Context, account, robotARN string, kb int) (store.RobotLog, error) {
+func (e *Evidence) RequestLog(ctx context.Context, account, robotARN string, kb int) (RobotLog, error) {
 	if kb == 0 {
 		kb = DefaultRobotLogKB
 	}

@@ -235,8 +235,9 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		URLKey: d.Keys.Derive("bundle-url"), URLTTL: cfg.BundleURLTTL, PollInterval: cfg.AgentPollInterval, MaxWait: maxWait,
 		Log: log.With("component", "agentapi"),
 	})
+	evidence := &deploy.Evidence{Store: d.Store, Wake: wake}
 	api := awsapi.New(awsapi.Config{
-		Registry: reg, Deploy: jobs, Credentials: d.Credentials.Lookup, Region: cfg.Region,
+		Registry: reg, Deploy: jobs, Evidence: evidence, Credentials: d.Credentials.Lookup, Region: cfg.Region,
 		TokenKey: d.Keys.Derive("pagination-token"), RatePerSecond: cfg.RatePerSecond, Burst: cfg.Burst,
 		Logger: log.With("component", "awsapi"), Observe: mets.ObserveAPI,
 	})
@@ -255,6 +256,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	mux.Handle("GET /metrics", mets.Handler())
 	cons := console.New(console.Config{
 		Registry: reg, Deploy: jobs, Reports: &deploy.Reports{Store: d.Store}, Credentials: d.Credentials.Lookup, Presence: presence,
+		Evidence: evidence,
 		Key: d.Keys.Derive("console-session"), Log: log.With("component", "console"),
 	})
 	mux.Handle("/console/", cons)

@@ -37,6 +37,9 @@ type deployment struct {
 	// (nil if none ran); started is true once the new one was started.
 	replaced *state.App
 	started  bool
+	// logStart is the application log's size when the new application was
+	// launched: its own output follows.
+	logStart int64
 }
 
 func (d *deployment) abort() {
@@ -503,6 +506,7 @@ func (a *Agent) launch(d *deployment) error {
 	d.replaced = a.st.Current
 	a.stopApp()
 	d.started = true
+	d.logStart = a.appLogSize()
 	if err := a.start(d.app); err != nil {
 		return err
 	}

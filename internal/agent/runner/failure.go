@@ -65,8 +65,8 @@ func (a *Agent) describe(d *deployment, step proto.Step, err error, timedOut boo
 		f.reason = fmt.Sprintf("launch file %s/%s not found in the bundle", d.a.LaunchConfig.PackageName, d.a.LaunchConfig.LaunchFile)
 		f.output = err.Error() // where it was looked for
 	case step == proto.StepLaunching:
-		f.output = a.appLogTail(failureOutputBytes)
-		if last := lastLine(f.output); last != "" {
+		f.output = a.appLogSince(d.logStart, failureOutputBytes)
+		if last := lastAppLine(f.output); last != "" {
 			f.reason += ": " + last
 		}
 	case f.cause == proto.CauseBadBundle:
@@ -134,6 +134,40 @@ func (a *Agent) appLogTail(n int) string {
 		s = prev + s
 	}
 	return s
+}
+
+// appLogSince returns at most the last n bytes the application's log got
+// after offset (where it ended when the new application was launched): the
+// new application's output, not its predecessor's.
+func (a *Agent) appLogSince(offset int64, n int) string {
+	path := filepath.Join(a.cfg.StateDir, logsDir, launch.LogName)
+	st, err := os.Stat(path)
+	if err != nil || st.Size() < offset {
+		return a.appLogTail(n) // rotated meanwhile
+	}
+	s, _ := readTail(path, int(min(st.Size()-offset, int64(n))))
+	return s
+}
+
+// appLogSize is the application log's size now.
+func (a *Agent) appLogSize() int64 {
+	st, err := os.Stat(filepath.Join(a.cfg.StateDir, logsDir, launch.LogName))
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
+// lastAppLine is the last line of the application's own output in a log
+// tail (the supervisor's "[fleetsync …]" lines skipped).
+func lastAppLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(lines[i]); l != "" && !strings.HasPrefix(l, "[fleetsync ") {
+			return l
+		}
+	}
+	return ""
 }
 
 // readTail reads the last n bytes of a file.
