@@ -257,7 +257,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	cons := console.New(console.Config{
 		Registry: reg, Deploy: jobs, Reports: &deploy.Reports{Store: d.Store}, Credentials: d.Credentials.Lookup, Presence: presence,
 		Evidence: evidence,
-		Key: d.Keys.Derive("console-session"), Log: log.With("component", "console"),
+		Key:      d.Keys.Derive("console-session"), Log: log.With("component", "console"),
 	})
 	mux.Handle("/console/", cons)
 	mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusSeeOther))
