@@ -269,8 +269,9 @@ type Agents interface {
 	// RobotByAgent returns the robot whose agent id is agentID.
 	RobotByAgent(ctx context.Context, agentID string) (fleet.Robot, error)
 	// CurrentAssignment returns the robot's latest row when it is Deploying
-	// or NoResponse (a robot that comes back completes what it missed);
-	// ErrNotFound otherwise.
+	// or NoResponse (a robot that comes back completes what it missed) and
+	// its agent has not reported giving up at its own deadline (a
+	// NoResponse result); ErrNotFound otherwise.
 	CurrentAssignment(ctx context.Context, robotARN string) (Assignment, error)
 	// RecordProgress stores a step of a deploying row. It returns abort=true
 	// when the row is no longer running (canceled, superseded, finished).

@@ -449,6 +449,15 @@ func (s *Store) CurrentAssignment(ctx context.Context, robotARN string) (store.A
 	if row.Status != fleet.RobotDeploying && row.Status != fleet.RobotNoResponse {
 		return store.Assignment{}, store.ErrNotFound
 	}
+	if row.Status == fleet.RobotNoResponse {
+		var gaveUp bool
+		if err := s.readRow(ctx, `SELECT agent_gave_up FROM job_robots WHERE job_arn = $1 AND robot_arn = $2`, lastJob, robotARN).Scan(&gaveUp); err != nil {
+			return store.Assignment{}, notFound(err)
+		}
+		if gaveUp {
+			return store.Assignment{}, store.ErrNotFound
+		}
+	}
 	j, err := s.GetJob(ctx, "", lastJob)
 	if err != nil {
 		return store.Assignment{}, err
@@ -491,6 +500,13 @@ func (s *Store) RecordResult(ctx context.Context, jobARN, robotARN string, res s
 			to = fleet.RobotInSync
 		case to == "":
 			to = fleet.RobotFailed
+		}
+		if to == fleet.RobotNoResponse && (from == fleet.RobotDeploying || from == fleet.RobotNoResponse) {
+			// The agent gave up at its own deadline: the robot is not sent
+			// this deployment again.
+			if _, err := tx.ExecContext(ctx, `UPDATE job_robots SET agent_gave_up = TRUE WHERE job_arn = $1 AND robot_arn = $2`, jobARN, robotARN); err != nil {
+				return err
+			}
 		}
 		if from == to && to == fleet.RobotNoResponse {
 			// The agent's own deadline after the engine's: the row says

@@ -43,6 +43,12 @@ func testFailureEvidence(t *testing.T, s store.Store) {
 		Reason: "agent deadline", Step: "Launching", NowMs: 520})
 	must(t, err)
 
+	// Neither timed-out robot whose agent gave up is sent the job again.
+	for _, r := range fx.robots[1:] {
+		if _, err := s.CurrentAssignment(ctx, r.ARN); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("CurrentAssignment of a robot whose agent gave up: %v, want ErrNotFound", err)
+		}
+	}
 	got, err := s.JobRobots(ctx, "arn:ev")
 	must(t, err)
 	want := []struct {

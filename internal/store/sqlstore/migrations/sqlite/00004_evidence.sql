@@ -19,6 +19,12 @@ CREATE TABLE robot_logs (
     error        TEXT NOT NULL DEFAULT ''
 );
 
+-- A NoResponse row whose agent reported that it gave up at its own
+-- deadline (the robot deployment timeout): not offered to the robot again,
+-- unlike the row of a robot that was unreachable and comes back.
+ALTER TABLE job_robots ADD COLUMN agent_gave_up BOOLEAN NOT NULL DEFAULT FALSE;
+
 -- +goose Down
+ALTER TABLE job_robots DROP COLUMN agent_gave_up;
 DROP TABLE robot_logs;
 DROP TABLE robot_failure_output;
