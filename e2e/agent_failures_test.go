@@ -210,7 +210,9 @@ func TestEngineRobotTimeoutRealAgent(t *testing.T) {
 		t.Skip("waits the 60 s minimum robot deployment timeout")
 	}
 	t.Parallel()
-	s := startEngine(t)
+	// Agent silence at 3 × 2 s + 1 s: a heartbeat delayed on a loaded
+	// machine must not end the robot before its timeout does.
+	s := startEngine(t, "--agent-poll-interval", "2s")
 	f := newAgentFleet(t, s, "General")
 	a := f.addAgent("tx", s.URL, nil)
 	v1 := f.version(tarGz(t, map[string]bundleFile{"app/run.sh": {appScript("v1"), 0o755}}))
@@ -228,6 +230,9 @@ func TestEngineRobotTimeoutRealAgent(t *testing.T) {
 	got := [3]string{aws.StringValue(row.Status), aws.StringValue(row.FailureCode), aws.StringValue(row.ProgressDetail.CurrentProgress)}
 	if got != [3]string{"NoResponse", "RobotDeploymentNoResponse", "ExecutingPreLaunch"} {
 		t.Fatalf("row = %v (%s), want NoResponse RobotDeploymentNoResponse ExecutingPreLaunch", got, aws.StringValue(row.FailureReason))
+	}
+	if !strings.Contains(aws.StringValue(row.FailureReason), "within the robot deployment timeout") {
+		t.Errorf("failureReason %q is not the robot deployment timeout's", aws.StringValue(row.FailureReason))
 	}
 	if took < 60*time.Second {
 		t.Errorf("timed out after %v, before the 60 s timeout", took)
