@@ -103,6 +103,10 @@ type Report struct {
 	FailureOutput string
 }
 
+// logRequestTTL is how long an unanswered log request is repeated to
+// the robot's polls.
+const logRequestTTL = 2 * time.Minute
+
 // Bounds of what a robot's report may carry.
 const (
 	// MaxFailureReason is the AWS model's limit of failureReason.
@@ -168,7 +172,9 @@ func (r *Robots) Work(ctx context.Context, robot fleet.Robot, cur *Current) (Wor
 	}
 	// An operator's log request rides on the poll: answering it is the
 	// agent's business between deployments, never part of one.
-	if l, err := r.Store.PendingRobotLog(ctx, robot.ARN); err == nil {
+	// A request older than logRequestTTL is stale: an agent that does not
+	// answer (an older version) goes back to plain long polls.
+	if l, err := r.Store.PendingRobotLog(ctx, robot.ARN); err == nil && r.now().UnixMilli()-l.RequestedMs < logRequestTTL.Milliseconds() {
 		w.LogRequest = &LogRequest{RequestedMs: l.RequestedMs, MaxBytes: l.MaxBytes}
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return w, err
