@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -117,6 +118,18 @@ func TestAgentFailureCauses(t *testing.T) {
 			}
 			if strings.Contains(fe.output, f.out) || strings.Contains(fe.reason, f.out) {
 				t.Errorf("the failure echoes the job's environment variable OUT=%s: %q / %q", f.out, fe.reason, fe.output)
+			}
+			if tc.name == "failing pre-launch" {
+				// The same endpoint read with Debian's curl and its SigV4 signer.
+				if curl, err := exec.LookPath("curl"); err == nil {
+					out, err := exec.Command(curl, "--silent", "--show-error", "--fail-with-body", "--max-time", "30",
+						"--aws-sigv4", "aws:amz:us-east-1:robomaker", "--user", testenv.KeyID+":"+testenv.Secret,
+						s.URL+"/fleetsync/v1/jobs/"+escapeARN(job)+"/failures").CombinedOutput()
+					var jf jobFailures
+					if err != nil || json.Unmarshal(out, &jf) != nil || len(jf.Robots) != 1 || jf.Robots[0].Output != fe.output {
+						t.Errorf("curl --aws-sigv4 failures: %v %s", err, out)
+					}
+				}
 			}
 			t.Logf("%s: %s %s %s: %s", tc.name, got.status, got.code, got.step, got.reason)
 			eventually(t, 10*time.Second, "v1 runs again", func() bool { return f.read("fx", "version") == "v1" && processAlive(f.pid("fx")) })
