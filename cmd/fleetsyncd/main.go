@@ -65,7 +65,12 @@ func run(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	s, err := server.New(ctx, cfg, server.Options{Stdout: os.Stdout, Log: log})
+	// SIGHUP (systemctl reload, cert-manager hooks) re-reads the TLS
+	// certificate; subscribing here also stops it ending the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	s, err := server.New(ctx, cfg, server.Options{Stdout: os.Stdout, Log: log, Reload: hup})
 	if err != nil {
 		return err
 	}

@@ -197,6 +197,12 @@ type Options struct {
 	Stdout io.Writer
 	// Log is the server's logger; nil discards.
 	Log *slog.Logger
+	// Reload delivers the process's SIGHUPs (fleetsyncd's main subscribes
+	// to them): each re-reads the TLS certificate at once. nil reloads on
+	// the periodic file check only; the server never installs signal
+	// handlers itself, so an in-process test server (in a synctest bubble)
+	// does not touch the process's signals.
+	Reload <-chan os.Signal
 	// LocalWakeups keeps wake-ups inside the process even on PostgreSQL:
 	// for a server that is known to be the only replica (an in-process test
 	// server, whose pgbus LISTEN connection would never let a synctest
@@ -350,7 +356,7 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *Server, err erro
 	// The certificate watcher lives as long as the server (until close).
 	tlsCtx, stopTLS := context.WithCancel(context.Background())
 	s.closers = append(s.closers, stopTLS)
-	if s.tls, err = setupTLS(tlsCtx, cfg.TLSCert, cfg.TLSKey, cfg.TLSReloadInterval, log); err != nil {
+	if s.tls, err = setupTLS(tlsCtx, cfg.TLSCert, cfg.TLSKey, cfg.TLSReloadInterval, o.Reload, log); err != nil {
 		return nil, err
 	}
 
