@@ -487,6 +487,10 @@ type statusTally struct {
 var jobStatusOrder = []fleet.RobotStatus{fleet.RobotInSync, fleet.RobotDeploying, fleet.RobotPendingNewDeployment,
 	fleet.RobotFailed, fleet.RobotNoResponse}
 
+// maxLiveOutputs bounds the failure outputs (up to 16 KiB each) a live
+// view sends every refresh; the failures endpoint has them all.
+const maxLiveOutputs = 50
+
 // maxLiveRows bounds what a live view sends every refresh: a job of a
 // 100,000-robot fleet shows its first rows and its counts.
 const maxLiveRows = 1000
@@ -542,6 +546,7 @@ func (c *Console) jobView(ctx context.Context, s session, arn string) (jobView, 
 		}
 	}
 	now := c.now().UnixMilli()
+	shownOutputs := 0
 	for i, row := range rows {
 		v.Counts[string(row.Status)]++
 		if i >= maxLiveRows {
@@ -558,7 +563,9 @@ func (c *Console) jobView(ctx context.Context, s session, arn string) (jobView, 
 		if row.FailureCode != "" {
 			rv.Failure = row.FailureCode + ": " + row.FailureReason
 		}
-		rv.Output = outputs[row.Robot]
+		if out, ok := outputs[row.Robot]; ok && shownOutputs < maxLiveOutputs {
+			rv.Output, shownOutputs = out, shownOutputs+1
+		}
 		if row.Status == fleet.RobotDeploying && row.Step == "" {
 			rv.Agent = "agent never connected to this server"
 			if seen := c.cfg.Presence.Last(row.Robot); seen > 0 {
