@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/fleetsync/fleetsync/internal/fleet"
+	"github.com/fleetsync/fleetsync/internal/proto"
 )
 
 // refusal is an agent request refused before it reached the domain.
@@ -79,7 +80,7 @@ func (a *API) authenticate(w http.ResponseWriter, r *http.Request, v any) (fleet
 		writeErr(w, http.StatusRequestEntityTooLarge, "RequestTooLarge", "the body is over 1 MiB")
 		return fleet.Robot{}, false
 	}
-	robot, ref := a.verifyAgent(r, body, &refusal{http.StatusUnauthorized, "Unauthorized", "no robot has this agent id as its greengrassGroupId", 0})
+	robot, ref := a.verifyAgent(r, body, &refusal{http.StatusUnauthorized, proto.CodeUnknownRobot, "no robot has this agent id as its greengrassGroupId", 0})
 	if ref != nil {
 		ref.write(w)
 		return fleet.Robot{}, false

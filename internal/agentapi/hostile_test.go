@@ -71,9 +71,9 @@ func TestHostileReportsRefused(t *testing.T) {
 		must(t, err)
 		st, out := send(t, e.signed(priv, http.MethodPost, e.srv.URL+proto.PathReport, body), body)
 		var perr proto.Error
-		if st != http.StatusBadRequest || json.Unmarshal(out, &perr) != nil || perr.Code != "InvalidParameter" ||
+		if st != http.StatusBadRequest || json.Unmarshal(out, &perr) != nil || perr.Code != "BadRequest" ||
 			!strings.Contains(perr.Message, "at '"+c.member+"'") || len(out) > 2048 {
-			t.Errorf("%s: %d %.300s, want a short 400 InvalidParameter naming '%s'", c.name, st, out, c.member)
+			t.Errorf("%s: %d %.300s, want a short 400 BadRequest naming '%s'", c.name, st, out, c.member)
 		}
 	}
 	// A body over the limit is refused as such, not as a bad signature.

@@ -29,10 +29,10 @@ func testFleetDeletedMidDeployment(t *testing.T, s store.Store) {
 	must(t, s.DeregisterRobot(ctx, acct, fx.fleet.ARN, fx.robots[2].ARN))
 	must(t, s.DeleteFleet(ctx, acct, fx.fleet.ARN))
 	must(t, s.Apply(ctx, "arn:gone", store.Step{Start: []string{fx.robots[1].ARN}}, 350))
-	if _, err := s.RecordResult(ctx, "arn:gone", fx.robots[0].ARN, true, "", "", 400); err != nil {
+	if _, err := s.RecordResult(ctx, "arn:gone", fx.robots[0].ARN, store.Result{Success: true, NowMs: 400}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RecordResult(ctx, "arn:gone", fx.robots[1].ARN, false, "EtagMismatch", "changed", 400); err != nil {
+	if _, err := s.RecordResult(ctx, "arn:gone", fx.robots[1].ARN, store.Result{Code: "EtagMismatch", Reason: "changed", NowMs: 400}); err != nil {
 		t.Fatal(err)
 	}
 	must(t, s.Apply(ctx, "arn:gone", store.Step{Finish: store.JobOutcome{Status: fleet.JobFailed, Code: "FailureThresholdBreached"}}, 500))
