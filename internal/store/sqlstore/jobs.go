@@ -315,7 +315,13 @@ func finishRow(ctx context.Context, tx *sql.Tx, jobARN, robotARN string, from, t
 
 // Apply implements store.Jobs.
 func (s *Store) Apply(ctx context.Context, jobARN string, step store.Step, nowMs int64) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	// The rows this finishes keep the step they were in: this
+	// process's progress of them not yet flushed is written first.
+	var pending map[progressKey]progressRow
+	if len(step.NoResponse) > 0 {
+		pending = s.progress.takeJob(jobARN)
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
 		st, err := s.jobStatus(ctx, tx, jobARN)
 		if err != nil {
 			return err
@@ -330,6 +336,11 @@ func (s *Store) Apply(ctx context.Context, jobARN string, step store.Step, nowMs
 			}
 			if owner != step.Owner {
 				return store.ErrConflict // the lease moved on: another replica drives the job now
+			}
+		}
+		for k, p := range pending {
+			if err := writeProgress(ctx, tx, k, p); err != nil {
+				return err
 			}
 		}
 		for _, t := range step.NoResponse {
@@ -358,6 +369,10 @@ func (s *Store) Apply(ctx context.Context, jobARN string, step store.Step, nowMs
 		}
 		return nil
 	})
+	if err != nil && len(pending) > 0 {
+		s.progress.restore(pending)
+	}
+	return err
 }
 
 // restorePending gives robots the job never started their prior status; the
@@ -378,13 +393,21 @@ const inJobFleet = ` AND robots.fleet_arn = (SELECT j.fleet_arn FROM deployment_
 
 // CancelJob implements store.Jobs.
 func (s *Store) CancelJob(ctx context.Context, account, jobARN, abortCode, abortReason string, nowMs int64) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	// The rows this finishes keep the step they were in: this
+	// process's progress of them not yet flushed is written first.
+	pending := s.progress.takeJob(jobARN)
+	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var st string
 		if err := tx.QueryRowContext(ctx, `SELECT status FROM deployment_jobs WHERE account = $1 AND arn = $2`+s.dialect.forUpdate, account, jobARN).Scan(&st); err != nil {
 			return notFound(err)
 		}
 		if !fleet.JobStatus(st).Active() {
 			return store.ErrConflict
+		}
+		for k, p := range pending {
+			if err := writeProgress(ctx, tx, k, p); err != nil {
+				return err
+			}
 		}
 		deploying, err := queryAll(ctx, tx, func(r interface{ Scan(...any) error }) (string, error) {
 			var a string
@@ -403,6 +426,10 @@ func (s *Store) CancelJob(ctx context.Context, account, jobARN, abortCode, abort
 		}
 		return setJobStatus(ctx, tx, jobARN, fleet.JobStatus(st), fleet.JobCanceled, "", "", nowMs)
 	})
+	if err != nil && len(pending) > 0 {
+		s.progress.restore(pending)
+	}
+	return err
 }
 
 // DeleteJobsFinishedBefore implements store.Jobs.

@@ -56,6 +56,23 @@ func (b *progressBuffer) take(k progressKey) (progressRow, bool) {
 	return p, ok
 }
 
+// takeJob removes and returns the pending progress of a job's rows.
+func (b *progressBuffer) takeJob(job string) map[progressKey]progressRow {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out map[progressKey]progressRow
+	for k, p := range b.pending {
+		if k.job == job {
+			if out == nil {
+				out = map[progressKey]progressRow{}
+			}
+			out[k] = p
+			delete(b.pending, k)
+		}
+	}
+	return out
+}
+
 // swap returns every pending progress and empties the buffer.
 func (b *progressBuffer) swap() map[progressKey]progressRow {
 	b.mu.Lock()
