@@ -73,6 +73,7 @@ func New(cfg Config) *API {
 	a.mux.HandleFunc("POST "+proto.PathReport, a.report)
 	a.mux.HandleFunc("POST "+proto.PathSession, a.openSession)
 	a.mux.HandleFunc("GET "+proto.PathBundle+"{token}", a.bundle)
+	a.mux.HandleFunc("POST "+proto.PathLog, a.log)
 	return a
 }
 

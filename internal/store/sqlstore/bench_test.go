@@ -124,18 +124,18 @@ func BenchmarkRecordResultFinished(b *testing.B) {
 	s := openBench(b)
 	job, arns := deployingFixture(b, s, 1)
 	ctx := context.Background()
-	if _, err := s.RecordResult(ctx, job, arns[0], true, "", "", 5); err != nil {
+	if _, err := s.RecordResult(ctx, job, arns[0], store.Result{Success: true, NowMs: 5}); err != nil {
 		b.Fatal(err)
 	}
 	for _, mode := range []struct {
 		name string
-		fn   func(context.Context, string, string, bool, string, string, int64) (bool, error)
+		fn   func(context.Context, string, string, store.Result) (bool, error)
 	}{{"write transaction (before)", s.recordResultTx}, {"read first (after)", s.RecordResult}} {
 		b.Run(mode.name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if abort, err := mode.fn(ctx, job, arns[0], true, "", "", 6); err != nil || abort {
+					if abort, err := mode.fn(ctx, job, arns[0], store.Result{Success: true, NowMs: 6}); err != nil || abort {
 						b.Fatalf("RecordResult = %v, %v", abort, err)
 					}
 				}

@@ -263,8 +263,8 @@ func (s *Store) Prepare(ctx context.Context, jobARN string, rows []fleet.RobotDe
 			if r.Status.Finished() {
 				finished = nowMs
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO job_robots (job_arn, robot_arn, seq, status, prior_status, finished_ms, failure_code, failure_reason)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, jobARN, r.Robot, r.Seq, r.Status, prior, finished, r.FailureCode, r.FailureReason); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO job_robots (job_arn, robot_arn, seq, status, prior_status, step, finished_ms, failure_code, failure_reason)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, jobARN, r.Robot, r.Seq, r.Status, prior, r.Step, finished, r.FailureCode, r.FailureReason); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE robots SET status = $1, last_job_arn = $2, last_job_ms = $3 WHERE arn = $4`,
@@ -404,6 +404,9 @@ func (s *Store) DeleteJobsFinishedBefore(ctx context.Context, ms int64) (int, er
 		if _, err := tx.ExecContext(ctx, `DELETE FROM job_robots WHERE job_arn IN (`+old+`)`, ms); err != nil {
 			return err
 		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM robot_failure_output WHERE job_arn IN (`+old+`)`, ms); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM tags WHERE arn IN (`+old+`)`, ms); err != nil {
 			return err
 		}
@@ -448,6 +451,15 @@ func (s *Store) CurrentAssignment(ctx context.Context, robotARN string) (store.A
 	if row.Status != fleet.RobotDeploying && row.Status != fleet.RobotNoResponse {
 		return store.Assignment{}, store.ErrNotFound
 	}
+	if row.Status == fleet.RobotNoResponse {
+		var gaveUp bool
+		if err := s.readRow(ctx, `SELECT agent_gave_up FROM job_robots WHERE job_arn = $1 AND robot_arn = $2`, lastJob, robotARN).Scan(&gaveUp); err != nil {
+			return store.Assignment{}, notFound(err)
+		}
+		if gaveUp {
+			return store.Assignment{}, store.ErrNotFound
+		}
+	}
 	j, err := s.GetJob(ctx, "", lastJob)
 	if err != nil {
 		return store.Assignment{}, err
@@ -459,28 +471,32 @@ func (s *Store) CurrentAssignment(ctx context.Context, robotARN string) (store.A
 // row already finished, as every poll of an agent that runs a finished
 // deployment says again, or no such row) is answered from one read, with no
 // write transaction.
-func (s *Store) RecordResult(ctx context.Context, jobARN, robotARN string, success bool, code, reason string, nowMs int64) (bool, error) {
-	to := fleet.RobotFailed
-	if success {
+func (s *Store) RecordResult(ctx context.Context, jobARN, robotARN string, res store.Result) (bool, error) {
+	to := res.Status
+	switch {
+	case res.Success:
 		to = fleet.RobotInSync
+	case to == "":
+		to = fleet.RobotFailed
 	}
 	var st string
 	switch err := s.readRow(forAgents(ctx), `SELECT status FROM job_robots WHERE job_arn = $1 AND robot_arn = $2`, jobARN, robotARN).Scan(&st); {
 	case errors.Is(err, sql.ErrNoRows):
 		return true, nil
-	case err == nil && !fleet.CanRobot(fleet.RobotStatus(st), to):
+	case err == nil && to != fleet.RobotNoResponse && !fleet.CanRobot(fleet.RobotStatus(st), to):
 		// No allowed change: the transaction would answer the same (a
 		// finished row never changes again; a row not started is not the
-		// robot's to finish).
+		// robot's to finish). A NoResponse result always goes to the
+		// transaction, which records the agent's evidence.
 		return fleet.RobotStatus(st) != to, nil
 	}
-	return s.recordResultTx(ctx, jobARN, robotARN, success, code, reason, nowMs)
+	return s.recordResultTx(ctx, jobARN, robotARN, res)
 }
 
 // recordResultTx is RecordResult's write transaction. The row's progress
 // not yet flushed is written first, so a failed row shows the step it
 // failed at.
-func (s *Store) recordResultTx(ctx context.Context, jobARN, robotARN string, success bool, code, reason string, nowMs int64) (bool, error) {
+func (s *Store) recordResultTx(ctx context.Context, jobARN, robotARN string, res store.Result) (bool, error) {
 	abort := false
 	k := progressKey{jobARN, robotARN}
 	pending, hasPending := s.progress.take(k)
@@ -502,25 +518,48 @@ func (s *Store) recordResultTx(ctx context.Context, jobARN, robotARN string, suc
 			return err
 		}
 		from := fleet.RobotStatus(st)
-		to := fleet.RobotFailed
-		if success {
+		to := res.Status
+		switch {
+		case res.Success:
 			to = fleet.RobotInSync
+		case to == "":
+			to = fleet.RobotFailed
+		}
+		if to == fleet.RobotNoResponse && (from == fleet.RobotDeploying || from == fleet.RobotNoResponse) {
+			// The agent gave up at its own deadline: the robot is not sent
+			// this deployment again.
+			if _, err := tx.ExecContext(ctx, `UPDATE job_robots SET agent_gave_up = TRUE WHERE job_arn = $1 AND robot_arn = $2`, jobARN, robotARN); err != nil {
+				return err
+			}
+		}
+		if from == to && to == fleet.RobotNoResponse {
+			// The agent's own deadline after the engine's: the row says
+			// so already; only the robot's evidence is new.
+			return putFailureOutput(ctx, tx, jobARN, robotARN, res.Output)
 		}
 		if !fleet.CanRobot(from, to) {
 			abort = from != to // a repeated report of the same outcome is fine
 			return nil
 		}
-		if _, err := finishRow(ctx, tx, jobARN, robotARN, from, to, code, reason, nowMs); err != nil {
+		if _, err := finishRow(ctx, tx, jobARN, robotARN, from, to, res.Code, res.Reason, res.NowMs); err != nil {
 			return err
 		}
-		if success {
+		switch {
+		case res.Success:
 			_, err = tx.ExecContext(ctx, `UPDATE job_robots SET step = 'Finished', percent_done = NULL, eta_seconds = NULL WHERE job_arn = $1 AND robot_arn = $2`, jobARN, robotARN)
 			if err != nil {
 				return err
 			}
 			_, err = tx.ExecContext(ctx, `UPDATE robots SET deployed_fingerprint = $1 WHERE arn = $2 AND last_job_arn = $3`, fp, robotARN, jobARN)
+			return err
+		case res.Step != "":
+			// The step the robot failed in, even when its last progress
+			// report (coalesced) named an earlier one.
+			if _, err = tx.ExecContext(ctx, `UPDATE job_robots SET step = $1 WHERE job_arn = $2 AND robot_arn = $3`, res.Step, jobARN, robotARN); err != nil {
+				return err
+			}
 		}
-		return err
+		return putFailureOutput(ctx, tx, jobARN, robotARN, res.Output)
 	})
 	if err != nil && hasPending {
 		s.progress.restore(map[progressKey]progressRow{k: pending})

@@ -102,21 +102,21 @@ func testJobLifecycle(t *testing.T, s store.Store) {
 	if rows, err := s.Rows(ctx, "arn:job1", fleet.RobotDeploying, 10); err != nil || len(rows) != 2 || rows[0].Step != "DownloadingExtracting" || rows[0].PercentDone == nil || *rows[0].PercentDone != 42 {
 		t.Errorf("rows after progress and flush = %+v, %v", rows, err)
 	}
-	abort, err = s.RecordResult(ctx, "arn:job1", fx.robots[0].ARN, true, "", "", 400)
+	abort, err = s.RecordResult(ctx, "arn:job1", fx.robots[0].ARN, store.Result{Success: true, NowMs: 400})
 	must(t, err)
 	if abort {
 		t.Error("result of a deploying robot answered abort")
 	}
 	// A repeated result is idempotent.
-	if abort, err = s.RecordResult(ctx, "arn:job1", fx.robots[0].ARN, true, "", "", 401); err != nil || abort {
+	if abort, err = s.RecordResult(ctx, "arn:job1", fx.robots[0].ARN, store.Result{Success: true, NowMs: 401}); err != nil || abort {
 		t.Errorf("repeated result = %v, %v", abort, err)
 	}
 	// A different outcome for a finished row changes nothing and answers
 	// abort; so does a result for a row that does not exist.
-	if abort, err = s.RecordResult(ctx, "arn:job1", fx.robots[0].ARN, false, "PreLaunchFileFailure", "late", 402); err != nil || !abort {
+	if abort, err = s.RecordResult(ctx, "arn:job1", fx.robots[0].ARN, store.Result{Code: "PreLaunchFileFailure", Reason: "late", NowMs: 402}); err != nil || !abort {
 		t.Errorf("contrary result of a finished row = %v, %v, want abort", abort, err)
 	}
-	if abort, err = s.RecordResult(ctx, "arn:no-such-job", fx.robots[0].ARN, true, "", "", 403); err != nil || !abort {
+	if abort, err = s.RecordResult(ctx, "arn:no-such-job", fx.robots[0].ARN, store.Result{Success: true, NowMs: 403}); err != nil || !abort {
 		t.Errorf("result of no row = %v, %v, want abort", abort, err)
 	}
 	if r0, _ := s.GetRobot(ctx, acct, fx.robots[0].ARN); r0.Status != fleet.RobotInSync {
@@ -134,7 +134,7 @@ func testJobLifecycle(t *testing.T, s store.Store) {
 	if f.LastDeploymentStatus != fleet.JobSucceeded {
 		t.Errorf("fleet status after finish = %s", f.LastDeploymentStatus)
 	}
-	if _, err := s.RecordResult(ctx, "arn:job1", fx.robots[1].ARN, true, "", "", 700); err != nil {
+	if _, err := s.RecordResult(ctx, "arn:job1", fx.robots[1].ARN, store.Result{Success: true, NowMs: 700}); err != nil {
 		t.Fatal(err)
 	}
 	r1, _ := s.GetRobot(ctx, acct, fx.robots[1].ARN)

@@ -40,6 +40,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Nonces", testNonces},
 		{"Settings", testSettings},
 		{"LeaseFencing", testLeaseFencing},
+		{"FailureEvidence", testFailureEvidence},
+		{"RobotLogs", testRobotLogs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
