@@ -508,7 +508,13 @@ func (s *Store) CurrentAssignment(ctx context.Context, robotARN string) (store.A
 // deployment says again, or no such row) is answered from one read, with no
 // write transaction.
 func (s *Store) RecordResult(ctx context.Context, jobARN, robotARN string, res store.Result) (bool, error) {
-	to := resultStatus(res)
+	to := res.Status
+	switch {
+	case res.Success:
+		to = fleet.RobotInSync
+	case to == "":
+		to = fleet.RobotFailed
+	}
 	var st string
 	switch err := s.readRow(forAgents(ctx), `SELECT status FROM job_robots WHERE job_arn = $1 AND robot_arn = $2`, jobARN, robotARN).Scan(&st); {
 	case errors.Is(err, sql.ErrNoRows):
@@ -517,21 +523,10 @@ func (s *Store) RecordResult(ctx context.Context, jobARN, robotARN string, res s
 		// No allowed change: the transaction would answer the same (a
 		// finished row never changes again; a row not started is not the
 		// robot's to finish). A NoResponse result always goes to the
-		// transaction: it records the agent's give-up and its output.
+		// transaction, which records the agent's evidence.
 		return fleet.RobotStatus(st) != to, nil
 	}
 	return s.recordResultTx(ctx, jobARN, robotARN, res)
-}
-
-// resultStatus is the row status a result asks for.
-func resultStatus(res store.Result) fleet.RobotStatus {
-	switch {
-	case res.Success:
-		return fleet.RobotInSync
-	case res.Status == "":
-		return fleet.RobotFailed
-	}
-	return res.Status
 }
 
 // recordResultTx is RecordResult's write transaction. The row's progress
@@ -559,7 +554,13 @@ func (s *Store) recordResultTx(ctx context.Context, jobARN, robotARN string, res
 			return err
 		}
 		from := fleet.RobotStatus(st)
-		to := resultStatus(res)
+		to := res.Status
+		switch {
+		case res.Success:
+			to = fleet.RobotInSync
+		case to == "":
+			to = fleet.RobotFailed
+		}
 		if to == fleet.RobotNoResponse && (from == fleet.RobotDeploying || from == fleet.RobotNoResponse) {
 			// The agent gave up at its own deadline: the robot is not sent
 			// this deployment again.
