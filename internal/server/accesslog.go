@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/fleetsync/fleetsync/internal/forwarded"
 	"github.com/fleetsync/fleetsync/internal/proto"
 )
 
@@ -34,7 +35,7 @@ func accessLog(log *slog.Logger, versions *agentVersions, next http.Handler) htt
 		next.ServeHTTP(rec, r)
 		lat := time.Since(start)
 		attrs := []any{"kind", kind, "operation", op, "status", rec.status, "latency_ms", float64(lat.Microseconds()) / 1000,
-			"client", clientHost(r.RemoteAddr)}
+			"client", forwarded.Client(r)}
 		if kind == "api" {
 			if id := rec.Header().Get("x-amzn-RequestId"); id != "" {
 				attrs = append(attrs, "request_id", id)
@@ -58,7 +59,7 @@ func accessLog(log *slog.Logger, versions *agentVersions, next http.Handler) htt
 		}
 		log.Info("request", attrs...)
 		if refusedAuth(kind, rec) {
-			warn := []any{"kind", kind, "operation", op, "client", clientHost(r.RemoteAddr), "reason", rec.reason()}
+			warn := []any{"kind", kind, "operation", op, "client", forwarded.Client(r), "reason", rec.reason()}
 			if kind == "api" {
 				warn = append(warn, "error", rec.Header().Get("x-amzn-ErrorType"), "access_key_id", accessKeyID(r))
 			} else {
@@ -166,13 +167,6 @@ func agentVersion(r *http.Request) string {
 		return v
 	}
 	return ""
-}
-
-func clientHost(remote string) string {
-	if host, _, err := net.SplitHostPort(remote); err == nil {
-		return host
-	}
-	return remote
 }
 
 // recorder notes the status and keeps the start of an error body (the
