@@ -121,6 +121,11 @@ func NewTransport(o TLSOptions) (*http.Transport, error) {
 	return tr, nil
 }
 
+// ErrPlainHTTP is matched (errors.Is) by the error of a request the
+// transport refused to send over plain http:// to a host off loopback:
+// retrying cannot help.
+var ErrPlainHTTP = errors.New("refusing plain http://")
+
 // plainHTTPGuard is the transport's handler of http:// requests: it lets the
 // transport send those to loopback (ErrSkipAltProtocol) and refuses the rest.
 type plainHTTPGuard struct{}
@@ -129,8 +134,8 @@ func (plainHTTPGuard) RoundTrip(r *http.Request) (*http.Response, error) {
 	if isLoopback(r.URL.Hostname()) {
 		return nil, http.ErrSkipAltProtocol
 	}
-	return nil, fmt.Errorf("refusing plain http:// to %s: the server handed out a URL that is not https:// "+
-		"(behind a TLS proxy, start fleetsyncd with --trusted-proxies naming it) and --insecure-http is not set", r.URL.Host)
+	return nil, fmt.Errorf("%w to %s: the server handed out a URL that is not https:// "+
+		"(behind a TLS proxy, start fleetsyncd with --trusted-proxies naming it) and --insecure-http is not set", ErrPlainHTTP, r.URL.Host)
 }
 
 var errPinMismatch = errors.New("no certificate of the server's chain has a public key matching --pin-sha256")

@@ -133,10 +133,10 @@ func TestTransportRefusesPlainHTTPOffLoopback(t *testing.T) {
 	// 192.0.2.0/24 is TEST-NET-1: nothing answers there.
 	const remote = "http://192.0.2.1:9/agent/v1/bundle/x"
 	err := getWithin(t, TLSOptions{}, remote)
-	if err == nil || !strings.Contains(err.Error(), "refusing plain http://") || !strings.Contains(err.Error(), "--insecure-http") {
+	if !errors.Is(err, ErrPlainHTTP) || !strings.Contains(err.Error(), "--insecure-http") {
 		t.Fatalf("plain http to %s: %v, want the refusal naming --insecure-http", remote, err)
 	}
-	if err := getWithin(t, TLSOptions{InsecureHTTP: true}, remote); err == nil || strings.Contains(err.Error(), "refusing plain http://") {
+	if err := getWithin(t, TLSOptions{InsecureHTTP: true}, remote); err == nil || errors.Is(err, ErrPlainHTTP) {
 		t.Fatalf("with InsecureHTTP the request must be attempted (and fail to connect): %v", err)
 	}
 }
