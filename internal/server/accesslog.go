@@ -92,8 +92,12 @@ func classify(r *http.Request) (kind, op string) {
 		return "", ""
 	case strings.HasPrefix(p, proto.PathBundle):
 		return "agent", "bundle" // the rest of the path is a capability: never logged
+	case p == proto.PathPoll:
+		return "agent", "poll"
+	case p == proto.PathReport:
+		return "agent", "report"
 	case strings.HasPrefix(p, "/agent/"):
-		return "agent", strings.TrimPrefix(p, "/agent/v1/")
+		return "agent", "unknown" // a stranger's path is not echoed into the log
 	case strings.HasPrefix(p, "/tags/"):
 		switch r.Method {
 		case http.MethodPost:
@@ -103,7 +107,11 @@ func classify(r *http.Request) (kind, op string) {
 		}
 		return "api", "ListTagsForResource"
 	case strings.HasPrefix(p, "/fleetsync/"):
-		return "api", "fleetsync:" + firstSegments(strings.TrimPrefix(p, "/fleetsync/"), 2)
+		seg := firstSegments(strings.TrimPrefix(p, "/fleetsync/"), 2)
+		if len(seg) > 64 || !isIdent(strings.ReplaceAll(seg, "/", "")) {
+			return "api", "fleetsync:unknown"
+		}
+		return "api", "fleetsync:" + seg
 	}
 	name := strings.TrimPrefix(p, "/")
 	if name == "" || strings.Contains(name, "/") || len(name) > 64 || !isIdent(name) {
