@@ -314,7 +314,10 @@ func finishRow(ctx context.Context, tx *sql.Tx, jobARN, robotARN string, from, t
 
 // Apply implements store.Jobs.
 func (s *Store) Apply(ctx context.Context, jobARN string, step store.Step, nowMs int64) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	// The job's pending progress goes in with the step (a timed-out row
+	// keeps the step it stopped in): each engine step also flushes it.
+	pending := s.progress.takeJob(jobARN)
+	err := s.tx(ctx, func(tx *sql.Tx) error {
 		st, err := s.jobStatus(ctx, tx, jobARN)
 		if err != nil {
 			return err
@@ -330,6 +333,10 @@ func (s *Store) Apply(ctx context.Context, jobARN string, step store.Step, nowMs
 			if owner != step.Owner {
 				return store.ErrConflict // the lease moved on: another replica drives the job now
 			}
+		}
+		// After the job's lock, as every transaction of the job takes it.
+		if err := writeJobProgress(ctx, tx, pending); err != nil {
+			return err
 		}
 		for _, t := range step.NoResponse {
 			if _, err := finishRow(ctx, tx, jobARN, t.Robot, fleet.RobotDeploying, fleet.RobotNoResponse, t.Code, t.Reason, nowMs); err != nil {
@@ -357,6 +364,10 @@ func (s *Store) Apply(ctx context.Context, jobARN string, step store.Step, nowMs
 		}
 		return nil
 	})
+	if err != nil && len(pending) > 0 {
+		s.progress.restore(pending)
+	}
+	return err
 }
 
 // restorePending gives robots the job never started their prior status; the
@@ -369,13 +380,20 @@ func restorePending(ctx context.Context, tx *sql.Tx, jobARN string) error {
 
 // CancelJob implements store.Jobs.
 func (s *Store) CancelJob(ctx context.Context, account, jobARN, abortCode, abortReason string, nowMs int64) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	// Rows aborted keep the step they were in: the job's pending progress
+	// is written first.
+	pending := s.progress.takeJob(jobARN)
+	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var st string
 		if err := tx.QueryRowContext(ctx, `SELECT status FROM deployment_jobs WHERE account = $1 AND arn = $2`+s.dialect.forUpdate, account, jobARN).Scan(&st); err != nil {
 			return notFound(err)
 		}
 		if !fleet.JobStatus(st).Active() {
 			return store.ErrConflict
+		}
+		// After the job's lock, as every transaction of the job takes it.
+		if err := writeJobProgress(ctx, tx, pending); err != nil {
+			return err
 		}
 		deploying, err := queryAll(ctx, tx, func(r interface{ Scan(...any) error }) (string, error) {
 			var a string
@@ -394,6 +412,10 @@ func (s *Store) CancelJob(ctx context.Context, account, jobARN, abortCode, abort
 		}
 		return setJobStatus(ctx, tx, jobARN, fleet.JobStatus(st), fleet.JobCanceled, "", "", nowMs)
 	})
+	if err != nil && len(pending) > 0 {
+		s.progress.restore(pending)
+	}
+	return err
 }
 
 // DeleteJobsFinishedBefore implements store.Jobs.

@@ -173,8 +173,8 @@ func testJobCancel(t *testing.T, s store.Store) {
 	}
 	must(t, s.Prepare(ctx, "arn:c", rows, store.JobOutcome{}, 200))
 	must(t, s.Apply(ctx, "arn:c", store.Step{Start: []string{fx.robots[0].ARN}}, 300))
-	// Progress still pending when the job is canceled is not written over
-	// the finished row.
+	// Progress recorded before the cancel (perhaps still pending in a
+	// batch) stays on the aborted row: the step it stopped in.
 	if abort, err := s.RecordProgress(ctx, "arn:c", fx.robots[0].ARN, "Launching", nil, nil); err != nil || abort {
 		t.Fatalf("progress before the cancel = %v, %v", abort, err)
 	}
@@ -185,7 +185,7 @@ func testJobCancel(t *testing.T, s store.Store) {
 		t.Errorf("canceled job = %+v", j)
 	}
 	all, _ := s.JobRobots(ctx, "arn:c")
-	if all[0].Status != fleet.RobotFailed || all[0].FailureCode != "RobotDeploymentAborted" || all[0].Step == "Launching" || all[1].Status != fleet.RobotPendingNewDeployment {
+	if all[0].Status != fleet.RobotFailed || all[0].FailureCode != "RobotDeploymentAborted" || all[0].Step != "Launching" || all[1].Status != fleet.RobotPendingNewDeployment {
 		t.Errorf("rows after cancel = %+v", all)
 	}
 	r1, _ := s.GetRobot(ctx, acct, fx.robots[1].ARN)
