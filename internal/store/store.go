@@ -282,7 +282,8 @@ type Agents interface {
 	// when the row is no longer running (canceled, superseded, finished).
 	// The step may be written later, batched with others (sqlstore: within
 	// ProgressFlush); it is never written over a row that finished
-	// meanwhile, and RecordResult writes a row's pending step first.
+	// meanwhile, and RecordResult, CancelJob and Apply write the pending
+	// steps of the rows they finish first.
 	RecordProgress(ctx context.Context, jobARN, robotARN, step string, percent *float64, eta *int64) (abort bool, err error)
 	// FlushProgress writes every progress recorded so far.
 	FlushProgress(ctx context.Context) error

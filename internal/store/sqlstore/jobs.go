@@ -315,12 +315,9 @@ func finishRow(ctx context.Context, tx *sql.Tx, jobARN, robotARN string, from, t
 
 // Apply implements store.Jobs.
 func (s *Store) Apply(ctx context.Context, jobARN string, step store.Step, nowMs int64) error {
-	// The rows this finishes keep the step they were in: this
-	// process's progress of them not yet flushed is written first.
-	var pending map[progressKey]progressRow
-	if len(step.NoResponse) > 0 {
-		pending = s.progress.takeJob(jobARN)
-	}
+	// The job's pending progress goes in with the step (a timed-out row
+	// keeps the step it stopped in): each engine step also flushes it.
+	pending := s.progress.takeJob(jobARN)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		st, err := s.jobStatus(ctx, tx, jobARN)
 		if err != nil {
@@ -338,10 +335,9 @@ func (s *Store) Apply(ctx context.Context, jobARN string, step store.Step, nowMs
 				return store.ErrConflict // the lease moved on: another replica drives the job now
 			}
 		}
-		for k, p := range pending {
-			if err := writeProgress(ctx, tx, k, p); err != nil {
-				return err
-			}
+		// After the job's lock, as every transaction of the job takes it.
+		if err := writeJobProgress(ctx, tx, pending); err != nil {
+			return err
 		}
 		for _, t := range step.NoResponse {
 			if _, err := finishRow(ctx, tx, jobARN, t.Robot, fleet.RobotDeploying, fleet.RobotNoResponse, t.Code, t.Reason, nowMs); err != nil {
@@ -393,8 +389,8 @@ const inJobFleet = ` AND robots.fleet_arn = (SELECT j.fleet_arn FROM deployment_
 
 // CancelJob implements store.Jobs.
 func (s *Store) CancelJob(ctx context.Context, account, jobARN, abortCode, abortReason string, nowMs int64) error {
-	// The rows this finishes keep the step they were in: this
-	// process's progress of them not yet flushed is written first.
+	// Rows aborted keep the step they were in: the job's pending progress
+	// is written first.
 	pending := s.progress.takeJob(jobARN)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var st string
@@ -404,10 +400,9 @@ func (s *Store) CancelJob(ctx context.Context, account, jobARN, abortCode, abort
 		if !fleet.JobStatus(st).Active() {
 			return store.ErrConflict
 		}
-		for k, p := range pending {
-			if err := writeProgress(ctx, tx, k, p); err != nil {
-				return err
-			}
+		// After the job's lock, as every transaction of the job takes it.
+		if err := writeJobProgress(ctx, tx, pending); err != nil {
+			return err
 		}
 		deploying, err := queryAll(ctx, tx, func(r interface{ Scan(...any) error }) (string, error) {
 			var a string

@@ -56,7 +56,7 @@ func (b *progressBuffer) take(k progressKey) (progressRow, bool) {
 	return p, ok
 }
 
-// takeJob removes and returns the pending progress of a job's rows.
+// takeJob removes and returns the pending progress of one job's rows.
 func (b *progressBuffer) takeJob(job string) map[progressKey]progressRow {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -71,6 +71,19 @@ func (b *progressBuffer) takeJob(job string) map[progressKey]progressRow {
 		}
 	}
 	return out
+}
+
+// writeJobProgress writes, inside a transaction that is about to finish
+// some of a job's rows (cancel, time-outs), the progress still pending for
+// the job, so those rows keep the step they stopped in. On failure the
+// caller restores batch.
+func writeJobProgress(ctx context.Context, tx *sql.Tx, batch map[progressKey]progressRow) error {
+	for k, p := range batch {
+		if err := writeProgress(ctx, tx, k, p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // swap returns every pending progress and empties the buffer.

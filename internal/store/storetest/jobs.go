@@ -173,9 +173,8 @@ func testJobCancel(t *testing.T, s store.Store) {
 	}
 	must(t, s.Prepare(ctx, "arn:c", rows, store.JobOutcome{}, 200))
 	must(t, s.Apply(ctx, "arn:c", store.Step{Start: []string{fx.robots[0].ARN}}, 300))
-	// Progress still pending when the job is canceled is written before
-	// the row finishes (the row shows the step the robot was in), never
-	// after it.
+	// Progress recorded before the cancel (perhaps still pending in a
+	// batch) stays on the aborted row: the step it stopped in.
 	if abort, err := s.RecordProgress(ctx, "arn:c", fx.robots[0].ARN, "Launching", nil, nil); err != nil || abort {
 		t.Fatalf("progress before the cancel = %v, %v", abort, err)
 	}
