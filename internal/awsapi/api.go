@@ -211,6 +211,9 @@ func decodeInput(r *http.Request, body []byte) (map[string]any, error) {
 	if arn := r.PathValue("fleetArn"); arn != "" {
 		in["fleetArn"] = arn
 	}
+	if arn := r.PathValue("jobArn"); arn != "" {
+		in["jobArn"] = arn
+	}
 	if keys, ok := r.URL.Query()["tagKeys"]; ok {
 		list := make([]any, len(keys))
 		for i, k := range keys {

@@ -17,6 +17,7 @@ const OpGetFleetDrift = "GetFleetDrift"
 
 func (a *API) routesFleetsync() {
 	a.mux.Handle("GET /fleetsync/v1/fleets/{fleetArn}/drift", a.serve(OpGetFleetDrift, typed(a.fleetDrift)))
+	a.routesControls()
 }
 
 type fleetDriftIn struct {

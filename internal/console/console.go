@@ -107,6 +107,7 @@ func New(cfg Config) *Console {
 	c.mux.HandleFunc("GET /console/jobs/{job}", c.authed(c.jobPage))
 	c.mux.HandleFunc("GET /console/jobs/{job}/events", c.authed(c.jobEvents))
 	c.mux.HandleFunc("POST /console/jobs/{job}/cancel", c.authed(c.cancelAction))
+	c.routesControls()
 	c.mux.HandleFunc("GET /console/applications", c.authed(c.applicationsPage))
 	return c
 }
@@ -425,6 +426,8 @@ type jobView struct {
 	FailureReason string `json:"failureReason,omitempty"`
 	Targets       int    `json:"targets"`
 	Done          bool   `json:"done"`
+	// State is "paused", "running" or "finished" (deploy.RolloutState).
+	State string `json:"state"`
 	// Robots are the first maxLiveRows rows in start order; Counts cover all.
 	Robots []robotView    `json:"robots"`
 	Counts map[string]int `json:"counts"`
@@ -451,7 +454,7 @@ func (c *Console) jobView(ctx context.Context, s session, arn string, names map[
 		return jobView{}, err
 	}
 	v := jobView{ARN: j.ARN, Fleet: j.Fleet, Status: string(j.Status), FailureCode: j.FailureCode, FailureReason: j.FailureReason,
-		Targets: j.Targets, Done: !j.Status.Active(), Robots: make([]robotView, 0, len(rows)), Counts: map[string]int{}}
+		Targets: j.Targets, Done: !j.Status.Active(), State: deploy.RolloutState(j), Robots: make([]robotView, 0, len(rows)), Counts: map[string]int{}}
 	for i, row := range rows {
 		v.Counts[string(row.Status)]++
 		if i >= maxLiveRows {

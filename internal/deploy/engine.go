@@ -252,7 +252,7 @@ func ObservePrepared(j fleet.Job, rows []fleet.RobotDeployment) Observed {
 	cfg := j.Spec.Config
 	o := Observed{
 		Targets: len(rows), ConcurrentPercent: cfg.ConcurrentPercent, FailureThresholdPercent: cfg.FailureThresholdPercent,
-		RobotTimeoutMs: cfg.RobotTimeoutSeconds * 1000, CreatedMs: j.CreatedMs,
+		RobotTimeoutMs: cfg.RobotTimeoutSeconds * 1000, CreatedMs: j.CreatedMs, PausedMs: j.PausedMs, PausedTotalMs: j.PausedTotalMs,
 	}
 	window := Window(o.Targets, o.ConcurrentPercent)
 	for _, r := range rows {
@@ -278,7 +278,7 @@ func (e *Engine) advance(ctx context.Context, j fleet.Job) error {
 	cfg := j.Spec.Config
 	o := Observed{
 		Targets: j.Targets, ConcurrentPercent: cfg.ConcurrentPercent, FailureThresholdPercent: cfg.FailureThresholdPercent,
-		RobotTimeoutMs: cfg.RobotTimeoutSeconds * 1000, CreatedMs: j.CreatedMs,
+		RobotTimeoutMs: cfg.RobotTimeoutSeconds * 1000, CreatedMs: j.CreatedMs, PausedMs: j.PausedMs, PausedTotalMs: j.PausedTotalMs,
 		Failed: counts[fleet.RobotFailed] + counts[fleet.RobotNoResponse], PendingTotal: counts[fleet.RobotPendingNewDeployment],
 	}
 	deploying, err := e.Store.Rows(ctx, j.ARN, fleet.RobotDeploying, 1<<30)
@@ -295,7 +295,7 @@ func (e *Engine) advance(ctx context.Context, j fleet.Job) error {
 		seen := max(e.Presence.Last(d.Robot), stored[d.Robot], e.startedMs)
 		o.Deploying = append(o.Deploying, Deploying{Robot: d.Robot, StartedMs: d.StartedMs, AgentSeenMs: seen})
 	}
-	if free := Window(o.Targets, o.ConcurrentPercent) - len(deploying); free > 0 && o.PendingTotal > 0 {
+	if free := Window(o.Targets, o.ConcurrentPercent) - len(deploying); free > 0 && o.PendingTotal > 0 && o.PausedMs == 0 {
 		pending, err := e.Store.Rows(ctx, j.ARN, fleet.RobotPendingNewDeployment, free)
 		if err != nil {
 			return err

@@ -39,6 +39,13 @@ type Observed struct {
 	RobotTimeoutMs          int64
 	// CreatedMs is when the job was created (for the fleet timeout).
 	CreatedMs int64
+	// PausedMs is when an operator paused the job, 0 while it runs: a
+	// paused job starts no robot (those deploying go on) and does not end
+	// while robots wait to start.
+	PausedMs int64
+	// PausedTotalMs is the length of the job's earlier pauses; no pause
+	// counts against the fleet timeout.
+	PausedTotalMs int64
 	// Failed counts rows already Failed or NoResponse.
 	Failed int
 	// Deploying are the rows now Deploying.
@@ -108,7 +115,8 @@ func Breached(failed, n, thresholdPercent int) bool {
 // observation and clock give the same plan.
 func Decide(o Observed, lim Limits, nowMs int64) Plan {
 	var p Plan
-	if lim.FleetTimeoutMs > 0 && nowMs-o.CreatedMs >= lim.FleetTimeoutMs {
+	running := fleet.Job{CreatedMs: o.CreatedMs, PausedMs: o.PausedMs, PausedTotalMs: o.PausedTotalMs}.RunningMs(nowMs)
+	if lim.FleetTimeoutMs > 0 && running >= lim.FleetTimeoutMs {
 		for _, d := range o.Deploying {
 			p.NoResponse = append(p.NoResponse, Timeout{d.Robot, reasonFleetTimeout})
 		}
@@ -128,12 +136,14 @@ func Decide(o Observed, lim Limits, nowMs int64) Plan {
 	}
 	failed := o.Failed + len(p.NoResponse)
 	breached := Breached(failed, o.Targets, o.FailureThresholdPercent)
-	if !breached {
+	if !breached && o.PausedMs == 0 {
 		free := Window(o.Targets, o.ConcurrentPercent) - stillDeploying
 		for i := 0; i < free && i < len(o.Pending); i++ {
 			p.Start = append(p.Start, o.Pending[i])
 		}
 	}
+	// A breached job ends once its robots finish, paused or not (nothing
+	// would ever start again); a paused one with robots waiting waits.
 	if stillDeploying == 0 && len(p.Start) == 0 && (breached || o.PendingTotal == 0) {
 		if breached {
 			p.Finish = &Finish{fleet.JobFailed, CodeThresholdBreached, reasonThresholdBreach}

@@ -74,6 +74,45 @@ func TestDecide(t *testing.T) {
 			o.Deploying = []Deploying{{"d0", now - 60_000, now}}
 			o.Pending, o.PendingTotal = names("r", 5), 5
 		}), Plan{NoResponse: []Timeout{{"d0", reasonNoResponse}}, Finish: &Finish{fleet.JobFailed, CodeThresholdBreached, reasonThresholdBreach}}},
+		{"paused starts nobody", with(func(o *Observed) {
+			o.PausedMs = now - 10
+			o.Pending, o.PendingTotal = names("r", 10), 10
+		}), Plan{}},
+		{"paused: deploying robots go on and still time out", with(func(o *Observed) {
+			o.PausedMs = now - 10
+			o.Deploying = []Deploying{{"d0", now - 60_000, now}, {"d1", now - 10, now}}
+			o.Pending, o.PendingTotal = names("r", 8), 8
+		}), Plan{NoResponse: []Timeout{{"d0", reasonNoResponse}}}},
+		{"paused with robots waiting does not end", with(func(o *Observed) {
+			o.PausedMs = now - 10
+			o.Pending, o.PendingTotal = names("r", 3), 3
+		}), Plan{}},
+		{"paused with nobody waiting succeeds", with(func(o *Observed) { o.PausedMs = now - 10 }),
+			Plan{Finish: &Finish{Status: fleet.JobSucceeded}}},
+		{"paused and breached ends once robots finished", with(func(o *Observed) {
+			o.PausedMs = now - 10
+			o.Failed = 3
+			o.Pending, o.PendingTotal = names("r", 5), 5
+		}), Plan{Finish: &Finish{fleet.JobFailed, CodeThresholdBreached, reasonThresholdBreach}}},
+		{"the current pause does not count against the fleet timeout", with(func(o *Observed) {
+			o.CreatedMs = now - lim.FleetTimeoutMs - 5000
+			o.PausedMs = now - 6000
+			o.Pending, o.PendingTotal = names("r", 5), 5
+		}), Plan{}},
+		{"earlier pauses do not count against the fleet timeout", with(func(o *Observed) {
+			o.CreatedMs = now - lim.FleetTimeoutMs - 5000
+			o.PausedTotalMs = 6000
+			o.Pending, o.PendingTotal = names("r", 5), 5
+		}), Plan{Start: []string{"r0", "r1"}}},
+		{"running time beyond the fleet timeout ends it despite pauses", with(func(o *Observed) {
+			o.CreatedMs = now - lim.FleetTimeoutMs - 5000
+			o.PausedTotalMs = 4000
+			o.PausedMs = now - 1000
+		}), Plan{Finish: &Finish{fleet.JobFailed, CodeFleetTimeout, reasonFleetTimeout}}},
+		{"resumed fills the window again", with(func(o *Observed) {
+			o.PausedTotalMs = 500
+			o.Pending, o.PendingTotal = names("r", 10), 10
+		}), Plan{Start: []string{"r0", "r1"}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if got := Decide(c.obs, lim, now); !reflect.DeepEqual(got, c.want) {

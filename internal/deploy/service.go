@@ -31,6 +31,7 @@ type ServiceStore interface {
 	CancelJob(ctx context.Context, account, jobARN, abortCode, abortReason string, nowMs int64) error
 	LastRows(ctx context.Context, account, fleetARN string) ([]fleet.RobotDeployment, error)
 	AutoSyncCandidates(ctx context.Context, tagKey string) ([]fleet.TaggedFleet, error)
+	SetPaused(ctx context.Context, account, jobARN string, paused bool, nowMs int64) (fleet.Job, error)
 }
 
 // Service implements the deployment job operations.

@@ -42,9 +42,16 @@ document.addEventListener("DOMContentLoaded", function () {
       set(tr, "eta", r.eta);
       set(tr, "failure", r.failure || "");
     });
+    document.getElementById("job-paused").hidden = v.state !== "paused";
+    var acts = document.getElementById("job-actions");
+    if (acts && !v.done && acts.dataset.state !== v.state) {
+      // Paused or resumed elsewhere (API, another operator): show the right button.
+      window.location.reload();
+      return;
+    }
     if (v.done) {
-      var cancel = document.getElementById("cancel");
-      if (cancel) { cancel.closest("form").remove(); }
+      var actions = document.getElementById("job-actions");
+      if (actions) { actions.remove(); }
     }
   };
   es.addEventListener("end", function () { es.close(); live.hidden = true; });

@@ -1,0 +1,70 @@
+package storetest
+
+import (
+	"testing"
+
+	"github.com/fleetsync/fleetsync/internal/fleet"
+	"github.com/fleetsync/fleetsync/internal/store"
+)
+
+// testJobPause: a pause is stored on the job, idempotent both ways, adds
+// its length to the paused total on resume, makes Apply start nobody
+// whatever the step says (the planner may have looked before the pause),
+// is refused on a finished job and is invisible to another account.
+func testJobPause(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	fx := newJobFixture(t, s)
+	must(t, s.CreateJob(ctx, fx.job("arn:p", 100, fleet.OpCreateDeploymentJob), 10))
+	must(t, s.StartPreparing(ctx, "arn:p"))
+	var rows []fleet.RobotDeployment
+	for i, r := range fx.robots {
+		rows = append(rows, fleet.RobotDeployment{Robot: r.ARN, Seq: i, Status: fleet.RobotPendingNewDeployment})
+	}
+	must(t, s.Prepare(ctx, "arn:p", rows, store.JobOutcome{}, 200))
+	must(t, s.Apply(ctx, "arn:p", store.Step{Start: []string{fx.robots[0].ARN}}, 300))
+
+	j, err := s.SetPaused(ctx, acct, "arn:p", true, 1000)
+	must(t, err)
+	if !j.Paused() || j.PausedMs != 1000 || j.PausedTotalMs != 0 || j.Status != fleet.JobInProgress {
+		t.Fatalf("paused job = %+v", j)
+	}
+	if j, _ = s.SetPaused(ctx, acct, "arn:p", true, 1500); j.PausedMs != 1000 {
+		t.Errorf("second pause moved the pause start to %d", j.PausedMs)
+	}
+	must(t, s.Apply(ctx, "arn:p", store.Step{Start: []string{fx.robots[1].ARN}}, 1600))
+	if c, _ := s.Counts(ctx, "arn:p"); c[fleet.RobotDeploying] != 1 || c[fleet.RobotPendingNewDeployment] != 2 {
+		t.Errorf("a paused job started a robot: counts %v", c)
+	}
+	// Deploying robots finish while paused.
+	if _, err := s.RecordResult(ctx, "arn:p", fx.robots[0].ARN, true, "", "", 1700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetPaused(ctx, other, "arn:p", false, 2000); err != store.ErrNotFound {
+		t.Errorf("resume from another account = %v, want ErrNotFound", err)
+	}
+	j, err = s.SetPaused(ctx, acct, "arn:p", false, 3000)
+	must(t, err)
+	if j.Paused() || j.PausedTotalMs != 2000 {
+		t.Errorf("resumed job = %+v, want paused total 2000", j)
+	}
+	if j, _ = s.SetPaused(ctx, acct, "arn:p", false, 3500); j.PausedTotalMs != 2000 {
+		t.Errorf("second resume changed the paused total to %d", j.PausedTotalMs)
+	}
+	must(t, s.Apply(ctx, "arn:p", store.Step{Start: []string{fx.robots[1].ARN}}, 3600))
+	if c, _ := s.Counts(ctx, "arn:p"); c[fleet.RobotDeploying] != 1 || c[fleet.RobotInSync] != 1 {
+		t.Errorf("after resume counts %v, want one deploying and one InSync", c)
+	}
+	// A second pause adds to the total.
+	_, err = s.SetPaused(ctx, acct, "arn:p", true, 4000)
+	must(t, err)
+	if j, _ = s.SetPaused(ctx, acct, "arn:p", false, 4250); j.PausedTotalMs != 2250 {
+		t.Errorf("paused total after two pauses = %d, want 2250", j.PausedTotalMs)
+	}
+	must(t, s.CancelJob(ctx, acct, "arn:p", "RobotDeploymentAborted", "canceled", 5000))
+	if _, err := s.SetPaused(ctx, acct, "arn:p", true, 5100); err != store.ErrConflict {
+		t.Errorf("pause of a finished job = %v, want ErrConflict", err)
+	}
+	if _, err := s.SetPaused(ctx, acct, "arn:nope", true, 5100); err != store.ErrNotFound {
+		t.Errorf("pause of a missing job = %v, want ErrNotFound", err)
+	}
+}
