@@ -262,6 +262,7 @@ type deployOpts struct {
 	pre, post string
 	condition *robomaker.S3Object
 	env       map[string]string
+	tags      map[string]string // the job's, beside release=r<version>
 }
 
 // deploy creates a deployment job of version to the fleet.
@@ -278,8 +279,12 @@ func (f *agentFleet) deploy(version string, o deployOpts) string {
 	if o.post != "" {
 		lc.PostLaunchFile = aws.String(o.post)
 	}
+	tags := map[string]*string{"release": aws.String("r" + version)}
+	for k, v := range o.tags {
+		tags[k] = aws.String(v)
+	}
 	out, err := f.c.CreateDeploymentJob(&robomaker.CreateDeploymentJobInput{
-		Fleet: aws.String(f.fleet), Tags: map[string]*string{"release": aws.String("r" + version)},
+		Fleet: aws.String(f.fleet), Tags: tags,
 		DeploymentApplicationConfigs: []*robomaker.DeploymentApplicationConfig{{
 			Application: aws.String(f.app), ApplicationVersion: aws.String(version), LaunchConfig: lc}},
 		DeploymentConfig: &robomaker.DeploymentConfig{ConcurrentDeploymentPercentage: aws.Int64(100),

@@ -27,6 +27,7 @@ type jobControls struct {
 	PausedAt      *float64 `json:"pausedAt"`
 	PausedSeconds float64  `json:"pausedSeconds"`
 	HealthSeconds *int64   `json:"healthSeconds"`
+	HealthFrom    string   `json:"healthSecondsFrom"`
 	Canary        *int     `json:"canary"`
 }
 
@@ -112,6 +113,9 @@ func TestPauseResumeAcrossSIGKILL(t *testing.T) {
 	if st := aws.StringValue(d.Status); st != "InProgress" || countStatus(d, "Deploying") != 0 || countStatus(d, "PendingNewDeployment") != 4 {
 		t.Fatalf("paused job = %s, rows %v", st, summary(d))
 	}
+	if m := scrape(t, s); m["fleetsync_paused_deployment_jobs"] != 1 {
+		t.Errorf("fleetsync_paused_deployment_jobs = %v while paused, want 1", m["fleetsync_paused_deployment_jobs"])
+	}
 	// Another job on the fleet is still refused: a paused job is active.
 	_, err = r.c.SyncDeploymentJob(&robomaker.SyncDeploymentJobInput{Fleet: aws.String(r.fleet)})
 	if errCode(err) != "ConcurrentDeploymentException" {
@@ -121,6 +125,9 @@ func TestPauseResumeAcrossSIGKILL(t *testing.T) {
 	c = r.control(job, "resume")
 	if c.State != "running" || c.PausedAt != nil || c.PausedSeconds < 3 {
 		t.Fatalf("resume answered %+v", c)
+	}
+	if m := scrape(t, s); m["fleetsync_paused_deployment_jobs"] != 0 {
+		t.Errorf("fleetsync_paused_deployment_jobs = %v after resume, want 0", m["fleetsync_paused_deployment_jobs"])
 	}
 	d, peak := r.wait(job, time.Minute)
 	if aws.StringValue(d.Status) != "Succeeded" {

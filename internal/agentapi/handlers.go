@@ -82,6 +82,7 @@ func (a *API) pollResponse(ctx context.Context, r *http.Request, robotARN string
 		Bundle:         proto.Object{URL: bundleURL, Size: as.Bundle.Size, ETag: as.Bundle.ETag, SHA256: as.Bundle.SHA256},
 		TimeoutSeconds: as.Job.Spec.Config.RobotTimeoutSeconds,
 		Tags:           as.Tags,
+		HealthSeconds:  as.HealthSeconds,
 	}
 	if dc := as.DownloadCondition; dc != nil {
 		u, err := a.downloadURL(ctx, r, robotARN, dc.Object)
@@ -105,6 +106,7 @@ func (a *API) report(w http.ResponseWriter, r *http.Request) {
 	abort, err := a.cfg.Robots.Report(ctx, robot, deploy.Report{
 		DeploymentJob: rep.DeploymentJob, Step: string(rep.Step), PercentDone: rep.PercentDone, ETASeconds: rep.ETASeconds,
 		Done: rep.Result != "", Succeeded: rep.Result == proto.ResultSucceeded, FailureCode: rep.FailureCode, FailureReason: rep.FailureReason,
+		HealthGate: rep.HealthGate,
 	})
 	if err != nil {
 		a.logFailure(ctx, "report failed", "robot", robot.ARN, "error", err)

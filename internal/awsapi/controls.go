@@ -46,10 +46,16 @@ type wireJobControls struct {
 	PausedAt *float64 `json:"pausedAt,omitempty"`
 	// PausedSeconds is the time spent paused so far, current pause included.
 	PausedSeconds float64 `json:"pausedSeconds"`
+	// HealthSeconds is the effective health gate (0: none) and
+	// HealthSecondsFrom where it comes from: "job", "fleet" or "default".
+	HealthSeconds     int64  `json:"healthSeconds"`
+	HealthSecondsFrom string `json:"healthSecondsFrom"`
 }
 
-func toWireControls(j fleet.Job, nowMs int64) wireJobControls {
-	out := wireJobControls{ARN: j.ARN, Status: string(j.Status), State: deploy.RolloutState(j)}
+func toWireControls(c deploy.Controls, nowMs int64) wireJobControls {
+	j := c.Job
+	out := wireJobControls{ARN: j.ARN, Status: string(j.Status), State: c.State,
+		HealthSeconds: c.HealthSeconds, HealthSecondsFrom: c.HealthFrom}
 	total := j.PausedTotalMs
 	if j.Paused() {
 		at := float64(j.PausedMs) / 1000
@@ -64,35 +70,35 @@ func (a *API) jobControls(ctx context.Context, c caller, in *jobPathIn) (any, er
 	if err := in.check(); err != nil {
 		return nil, err
 	}
-	j, err := a.cfg.Deploy.Get(ctx, c.account, in.JobARN)
+	ctl, err := a.cfg.Deploy.Controls(ctx, c.account, in.JobARN)
 	if err != nil {
 		return nil, err
 	}
-	return toWireControls(j, a.nowMs()), nil
+	return toWireControls(ctl, a.nowMs()), nil
 }
 
 func (a *API) pauseJob(ctx context.Context, c caller, in *jobPathIn) (any, error) {
 	if err := in.check(); err != nil {
 		return nil, err
 	}
-	j, err := a.cfg.Deploy.Pause(ctx, c.account, in.JobARN)
+	ctl, err := a.cfg.Deploy.Pause(ctx, c.account, in.JobARN)
 	if err != nil {
 		return nil, err
 	}
-	a.cfg.Logger.Info("deployment job paused", "account", c.account, "access_key_id", c.accessKeyID, "job", j.ARN)
-	return toWireControls(j, a.nowMs()), nil
+	a.cfg.Logger.Info("deployment job paused", "account", c.account, "access_key_id", c.accessKeyID, "job", ctl.Job.ARN)
+	return toWireControls(ctl, a.nowMs()), nil
 }
 
 func (a *API) resumeJob(ctx context.Context, c caller, in *jobPathIn) (any, error) {
 	if err := in.check(); err != nil {
 		return nil, err
 	}
-	j, err := a.cfg.Deploy.Resume(ctx, c.account, in.JobARN)
+	ctl, err := a.cfg.Deploy.Resume(ctx, c.account, in.JobARN)
 	if err != nil {
 		return nil, err
 	}
-	a.cfg.Logger.Info("deployment job resumed", "account", c.account, "access_key_id", c.accessKeyID, "job", j.ARN)
-	return toWireControls(j, a.nowMs()), nil
+	a.cfg.Logger.Info("deployment job resumed", "account", c.account, "access_key_id", c.accessKeyID, "job", ctl.Job.ARN)
+	return toWireControls(ctl, a.nowMs()), nil
 }
 
 func (a *API) nowMs() int64 {

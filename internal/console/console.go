@@ -496,8 +496,13 @@ func (c *Console) jobPage(w http.ResponseWriter, r *http.Request, s session) {
 	if err == nil {
 		fleetName = f.Name
 	}
+	ctl, err := c.cfg.Deploy.Controls(r.Context(), s.Account, v.ARN)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
 	c.render(w, http.StatusOK, "job", s, map[string]any{"View": v, "Job": j, "FleetName": fleetName,
-		"Apps": describeApps(r.Context(), c.cfg.Registry, s.Account, j.Spec.Apps)})
+		"Apps": describeApps(r.Context(), c.cfg.Registry, s.Account, j.Spec.Apps), "Controls": ctl})
 }
 
 // jobEvents streams the job's view as server-sent events whenever it

@@ -13,32 +13,32 @@ import (
 // paused state); the pause is stored on the job, so it survives restarts and
 // replica failover, and it counts against no timeout. Pausing a paused job
 // changes nothing.
-func (s *Service) Pause(ctx context.Context, account, jobARN string) (fleet.Job, error) {
+func (s *Service) Pause(ctx context.Context, account, jobARN string) (Controls, error) {
 	return s.setPaused(ctx, account, jobARN, true)
 }
 
 // Resume lets a paused job start robots again, at once.
-func (s *Service) Resume(ctx context.Context, account, jobARN string) (fleet.Job, error) {
+func (s *Service) Resume(ctx context.Context, account, jobARN string) (Controls, error) {
 	return s.setPaused(ctx, account, jobARN, false)
 }
 
-func (s *Service) setPaused(ctx context.Context, account, jobARN string, paused bool) (fleet.Job, error) {
+func (s *Service) setPaused(ctx context.Context, account, jobARN string, paused bool) (Controls, error) {
 	if _, err := s.job(ctx, account, jobARN); err != nil {
-		return fleet.Job{}, err
+		return Controls{}, err
 	}
 	j, err := s.Store.SetPaused(ctx, account, jobARN, paused, s.now().UnixMilli())
 	switch {
 	case errors.Is(err, store.ErrConflict):
-		return fleet.Job{}, fleet.Errorf(fleet.Invalid, "deployment job %s has already finished", jobARN)
+		return Controls{}, fleet.Errorf(fleet.Invalid, "deployment job %s has already finished", jobARN)
 	case errors.Is(err, store.ErrNotFound):
-		return fleet.Job{}, fleet.Errorf(fleet.NotFound, "deployment job %s does not exist", jobARN)
+		return Controls{}, fleet.Errorf(fleet.NotFound, "deployment job %s does not exist", jobARN)
 	case err != nil:
-		return fleet.Job{}, fleet.Wrap(fleet.Internal, err, "store failure")
+		return Controls{}, fleet.Wrap(fleet.Internal, err, "store failure")
 	}
 	if !paused {
 		s.wake()
 	}
-	return j, nil
+	return s.controlsOf(ctx, j)
 }
 
 // RolloutState is a job's state as fleetsync's own endpoints and the

@@ -20,6 +20,8 @@ type RobotStore interface {
 	GetApplication(ctx context.Context, account, arn, version string) (fleet.Application, error)
 	RecordProgress(ctx context.Context, jobARN, robotARN, step string, percent *float64, eta *int64) (abort bool, err error)
 	RecordResult(ctx context.Context, jobARN, robotARN string, success bool, code, reason string, nowMs int64) (abort bool, err error)
+	GetFleet(ctx context.Context, account, arn string) (fleet.Fleet, error)
+	GetJob(ctx context.Context, account, arn string) (fleet.Job, error)
 }
 
 // Robots is the robot's half of a deployment: what a robot must run now,
@@ -38,6 +40,10 @@ type Robots struct {
 	Log  *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// OnHealthGate, when set, is told the health gate's outcome of every
+	// final report of a gated deployment: proto's "passed" or "failed", or
+	// "ungated" for a success from an agent that did not apply the gate.
+	OnHealthGate func(outcome string)
 }
 
 // Current is what a robot says it runs when it polls.
@@ -73,6 +79,8 @@ type Assignment struct {
 	DownloadCondition *CheckedObject
 	// Tags are the robot's tags overlaid with the job's.
 	Tags fleet.Tags
+	// HealthSeconds is the effective health gate (HealthSeconds), 0 for none.
+	HealthSeconds int64
 }
 
 // Report is a robot's account of a deployment step or its end.
@@ -84,6 +92,9 @@ type Report struct {
 	// Done: the robot finished the deployment, as Succeeded or not.
 	Done, Succeeded            bool
 	FailureCode, FailureReason string
+	// HealthGate is the agent's account of the health gate on a final
+	// report: "passed", "failed" or "" (no gate, or an agent without one).
+	HealthGate string
 }
 
 func (r *Robots) now() time.Time {
@@ -214,7 +225,11 @@ func (r *Robots) assignment(ctx context.Context, robot fleet.Robot, j fleet.Job)
 		return nil, err
 	}
 	obj.SHA256 = src.SHA256 // recorded when the version was created
-	out := &Assignment{Job: j, App: app, SoftwareSuite: v.SoftwareSuite.Name, Bundle: obj, Tags: RobotTags(robot.Tags, j.Tags)}
+	gate, err := r.healthSeconds(ctx, j)
+	if err != nil {
+		return nil, err
+	}
+	out := &Assignment{Job: j, App: app, SoftwareSuite: v.SoftwareSuite.Name, Bundle: obj, Tags: RobotTags(robot.Tags, j.Tags), HealthSeconds: gate}
 	if dc := j.Spec.Config.DownloadCondition; dc != nil {
 		// The condition file is small; its digest (remembered by ETag) lets
 		// the agent verify it even when its ETag is a multipart one.
@@ -235,5 +250,53 @@ func (r *Robots) Report(ctx context.Context, robot fleet.Robot, rep Report) (abo
 	}
 	abort, err = r.Store.RecordResult(ctx, rep.DeploymentJob, robot.ARN, rep.Succeeded, rep.FailureCode, rep.FailureReason, r.now().UnixMilli())
 	orNop(r.Wake).WakeEngine()
+	if err == nil {
+		r.observeGate(ctx, robot, rep)
+	}
 	return abort, err
+}
+
+// healthSeconds is the effective health gate of job j (the job's tag, else
+// its fleet's), read when a robot is assigned.
+func (r *Robots) healthSeconds(ctx context.Context, j fleet.Job) (int64, error) {
+	if n, from := HealthSeconds(j.Tags, nil); from == FromJob {
+		return n, nil
+	}
+	f, err := r.Store.GetFleet(ctx, j.Account, j.Fleet)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil // deleted meanwhile: the engine fails the job
+	}
+	if err != nil {
+		return 0, err
+	}
+	n, _ := HealthSeconds(j.Tags, f.Tags)
+	return n, nil
+}
+
+// observeGate tells OnHealthGate what the gate did. A success without the
+// agent's word on the gate comes from an agent older than the gate (it
+// ignores Assignment.HealthSeconds and reports after its launch settle): it
+// is recorded as the agent said, and logged, since the server cannot hold
+// an application it does not run.
+func (r *Robots) observeGate(ctx context.Context, robot fleet.Robot, rep Report) {
+	if rep.HealthGate != "" {
+		if r.OnHealthGate != nil {
+			r.OnHealthGate(rep.HealthGate)
+		}
+		return
+	}
+	if !rep.Succeeded {
+		return
+	}
+	j, err := r.Store.GetJob(ctx, robot.Account, rep.DeploymentJob)
+	if err != nil {
+		return
+	}
+	if gate, err := r.healthSeconds(ctx, j); err == nil && gate > 0 {
+		r.Log.Warn("robot's agent did not apply the health gate (older agent); its success stands", "robot", robot.ARN,
+			"job", j.ARN, "health_seconds", gate)
+		if r.OnHealthGate != nil {
+			r.OnHealthGate("ungated")
+		}
+	}
 }

@@ -124,6 +124,9 @@ func (s *Service) Create(ctx context.Context, account, token, fleetARN string, a
 	if spec.Config.DownloadCondition != nil && spec.Config.DownloadCondition.Bucket == "" {
 		return fleet.Job{}, fleet.Errorf(fleet.Invalid, "deploymentConfig.downloadConditionFile: bucket is required")
 	}
+	if err := checkJobControls(tags, spec.Config); err != nil {
+		return fleet.Job{}, err
+	}
 	hash := paramsHash(struct {
 		Fleet string
 		Spec  fleet.JobSpec

@@ -91,6 +91,13 @@ type Assignment struct {
 	Tags               map[string]string `json:"tags,omitempty"`
 	// TimeoutSeconds is the robot deployment timeout of the job.
 	TimeoutSeconds int64 `json:"timeoutSeconds"`
+	// HealthSeconds is the health gate: after its last launch step the
+	// agent reports Finished only once the new application stayed up this
+	// long (and the health command the launch config's environment names
+	// in FLEETSYNC_HEALTH_COMMAND, if any, exited 0), else it rolls back and
+	// fails with EnvironmentSetupError. 0: no gate. An agent older than the
+	// field ignores it and says nothing in Report.HealthGate.
+	HealthSeconds int64 `json:"healthSeconds,omitempty"`
 }
 
 // Steps returns the steps of SPEC §6 the assignment goes through, in order:
@@ -142,7 +149,16 @@ type Report struct {
 	Result        string `json:"result,omitempty"`
 	FailureCode   string `json:"failureCode,omitempty"`
 	FailureReason string `json:"failureReason,omitempty"`
+	// HealthGate, on a final report of a gated assignment, is what the
+	// gate said: HealthPassed or HealthFailed.
+	HealthGate string `json:"healthGate,omitempty"`
 }
+
+// Health gate outcomes (Report.HealthGate).
+const (
+	HealthPassed = "passed"
+	HealthFailed = "failed"
+)
 
 // Report results.
 const (

@@ -23,4 +23,13 @@ type Reports interface {
 	// FleetStatusCounts counts an account's robots by fleet ARN and status;
 	// robots in no fleet are left out.
 	FleetStatusCounts(ctx context.Context, account string) (map[string]map[fleet.RobotStatus]int, error)
+	// ControlCounts counts, over every account, what the rollout controls
+	// hold back now (metrics).
+	ControlCounts(ctx context.Context) (ControlCounts, error)
+}
+
+// ControlCounts are the rollout controls' gauges.
+type ControlCounts struct {
+	// PausedJobs are active jobs an operator paused.
+	PausedJobs int
 }

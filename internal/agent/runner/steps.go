@@ -29,7 +29,13 @@ var stepFailureCode = map[proto.Step]string{
 // else (a corrupt or hostile archive, a full disk) ExtractingBundleFailure.
 // A download condition that cannot be fetched fails as the condition
 // itself would.
+//
+// A failed health gate is EnvironmentSetupError whatever the step: the
+// application did not stay up, as for the launch settle check.
 func FailureCode(step proto.Step, err error) string {
+	if isHealthGate(err) {
+		return proto.FailureEnvironmentSetup
+	}
 	if step == proto.StepDownloadingExtracting {
 		var de *downloadError
 		if errors.As(err, &de) {

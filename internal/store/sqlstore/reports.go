@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/fleetsync/fleetsync/internal/fleet"
+	"github.com/fleetsync/fleetsync/internal/store"
 )
 
 // LastRows implements store.Reports.
@@ -59,4 +60,11 @@ func (s *Store) FleetStatusCounts(ctx context.Context, account string) (map[stri
 		out[t.fleet][fleet.RobotStatus(t.status)] = t.n
 	}
 	return out, err
+}
+
+// ControlCounts implements store.Reports.
+func (s *Store) ControlCounts(ctx context.Context) (store.ControlCounts, error) {
+	var c store.ControlCounts
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM deployment_jobs WHERE paused_ms > 0 AND status IN `+activeStatuses).Scan(&c.PausedJobs)
+	return c, err
 }
