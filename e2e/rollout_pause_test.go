@@ -29,6 +29,7 @@ type jobControls struct {
 	HealthSeconds *int64   `json:"healthSeconds"`
 	HealthFrom    string   `json:"healthSecondsFrom"`
 	Canary        *int     `json:"canary"`
+	CanaryState   string   `json:"canaryState"`
 }
 
 func jobPath(job string) string { return "/fleetsync/v1/jobs/" + escapeARN(job) }

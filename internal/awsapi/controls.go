@@ -50,12 +50,16 @@ type wireJobControls struct {
 	// HealthSecondsFrom where it comes from: "job", "fleet" or "default".
 	HealthSeconds     int64  `json:"healthSeconds"`
 	HealthSecondsFrom string `json:"healthSecondsFrom"`
+	// Canary is the job's canary size (omitted: none) and CanaryState
+	// "running", "passed" or "failed".
+	Canary      int    `json:"canary,omitempty"`
+	CanaryState string `json:"canaryState,omitempty"`
 }
 
 func toWireControls(c deploy.Controls, nowMs int64) wireJobControls {
 	j := c.Job
 	out := wireJobControls{ARN: j.ARN, Status: string(j.Status), State: c.State,
-		HealthSeconds: c.HealthSeconds, HealthSecondsFrom: c.HealthFrom}
+		HealthSeconds: c.HealthSeconds, HealthSecondsFrom: c.HealthFrom, Canary: c.Canary, CanaryState: c.CanaryState}
 	total := j.PausedTotalMs
 	if j.Paused() {
 		at := float64(j.PausedMs) / 1000

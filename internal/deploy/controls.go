@@ -19,7 +19,18 @@ type Controls struct {
 	// comes from (FromJob, FromFleet, FromNone).
 	HealthSeconds int64
 	HealthFrom    string
+	// Canary is the job's canary size (0: none) and CanaryState where it
+	// stands: CanaryRunning, CanaryPassed or CanaryFailed ("" without one).
+	Canary      int
+	CanaryState string
 }
+
+// Canary states (Controls.CanaryState).
+const (
+	CanaryRunning = "running"
+	CanaryPassed  = "passed"
+	CanaryFailed  = "failed"
+)
 
 // Controls returns a job's rollout controls. The fleet's tags count as they
 // are now (robots are assigned with the value of the moment).
@@ -42,5 +53,22 @@ func (s *Service) controlsOf(ctx context.Context, j fleet.Job) (Controls, error)
 	}
 	c := Controls{Job: j, State: RolloutState(j)}
 	c.HealthSeconds, c.HealthFrom = HealthSeconds(j.Tags, fleetTags)
+	if c.Canary = CanarySize(j); c.Canary > 0 && j.Status != fleet.JobPending && j.Status != fleet.JobPreparing {
+		counts, err := s.Store.CountsBefore(ctx, j.ARN, c.Canary)
+		if err != nil {
+			return Controls{}, fleet.Wrap(fleet.Internal, err, "store failure")
+		}
+		size := min(c.Canary, j.Targets)
+		switch {
+		case counts[fleet.RobotInSync] >= size:
+			c.CanaryState = CanaryPassed
+		case counts[fleet.RobotFailed]+counts[fleet.RobotNoResponse] > 0:
+			c.CanaryState = CanaryFailed
+		default:
+			c.CanaryState = CanaryRunning
+		}
+	} else if c.Canary > 0 {
+		c.CanaryState = CanaryRunning
+	}
 	return c, nil
 }

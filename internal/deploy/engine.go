@@ -29,6 +29,7 @@ type EngineStore interface {
 	Prepare(ctx context.Context, jobARN string, rows []fleet.RobotDeployment, finish store.JobOutcome, nowMs int64) error
 	FailJob(ctx context.Context, jobARN, code, reason string, nowMs int64) error
 	Counts(ctx context.Context, jobARN string) (store.JobCounts, error)
+	CountsBefore(ctx context.Context, jobARN string, seq int) (store.JobCounts, error)
 	Rows(ctx context.Context, jobARN string, status fleet.RobotStatus, limit int) ([]fleet.RobotDeployment, error)
 	DeployingAgentsSeen(ctx context.Context, jobARN string) (map[string]int64, error)
 	Apply(ctx context.Context, jobARN string, step store.Step, nowMs int64) error
@@ -254,19 +255,43 @@ func ObservePrepared(j fleet.Job, rows []fleet.RobotDeployment) Observed {
 		Targets: len(rows), ConcurrentPercent: cfg.ConcurrentPercent, FailureThresholdPercent: cfg.FailureThresholdPercent,
 		RobotTimeoutMs: cfg.RobotTimeoutSeconds * 1000, CreatedMs: j.CreatedMs, PausedMs: j.PausedMs, PausedTotalMs: j.PausedTotalMs,
 	}
+	o.Canary = CanarySize(j)
 	window := Window(o.Targets, o.ConcurrentPercent)
 	for _, r := range rows {
+		canary := r.Seq < o.Canary
 		switch r.Status {
 		case fleet.RobotFailed, fleet.RobotNoResponse:
 			o.Failed++
+			if canary {
+				o.CanaryFailed++
+			}
 		case fleet.RobotPendingNewDeployment:
 			o.PendingTotal++
+			if canary {
+				o.CanaryPending++
+			}
 			if len(o.Pending) < window {
 				o.Pending = append(o.Pending, r.Robot)
 			}
 		}
 	}
 	return o
+}
+
+// observeCanary fills in the canary counts of an InProgress job.
+func (e *Engine) observeCanary(ctx context.Context, j fleet.Job, o *Observed) error {
+	o.Canary = CanarySize(j)
+	if o.Canary == 0 {
+		return nil
+	}
+	c, err := e.Store.CountsBefore(ctx, j.ARN, o.Canary)
+	if err != nil {
+		return err
+	}
+	o.CanaryInSync = c[fleet.RobotInSync]
+	o.CanaryFailed = c[fleet.RobotFailed] + c[fleet.RobotNoResponse]
+	o.CanaryPending = c[fleet.RobotPendingNewDeployment]
+	return nil
 }
 
 // advance observes an InProgress job, plans and applies one step.
@@ -280,6 +305,9 @@ func (e *Engine) advance(ctx context.Context, j fleet.Job) error {
 		Targets: j.Targets, ConcurrentPercent: cfg.ConcurrentPercent, FailureThresholdPercent: cfg.FailureThresholdPercent,
 		RobotTimeoutMs: cfg.RobotTimeoutSeconds * 1000, CreatedMs: j.CreatedMs, PausedMs: j.PausedMs, PausedTotalMs: j.PausedTotalMs,
 		Failed: counts[fleet.RobotFailed] + counts[fleet.RobotNoResponse], PendingTotal: counts[fleet.RobotPendingNewDeployment],
+	}
+	if err := e.observeCanary(ctx, j, &o); err != nil {
+		return err
 	}
 	deploying, err := e.Store.Rows(ctx, j.ARN, fleet.RobotDeploying, 1<<30)
 	if err != nil {

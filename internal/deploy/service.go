@@ -32,6 +32,7 @@ type ServiceStore interface {
 	LastRows(ctx context.Context, account, fleetARN string) ([]fleet.RobotDeployment, error)
 	AutoSyncCandidates(ctx context.Context, tagKey string) ([]fleet.TaggedFleet, error)
 	SetPaused(ctx context.Context, account, jobARN string, paused bool, nowMs int64) (fleet.Job, error)
+	CountsBefore(ctx context.Context, jobARN string, seq int) (store.JobCounts, error)
 }
 
 // Service implements the deployment job operations.

@@ -173,6 +173,9 @@ type Jobs interface {
 	FailJob(ctx context.Context, jobARN, code, reason string, nowMs int64) error
 	// Counts returns the job's rows by status.
 	Counts(ctx context.Context, jobARN string) (JobCounts, error)
+	// CountsBefore returns the job's rows whose Seq is below seq by status
+	// (the canary: the first rows in start order).
+	CountsBefore(ctx context.Context, jobARN string, seq int) (JobCounts, error)
 	// Rows returns up to limit rows of a status in start order.
 	Rows(ctx context.Context, jobARN string, status fleet.RobotStatus, limit int) ([]fleet.RobotDeployment, error)
 	// Apply carries out a plan step atomically: start robots, time robots

@@ -68,3 +68,39 @@ func testJobPause(t *testing.T, s store.Store) {
 		t.Errorf("pause of a missing job = %v, want ErrNotFound", err)
 	}
 }
+
+// testCountsBefore: the canary's counts cover the rows below a Seq only.
+func testCountsBefore(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	fx := newJobFixture(t, s)
+	must(t, s.CreateJob(ctx, fx.job("arn:cb", 100, fleet.OpCreateDeploymentJob), 10))
+	must(t, s.StartPreparing(ctx, "arn:cb"))
+	rows := []fleet.RobotDeployment{
+		{Robot: fx.robots[0].ARN, Seq: 0, Status: fleet.RobotPendingNewDeployment},
+		{Robot: fx.robots[1].ARN, Seq: 1, Status: fleet.RobotFailed, FailureCode: "MissingRobotApplicationArchitecture"},
+		{Robot: fx.robots[2].ARN, Seq: 2, Status: fleet.RobotPendingNewDeployment},
+	}
+	must(t, s.Prepare(ctx, "arn:cb", rows, store.JobOutcome{}, 200))
+	must(t, s.Apply(ctx, "arn:cb", store.Step{Start: []string{fx.robots[0].ARN}}, 300))
+	for _, c := range []struct {
+		seq  int
+		want store.JobCounts
+	}{
+		{0, store.JobCounts{}},
+		{1, store.JobCounts{fleet.RobotDeploying: 1}},
+		{2, store.JobCounts{fleet.RobotDeploying: 1, fleet.RobotFailed: 1}},
+		{9, store.JobCounts{fleet.RobotDeploying: 1, fleet.RobotFailed: 1, fleet.RobotPendingNewDeployment: 1}},
+	} {
+		got, err := s.CountsBefore(ctx, "arn:cb", c.seq)
+		must(t, err)
+		if len(got) != len(c.want) {
+			t.Errorf("CountsBefore(%d) = %v, want %v", c.seq, got, c.want)
+			continue
+		}
+		for k, v := range c.want {
+			if got[k] != v {
+				t.Errorf("CountsBefore(%d) = %v, want %v", c.seq, got, c.want)
+			}
+		}
+	}
+}

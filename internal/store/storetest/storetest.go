@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Settings", testSettings},
 		{"LeaseFencing", testLeaseFencing},
 		{"JobPause", testJobPause},
+		{"CountsBefore", testCountsBefore},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
