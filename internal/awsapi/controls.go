@@ -6,6 +6,7 @@ import (
 
 	"github.com/fleetsync/fleetsync/internal/deploy"
 	"github.com/fleetsync/fleetsync/internal/fleet"
+	"github.com/fleetsync/fleetsync/internal/store"
 )
 
 // Rollout controls of issue 16 beside the drift report: a job's fleetsync
@@ -13,15 +14,19 @@ import (
 
 // Operation names of the rollout controls (in logs and metrics).
 const (
-	OpGetJobControls = "GetDeploymentJobControls"
-	OpPauseJob       = "PauseDeploymentJob"
-	OpResumeJob      = "ResumeDeploymentJob"
+	OpGetJobControls  = "GetDeploymentJobControls"
+	OpPauseJob        = "PauseDeploymentJob"
+	OpResumeJob       = "ResumeDeploymentJob"
+	OpListQuarantined = "ListQuarantinedRobots"
+	OpReleaseRobot    = "ReleaseRobot"
 )
 
 func (a *API) routesControls() {
 	a.mux.Handle("GET /fleetsync/v1/jobs/{jobArn}", a.serve(OpGetJobControls, typed(a.jobControls)))
 	a.mux.Handle("POST /fleetsync/v1/jobs/{jobArn}/pause", a.serve(OpPauseJob, typed(a.pauseJob)))
 	a.mux.Handle("POST /fleetsync/v1/jobs/{jobArn}/resume", a.serve(OpResumeJob, typed(a.resumeJob)))
+	a.mux.Handle("GET /fleetsync/v1/quarantine", a.serve(OpListQuarantined, typed(a.listQuarantined)))
+	a.mux.Handle("POST /fleetsync/v1/quarantine/{robotArn}/release", a.serve(OpReleaseRobot, typed(a.releaseRobot)))
 }
 
 type jobPathIn struct {
@@ -110,4 +115,52 @@ func (a *API) nowMs() int64 {
 		return a.cfg.Now().UnixMilli()
 	}
 	return time.Now().UnixMilli()
+}
+
+type quarantineIn struct {
+	// Fleet is the optional ?fleet= filter.
+	Fleet string `json:"fleet"`
+}
+
+// wireQuarantined is one quarantined robot.
+type wireQuarantined struct {
+	ARN               string  `json:"arn"`
+	Deployment        string  `json:"deployment"`
+	Failures          int     `json:"failures"`
+	LastDeploymentJob string  `json:"lastDeploymentJob"`
+	LastFailureCode   string  `json:"lastFailureCode"`
+	LastFailureReason string  `json:"lastFailureReason"`
+	QuarantinedAt     float64 `json:"quarantinedAt"`
+}
+
+func toWireQuarantined(q []store.RobotFailures) []wireQuarantined {
+	out := make([]wireQuarantined, 0, len(q))
+	for _, f := range q {
+		out = append(out, wireQuarantined{ARN: f.Robot, Deployment: f.Fingerprint, Failures: f.Failures, LastDeploymentJob: f.LastJob,
+			LastFailureCode: f.LastCode, LastFailureReason: f.LastReason, QuarantinedAt: float64(f.QuarantinedMs) / 1000})
+	}
+	return out
+}
+
+func (a *API) listQuarantined(ctx context.Context, c caller, in *quarantineIn) (any, error) {
+	q, err := a.cfg.Deploy.Quarantined(ctx, c.account, in.Fleet)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"robots": toWireQuarantined(q)}, nil
+}
+
+type robotPathIn struct {
+	RobotARN string `json:"robotArn"`
+}
+
+func (a *API) releaseRobot(ctx context.Context, c caller, in *robotPathIn) (any, error) {
+	if in.RobotARN == "" {
+		return nil, fleet.Errorf(fleet.Invalid, "robotArn: a robot ARN is required in the path")
+	}
+	if err := a.cfg.Deploy.Release(ctx, c.account, in.RobotARN); err != nil {
+		return nil, err
+	}
+	a.cfg.Logger.Info("robot released from quarantine", "account", c.account, "access_key_id", c.accessKeyID, "robot", in.RobotARN)
+	return map[string]any{}, nil
 }

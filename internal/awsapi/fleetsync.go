@@ -40,12 +40,20 @@ type fleetDriftOut struct {
 	LatestDeploymentJob    string           `json:"latestDeploymentJob"`
 	LatestDeploymentStatus string           `json:"latestDeploymentStatus"`
 	Robots                 []wireDriftRobot `json:"robots"`
+	// Excluded are robots off the latest deployment that Sync leaves out
+	// (reason Quarantined).
+	Excluded []wireDriftRobot `json:"excluded"`
 }
 
 // toWireDrift is the drift report as the API and the console send it.
 func toWireDrift(d deploy.Drift) fleetDriftOut {
 	out := fleetDriftOut{Fleet: d.Fleet.ARN, FleetName: d.Fleet.Name, LatestDeploymentJob: d.Source.ARN,
-		LatestDeploymentStatus: string(d.Source.Status), Robots: make([]wireDriftRobot, 0, len(d.Robots))}
+		LatestDeploymentStatus: string(d.Source.Status), Robots: make([]wireDriftRobot, 0, len(d.Robots)),
+		Excluded: make([]wireDriftRobot, 0, len(d.Excluded))}
+	for _, x := range d.Excluded {
+		out.Excluded = append(out.Excluded, wireDriftRobot{ARN: x.Robot.ARN, Name: x.Robot.Name, Status: string(x.Robot.Status),
+			Architecture: string(x.Robot.Architecture), Reason: x.Reason, LastDeploymentJob: x.Robot.LastDeploymentJob})
+	}
 	for _, r := range d.Robots {
 		out.Robots = append(out.Robots, wireDriftRobot{ARN: r.Robot.ARN, Name: r.Robot.Name, Status: string(r.Robot.Status),
 			Architecture: string(r.Robot.Architecture), Reason: r.Reason, LastDeploymentJob: r.Robot.LastDeploymentJob})

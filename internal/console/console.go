@@ -337,6 +337,10 @@ func (c *Console) fleetPage(w http.ResponseWriter, r *http.Request, s session) {
 		list = append(list, row)
 	}
 	data := map[string]any{"Fleet": f, "Robots": list, "RequestToken": randomToken()}
+	if data["Quarantined"], err = c.quarantineList(ctx, s, arn, robots); err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
 	drift, err := c.cfg.Deploy.Drift(ctx, s.Account, arn)
 	switch {
 	case err == nil:

@@ -1,8 +1,11 @@
 package console
 
 import (
+	"context"
 	"net/http"
 	"net/url"
+
+	"github.com/fleetsync/fleetsync/internal/fleet"
 )
 
 // Rollout controls of issue 16 in the console: pause and resume a job.
@@ -10,6 +13,48 @@ import (
 func (c *Console) routesControls() {
 	c.mux.HandleFunc("POST /console/jobs/{job}/pause", c.authed(c.pauseAction))
 	c.mux.HandleFunc("POST /console/jobs/{job}/resume", c.authed(c.resumeAction))
+	c.mux.HandleFunc("POST /console/fleets/{fleet}/release", c.authed(c.releaseAction))
+}
+
+// quarantinedRow is one quarantined robot of a fleet page.
+type quarantinedRow struct {
+	ARN, Name        string
+	Failures         int
+	LastJob          string
+	LastFailure      string
+	QuarantinedSince string
+}
+
+// quarantineList is the fleet's quarantined robots, named from robots.
+func (c *Console) quarantineList(ctx context.Context, s session, fleetARN string, robots []fleet.Robot) ([]quarantinedRow, error) {
+	q, err := c.cfg.Deploy.Quarantined(ctx, s.Account, fleetARN)
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]string{}
+	for _, r := range robots {
+		names[r.ARN] = r.Name
+	}
+	out := make([]quarantinedRow, 0, len(q))
+	for _, f := range q {
+		name := names[f.Robot]
+		if name == "" {
+			name = f.Robot
+		}
+		out = append(out, quarantinedRow{ARN: f.Robot, Name: name, Failures: f.Failures, LastJob: f.LastJob,
+			LastFailure: f.LastCode + ": " + f.LastReason, QuarantinedSince: formatMs(f.QuarantinedMs)})
+	}
+	return out, nil
+}
+
+func (c *Console) releaseAction(w http.ResponseWriter, r *http.Request, s session) {
+	fleetARN, robot := r.PathValue("fleet"), r.PostFormValue("robot")
+	if err := c.cfg.Deploy.Release(r.Context(), s.Account, robot); err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	c.cfg.Log.Info("console: robot released from quarantine", "access_key_id", s.KeyID, "robot", robot)
+	http.Redirect(w, r, "/console/fleets/"+url.PathEscape(fleetARN), http.StatusSeeOther)
 }
 
 func (c *Console) pauseAction(w http.ResponseWriter, r *http.Request, s session) {

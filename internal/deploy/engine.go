@@ -30,6 +30,7 @@ type EngineStore interface {
 	FailJob(ctx context.Context, jobARN, code, reason string, nowMs int64) error
 	Counts(ctx context.Context, jobARN string) (store.JobCounts, error)
 	CountsBefore(ctx context.Context, jobARN string, seq int) (store.JobCounts, error)
+	QuarantinedRobots(ctx context.Context, account, fleetARN string) ([]store.RobotFailures, error)
 	Rows(ctx context.Context, jobARN string, status fleet.RobotStatus, limit int) ([]fleet.RobotDeployment, error)
 	DeployingAgentsSeen(ctx context.Context, jobARN string) (map[string]int64, error)
 	Apply(ctx context.Context, jobARN string, step store.Step, nowMs int64) error

@@ -44,6 +44,14 @@ type Robots struct {
 	// final report of a gated deployment: proto's "passed" or "failed", or
 	// "ungated" for a success from an agent that did not apply the gate.
 	OnHealthGate func(outcome string)
+	// Retry and Policy bound retries within a job and quarantine robots
+	// that fail the same deployment too often (retry.go); a nil Retry
+	// turns both off.
+	Retry  RetryStore
+	Policy RetryPolicy
+	// OnRetry and OnQuarantine, when set, are told of each retry within a
+	// job and each robot quarantined.
+	OnRetry, OnQuarantine func()
 }
 
 // Current is what a robot says it runs when it polls.
@@ -163,6 +171,17 @@ func (r *Robots) Work(ctx context.Context, robot fleet.Robot, cur *Current) (Wor
 	if running {
 		w.Abort = cur.DeploymentJob
 	}
+	if r.Retry != nil {
+		wait, exhausted, attempts, err := r.handout(ctx, as)
+		switch {
+		case err != nil:
+			return w, err
+		case wait:
+			return w, nil // backing off after a transient failure
+		case exhausted:
+			return w, r.exhaust(ctx, robot, as.Job, attempts)
+		}
+	}
 	asg, err := r.assignment(ctx, robot, as.Job)
 	if se, ok := errors.AsType[*SourceError](err); ok {
 		// The object changed or vanished since the version was created:
@@ -248,12 +267,34 @@ func (r *Robots) Report(ctx context.Context, robot fleet.Robot, rep Report) (abo
 	if !rep.Done {
 		return r.Store.RecordProgress(ctx, rep.DeploymentJob, robot.ARN, rep.Step, rep.PercentDone, rep.ETASeconds)
 	}
+	// A failure of the robot's running deployment (not a repeated report
+	// of one already recorded) is retried or counted toward quarantine.
+	var failing *fleet.Job
+	if !rep.Succeeded && r.Retry != nil {
+		if as, err := r.Store.CurrentAssignment(ctx, robot.ARN); err == nil && as.Job.ARN == rep.DeploymentJob {
+			failing = &as.Job
+		}
+	}
+	if failing != nil {
+		if retried, err := r.retryLater(ctx, robot, rep); err != nil || retried {
+			if err == nil {
+				r.observeGate(ctx, robot, rep)
+			}
+			return false, err
+		}
+	}
 	abort, err = r.Store.RecordResult(ctx, rep.DeploymentJob, robot.ARN, rep.Succeeded, rep.FailureCode, rep.FailureReason, r.now().UnixMilli())
 	orNop(r.Wake).WakeEngine()
-	if err == nil {
-		r.observeGate(ctx, robot, rep)
+	if err != nil {
+		return abort, err
 	}
-	return abort, err
+	r.observeGate(ctx, robot, rep)
+	if failing != nil && !abort {
+		if err := r.countFailure(ctx, robot, *failing, rep.FailureCode, rep.FailureReason); err != nil {
+			r.Log.Error("counting a robot's failure for quarantine failed", "robot", robot.ARN, "job", rep.DeploymentJob, "error", err)
+		}
+	}
+	return abort, nil
 }
 
 // healthSeconds is the effective health gate of job j (the job's tag, else

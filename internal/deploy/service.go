@@ -33,6 +33,8 @@ type ServiceStore interface {
 	AutoSyncCandidates(ctx context.Context, tagKey string) ([]fleet.TaggedFleet, error)
 	SetPaused(ctx context.Context, account, jobARN string, paused bool, nowMs int64) (fleet.Job, error)
 	CountsBefore(ctx context.Context, jobARN string, seq int) (store.JobCounts, error)
+	QuarantinedRobots(ctx context.Context, account, fleetARN string) ([]store.RobotFailures, error)
+	ReleaseRobot(ctx context.Context, account, robotARN string) (bool, error)
 }
 
 // Service implements the deployment job operations.

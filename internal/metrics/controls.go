@@ -20,8 +20,12 @@ type ControlSource interface {
 	ControlCounts(ctx context.Context) (store.ControlCounts, error)
 }
 
-var pausedJobsDesc = prometheus.NewDesc("fleetsync_paused_deployment_jobs",
-	"Active deployment jobs an operator paused.", nil, nil)
+var (
+	pausedJobsDesc = prometheus.NewDesc("fleetsync_paused_deployment_jobs",
+		"Active deployment jobs an operator paused.", nil, nil)
+	quarantinedDesc = prometheus.NewDesc("fleetsync_quarantined_robots",
+		"Robots quarantined from a deployment they failed too often.", nil, nil)
+)
 
 // controlCollector reads the rollout control gauges at scrape time.
 type controlCollector struct {
@@ -32,6 +36,7 @@ type controlCollector struct {
 // Describe implements prometheus.Collector.
 func (c *controlCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- pausedJobsDesc
+	ch <- quarantinedDesc
 }
 
 // Collect implements prometheus.Collector; a database error leaves the
@@ -45,6 +50,7 @@ func (c *controlCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(pausedJobsDesc, prometheus.GaugeValue, float64(n.PausedJobs))
+	ch <- prometheus.MustNewConstMetric(quarantinedDesc, prometheus.GaugeValue, float64(n.QuarantinedRobots))
 }
 
 // Controls registers the rollout controls' metrics and returns the hook
@@ -58,7 +64,15 @@ func (m *Metrics) Controls(src ControlSource, log *slog.Logger) (healthGate func
 	for _, o := range []string{"passed", "failed", "ungated"} {
 		gate.WithLabelValues(o)
 	}
-	m.reg.MustRegister(gate, &controlCollector{src: src, log: log})
+	m.retries = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "fleetsync_robot_retries_total",
+		Help: "Robot deployments retried within their job after a transient failure.",
+	})
+	m.quarantines = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "fleetsync_robots_quarantined_total",
+		Help: "Robots quarantined (they failed the same deployment the quarantine setting's number of times).",
+	})
+	m.reg.MustRegister(gate, m.retries, m.quarantines, &controlCollector{src: src, log: log})
 	return func(outcome string) {
 		switch outcome {
 		case "passed", "failed", "ungated":
@@ -66,3 +80,9 @@ func (m *Metrics) Controls(src ControlSource, log *slog.Logger) (healthGate func
 		}
 	}
 }
+
+// RobotRetried counts a retry within a job (call Controls first).
+func (m *Metrics) RobotRetried() { m.retries.Inc() }
+
+// RobotQuarantined counts a robot quarantined (call Controls first).
+func (m *Metrics) RobotQuarantined() { m.quarantines.Inc() }

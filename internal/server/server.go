@@ -230,7 +230,8 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	autoSync := &deploy.AutoSync{Jobs: jobs, Tick: cfg.EngineTick, Log: log.With("component", "autosync"),
 		OnStart: func(fleet.Job) { mets.AutoSyncStarted() }}
 	robots := &deploy.Robots{Store: d.Store, Bundles: bundles, Presence: presence, Wake: wake, Log: log.With("component", "robots"),
-		OnHealthGate: mets.Controls(d.Store, log.With("component", "metrics"))}
+		OnHealthGate: mets.Controls(d.Store, log.With("component", "metrics")), Retry: d.Store, Policy: retryPolicy(cfg.Rollout),
+		OnRetry: mets.RobotRetried, OnQuarantine: mets.RobotQuarantined}
 	agents := agentapi.New(agentapi.Config{
 		Robots: robots, Bundles: bundles, Presign: presign, Hub: hub, Nonces: nonces,
 		URLKey: d.Keys.Derive("bundle-url"), URLTTL: cfg.BundleURLTTL, PollInterval: cfg.AgentPollInterval, MaxWait: maxWait,
@@ -317,4 +318,14 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// retryPolicy is the deploy package's view of the retry and quarantine
+// settings (quarantine 0 means never there as here).
+func retryPolicy(r config.Rollout) deploy.RetryPolicy {
+	p := deploy.RetryPolicy{MaxAttempts: r.MaxAttempts, Backoff: r.RetryBackoff, QuarantineAfter: r.QuarantineAfter}
+	if r.QuarantineAfter == 0 {
+		p.QuarantineAfter = -1
+	}
+	return p
 }

@@ -32,4 +32,6 @@ type Reports interface {
 type ControlCounts struct {
 	// PausedJobs are active jobs an operator paused.
 	PausedJobs int
+	// QuarantinedRobots are robots quarantined from some deployment.
+	QuarantinedRobots int
 }

@@ -278,6 +278,8 @@ type Store interface {
 	Reports
 	Nonces
 	Settings
+	Retries
+	Quarantine
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database.

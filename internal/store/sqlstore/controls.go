@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 
 	"github.com/fleetsync/fleetsync/internal/fleet"
 	"github.com/fleetsync/fleetsync/internal/store"
@@ -24,4 +26,92 @@ func (s *Store) CountsBefore(ctx context.Context, jobARN string, seq int) (store
 		c[fleet.RobotStatus(st)] = n
 	}
 	return c, rows.Err()
+}
+
+// RowAttempts implements store.Retries.
+func (s *Store) RowAttempts(ctx context.Context, jobARN, robotARN string) (int, int64, error) {
+	var n int
+	var at int64
+	err := s.readRow(ctx, `SELECT attempts, retry_at_ms FROM job_robots WHERE job_arn = $1 AND robot_arn = $2`, jobARN, robotARN).Scan(&n, &at)
+	return n, at, notFound(err)
+}
+
+// CountAttempt implements store.Retries.
+func (s *Store) CountAttempt(ctx context.Context, jobARN, robotARN string, expect int) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE job_robots SET attempts = attempts + 1 WHERE job_arn = $1 AND robot_arn = $2 AND attempts = $3`,
+		jobARN, robotARN, expect)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// DeferRetry implements store.Retries.
+func (s *Store) DeferRetry(ctx context.Context, jobARN, robotARN string, retryAtMs int64) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE job_robots SET retry_at_ms = $1, step = '', percent_done = NULL, eta_seconds = NULL
+		WHERE job_arn = $2 AND robot_arn = $3 AND status = $4`, retryAtMs, jobARN, robotARN, fleet.RobotDeploying)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// RecordRobotFailure implements store.Quarantine.
+func (s *Store) RecordRobotFailure(ctx context.Context, f store.RobotFailures, quarantineAfter int, nowMs int64) (store.RobotFailures, error) {
+	var out store.RobotFailures
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		out = f
+		err := tx.QueryRowContext(ctx, `SELECT failures, quarantined_ms FROM robot_failures WHERE robot_arn = $1 AND fingerprint = $2`+s.dialect.forUpdate,
+			f.Robot, f.Fingerprint).Scan(&out.Failures, &out.QuarantinedMs)
+		exists := err == nil
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		out.Failures++
+		if out.QuarantinedMs == 0 && quarantineAfter > 0 && out.Failures >= quarantineAfter {
+			out.QuarantinedMs = nowMs
+		}
+		if exists {
+			_, err = tx.ExecContext(ctx, `UPDATE robot_failures SET failures = $1, last_job_arn = $2, last_code = $3, last_reason = $4, quarantined_ms = $5
+				WHERE robot_arn = $6 AND fingerprint = $7`, out.Failures, f.LastJob, f.LastCode, f.LastReason, out.QuarantinedMs, f.Robot, f.Fingerprint)
+		} else {
+			_, err = tx.ExecContext(ctx, `INSERT INTO robot_failures (robot_arn, fingerprint, account, failures, last_job_arn, last_code, last_reason, quarantined_ms)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, f.Robot, f.Fingerprint, f.Account, out.Failures, f.LastJob, f.LastCode, f.LastReason, out.QuarantinedMs)
+		}
+		return err
+	})
+	return out, err
+}
+
+// QuarantinedRobots implements store.Quarantine.
+func (s *Store) QuarantinedRobots(ctx context.Context, account, fleetARN string) ([]store.RobotFailures, error) {
+	q := `SELECT q.account, q.robot_arn, q.fingerprint, q.failures, q.last_job_arn, q.last_code, q.last_reason, q.quarantined_ms
+		FROM robot_failures q JOIN robots r ON r.arn = q.robot_arn AND r.account = q.account
+		WHERE q.account = $1 AND q.quarantined_ms > 0`
+	args := []any{account}
+	if fleetARN != "" {
+		q += ` AND r.fleet_arn = $2`
+		args = append(args, fleetARN)
+	}
+	return queryAll(ctx, s.db, func(r interface{ Scan(...any) error }) (store.RobotFailures, error) {
+		var f store.RobotFailures
+		return f, r.Scan(&f.Account, &f.Robot, &f.Fingerprint, &f.Failures, &f.LastJob, &f.LastCode, &f.LastReason, &f.QuarantinedMs)
+	}, q+` ORDER BY q.quarantined_ms, q.robot_arn`, args...)
+}
+
+// ReleaseRobot implements store.Quarantine.
+func (s *Store) ReleaseRobot(ctx context.Context, account, robotARN string) (bool, error) {
+	var was bool
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		n, err := count(ctx, tx, `SELECT COUNT(*) FROM robot_failures WHERE account = $1 AND robot_arn = $2 AND quarantined_ms > 0`, account, robotARN)
+		if err != nil {
+			return err
+		}
+		was = n > 0
+		_, err = tx.ExecContext(ctx, `DELETE FROM robot_failures WHERE account = $1 AND robot_arn = $2`, account, robotARN)
+		return err
+	})
+	return was, err
 }

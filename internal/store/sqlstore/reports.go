@@ -65,6 +65,10 @@ func (s *Store) FleetStatusCounts(ctx context.Context, account string) (map[stri
 // ControlCounts implements store.Reports.
 func (s *Store) ControlCounts(ctx context.Context) (store.ControlCounts, error) {
 	var c store.ControlCounts
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM deployment_jobs WHERE paused_ms > 0 AND status IN `+activeStatuses).Scan(&c.PausedJobs)
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM deployment_jobs WHERE paused_ms > 0 AND status IN `+activeStatuses).Scan(&c.PausedJobs); err != nil {
+		return c, err
+	}
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(DISTINCT q.robot_arn) FROM robot_failures q JOIN robots r ON r.arn = q.robot_arn
+		WHERE q.quarantined_ms > 0`).Scan(&c.QuarantinedRobots)
 	return c, err
 }

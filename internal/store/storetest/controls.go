@@ -104,3 +104,97 @@ func testCountsBefore(t *testing.T, s store.Store) {
 		}
 	}
 }
+
+// testRetries: handouts are counted with compare-and-swap, a deferred
+// retry keeps a Deploying row deploying with its retry time, and only a
+// Deploying row can be deferred.
+func testRetries(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	fx := newJobFixture(t, s)
+	must(t, s.CreateJob(ctx, fx.job("arn:rt", 100, fleet.OpCreateDeploymentJob), 10))
+	must(t, s.StartPreparing(ctx, "arn:rt"))
+	var rows []fleet.RobotDeployment
+	for i, r := range fx.robots {
+		rows = append(rows, fleet.RobotDeployment{Robot: r.ARN, Seq: i, Status: fleet.RobotPendingNewDeployment})
+	}
+	must(t, s.Prepare(ctx, "arn:rt", rows, store.JobOutcome{}, 200))
+	must(t, s.Apply(ctx, "arn:rt", store.Step{Start: []string{fx.robots[0].ARN}}, 300))
+	r0 := fx.robots[0].ARN
+	if n, at, err := s.RowAttempts(ctx, "arn:rt", r0); err != nil || n != 0 || at != 0 {
+		t.Fatalf("fresh row attempts = %d, %d, %v", n, at, err)
+	}
+	if ok, err := s.CountAttempt(ctx, "arn:rt", r0, 0); !ok || err != nil {
+		t.Fatalf("first count = %v, %v", ok, err)
+	}
+	if ok, _ := s.CountAttempt(ctx, "arn:rt", r0, 0); ok {
+		t.Error("a stale count (expect 0 after 1) succeeded")
+	}
+	if ok, err := s.DeferRetry(ctx, "arn:rt", r0, 5000); !ok || err != nil {
+		t.Fatalf("defer = %v, %v", ok, err)
+	}
+	if n, at, _ := s.RowAttempts(ctx, "arn:rt", r0); n != 1 || at != 5000 {
+		t.Errorf("after defer attempts = %d retry at %d, want 1 and 5000", n, at)
+	}
+	if as, err := s.CurrentAssignment(ctx, r0); err != nil || as.Row.Status != fleet.RobotDeploying {
+		t.Errorf("deferred row's assignment = %+v, %v; want still Deploying", as.Row, err)
+	}
+	if ok, _ := s.DeferRetry(ctx, "arn:rt", fx.robots[1].ARN, 5000); ok {
+		t.Error("a pending row was deferred")
+	}
+	if _, _, err := s.RowAttempts(ctx, "arn:rt", "arn:nope"); err != store.ErrNotFound {
+		t.Errorf("attempts of a missing row = %v, want ErrNotFound", err)
+	}
+}
+
+// testQuarantine: failures count per robot and deployment, the robot is
+// quarantined at the setting, listed per account and fleet, and released.
+func testQuarantine(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	fx := newJobFixture(t, s)
+	r0, r1 := fx.robots[0].ARN, fx.robots[1].ARN
+	fail := func(robot, fp string) store.RobotFailures {
+		t.Helper()
+		f, err := s.RecordRobotFailure(ctx, store.RobotFailures{Account: acct, Robot: robot, Fingerprint: fp, LastJob: "arn:j",
+			LastCode: "PreLaunchFileFailure", LastReason: "exit 1"}, 3, 1000)
+		must(t, err)
+		return f
+	}
+	if f := fail(r0, "A"); f.Failures != 1 || f.QuarantinedMs != 0 {
+		t.Errorf("first failure = %+v", f)
+	}
+	fail(r0, "B") // another deployment counts apart
+	fail(r0, "A")
+	if q, _ := s.QuarantinedRobots(ctx, acct, ""); len(q) != 0 {
+		t.Errorf("quarantined after 2 failures: %+v", q)
+	}
+	if f := fail(r0, "A"); f.Failures != 3 || f.QuarantinedMs != 1000 {
+		t.Errorf("third failure = %+v, want quarantined at 1000", f)
+	}
+	fail(r1, "A")
+	q, err := s.QuarantinedRobots(ctx, acct, fx.fleet.ARN)
+	must(t, err)
+	if len(q) != 1 || q[0].Robot != r0 || q[0].Fingerprint != "A" || q[0].LastCode != "PreLaunchFileFailure" {
+		t.Errorf("fleet's quarantine = %+v", q)
+	}
+	if q, _ := s.QuarantinedRobots(ctx, other, ""); len(q) != 0 {
+		t.Errorf("another account sees %+v", q)
+	}
+	if q, _ := s.QuarantinedRobots(ctx, acct, "arn:other-fleet"); len(q) != 0 {
+		t.Errorf("another fleet lists %+v", q)
+	}
+	if c, err := s.ControlCounts(ctx); err != nil || c.QuarantinedRobots != 1 {
+		t.Errorf("control counts = %+v, %v", c, err)
+	}
+	if was, _ := s.ReleaseRobot(ctx, other, r0); was {
+		t.Error("another account released the robot")
+	}
+	if was, err := s.ReleaseRobot(ctx, acct, r0); !was || err != nil {
+		t.Errorf("release = %v, %v", was, err)
+	}
+	if q, _ := s.QuarantinedRobots(ctx, acct, ""); len(q) != 0 {
+		t.Errorf("after release: %+v", q)
+	}
+	if f := fail(r0, "A"); f.Failures != 1 {
+		t.Errorf("after release the count starts over: %+v", f)
+	}
+}

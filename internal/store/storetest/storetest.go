@@ -40,6 +40,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"LeaseFencing", testLeaseFencing},
 		{"JobPause", testJobPause},
 		{"CountsBefore", testCountsBefore},
+		{"Retries", testRetries},
+		{"Quarantine", testQuarantine},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
