@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go/service/robomaker"
 
 	"github.com/fleetsync/fleetsync/internal/testenv"
+	"github.com/fleetsync/fleetsync/internal/testskip"
 )
 
 // The ROS end-to-end tests: a catkin package (a launch file and a rospy
@@ -125,7 +126,7 @@ func rosSetup(t *testing.T) *rosFixture {
 	rosOnce.Do(func() {
 		for _, tool := range []string{"roslaunch", "colcon", "dpkg-deb", "apt-get"} {
 			if _, err := exec.LookPath(tool); err != nil {
-				rosFix.skip = tool + " is not installed (scripts/test installs Debian's ROS 1: ros-base, catkin, colcon, python3-colcon-ros)"
+				rosFix.skip = tool + " is not installed"
 				return
 			}
 		}
@@ -135,7 +136,7 @@ func rosSetup(t *testing.T) *rosFixture {
 		rosFix.err = rosFix.build(t)
 	})
 	if rosFix.skip != "" {
-		t.Skip(rosFix.skip)
+		testskip.Missing(t, "ROS tests", rosFix.skip, "scripts/test (installs Debian's ROS 1: ros-base, catkin, colcon, python3-colcon-ros)")
 	}
 	if rosFix.err != nil {
 		t.Fatal(rosFix.err)

@@ -11,22 +11,26 @@ import (
 
 // Job-level and robot-level failure codes the engine sets.
 const (
-	CodeThresholdBreached  = "FailureThresholdBreached"
-	CodeFleetTimeout       = "FleetDeploymentTimeout"
-	CodeRobotNoResponse    = "RobotDeploymentNoResponse"
-	CodeRobotAborted       = "RobotDeploymentAborted"
-	CodeMissingArch        = "MissingRobotApplicationArchitecture"
-	CodeEtagMismatch       = "EtagMismatch"
-	CodeAppDoesNotExist    = "RobotApplicationDoesNotExist"
-	CodeFleetDoesNotExist  = "DeploymentFleetDoesNotExist"
-	CodeResourceNotFound   = "ResourceNotFound"
-	CodeInternalServerErr  = "InternalServerError"
-	reasonNoResponse       = "There is no response from the robot within the robot deployment timeout."
-	reasonAgentSilent      = "The robot's agent stopped polling."
-	reasonFleetTimeout     = "The deployment job exceeded the fleet deployment timeout."
-	reasonThresholdBreach  = "The failure threshold was reached; robots not yet started were left as they were."
-	reasonRobotAbortedText = "The deployment job was canceled while the robot was deploying."
-	reasonCanaryFailed     = "A canary robot failed; robots not yet started were left as they were."
+	CodeThresholdBreached = "FailureThresholdBreached"
+	CodeFleetTimeout      = "FleetDeploymentTimeout"
+	CodeRobotNoResponse   = "RobotDeploymentNoResponse"
+	CodeRobotAborted      = "RobotDeploymentAborted"
+	CodeMissingArch       = "MissingRobotApplicationArchitecture"
+	CodeEtagMismatch      = "EtagMismatch"
+	CodeAppDoesNotExist   = "RobotApplicationDoesNotExist"
+	CodeFleetDoesNotExist = "DeploymentFleetDoesNotExist"
+	CodeResourceNotFound  = "ResourceNotFound"
+	CodeInternalServerErr = "InternalServerError"
+	reasonNoResponse      = "There is no response from the robot within the robot deployment timeout."
+	reasonAgentSilent     = "The robot's agent stopped polling."
+	reasonFleetTimeout    = "The deployment job exceeded the fleet deployment timeout."
+	reasonThresholdBreach = "The failure threshold was reached; robots not yet started were left as they were."
+	// reasonThresholdAllStarted is the breach once no robot was waiting to
+	// start (every one had started, or failed while the job was prepared):
+	// then no robot was left out, and saying so would mislead.
+	reasonThresholdAllStarted = "The failure threshold was reached after every target robot had started or failed."
+	reasonRobotAbortedText    = "The deployment job was canceled while the robot was deploying."
+	reasonCanaryFailed        = "A canary robot failed; robots not yet started were left as they were."
 )
 
 // Observed is what the planner knows of one InProgress job at an instant.
@@ -169,7 +173,11 @@ func Decide(o Observed, lim Limits, nowMs int64) Plan {
 		case canaryFailed && o.PendingTotal > 0:
 			p.Finish = &Finish{fleet.JobFailed, CodeThresholdBreached, reasonCanaryFailed}
 		case breached:
-			p.Finish = &Finish{fleet.JobFailed, CodeThresholdBreached, reasonThresholdBreach}
+			reason := reasonThresholdBreach
+			if o.PendingTotal == 0 {
+				reason = reasonThresholdAllStarted
+			}
+			p.Finish = &Finish{fleet.JobFailed, CodeThresholdBreached, reason}
 		default:
 			p.Finish = &Finish{Status: fleet.JobSucceeded}
 		}

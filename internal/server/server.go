@@ -71,6 +71,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, erro
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
+	// Looked at before LoadKeyring creates the key on a first start.
+	setUp := databaseSetUp(cfg)
 	keys, err := credential.LoadKeyring(cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -83,7 +85,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, erro
 		if path, err = cfg.SQLitePath(); err != nil {
 			return nil, err
 		}
-		st, err = sqlstore.OpenSQLite(ctx, path, log)
+		st, err = sqlstore.OpenSQLiteWith(ctx, path, sqlstore.SQLiteOptions{MustExist: setUp(path), CheckEvery: cfg.Limits.DBCheckInterval}, log)
 	}
 	if err != nil {
 		return nil, err
@@ -202,14 +204,16 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	defer closeBundles()
 
 	mets := metrics.New(d.Store, log.With("component", "metrics"))
-	reg := &registry.Service{Store: d.Store, Bundles: bundles, Region: cfg.Region, Limits: registry.DefaultLimits()}
+	versions := &agentVersions{}
+	opsMetrics(mets, versions)
+	reg := &registry.Service{Store: d.Store, Bundles: bundles, Region: cfg.Region, Limits: registryLimits(cfg)}
 	hub := &agentapi.Hub{}
 	presence := &deploy.Presence{}
 	maxWait := cfg.AgentMaxWait
 	engine := &deploy.Engine{
 		Store: d.Store, Bundles: bundles, Presence: presence,
-		Limits: deploy.Limits{FleetTimeoutMs: (30 * 24 * time.Hour).Milliseconds(), AgentSilenceMs: (3*cfg.AgentPollInterval + maxWait).Milliseconds()},
-		Tick:   cfg.EngineTick, LeaseTTL: cfg.JobLeaseTTL, Retention: 90 * 24 * time.Hour,
+		Limits: deploy.Limits{FleetTimeoutMs: cfg.FleetTimeout.Milliseconds(), AgentSilenceMs: (3*cfg.AgentPollInterval + maxWait).Milliseconds()},
+		Tick:   cfg.EngineTick, LeaseTTL: cfg.JobLeaseTTL, Retention: cfg.JobRetention,
 		Log: log.With("component", "engine"), Owner: d.NodeID, OnTick: mets.ObserveTick,
 	}
 	// Wake-ups stay in this process on SQLite (one replica); on PostgreSQL
@@ -226,7 +230,8 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		nonces = &agentapi.StoreNonces{Store: d.Store, Log: log.With("component", "agentapi")}
 	}
 	engine.Wake = wake
-	jobs := &deploy.Service{Store: d.Store, Region: cfg.Region, MaxActiveJobs: 100, Wake: wake}
+	jobs := &deploy.Service{Store: d.Store, Region: cfg.Region, MaxActiveJobs: cfg.MaxActiveJobs, Wake: wake,
+		Log: log.With("component", "deploy")}
 	autoSync := &deploy.AutoSync{Jobs: jobs, Tick: cfg.EngineTick, Log: log.With("component", "autosync"),
 		OnStart: func(fleet.Job) { mets.AutoSyncStarted() }}
 	robots := &deploy.Robots{Store: d.Store, Bundles: bundles, Presence: presence, Wake: wake, Log: log.With("component", "robots"),
@@ -248,8 +253,9 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		if err := d.Store.Ping(ctx); err != nil {
-			http.Error(w, "database unreachable", http.StatusServiceUnavailable)
+		if err := d.Store.Ready(ctx); err != nil {
+			log.Warn("not ready", "error", err)
+			http.Error(w, "database unreachable or damaged", http.StatusServiceUnavailable)
 			return
 		}
 		io.WriteString(w, "ready\n")
@@ -257,12 +263,13 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	mux.Handle("GET /metrics", mets.Handler())
 	cons := console.New(console.Config{
 		Registry: reg, Deploy: jobs, Reports: &deploy.Reports{Store: d.Store}, Credentials: d.Credentials.Lookup, Presence: presence,
-		Key: d.Keys.Derive("console-session"), Log: log.With("component", "console"),
+		AgentVersion: versions.Version, Key: d.Keys.Derive("console-session"), Log: log.With("component", "console"),
+		MaxStreamsPerSession: cfg.Limits.MaxStreamsPerSession,
 	})
 	mux.Handle("/console/", cons)
 	mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusSeeOther))
 	mux.Handle("/agent/", mets.Agents(agents))
-	mux.Handle("/", api)
+	mux.Handle("/", console.RootRedirect(api))
 
 	if cfg.DebugListen != "" {
 		dbg := http.NewServeMux()
@@ -275,19 +282,25 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 			}
 		}()
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	handler, err := opsHandler(cfg, log, versions, mux)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	// HTTP/2 without TLS (prior knowledge) lets thousands of agents behind
-	// one client share a few connections; HTTP/1.1 stays for everyone else.
-	srv.Protocols = new(http.Protocols)
-	srv.Protocols.SetHTTP1(true)
-	srv.Protocols.SetUnencryptedHTTP2(true)
-	srv.RegisterOnShutdown(cons.Close)
-	log.Info("fleetsyncd listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "region", cfg.Region)
 	engineCtx, stopEngine := context.WithCancel(context.Background())
+	tlsConf, err := setupTLS(engineCtx, cfg.TLSCert, cfg.TLSKey, cfg.TLSReloadInterval, log)
+	if err != nil {
+		stopEngine()
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		stopEngine()
+		return err
+	}
+	srv := &http.Server{Handler: handler}
+	ln = guard(srv, ln, cfg.Limits, log) // timeouts, size and connection limits (limits.go)
+	srv.RegisterOnShutdown(cons.Close)
+	log.Info("fleetsyncd listening", "addr", ln.Addr().String(), "tls", tlsConf != nil, "data_dir", cfg.DataDir, "region", cfg.Region)
 	var background sync.WaitGroup
 	background.Go(func() { engine.Run(engineCtx) })
 	background.Go(func() { autoSync.Run(engineCtx) })
@@ -301,7 +314,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	}
 	defer func() { stopEngine(); background.Wait() }()
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- serve(srv, ln, tlsConf, log) }()
 	select {
 	case err := <-errc:
 		return err

@@ -109,6 +109,8 @@ type Server struct {
 	// Env is the extra environment the process was started with.
 	Env  []string
 	Args []string
+	// TLS is Options.TLS.
+	TLS *TLS
 
 	t      testing.TB
 	cmd    *exec.Cmd
@@ -131,6 +133,8 @@ type Options struct {
 	Database string
 	// BundleDir is the file bundle store's root; "" is <data dir>/bundles.
 	BundleDir string
+	// TLS, if set, serves HTTPS with this certificate (URL is https://).
+	TLS *TLS
 }
 
 // FreeAddr returns a loopback address with a port nobody listens on now.
@@ -154,7 +158,10 @@ func Start(t testing.TB, o Options) *Server {
 	if o.Database == "" && Postgres() {
 		o.Database = pgtest.NewDatabase(t)
 	}
-	s := &Server{DataDir: o.DataDir, Database: o.Database, BundleDir: o.BundleDir, t: t, Args: o.Args}
+	s := &Server{DataDir: o.DataDir, Database: o.Database, BundleDir: o.BundleDir, t: t, Args: o.Args, TLS: o.TLS}
+	if o.TLS != nil {
+		s.Args = append([]string{"--tls-cert", o.TLS.CertFile, "--tls-key", o.TLS.KeyFile}, s.Args...)
+	}
 	if s.BundleDir == "" {
 		s.BundleDir = filepath.Join(o.DataDir, "bundles")
 	} else {
@@ -179,6 +186,9 @@ func (s *Server) start() {
 	if s.Addr == "" { // a restart keeps its address, so clients and agents find it again
 		s.Addr = FreeAddr(t)
 		s.URL = "http://" + s.Addr
+		if s.TLS != nil {
+			s.URL = "https://" + s.Addr
+		}
 	}
 	args := append([]string{"--listen", s.Addr, "--data-dir", s.DataDir, "--region", Region}, s.Args...)
 	s.cmd = exec.Command(Binary(t, "fleetsyncd"), args...)
@@ -200,6 +210,9 @@ func (s *Server) start() {
 	deadline := time.Now().Add(30 * time.Second)
 	// A client of its own: the SDK's session setup touches http.DefaultClient's transport.
 	probe := &http.Client{Transport: &http.Transport{}, Timeout: 5 * time.Second}
+	if s.TLS != nil {
+		probe = s.TLS.CA.HTTPClient(t)
+	}
 	for {
 		resp, err := probe.Get(s.URL + "/readyz")
 		if err == nil {
@@ -317,13 +330,32 @@ func (s *Server) Restart() {
 
 // Session returns an AWS SDK session for the server with a credential.
 func (s *Server) Session(keyID, secret string) *session.Session {
-	return session.Must(session.NewSession(&aws.Config{
+	o := session.Options{Config: aws.Config{
 		Endpoint:    aws.String(s.URL),
 		Region:      aws.String(Region),
 		Credentials: credentials.NewStaticCredentials(keyID, secret, ""),
 		MaxRetries:  aws.Int(0),
-		HTTPClient:  &http.Client{Timeout: 60 * time.Second},
-	}))
+		HTTPClient:  s.httpClient(),
+	}}
+	if s.TLS != nil {
+		// The SDK's own way to trust a CA (it would otherwise apply an
+		// AWS_CA_BUNDLE from the environment over the client's roots).
+		pem, err := os.ReadFile(s.TLS.CA.CertFile)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		o.CustomCABundle = bytes.NewReader(pem)
+	}
+	return session.Must(session.NewSessionWithOptions(o))
+}
+
+// httpClient is what the test's SDK clients use: trusting the test CA when
+// the server serves TLS.
+func (s *Server) httpClient() *http.Client {
+	if s.TLS != nil {
+		return s.TLS.CA.HTTPClient(s.t)
+	}
+	return &http.Client{Timeout: 60 * time.Second}
 }
 
 // Client returns a RoboMaker client with the bootstrap credential.
