@@ -19,6 +19,7 @@ func (a *API) poll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	a.cfg.Robots.Overlays(ctx, robot, req.Overlays)
 	cur := fromProtoCurrent(req.Current)
 	wait := min(time.Duration(req.WaitSeconds)*time.Second, a.cfg.MaxWait)
 	deadline := time.NewTimer(wait)

@@ -22,6 +22,7 @@ const (
 )
 
 func (a *API) routesControls() {
+	a.routesPlan()
 	a.mux.Handle("GET /fleetsync/v1/jobs/{jobArn}", a.serve(OpGetJobControls, typed(a.jobControls)))
 	a.mux.Handle("POST /fleetsync/v1/jobs/{jobArn}/pause", a.serve(OpPauseJob, typed(a.pauseJob)))
 	a.mux.Handle("POST /fleetsync/v1/jobs/{jobArn}/resume", a.serve(OpResumeJob, typed(a.resumeJob)))

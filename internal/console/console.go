@@ -398,6 +398,12 @@ func (c *Console) fleetPage(w http.ResponseWriter, r *http.Request, s session) {
 		return
 	}
 	data["Available"] = avail.Items
+	if _, active := data["Active"]; !active && data["NoDeployment"] == nil {
+		if data["Plan"], err = c.planPanel(ctx, s, arn); err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
+	}
 	c.render(w, http.StatusOK, "fleet", s, data)
 }
 

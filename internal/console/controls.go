@@ -4,7 +4,9 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 
+	"github.com/fleetsync/fleetsync/internal/deploy"
 	"github.com/fleetsync/fleetsync/internal/fleet"
 )
 
@@ -75,4 +77,34 @@ func (c *Console) resumeAction(w http.ResponseWriter, r *http.Request, s session
 	}
 	c.cfg.Log.Info("console: job resumed", "access_key_id", s.KeyID, "job", arn)
 	http.Redirect(w, r, "/console/jobs/"+url.PathEscape(arn), http.StatusSeeOther)
+}
+
+func init() {
+	templateFuncs["bytes"] = formatBytes
+}
+
+// formatBytes shows a byte count the way operators read bandwidth.
+func formatBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return strconv.FormatFloat(float64(n)/(1<<30), 'f', 1, 64) + " GiB"
+	case n >= 1<<20:
+		return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MiB"
+	case n >= 1<<10:
+		return strconv.FormatFloat(float64(n)/(1<<10), 'f', 1, 64) + " KiB"
+	}
+	return strconv.FormatInt(n, 10) + " B"
+}
+
+// planPanel is the fleet page's sync plan: what the Sync button would do
+// now (deploy.PlanSync, the code Sync runs), shown before it is pressed.
+func (c *Console) planPanel(ctx context.Context, s session, fleetARN string) (*deploy.DryRun, error) {
+	p, err := c.cfg.Deploy.PlanSync(ctx, s.Account, fleetARN)
+	if fleet.CodeOf(err) == fleet.NotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
 }

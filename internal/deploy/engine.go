@@ -206,29 +206,14 @@ func (e *Engine) prepare(ctx context.Context, j fleet.Job) error {
 	} else if err != nil {
 		return err
 	}
-	// Per architecture: nil when its bundle can be deployed, else why not.
-	checks := map[fleet.Architecture]*SourceError{}
-	for _, arch := range []fleet.Architecture{fleet.X86_64, fleet.ARM64, fleet.ARMHF} {
-		checks[arch] = &SourceError{Code: CodeMissingArch, Reason: "The robot application has no source for architecture " + string(arch) + "."}
+	prep, err := prepareSources(ctx, e.Store, e.Bundles, j)
+	if err != nil {
+		return err
 	}
-	for _, app := range j.Spec.Apps {
-		v, err := e.Store.GetApplication(ctx, j.Account, app.Application, app.ApplicationVersion)
-		if errors.Is(err, store.ErrNotFound) {
-			return e.failPreparing(ctx, j, CodeAppDoesNotExist, "Robot application "+app.Application+" version "+app.ApplicationVersion+" no longer exists.", now)
-		} else if err != nil {
-			return err
-		}
-		for _, src := range v.Sources {
-			_, err := CheckSource(ctx, e.Bundles, src.Bucket, src.Key, src.ETag, false)
-			se, bad := errors.AsType[*SourceError](err)
-			if err != nil && !bad {
-				return err
-			}
-			checks[src.Architecture] = se
-		}
+	if prep.fail != nil {
+		return e.failPreparing(ctx, j, prep.fail.Code, prep.fail.Reason, now)
 	}
 	var robots []fleet.Robot
-	var err error
 	if j.Operation == fleet.OpSyncDeploymentJob {
 		robots, err = SyncTargets(ctx, e.Store, j.Account, j.Fleet, j.Spec)
 	} else {
@@ -237,13 +222,7 @@ func (e *Engine) prepare(ctx context.Context, j fleet.Job) error {
 	if err != nil {
 		return err
 	}
-	rows := make([]fleet.RobotDeployment, len(robots))
-	for i, r := range robots {
-		rows[i] = fleet.RobotDeployment{Job: j.ARN, Robot: r.ARN, Seq: i, Status: fleet.RobotPendingNewDeployment}
-		if c := checks[r.Architecture]; c != nil {
-			rows[i].Status, rows[i].FailureCode, rows[i].FailureReason = fleet.RobotFailed, c.Code, c.Reason
-		}
-	}
+	rows := prep.rows(j.ARN, robots)
 	// The planner decides whether the job runs or is over already (no
 	// targets; every target failed its checks): the store only writes.
 	var finish store.JobOutcome
@@ -369,4 +348,69 @@ func (e *Engine) advance(ctx context.Context, j fleet.Job) error {
 		e.Log.Info("deployment job finished", "job", j.ARN, "status", plan.Finish.Status, "failure_code", plan.Finish.Code)
 	}
 	return nil
+}
+
+// sourceStore reads application versions (store.Applications).
+type sourceStore interface {
+	GetApplication(ctx context.Context, account, arn, version string) (fleet.Application, error)
+}
+
+// preparation is what preparing a job finds about what it deploys: per
+// architecture, the bundle object or why robots of it fail at once.
+type preparation struct {
+	// fail, when set, fails the job as a whole (a version is gone).
+	fail *Finish
+	// checks: nil when the architecture's bundle can be deployed.
+	checks map[fleet.Architecture]*SourceError
+	// objects are the deployable bundles by architecture.
+	objects map[fleet.Architecture]preparedSource
+}
+
+// preparedSource is one architecture's bundle as preparation saw it.
+type preparedSource struct {
+	Bucket, Key string
+	Object      CheckedObject
+}
+
+// prepareSources is the one check of a job's applications and bundles,
+// shared by the engine's preparation and the sync plan.
+func prepareSources(ctx context.Context, st sourceStore, bundles blob.Store, j fleet.Job) (preparation, error) {
+	p := preparation{checks: map[fleet.Architecture]*SourceError{}, objects: map[fleet.Architecture]preparedSource{}}
+	for _, arch := range []fleet.Architecture{fleet.X86_64, fleet.ARM64, fleet.ARMHF} {
+		p.checks[arch] = &SourceError{Code: CodeMissingArch, Reason: "The robot application has no source for architecture " + string(arch) + "."}
+	}
+	for _, app := range j.Spec.Apps {
+		v, err := st.GetApplication(ctx, j.Account, app.Application, app.ApplicationVersion)
+		if errors.Is(err, store.ErrNotFound) {
+			p.fail = &Finish{fleet.JobFailed, CodeAppDoesNotExist, "Robot application " + app.Application + " version " + app.ApplicationVersion + " no longer exists."}
+			return p, nil
+		} else if err != nil {
+			return p, err
+		}
+		for _, src := range v.Sources {
+			obj, err := CheckSource(ctx, bundles, src.Bucket, src.Key, src.ETag, false)
+			se, bad := errors.AsType[*SourceError](err)
+			if err != nil && !bad {
+				return p, err
+			}
+			p.checks[src.Architecture] = se
+			if se == nil {
+				p.objects[src.Architecture] = preparedSource{Bucket: src.Bucket, Key: src.Key, Object: obj}
+			}
+		}
+	}
+	return p, nil
+}
+
+// rows are the job's per-robot rows for robots in start order: pending, or
+// failed at once when their architecture's bundle cannot be deployed.
+func (p preparation) rows(jobARN string, robots []fleet.Robot) []fleet.RobotDeployment {
+	rows := make([]fleet.RobotDeployment, len(robots))
+	for i, r := range robots {
+		rows[i] = fleet.RobotDeployment{Job: jobARN, Robot: r.ARN, Seq: i, Status: fleet.RobotPendingNewDeployment}
+		if c := p.checks[r.Architecture]; c != nil {
+			rows[i].Status, rows[i].FailureCode, rows[i].FailureReason = fleet.RobotFailed, c.Code, c.Reason
+		}
+	}
+	return rows
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/fleetsync/fleetsync/internal/blob"
@@ -52,6 +55,11 @@ type Robots struct {
 	// OnRetry and OnQuarantine, when set, are told of each retry within a
 	// job and each robot quarantined.
 	OnRetry, OnQuarantine func()
+	// Cache stores the overlays agents say they hold (the sync plan's byte
+	// figures); nil ignores them.
+	Cache OverlayStore
+
+	overlaysSeen sync.Map // robot ARN → the overlay set last stored, joined
 }
 
 // Current is what a robot says it runs when it polls.
@@ -340,4 +348,56 @@ func (r *Robots) observeGate(ctx context.Context, robot fleet.Robot, rep Report)
 			r.OnHealthGate("ungated")
 		}
 	}
+}
+
+// OverlayStore stores the overlays robots hold (store.DryRuns).
+type OverlayStore interface {
+	RecordOverlays(ctx context.Context, robotARN string, overlays []string, nowMs int64) error
+}
+
+// Overlays takes in the colcon v2 overlays a polling robot's agent says it
+// holds (nil: it says nothing, as older agents). They are written only when
+// the set changed since this process last stored it, so a poll costs no
+// write; a failure only costs the plan its precision, and is retried at the
+// next poll.
+func (r *Robots) Overlays(ctx context.Context, robot fleet.Robot, overlays []string) {
+	if r.Cache == nil || overlays == nil {
+		return
+	}
+	if len(overlays) > maxOverlays {
+		r.Log.Warn("robot says it holds too many overlays; ignored", "robot", robot.ARN, "count", len(overlays))
+		return
+	}
+	list := make([]string, 0, len(overlays))
+	for _, o := range overlays {
+		if isSHA256Hex(o) { // anything else cannot name an overlay
+			list = append(list, o)
+		}
+	}
+	slices.Sort(list)
+	list = slices.Compact(list)
+	key := strings.Join(list, ",")
+	if prev, ok := r.overlaysSeen.Load(robot.ARN); ok && prev.(string) == key {
+		return
+	}
+	if err := r.Cache.RecordOverlays(ctx, robot.ARN, list, r.now().UnixMilli()); err != nil {
+		r.Log.Warn("storing a robot's overlays failed", "robot", robot.ARN, "error", err)
+		return
+	}
+	r.overlaysSeen.Store(robot.ARN, key)
+}
+
+// maxOverlays bounds the overlay list a robot may send (a bundle has a few).
+const maxOverlays = 1000
+
+func isSHA256Hex(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }

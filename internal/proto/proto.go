@@ -55,6 +55,10 @@ type PollRequest struct {
 	// Current is what the agent runs now, so the server learns of a robot
 	// that finished a deployment while the server could not hear it.
 	Current *Current `json:"current,omitempty"`
+	// Overlays are the SHA-256s of the colcon v2 overlays the agent holds
+	// in its cache (it does not download them again), so the server's
+	// sync plan can tell what an update costs this robot.
+	Overlays []string `json:"overlays,omitempty"`
 }
 
 // Current is the deployment an agent has installed and running.

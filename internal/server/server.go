@@ -231,12 +231,12 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	}
 	engine.Wake = wake
 	jobs := &deploy.Service{Store: d.Store, Region: cfg.Region, MaxActiveJobs: cfg.MaxActiveJobs, Wake: wake,
-		Log: log.With("component", "deploy")}
+		Log: log.With("component", "deploy"), Bundles: bundles, Limits: engine.Limits}
 	autoSync := &deploy.AutoSync{Jobs: jobs, Tick: cfg.EngineTick, Log: log.With("component", "autosync"),
 		OnStart: func(fleet.Job) { mets.AutoSyncStarted() }}
 	robots := &deploy.Robots{Store: d.Store, Bundles: bundles, Presence: presence, Wake: wake, Log: log.With("component", "robots"),
 		OnHealthGate: mets.Controls(d.Store, log.With("component", "metrics")), Retry: d.Store, Policy: retryPolicy(cfg.Rollout),
-		OnRetry: mets.RobotRetried, OnQuarantine: mets.RobotQuarantined}
+		OnRetry: mets.RobotRetried, OnQuarantine: mets.RobotQuarantined, Cache: d.Store}
 	agents := agentapi.New(agentapi.Config{
 		Robots: robots, Bundles: bundles, Presign: presign, Hub: hub, Nonces: nonces,
 		URLKey: d.Keys.Derive("bundle-url"), URLTTL: cfg.BundleURLTTL, PollInterval: cfg.AgentPollInterval, MaxWait: maxWait,

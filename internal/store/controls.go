@@ -45,3 +45,16 @@ type Quarantine interface {
 	// included; it reports whether the robot was quarantined.
 	ReleaseRobot(ctx context.Context, account, robotARN string) (bool, error)
 }
+
+// DryRuns are what the sync plan reads beyond the jobs (issue 16).
+type DryRuns interface {
+	// RecordOverlays stores the colcon v2 overlays (SHA-256s) a robot's
+	// agent holds, replacing what was stored.
+	RecordOverlays(ctx context.Context, robotARN string, overlays []string, nowMs int64) error
+	// FleetOverlays returns the stored overlays of each robot now in the
+	// fleet, by robot ARN (robots that never said are absent).
+	FleetOverlays(ctx context.Context, account, fleetARN string) (map[string][]string, error)
+	// RecentDurations returns how long (ms) the fleet's latest successful
+	// robot deployments took, newest first, at most limit of them.
+	RecentDurations(ctx context.Context, account, fleetARN string, limit int) ([]int64, error)
+}

@@ -280,6 +280,7 @@ type Store interface {
 	Settings
 	Retries
 	Quarantine
+	DryRuns
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database.

@@ -3,7 +3,9 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/fleetsync/fleetsync/internal/fleet"
 	"github.com/fleetsync/fleetsync/internal/store"
@@ -114,4 +116,49 @@ func (s *Store) ReleaseRobot(ctx context.Context, account, robotARN string) (boo
 		return err
 	})
 	return was, err
+}
+
+// RecordOverlays implements store.DryRuns.
+func (s *Store) RecordOverlays(ctx context.Context, robotARN string, overlays []string, nowMs int64) error {
+	b, err := json.Marshal(overlays)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO robot_overlays (robot_arn, overlays, updated_ms) VALUES ($1, $2, $3)
+		ON CONFLICT (robot_arn) DO UPDATE SET overlays = excluded.overlays, updated_ms = excluded.updated_ms`, robotARN, string(b), nowMs)
+	return err
+}
+
+// FleetOverlays implements store.DryRuns.
+func (s *Store) FleetOverlays(ctx context.Context, account, fleetARN string) (map[string][]string, error) {
+	type pair struct {
+		robot, overlays string
+	}
+	rows, err := queryAll(ctx, s.db, func(r interface{ Scan(...any) error }) (pair, error) {
+		var p pair
+		return p, r.Scan(&p.robot, &p.overlays)
+	}, `SELECT o.robot_arn, o.overlays FROM robot_overlays o JOIN robots r ON r.arn = o.robot_arn
+		WHERE r.account = $1 AND r.fleet_arn = $2`, account, fleetARN)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]string, len(rows))
+	for _, p := range rows {
+		var list []string
+		if err := json.Unmarshal([]byte(p.overlays), &list); err != nil {
+			return nil, fmt.Errorf("sqlstore: corrupt overlays of %s: %w", p.robot, err)
+		}
+		out[p.robot] = list
+	}
+	return out, nil
+}
+
+// RecentDurations implements store.DryRuns.
+func (s *Store) RecentDurations(ctx context.Context, account, fleetARN string, limit int) ([]int64, error) {
+	return queryAll(ctx, s.db, func(r interface{ Scan(...any) error }) (int64, error) {
+		var d int64
+		return d, r.Scan(&d)
+	}, `SELECT jr.finished_ms - jr.started_ms FROM job_robots jr JOIN deployment_jobs j ON j.arn = jr.job_arn
+		WHERE j.account = $1 AND j.fleet_arn = $2 AND jr.status = $3 AND jr.started_ms > 0 AND jr.finished_ms >= jr.started_ms
+		ORDER BY jr.finished_ms DESC LIMIT $4`, account, fleetARN, fleet.RobotInSync, limit)
 }

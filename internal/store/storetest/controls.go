@@ -198,3 +198,47 @@ func testQuarantine(t *testing.T, s store.Store) {
 		t.Errorf("after release the count starts over: %+v", f)
 	}
 }
+
+// testDryRuns: robots' overlays replace what was stored and are listed per
+// fleet; recent durations are the fleet's InSync rows, newest first.
+func testDryRuns(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	fx := newJobFixture(t, s)
+	r0, r1 := fx.robots[0].ARN, fx.robots[1].ARN
+	must(t, s.RecordOverlays(ctx, r0, []string{"a", "b"}, 10))
+	must(t, s.RecordOverlays(ctx, r0, []string{"c"}, 20))
+	must(t, s.RecordOverlays(ctx, r1, []string{}, 20))
+	got, err := s.FleetOverlays(ctx, acct, fx.fleet.ARN)
+	must(t, err)
+	if len(got) != 2 || len(got[r0]) != 1 || got[r0][0] != "c" || len(got[r1]) != 0 {
+		t.Errorf("fleet overlays = %v", got)
+	}
+	if o, _ := s.FleetOverlays(ctx, other, fx.fleet.ARN); len(o) != 0 {
+		t.Errorf("another account sees %v", o)
+	}
+	must(t, s.CreateJob(ctx, fx.job("arn:dr", 100, fleet.OpCreateDeploymentJob), 10))
+	must(t, s.StartPreparing(ctx, "arn:dr"))
+	var rows []fleet.RobotDeployment
+	for i, r := range fx.robots {
+		rows = append(rows, fleet.RobotDeployment{Robot: r.ARN, Seq: i, Status: fleet.RobotPendingNewDeployment})
+	}
+	must(t, s.Prepare(ctx, "arn:dr", rows, store.JobOutcome{}, 200))
+	must(t, s.Apply(ctx, "arn:dr", store.Step{Start: []string{r0, r1, fx.robots[2].ARN}}, 1000))
+	if _, err := s.RecordResult(ctx, "arn:dr", r0, true, "", "", 4000); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RecordResult(ctx, "arn:dr", r1, true, "", "", 2500); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RecordResult(ctx, "arn:dr", fx.robots[2].ARN, false, "X", "x", 3000); err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.RecentDurations(ctx, acct, fx.fleet.ARN, 10)
+	must(t, err)
+	if len(d) != 2 || d[0] != 3000 || d[1] != 1500 {
+		t.Errorf("recent durations = %v, want [3000 1500] (InSync only, newest first)", d)
+	}
+	if d, _ := s.RecentDurations(ctx, acct, fx.fleet.ARN, 1); len(d) != 1 {
+		t.Errorf("limit 1 gave %v", d)
+	}
+}
