@@ -2,7 +2,12 @@
 // RoboMaker-compatible API, served on the embedded defaults (SQLite and a
 // bundle directory under ./fleetsync-data) unless told otherwise.
 //
-//	fleetsyncd [--listen 127.0.0.1:8080] [--data-dir ./fleetsync-data] [--database URL] [--bundles URL] [--region us-east-1]
+//	fleetsyncd [--listen 127.0.0.1:8080] [--data-dir ./fleetsync-data] [--database URL] [--bundles URL] [--region us-east-1] [--addr-file FILE]
+//
+// With --listen HOST:0 the system picks the port; --addr-file writes the
+// address bound (host:port and a newline) to FILE once the server listens,
+// so a launcher never has to guess a free port.
+//
 //	fleetsyncd credentials create [--account 123456789012] | list | revoke KEYID
 //	fleetsyncd backup --to FILE
 //	fleetsyncd healthcheck
@@ -47,6 +52,7 @@ func run(args []string) error {
 	}
 	fs := flag.NewFlagSet("fleetsyncd", flag.ContinueOnError)
 	cfg.Register(fs)
+	addrFile := fs.String("addr-file", os.Getenv("FLEETSYNC_ADDR_FILE"), "file to write the bound listen address to once listening (env FLEETSYNC_ADDR_FILE)")
 	setUsage(fs)
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -59,7 +65,31 @@ func run(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	return server.Run(ctx, cfg, os.Stdout, log)
+	// SIGHUP (systemctl reload, cert-manager hooks) re-reads the TLS
+	// certificate; subscribing here also stops it ending the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	s, err := server.New(ctx, cfg, server.Options{Stdout: os.Stdout, Log: log, Reload: hup})
+	if err != nil {
+		return err
+	}
+	if *addrFile != "" {
+		if err := writeAddr(*addrFile, s.Addr().String()); err != nil {
+			return fmt.Errorf("--addr-file: %w", err)
+		}
+	}
+	return s.Serve(ctx)
+}
+
+// writeAddr writes addr to path atomically (a temporary file renamed), so a
+// launcher polling for the file never reads half of it.
+func writeAddr(path, addr string) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(addr+"\n"), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // credentials runs the `credentials create|list|revoke` subcommands on the

@@ -10,9 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -83,11 +81,9 @@ func (r *certReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, e
 	return r.cert, nil
 }
 
-// watch re-reads the files every interval and on SIGHUP until ctx ends.
-func (r *certReloader) watch(ctx context.Context, interval time.Duration) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+// watch re-reads the files every interval and on each SIGHUP delivered on
+// hup (nil: none) until ctx ends.
+func (r *certReloader) watch(ctx context.Context, interval time.Duration, hup <-chan os.Signal) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -114,12 +110,13 @@ func tlsConfig(r *certReloader) *tls.Config {
 }
 
 // setupTLS loads the configured certificate and starts its watcher (ended by
-// ctx); nil config when TLS is not configured.
-func setupTLS(ctx context.Context, certFile, keyFile string, interval time.Duration, log *slog.Logger) (*tls.Config, error) {
+// ctx), re-reading it on every SIGHUP hup delivers (nil: the file check
+// alone); nil config when TLS is not configured.
+func setupTLS(ctx context.Context, certFile, keyFile string, interval time.Duration, hup <-chan os.Signal, log *slog.Logger) (*tls.Config, error) {
 	if certFile == "" {
 		// SIGHUP (systemctl reload) must not end a server that has no
 		// certificate to re-read: its default action would.
-		go ignoreHUP(ctx, log)
+		go ignoreHUP(ctx, hup, log)
 		return nil, nil
 	}
 	if keyFile == "" {
@@ -129,15 +126,12 @@ func setupTLS(ctx context.Context, certFile, keyFile string, interval time.Durat
 	if err != nil {
 		return nil, err
 	}
-	go r.watch(ctx, interval)
+	go r.watch(ctx, interval, hup)
 	return tlsConfig(r), nil
 }
 
 // ignoreHUP logs SIGHUPs until ctx ends.
-func ignoreHUP(ctx context.Context, log *slog.Logger) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+func ignoreHUP(ctx context.Context, hup <-chan os.Signal, log *slog.Logger) {
 	for {
 		select {
 		case <-ctx.Done():

@@ -104,7 +104,7 @@ type TLS struct {
 
 // Signal sends sig to the running fleetsyncd process (SIGHUP reloads its
 // TLS certificate).
-func (s *Server) Signal(sig os.Signal) error { return s.cmd.Process.Signal(sig) }
+func (s *Server) Signal(sig os.Signal) error { return s.proc.Cmd.Process.Signal(sig) }
 
 // ServedCertificate connects to addr over TLS, trusting pool, and returns
 // the leaf certificate the server presented.
