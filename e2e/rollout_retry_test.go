@@ -111,12 +111,12 @@ func TestQuarantineStopsContinuousSyncUntilReleased(t *testing.T) {
 
 	// Rejoined once more: continuous sync leaves it alone, drift says why.
 	rejoin()
-	jobsBefore := len(r.jobs())
+	jobsBefore := len(listJobs(t, r))
 	time.Sleep(3 * time.Second) // many engine and auto-sync ticks (50 ms)
 	if n := len(q.Started()); n != 3 {
 		t.Fatalf("quarantined robot deployed again: %d starts", n)
 	}
-	if n := len(r.jobs()); n != jobsBefore {
+	if n := len(listJobs(t, r)); n != jobsBefore {
 		t.Errorf("continuous sync started %d jobs for a quarantined robot", n-jobsBefore)
 	}
 	report, reasons := r.drift()
@@ -149,22 +149,6 @@ func TestQuarantineStopsContinuousSyncUntilReleased(t *testing.T) {
 	if m := scrape(t, s); m["fleetsync_quarantined_robots"] != 0 {
 		t.Errorf("fleetsync_quarantined_robots after release = %v", m["fleetsync_quarantined_robots"])
 	}
-}
-
-// jobs lists the fleet's deployment jobs.
-func (r *rollout) jobs() []*robomaker.DeploymentJob {
-	r.t.Helper()
-	out, err := r.c.ListDeploymentJobs(&robomaker.ListDeploymentJobsInput{Filters: []*robomaker.Filter{{Name: aws.String("fleetName"),
-		Values: []*string{aws.String(r.fleetName())}}}})
-	must(r.t, err)
-	return out.DeploymentJobs
-}
-
-func (r *rollout) fleetName() string {
-	r.t.Helper()
-	d, err := r.c.DescribeFleet(&robomaker.DescribeFleetInput{Fleet: aws.String(r.fleet)})
-	must(r.t, err)
-	return aws.StringValue(d.Name)
 }
 
 // excluded returns the drift report's excluded robots with their reasons.
