@@ -116,6 +116,7 @@ type agentStatus struct {
 		ApplicationVersion string `json:"applicationVersion"`
 	} `json:"current"`
 	LastError string `json:"lastError"`
+	Deploying string `json:"deploying"`
 }
 
 func (a *agentProc) Status() agentStatus {
@@ -260,9 +261,12 @@ func (f *agentFleet) version(bundle []byte) string {
 // deployOpts are a job's launch and deployment settings.
 type deployOpts struct {
 	pre, post string
-	condition *robomaker.S3Object
-	env       map[string]string
-	tags      map[string]string // the job's, beside release=r<version>
+	// launchFile replaces run.sh; timeout sets robotDeploymentTimeoutInSeconds.
+	launchFile string
+	timeout    int64
+	condition  *robomaker.S3Object
+	env        map[string]string
+	tags       map[string]string // the job's, beside release=r<version>
 }
 
 // deploy creates a deployment job of version to the fleet.
@@ -272,7 +276,11 @@ func (f *agentFleet) deploy(version string, o deployOpts) string {
 	for k, v := range o.env {
 		env[k] = aws.String(v)
 	}
-	lc := &robomaker.DeploymentLaunchConfig{PackageName: aws.String("app"), LaunchFile: aws.String("run.sh"), EnvironmentVariables: env}
+	launchFile := "run.sh"
+	if o.launchFile != "" {
+		launchFile = o.launchFile
+	}
+	lc := &robomaker.DeploymentLaunchConfig{PackageName: aws.String("app"), LaunchFile: aws.String(launchFile), EnvironmentVariables: env}
 	if o.pre != "" {
 		lc.PreLaunchFile = aws.String(o.pre)
 	}
@@ -283,12 +291,16 @@ func (f *agentFleet) deploy(version string, o deployOpts) string {
 	for k, v := range o.tags {
 		tags[k] = aws.String(v)
 	}
+	cfg := &robomaker.DeploymentConfig{ConcurrentDeploymentPercentage: aws.Int64(100),
+		FailureThresholdPercentage: aws.Int64(100), DownloadConditionFile: o.condition}
+	if o.timeout > 0 {
+		cfg.RobotDeploymentTimeoutInSeconds = aws.Int64(o.timeout)
+	}
 	out, err := f.c.CreateDeploymentJob(&robomaker.CreateDeploymentJobInput{
 		Fleet: aws.String(f.fleet), Tags: tags,
 		DeploymentApplicationConfigs: []*robomaker.DeploymentApplicationConfig{{
 			Application: aws.String(f.app), ApplicationVersion: aws.String(version), LaunchConfig: lc}},
-		DeploymentConfig: &robomaker.DeploymentConfig{ConcurrentDeploymentPercentage: aws.Int64(100),
-			FailureThresholdPercentage: aws.Int64(100), DownloadConditionFile: o.condition},
+		DeploymentConfig: cfg,
 	})
 	must(f.t, err)
 	return aws.StringValue(out.Arn)

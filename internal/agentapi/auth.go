@@ -58,7 +58,7 @@ func (a *API) authenticate(w http.ResponseWriter, r *http.Request, v any) (fleet
 		writeErr(w, http.StatusBadRequest, "BadRequest", "reading the body failed")
 		return fleet.Robot{}, false
 	}
-	robot, ref := a.verifyAgent(r, body, &refusal{http.StatusUnauthorized, "Unauthorized", "no robot has this agent id as its greengrassGroupId"})
+	robot, ref := a.verifyAgent(r, body, &refusal{http.StatusUnauthorized, proto.CodeUnknownRobot, "no robot has this agent id as its greengrassGroupId"})
 	if ref != nil {
 		ref.write(w)
 		return fleet.Robot{}, false

@@ -122,7 +122,9 @@ func (r *Robots) handout(ctx context.Context, as store.Assignment) (wait, exhaus
 // exhaust fails a robot whose attempts ran out.
 func (r *Robots) exhaust(ctx context.Context, robot fleet.Robot, j fleet.Job, attempts int) error {
 	reason := fmt.Sprintf("The robot's deployment was handed out %d times without finishing (its agent restarted or lost the connection mid-deployment).", attempts)
-	if _, err := r.Store.RecordResult(ctx, j.ARN, robot.ARN, false, CodeAttemptsExhausted, reason, r.now().UnixMilli()); err != nil {
+	o, _ := fleet.ReportedFailure(CodeAttemptsExhausted, "")
+	res := store.Result{Status: o.Status, Code: CodeAttemptsExhausted, Reason: reason, Step: o.Step, NowMs: r.now().UnixMilli()}
+	if _, err := r.Store.RecordResult(ctx, j.ARN, robot.ARN, res); err != nil {
 		return err
 	}
 	r.Log.Info("robot deployment failed: attempts exhausted", "robot", robot.ARN, "job", j.ARN, "attempts", attempts)

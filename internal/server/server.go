@@ -316,8 +316,9 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *Server, err erro
 		Log: log.With("component", "agentapi"),
 		Now: o.Now,
 	})
+	evidence := &deploy.Evidence{Store: d.Store, Wake: wake}
 	api := awsapi.New(awsapi.Config{
-		Registry: reg, Deploy: jobs, Credentials: d.Credentials.Lookup, Region: cfg.Region,
+		Registry: reg, Deploy: jobs, Evidence: evidence, Credentials: d.Credentials.Lookup, Region: cfg.Region,
 		TokenKey: d.Keys.Derive("pagination-token"), RatePerSecond: cfg.RatePerSecond, Burst: cfg.Burst,
 		Logger: log.With("component", "awsapi"), Observe: mets.ObserveAPI,
 		Now: o.Now,
@@ -340,7 +341,7 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *Server, err erro
 	mux.Handle("GET /metrics", mets.Handler())
 	cons := console.New(console.Config{
 		Registry: reg, Deploy: jobs, Reports: &deploy.Reports{Store: d.Store}, Credentials: d.Credentials.Lookup, Presence: presence,
-		AgentVersion: versions.Version, Key: d.Keys.Derive("console-session"), Log: log.With("component", "console"),
+		Evidence: evidence, AgentVersion: versions.Version, Key: d.Keys.Derive("console-session"), Log: log.With("component", "console"),
 		MaxStreamsPerSession: cfg.Limits.MaxStreamsPerSession,
 		Now:                  o.Now,
 	})

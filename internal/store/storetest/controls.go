@@ -36,7 +36,7 @@ func testJobPause(t *testing.T, s store.Store) {
 		t.Errorf("a paused job started a robot: counts %v", c)
 	}
 	// Deploying robots finish while paused.
-	if _, err := s.RecordResult(ctx, "arn:p", fx.robots[0].ARN, true, "", "", 1700); err != nil {
+	if _, err := s.RecordResult(ctx, "arn:p", fx.robots[0].ARN, store.Result{Success: true, NowMs: 1700}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.SetPaused(ctx, other, "arn:p", false, 2000); err != store.ErrNotFound {
@@ -224,13 +224,13 @@ func testDryRuns(t *testing.T, s store.Store) {
 	}
 	must(t, s.Prepare(ctx, "arn:dr", rows, store.JobOutcome{}, 200))
 	must(t, s.Apply(ctx, "arn:dr", store.Step{Start: []string{r0, r1, fx.robots[2].ARN}}, 1000))
-	if _, err := s.RecordResult(ctx, "arn:dr", r0, true, "", "", 4000); err != nil {
+	if _, err := s.RecordResult(ctx, "arn:dr", r0, store.Result{Success: true, NowMs: 4000}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RecordResult(ctx, "arn:dr", r1, true, "", "", 2500); err != nil {
+	if _, err := s.RecordResult(ctx, "arn:dr", r1, store.Result{Success: true, NowMs: 2500}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RecordResult(ctx, "arn:dr", fx.robots[2].ARN, false, "X", "x", 3000); err != nil {
+	if _, err := s.RecordResult(ctx, "arn:dr", fx.robots[2].ARN, store.Result{Code: "X", Reason: "x", NowMs: 3000}); err != nil {
 		t.Fatal(err)
 	}
 	d, err := s.RecentDurations(ctx, acct, fx.fleet.ARN, 10)

@@ -38,6 +38,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Nonces", testNonces},
 		{"Settings", testSettings},
 		{"LeaseFencing", testLeaseFencing},
+		{"FailureEvidence", testFailureEvidence},
+		{"RobotLogs", testRobotLogs},
 		{"JobPause", testJobPause},
 		{"CountsBefore", testCountsBefore},
 		{"Retries", testRetries},
