@@ -324,6 +324,19 @@ func (r *Robots) Report(ctx context.Context, robot fleet.Robot, rep Report) (abo
 	if !rep.Done {
 		return r.Store.RecordProgress(ctx, rep.DeploymentJob, robot.ARN, rep.Step, rep.PercentDone, rep.ETASeconds)
 	}
+	res := store.Result{Success: rep.Succeeded, NowMs: r.now().UnixMilli()}
+	if !rep.Succeeded {
+		// The cause table gives the status and fixes the step: a robot
+		// cannot claim a code no cause has, nor make a failure anything
+		// but Failed or (its own deadline) NoResponse.
+		o, ok := fleet.ReportedFailure(rep.FailureCode, rep.Step)
+		if !ok {
+			return false, fleet.Errorf(fleet.Invalid, "failureCode %q is not a robot deployment failure code", rep.FailureCode)
+		}
+		res.Status, res.Code, res.Step = o.Status, o.Code, o.Step
+		res.Reason = OneLine(rep.FailureReason, MaxFailureReason)
+		res.Output = Tail(rep.FailureOutput, MaxFailureOutput)
+	}
 	// A failure of the robot's running deployment (not a repeated report
 	// of one already recorded) is retried or counted toward quarantine.
 	var failing *fleet.Job
@@ -340,19 +353,6 @@ func (r *Robots) Report(ctx context.Context, robot fleet.Robot, rep Report) (abo
 			return false, err
 		}
 	}
-	res := store.Result{Success: rep.Succeeded, NowMs: r.now().UnixMilli()}
-	if !rep.Succeeded {
-		// The cause table gives the status and fixes the step: a robot
-		// cannot claim a code no cause has, nor make a failure anything
-		// but Failed or (its own deadline) NoResponse.
-		o, ok := fleet.ReportedFailure(rep.FailureCode, rep.Step)
-		if !ok {
-			return false, fleet.Errorf(fleet.Invalid, "failureCode %q is not a robot deployment failure code", rep.FailureCode)
-		}
-		res.Status, res.Code, res.Step = o.Status, o.Code, o.Step
-		res.Reason = OneLine(rep.FailureReason, MaxFailureReason)
-		res.Output = Tail(rep.FailureOutput, MaxFailureOutput)
-	}
 	abort, err = r.Store.RecordResult(ctx, rep.DeploymentJob, robot.ARN, res)
 	orNop(r.Wake).WakeEngine()
 	if err != nil {
@@ -360,7 +360,7 @@ func (r *Robots) Report(ctx context.Context, robot fleet.Robot, rep Report) (abo
 	}
 	r.observeGate(ctx, robot, rep)
 	if failing != nil && !abort {
-		if err := r.countFailure(ctx, robot, *failing, rep.FailureCode, rep.FailureReason); err != nil {
+		if err := r.countFailure(ctx, robot, *failing, res.Code, res.Reason); err != nil {
 			r.Log.Error("counting a robot's failure for quarantine failed", "robot", robot.ARN, "job", rep.DeploymentJob, "error", err)
 		}
 	}
