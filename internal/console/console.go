@@ -26,6 +26,7 @@ import (
 
 	"github.com/fleetsync/fleetsync/internal/deploy"
 	"github.com/fleetsync/fleetsync/internal/fleet"
+	"github.com/fleetsync/fleetsync/internal/forwarded"
 	"github.com/fleetsync/fleetsync/internal/proto"
 	"github.com/fleetsync/fleetsync/internal/registry"
 )
@@ -228,8 +229,8 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	keyID := strings.TrimSpace(r.PostFormValue("access_key_id"))
-	if !c.signins.allow(clientAddr(r)) {
-		c.cfg.Log.Warn("console: sign-in throttled", "access_key_id", keyID, "remote", clientAddr(r))
+	if !c.signins.allow(forwarded.Client(r)) {
+		c.cfg.Log.Warn("console: sign-in throttled", "access_key_id", keyID, "remote", forwarded.Client(r))
 		c.render(w, http.StatusTooManyRequests, "error", session{}, map[string]any{"Message": "Too many sign-in attempts; wait a few seconds and try again."})
 		return
 	}
