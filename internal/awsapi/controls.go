@@ -6,7 +6,6 @@ import (
 
 	"github.com/fleetsync/fleetsync/internal/deploy"
 	"github.com/fleetsync/fleetsync/internal/fleet"
-	"github.com/fleetsync/fleetsync/internal/store"
 )
 
 // Rollout controls of issue 16 beside the drift report: a job's fleetsync
@@ -134,7 +133,7 @@ type wireQuarantined struct {
 	QuarantinedAt     float64 `json:"quarantinedAt"`
 }
 
-func toWireQuarantined(q []store.RobotFailures) []wireQuarantined {
+func toWireQuarantined(q []deploy.QuarantinedRobot) []wireQuarantined {
 	out := make([]wireQuarantined, 0, len(q))
 	for _, f := range q {
 		out = append(out, wireQuarantined{ARN: f.Robot, Deployment: f.Fingerprint, Failures: f.Failures, LastDeploymentJob: f.LastJob,

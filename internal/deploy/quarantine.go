@@ -43,3 +43,8 @@ func (s *Service) Release(ctx context.Context, account, robotARN string) error {
 	s.wake()
 	return nil
 }
+
+// QuarantinedRobot is one robot's failure record for one deployment (the
+// store's read model), as the API layer shows it: awsapi reaches it through
+// the domain, never through the store.
+type QuarantinedRobot = store.RobotFailures

@@ -6,18 +6,17 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/fleetsync/fleetsync/internal/store"
 )
 
 // The rollout controls' metrics (issue 16): health gate outcomes counted as
 // agents report them, and what the controls hold back now read from the
 // database at scrape time.
 
-// ControlSource is what the rollout control gauges read.
+// ControlSource is what the rollout control gauges read (the composition
+// root adapts the store to it: metrics sees no store types).
 type ControlSource interface {
 	// ControlCounts counts paused jobs and quarantined robots.
-	ControlCounts(ctx context.Context) (store.ControlCounts, error)
+	ControlCounts(ctx context.Context) (pausedJobs, quarantinedRobots int, err error)
 }
 
 var (
@@ -44,13 +43,13 @@ func (c *controlCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *controlCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	n, err := c.src.ControlCounts(ctx)
+	paused, quarantined, err := c.src.ControlCounts(ctx)
 	if err != nil {
 		c.log.Warn("metrics: counting rollout controls failed", "error", err)
 		return
 	}
-	ch <- prometheus.MustNewConstMetric(pausedJobsDesc, prometheus.GaugeValue, float64(n.PausedJobs))
-	ch <- prometheus.MustNewConstMetric(quarantinedDesc, prometheus.GaugeValue, float64(n.QuarantinedRobots))
+	ch <- prometheus.MustNewConstMetric(pausedJobsDesc, prometheus.GaugeValue, float64(paused))
+	ch <- prometheus.MustNewConstMetric(quarantinedDesc, prometheus.GaugeValue, float64(quarantined))
 }
 
 // Controls registers the rollout controls' metrics and returns the hook

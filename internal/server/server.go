@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/fleetsync/fleetsync/internal/store"
 	"io"
 	"log/slog"
 	"net"
@@ -308,7 +309,7 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *Server, err erro
 	autoSync := &deploy.AutoSync{Jobs: jobs, Tick: cfg.EngineTick, Log: log.With("component", "autosync"),
 		OnStart: func(fleet.Job) { mets.AutoSyncStarted() }}
 	robots := &deploy.Robots{Store: d.Store, Bundles: bundles, Presence: presence, Wake: wake, Log: log.With("component", "robots"),
-		OnHealthGate: mets.Controls(d.Store, log.With("component", "metrics")), Retry: d.Store, Policy: retryPolicy(cfg.Rollout),
+		OnHealthGate: mets.Controls(storeControls{d.Store}, log.With("component", "metrics")), Retry: d.Store, Policy: retryPolicy(cfg.Rollout),
 		OnRetry: mets.RobotRetried, OnQuarantine: mets.RobotQuarantined, Cache: d.Store}
 	agents := agentapi.New(agentapi.Config{
 		Robots: robots, Bundles: bundles, Presign: presign, Hub: hub, Nonces: nonces,
@@ -451,4 +452,18 @@ func retryPolicy(r config.Rollout) deploy.RetryPolicy {
 		p.QuarantineAfter = -1
 	}
 	return p
+}
+
+// storeControls adapts the store's rollout-control counts to the metrics'
+// ControlSource, which knows no store types.
+type storeControls struct {
+	s interface {
+		ControlCounts(ctx context.Context) (store.ControlCounts, error)
+	}
+}
+
+// ControlCounts implements metrics.ControlSource.
+func (c storeControls) ControlCounts(ctx context.Context) (int, int, error) {
+	n, err := c.s.ControlCounts(ctx)
+	return n.PausedJobs, n.QuarantinedRobots, err
 }
