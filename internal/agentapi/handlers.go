@@ -21,6 +21,7 @@ func (a *API) poll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	a.cfg.Robots.Overlays(ctx, robot, req.Overlays)
 	cur := fromProtoCurrent(req.Current)
 	wait := min(time.Duration(req.WaitSeconds)*time.Second, a.cfg.MaxWait)
 	// An idle robot (nothing running) that offers a longer wait is held
@@ -128,6 +129,7 @@ func (a *API) pollResponse(ctx context.Context, r *http.Request, robotARN string
 		Bundle:         proto.Object{URL: bundleURL, Size: as.Bundle.Size, ETag: as.Bundle.ETag, SHA256: as.Bundle.SHA256},
 		TimeoutSeconds: as.Job.Spec.Config.RobotTimeoutSeconds,
 		Tags:           as.Tags,
+		HealthSeconds:  as.HealthSeconds,
 	}
 	if dc := as.DownloadCondition; dc != nil {
 		u, err := a.downloadURL(ctx, r, robotARN, dc.Object)
@@ -151,6 +153,7 @@ func (a *API) report(w http.ResponseWriter, r *http.Request) {
 	abort, err := a.cfg.Robots.Report(ctx, robot, deploy.Report{
 		DeploymentJob: rep.DeploymentJob, Step: string(rep.Step), PercentDone: rep.PercentDone, ETASeconds: rep.ETASeconds,
 		Done: rep.Result != "", Succeeded: rep.Result == proto.ResultSucceeded, FailureCode: rep.FailureCode, FailureReason: rep.FailureReason,
+		HealthGate:    rep.HealthGate,
 		FailureOutput: rep.FailureOutput,
 	})
 	if fleet.CodeOf(err) == fleet.Invalid {

@@ -26,6 +26,7 @@ import (
 
 	"github.com/fleetsync/fleetsync/internal/deploy"
 	"github.com/fleetsync/fleetsync/internal/fleet"
+	"github.com/fleetsync/fleetsync/internal/forwarded"
 	"github.com/fleetsync/fleetsync/internal/proto"
 	"github.com/fleetsync/fleetsync/internal/registry"
 )
@@ -119,6 +120,7 @@ func New(cfg Config) *Console {
 	c.mux.HandleFunc("GET /console/jobs/{job}", c.authed(c.jobPage))
 	c.mux.HandleFunc("GET /console/jobs/{job}/events", c.authed(c.jobEvents))
 	c.mux.HandleFunc("POST /console/jobs/{job}/cancel", c.authed(c.cancelAction))
+	c.routesControls()
 	c.mux.HandleFunc("GET /console/applications", c.authed(c.applicationsPage))
 	c.mux.HandleFunc("GET /console/robots/{robot}/log", c.authed(c.robotLogPage))
 	c.mux.HandleFunc("POST /console/robots/{robot}/log", c.authed(c.robotLogAction))
@@ -227,8 +229,8 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	keyID := strings.TrimSpace(r.PostFormValue("access_key_id"))
-	if !c.signins.allow(clientAddr(r)) {
-		c.cfg.Log.Warn("console: sign-in throttled", "access_key_id", keyID, "remote", clientAddr(r))
+	if !c.signins.allow(forwarded.Client(r)) {
+		c.cfg.Log.Warn("console: sign-in throttled", "access_key_id", keyID, "remote", forwarded.Client(r))
 		c.render(w, http.StatusTooManyRequests, "error", session{}, map[string]any{"Message": "Too many sign-in attempts; wait a few seconds and try again."})
 		return
 	}
@@ -365,6 +367,10 @@ func (c *Console) fleetPage(w http.ResponseWriter, r *http.Request, s session) {
 		list = append(list, row)
 	}
 	data := map[string]any{"Fleet": f, "Robots": list, "RequestToken": randomToken()}
+	if data["Quarantined"], err = c.quarantineList(ctx, s, arn, robots); err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
 	drift, err := c.cfg.Deploy.Drift(ctx, s.Account, arn)
 	switch {
 	case err == nil:
@@ -398,6 +404,12 @@ func (c *Console) fleetPage(w http.ResponseWriter, r *http.Request, s session) {
 		return
 	}
 	data["Available"] = avail.Items
+	if _, active := data["Active"]; !active && data["NoDeployment"] == nil {
+		if data["Plan"], err = c.planPanel(ctx, s, arn); err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
+	}
 	c.render(w, http.StatusOK, "fleet", s, data)
 }
 
@@ -462,6 +474,8 @@ type jobView struct {
 	FailureReason string `json:"failureReason,omitempty"`
 	Targets       int    `json:"targets"`
 	Done          bool   `json:"done"`
+	// State is "paused", "running" or "finished" (deploy.RolloutState).
+	State string `json:"state"`
 	// CreatedMs and FinishedMs (0 while the job runs) time the job; the
 	// page's elapsed time counts from CreatedMs.
 	CreatedMs  int64 `json:"createdMs"`
@@ -529,7 +543,7 @@ func (c *Console) jobView(ctx context.Context, s session, arn string) (jobView, 
 		return jobView{}, err
 	}
 	v := jobView{ARN: j.ARN, Fleet: j.Fleet, Status: string(j.Status), FailureCode: j.FailureCode, FailureReason: j.FailureReason,
-		Targets: j.Targets, Done: !j.Status.Active(), CreatedMs: j.CreatedMs, FinishedMs: j.FinishedMs,
+		Targets: j.Targets, Done: !j.Status.Active(), State: deploy.RolloutState(j), CreatedMs: j.CreatedMs, FinishedMs: j.FinishedMs,
 		Robots: make([]robotView, 0, len(rows)), Counts: map[string]int{}, Summary: []statusTally{}}
 	var outputs map[string]string
 	for _, row := range rows {
@@ -599,8 +613,13 @@ func (c *Console) jobPage(w http.ResponseWriter, r *http.Request, s session) {
 	if err == nil {
 		fleetName = f.Name
 	}
+	ctl, err := c.cfg.Deploy.Controls(r.Context(), s.Account, v.ARN)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
 	c.render(w, http.StatusOK, "job", s, map[string]any{"View": v, "Job": j, "FleetName": fleetName,
-		"Apps": describeApps(j.Spec.Apps), "NowMs": c.now().UnixMilli()})
+		"Apps": describeApps(j.Spec.Apps), "NowMs": c.now().UnixMilli(), "Controls": ctl})
 }
 
 // jobEvents streams the job's view as server-sent events whenever it

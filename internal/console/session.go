@@ -9,7 +9,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -166,13 +165,4 @@ func (l *signinLimiter) allow(addr string) bool {
 		l.limiters[addr] = lim
 	}
 	return lim.Allow()
-}
-
-// clientAddr is the request's remote host (no port).
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

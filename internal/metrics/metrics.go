@@ -45,6 +45,8 @@ type Metrics struct {
 	bundleBytes  prometheus.Counter
 	engineTicks  prometheus.Histogram
 	autoSyncJobs prometheus.Counter
+	// retries and quarantines are registered by Controls.
+	retries, quarantines prometheus.Counter
 }
 
 // New registers fleetsync's metrics (and the Go runtime's) on a registry of

@@ -304,10 +304,12 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *Server, err erro
 	}
 	engine.Wake = wake
 	jobs := &deploy.Service{Store: d.Store, Region: cfg.Region, MaxActiveJobs: cfg.MaxActiveJobs, Wake: wake,
-		Log: log.With("component", "deploy")}
+		Log: log.With("component", "deploy"), Bundles: bundles, Limits: engine.Limits}
 	autoSync := &deploy.AutoSync{Jobs: jobs, Tick: cfg.EngineTick, Log: log.With("component", "autosync"),
 		OnStart: func(fleet.Job) { mets.AutoSyncStarted() }}
-	robots := &deploy.Robots{Store: d.Store, Bundles: bundles, Presence: presence, Wake: wake, Log: log.With("component", "robots")}
+	robots := &deploy.Robots{Store: d.Store, Bundles: bundles, Presence: presence, Wake: wake, Log: log.With("component", "robots"),
+		OnHealthGate: mets.Controls(d.Store, log.With("component", "metrics")), Retry: d.Store, Policy: retryPolicy(cfg.Rollout),
+		OnRetry: mets.RobotRetried, OnQuarantine: mets.RobotQuarantined, Cache: d.Store}
 	agents := agentapi.New(agentapi.Config{
 		Robots: robots, Bundles: bundles, Presign: presign, Hub: hub, Nonces: nonces,
 		URLKey: d.Keys.Derive("bundle-url"), URLTTL: cfg.BundleURLTTL, PollInterval: cfg.AgentPollInterval, MaxWait: maxWait,
@@ -438,4 +440,14 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// retryPolicy is the deploy package's view of the retry and quarantine
+// settings (quarantine 0 means never there as here).
+func retryPolicy(r config.Rollout) deploy.RetryPolicy {
+	p := deploy.RetryPolicy{MaxAttempts: r.MaxAttempts, Backoff: r.RetryBackoff, QuarantineAfter: r.QuarantineAfter}
+	if r.QuarantineAfter == 0 {
+		p.QuarantineAfter = -1
+	}
+	return p
 }

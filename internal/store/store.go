@@ -178,11 +178,14 @@ type Jobs interface {
 	FailJob(ctx context.Context, jobARN, code, reason string, nowMs int64) error
 	// Counts returns the job's rows by status.
 	Counts(ctx context.Context, jobARN string) (JobCounts, error)
+	// CountsBefore returns the job's rows whose Seq is below seq by status
+	// (the canary: the first rows in start order).
+	CountsBefore(ctx context.Context, jobARN string, seq int) (JobCounts, error)
 	// Rows returns up to limit rows of a status in start order.
 	Rows(ctx context.Context, jobARN string, status fleet.RobotStatus, limit int) ([]fleet.RobotDeployment, error)
 	// Apply carries out a plan step atomically: start robots, time robots
 	// out, and optionally finish the job; rows not in the expected status are
-	// left alone.
+	// left alone, and no robot starts while the job is paused.
 	Apply(ctx context.Context, jobARN string, step Step, nowMs int64) error
 	// CancelJob cancels an active job: deploying rows fail with abortCode and
 	// never-started robots get their prior status back. ErrConflict if the
@@ -190,6 +193,12 @@ type Jobs interface {
 	CancelJob(ctx context.Context, account, jobARN, abortCode, abortReason string, nowMs int64) error
 	// DeleteJobsFinishedBefore removes finished jobs (retention).
 	DeleteJobsFinishedBefore(ctx context.Context, ms int64) (int, error)
+	// SetPaused pauses (paused=true, from nowMs) or resumes an active job
+	// and returns it; pausing a paused job or resuming a running one
+	// changes nothing. Resuming adds the pause's length to PausedTotalMs.
+	// ErrNotFound: no such job in the account; ErrConflict: it finished.
+	// While a job is paused Apply starts no robot, whatever the step says.
+	SetPaused(ctx context.Context, account, jobARN string, paused bool, nowMs int64) (fleet.Job, error)
 }
 
 // Step is one plan step for Apply.
@@ -332,6 +341,9 @@ type Store interface {
 	Evidence
 	Nonces
 	Settings
+	Retries
+	Quarantine
+	DryRuns
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database.

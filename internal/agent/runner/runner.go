@@ -295,7 +295,7 @@ var errCrashed = errors.New("application exited")
 
 // poll makes one long poll, telling the server what runs here.
 func (a *Agent) poll(ctx context.Context) (proto.PollResponse, error) {
-	req := proto.PollRequest{WaitSeconds: int(math.Ceil(a.cfg.PollWait.Seconds()))}
+	req := proto.PollRequest{WaitSeconds: int(math.Ceil(a.cfg.PollWait.Seconds())), Overlays: a.cachedOverlays()}
 	if cur := a.st.Current; cur != nil {
 		req.Current = &proto.Current{DeploymentJob: cur.DeploymentJob, Finished: true}
 		a.mu.Lock()

@@ -68,12 +68,12 @@ func (s *Store) CreateJob(ctx context.Context, nj store.NewJob, maxActive int) e
 	return err
 }
 
-const jobCols = `arn, account, fleet_arn, status, failure_code, failure_reason, spec, targets, created_ms, finished_ms, operation`
+const jobCols = `arn, account, fleet_arn, status, failure_code, failure_reason, spec, targets, created_ms, finished_ms, operation, paused_ms, paused_total_ms`
 
 func scanJob(row interface{ Scan(...any) error }) (fleet.Job, error) {
 	var j fleet.Job
 	var status, spec string
-	if err := row.Scan(&j.ARN, &j.Account, &j.Fleet, &status, &j.FailureCode, &j.FailureReason, &spec, &j.Targets, &j.CreatedMs, &j.FinishedMs, &j.Operation); err != nil {
+	if err := row.Scan(&j.ARN, &j.Account, &j.Fleet, &status, &j.FailureCode, &j.FailureReason, &spec, &j.Targets, &j.CreatedMs, &j.FinishedMs, &j.Operation, &j.PausedMs, &j.PausedTotalMs); err != nil {
 		return j, err
 	}
 	j.Status = fleet.JobStatus(status)
@@ -89,7 +89,7 @@ func (s *Store) JobByToken(ctx context.Context, account, operation, token string
 	var j fleet.Job
 	row := s.readRow(ctx, `SELECT `+jobCols+`, params_hash FROM deployment_jobs WHERE account = $1 AND operation = $2 AND client_token = $3`,
 		account, operation, token)
-	err := row.Scan(&j.ARN, &j.Account, &j.Fleet, new(string), new(string), new(string), new(string), new(int), new(int64), new(int64), new(string), &hash)
+	err := row.Scan(&j.ARN, &j.Account, &j.Fleet, new(string), new(string), new(string), new(string), new(int), new(int64), new(int64), new(string), new(int64), new(int64), &hash)
 	if err != nil {
 		return fleet.Job{}, "", notFound(err)
 	}
@@ -325,14 +325,17 @@ func (s *Store) Apply(ctx context.Context, jobARN string, step store.Step, nowMs
 		if st != fleet.JobInProgress {
 			return store.ErrConflict
 		}
-		if step.Owner != "" {
-			var owner string
-			if err := tx.QueryRowContext(ctx, `SELECT lease_owner FROM deployment_jobs WHERE arn = $1`, jobARN).Scan(&owner); err != nil {
-				return err
-			}
-			if owner != step.Owner {
-				return store.ErrConflict // the lease moved on: another replica drives the job now
-			}
+		var owner string
+		var pausedMs int64
+		if err := tx.QueryRowContext(ctx, `SELECT lease_owner, paused_ms FROM deployment_jobs WHERE arn = $1`, jobARN).Scan(&owner, &pausedMs); err != nil {
+			return err
+		}
+		if step.Owner != "" && owner != step.Owner {
+			return store.ErrConflict // the lease moved on: another replica drives the job now
+		}
+		if pausedMs > 0 {
+			// Paused after the planner looked: the pause wins, no robot starts.
+			step.Start = nil
 		}
 		// After the job's lock, as every transaction of the job takes it.
 		if err := writeJobProgress(ctx, tx, pending); err != nil {
@@ -368,6 +371,35 @@ func (s *Store) Apply(ctx context.Context, jobARN string, step store.Step, nowMs
 		s.progress.restore(pending)
 	}
 	return err
+}
+
+// SetPaused implements store.Jobs.
+func (s *Store) SetPaused(ctx context.Context, account, jobARN string, paused bool, nowMs int64) (fleet.Job, error) {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var st string
+		var pausedMs int64
+		if err := tx.QueryRowContext(ctx, `SELECT status, paused_ms FROM deployment_jobs WHERE account = $1 AND arn = $2`+s.dialect.forUpdate,
+			account, jobARN).Scan(&st, &pausedMs); err != nil {
+			return notFound(err)
+		}
+		if !fleet.JobStatus(st).Active() {
+			return store.ErrConflict
+		}
+		switch {
+		case paused && pausedMs == 0:
+			_, err := tx.ExecContext(ctx, `UPDATE deployment_jobs SET paused_ms = $1 WHERE arn = $2`, max(nowMs, 1), jobARN)
+			return err
+		case !paused && pausedMs > 0:
+			_, err := tx.ExecContext(ctx, `UPDATE deployment_jobs SET paused_ms = 0, paused_total_ms = paused_total_ms + $1 WHERE arn = $2`,
+				max(nowMs-pausedMs, 0), jobARN)
+			return err
+		}
+		return nil // already so: nothing changes
+	})
+	if err != nil {
+		return fleet.Job{}, err
+	}
+	return s.GetJob(ctx, account, jobARN)
 }
 
 // restorePending gives robots the job never started their prior status; the

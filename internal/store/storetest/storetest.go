@@ -42,6 +42,11 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"LeaseFencing", testLeaseFencing},
 		{"FailureEvidence", testFailureEvidence},
 		{"RobotLogs", testRobotLogs},
+		{"JobPause", testJobPause},
+		{"CountsBefore", testCountsBefore},
+		{"Retries", testRetries},
+		{"Quarantine", testQuarantine},
+		{"DryRuns", testDryRuns},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
