@@ -422,7 +422,9 @@ const inJobFleet = ` AND robots.fleet_arn = (SELECT j.fleet_arn FROM deployment_
 // CancelJob implements store.Jobs.
 func (s *Store) CancelJob(ctx context.Context, account, jobARN, abortCode, abortReason string, nowMs int64) error {
 	// Rows aborted keep the step they were in: the job's pending progress
-	// is written first.
+	// is written first, and no report slips between (progressBuffer.cancel).
+	s.progress.cancel.Lock()
+	defer s.progress.cancel.Unlock()
 	pending := s.progress.takeJob(jobARN)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var st string

@@ -32,6 +32,11 @@ type progressRow struct {
 // progressBuffer holds the latest progress of each deploying row until the
 // next flush; at most one entry per deploying robot.
 type progressBuffer struct {
+	// cancel orders progress reports against a cancel: a report that saw
+	// its row running is in the buffer before the cancel takes the job's
+	// pending steps (reports hold it shared, CancelJob exclusively, for
+	// its whole transaction).
+	cancel  sync.RWMutex
 	mu      sync.Mutex
 	pending map[progressKey]progressRow
 	stop    chan struct{}
@@ -186,6 +191,8 @@ func writeProgress(ctx context.Context, tx *sql.Tx, k progressKey, p progressRow
 // read at once (the robot is told to abort otherwise); the progress itself
 // is written by the next flush (ProgressFlush, FlushProgress).
 func (s *Store) RecordProgress(ctx context.Context, jobARN, robotARN, step string, percent *float64, eta *int64) (bool, error) {
+	s.progress.cancel.RLock()
+	defer s.progress.cancel.RUnlock()
 	var st string
 	err := s.readRow(forAgents(ctx), `SELECT status FROM job_robots WHERE job_arn = $1 AND robot_arn = $2`, jobARN, robotARN).Scan(&st)
 	if errors.Is(err, sql.ErrNoRows) {
