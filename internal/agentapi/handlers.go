@@ -65,7 +65,7 @@ func (a *API) poll(w http.ResponseWriter, r *http.Request) {
 				robot, stripped = full, false
 			}
 			work, err = look(ctx, robot, cur)
-			if err == nil && work.Assignment == nil && work.Abort == "" && memo {
+			if err == nil && work.Assignment == nil && work.Abort == "" && work.RetryAtMs == 0 && memo {
 				a.cfg.Hub.rememberIdle(robot.ARN, woken, curJob, curFinished, a.cfg.Now().UnixMilli())
 			}
 		}
@@ -89,8 +89,15 @@ func (a *API) poll(w http.ResponseWriter, r *http.Request) {
 		// tags and the rest are a kilobyte per waiting robot); the next
 		// look that needs the robot reads it again.
 		robot, stripped = fleet.Robot{ARN: robot.ARN, AgentID: robot.AgentID}, true
+		// A deployment waiting out its retry backoff is handed out when
+		// the backoff ends, without a wake-up.
+		var retry <-chan time.Time
+		if work.RetryAtMs != 0 {
+			retry = time.After(time.Duration(max(work.RetryAtMs-a.cfg.Now().UnixMilli(), 0)) * time.Millisecond)
+		}
 		select {
 		case <-woken:
+		case <-retry:
 		case <-deadline.C:
 			wait = 0
 		case <-ended:

@@ -97,26 +97,28 @@ type RetryStore interface {
 
 // handout decides whether the robot's deployment may be handed out now:
 // wait (backoff not over), exhausted (the robot must fail), or go (the
-// attempt is counted).
-func (r *Robots) handout(ctx context.Context, as store.Assignment) (wait, exhausted bool, attempts int, err error) {
+// attempt is counted); retryAtMs is when a wait ends.
+func (r *Robots) handout(ctx context.Context, as store.Assignment) (wait, exhausted bool, attempts int, retryAtMs int64, err error) {
 	attempts, retryAt, err := r.Retry.RowAttempts(ctx, as.Job.ARN, as.Row.Robot)
 	if err != nil {
-		return false, false, 0, err
+		return false, false, 0, 0, err
 	}
 	if retryAt > r.now().UnixMilli() {
-		return true, false, attempts, nil
+		return true, false, attempts, retryAt, nil
 	}
 	if attempts >= r.Policy.attempts() {
-		return false, true, attempts, nil
+		return false, true, attempts, 0, nil
 	}
 	ok, err := r.Retry.CountAttempt(ctx, as.Job.ARN, as.Row.Robot, attempts)
 	if err != nil {
-		return false, false, attempts, err
+		return false, false, attempts, 0, err
 	}
 	if !ok {
-		return true, false, attempts, nil // a concurrent poll of the same robot counted it
+		// A concurrent poll of the same robot counted it: that poll
+		// hands it out, this one asks again shortly.
+		return true, false, attempts, r.now().Add(time.Second).UnixMilli(), nil
 	}
-	return false, false, attempts + 1, nil
+	return false, false, attempts + 1, 0, nil
 }
 
 // exhaust fails a robot whose attempts ran out.

@@ -89,6 +89,9 @@ type Work struct {
 	// LogRequest, independent of the two, is an operator's unanswered
 	// request for the robot's application log tail.
 	LogRequest *LogRequest
+	// RetryAtMs, when not zero, is when a deployment waiting out its retry
+	// backoff may be handed out: the robot is not idle, ask again then.
+	RetryAtMs int64
 }
 
 // LogRequest asks a robot for the last MaxBytes of its application log;
@@ -231,11 +234,12 @@ func (r *Robots) work(ctx context.Context, robot fleet.Robot, cur *Current) (Wor
 		w.Abort = cur.DeploymentJob
 	}
 	if r.Retry != nil {
-		wait, exhausted, attempts, err := r.handout(ctx, as)
+		wait, exhausted, attempts, retryAt, err := r.handout(ctx, as)
 		switch {
 		case err != nil:
 			return w, err
 		case wait:
+			w.RetryAtMs = retryAt
 			return w, nil // backing off after a transient failure
 		case exhausted:
 			return w, r.exhaust(ctx, robot, as.Job, attempts)
