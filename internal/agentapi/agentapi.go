@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fleetsync/fleetsync/internal/authguard"
 	"github.com/fleetsync/fleetsync/internal/blob"
 	"github.com/fleetsync/fleetsync/internal/deploy"
 	"github.com/fleetsync/fleetsync/internal/fleet"
@@ -53,6 +54,10 @@ type Config struct {
 	MaxWait time.Duration
 	Log     *slog.Logger
 	Now     func() time.Time
+	// Guard bounds failed signature checks per client address and agent
+	// id (shared with the API and the console); nil: one of the endpoint's
+	// own with the default limits.
+	Guard *authguard.Guard
 }
 
 // API serves /agent/v1/.
@@ -68,6 +73,9 @@ func New(cfg Config) *API {
 	}
 	if cfg.Nonces == nil {
 		cfg.Nonces = &nonceCache{seen: map[string]int64{}}
+	}
+	if cfg.Guard == nil {
+		cfg.Guard = authguard.New(authguard.DefaultLimits(), cfg.Now)
 	}
 	a := &API{cfg: cfg, mux: http.NewServeMux()}
 	a.mux.HandleFunc("POST "+proto.PathPoll, a.poll)
@@ -194,6 +202,27 @@ func writeErr(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, proto.Error{Code: code, Message: msg})
 }
 
+// verify checks the agent signature of r, refusing at once (429) an
+// address whose requests for that agent id failed too often (package
+// authguard). It writes the error answer itself when it returns ok=false.
+// Only signature failures are charged: a well-signed request of an agent
+// no robot has yet proves its key, and is what an agent waiting for its
+// create-robot sends.
+func (a *API) verify(w http.ResponseWriter, r *http.Request, body []byte, now time.Time) (proto.Verified, bool) {
+	addr, claimed := authguard.ClientAddr(r), r.Header.Get(proto.HeaderAgent)
+	if !a.cfg.Guard.Allow(addr, claimed) {
+		writeErr(w, http.StatusTooManyRequests, "Throttled", "too many failed signatures for this agent id from this address; retry later")
+		return proto.Verified{}, false
+	}
+	ver, err := proto.Verify(r, body, now)
+	if err != nil {
+		a.cfg.Guard.Fail(addr, claimed)
+		writeErr(w, http.StatusUnauthorized, "Unauthorized", err.Error())
+		return proto.Verified{}, false
+	}
+	return ver, true
+}
+
 // authenticate verifies the agent's signature, refuses replays and finds
 // its robot. It writes the error answer itself when it returns ok=false.
 func (a *API) authenticate(w http.ResponseWriter, r *http.Request, v any) (fleet.Robot, bool) {
@@ -203,9 +232,8 @@ func (a *API) authenticate(w http.ResponseWriter, r *http.Request, v any) (fleet
 		return fleet.Robot{}, false
 	}
 	now := a.cfg.Now()
-	ver, err := proto.Verify(r, body, now)
-	if err != nil {
-		writeErr(w, http.StatusUnauthorized, "Unauthorized", err.Error())
+	ver, ok := a.verify(w, r, body, now)
+	if !ok {
 		return fleet.Robot{}, false
 	}
 	robot, err := a.cfg.Store.RobotByAgent(r.Context(), ver.AgentID)
@@ -226,6 +254,7 @@ func (a *API) authenticate(w http.ResponseWriter, r *http.Request, v any) (fleet
 		return fleet.Robot{}, false
 	}
 	if !fresh {
+		a.cfg.Guard.Fail(authguard.ClientAddr(r), ver.AgentID)
 		writeErr(w, http.StatusUnauthorized, "Unauthorized", "replayed request")
 		return fleet.Robot{}, false
 	}
@@ -511,9 +540,8 @@ func (a *API) bundle(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusForbidden, "Expired", "this download URL has expired; poll again for a fresh one")
 		return
 	}
-	ver, err := proto.Verify(r, nil, now)
-	if err != nil {
-		writeErr(w, http.StatusUnauthorized, "Unauthorized", err.Error())
+	ver, ok := a.verify(w, r, nil, now)
+	if !ok {
 		return
 	}
 	robot, err := a.cfg.Store.RobotByAgent(r.Context(), ver.AgentID)
@@ -533,6 +561,7 @@ func (a *API) bundle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !fresh {
+		a.cfg.Guard.Fail(authguard.ClientAddr(r), ver.AgentID)
 		writeErr(w, http.StatusUnauthorized, "Unauthorized", "replayed request")
 		return
 	}

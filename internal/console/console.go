@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fleetsync/fleetsync/internal/authguard"
 	"github.com/fleetsync/fleetsync/internal/deploy"
 	"github.com/fleetsync/fleetsync/internal/fleet"
 	"github.com/fleetsync/fleetsync/internal/registry"
@@ -57,14 +58,17 @@ type Config struct {
 	Log           *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Guard bounds failed sign-ins per client address and access key
+	// (shared with the API, so the console is no easier door); nil: one of
+	// the console's own with the default limits.
+	Guard *authguard.Guard
 }
 
 // Console serves /console/.
 type Console struct {
-	cfg     Config
-	mux     *http.ServeMux
-	pages   map[string]*template.Template
-	signins signinLimiter
+	cfg   Config
+	mux   *http.ServeMux
+	pages map[string]*template.Template
 	// closing ends the live views, which otherwise hold graceful shutdown.
 	closing   chan struct{}
 	closeOnce sync.Once
@@ -81,6 +85,9 @@ func New(cfg Config) *Console {
 	}
 	if cfg.EventInterval == 0 {
 		cfg.EventInterval = 500 * time.Millisecond
+	}
+	if cfg.Guard == nil {
+		cfg.Guard = authguard.New(authguard.DefaultLimits(), cfg.Now)
 	}
 	c := &Console{cfg: cfg, mux: http.NewServeMux(), pages: map[string]*template.Template{}, closing: make(chan struct{})}
 	funcs := template.FuncMap{
@@ -214,8 +221,9 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	keyID := strings.TrimSpace(r.PostFormValue("access_key_id"))
-	if !c.signins.allow(clientAddr(r)) {
-		c.cfg.Log.Warn("console: sign-in throttled", "access_key_id", keyID, "remote", clientAddr(r))
+	addr := authguard.ClientAddr(r)
+	if !c.cfg.Guard.Allow(addr, keyID) {
+		c.cfg.Log.Warn("console: sign-in throttled", "access_key_id", keyID, "remote", addr)
 		c.render(w, http.StatusTooManyRequests, "error", session{}, map[string]any{"Message": "Too many sign-in attempts; wait a few seconds and try again."})
 		return
 	}
@@ -225,6 +233,7 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !ok {
+		c.cfg.Guard.Fail(addr, keyID)
 		c.cfg.Log.Info("console: sign-in refused", "access_key_id", keyID)
 		nonce := randomToken()
 		setCookie(w, r, signinCookie, nonce, 30*time.Minute)

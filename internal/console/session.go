@@ -9,13 +9,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // Cookie names. The session cookie carries no secret: it is a signed claim
@@ -138,39 +134,4 @@ func setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAg
 func clearCookie(w http.ResponseWriter, r *http.Request, name string) {
 	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/console", HttpOnly: true, SameSite: http.SameSiteStrictMode,
 		Secure: r.TLS != nil, MaxAge: -1})
-}
-
-// signinLimiter slows secret guessing: each client address may try a few
-// sign-ins, then one every few seconds. (Not per access key id: that would
-// let anyone lock an operator out.)
-type signinLimiter struct {
-	mu       sync.Mutex
-	limiters map[string]*rate.Limiter
-}
-
-// maxSigninLimiters bounds the limiter table; when full it starts afresh
-// (an attacker cycling addresses gains a burst, not unbounded memory).
-const maxSigninLimiters = 10000
-
-func (l *signinLimiter) allow(addr string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.limiters == nil || len(l.limiters) > maxSigninLimiters {
-		l.limiters = map[string]*rate.Limiter{}
-	}
-	lim, found := l.limiters[addr]
-	if !found {
-		lim = rate.NewLimiter(rate.Every(5*time.Second), 10)
-		l.limiters[addr] = lim
-	}
-	return lim.Allow()
-}
-
-// clientAddr is the request's remote host (no port).
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

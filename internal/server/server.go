@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/fleetsync/fleetsync/internal/agentapi"
+	"github.com/fleetsync/fleetsync/internal/authguard"
 	"github.com/fleetsync/fleetsync/internal/awsapi"
 	"github.com/fleetsync/fleetsync/internal/blob"
 	"github.com/fleetsync/fleetsync/internal/blob/s3blob"
@@ -230,15 +231,17 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	jobs := &deploy.Service{Store: d.Store, Region: cfg.Region, MaxActiveJobs: 100, Wake: wake, Notify: notify}
 	autoSync := &deploy.AutoSync{Jobs: jobs, Tick: cfg.EngineTick, Log: log.With("component", "autosync"),
 		OnStart: func(fleet.Job) { mets.AutoSyncStarted() }}
+	// One set of failed-authentication budgets for every door.
+	guard := authguard.New(authguard.DefaultLimits(), nil)
 	agents := agentapi.New(agentapi.Config{
 		Store: d.Store, Bundles: bundles, Presign: presign, Presence: presence, Hub: hub, Wake: wake, Nonces: nonces,
 		URLKey: d.Keys.Derive("bundle-url"), URLTTL: cfg.BundleURLTTL, PollInterval: cfg.AgentPollInterval, MaxWait: maxWait,
-		Log: log.With("component", "agentapi"),
+		Log: log.With("component", "agentapi"), Guard: guard,
 	})
 	api := awsapi.New(awsapi.Config{
 		Registry: reg, Deploy: jobs, Credentials: d.Credentials.Lookup, Region: cfg.Region,
 		TokenKey: d.Keys.Derive("pagination-token"), RatePerSecond: cfg.RatePerSecond, Burst: cfg.Burst,
-		Logger: log.With("component", "awsapi"), Observe: mets.ObserveAPI,
+		Logger: log.With("component", "awsapi"), Observe: mets.ObserveAPI, Guard: guard,
 	})
 
 	mux := http.NewServeMux()
@@ -255,7 +258,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	mux.Handle("GET /metrics", mets.Handler())
 	cons := console.New(console.Config{
 		Registry: reg, Deploy: jobs, Reports: d.Store, Credentials: d.Credentials.Lookup, Presence: presence,
-		Key: d.Keys.Derive("console-session"), Log: log.With("component", "console"),
+		Key: d.Keys.Derive("console-session"), Log: log.With("component", "console"), Guard: guard,
 	})
 	mux.Handle("/console/", cons)
 	mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusSeeOther))
