@@ -286,7 +286,7 @@ func newHandAgent(t *testing.T, s *testenv.Server, c *robomaker.RoboMaker, fleet
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	must(t, err)
-	cl := &client.Client{Server: s.URL, Key: priv, HTTP: &http.Client{Transport: &http.Transport{}}}
+	cl := &client.Client{Server: s.URL, Key: priv, Account: testenv.Account, HTTP: &http.Client{Transport: &http.Transport{}}}
 	out, err := c.CreateRobot(&robomaker.CreateRobotInput{Name: aws.String(uniq("robot")), Architecture: aws.String("X86_64"),
 		GreengrassGroupId: aws.String(cl.AgentID())})
 	must(t, err)
@@ -320,7 +320,7 @@ func (a handAgent) get(t *testing.T, u, rng string, sign bool) (int, []byte) {
 		req.Header.Set("Range", rng)
 	}
 	if sign {
-		proto.Sign(req, a.Key, nil, time.Now())
+		proto.SignAs(req, a.Account, a.Key, nil, time.Now())
 	}
 	resp, err := a.HTTP.Do(req)
 	must(t, err)

@@ -223,6 +223,16 @@ func (a *API) verify(w http.ResponseWriter, r *http.Request, body []byte, now ti
 	return ver, true
 }
 
+// notEnrolled is the answer to a well-signed agent no robot has: it says
+// what to run, since the agent cannot tell otherwise.
+func notEnrolled(ver proto.Verified) string {
+	if ver.Account == "" {
+		return "agent id " + ver.AgentID + " is not bound to an account and no robot enrolled before bound ids has it: " +
+			"on the robot run `fleetsync-agent init --account <12-digit account>` and pass the id it prints to create-robot --greengrass-group-id"
+	}
+	return "no robot of account " + ver.Account + " has this agent id as its greengrassGroupId (create-robot --greengrass-group-id " + ver.AgentID + ")"
+}
+
 // authenticate verifies the agent's signature, refuses replays and finds
 // its robot. It writes the error answer itself when it returns ok=false.
 func (a *API) authenticate(w http.ResponseWriter, r *http.Request, v any) (fleet.Robot, bool) {
@@ -236,9 +246,9 @@ func (a *API) authenticate(w http.ResponseWriter, r *http.Request, v any) (fleet
 	if !ok {
 		return fleet.Robot{}, false
 	}
-	robot, err := a.cfg.Store.RobotByAgent(r.Context(), ver.AgentID)
+	robot, err := a.cfg.Store.RobotByAgent(r.Context(), ver.Account, ver.AgentID)
 	if errors.Is(err, store.ErrNotFound) {
-		writeErr(w, http.StatusUnauthorized, "Unauthorized", "no robot has this agent id as its greengrassGroupId")
+		writeErr(w, http.StatusUnauthorized, "Unauthorized", notEnrolled(ver))
 		return fleet.Robot{}, false
 	}
 	if err != nil {
@@ -544,7 +554,7 @@ func (a *API) bundle(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	robot, err := a.cfg.Store.RobotByAgent(r.Context(), ver.AgentID)
+	robot, err := a.cfg.Store.RobotByAgent(r.Context(), ver.Account, ver.AgentID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		a.logFailure(r.Context(), "robot lookup failed", "error", err)
 		writeErr(w, http.StatusServiceUnavailable, "Unavailable", "try again later")

@@ -47,6 +47,8 @@ type Config struct {
 	// Reports gives the per-fleet robot counts and each robot's last row.
 	Reports     store.Reports
 	Credentials CredentialLookup
+	// Sessions stores sign-ins (shared by every replica).
+	Sessions store.Sessions
 	// Presence tells when a robot's agent was last heard by this replica.
 	Presence *deploy.Presence
 	// Key signs session cookies and derives CSRF tokens.
@@ -241,14 +243,25 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 			"Token": c.signinToken(nonce), "Error": "The access key id or the secret access key is wrong.", "KeyID": keyID})
 		return
 	}
-	s := session{KeyID: keyID, Account: account, Expires: c.now().Add(c.cfg.SessionTTL).Unix(), Nonce: randomToken()}
-	setCookie(w, r, sessionCookie, c.encodeSession(s), c.cfg.SessionTTL)
+	token, _, err := c.newSession(r.Context(), keyID, account)
+	if err != nil {
+		c.fail(w, r, session{}, err)
+		return
+	}
+	setCookie(w, r, sessionCookie, token, c.cfg.SessionTTL)
 	clearCookie(w, r, signinCookie)
 	c.cfg.Log.Info("console: signed in", "access_key_id", keyID, "account", account)
 	http.Redirect(w, r, "/console/fleets", http.StatusSeeOther)
 }
 
+// signout deletes the session from the database, so its cookie is refused
+// from now on by every replica, wherever a copy of it is.
 func (c *Console) signout(w http.ResponseWriter, r *http.Request, s session) {
+	if err := c.cfg.Sessions.DeleteSession(r.Context(), s.Nonce); err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	c.cfg.Log.Info("console: signed out", "access_key_id", s.KeyID, "account", s.Account)
 	clearCookie(w, r, sessionCookie)
 	http.Redirect(w, r, "/console/signin", http.StatusSeeOther)
 }

@@ -7,27 +7,30 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/json"
+	"encoding/hex"
 	"errors"
 	"net/http"
-	"strings"
 	"time"
+
+	"github.com/fleetsync/fleetsync/internal/store"
 )
 
-// Cookie names. The session cookie carries no secret: it is a signed claim
-// (access key id, account, expiry, nonce) checked on every request, with
-// the key looked up again so a revoked key ends its sessions at once.
+// Cookie names. The session cookie is a random token; the database keeps
+// its SHA-256 with the access key, account and expiry (store.Sessions), so
+// a sign-out deletes the session on every replica at once, and the key is
+// looked up again on every request so a revoked key ends its sessions too.
 const (
 	sessionCookie = "fleetsync_session"
 	signinCookie  = "fleetsync_signin"
 )
 
-// session is an operator signed in with one access key.
+// session is an operator signed in with one access key. Nonce is the
+// stored session's id (the token's digest): CSRF tokens derive from it.
 type session struct {
-	KeyID   string `json:"k"`
-	Account string `json:"a"`
-	Expires int64  `json:"e"`
-	Nonce   string `json:"n"`
+	KeyID   string
+	Account string
+	Expires int64
+	Nonce   string
 }
 
 var errNoSession = errors.New("console: no valid session")
@@ -47,37 +50,48 @@ func (c *Console) mac(parts ...string) []byte {
 	return m.Sum(nil)
 }
 
-// encodeSession signs a session into a cookie value.
-func (c *Console) encodeSession(s session) string {
-	payload, _ := json.Marshal(s)
-	p := base64.RawURLEncoding.EncodeToString(payload)
-	return p + "." + base64.RawURLEncoding.EncodeToString(c.mac("session", p))
+// sessionID is the stored id of a cookie token: its SHA-256, so the
+// database never holds a usable cookie.
+func sessionID(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
 }
 
-// session returns the request's valid session: a good signature, not
-// expired, and its access key still active in its account.
+// newSession stores a session of keyID and returns the cookie token.
+func (c *Console) newSession(ctx context.Context, keyID, account string) (string, session, error) {
+	b := make([]byte, 32)
+	rand.Read(b)
+	token := base64.RawURLEncoding.EncodeToString(b)
+	now := c.now()
+	st := store.Session{ID: sessionID(token), AccessKeyID: keyID, Account: account, CreatedMs: now.UnixMilli(), ExpiresMs: now.Add(c.cfg.SessionTTL).UnixMilli()}
+	if err := c.cfg.Sessions.CreateSession(ctx, st); err != nil {
+		return "", session{}, err
+	}
+	// Expired sessions are swept at sign-ins, which are rare.
+	if _, err := c.cfg.Sessions.DeleteSessionsExpiredBefore(ctx, now.UnixMilli()); err != nil {
+		c.cfg.Log.Warn("console: sweeping expired sessions failed", "error", err)
+	}
+	return token, session{KeyID: keyID, Account: account, Expires: st.ExpiresMs / 1000, Nonce: st.ID}, nil
+}
+
+// session returns the request's valid session: stored (not signed out),
+// not expired, and its access key still active in its account.
 func (c *Console) session(r *http.Request) (session, error) {
 	ck, err := r.Cookie(sessionCookie)
+	if err != nil || len(ck.Value) < 32 || len(ck.Value) > 64 {
+		return session{}, errNoSession
+	}
+	st, err := c.cfg.Sessions.GetSession(r.Context(), sessionID(ck.Value))
+	if errors.Is(err, store.ErrNotFound) {
+		return session{}, errNoSession
+	}
 	if err != nil {
+		return session{}, err
+	}
+	if c.now().UnixMilli() >= st.ExpiresMs {
 		return session{}, errNoSession
 	}
-	p, sig, ok := strings.Cut(ck.Value, ".")
-	if !ok {
-		return session{}, errNoSession
-	}
-	want := c.mac("session", p)
-	got, err := base64.RawURLEncoding.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, want) {
-		return session{}, errNoSession
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(p)
-	if err != nil {
-		return session{}, errNoSession
-	}
-	var s session
-	if err := json.Unmarshal(payload, &s); err != nil || c.now().Unix() >= s.Expires {
-		return session{}, errNoSession
-	}
+	s := session{KeyID: st.AccessKeyID, Account: st.Account, Expires: st.ExpiresMs / 1000, Nonce: st.ID}
 	_, account, active, err := c.cfg.Credentials(r.Context(), s.KeyID)
 	if err != nil {
 		return session{}, err

@@ -257,7 +257,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	})
 	mux.Handle("GET /metrics", mets.Handler())
 	cons := console.New(console.Config{
-		Registry: reg, Deploy: jobs, Reports: d.Store, Credentials: d.Credentials.Lookup, Presence: presence,
+		Registry: reg, Deploy: jobs, Reports: d.Store, Credentials: d.Credentials.Lookup, Sessions: d.Store, Presence: presence,
 		Key: d.Keys.Derive("console-session"), Log: log.With("component", "console"), Guard: guard,
 	})
 	mux.Handle("/console/", cons)

@@ -101,7 +101,13 @@ type Options struct {
 	// DownloadDir holds partial downloads (removed once done); empty means
 	// os.TempDir().
 	DownloadDir string
+	// Account is the account every robot's agent id is bound to; empty
+	// means DefaultAccount.
+	Account string
 }
+
+// DefaultAccount is fleetsyncd's default bootstrap account.
+const DefaultAccount = "123456789012"
 
 // Fleet is a set of simulated robots run by Start and Stop.
 type Fleet struct {
@@ -132,6 +138,9 @@ func New(server string, n int, opts Options) *Fleet {
 	if opts.RetryBase <= 0 {
 		opts.RetryBase = time.Second
 	}
+	if opts.Account == "" {
+		opts.Account = DefaultAccount
+	}
 	f := &Fleet{opts: opts, http: opts.HTTP}
 	if f.http == nil {
 		f.http, f.ownClient = newHTTPClient(n, opts.H2C), true
@@ -144,9 +153,9 @@ func New(server string, n int, opts Options) *Fleet {
 		}
 		r := &Robot{
 			Name:    fmt.Sprintf("%s%0*d", opts.NamePrefix, width, i),
-			AgentID: proto.AgentID(pub),
+			AgentID: proto.BoundAgentID(opts.Account, pub),
 			fleet:   f,
-			client:  &client.Client{Server: server, Key: priv, HTTP: f.http},
+			client:  &client.Client{Server: server, Key: priv, Account: opts.Account, HTTP: f.http},
 			changed: make(chan struct{}),
 		}
 		f.robots = append(f.robots, r)

@@ -284,7 +284,7 @@ func (c *Client) getObject(ctx context.Context, obj proto.Object, rng string) (*
 		r.Header.Set("If-Match", obj.ETag)
 	}
 	if c.sameHost(r.URL) && len(c.Key) == ed25519.PrivateKeySize {
-		proto.Sign(r, c.Key, nil, c.now())
+		proto.SignAs(r, c.Account, c.Key, nil, c.now())
 	}
 	resp, err := c.httpClient().Do(r)
 	if err != nil {

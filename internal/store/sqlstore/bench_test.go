@@ -51,7 +51,7 @@ func BenchmarkAgentPollReads(b *testing.B) {
 			s.parseEachTime = mode.parseEachTime
 			b.ReportAllocs()
 			for b.Loop() {
-				got, err := s.RobotByAgent(ctx, "fsa1-bench")
+				got, err := s.RobotByAgent(ctx, "", "fsa1-bench")
 				if err != nil || got.Tags["team"] != "blue" {
 					b.Fatalf("RobotByAgent = %+v, %v", got, err)
 				}

@@ -38,6 +38,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Nonces", testNonces},
 		{"Settings", testSettings},
 		{"LeaseFencing", testLeaseFencing},
+		{"AgentIDsPerAccount", testAgentIDsPerAccount},
+		{"Sessions", testSessions},
+		{"BucketGrants", testBucketGrants},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
