@@ -4,6 +4,7 @@
 //
 //	fleetsyncd [--listen 127.0.0.1:8080] [--data-dir ./fleetsync-data] [--database URL] [--bundles URL] [--region us-east-1]
 //	fleetsyncd credentials create [--account 123456789012] | list | revoke KEYID
+//	fleetsyncd buckets grant|revoke --account N BUCKET | list [--account N]
 package main
 
 import (
@@ -31,6 +32,9 @@ func run(args []string) error {
 	cfg := config.Default()
 	if len(args) > 0 && args[0] == "credentials" {
 		return credentials(cfg, args[1:])
+	}
+	if len(args) > 0 && args[0] == "buckets" {
+		return buckets(cfg, args[1:])
 	}
 	fs := flag.NewFlagSet("fleetsyncd", flag.ContinueOnError)
 	cfg.Register(fs)
