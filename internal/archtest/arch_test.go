@@ -21,6 +21,33 @@ func deps(t *testing.T, pkg string) []string {
 	return strings.Fields(string(out))
 }
 
+// imports lists the packages pkg's own (non-test) files import.
+func imports(t *testing.T, pkg string) []string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, module+"/"+pkg).Output()
+	if err != nil {
+		t.Fatalf("go list -f {{.Imports}} %s: %v", pkg, err)
+	}
+	return strings.Fields(string(out))
+}
+
+// TestStoreBehindTheDomain keeps the persistence contract out of the wire
+// layer, the console and the agent endpoint: they speak to the domain
+// services (registry, deploy), which alone declare what they need of the
+// store. (They reach the store package transitively, through the domain's
+// consumer interfaces; they may not name it.)
+func TestStoreBehindTheDomain(t *testing.T) {
+	for _, pkg := range []string{"internal/awsapi", "internal/console", "internal/agentapi"} {
+		t.Run(strings.ReplaceAll(pkg, "/", "_"), func(t *testing.T) {
+			for _, d := range imports(t, pkg) {
+				if d == module+"/internal/store" || strings.HasPrefix(d, module+"/internal/store/") {
+					t.Errorf("%s imports %s; go through the domain (internal/deploy, internal/registry) instead", pkg, d)
+				}
+			}
+		})
+	}
+}
+
 // serverSide is what agent-side packages must never depend on.
 var serverSide = []string{
 	module + "/internal/fleet", module + "/internal/store", module + "/internal/registry", module + "/internal/deploy",
@@ -38,12 +65,14 @@ func TestImportBoundaries(t *testing.T) {
 		{"internal/registry", []string{"net/http", "database/sql", module + "/internal/store/sqlstore", module + "/internal/awsapi"}},
 		{"internal/awsapi", []string{"database/sql", module + "/internal/store/sqlstore", "modernc.org/sqlite"}},
 		{"internal/store", []string{"net/http", "database/sql"}},
-		{"internal/deploy", []string{"net/http", "database/sql", "github.com/jackc/pgx/v5"}},
+		{"internal/deploy", []string{"net/http", "database/sql", "github.com/jackc/pgx/v5", "modernc.org/sqlite", module + "/internal/store/sqlstore", module + "/internal/proto", module + "/internal/agentapi"}},
 		// Bucket grants are a domain rule over the blob and store contracts.
 		{"internal/tenancy", []string{"net/http", "database/sql", module + "/internal/store/sqlstore", module + "/internal/blob/fsblob", module + "/internal/blob/s3blob"}},
 		// Wake-ups between replicas are wired in the composition root; the
-		// agent endpoint sees only its Hub and the store contract.
+		// agent endpoint sees only its Hub and the domain (deploy.Robots).
 		{"internal/agentapi", []string{"database/sql", "github.com/jackc/pgx/v5", module + "/internal/store/sqlstore", module + "/internal/pgbus"}},
+		// The bus carries typed wake-ups and knows nothing of the domain.
+		{"internal/pgbus", []string{module + "/internal/deploy", module + "/internal/store", module + "/internal/agentapi"}},
 		// The console and metrics go through the domain and store contracts.
 		{"internal/console", []string{"database/sql", module + "/internal/store/sqlstore", module + "/internal/awsapi"}},
 		// (prometheus/collectors links database/sql for its DB stats collector.)

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/fleetsync/fleetsync/internal/fleet"
-	"github.com/fleetsync/fleetsync/internal/store"
 )
 
 // routes registers every served operation.
@@ -43,8 +42,8 @@ type empty struct{}
 // listQuery turns a list request into a store query: it checks maxResults
 // against the list's bounds, opens the token and folds the filters (up to
 // three, ANDed, one value each, no name twice).
-func (a *API) listQuery(c caller, op string, in listInput, maxLimit int) (store.ListQuery, error) {
-	q := store.ListQuery{Account: c.account, Limit: maxLimit, Filters: map[string]string{}}
+func (a *API) listQuery(c caller, op string, in listInput, maxLimit int) (fleet.ListQuery, error) {
+	q := fleet.ListQuery{Account: c.account, Limit: maxLimit, Filters: map[string]string{}}
 	if in.MaxResults != nil {
 		if *in.MaxResults < 1 || *in.MaxResults > maxLimit {
 			return q, fleet.Errorf(fleet.Invalid, "1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value %s %d", *in.MaxResults, map[bool]string{true: "greater than or equal to", false: "less than or equal to"}[*in.MaxResults < 1], min(max(*in.MaxResults, 1), maxLimit))

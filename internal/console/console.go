@@ -24,10 +24,10 @@ import (
 	"time"
 
 	"github.com/fleetsync/fleetsync/internal/authguard"
+	"github.com/fleetsync/fleetsync/internal/credential"
 	"github.com/fleetsync/fleetsync/internal/deploy"
 	"github.com/fleetsync/fleetsync/internal/fleet"
 	"github.com/fleetsync/fleetsync/internal/registry"
-	"github.com/fleetsync/fleetsync/internal/store"
 )
 
 //go:embed templates/*.html
@@ -45,10 +45,10 @@ type Config struct {
 	Registry *registry.Service
 	Deploy   *deploy.Service
 	// Reports gives the per-fleet robot counts and each robot's last row.
-	Reports     store.Reports
+	Reports     *deploy.Reports
 	Credentials CredentialLookup
-	// Sessions stores sign-ins (shared by every replica).
-	Sessions store.Sessions
+	// Sessions keeps sign-ins in the database, shared by every replica.
+	Sessions *credential.Sessions
 	// Presence tells when a robot's agent was last heard by this replica.
 	Presence *deploy.Presence
 	// Key signs session cookies and derives CSRF tokens.
@@ -243,7 +243,7 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 			"Token": c.signinToken(nonce), "Error": "The access key id or the secret access key is wrong.", "KeyID": keyID})
 		return
 	}
-	token, _, err := c.newSession(r.Context(), keyID, account)
+	_, token, err := c.cfg.Sessions.Start(r.Context(), keyID, account, c.cfg.SessionTTL)
 	if err != nil {
 		c.fail(w, r, session{}, err)
 		return
@@ -257,7 +257,7 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 // signout deletes the session from the database, so its cookie is refused
 // from now on by every replica, wherever a copy of it is.
 func (c *Console) signout(w http.ResponseWriter, r *http.Request, s session) {
-	if err := c.cfg.Sessions.DeleteSession(r.Context(), s.Nonce); err != nil {
+	if err := c.cfg.Sessions.End(r.Context(), s.Nonce); err != nil {
 		c.fail(w, r, s, err)
 		return
 	}
@@ -284,7 +284,7 @@ var statusOrder = []fleet.RobotStatus{fleet.RobotInSync, fleet.RobotDeploying, f
 
 func (c *Console) fleetsPage(w http.ResponseWriter, r *http.Request, s session) {
 	ctx := r.Context()
-	p, err := c.cfg.Registry.ListFleets(ctx, store.ListQuery{Account: s.Account, Limit: 200, Filters: map[string]string{}})
+	p, err := c.cfg.Registry.ListFleets(ctx, fleet.ListQuery{Account: s.Account, Limit: 200, Filters: map[string]string{}})
 	if err != nil {
 		c.fail(w, r, s, err)
 		return
@@ -369,7 +369,7 @@ func (c *Console) fleetPage(w http.ResponseWriter, r *http.Request, s session) {
 		c.fail(w, r, s, err)
 		return
 	}
-	jp, err := c.cfg.Deploy.List(ctx, store.ListQuery{Account: s.Account, Limit: 200, Filters: map[string]string{"fleetName": f.Name}})
+	jp, err := c.cfg.Deploy.List(ctx, fleet.ListQuery{Account: s.Account, Limit: 200, Filters: map[string]string{"fleetName": f.Name}})
 	if err != nil {
 		c.fail(w, r, s, err)
 		return
@@ -382,7 +382,7 @@ func (c *Console) fleetPage(w http.ResponseWriter, r *http.Request, s session) {
 			break
 		}
 	}
-	avail, err := c.cfg.Registry.ListRobots(ctx, store.ListQuery{Account: s.Account, Limit: 200, Filters: map[string]string{"status": string(fleet.RobotAvailable)}})
+	avail, err := c.cfg.Registry.ListRobots(ctx, fleet.ListQuery{Account: s.Account, Limit: 200, Filters: map[string]string{"status": string(fleet.RobotAvailable)}})
 	if err != nil {
 		c.fail(w, r, s, err)
 		return
@@ -596,7 +596,7 @@ type appGroup struct {
 }
 
 func (c *Console) applicationsPage(w http.ResponseWriter, r *http.Request, s session) {
-	p, err := c.cfg.Registry.ListApplications(r.Context(), store.ListQuery{Account: s.Account, Limit: 200, Filters: map[string]string{}}, true)
+	p, err := c.cfg.Registry.ListApplications(r.Context(), fleet.ListQuery{Account: s.Account, Limit: 200, Filters: map[string]string{}}, true)
 	if err != nil {
 		c.fail(w, r, s, err)
 		return

@@ -7,12 +7,9 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"time"
-
-	"github.com/fleetsync/fleetsync/internal/store"
 )
 
 // Cookie names. The session cookie is a random token; the database keeps
@@ -50,45 +47,18 @@ func (c *Console) mac(parts ...string) []byte {
 	return m.Sum(nil)
 }
 
-// sessionID is the stored id of a cookie token: its SHA-256, so the
-// database never holds a usable cookie.
-func sessionID(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
-}
-
-// newSession stores a session of keyID and returns the cookie token.
-func (c *Console) newSession(ctx context.Context, keyID, account string) (string, session, error) {
-	b := make([]byte, 32)
-	rand.Read(b)
-	token := base64.RawURLEncoding.EncodeToString(b)
-	now := c.now()
-	st := store.Session{ID: sessionID(token), AccessKeyID: keyID, Account: account, CreatedMs: now.UnixMilli(), ExpiresMs: now.Add(c.cfg.SessionTTL).UnixMilli()}
-	if err := c.cfg.Sessions.CreateSession(ctx, st); err != nil {
-		return "", session{}, err
-	}
-	// Expired sessions are swept at sign-ins, which are rare.
-	if _, err := c.cfg.Sessions.DeleteSessionsExpiredBefore(ctx, now.UnixMilli()); err != nil {
-		c.cfg.Log.Warn("console: sweeping expired sessions failed", "error", err)
-	}
-	return token, session{KeyID: keyID, Account: account, Expires: st.ExpiresMs / 1000, Nonce: st.ID}, nil
-}
-
 // session returns the request's valid session: stored (not signed out),
 // not expired, and its access key still active in its account.
 func (c *Console) session(r *http.Request) (session, error) {
 	ck, err := r.Cookie(sessionCookie)
-	if err != nil || len(ck.Value) < 32 || len(ck.Value) > 64 {
+	if err != nil {
 		return session{}, errNoSession
 	}
-	st, err := c.cfg.Sessions.GetSession(r.Context(), sessionID(ck.Value))
-	if errors.Is(err, store.ErrNotFound) {
-		return session{}, errNoSession
-	}
+	st, ok, err := c.cfg.Sessions.Find(r.Context(), ck.Value)
 	if err != nil {
 		return session{}, err
 	}
-	if c.now().UnixMilli() >= st.ExpiresMs {
+	if !ok {
 		return session{}, errNoSession
 	}
 	s := session{KeyID: st.AccessKeyID, Account: st.Account, Expires: st.ExpiresMs / 1000, Nonce: st.ID}

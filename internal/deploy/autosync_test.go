@@ -97,7 +97,7 @@ func (w *world) prepare(jobARN string) string {
 	for i, r := range targets {
 		rows = append(rows, fleet.RobotDeployment{Job: jobARN, Robot: r.ARN, Seq: i, Status: fleet.RobotPendingNewDeployment})
 	}
-	must(w.t, w.st.Prepare(ctx, jobARN, rows, w.tick()))
+	must(w.t, w.st.Prepare(ctx, jobARN, rows, store.JobOutcome{}, w.tick()))
 	return jobARN
 }
 
@@ -145,7 +145,7 @@ func newWorld(t *testing.T, st store.Store) *world {
 
 func jobCount(t *testing.T, st store.Store) int {
 	t.Helper()
-	p, err := st.ListJobs(t.Context(), store.ListQuery{Account: acct, Limit: 200, Filters: map[string]string{}})
+	p, err := st.ListJobs(t.Context(), fleet.ListQuery{Account: acct, Limit: 200, Filters: map[string]string{}})
 	must(t, err)
 	return len(p.Items)
 }

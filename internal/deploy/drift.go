@@ -32,10 +32,15 @@ const (
 	ReasonNotReached = "NotReached"
 )
 
+// SyncTargetStore finds the robots of a fleet not running a fingerprint.
+type SyncTargetStore interface {
+	SyncTargets(ctx context.Context, account, fleetARN, fingerprint string) ([]fleet.Robot, error)
+}
+
 // SyncTargets is the one definition of the robots a Sync to spec acts on:
 // every robot of the fleet that does not run spec successfully. The engine
 // resolves a Sync job's targets with it, and the drift report lists them.
-func SyncTargets(ctx context.Context, st store.Jobs, account, fleetARN string, spec fleet.JobSpec) ([]fleet.Robot, error) {
+func SyncTargets(ctx context.Context, st SyncTargetStore, account, fleetARN string, spec fleet.JobSpec) ([]fleet.Robot, error) {
 	return st.SyncTargets(ctx, account, fleetARN, spec.Fingerprint())
 }
 

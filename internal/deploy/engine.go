@@ -14,85 +14,38 @@ import (
 	"github.com/fleetsync/fleetsync/internal/store"
 )
 
-// Presence remembers when each robot's agent was last heard by this
-// process, and hands that to the store in batches (Flush) so that the
-// replica driving a job knows of agents that talk to another replica.
-type Presence struct {
-	mu    sync.Mutex
-	seen  map[string]int64
-	dirty map[string]int64
-}
-
-// Seen records that a robot's agent was heard at ms.
-func (p *Presence) Seen(robotARN string, ms int64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.seen == nil {
-		p.seen, p.dirty = map[string]int64{}, map[string]int64{}
-	}
-	p.seen[robotARN] = ms
-	p.dirty[robotARN] = ms
-}
-
-// Last returns when a robot's agent was last heard here, 0 if never.
-func (p *Presence) Last(robotARN string) int64 {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.seen[robotARN]
-}
-
-// Flush stores what was heard since the last flush; on failure the batch is
-// kept for the next one.
-func (p *Presence) Flush(ctx context.Context, st store.Agents) error {
-	p.mu.Lock()
-	batch := p.dirty
-	p.dirty = map[string]int64{}
-	p.mu.Unlock()
-	if len(batch) == 0 {
-		return nil
-	}
-	err := st.RecordAgentsSeen(ctx, batch)
-	if err != nil {
-		p.mu.Lock()
-		for r, ms := range batch {
-			if p.dirty[r] < ms {
-				p.dirty[r] = ms
-			}
-		}
-		p.mu.Unlock()
-	}
-	return err
-}
-
-// Run flushes every interval until ctx ends, then once more.
-func (p *Presence) Run(ctx context.Context, st store.Agents, every time.Duration, log *slog.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			p.Flush(final, st)
-			return
-		case <-t.C:
-			if err := p.Flush(ctx, st); err != nil && ctx.Err() == nil {
-				log.Warn("recording agent liveness failed; retrying at the next flush", "error", err)
-			}
-		}
-	}
+// EngineStore is what the engine reads and writes; the methods are those of
+// store.Jobs, store.Fleets, store.Robots, store.Applications and
+// store.Agents, documented there.
+type EngineStore interface {
+	ActiveJobs(ctx context.Context) ([]string, error)
+	AcquireLease(ctx context.Context, jobARN, owner string, nowMs, untilMs int64) (bool, error)
+	GetJob(ctx context.Context, account, arn string) (fleet.Job, error)
+	GetFleet(ctx context.Context, account, arn string) (fleet.Fleet, error)
+	GetApplication(ctx context.Context, account, arn, version string) (fleet.Application, error)
+	FleetRobots(ctx context.Context, account, fleetARN string, limit int) ([]fleet.Robot, error)
+	SyncTargets(ctx context.Context, account, fleetARN, fingerprint string) ([]fleet.Robot, error)
+	StartPreparing(ctx context.Context, jobARN string) error
+	Prepare(ctx context.Context, jobARN string, rows []fleet.RobotDeployment, finish store.JobOutcome, nowMs int64) error
+	FailJob(ctx context.Context, jobARN, code, reason string, nowMs int64) error
+	Counts(ctx context.Context, jobARN string) (store.JobCounts, error)
+	Rows(ctx context.Context, jobARN string, status fleet.RobotStatus, limit int) ([]fleet.RobotDeployment, error)
+	DeployingAgentsSeen(ctx context.Context, jobARN string) (map[string]int64, error)
+	Apply(ctx context.Context, jobARN string, step store.Step, nowMs int64) error
+	DeleteJobsFinishedBefore(ctx context.Context, ms int64) (int, error)
 }
 
 // Engine drives active jobs: it prepares Pending jobs and advances
 // InProgress ones with the planner, committing every change before acting
 // on it. A lease in the database makes one engine at a time drive a job.
 type Engine struct {
-	Store    store.Store
+	Store    EngineStore
 	Bundles  blob.Store
 	Presence *Presence
 	Limits   Limits
-	// Notify wakes a robot's long-poll after it was given work.
-	Notify func(robotARN string)
+	// Wake wakes a robot's long poll after it was given work or timed out;
+	// nil is fine.
+	Wake Waker
 	// Tick is how often every active job is looked at without a wake-up.
 	Tick     time.Duration
 	LeaseTTL time.Duration
@@ -133,8 +86,8 @@ func (e *Engine) init() {
 	})
 }
 
-// Wake asks the engine to look at its jobs now.
-func (e *Engine) Wake() {
+// WakeEngine asks the engine to look at its jobs now.
+func (e *Engine) WakeEngine() {
 	e.init()
 	select {
 	case e.wake <- struct{}{}:
@@ -241,11 +194,10 @@ func (e *Engine) prepare(ctx context.Context, j fleet.Job) error {
 	} else if err != nil {
 		return err
 	}
-	// Per architecture: "" when its bundle can be deployed, else a failure code and reason.
-	type archCheck struct{ code, reason string }
-	checks := map[fleet.Architecture]archCheck{}
+	// Per architecture: nil when its bundle can be deployed, else why not.
+	checks := map[fleet.Architecture]*SourceError{}
 	for _, arch := range []fleet.Architecture{fleet.X86_64, fleet.ARM64, fleet.ARMHF} {
-		checks[arch] = archCheck{CodeMissingArch, "The robot application has no source for architecture " + string(arch) + "."}
+		checks[arch] = &SourceError{Code: CodeMissingArch, Reason: "The robot application has no source for architecture " + string(arch) + "."}
 	}
 	for _, app := range j.Spec.Apps {
 		v, err := e.Store.GetApplication(ctx, j.Account, app.Application, app.ApplicationVersion)
@@ -255,17 +207,12 @@ func (e *Engine) prepare(ctx context.Context, j fleet.Job) error {
 			return err
 		}
 		for _, src := range v.Sources {
-			obj, err := e.Bundles.Stat(ctx, src.Bucket, src.Key)
-			switch {
-			case errors.Is(err, blob.ErrNotExist):
-				checks[src.Architecture] = archCheck{CodeResourceNotFound, "The bundle s3://" + src.Bucket + "/" + src.Key + " no longer exists."}
-			case err != nil:
+			_, err := CheckSource(ctx, e.Bundles, src.Bucket, src.Key, src.ETag, false)
+			se, bad := errors.AsType[*SourceError](err)
+			if err != nil && !bad {
 				return err
-			case obj.ETag != src.ETag:
-				checks[src.Architecture] = archCheck{CodeEtagMismatch, "The bundle s3://" + src.Bucket + "/" + src.Key + " changed since the version was created."}
-			default:
-				checks[src.Architecture] = archCheck{}
 			}
+			checks[src.Architecture] = se
 		}
 	}
 	var robots []fleet.Robot
@@ -281,15 +228,45 @@ func (e *Engine) prepare(ctx context.Context, j fleet.Job) error {
 	rows := make([]fleet.RobotDeployment, len(robots))
 	for i, r := range robots {
 		rows[i] = fleet.RobotDeployment{Job: j.ARN, Robot: r.ARN, Seq: i, Status: fleet.RobotPendingNewDeployment}
-		if c := checks[r.Architecture]; c.code != "" {
-			rows[i].Status, rows[i].FailureCode, rows[i].FailureReason = fleet.RobotFailed, c.code, c.reason
+		if c := checks[r.Architecture]; c != nil {
+			rows[i].Status, rows[i].FailureCode, rows[i].FailureReason = fleet.RobotFailed, c.Code, c.Reason
 		}
 	}
-	if err := e.Store.Prepare(ctx, j.ARN, rows, now); err != nil {
+	// The planner decides whether the job runs or is over already (no
+	// targets; every target failed its checks): the store only writes.
+	var finish store.JobOutcome
+	if plan := Decide(ObservePrepared(j, rows), e.Limits, now); plan.Finish != nil {
+		finish = store.JobOutcome{Status: plan.Finish.Status, Code: plan.Finish.Code, Reason: plan.Finish.Reason}
+	}
+	if err := e.Store.Prepare(ctx, j.ARN, rows, finish, now); err != nil {
 		return err
 	}
-	e.Log.Info("deployment job prepared", "job", j.ARN, "targets", len(rows))
+	e.Log.Info("deployment job prepared", "job", j.ARN, "targets", len(rows), "finished", finish.Status)
 	return nil
+}
+
+// ObservePrepared is what the planner knows of a job whose rows are about
+// to be written: nothing deploys yet, rows failed at preparation count as
+// failed.
+func ObservePrepared(j fleet.Job, rows []fleet.RobotDeployment) Observed {
+	cfg := j.Spec.Config
+	o := Observed{
+		Targets: len(rows), ConcurrentPercent: cfg.ConcurrentPercent, FailureThresholdPercent: cfg.FailureThresholdPercent,
+		RobotTimeoutMs: cfg.RobotTimeoutSeconds * 1000, CreatedMs: j.CreatedMs,
+	}
+	window := Window(o.Targets, o.ConcurrentPercent)
+	for _, r := range rows {
+		switch r.Status {
+		case fleet.RobotFailed, fleet.RobotNoResponse:
+			o.Failed++
+		case fleet.RobotPendingNewDeployment:
+			o.PendingTotal++
+			if len(o.Pending) < window {
+				o.Pending = append(o.Pending, r.Robot)
+			}
+		}
+	}
+	return o
 }
 
 // advance observes an InProgress job, plans and applies one step.
@@ -342,13 +319,12 @@ func (e *Engine) advance(ctx context.Context, j fleet.Job) error {
 	if err := e.Store.Apply(ctx, j.ARN, step, now); err != nil {
 		return err
 	}
-	if e.Notify != nil {
-		for _, r := range plan.Start {
-			e.Notify(r)
-		}
-		for _, t := range plan.NoResponse {
-			e.Notify(t.Robot)
-		}
+	wake := orNop(e.Wake)
+	for _, r := range plan.Start {
+		wake.WakeRobot(r)
+	}
+	for _, t := range plan.NoResponse {
+		wake.WakeRobot(t.Robot)
 	}
 	if plan.Finish != nil {
 		e.Log.Info("deployment job finished", "job", j.ARN, "status", plan.Finish.Status, "failure_code", plan.Finish.Code)

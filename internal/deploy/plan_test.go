@@ -131,3 +131,58 @@ func TestDecideNeverExceedsWindow(t *testing.T) {
 		}
 	}
 }
+
+// TestDecidePrepared is the planner's verdict on a job whose rows are about
+// to be written (Engine.prepare): the store writes whatever it decides,
+// including the cases that end a job before any robot starts.
+func TestDecidePrepared(t *testing.T) {
+	const now = 1_000_000
+	lim := Limits{FleetTimeoutMs: 30 * 24 * 3600 * 1000, AgentSilenceMs: 30_000}
+	job := func(threshold int) fleet.Job {
+		return fleet.Job{ARN: "j", CreatedMs: now - 1000, Spec: fleet.JobSpec{Config: fleet.DeploymentConfig{
+			ConcurrentPercent: 50, FailureThresholdPercent: threshold, RobotTimeoutSeconds: 60}}}
+	}
+	rows := func(statuses ...fleet.RobotStatus) []fleet.RobotDeployment {
+		out := make([]fleet.RobotDeployment, len(statuses))
+		for i, s := range statuses {
+			out[i] = fleet.RobotDeployment{Job: "j", Robot: fmt.Sprintf("r%d", i), Seq: i, Status: s}
+		}
+		return out
+	}
+	const (
+		pending = fleet.RobotPendingNewDeployment
+		failed  = fleet.RobotFailed
+	)
+	breached := &Finish{fleet.JobFailed, CodeThresholdBreached, reasonThresholdBreach}
+	for _, c := range []struct {
+		name string
+		job  fleet.Job
+		rows []fleet.RobotDeployment
+		want *Finish
+	}{
+		{"no targets succeeds at once", job(25), nil, &Finish{Status: fleet.JobSucceeded}},
+		{"every target failed (100 %) breaches any threshold", job(100), rows(failed, failed, failed), breached},
+		{"one of one failed", job(1), rows(failed), breached},
+		{"failed share reaches the threshold", job(50), rows(failed, pending), breached},
+		{"failed share under the threshold runs", job(50), rows(failed, pending, pending), nil},
+		{"all runnable runs", job(25), rows(pending, pending, pending, pending), nil},
+		{"fleet timeout already passed", fleet.Job{ARN: "j", CreatedMs: now - lim.FleetTimeoutMs, Spec: job(25).Spec}, rows(pending),
+			&Finish{fleet.JobFailed, CodeFleetTimeout, reasonFleetTimeout}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := ObservePrepared(c.job, c.rows)
+			if o.Targets != len(c.rows) {
+				t.Fatalf("Targets = %d, want %d", o.Targets, len(c.rows))
+			}
+			got := Decide(o, lim, now).Finish
+			if !reflect.DeepEqual(got, c.want) {
+				t.Fatalf("Decide(ObservePrepared(...)).Finish = %+v, want %+v", got, c.want)
+			}
+		})
+	}
+	// The pending robots the planner sees are the first of the window, in order.
+	o := ObservePrepared(job(25), rows(failed, pending, pending, pending, pending))
+	if want := []string{"r1", "r2", "r3"}; !reflect.DeepEqual(o.Pending, want) || o.PendingTotal != 4 || o.Failed != 1 {
+		t.Fatalf("ObservePrepared = %+v, want Pending %v, PendingTotal 4, Failed 1", o, want)
+	}
+}

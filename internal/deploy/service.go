@@ -13,16 +13,35 @@ import (
 	"github.com/fleetsync/fleetsync/internal/store"
 )
 
+// ServiceStore is what the job operations (and the drift report and
+// continuous sync built on them) read and write; the methods are those of
+// store.Jobs, store.Fleets, store.Applications and store.Reports,
+// documented there.
+type ServiceStore interface {
+	GetFleet(ctx context.Context, account, arn string) (fleet.Fleet, error)
+	GetApplication(ctx context.Context, account, arn, version string) (fleet.Application, error)
+	CreateJob(ctx context.Context, j store.NewJob, maxActive int) error
+	JobByToken(ctx context.Context, account, operation, token string) (fleet.Job, string, error)
+	GetJob(ctx context.Context, account, arn string) (fleet.Job, error)
+	ListJobs(ctx context.Context, q fleet.ListQuery) (fleet.Page[fleet.Job], error)
+	JobRobots(ctx context.Context, jobARN string) ([]fleet.RobotDeployment, error)
+	SourceJob(ctx context.Context, account, fleetARN string) (fleet.Job, error)
+	SyncTargets(ctx context.Context, account, fleetARN, fingerprint string) ([]fleet.Robot, error)
+	Rows(ctx context.Context, jobARN string, status fleet.RobotStatus, limit int) ([]fleet.RobotDeployment, error)
+	CancelJob(ctx context.Context, account, jobARN, abortCode, abortReason string, nowMs int64) error
+	LastRows(ctx context.Context, account, fleetARN string) ([]fleet.RobotDeployment, error)
+	AutoSyncCandidates(ctx context.Context, tagKey string) ([]fleet.TaggedFleet, error)
+}
+
 // Service implements the deployment job operations.
 type Service struct {
-	Store  store.Store
+	Store  ServiceStore
 	Region string
 	// MaxActiveJobs is the per-account quota of active jobs.
 	MaxActiveJobs int
-	// Wake tells the engine there is new work; nil is fine.
-	Wake func()
-	// Notify tells a robot's waiting long-poll to look again; nil is fine.
-	Notify func(robotARN string)
+	// Wake tells the engine there is new work and robots' long polls to
+	// look again; nil is fine.
+	Wake Waker
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -34,11 +53,7 @@ func (s *Service) now() time.Time {
 	return time.Now()
 }
 
-func (s *Service) wake() {
-	if s.Wake != nil {
-		s.Wake()
-	}
-}
+func (s *Service) wake() { orNop(s.Wake).WakeEngine() }
 
 // ConfigInput is a deployment config as the caller sent it: nil members
 // take the defaults of SPEC §5.
@@ -266,7 +281,7 @@ func (s *Service) job(ctx context.Context, account, jobARN string) (fleet.Job, e
 }
 
 // List pages the account's jobs; filters "status" and "fleetName".
-func (s *Service) List(ctx context.Context, q store.ListQuery) (fleet.Page[fleet.Job], error) {
+func (s *Service) List(ctx context.Context, q fleet.ListQuery) (fleet.Page[fleet.Job], error) {
 	for name, v := range q.Filters {
 		switch name {
 		case "fleetName":
@@ -303,10 +318,8 @@ func (s *Service) Cancel(ctx context.Context, account, jobARN string) error {
 	case err != nil:
 		return fleet.Wrap(fleet.Internal, err, "store failure")
 	}
-	if s.Notify != nil {
-		for _, r := range rows {
-			s.Notify(r.Robot)
-		}
+	for _, r := range rows {
+		orNop(s.Wake).WakeRobot(r.Robot)
 	}
 	s.wake()
 	return nil

@@ -28,8 +28,27 @@ const Channel = "fleetsync_wake"
 // maxPayload keeps a NOTIFY under PostgreSQL's 8000-byte payload limit.
 const maxPayload = 7900
 
-// Bus publishes and receives wake-up messages. Messages are short strings
-// without newlines; a replica does not receive its own.
+// Local is this replica's end of the wake-ups, which the bus delivers what
+// other replicas sent to (agentapi.Hub).
+type Local interface {
+	// WakeRobot wakes the robot's long poll if it waits here.
+	WakeRobot(robotARN string)
+	// WakeEngine wakes this replica's engine.
+	WakeEngine()
+	// WakeAll wakes every long poll and the engine: wake-ups may have been
+	// missed.
+	WakeAll()
+}
+
+// The wire encoding of a wake-up, private to the bus: "r <robot ARN>" or "e".
+const (
+	robotPrefix = "r "
+	engineMsg   = "e"
+)
+
+// Bus publishes and receives wake-ups; it implements deploy.Waker. On the
+// wire a message is a short string without newlines; a replica does not
+// receive its own.
 type Bus struct {
 	cfg  *pgx.ConnConfig
 	node string
@@ -52,10 +71,25 @@ func New(databaseURL, node string, log *slog.Logger) (*Bus, error) {
 	return &Bus{cfg: cfg, node: node, log: log, pending: map[string]struct{}{}, kick: make(chan struct{}, 1)}, nil
 }
 
-// Publish queues msg for every other replica; it never blocks. Messages
+// WakeRobot tells the other replicas the robot has work (deploy.Waker).
+func (b *Bus) WakeRobot(robotARN string) { b.queue(robotPrefix + robotARN) }
+
+// WakeEngine tells the other replicas' engines to look (deploy.Waker).
+func (b *Bus) WakeEngine() { b.queue(engineMsg) }
+
+// deliver hands one message of another replica to local.
+func deliver(local Local, msg string) {
+	if arn, ok := strings.CutPrefix(msg, robotPrefix); ok {
+		local.WakeRobot(arn)
+	} else if msg == engineMsg {
+		local.WakeEngine()
+	}
+}
+
+// queue queues msg for every other replica; it never blocks. Messages
 // queued while a NOTIFY is in flight go together in the next one, and
 // duplicates collapse.
-func (b *Bus) Publish(msg string) {
+func (b *Bus) queue(msg string) {
 	b.mu.Lock()
 	b.pending[msg] = struct{}{}
 	b.mu.Unlock()
@@ -65,13 +99,13 @@ func (b *Bus) Publish(msg string) {
 	}
 }
 
-// Run listens and publishes until ctx ends: deliver gets each message of
-// another replica; resync runs after the listening connection was restored
+// Run listens and publishes until ctx ends: local gets each wake-up of
+// another replica, and WakeAll after the listening connection was restored
 // (notifications may have been missed). ready, if not nil, is closed once
 // the first LISTEN is in place.
-func (b *Bus) Run(ctx context.Context, deliver func(msg string), resync func(), ready chan<- struct{}) {
+func (b *Bus) Run(ctx context.Context, local Local, ready chan<- struct{}) {
 	var wg sync.WaitGroup
-	wg.Go(func() { b.listen(ctx, deliver, resync, ready) })
+	wg.Go(func() { b.listen(ctx, local, ready) })
 	wg.Go(func() { b.publish(ctx) })
 	wg.Wait()
 }
@@ -95,7 +129,7 @@ func backoff(ctx context.Context, n int) bool {
 	}
 }
 
-func (b *Bus) listen(ctx context.Context, deliver func(string), resync func(), ready chan<- struct{}) {
+func (b *Bus) listen(ctx context.Context, local Local, ready chan<- struct{}) {
 	prefix := b.node + " "
 	for attempt, connected := 0, false; ctx.Err() == nil; attempt++ {
 		if attempt > 0 && !backoff(ctx, attempt) {
@@ -116,7 +150,7 @@ func (b *Bus) listen(ctx context.Context, deliver func(string), resync func(), r
 		}
 		if connected {
 			b.log.Info("wake-up listener reconnected")
-			resync()
+			local.WakeAll()
 		} else if ready != nil {
 			close(ready)
 		}
@@ -135,7 +169,7 @@ func (b *Bus) listen(ctx context.Context, deliver func(string), resync func(), r
 			_, body, _ := strings.Cut(n.Payload, " ")
 			for msg := range strings.SplitSeq(body, "\n") {
 				if msg != "" {
-					deliver(msg)
+					deliver(local, msg)
 				}
 			}
 		}

@@ -12,6 +12,16 @@ import (
 	"github.com/fleetsync/fleetsync/internal/pgtest"
 )
 
+// recorder is a Local that records what it is told, in the wire's words.
+type recorder struct {
+	got      chan string
+	resynced chan struct{}
+}
+
+func (r recorder) WakeRobot(arn string) { r.got <- "r " + arn }
+func (r recorder) WakeEngine()          { r.got <- "e" }
+func (r recorder) WakeAll()             { r.resynced <- struct{}{} }
+
 // started runs a bus until the test ends and returns what it delivers and
 // a channel ticked at each resync.
 func started(t *testing.T, url, node string) (*Bus, chan string, chan struct{}) {
@@ -26,7 +36,7 @@ func started(t *testing.T, url, node string) (*Bus, chan string, chan struct{}) 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		b.Run(ctx, func(m string) { got <- m }, func() { resynced <- struct{}{} }, ready)
+		b.Run(ctx, recorder{got, resynced}, ready)
 		close(done)
 	}()
 	t.Cleanup(func() { cancel(); <-done })
@@ -58,7 +68,7 @@ func TestBusAcrossReplicas(t *testing.T) {
 	a, fromB, _ := started(t, url, "node-a")
 	b, fromA, _ := started(t, url, "node-b")
 
-	a.Publish("r arn:robot/1")
+	a.WakeRobot("arn:robot/1")
 	got := receive(t, fromA, 1)
 	if got["r arn:robot/1"] != 1 {
 		t.Fatalf("b received %v", got)
@@ -66,7 +76,7 @@ func TestBusAcrossReplicas(t *testing.T) {
 	// Many messages, more than one NOTIFY payload holds: all arrive, once each.
 	long := strings.Repeat("x", 200)
 	for i := range 300 {
-		b.Publish(fmt.Sprintf("r %s/%d", long, i))
+		b.WakeRobot(fmt.Sprintf("%s/%d", long, i))
 	}
 	got = receive(t, fromB, 300)
 	for i := range 300 {
@@ -75,7 +85,7 @@ func TestBusAcrossReplicas(t *testing.T) {
 		}
 	}
 	// A replica never hears itself: a's own messages did not come back to a.
-	a.Publish("e")
+	a.WakeEngine()
 	if m := receive(t, fromA, 1); m["e"] != 1 {
 		t.Fatalf("b received %v", m)
 	}
@@ -104,7 +114,7 @@ func TestBusResyncsAfterLosingItsConnection(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("no resync after the listening connection was cut")
 	}
-	a.Publish("r after-reconnect")
+	a.WakeRobot("after-reconnect")
 	if m := receive(t, fromA, 1); m["r after-reconnect"] != 1 {
 		t.Fatalf("after reconnecting b received %v", m)
 	}

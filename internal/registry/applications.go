@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/fleetsync/fleetsync/internal/blob"
+	"github.com/fleetsync/fleetsync/internal/deploy"
 	"github.com/fleetsync/fleetsync/internal/fleet"
 	"github.com/fleetsync/fleetsync/internal/store"
 )
@@ -147,23 +148,17 @@ func (s *Service) CreateApplicationVersion(ctx context.Context, account, arn str
 	sources := slices.Clone(latest.Sources)
 	var etags []string
 	for i, src := range sources {
-		obj, err := s.Bundles.Stat(ctx, src.Bucket, src.Key)
-		if errors.Is(err, blob.ErrNotExist) {
+		obj, err := deploy.CheckSource(ctx, s.Bundles, src.Bucket, src.Key, "", true)
+		if se, ok := errors.AsType[*deploy.SourceError](err); ok {
+			if se.Code == deploy.CodeEtagMismatch {
+				return fleet.Application{}, fleet.Errorf(fleet.Invalid, "sources: object s3://%s/%s changed while its version was being created; try again", src.Bucket, src.Key)
+			}
 			return fleet.Application{}, fleet.Errorf(fleet.Invalid, "sources: object s3://%s/%s does not exist", src.Bucket, src.Key)
 		}
 		if err != nil {
 			return fleet.Application{}, fleet.Wrap(fleet.Unavailable, err, "bundle store unavailable")
 		}
-		// S3 has no SHA-256 to give: the store streams the object once
-		// (conditional on this ETag) and remembers the digest.
-		sum, err := s.Bundles.SHA256(ctx, src.Bucket, src.Key, obj.ETag)
-		if errors.Is(err, blob.ErrChanged) || errors.Is(err, blob.ErrNotExist) {
-			return fleet.Application{}, fleet.Errorf(fleet.Invalid, "sources: object s3://%s/%s changed while its version was being created; try again", src.Bucket, src.Key)
-		}
-		if err != nil {
-			return fleet.Application{}, fleet.Wrap(fleet.Unavailable, err, "bundle store unavailable")
-		}
-		sources[i].ETag, sources[i].SHA256 = obj.ETag, sum
+		sources[i].ETag, sources[i].SHA256 = obj.ETag, obj.SHA256
 		etags = append(etags, obj.ETag)
 	}
 	if s3Etags != nil && !sameETags(s3Etags, etags) {
@@ -217,7 +212,7 @@ func (s *Service) DescribeApplication(ctx context.Context, account, arn, version
 
 // ListApplications pages applications ($LATEST rows, or every version with
 // allVersions); filter "name".
-func (s *Service) ListApplications(ctx context.Context, q store.ListQuery, allVersions bool) (fleet.Page[fleet.Application], error) {
+func (s *Service) ListApplications(ctx context.Context, q fleet.ListQuery, allVersions bool) (fleet.Page[fleet.Application], error) {
 	if err := checkFilters(q.Filters, "name"); err != nil {
 		return fleet.Page[fleet.Application]{}, err
 	}

@@ -44,9 +44,19 @@ func DefaultLimits() Limits {
 // DescribeFleetRobots is the most robots DescribeFleet returns (the model's cap).
 const DescribeFleetRobots = 1000
 
+// Store is what the registry reads and writes: fleets, robots,
+// applications and tags, and a job's existence (for tagging it).
+type Store interface {
+	store.Fleets
+	store.Robots
+	store.Applications
+	store.Tags
+	GetJob(ctx context.Context, account, arn string) (fleet.Job, error)
+}
+
 // Service implements the registry operations.
 type Service struct {
-	Store   store.Store
+	Store   Store
 	Bundles blob.Store
 	// Region is minted into every ARN; ARNs of other regions are not found.
 	Region string
@@ -160,7 +170,7 @@ func (s *Service) DescribeFleet(ctx context.Context, account, fleetARN string) (
 }
 
 // ListFleets pages the account's fleets; filter "name".
-func (s *Service) ListFleets(ctx context.Context, q store.ListQuery) (fleet.Page[fleet.Fleet], error) {
+func (s *Service) ListFleets(ctx context.Context, q fleet.ListQuery) (fleet.Page[fleet.Fleet], error) {
 	if err := checkFilters(q.Filters, "name"); err != nil {
 		return fleet.Page[fleet.Fleet]{}, err
 	}
@@ -244,7 +254,7 @@ func (s *Service) DescribeRobot(ctx context.Context, account, robotARN string) (
 }
 
 // ListRobots pages the account's robots; filters "status" and "fleetName".
-func (s *Service) ListRobots(ctx context.Context, q store.ListQuery) (fleet.Page[fleet.Robot], error) {
+func (s *Service) ListRobots(ctx context.Context, q fleet.ListQuery) (fleet.Page[fleet.Robot], error) {
 	if err := checkFilters(q.Filters, "status", "fleetName"); err != nil {
 		return fleet.Page[fleet.Robot]{}, err
 	}

@@ -18,7 +18,6 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -216,25 +215,26 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	}
 	// Wake-ups stay in this process on SQLite (one replica); on PostgreSQL
 	// they also reach the other replicas.
-	notify, wake := hub.Notify, engine.Wake
+	hub.Engine = engine
+	var wake deploy.Waker = hub
 	var nonces agentapi.Nonces
 	var bus *pgbus.Bus
 	if cfg.Postgres() {
 		if bus, err = pgbus.New(cfg.Database, d.NodeID, log.With("component", "pgbus")); err != nil {
 			return err
 		}
-		notify = func(robotARN string) { hub.Notify(robotARN); bus.Publish("r " + robotARN) }
-		wake = func() { engine.Wake(); bus.Publish("e") }
+		wake = deploy.Wakers{hub, bus}
 		nonces = &agentapi.StoreNonces{Store: d.Store, Log: log.With("component", "agentapi")}
 	}
-	engine.Notify = notify
-	jobs := &deploy.Service{Store: d.Store, Region: cfg.Region, MaxActiveJobs: 100, Wake: wake, Notify: notify}
+	engine.Wake = wake
+	jobs := &deploy.Service{Store: d.Store, Region: cfg.Region, MaxActiveJobs: 100, Wake: wake}
 	autoSync := &deploy.AutoSync{Jobs: jobs, Tick: cfg.EngineTick, Log: log.With("component", "autosync"),
 		OnStart: func(fleet.Job) { mets.AutoSyncStarted() }}
+	robots := &deploy.Robots{Store: d.Store, Bundles: bundles, Presence: presence, Wake: wake, Log: log.With("component", "robots")}
 	// One set of failed-authentication budgets for every door.
 	guard := authguard.New(authguard.DefaultLimits(), nil)
 	agents := agentapi.New(agentapi.Config{
-		Store: d.Store, Bundles: bundles, Presign: presign, Presence: presence, Hub: hub, Wake: wake, Nonces: nonces,
+		Robots: robots, Bundles: bundles, Presign: presign, Hub: hub, Nonces: nonces,
 		URLKey: d.Keys.Derive("bundle-url"), URLTTL: cfg.BundleURLTTL, PollInterval: cfg.AgentPollInterval, MaxWait: maxWait,
 		Log: log.With("component", "agentapi"), Guard: guard,
 	})
@@ -257,7 +257,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	})
 	mux.Handle("GET /metrics", mets.Handler())
 	cons := console.New(console.Config{
-		Registry: reg, Deploy: jobs, Reports: d.Store, Credentials: d.Credentials.Lookup, Sessions: d.Store, Presence: presence,
+		Registry: reg, Deploy: jobs, Reports: &deploy.Reports{Store: d.Store}, Credentials: d.Credentials.Lookup, Sessions: &credential.Sessions{Store: d.Store, Log: log.With("component", "console")}, Presence: presence,
 		Key: d.Keys.Derive("console-session"), Log: log.With("component", "console"), Guard: guard,
 	})
 	mux.Handle("/console/", cons)
@@ -297,13 +297,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	})
 	if bus != nil {
 		background.Go(func() {
-			bus.Run(engineCtx, func(msg string) {
-				if arn, ok := strings.CutPrefix(msg, "r "); ok {
-					hub.Notify(arn)
-				} else if msg == "e" {
-					engine.Wake()
-				}
-			}, func() { hub.NotifyAll(); engine.Wake() }, nil)
+			bus.Run(engineCtx, hub, nil)
 		})
 	}
 	defer func() { stopEngine(); background.Wait() }()

@@ -6,13 +6,6 @@ import (
 	"github.com/fleetsync/fleetsync/internal/fleet"
 )
 
-// TaggedFleet is a fleet found by one of its tags.
-type TaggedFleet struct {
-	Account  string
-	ARN      string
-	TagValue string
-}
-
 // Reports are the read-only views behind the drift report, continuous sync,
 // the console and metrics. They read across rows the per-aggregate
 // interfaces keep apart, in one query each, so that they stay cheap enough
@@ -24,7 +17,7 @@ type Reports interface {
 	// AutoSyncCandidates returns the fleets of every account that carry
 	// tagKey and have at least one robot Registered (never deployed since it
 	// joined), with the tag's value, in creation order.
-	AutoSyncCandidates(ctx context.Context, tagKey string) ([]TaggedFleet, error)
+	AutoSyncCandidates(ctx context.Context, tagKey string) ([]fleet.TaggedFleet, error)
 	// RobotStatusCounts counts the robots of every account by status.
 	RobotStatusCounts(ctx context.Context) (map[fleet.RobotStatus]int, error)
 	// FleetStatusCounts counts an account's robots by fleet ARN and status;

@@ -27,17 +27,6 @@ var (
 	ErrConflict = errors.New("store: conflict")
 )
 
-// ListQuery selects one page of an account's resources in (creation time,
-// ARN) order.
-type ListQuery struct {
-	Account string
-	// Filters are exact-match filters ANDed together; the names each list
-	// accepts are documented on its method.
-	Filters map[string]string
-	After   *fleet.Cursor
-	Limit   int
-}
-
 // Fleets stores deployment fleets.
 type Fleets interface {
 	// CreateFleet inserts f; ErrExists for a taken name, ErrLimit when the
@@ -46,7 +35,7 @@ type Fleets interface {
 	// GetFleet returns the fleet with its tags, or ErrNotFound.
 	GetFleet(ctx context.Context, account, arn string) (fleet.Fleet, error)
 	// ListFleets pages the account's fleets; filter "name".
-	ListFleets(ctx context.Context, q ListQuery) (fleet.Page[fleet.Fleet], error)
+	ListFleets(ctx context.Context, q fleet.ListQuery) (fleet.Page[fleet.Fleet], error)
 	// DeleteFleet removes the fleet and its tags and deregisters its robots.
 	DeleteFleet(ctx context.Context, account, arn string) error
 }
@@ -59,7 +48,7 @@ type Robots interface {
 	// GetRobot returns the robot with its tags, or ErrNotFound.
 	GetRobot(ctx context.Context, account, arn string) (fleet.Robot, error)
 	// ListRobots pages the account's robots; filters "status" and "fleetName".
-	ListRobots(ctx context.Context, q ListQuery) (fleet.Page[fleet.Robot], error)
+	ListRobots(ctx context.Context, q fleet.ListQuery) (fleet.Page[fleet.Robot], error)
 	// FleetRobots returns up to limit robots of a fleet in creation order.
 	FleetRobots(ctx context.Context, account, fleetARN string, limit int) ([]fleet.Robot, error)
 	// DeleteRobot removes the robot and its tags.
@@ -92,7 +81,7 @@ type Applications interface {
 	CreateApplicationVersion(ctx context.Context, account, arn, expectRevision string, sources []fleet.Source, createdMs int64, maxVersions int) (fleet.Application, error)
 	// ListApplications pages the account's applications, $LATEST only or,
 	// with allVersions, $LATEST followed by each numbered version; filter "name".
-	ListApplications(ctx context.Context, q ListQuery, allVersions bool) (fleet.Page[fleet.Application], error)
+	ListApplications(ctx context.Context, q fleet.ListQuery, allVersions bool) (fleet.Page[fleet.Application], error)
 	// DeleteApplication removes the application, every version and its tags.
 	DeleteApplication(ctx context.Context, account, arn string) error
 	// DeleteApplicationVersion removes one numbered version.
@@ -212,7 +201,7 @@ type Jobs interface {
 	// GetJob returns a job with its tags.
 	GetJob(ctx context.Context, account, arn string) (fleet.Job, error)
 	// ListJobs pages the account's jobs; filters "status" and "fleetName".
-	ListJobs(ctx context.Context, q ListQuery) (fleet.Page[fleet.Job], error)
+	ListJobs(ctx context.Context, q fleet.ListQuery) (fleet.Page[fleet.Job], error)
 	// JobRobots returns a job's rows in start order.
 	JobRobots(ctx context.Context, jobARN string) ([]fleet.RobotDeployment, error)
 	// SourceJob returns the fleet's most recent job that was not Canceled.
@@ -228,9 +217,10 @@ type Jobs interface {
 	// StartPreparing moves a Pending job to Preparing.
 	StartPreparing(ctx context.Context, jobARN string) error
 	// Prepare writes the rows of a Preparing job, sets its targets and robot
-	// statuses, and moves it to InProgress (or Succeeded with no rows to
-	// run). Rows given as Failed are final at once.
-	Prepare(ctx context.Context, jobARN string, rows []fleet.RobotDeployment, nowMs int64) error
+	// statuses, and moves it to finish.Status when that is set (the planner
+	// decided the job is over already), else to InProgress. Rows given as
+	// Failed are final at once. It decides nothing itself.
+	Prepare(ctx context.Context, jobARN string, rows []fleet.RobotDeployment, finish JobOutcome, nowMs int64) error
 	// FailJob ends an active job as Failed with a code (job-level failure).
 	FailJob(ctx context.Context, jobARN, code, reason string, nowMs int64) error
 	// Counts returns the job's rows by status.

@@ -40,7 +40,7 @@ func BenchmarkAgentPollReads(b *testing.B) {
 	must(s.CreateJob(ctx, store.NewJob{Job: fleet.Job{ARN: job, Account: acct, Fleet: f.ARN, Status: fleet.JobPending, Spec: spec,
 		CreatedMs: 2, Operation: fleet.OpCreateDeploymentJob, Tags: fleet.Tags{}}, Operation: fleet.OpCreateDeploymentJob, ClientToken: "t", ParamsHash: "h"}, 10))
 	must(s.StartPreparing(ctx, job))
-	must(s.Prepare(ctx, job, []fleet.RobotDeployment{{Robot: r.ARN, Seq: 0, Status: fleet.RobotPendingNewDeployment}}, 3))
+	must(s.Prepare(ctx, job, []fleet.RobotDeployment{{Robot: r.ARN, Seq: 0, Status: fleet.RobotPendingNewDeployment}}, store.JobOutcome{}, 3))
 	must(s.Apply(ctx, job, store.Step{Start: []string{r.ARN}}, 4))
 
 	for _, mode := range []struct {

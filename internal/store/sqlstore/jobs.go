@@ -114,7 +114,7 @@ func (s *Store) GetJob(ctx context.Context, account, arn string) (fleet.Job, err
 }
 
 // ListJobs implements store.Jobs.
-func (s *Store) ListJobs(ctx context.Context, q store.ListQuery) (fleet.Page[fleet.Job], error) {
+func (s *Store) ListJobs(ctx context.Context, q fleet.ListQuery) (fleet.Page[fleet.Job], error) {
 	query, args, err := pageQuery(`SELECT `+jobCols+` FROM deployment_jobs WHERE account = $1`, []any{q.Account}, q,
 		map[string]string{"status": "status", "fleetName": "fleet_name"}, "created_ms, arn")
 	if err != nil {
@@ -242,7 +242,7 @@ func (s *Store) StartPreparing(ctx context.Context, jobARN string) error {
 }
 
 // Prepare implements store.Jobs.
-func (s *Store) Prepare(ctx context.Context, jobARN string, rows []fleet.RobotDeployment, nowMs int64) error {
+func (s *Store) Prepare(ctx context.Context, jobARN string, rows []fleet.RobotDeployment, finish store.JobOutcome, nowMs int64) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		st, err := s.jobStatus(ctx, tx, jobARN)
 		if err != nil {
@@ -251,7 +251,6 @@ func (s *Store) Prepare(ctx context.Context, jobARN string, rows []fleet.RobotDe
 		if st != fleet.JobPreparing {
 			return store.ErrConflict
 		}
-		runnable := 0
 		for _, r := range rows {
 			var prior string
 			if err := tx.QueryRowContext(ctx, `SELECT status FROM robots WHERE arn = $1`, r.Robot).Scan(&prior); err != nil {
@@ -263,8 +262,6 @@ func (s *Store) Prepare(ctx context.Context, jobARN string, rows []fleet.RobotDe
 			finished := int64(0)
 			if r.Status.Finished() {
 				finished = nowMs
-			} else {
-				runnable++
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO job_robots (job_arn, robot_arn, seq, status, prior_status, finished_ms, failure_code, failure_reason)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, jobARN, r.Robot, r.Seq, r.Status, prior, finished, r.FailureCode, r.FailureReason); err != nil {
@@ -278,11 +275,8 @@ func (s *Store) Prepare(ctx context.Context, jobARN string, rows []fleet.RobotDe
 		if _, err := tx.ExecContext(ctx, `UPDATE deployment_jobs SET targets = $1 WHERE arn = $2`, len(rows), jobARN); err != nil {
 			return err
 		}
-		if runnable == 0 {
-			if len(rows) > 0 { // every target failed already: 100 % reaches any threshold
-				return setJobStatus(ctx, tx, jobARN, fleet.JobPreparing, fleet.JobFailed, "FailureThresholdBreached", "Every target robot failed while the job was prepared.", nowMs)
-			}
-			return setJobStatus(ctx, tx, jobARN, fleet.JobPreparing, fleet.JobSucceeded, "", "", nowMs)
+		if finish.Status != "" {
+			return setJobStatus(ctx, tx, jobARN, fleet.JobPreparing, finish.Status, finish.Code, finish.Reason, nowMs)
 		}
 		return setJobStatus(ctx, tx, jobARN, fleet.JobPreparing, fleet.JobInProgress, "", "", nowMs)
 	})

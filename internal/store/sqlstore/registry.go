@@ -17,7 +17,7 @@ import (
 // SELECT whose first condition is already in base, and returns the args.
 // cols maps filter names to column expressions; keyCols is the keyset,
 // "created_ms, arn" or "created_ms, arn, seq".
-func pageQuery(base string, args []any, q store.ListQuery, cols map[string]string, keyCols string) (string, []any, error) {
+func pageQuery(base string, args []any, q fleet.ListQuery, cols map[string]string, keyCols string) (string, []any, error) {
 	var b strings.Builder
 	b.WriteString(base)
 	arg := func(v any) string {
@@ -103,7 +103,7 @@ func (s *Store) GetFleet(ctx context.Context, account, arn string) (fleet.Fleet,
 }
 
 // ListFleets implements store.Fleets.
-func (s *Store) ListFleets(ctx context.Context, q store.ListQuery) (fleet.Page[fleet.Fleet], error) {
+func (s *Store) ListFleets(ctx context.Context, q fleet.ListQuery) (fleet.Page[fleet.Fleet], error) {
 	query, args, err := pageQuery(`SELECT `+fleetCols+` FROM fleets WHERE account = $1`, []any{q.Account}, q,
 		map[string]string{"name": "name"}, "created_ms, arn")
 	if err != nil {
@@ -190,7 +190,7 @@ func (s *Store) GetRobot(ctx context.Context, account, arn string) (fleet.Robot,
 }
 
 // ListRobots implements store.Robots.
-func (s *Store) ListRobots(ctx context.Context, q store.ListQuery) (fleet.Page[fleet.Robot], error) {
+func (s *Store) ListRobots(ctx context.Context, q fleet.ListQuery) (fleet.Page[fleet.Robot], error) {
 	cols := map[string]string{
 		"status":    "status",
 		"fleetName": "(SELECT f.name FROM fleets f WHERE f.arn = robots.fleet_arn)",
@@ -444,7 +444,7 @@ func (s *Store) CreateApplicationVersion(ctx context.Context, account, arn, expe
 }
 
 // ListApplications implements store.Applications.
-func (s *Store) ListApplications(ctx context.Context, q store.ListQuery, allVersions bool) (fleet.Page[fleet.Application], error) {
+func (s *Store) ListApplications(ctx context.Context, q fleet.ListQuery, allVersions bool) (fleet.Page[fleet.Application], error) {
 	base := `SELECT * FROM (` + appRows + `) x WHERE account = $1`
 	if !allVersions {
 		base += ` AND seq = 0`

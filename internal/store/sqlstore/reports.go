@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/fleetsync/fleetsync/internal/fleet"
-	"github.com/fleetsync/fleetsync/internal/store"
 )
 
 // LastRows implements store.Reports.
@@ -16,9 +15,9 @@ func (s *Store) LastRows(ctx context.Context, account, fleetARN string) ([]fleet
 }
 
 // AutoSyncCandidates implements store.Reports.
-func (s *Store) AutoSyncCandidates(ctx context.Context, tagKey string) ([]store.TaggedFleet, error) {
-	return queryAll(ctx, s.db, func(r interface{ Scan(...any) error }) (store.TaggedFleet, error) {
-		var f store.TaggedFleet
+func (s *Store) AutoSyncCandidates(ctx context.Context, tagKey string) ([]fleet.TaggedFleet, error) {
+	return queryAll(ctx, s.db, func(r interface{ Scan(...any) error }) (fleet.TaggedFleet, error) {
+		var f fleet.TaggedFleet
 		return f, r.Scan(&f.Account, &f.ARN, &f.TagValue)
 	}, `SELECT f.account, f.arn, t.value FROM fleets f JOIN tags t ON t.arn = f.arn AND t.key = $1
 		WHERE EXISTS (SELECT 1 FROM robots r WHERE r.fleet_arn = f.arn AND r.status = $2)

@@ -66,8 +66,8 @@ func testJobLifecycle(t *testing.T, s store.Store) {
 		{Robot: fx.robots[1].ARN, Seq: 1, Status: fleet.RobotPendingNewDeployment},
 		{Robot: fx.robots[2].ARN, Seq: 2, Status: fleet.RobotFailed, FailureCode: "MissingRobotApplicationArchitecture"},
 	}
-	must(t, s.Prepare(ctx, "arn:job1", rows, 200))
-	wantErr(t, "prepare twice", s.Prepare(ctx, "arn:job1", rows, 200), store.ErrConflict)
+	must(t, s.Prepare(ctx, "arn:job1", rows, store.JobOutcome{}, 200))
+	wantErr(t, "prepare twice", s.Prepare(ctx, "arn:job1", rows, store.JobOutcome{}, 200), store.ErrConflict)
 	j, err := s.GetJob(ctx, acct, "arn:job1")
 	must(t, err)
 	if j.Status != fleet.JobInProgress || j.Targets != 3 {
@@ -155,7 +155,7 @@ func testJobCancel(t *testing.T, s store.Store) {
 	for i, r := range fx.robots {
 		rows = append(rows, fleet.RobotDeployment{Robot: r.ARN, Seq: i, Status: fleet.RobotPendingNewDeployment})
 	}
-	must(t, s.Prepare(ctx, "arn:c", rows, 200))
+	must(t, s.Prepare(ctx, "arn:c", rows, store.JobOutcome{}, 200))
 	must(t, s.Apply(ctx, "arn:c", store.Step{Start: []string{fx.robots[0].ARN}}, 300))
 	must(t, s.CancelJob(ctx, acct, "arn:c", "RobotDeploymentAborted", "canceled", 400))
 	j, _ := s.GetJob(ctx, acct, "arn:c")
@@ -234,7 +234,7 @@ func testJobCancelEarly(t *testing.T, s store.Store) {
 	must(t, s.CreateJob(ctx, fx.job("arn:q", 200, fleet.OpCreateDeploymentJob), 10))
 	must(t, s.StartPreparing(ctx, "arn:q"))
 	must(t, s.CancelJob(ctx, acct, "arn:q", "RobotDeploymentAborted", "", 250))
-	wantErr(t, "prepare after cancel", s.Prepare(ctx, "arn:q", nil, 260), store.ErrConflict)
+	wantErr(t, "prepare after cancel", s.Prepare(ctx, "arn:q", nil, store.JobOutcome{}, 260), store.ErrConflict)
 	for _, arn := range []string{"arn:p", "arn:q"} {
 		j, err := s.GetJob(ctx, acct, arn)
 		must(t, err)

@@ -19,7 +19,7 @@ func testAgentsSeen(t *testing.T, s store.Store) {
 	for i, r := range fx.robots {
 		rows = append(rows, fleet.RobotDeployment{Robot: r.ARN, Seq: i, Status: fleet.RobotPendingNewDeployment})
 	}
-	must(t, s.Prepare(ctx, "arn:seen", rows, 200))
+	must(t, s.Prepare(ctx, "arn:seen", rows, store.JobOutcome{}, 200))
 	must(t, s.Apply(ctx, "arn:seen", store.Step{Start: []string{fx.robots[0].ARN, fx.robots[1].ARN}}, 300))
 
 	got, err := s.DeployingAgentsSeen(ctx, "arn:seen")
@@ -123,7 +123,7 @@ func testLeaseFencing(t *testing.T, s store.Store) {
 	for i, r := range fx.robots {
 		rows = append(rows, fleet.RobotDeployment{Robot: r.ARN, Seq: i, Status: fleet.RobotPendingNewDeployment})
 	}
-	must(t, s.Prepare(ctx, "arn:fenced", rows, 200))
+	must(t, s.Prepare(ctx, "arn:fenced", rows, store.JobOutcome{}, 200))
 	if ok, err := s.AcquireLease(ctx, "arn:fenced", "a", 1000, 2000); err != nil || !ok {
 		t.Fatalf("first lease = %v, %v", ok, err)
 	}

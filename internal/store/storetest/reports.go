@@ -26,8 +26,8 @@ func testReports(t *testing.T, s store.Store) {
 
 	cands, err := s.AutoSyncCandidates(ctx, "fleetsync:autoSync")
 	must(t, err)
-	if len(cands) != 2 || cands[0] != (store.TaggedFleet{Account: acct, ARN: fx.fleet.ARN, TagValue: "true"}) ||
-		cands[1] != (store.TaggedFleet{Account: other, ARN: of.ARN, TagValue: "TRUE"}) {
+	if len(cands) != 2 || cands[0] != (fleet.TaggedFleet{Account: acct, ARN: fx.fleet.ARN, TagValue: "true"}) ||
+		cands[1] != (fleet.TaggedFleet{Account: other, ARN: of.ARN, TagValue: "TRUE"}) {
 		t.Errorf("AutoSyncCandidates = %+v, want both tagged fleets in creation order", cands)
 	}
 	if rows, err := s.LastRows(ctx, acct, fx.fleet.ARN); err != nil || len(rows) != 0 {
@@ -41,7 +41,7 @@ func testReports(t *testing.T, s store.Store) {
 	for i, r := range fx.robots {
 		rows = append(rows, fleet.RobotDeployment{Job: "arn:rep", Robot: r.ARN, Seq: i, Status: fleet.RobotPendingNewDeployment})
 	}
-	must(t, s.Prepare(ctx, "arn:rep", rows, 200))
+	must(t, s.Prepare(ctx, "arn:rep", rows, store.JobOutcome{}, 200))
 	must(t, s.Apply(ctx, "arn:rep", store.Step{Start: []string{fx.robots[0].ARN, fx.robots[1].ARN}}, 300))
 	_, err = s.RecordResult(ctx, "arn:rep", fx.robots[0].ARN, true, "", "", 400)
 	must(t, err)

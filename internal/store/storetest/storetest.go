@@ -127,7 +127,7 @@ func testFleetPaging(t *testing.T, s store.Store) {
 	var after *fleet.Cursor
 	pages := 0
 	for {
-		p, err := s.ListFleets(ctx, store.ListQuery{Account: acct, After: after, Limit: 3})
+		p, err := s.ListFleets(ctx, fleet.ListQuery{Account: acct, After: after, Limit: 3})
 		must(t, err)
 		pages++
 		for _, f := range p.Items {
@@ -152,7 +152,7 @@ func testFleetPaging(t *testing.T, s store.Store) {
 			t.Errorf("order broken at %d: %s then %s", i, got[i-1], got[i])
 		}
 	}
-	p, err := s.ListFleets(ctx, store.ListQuery{Account: acct, Filters: map[string]string{"name": "f3"}, Limit: 10})
+	p, err := s.ListFleets(ctx, fleet.ListQuery{Account: acct, Filters: map[string]string{"name": "f3"}, Limit: 10})
 	must(t, err)
 	if len(p.Items) != 1 || p.Items[0].Name != "f3" || p.Next != nil {
 		t.Errorf("filter name=f3 = %+v", p)
@@ -220,7 +220,7 @@ func testRobotFilters(t *testing.T, s store.Store) {
 		{map[string]string{"fleetName": "fleet"}, 0}, // exact match only
 		{nil, 4},
 	} {
-		p, err := s.ListRobots(ctx, store.ListQuery{Account: acct, Filters: c.filters, Limit: 100})
+		p, err := s.ListRobots(ctx, fleet.ListQuery{Account: acct, Filters: c.filters, Limit: 100})
 		must(t, err)
 		if len(p.Items) != c.want {
 			t.Errorf("ListRobots(%v) = %d robots, want %d", c.filters, len(p.Items), c.want)
@@ -275,12 +275,12 @@ func testApplicationVersions(t *testing.T, s store.Store) {
 		t.Errorf("a version changed with $LATEST: %+v", v1again)
 	}
 
-	all, err := s.ListApplications(ctx, store.ListQuery{Account: acct, Limit: 2}, true)
+	all, err := s.ListApplications(ctx, fleet.ListQuery{Account: acct, Limit: 2}, true)
 	must(t, err)
 	if len(all.Items) != 2 || all.Items[0].Version != fleet.LatestVersion || all.Items[1].Version != "1" || all.Next == nil {
 		t.Fatalf("ListApplications(ALL) page 1 = %+v", all)
 	}
-	rest, err := s.ListApplications(ctx, store.ListQuery{Account: acct, Limit: 2, After: all.Next}, true)
+	rest, err := s.ListApplications(ctx, fleet.ListQuery{Account: acct, Limit: 2, After: all.Next}, true)
 	must(t, err)
 	if len(rest.Items) != 1 || rest.Items[0].Version != "3" || rest.Next != nil {
 		t.Errorf("ListApplications(ALL) page 2 = %+v", rest)

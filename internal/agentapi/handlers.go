@@ -1,0 +1,115 @@
+package agentapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/fleetsync/fleetsync/internal/deploy"
+	"github.com/fleetsync/fleetsync/internal/proto"
+)
+
+// poll answers a long poll: at once when the robot has something to do,
+// otherwise when it is woken (Hub) or the wait it asked for (at most
+// MaxWait) ends.
+func (a *API) poll(w http.ResponseWriter, r *http.Request) {
+	var req proto.PollRequest
+	robot, ok := a.authenticate(w, r, &req)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	cur := fromProtoCurrent(req.Current)
+	wait := min(time.Duration(req.WaitSeconds)*time.Second, a.cfg.MaxWait)
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	look := a.cfg.Robots.Poll
+	for {
+		woken := a.cfg.Hub.wait(robot.ARN)
+		work, err := look(ctx, robot, cur)
+		look = a.cfg.Robots.Work // what the robot said is taken in once
+		if err != nil {
+			a.logFailure(ctx, "poll failed", "robot", robot.ARN, "error", err)
+			unavailable.write(w)
+			return
+		}
+		if work.Assignment != nil || work.Abort != "" || wait <= 0 {
+			resp, err := a.pollResponse(ctx, r, robot.ARN, work)
+			if err != nil {
+				a.logFailure(ctx, "poll failed", "robot", robot.ARN, "error", err)
+				unavailable.write(w)
+				return
+			}
+			writeJSON(w, http.StatusOK, resp)
+			return
+		}
+		select {
+		case <-woken:
+		case <-deadline.C:
+			wait = 0
+		case <-ctx.Done():
+			return
+		}
+		a.cfg.Robots.Heard(robot.ARN)
+	}
+}
+
+func fromProtoCurrent(c *proto.Current) *deploy.Current {
+	if c == nil {
+		return nil
+	}
+	return &deploy.Current{DeploymentJob: c.DeploymentJob, Finished: c.Finished, Restarts: c.Restarts, LastExitCode: c.LastExitCode}
+}
+
+// pollResponse encodes the domain's answer, with download URLs for this
+// request's host.
+func (a *API) pollResponse(ctx context.Context, r *http.Request, robotARN string, work deploy.Work) (proto.PollResponse, error) {
+	resp := proto.PollResponse{PollIntervalSeconds: int(a.cfg.PollInterval / time.Second), Abort: work.Abort}
+	as := work.Assignment
+	if as == nil {
+		return resp, nil
+	}
+	bundleURL, err := a.downloadURL(ctx, r, robotARN, as.Bundle.Object)
+	if err != nil {
+		return resp, err
+	}
+	lc := as.App.LaunchConfig
+	out := &proto.Assignment{
+		DeploymentJob: as.Job.ARN, Application: as.App.Application, ApplicationVersion: as.App.ApplicationVersion,
+		SoftwareSuite: as.SoftwareSuite,
+		LaunchConfig: proto.LaunchConfig{PackageName: lc.PackageName, LaunchFile: lc.LaunchFile, PreLaunchFile: lc.PreLaunchFile,
+			PostLaunchFile: lc.PostLaunchFile, EnvironmentVariables: lc.EnvironmentVariables},
+		Bundle:         proto.Object{URL: bundleURL, Size: as.Bundle.Size, ETag: as.Bundle.ETag, SHA256: as.Bundle.SHA256},
+		TimeoutSeconds: as.Job.Spec.Config.RobotTimeoutSeconds,
+		Tags:           as.Tags,
+	}
+	if dc := as.DownloadCondition; dc != nil {
+		u, err := a.downloadURL(ctx, r, robotARN, dc.Object)
+		if err != nil {
+			return resp, err
+		}
+		out.DownloadCondition = &proto.Object{URL: u, Size: dc.Size, ETag: dc.ETag, SHA256: dc.SHA256}
+	}
+	resp.Assignment = out
+	return resp, nil
+}
+
+// report takes a robot's progress or result.
+func (a *API) report(w http.ResponseWriter, r *http.Request) {
+	var rep proto.Report
+	robot, ok := a.authenticate(w, r, &rep)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	abort, err := a.cfg.Robots.Report(ctx, robot, deploy.Report{
+		DeploymentJob: rep.DeploymentJob, Step: string(rep.Step), PercentDone: rep.PercentDone, ETASeconds: rep.ETASeconds,
+		Done: rep.Result != "", Succeeded: rep.Result == proto.ResultSucceeded, FailureCode: rep.FailureCode, FailureReason: rep.FailureReason,
+	})
+	if err != nil {
+		a.logFailure(ctx, "report failed", "robot", robot.ARN, "error", err)
+		unavailable.write(w)
+		return
+	}
+	writeJSON(w, http.StatusOK, proto.ReportResponse{Abort: abort})
+}

@@ -1,0 +1,241 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/fleetsync/fleetsync/internal/blob"
+	"github.com/fleetsync/fleetsync/internal/fleet"
+	"github.com/fleetsync/fleetsync/internal/store"
+)
+
+// RobotStore is what the robot side of a deployment reads and writes; the
+// methods are those of store.Robots, store.Applications and store.Agents,
+// documented there.
+type RobotStore interface {
+	RobotByAgent(ctx context.Context, account, agentID string) (fleet.Robot, error)
+	CurrentAssignment(ctx context.Context, robotARN string) (store.Assignment, error)
+	GetApplication(ctx context.Context, account, arn, version string) (fleet.Application, error)
+	RecordProgress(ctx context.Context, jobARN, robotARN, step string, percent *float64, eta *int64) (abort bool, err error)
+	RecordResult(ctx context.Context, jobARN, robotARN string, success bool, code, reason string, nowMs int64) (abort bool, err error)
+}
+
+// Robots is the robot's half of a deployment: what a robot must run now,
+// and what it reports back. Every robot-status rule of the agent protocol
+// lives here (the agent endpoint only authenticates, decodes and encodes):
+// choosing the bundle source by architecture, merging robot and job tags,
+// failing a robot whose object changed before it was sent to download it,
+// recording results and telling robots to abort.
+type Robots struct {
+	Store   RobotStore
+	Bundles blob.Store
+	// Presence learns when each robot's agent was heard.
+	Presence *Presence
+	// Wake is told when a robot finished (the engine plans the next step).
+	Wake Waker
+	Log  *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Current is what a robot says it runs when it polls.
+type Current struct {
+	// DeploymentJob is the job the robot runs or last ran ("" for none).
+	DeploymentJob string
+	// Finished: the robot completed DeploymentJob.
+	Finished bool
+	// Restarts and LastExitCode describe the application's crash loop, if any.
+	Restarts     int
+	LastExitCode *int
+}
+
+// Work is the answer to a poll: at most one of Assignment and Abort is the
+// robot's next move; neither means "nothing new, keep running".
+type Work struct {
+	// Assignment is a deployment the robot must run now.
+	Assignment *Assignment
+	// Abort is a job the robot must stop (canceled, superseded or finished
+	// without it), restoring what it ran before.
+	Abort string
+}
+
+// Assignment is everything a robot needs to run a job.
+type Assignment struct {
+	Job           fleet.Job
+	App           fleet.AppConfig
+	SoftwareSuite string
+	// Bundle is the source of the robot's architecture, checked against its
+	// recorded ETag, with the digest recorded when the version was created.
+	Bundle CheckedObject
+	// DownloadCondition is the job's condition file, checked and digested.
+	DownloadCondition *CheckedObject
+	// Tags are the robot's tags overlaid with the job's.
+	Tags fleet.Tags
+}
+
+// Report is a robot's account of a deployment step or its end.
+type Report struct {
+	DeploymentJob string
+	Step          string
+	PercentDone   *float64
+	ETASeconds    *int64
+	// Done: the robot finished the deployment, as Succeeded or not.
+	Done, Succeeded            bool
+	FailureCode, FailureReason string
+}
+
+func (r *Robots) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// ByAgent returns account's robot whose greengrassGroupId is agentID
+// (account: the one the id is bound to; "" for a legacy unbound id, found
+// in any account): NotFound when there is none, Unavailable when the store
+// cannot say.
+func (r *Robots) ByAgent(ctx context.Context, account, agentID string) (fleet.Robot, error) {
+	robot, err := r.Store.RobotByAgent(ctx, account, agentID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return fleet.Robot{}, fleet.Errorf(fleet.NotFound, "no robot has this agent id as its greengrassGroupId")
+	case err != nil:
+		return fleet.Robot{}, fleet.Wrap(fleet.Unavailable, err, "robot lookup failed")
+	}
+	return robot, nil
+}
+
+// Heard records that the robot's agent was heard now (agent liveness).
+func (r *Robots) Heard(robotARN string) {
+	if r.Presence != nil {
+		r.Presence.Seen(robotARN, r.now().UnixMilli())
+	}
+}
+
+// Poll takes in what a polling robot says it runs, once per poll request,
+// and returns what it must do now. A long poll asks again with Work.
+func (r *Robots) Poll(ctx context.Context, robot fleet.Robot, cur *Current) (Work, error) {
+	if cur != nil && cur.Restarts > 0 && cur.LastExitCode != nil {
+		// The agent restarts a dying application itself; operators see the
+		// crash loop here (and in the agent's status).
+		r.Log.Warn("robot application keeps exiting", "robot", robot.ARN, "job", cur.DeploymentJob,
+			"restarts", cur.Restarts, "lastExitCode", *cur.LastExitCode)
+	}
+	if cur != nil && cur.Finished && cur.DeploymentJob != "" {
+		// The robot finished a deployment the server did not hear about
+		// (it was offline, or timed out as NoResponse, and came back).
+		if _, err := r.Store.RecordResult(ctx, cur.DeploymentJob, robot.ARN, true, "", "", r.now().UnixMilli()); err == nil {
+			orNop(r.Wake).WakeEngine()
+		}
+	}
+	return r.Work(ctx, robot, cur)
+}
+
+// Work returns what the robot must do now, given what it runs.
+func (r *Robots) Work(ctx context.Context, robot fleet.Robot, cur *Current) (Work, error) {
+	as, err := r.Store.CurrentAssignment(ctx, robot.ARN)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return Work{}, err
+	}
+	running := cur != nil && cur.DeploymentJob != "" && !cur.Finished
+	var w Work
+	if errors.Is(err, store.ErrNotFound) {
+		if running {
+			w.Abort = cur.DeploymentJob // canceled or superseded
+		}
+		return w, nil
+	}
+	if cur != nil && cur.DeploymentJob == as.Job.ARN {
+		return w, nil // the robot is on it already
+	}
+	if running {
+		w.Abort = cur.DeploymentJob
+	}
+	asg, err := r.assignment(ctx, robot, as.Job)
+	if se, ok := errors.AsType[*SourceError](err); ok {
+		// The object changed or vanished since the version was created:
+		// this robot's deployment fails now instead of sending it to
+		// download something that is not the version's.
+		if _, err := r.Store.RecordResult(ctx, as.Job.ARN, robot.ARN, false, se.Code, se.Reason, r.now().UnixMilli()); err != nil {
+			return w, err
+		}
+		r.Log.Info("robot deployment failed at assignment", "robot", robot.ARN, "job", as.Job.ARN, "failure_code", se.Code)
+		orNop(r.Wake).WakeEngine()
+		return w, nil
+	}
+	if err != nil {
+		return w, err
+	}
+	w.Assignment = asg
+	return w, nil
+}
+
+// SourceFor returns the version's source for an architecture.
+func SourceFor(v fleet.Application, arch fleet.Architecture) (fleet.Source, bool) {
+	for _, s := range v.Sources {
+		if s.Architecture == arch {
+			return s, true
+		}
+	}
+	return fleet.Source{}, false
+}
+
+// RobotTags are the tags a robot's application sees: the robot's, with the
+// job's overlaid.
+func RobotTags(robot, job fleet.Tags) fleet.Tags {
+	out := make(fleet.Tags, len(robot)+len(job))
+	for k, v := range robot {
+		out[k] = v
+	}
+	for k, v := range job {
+		out[k] = v
+	}
+	return out
+}
+
+// assignment builds what the robot needs to run job j; a *SourceError when
+// an object it needs is gone or changed.
+func (r *Robots) assignment(ctx context.Context, robot fleet.Robot, j fleet.Job) (*Assignment, error) {
+	if len(j.Spec.Apps) == 0 {
+		return nil, errors.New("job has no application")
+	}
+	app := j.Spec.Apps[0]
+	v, err := r.Store.GetApplication(ctx, j.Account, app.Application, app.ApplicationVersion)
+	if err != nil {
+		return nil, err
+	}
+	src, ok := SourceFor(v, robot.Architecture)
+	if !ok {
+		return nil, errors.New("no source for the robot's architecture")
+	}
+	obj, err := CheckSource(ctx, r.Bundles, src.Bucket, src.Key, src.ETag, false)
+	if err != nil {
+		return nil, err
+	}
+	obj.SHA256 = src.SHA256 // recorded when the version was created
+	out := &Assignment{Job: j, App: app, SoftwareSuite: v.SoftwareSuite.Name, Bundle: obj, Tags: RobotTags(robot.Tags, j.Tags)}
+	if dc := j.Spec.Config.DownloadCondition; dc != nil {
+		// The condition file is small; its digest (remembered by ETag) lets
+		// the agent verify it even when its ETag is a multipart one.
+		cond, err := CheckSource(ctx, r.Bundles, dc.Bucket, dc.Key, dc.ETag, true)
+		if err != nil {
+			return nil, err
+		}
+		out.DownloadCondition = &cond
+	}
+	return out, nil
+}
+
+// Report records a robot's progress or result. abort tells the robot its
+// deployment is no longer running (canceled, superseded, finished).
+func (r *Robots) Report(ctx context.Context, robot fleet.Robot, rep Report) (abort bool, err error) {
+	if !rep.Done {
+		return r.Store.RecordProgress(ctx, rep.DeploymentJob, robot.ARN, rep.Step, rep.PercentDone, rep.ETASeconds)
+	}
+	abort, err = r.Store.RecordResult(ctx, rep.DeploymentJob, robot.ARN, rep.Succeeded, rep.FailureCode, rep.FailureReason, r.now().UnixMilli())
+	orNop(r.Wake).WakeEngine()
+	return abort, err
+}
