@@ -20,13 +20,16 @@ import (
 	"github.com/fleetsync/fleetsync/internal/blob"
 	"github.com/fleetsync/fleetsync/internal/deploy"
 	"github.com/fleetsync/fleetsync/internal/proto"
+	"github.com/fleetsync/fleetsync/internal/tenancy"
 )
 
 // Config wires the agent endpoint.
 type Config struct {
 	// Robots is the domain service every poll and report goes to.
-	Robots  *deploy.Robots
-	Bundles blob.Store
+	Robots *deploy.Robots
+	// Bundles is the bundle store, read only as the downloading robot's
+	// account sees it (Bundles.For): a URL never outlives a bucket grant.
+	Bundles *tenancy.Bundles
 	// Presign, when set, issues the download URLs (an S3 store's presigned
 	// GETs); when nil, URLs point at this endpoint, which streams from
 	// Bundles.

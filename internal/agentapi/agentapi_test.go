@@ -20,7 +20,9 @@ import (
 	"github.com/fleetsync/fleetsync/internal/fleet"
 	"github.com/fleetsync/fleetsync/internal/proto"
 	"github.com/fleetsync/fleetsync/internal/registry"
+	"github.com/fleetsync/fleetsync/internal/store"
 	"github.com/fleetsync/fleetsync/internal/store/sqlstore"
+	"github.com/fleetsync/fleetsync/internal/tenancy"
 )
 
 const acct = "123456789012"
@@ -56,14 +58,17 @@ func newEndpoint(t testing.TB) *endpoint {
 	bundles, err := fsblob.OpenFileStore(filepath.Join(dir, "bundles"))
 	must(t, err)
 	t.Cleanup(func() { bundles.Close() })
+	// The test account is the install's first: every bucket is its.
+	must(t, st.CreateCredential(ctx, store.Credential{AccessKeyID: "AKTEST", Account: acct, SecretSealed: []byte{1}}))
+	granted := &tenancy.Bundles{Store: bundles, Grants: st}
 	hub := &agentapi.Hub{}
-	e.reg = &registry.Service{Store: st, Bundles: bundles, Region: "us-east-1", Limits: registry.DefaultLimits()}
+	e.reg = &registry.Service{Store: st, Bundles: granted, Region: "us-east-1", Limits: registry.DefaultLimits()}
 	e.jobs = &deploy.Service{Store: st, Region: "us-east-1", MaxActiveJobs: 10, Wake: hub}
-	e.engine = &deploy.Engine{Store: st, Bundles: bundles, Presence: &deploy.Presence{}, Wake: hub,
+	e.engine = &deploy.Engine{Store: st, Bundles: granted, Presence: &deploy.Presence{}, Wake: hub,
 		Limits: deploy.Limits{FleetTimeoutMs: (30 * 24 * time.Hour).Milliseconds()}, Tick: time.Second, LeaseTTL: time.Minute, Log: log}
 	hub.Engine = e.engine
-	robots := &deploy.Robots{Store: st, Bundles: bundles, Presence: &deploy.Presence{}, Wake: hub, Log: log}
-	api := agentapi.New(agentapi.Config{Robots: robots, Bundles: bundles, Hub: hub, URLKey: []byte("test-url-key"),
+	robots := &deploy.Robots{Store: st, Bundles: granted, Presence: &deploy.Presence{}, Wake: hub, Log: log}
+	api := agentapi.New(agentapi.Config{Robots: robots, Bundles: granted, Hub: hub, URLKey: []byte("test-url-key"),
 		URLTTL: time.Minute, PollInterval: 5 * time.Second, MaxWait: 30 * time.Second, Log: log})
 	e.srv = httptest.NewServer(api)
 	t.Cleanup(e.srv.Close)

@@ -9,9 +9,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fleetsync/fleetsync/internal/blob"
 	"github.com/fleetsync/fleetsync/internal/fleet"
 	"github.com/fleetsync/fleetsync/internal/store"
+	"github.com/fleetsync/fleetsync/internal/tenancy"
 )
 
 // EngineStore is what the engine reads and writes; the methods are those of
@@ -39,8 +39,10 @@ type EngineStore interface {
 // InProgress ones with the planner, committing every change before acting
 // on it. A lease in the database makes one engine at a time drive a job.
 type Engine struct {
-	Store    EngineStore
-	Bundles  blob.Store
+	Store EngineStore
+	// Bundles is the bundle store, reached only as the job's account sees
+	// it (Bundles.For): a bucket it may not use holds nothing.
+	Bundles  *tenancy.Bundles
 	Presence *Presence
 	Limits   Limits
 	// Wake wakes a robot's long poll after it was given work or timed out;
@@ -207,7 +209,7 @@ func (e *Engine) prepare(ctx context.Context, j fleet.Job) error {
 			return err
 		}
 		for _, src := range v.Sources {
-			_, err := CheckSource(ctx, e.Bundles, src.Bucket, src.Key, src.ETag, false)
+			_, err := CheckSource(ctx, e.Bundles.For(j.Account), src.Bucket, src.Key, src.ETag, false)
 			se, bad := errors.AsType[*SourceError](err)
 			if err != nil && !bad {
 				return err

@@ -6,9 +6,9 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/fleetsync/fleetsync/internal/blob"
 	"github.com/fleetsync/fleetsync/internal/fleet"
 	"github.com/fleetsync/fleetsync/internal/store"
+	"github.com/fleetsync/fleetsync/internal/tenancy"
 )
 
 // RobotStore is what the robot side of a deployment reads and writes; the
@@ -29,8 +29,10 @@ type RobotStore interface {
 // failing a robot whose object changed before it was sent to download it,
 // recording results and telling robots to abort.
 type Robots struct {
-	Store   RobotStore
-	Bundles blob.Store
+	Store RobotStore
+	// Bundles is the bundle store, reached only as the robot's account sees
+	// it (Bundles.For): a bucket it may not use holds nothing.
+	Bundles *tenancy.Bundles
 	// Presence learns when each robot's agent was heard.
 	Presence *Presence
 	// Wake is told when a robot finished (the engine plans the next step).
@@ -211,7 +213,8 @@ func (r *Robots) assignment(ctx context.Context, robot fleet.Robot, j fleet.Job)
 	if !ok {
 		return nil, errors.New("no source for the robot's architecture")
 	}
-	obj, err := CheckSource(ctx, r.Bundles, src.Bucket, src.Key, src.ETag, false)
+	bundles := r.Bundles.For(j.Account)
+	obj, err := CheckSource(ctx, bundles, src.Bucket, src.Key, src.ETag, false)
 	if err != nil {
 		return nil, err
 	}
@@ -220,7 +223,7 @@ func (r *Robots) assignment(ctx context.Context, robot fleet.Robot, j fleet.Job)
 	if dc := j.Spec.Config.DownloadCondition; dc != nil {
 		// The condition file is small; its digest (remembered by ETag) lets
 		// the agent verify it even when its ETag is a multipart one.
-		cond, err := CheckSource(ctx, r.Bundles, dc.Bucket, dc.Key, dc.ETag, true)
+		cond, err := CheckSource(ctx, bundles, dc.Bucket, dc.Key, dc.ETag, true)
 		if err != nil {
 			return nil, err
 		}

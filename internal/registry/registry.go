@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/fleetsync/fleetsync/internal/agentid"
-	"github.com/fleetsync/fleetsync/internal/blob"
 	"github.com/fleetsync/fleetsync/internal/fleet"
 	"github.com/fleetsync/fleetsync/internal/store"
+	"github.com/fleetsync/fleetsync/internal/tenancy"
 )
 
 // Limits are the quotas of SPEC §3; over one is LimitExceededException.
@@ -56,8 +56,10 @@ type Store interface {
 
 // Service implements the registry operations.
 type Service struct {
-	Store   Store
-	Bundles blob.Store
+	Store Store
+	// Bundles is the bundle store, reached only as one account sees it
+	// (Bundles.For(account)): the bucket grants are enforced there.
+	Bundles *tenancy.Bundles
 	// Region is minted into every ARN; ARNs of other regions are not found.
 	Region string
 	Limits Limits

@@ -35,6 +35,7 @@ import (
 	"github.com/fleetsync/fleetsync/internal/pgbus"
 	"github.com/fleetsync/fleetsync/internal/registry"
 	"github.com/fleetsync/fleetsync/internal/store/sqlstore"
+	"github.com/fleetsync/fleetsync/internal/tenancy"
 )
 
 // Deps are the opened resources a server runs on.
@@ -203,12 +204,14 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	defer closeBundles()
 
 	mets := metrics.New(d.Store, log.With("component", "metrics"))
-	reg := &registry.Service{Store: d.Store, Bundles: bundles, Region: cfg.Region, Limits: registry.DefaultLimits()}
+	// Every bucket and object is reached through the bucket grants.
+	granted := &tenancy.Bundles{Store: bundles, Grants: d.Store}
+	reg := &registry.Service{Store: d.Store, Bundles: granted, Region: cfg.Region, Limits: registry.DefaultLimits()}
 	hub := &agentapi.Hub{}
 	presence := &deploy.Presence{}
 	maxWait := cfg.AgentMaxWait
 	engine := &deploy.Engine{
-		Store: d.Store, Bundles: bundles, Presence: presence,
+		Store: d.Store, Bundles: granted, Presence: presence,
 		Limits: deploy.Limits{FleetTimeoutMs: (30 * 24 * time.Hour).Milliseconds(), AgentSilenceMs: (3*cfg.AgentPollInterval + maxWait).Milliseconds()},
 		Tick:   cfg.EngineTick, LeaseTTL: cfg.JobLeaseTTL, Retention: 90 * 24 * time.Hour,
 		Log: log.With("component", "engine"), Owner: d.NodeID, OnTick: mets.ObserveTick,
@@ -230,11 +233,11 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	jobs := &deploy.Service{Store: d.Store, Region: cfg.Region, MaxActiveJobs: 100, Wake: wake}
 	autoSync := &deploy.AutoSync{Jobs: jobs, Tick: cfg.EngineTick, Log: log.With("component", "autosync"),
 		OnStart: func(fleet.Job) { mets.AutoSyncStarted() }}
-	robots := &deploy.Robots{Store: d.Store, Bundles: bundles, Presence: presence, Wake: wake, Log: log.With("component", "robots")}
+	robots := &deploy.Robots{Store: d.Store, Bundles: granted, Presence: presence, Wake: wake, Log: log.With("component", "robots")}
 	// One set of failed-authentication budgets for every door.
 	guard := authguard.New(authguard.DefaultLimits(), nil)
 	agents := agentapi.New(agentapi.Config{
-		Robots: robots, Bundles: bundles, Presign: presign, Hub: hub, Nonces: nonces,
+		Robots: robots, Bundles: granted, Presign: presign, Hub: hub, Nonces: nonces,
 		URLKey: d.Keys.Derive("bundle-url"), URLTTL: cfg.BundleURLTTL, PollInterval: cfg.AgentPollInterval, MaxWait: maxWait,
 		Log: log.With("component", "agentapi"), Guard: guard,
 	})
