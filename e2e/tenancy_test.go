@@ -436,3 +436,58 @@ func refused[T any](a T, _ error) T { return a }
 
 // refused2 is refused for calls that also return an output.
 func refused2[T, U any](a T, _ U, _ error) T { return a }
+
+// TestBucketsCommand: `fleetsyncd buckets` lists the first account's grant
+// of every bucket on a fresh install, refuses bad usage without changing
+// anything, and its grants and revocations reach a running server at once.
+func TestBucketsCommand(t *testing.T) {
+	t.Parallel()
+	s := startAPI(t)
+	keyB, secretB := newAccount(t, s, accountB)
+	b := quiet(s.ClientFor(keyB, secretB))
+	makeBucket(t, s, "anything")
+	putObject(t, s, "anything", "x.tar", []byte("x"))
+	if out := bucketsCmd(t, s, "list"); !strings.Contains(out, testenv.Account) || !strings.Contains(out, "* (every bucket)") {
+		t.Errorf("list on a fresh install:\n%s", out)
+	}
+	fails := func(args ...string) string {
+		t.Helper()
+		args = append(append([]string{"buckets"}, args...), append([]string{"--data-dir", s.DataDir}, s.DatabaseArgs()...)...)
+		out, err := exec.Command(testenv.Binary(t, "fleetsyncd"), args...).CombinedOutput()
+		if err == nil {
+			t.Errorf("fleetsyncd %v succeeded:\n%s", args, out)
+		}
+		return string(out)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"grant", "anything"}, "usage"},
+		{[]string{"grant", "--account", accountB}, "usage"},
+		{[]string{"grant", "--account", accountB, "a", "b"}, "usage"},
+		{[]string{"grant", "--account", "12", "anything"}, "12-digit"},
+		{[]string{"grant", "--account", accountB, "Not_A_Bucket"}, "S3 bucket name"},
+		{[]string{"revoke", "--account", accountB, "anything"}, "has no grant"},
+		{[]string{"frobnicate"}, "unknown buckets command"},
+	} {
+		if out := fails(c.args...); !strings.Contains(out, c.want) {
+			t.Errorf("buckets %v: %s, want %q", c.args, out, c.want)
+		}
+	}
+	if _, _, err := createAppAs(b, uniq("app"), "anything", "x.tar"); errCode(err) != "InvalidParameterException" {
+		t.Fatalf("B before any grant: %v", err)
+	}
+	bucketsCmd(t, s, "grant", "--account", accountB, "*")
+	if _, _, err := createAppAs(b, uniq("app"), "anything", "x.tar"); err != nil {
+		t.Errorf("B with every bucket: %v", err)
+	}
+	if out := bucketsCmd(t, s, "list", "--account", accountB); !strings.Contains(out, accountB) || strings.Contains(out, testenv.Account) {
+		t.Errorf("list --account B:\n%s", out)
+	}
+	// Flags may follow the bucket.
+	bucketsCmd(t, s, "revoke", "*", "--account", accountB)
+	if _, _, err := createAppAs(b, uniq("app"), "anything", "x.tar"); errCode(err) != "InvalidParameterException" {
+		t.Errorf("B after the revoke of every bucket: %v", err)
+	}
+}
