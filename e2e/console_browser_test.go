@@ -1,8 +1,9 @@
 // The web console in a real headless Chromium driven over the DevTools
 // protocol (chromedp) against a real fleetsyncd with simulated robots: sign
 // in (a wrong secret is refused), open a fleet, start a Sync, watch a robot's
-// row reach InSync through server-sent events without a reload, save a
-// screenshot; and a POST without the CSRF token is refused.
+// row reach InSync through server-sent events without a reload; a job of
+// three robots whose summary bar moves live to "3 of 3 InSync"; screenshots
+// saved; and a POST without the CSRF token is refused.
 package e2e
 
 //lint:file-ignore SA1019 aws-sdk-go v1 (deprecated) is the reference client fleetsync serves.
@@ -14,7 +15,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,8 +26,10 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/fleetsync/fleetsync/internal/proto"
 	"github.com/fleetsync/fleetsync/internal/sim"
 	"github.com/fleetsync/fleetsync/internal/testenv"
+	"github.com/fleetsync/fleetsync/internal/testskip"
 )
 
 // chromium returns the browser binary; without one the test is skipped
@@ -36,10 +41,7 @@ func chromium(t *testing.T) string {
 			return p
 		}
 	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("no chromium on PATH: CI must run the browser test (scripts/test installs Debian's chromium)")
-	}
-	t.Skip("no chromium on PATH: browser test skipped (apt-get install chromium)")
+	testskip.Missing(t, "browser tests", "no chromium on PATH", "scripts/test (installs Debian's chromium), or apt-get install chromium")
 	return ""
 }
 
@@ -223,4 +225,69 @@ func TestConsoleInBrowser(t *testing.T) {
 	if after := len(listJobs(t, r)); after != before {
 		t.Errorf("refused POSTs created jobs: %d → %d", before, after)
 	}
+
+	// A job to all three robots, each held after Validating: the summary bar
+	// is read while none is InSync, then moves live as they are released
+	// one by one, to "3 of 3 InSync".
+	for _, rb := range r.robots {
+		rb.SetBehavior(sim.Behavior{Hang: true})
+	}
+	job := r.create(jobConfig{concurrent: 100})
+	var insync, counts, elapsed string
+	browse(t, ctx, "open the job page",
+		chromedp.Navigate(s.URL+"/console/jobs/"+url.PathEscape(job)),
+		chromedp.WaitVisible("#summary", chromedp.ByID),
+		chromedp.Poll(`document.getElementById("summary-counts").textContent.includes("Deploying 3")`, nil, chromedp.WithPollingTimeout(time.Minute)),
+		chromedp.Evaluate(`window.fleetsyncNoReload = 9; 9`, &marker),
+		chromedp.Text("#summary-insync", &insync, chromedp.ByID),
+	)
+	if insync != "0 of 3 InSync" {
+		t.Errorf("summary while all deploy = %q, want 0 of 3 InSync", insync)
+	}
+	screenshot(t, ctx, "console-job-deploying.png")
+	for i, rb := range r.robots {
+		rb.SetBehavior(sim.Behavior{})
+		want := strconv.Itoa(i+1) + " of 3 InSync"
+		browse(t, ctx, "watch the summary reach "+want,
+			chromedp.Poll(`document.getElementById("summary-insync").textContent === "`+want+`"`, nil, chromedp.WithPollingTimeout(time.Minute)),
+		)
+		if i == 0 {
+			screenshot(t, ctx, "console-job-1-of-3.png")
+		}
+	}
+	var width string
+	browse(t, ctx, "the finished job",
+		chromedp.Poll(`document.getElementById("job-status").textContent === "Succeeded"`, nil, chromedp.WithPollingTimeout(time.Minute)),
+		chromedp.Poll(`document.getElementById("summary-elapsed").textContent.startsWith("took ")`, nil, chromedp.WithPollingTimeout(time.Minute)),
+		chromedp.Evaluate(`window.fleetsyncNoReload`, &marker),
+		chromedp.Text("#summary-counts", &counts, chromedp.ByID),
+		chromedp.Text("#summary-elapsed", &elapsed, chromedp.ByID),
+		chromedp.Evaluate(`document.querySelector("#summary-bar .seg-InSync").style.width`, &width),
+	)
+	if marker != 9 {
+		t.Errorf("the job page was reloaded (marker %d)", marker)
+	}
+	if strings.TrimSpace(counts) != "InSync 3" || width != "100%" || !regexp.MustCompile(`^took \d+(\.\d)?s$`).MatchString(elapsed) {
+		t.Errorf("finished job summary: counts %q, InSync bar width %q, %q", counts, width, elapsed)
+	}
+	screenshot(t, ctx, "console-job-3-of-3.png")
+
+	// A job in which one robot fails: its row says why, the summary counts it.
+	r.robots[0].SetBehavior(sim.Behavior{FailAt: proto.StepDownloadingExtracting})
+	failing := r.create(jobConfig{concurrent: 100, threshold: 100})
+	var failure string
+	browse(t, ctx, "a job with a failed robot",
+		chromedp.Navigate(s.URL+"/console/jobs/"+url.PathEscape(failing)),
+		chromedp.Poll(`document.getElementById("job-status").textContent === "Succeeded"`, nil, chromedp.WithPollingTimeout(time.Minute)),
+		chromedp.Poll(`document.getElementById("summary-insync").textContent === "2 of 3 InSync"`, nil, chromedp.WithPollingTimeout(time.Minute)),
+		chromedp.Text(`#job-robots tr[data-robot="`+r.robots[0].ARN+`"] td.failure`, &failure, chromedp.ByQuery),
+	)
+	if !strings.HasPrefix(failure, "ExtractingBundleFailure: ") {
+		t.Errorf("failed robot's row says %q, want its failure code and reason", failure)
+	}
+	screenshot(t, ctx, "console-job-failed.png")
+	browse(t, ctx, "the applications page", chromedp.Navigate(s.URL+"/console/applications"), chromedp.WaitVisible("#applications", chromedp.ByID))
+	screenshot(t, ctx, "console-applications.png")
+	browse(t, ctx, "the fleet page", chromedp.Navigate(s.URL+fleetPath(r.fleet)), chromedp.WaitVisible("#robots", chromedp.ByID))
+	screenshot(t, ctx, "console-fleet-after.png")
 }

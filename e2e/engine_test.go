@@ -16,6 +16,7 @@ import (
 
 	"github.com/fleetsync/fleetsync/internal/proto"
 	"github.com/fleetsync/fleetsync/internal/sim"
+	"github.com/fleetsync/fleetsync/internal/testskip"
 )
 
 func TestEngineWindowNeverExceeded(t *testing.T) {
@@ -120,7 +121,7 @@ func TestEngineSilentRobotNoResponseThenInSync(t *testing.T) {
 // allows (60 s); it runs in parallel with the rest.
 func TestEngineRobotTimeout(t *testing.T) {
 	if testing.Short() {
-		t.Skip("waits 60 s for the minimum robot deployment timeout")
+		testskip.Skip(t, "the 60 s robot deployment timeout test", "-short given", "go test without -short (scripts/test runs it)")
 	}
 	t.Parallel()
 	s := startEngine(t)
@@ -218,8 +219,10 @@ func TestSyncTargetsExactlyTheRobotsNotInSync(t *testing.T) {
 		t.Errorf("sync targeted %d robots, want %d: %v", len(got), len(want), d.RobotDeploymentSummary)
 	}
 	for arn := range want {
-		if aws.StringValue(got[arn].Status) != "InSync" {
-			t.Errorf("sync row of %s = %v, want InSync", arn, got[arn])
+		if row, ok := got[arn]; !ok {
+			t.Errorf("sync did not target %s: %v", arn, d.RobotDeploymentSummary)
+		} else if aws.StringValue(row.Status) != "InSync" {
+			t.Errorf("sync row of %s = %v, want InSync", arn, row)
 		}
 	}
 	for _, i := range []int{0, 1} {
@@ -379,7 +382,7 @@ func TestCreateDeploymentJobIdempotencyAndErrors(t *testing.T) {
 	in.ClientRequestToken = aws.String("tok-2")
 	in.DeploymentApplicationConfigs[0].ApplicationVersion = aws.String("$LATEST")
 	_, err = r.c.CreateDeploymentJob(in)
-	wantErr(t, err, "InvalidParameterException", "applicationVersion")
+	wantErr(t, err, "InvalidParameterException", "applicationVersion", "create one with CreateRobotApplicationVersion first")
 	in.DeploymentApplicationConfigs[0].ApplicationVersion = aws.String("9")
 	_, err = r.c.CreateDeploymentJob(in)
 	wantErr(t, err, "ResourceNotFoundException", "version 9")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/fleetsync/fleetsync/internal/pgtest"
 	"github.com/fleetsync/fleetsync/internal/testenv"
+	"github.com/fleetsync/fleetsync/internal/testskip"
 )
 
 // postgresSuites are the black-box suites run a second time with every test
@@ -25,6 +26,10 @@ const postgresSuites = "^(TestAPI|TestEngine|TestSync|TestCreateDeploymentJob|Te
 // the command line replaces postgresSuites in that second pass.
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if code == 0 && os.Getenv(testenv.EnvBackend) == "" && !pgtest.Available() {
+		testskip.Notice("the API and engine suites' PostgreSQL pass", pgtest.EnvDSN+" is not set",
+			"scripts/test (starts PostgreSQL 15 and sets it), or export "+pgtest.EnvDSN)
+	}
 	if code != 0 || os.Getenv(testenv.EnvBackend) != "" || !pgtest.Available() {
 		os.Exit(code)
 	}

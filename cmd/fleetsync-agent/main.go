@@ -29,6 +29,7 @@ import (
 
 	"github.com/fleetsync/fleetsync/internal/agent/bundle"
 	"github.com/fleetsync/fleetsync/internal/agent/client"
+	"github.com/fleetsync/fleetsync/internal/agent/launch"
 	"github.com/fleetsync/fleetsync/internal/agent/runner"
 	"github.com/fleetsync/fleetsync/internal/agent/state"
 )
@@ -154,8 +155,20 @@ func cmdRun(args []string, stderr io.Writer) error {
 	retryBase := flags.Duration("retry-base", time.Second, "first delay before retrying a failed request to the server")
 	maxBytes := flags.Int64("max-bundle-bytes", bundle.DefaultLimits().MaxBytes, "most bytes a bundle may extract to")
 	maxFiles := flags.Int("max-bundle-files", bundle.DefaultLimits().MaxFiles, "most entries a bundle may extract to")
+	cgroupFlag := flags.String("cgroup", "auto", "cgroup v2 directory in which each application launch gets a cgroup of its own: auto (the agent's own cgroup when delegated to it, as systemd's Delegate=yes does), none, or a directory")
 	if err := parse(flags, args); err != nil {
 		return err
+	}
+	cgroup := ""
+	switch *cgroupFlag {
+	case "auto":
+		cgroup = launch.DetectCgroup()
+	case "none", "":
+	default:
+		if err := launch.CheckCgroup(*cgroupFlag); err != nil {
+			return fmt.Errorf("--cgroup: %w", err)
+		}
+		cgroup = *cgroupFlag
 	}
 	if *server == "" {
 		return fmt.Errorf("%w: --server is required", errUsage)
@@ -191,14 +204,14 @@ func cmdRun(args []string, stderr io.Writer) error {
 		Client: c, StateDir: *dir, Launcher: *launcher, Log: log,
 		Limits:   bundle.Limits{MaxBytes: *maxBytes, MaxFiles: *maxFiles},
 		PollWait: *pollWait, Heartbeat: *heartbeat, Settle: *settle, Grace: *grace,
-		BackoffMin: *backoffMin, BackoffMax: *backoffMax, RetryBase: *retryBase,
+		BackoffMin: *backoffMin, BackoffMax: *backoffMax, RetryBase: *retryBase, Cgroup: cgroup,
 	})
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	log.Info("fleetsync-agent started", "agentId", c.AgentID(), "server", c.Server, "stateDir", *dir)
+	log.Info("fleetsync-agent started", "agentId", c.AgentID(), "server", c.Server, "stateDir", *dir, "cgroup", cgroup)
 	err = agent.Run(ctx)
 	log.Info("fleetsync-agent stopped")
 	return err

@@ -68,8 +68,14 @@ func credentials(cfg config.Config, args []string) error {
 	fs := flag.NewFlagSet("fleetsyncd credentials "+verb, flag.ContinueOnError)
 	cfg.Register(fs)
 	account := fs.String("account", cfg.BootstrapAccount, "12-digit account the new credential belongs to")
-	if err := fs.Parse(args[1:]); err != nil {
+	pos, err := parseInterspersed(fs, args[1:])
+	if err != nil {
 		return err
+	}
+	// A stray or missing argument is an error, never ignored: a revoke
+	// that did not revoke must not look like one that did.
+	if want, known := map[string]int{"create": 0, "list": 0, "revoke": 1}[verb]; known && len(pos) != want {
+		return fmt.Errorf("usage: fleetsyncd credentials create [--account N] | list | revoke KEYID (flags before or after KEYID): got arguments %q", pos)
 	}
 	log, err := newLogger("warn")
 	if err != nil {
@@ -102,15 +108,36 @@ func credentials(cfg config.Config, args []string) error {
 			fmt.Printf("%-24s %-12s %-20s %s\n", c.AccessKeyID, c.Account, time.UnixMilli(c.CreatedMs).UTC().Format(time.RFC3339), status)
 		}
 	case "revoke":
-		if fs.NArg() != 1 {
-			return fmt.Errorf("usage: fleetsyncd credentials revoke KEYID")
-		}
-		if err := d.Credentials.Revoke(ctx, fs.Arg(0)); err != nil {
+		if err := d.Credentials.Revoke(ctx, pos[0]); err != nil {
 			return err
 		}
-		fmt.Printf("revoked %s\n", fs.Arg(0))
+		fmt.Printf("revoked %s\n", pos[0])
 	default:
 		return fmt.Errorf("unknown credentials command %q: want create, list or revoke", verb)
 	}
 	return nil
+}
+
+// parseInterspersed parses flags anywhere among args (flag.Parse stops at
+// the first positional argument, so `revoke KEYID --data-dir X` would leave
+// --data-dir unread) and returns the positional arguments in order. A lone
+// "--" ends flag parsing.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		// flag.Parse consumed a "--" terminator when rest is shorter than
+		// what follows the last flag: everything left is positional.
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
 }

@@ -62,6 +62,8 @@ type API struct {
 	cfg    Config
 	tokens tokens
 	mux    *http.ServeMux
+	// handler is mux behind CanonicalPaths (the mux would redirect).
+	handler http.Handler
 
 	limitersMu sync.Mutex
 	limiters   map[string]*rate.Limiter
@@ -83,6 +85,7 @@ func New(cfg Config) *API {
 	}
 	a := &API{cfg: cfg, tokens: tokens{cfg.TokenKey}, mux: http.NewServeMux(), limiters: map[string]*rate.Limiter{}}
 	a.routes()
+	a.handler = CanonicalPaths(a.mux)
 	return a
 }
 
@@ -99,7 +102,7 @@ func (a *API) handle(name string, op operation) {
 }
 
 // ServeHTTP implements http.Handler.
-func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.handler.ServeHTTP(w, r) }
 
 // requestID returns a random UUIDv4, the form AWS request ids take.
 func requestID() string {
@@ -162,7 +165,7 @@ func (a *API) run(r *http.Request, name string, op operation) (any, caller, erro
 		return nil, c, err
 	}
 	if _, inModel := model.Lookup(name); inModel {
-		if err := model.Validate(name, in); err != nil {
+		if err := model.ValidateBody(name, in, body); err != nil {
 			return nil, c, err
 		}
 	}

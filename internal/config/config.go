@@ -53,6 +53,9 @@ type Config struct {
 	BootstrapKeyID   string
 	BootstrapSecret  string
 	BootstrapAccount string
+
+	// Limits bound what one client can hold of the listener (limits.go).
+	Limits Limits
 }
 
 // Default returns the embedded defaults: SQLite and a bundle directory under
@@ -63,6 +66,7 @@ func Default() Config {
 		RatePerSecond: 200, Burst: 400, BootstrapAccount: "123456789012",
 		AgentPollInterval: 10 * time.Second, AgentMaxWait: 30 * time.Second, EngineTick: time.Second, JobLeaseTTL: 30 * time.Second,
 		DBMaxConns: 20, DBStatementTimeout: 30 * time.Second, BundleURLTTL: time.Hour,
+		Limits: DefaultLimits(),
 	}
 }
 
@@ -98,6 +102,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	dur(&c.JobLeaseTTL, "job-lease-ttl", "how long a replica's lease on a job lasts unrenewed (takeover time after it dies)")
 	dur(&c.DBStatementTimeout, "db-statement-timeout", "PostgreSQL statement timeout")
 	fs.IntVar(&c.DBMaxConns, "db-max-conns", int(envFloat("db-max-conns", float64(c.DBMaxConns))), "PostgreSQL connection pool size (env FLEETSYNC_DB_MAX_CONNS)")
+	c.Limits.register(fs)
 	c.BootstrapKeyID = os.Getenv("FLEETSYNC_BOOTSTRAP_ACCESS_KEY_ID")
 	c.BootstrapSecret = os.Getenv("FLEETSYNC_BOOTSTRAP_SECRET_ACCESS_KEY")
 	if v := os.Getenv("FLEETSYNC_BOOTSTRAP_ACCOUNT"); v != "" {
@@ -216,6 +221,9 @@ func (c Config) Validate() error {
 	}
 	if c.BundleURLTTL <= 0 || c.BundleURLTTL > 7*24*time.Hour {
 		errs = append(errs, errors.New("--bundle-url-ttl must be a positive duration of at most 7 days (168h)"))
+	}
+	if err := c.Limits.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

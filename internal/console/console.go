@@ -12,13 +12,13 @@ import (
 	"embed"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -27,6 +27,7 @@ import (
 	"github.com/fleetsync/fleetsync/internal/credential"
 	"github.com/fleetsync/fleetsync/internal/deploy"
 	"github.com/fleetsync/fleetsync/internal/fleet"
+	"github.com/fleetsync/fleetsync/internal/proto"
 	"github.com/fleetsync/fleetsync/internal/registry"
 )
 
@@ -44,7 +45,8 @@ type CredentialLookup func(ctx context.Context, accessKeyID string) (secret, acc
 type Config struct {
 	Registry *registry.Service
 	Deploy   *deploy.Service
-	// Reports gives the per-fleet robot counts and each robot's last row.
+	// Reports gives the per-fleet robot counts, each robot's last row and
+	// the row of the deployment it runs.
 	Reports     *deploy.Reports
 	Credentials CredentialLookup
 	// Sessions keeps sign-ins in the database, shared by every replica.
@@ -55,6 +57,8 @@ type Config struct {
 	Key []byte
 	// SessionTTL is how long a sign-in lasts (default 12 hours).
 	SessionTTL time.Duration
+	// MaxStreamsPerSession caps a session's open live views (default 8).
+	MaxStreamsPerSession int
 	// EventInterval is how often a job's live view is refreshed (default 500 ms).
 	EventInterval time.Duration
 	Log           *slog.Logger
@@ -68,9 +72,10 @@ type Config struct {
 
 // Console serves /console/.
 type Console struct {
-	cfg   Config
-	mux   *http.ServeMux
-	pages map[string]*template.Template
+	cfg     Config
+	mux     *http.ServeMux
+	pages   map[string]*template.Template
+	streams streamLimit
 	// closing ends the live views, which otherwise hold graceful shutdown.
 	closing   chan struct{}
 	closeOnce sync.Once
@@ -85,6 +90,9 @@ func New(cfg Config) *Console {
 	if cfg.SessionTTL == 0 {
 		cfg.SessionTTL = 12 * time.Hour
 	}
+	if cfg.MaxStreamsPerSession == 0 {
+		cfg.MaxStreamsPerSession = 8
+	}
 	if cfg.EventInterval == 0 {
 		cfg.EventInterval = 500 * time.Millisecond
 	}
@@ -92,11 +100,9 @@ func New(cfg Config) *Console {
 		cfg.Guard = authguard.New(authguard.DefaultLimits(), cfg.Now)
 	}
 	c := &Console{cfg: cfg, mux: http.NewServeMux(), pages: map[string]*template.Template{}, closing: make(chan struct{})}
-	funcs := template.FuncMap{
-		"seg":     url.PathEscape,
-		"ms":      formatMs,
-		"percent": formatPercent,
-		"eta":     formatETA,
+	funcs := template.FuncMap{"seg": url.PathEscape}
+	for k, f := range templateFuncs {
+		funcs[k] = f
 	}
 	for _, name := range []string{"signin", "fleets", "fleet", "job", "applications", "error"} {
 		c.pages[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
@@ -332,6 +338,15 @@ func (c *Console) fleetPage(w http.ResponseWriter, r *http.Request, s session) {
 	for _, row := range rows {
 		last[row.Robot] = row
 	}
+	installed, err := c.cfg.Reports.InstalledRows(ctx, s.Account, arn)
+	if err != nil {
+		c.fail(w, r, s, err) // already a domain error
+		return
+	}
+	runs := map[string]string{} // robot ARN → the job it last finished InSync
+	for _, row := range installed {
+		runs[row.Robot] = row.Job
+	}
 	jobs := map[string]string{} // job ARN → what it deploys
 	deployed := func(jobARN string) string {
 		if v, ok := jobs[jobARN]; ok {
@@ -340,7 +355,7 @@ func (c *Console) fleetPage(w http.ResponseWriter, r *http.Request, s session) {
 		j, err := c.cfg.Deploy.Get(ctx, s.Account, jobARN)
 		v := ""
 		if err == nil {
-			v = describeApps(ctx, c.cfg.Registry, s.Account, j.Spec.Apps)
+			v = describeApps(j.Spec.Apps)
 		}
 		jobs[jobARN] = v
 		return v
@@ -352,9 +367,10 @@ func (c *Console) fleetPage(w http.ResponseWriter, r *http.Request, s session) {
 		if seen := c.cfg.Presence.Last(rb.ARN); seen > 0 {
 			row.LastSeen = formatAgo(now - seen)
 		}
-		// What the robot runs: the deployment its last row finished InSync.
-		if row.Last.Status == fleet.RobotInSync {
-			row.Current = deployed(row.Last.Job)
+		// What the robot runs: the latest deployment it finished InSync, also
+		// while a newer one deploys or after one failed and was rolled back.
+		if job, ok := runs[rb.ARN]; ok {
+			row.Current = deployed(job)
 		}
 		list = append(list, row)
 	}
@@ -375,7 +391,11 @@ func (c *Console) fleetPage(w http.ResponseWriter, r *http.Request, s session) {
 		return
 	}
 	sort.Slice(jp.Items, func(i, k int) bool { return jp.Items[i].CreatedMs > jp.Items[k].CreatedMs })
-	data["Jobs"] = jp.Items
+	jobRows := make([]jobRow, 0, len(jp.Items))
+	for _, j := range jp.Items {
+		jobRows = append(jobRows, jobRow{Job: j, Apps: describeApps(j.Spec.Apps)})
+	}
+	data["Jobs"] = jobRows
 	for _, j := range jp.Items {
 		if j.Status.Active() {
 			data["Active"] = j
@@ -391,15 +411,19 @@ func (c *Console) fleetPage(w http.ResponseWriter, r *http.Request, s session) {
 	c.render(w, http.StatusOK, "fleet", s, data)
 }
 
-// describeApps names each application of a job with its version.
-func describeApps(ctx context.Context, reg *registry.Service, account string, apps []fleet.AppConfig) string {
+// jobRow is one line of a job list: the job and what it deploys.
+type jobRow struct {
+	Job  fleet.Job
+	Apps string
+}
+
+// describeApps names each application of a job with its version, e.g.
+// "nav v2". The name is the one embedded in the application's ARN, so a
+// deleted application is still named.
+func describeApps(apps []fleet.AppConfig) string {
 	var parts []string
 	for _, a := range apps {
-		name := a.Application
-		if app, err := reg.DescribeApplication(ctx, account, a.Application, a.ApplicationVersion); err == nil {
-			name = app.Name
-		}
-		parts = append(parts, name+" v"+a.ApplicationVersion)
+		parts = append(parts, arnName(a.Application)+" v"+a.ApplicationVersion)
 	}
 	return strings.Join(parts, ", ")
 }
@@ -448,60 +472,93 @@ type jobView struct {
 	FailureReason string `json:"failureReason,omitempty"`
 	Targets       int    `json:"targets"`
 	Done          bool   `json:"done"`
-	// Robots are the first maxLiveRows rows in start order; Counts cover all.
+	// CreatedMs and FinishedMs (0 while the job runs) time the job; the
+	// page's elapsed time counts from CreatedMs.
+	CreatedMs  int64 `json:"createdMs"`
+	FinishedMs int64 `json:"finishedMs"`
+	// Robots are the first maxLiveRows rows in start order; Counts and
+	// Summary cover all.
 	Robots []robotView    `json:"robots"`
 	Counts map[string]int `json:"counts"`
 	More   int            `json:"more"`
+	// Summary is the robots by status in a fixed order (statuses with no
+	// robot left out), InSync of Targets the headline.
+	Summary []statusTally `json:"summary"`
+	InSync  int           `json:"inSync"`
 }
+
+// statusTally is how many of a job's robots are in one status.
+type statusTally struct {
+	Status string `json:"status"`
+	N      int    `json:"n"`
+}
+
+// jobStatusOrder is the summary bar's order: done, moving, waiting, failed.
+var jobStatusOrder = []fleet.RobotStatus{fleet.RobotInSync, fleet.RobotDeploying, fleet.RobotPendingNewDeployment,
+	fleet.RobotFailed, fleet.RobotNoResponse}
 
 // maxLiveRows bounds what a live view sends every refresh: a job of a
 // 100,000-robot fleet shows its first rows and its counts.
 const maxLiveRows = 1000
 
 type robotView struct {
-	ARN     string `json:"arn"`
-	Name    string `json:"name"`
-	Status  string `json:"status"`
-	Step    string `json:"step"`
+	ARN    string `json:"arn"`
+	Name   string `json:"name"`
+	Status string `json:"status"`
+	Step   string `json:"step"`
+	// Percent and ETA are the download's progress (the protocol sends them
+	// for DownloadingExtracting only), shown only while the robot is in that
+	// step: a stale figure of a later step or a finished robot (a download
+	// that completed, then failed to extract, last reported at 0 %) misleads.
 	Percent string `json:"percent"`
 	ETA     string `json:"eta"`
-	Failure string `json:"failure,omitempty"`
+	// StartedMs is when the robot started deploying (the page counts a
+	// deploying robot's duration from it); Started, Finished and Duration
+	// are shown as sent.
+	StartedMs int64  `json:"startedMs"`
+	Started   string `json:"started"`
+	Finished  string `json:"finished"`
+	Duration  string `json:"duration"`
+	Failure   string `json:"failure,omitempty"`
 }
 
-func (c *Console) jobView(ctx context.Context, s session, arn string, names map[string]string) (jobView, error) {
+func (c *Console) jobView(ctx context.Context, s session, arn string) (jobView, error) {
 	j, rows, err := c.cfg.Deploy.Describe(ctx, s.Account, arn)
 	if err != nil {
 		return jobView{}, err
 	}
 	v := jobView{ARN: j.ARN, Fleet: j.Fleet, Status: string(j.Status), FailureCode: j.FailureCode, FailureReason: j.FailureReason,
-		Targets: j.Targets, Done: !j.Status.Active(), Robots: make([]robotView, 0, len(rows)), Counts: map[string]int{}}
+		Targets: j.Targets, Done: !j.Status.Active(), CreatedMs: j.CreatedMs, FinishedMs: j.FinishedMs,
+		Robots: make([]robotView, 0, len(rows)), Counts: map[string]int{}, Summary: []statusTally{}}
 	for i, row := range rows {
 		v.Counts[string(row.Status)]++
 		if i >= maxLiveRows {
 			v.More++
 			continue
 		}
-		name, ok := names[row.Robot]
-		if !ok {
-			if rb, err := c.cfg.Registry.DescribeRobot(ctx, s.Account, row.Robot); err == nil {
-				name = rb.Name
-			} else {
-				name = row.Robot
-			}
-			names[row.Robot] = name
+		rv := robotView{ARN: row.Robot, Name: arnName(row.Robot), Status: string(row.Status), Step: row.Step,
+			StartedMs: row.StartedMs, Started: formatClock(row.StartedMs)}
+		if row.Status == fleet.RobotDeploying && row.Step == string(proto.StepDownloadingExtracting) {
+			rv.Percent, rv.ETA = formatPercent(row.PercentDone), formatETA(row.ETASeconds)
+		} else if row.Status != fleet.RobotDeploying && row.StartedMs > 0 && row.FinishedMs > 0 {
+			rv.Finished, rv.Duration = formatClock(row.FinishedMs), formatSpan(row.StartedMs, row.FinishedMs)
 		}
-		rv := robotView{ARN: row.Robot, Name: name, Status: string(row.Status), Step: row.Step,
-			Percent: formatPercent(row.PercentDone), ETA: formatETA(row.ETASeconds)}
 		if row.FailureCode != "" {
 			rv.Failure = row.FailureCode + ": " + row.FailureReason
 		}
 		v.Robots = append(v.Robots, rv)
 	}
+	for _, st := range jobStatusOrder {
+		if n := v.Counts[string(st)]; n > 0 {
+			v.Summary = append(v.Summary, statusTally{string(st), n})
+		}
+	}
+	v.InSync = v.Counts[string(fleet.RobotInSync)]
 	return v, nil
 }
 
 func (c *Console) jobPage(w http.ResponseWriter, r *http.Request, s session) {
-	v, err := c.jobView(r.Context(), s, r.PathValue("job"), map[string]string{})
+	v, err := c.jobView(r.Context(), s, r.PathValue("job"))
 	if err != nil {
 		c.fail(w, r, s, err)
 		return
@@ -517,7 +574,7 @@ func (c *Console) jobPage(w http.ResponseWriter, r *http.Request, s session) {
 		fleetName = f.Name
 	}
 	c.render(w, http.StatusOK, "job", s, map[string]any{"View": v, "Job": j, "FleetName": fleetName,
-		"Apps": describeApps(r.Context(), c.cfg.Registry, s.Account, j.Spec.Apps)})
+		"Apps": describeApps(j.Spec.Apps), "NowMs": c.now().UnixMilli()})
 }
 
 // jobEvents streams the job's view as server-sent events whenever it
@@ -525,12 +582,16 @@ func (c *Console) jobPage(w http.ResponseWriter, r *http.Request, s session) {
 func (c *Console) jobEvents(w http.ResponseWriter, r *http.Request, s session) {
 	ctx := r.Context()
 	arn := r.PathValue("job")
-	names := map[string]string{}
-	v, err := c.jobView(ctx, s, arn, names)
+	v, err := c.jobView(ctx, s, arn)
 	if err != nil {
 		c.fail(w, r, s, err)
 		return
 	}
+	if !c.streams.acquire(s.Nonce, c.cfg.MaxStreamsPerSession) {
+		http.Error(w, fmt.Sprintf("this session already has %d live views open; close one", c.cfg.MaxStreamsPerSession), http.StatusTooManyRequests)
+		return
+	}
+	defer c.streams.release(s.Nonce)
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("X-Accel-Buffering", "no")
@@ -569,7 +630,7 @@ func (c *Console) jobEvents(w http.ResponseWriter, r *http.Request, s session) {
 		case <-tick.C:
 		}
 		idle++
-		if v, err = c.jobView(ctx, s, arn, names); err != nil {
+		if v, err = c.jobView(ctx, s, arn); err != nil {
 			if ctx.Err() == nil {
 				c.cfg.Log.Warn("console: live view refresh failed", "job", arn, "error", err)
 			}
@@ -619,38 +680,16 @@ func (c *Console) applicationsPage(w http.ResponseWriter, r *http.Request, s ses
 	c.render(w, http.StatusOK, "applications", s, map[string]any{"Apps": groups, "More": p.Next != nil})
 }
 
-// --- formatting ---
-
-func formatMs(ms int64) string {
-	if ms == 0 {
-		return "—"
-	}
-	return time.UnixMilli(ms).UTC().Format("2006-01-02 15:04:05 UTC")
-}
-
-func formatPercent(p *float64) string {
-	if p == nil {
-		return ""
-	}
-	return strconv.FormatFloat(*p, 'f', 0, 64) + "%"
-}
-
-func formatETA(s *int64) string {
-	if s == nil {
-		return ""
-	}
-	return (time.Duration(*s) * time.Second).String()
-}
-
-func formatAgo(ms int64) string {
-	d := time.Duration(ms) * time.Millisecond
-	switch {
-	case d < time.Second:
-		return "just now"
-	case d < time.Minute:
-		return strconv.Itoa(int(d.Seconds())) + "s ago"
-	case d < time.Hour:
-		return strconv.Itoa(int(d.Minutes())) + "m ago"
-	}
-	return d.Round(time.Minute).String() + " ago"
+// RootRedirect answers GET / from a browser (one that accepts text/html)
+// with a redirect to the console, and hands every other request to next
+// (the AWS API, whose clients never ask for HTML and get its JSON answer).
+func RootRedirect(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
+			strings.Contains(r.Header.Get("Accept"), "text/html") {
+			http.Redirect(w, r, "/console/", http.StatusSeeOther)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

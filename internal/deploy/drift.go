@@ -11,9 +11,13 @@ import (
 // Reason codes of the drift report: why a robot is not on its fleet's
 // latest deployment.
 const (
-	// ReasonDeploying: a job is deploying to the robot now (it is
-	// PendingNewDeployment or Deploying).
+	// ReasonDeploying: a job is deploying to the robot now (status
+	// Deploying).
 	ReasonDeploying = "Deploying"
+	// ReasonPending: a job targets the robot but has not started it yet
+	// (status PendingNewDeployment: waiting for a slot in the concurrency
+	// window). Nothing runs on the robot yet, so it is not "Deploying".
+	ReasonPending = "PendingNewDeployment"
 	// ReasonArchitectureMissing: the latest deployment has no bundle for the
 	// robot's architecture, so syncing would fail it at once.
 	ReasonArchitectureMissing = "ArchitectureMissing"
@@ -97,13 +101,15 @@ func (s *Service) Drift(ctx context.Context, account, fleetARN string) (Drift, e
 	return d, nil
 }
 
-// driftReason classifies one Sync target. The order matters: a robot being
-// deployed says so first; an architecture the deployment cannot serve is
+// driftReason classifies one Sync target. The order matters: a robot a job
+// is deploying or about to start says so first; an architecture the deployment cannot serve is
 // what an operator must fix before anything else helps.
 func driftReason(r fleet.Robot, last fleet.RobotDeployment, archMissing bool) string {
 	switch {
-	case r.Status == fleet.RobotPendingNewDeployment || r.Status == fleet.RobotDeploying:
+	case r.Status == fleet.RobotDeploying:
 		return ReasonDeploying
+	case r.Status == fleet.RobotPendingNewDeployment:
+		return ReasonPending
 	case archMissing:
 		return ReasonArchitectureMissing
 	case r.Status == fleet.RobotRegistered:

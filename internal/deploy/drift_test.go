@@ -14,7 +14,8 @@ func TestDriftReason(t *testing.T) {
 		archMissing bool
 		want        string
 	}{
-		{"Pending", fleet.RobotPendingNewDeployment, fleet.RobotDeployment{}, true, ReasonDeploying},
+		{"Pending", fleet.RobotPendingNewDeployment, fleet.RobotDeployment{}, true, ReasonPending},
+		{"PendingNotDeploying", fleet.RobotPendingNewDeployment, fleet.RobotDeployment{Status: fleet.RobotPendingNewDeployment}, false, "PendingNewDeployment"},
 		{"Deploying", fleet.RobotDeploying, fleet.RobotDeployment{}, false, ReasonDeploying},
 		{"ArchBeforeNew", fleet.RobotRegistered, fleet.RobotDeployment{}, true, ReasonArchitectureMissing},
 		{"ArchBeforeFailed", fleet.RobotFailed, fleet.RobotDeployment{FailureCode: CodeMissingArch}, true, ReasonArchitectureMissing},

@@ -11,21 +11,25 @@ import (
 
 // Job-level and robot-level failure codes the engine sets.
 const (
-	CodeThresholdBreached  = "FailureThresholdBreached"
-	CodeFleetTimeout       = "FleetDeploymentTimeout"
-	CodeRobotNoResponse    = "RobotDeploymentNoResponse"
-	CodeRobotAborted       = "RobotDeploymentAborted"
-	CodeMissingArch        = "MissingRobotApplicationArchitecture"
-	CodeEtagMismatch       = "EtagMismatch"
-	CodeAppDoesNotExist    = "RobotApplicationDoesNotExist"
-	CodeFleetDoesNotExist  = "DeploymentFleetDoesNotExist"
-	CodeResourceNotFound   = "ResourceNotFound"
-	CodeInternalServerErr  = "InternalServerError"
-	reasonNoResponse       = "There is no response from the robot within the robot deployment timeout."
-	reasonAgentSilent      = "The robot's agent stopped polling."
-	reasonFleetTimeout     = "The deployment job exceeded the fleet deployment timeout."
-	reasonThresholdBreach  = "The failure threshold was reached; robots not yet started were left as they were."
-	reasonRobotAbortedText = "The deployment job was canceled while the robot was deploying."
+	CodeThresholdBreached = "FailureThresholdBreached"
+	CodeFleetTimeout      = "FleetDeploymentTimeout"
+	CodeRobotNoResponse   = "RobotDeploymentNoResponse"
+	CodeRobotAborted      = "RobotDeploymentAborted"
+	CodeMissingArch       = "MissingRobotApplicationArchitecture"
+	CodeEtagMismatch      = "EtagMismatch"
+	CodeAppDoesNotExist   = "RobotApplicationDoesNotExist"
+	CodeFleetDoesNotExist = "DeploymentFleetDoesNotExist"
+	CodeResourceNotFound  = "ResourceNotFound"
+	CodeInternalServerErr = "InternalServerError"
+	reasonNoResponse      = "There is no response from the robot within the robot deployment timeout."
+	reasonAgentSilent     = "The robot's agent stopped polling."
+	reasonFleetTimeout    = "The deployment job exceeded the fleet deployment timeout."
+	reasonThresholdBreach = "The failure threshold was reached; robots not yet started were left as they were."
+	// reasonThresholdAllStarted is the breach once no robot was waiting to
+	// start (every one had started, or failed while the job was prepared):
+	// then no robot was left out, and saying so would mislead.
+	reasonThresholdAllStarted = "The failure threshold was reached after every target robot had started or failed."
+	reasonRobotAbortedText    = "The deployment job was canceled while the robot was deploying."
 )
 
 // Observed is what the planner knows of one InProgress job at an instant.
@@ -136,7 +140,11 @@ func Decide(o Observed, lim Limits, nowMs int64) Plan {
 	}
 	if stillDeploying == 0 && len(p.Start) == 0 && (breached || o.PendingTotal == 0) {
 		if breached {
-			p.Finish = &Finish{fleet.JobFailed, CodeThresholdBreached, reasonThresholdBreach}
+			reason := reasonThresholdBreach
+			if o.PendingTotal == 0 {
+				reason = reasonThresholdAllStarted
+			}
+			p.Finish = &Finish{fleet.JobFailed, CodeThresholdBreached, reason}
 		} else {
 			p.Finish = &Finish{Status: fleet.JobSucceeded}
 		}

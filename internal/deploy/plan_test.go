@@ -62,6 +62,8 @@ func TestDecide(t *testing.T) {
 			o.Failed = 3
 			o.Pending, o.PendingTotal = names("r", 5), 5
 		}), Plan{Finish: &Finish{fleet.JobFailed, CodeThresholdBreached, reasonThresholdBreach}}},
+		{"threshold reached after every robot started", with(func(o *Observed) { o.Failed = 3 }),
+			Plan{Finish: &Finish{fleet.JobFailed, CodeThresholdBreached, reasonThresholdAllStarted}}},
 		{"below threshold succeeds with failures", with(func(o *Observed) { o.Failed = 2 }),
 			Plan{Finish: &Finish{Status: fleet.JobSucceeded}}},
 		{"fleet timeout", with(func(o *Observed) {
@@ -154,6 +156,7 @@ func TestDecidePrepared(t *testing.T) {
 		failed  = fleet.RobotFailed
 	)
 	breached := &Finish{fleet.JobFailed, CodeThresholdBreached, reasonThresholdBreach}
+	allFailed := &Finish{fleet.JobFailed, CodeThresholdBreached, reasonThresholdAllStarted} // none left unstarted
 	for _, c := range []struct {
 		name string
 		job  fleet.Job
@@ -161,8 +164,8 @@ func TestDecidePrepared(t *testing.T) {
 		want *Finish
 	}{
 		{"no targets succeeds at once", job(25), nil, &Finish{Status: fleet.JobSucceeded}},
-		{"every target failed (100 %) breaches any threshold", job(100), rows(failed, failed, failed), breached},
-		{"one of one failed", job(1), rows(failed), breached},
+		{"every target failed (100 %) breaches any threshold", job(100), rows(failed, failed, failed), allFailed},
+		{"one of one failed", job(1), rows(failed), allFailed},
 		{"failed share reaches the threshold", job(50), rows(failed, pending), breached},
 		{"failed share under the threshold runs", job(50), rows(failed, pending, pending), nil},
 		{"all runnable runs", job(25), rows(pending, pending, pending, pending), nil},

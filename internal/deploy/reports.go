@@ -10,12 +10,13 @@ import (
 // the methods).
 type ReportStore interface {
 	LastRows(ctx context.Context, account, fleetARN string) ([]fleet.RobotDeployment, error)
+	InstalledRows(ctx context.Context, account, fleetARN string) ([]fleet.RobotDeployment, error)
 	FleetStatusCounts(ctx context.Context, account string) (map[string]map[fleet.RobotStatus]int, error)
 }
 
 // Reports are the read-only views the console shows beside the operations:
-// robots per fleet by status, and each robot's row in the last job that
-// targeted it. The console reads them here, never from the store.
+// robots per fleet by status, each robot's row in the last job that
+// targeted it, and its row in the latest job it finished InSync. The console reads them here, never from the store.
 type Reports struct {
 	Store ReportStore
 }
@@ -34,6 +35,18 @@ func (r *Reports) FleetStatusCounts(ctx context.Context, account string) (map[st
 // deployment job that targeted it; robots never targeted have none.
 func (r *Reports) LastRows(ctx context.Context, account, fleetARN string) ([]fleet.RobotDeployment, error) {
 	rows, err := r.Store.LastRows(ctx, account, fleetARN)
+	if err != nil {
+		return nil, fleet.Wrap(fleet.Internal, err, "store failure")
+	}
+	return rows, nil
+}
+
+// InstalledRows returns, for each robot now in the fleet, its row in the
+// latest job it finished InSync: the deployment it runs now, also while a
+// newer one deploys or after one failed (the agent keeps or restores the
+// application). Robots never InSync have none.
+func (r *Reports) InstalledRows(ctx context.Context, account, fleetARN string) ([]fleet.RobotDeployment, error) {
+	rows, err := r.Store.InstalledRows(ctx, account, fleetARN)
 	if err != nil {
 		return nil, fleet.Wrap(fleet.Internal, err, "store failure")
 	}

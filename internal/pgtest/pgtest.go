@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+
+	"github.com/fleetsync/fleetsync/internal/testskip"
 )
 
 // EnvDSN names the variable holding an admin connection URL.
@@ -27,10 +29,8 @@ func Require(t testing.TB) string {
 	t.Helper()
 	dsn := os.Getenv(EnvDSN)
 	if dsn == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is not set: CI must run the PostgreSQL tests (scripts/test starts a server)", EnvDSN)
-		}
-		t.Skipf("%s not set: PostgreSQL tests skipped (run scripts/test, or start one and set it)", EnvDSN)
+		testskip.Missing(t, "PostgreSQL tests", EnvDSN+" is not set",
+			"scripts/test (starts PostgreSQL 15 and sets it), or start one and export "+EnvDSN+"=postgres://USER:PASSWORD@HOST:5432/postgres?sslmode=disable")
 	}
 	return dsn
 }

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/fleetsync/fleetsync/internal/testskip"
 	"time"
 
 	"github.com/aws/aws-sdk-go/aws"
@@ -45,10 +47,8 @@ func Require(t testing.TB) string {
 	t.Helper()
 	bin := os.Getenv(EnvBinary)
 	if bin == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is not set: CI must run the S3 bundle store tests (scripts/test installs versitygw)", EnvBinary)
-		}
-		t.Skipf("%s not set: S3 tests skipped (run scripts/test, or go install github.com/versity/versitygw/cmd/versitygw@v1.8.0 and set it)", EnvBinary)
+		testskip.Missing(t, "S3 bundle store tests", EnvBinary+" is not set",
+			"scripts/test (builds versitygw and sets it), or: go install github.com/versity/versitygw/cmd/versitygw@v1.8.0 and export "+EnvBinary+"=$(go env GOPATH)/bin/versitygw")
 	}
 	return bin
 }

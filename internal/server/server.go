@@ -73,6 +73,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, erro
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
+	// Looked at before LoadKeyring creates the key on a first start.
+	setUp := databaseSetUp(cfg)
 	keys, err := credential.LoadKeyring(cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -85,7 +87,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, erro
 		if path, err = cfg.SQLitePath(); err != nil {
 			return nil, err
 		}
-		st, err = sqlstore.OpenSQLite(ctx, path, log)
+		st, err = sqlstore.OpenSQLiteWith(ctx, path, sqlstore.SQLiteOptions{MustExist: setUp(path), CheckEvery: cfg.Limits.DBCheckInterval}, log)
 	}
 	if err != nil {
 		return nil, err
@@ -235,16 +237,16 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		OnStart: func(fleet.Job) { mets.AutoSyncStarted() }}
 	robots := &deploy.Robots{Store: d.Store, Bundles: granted, Presence: presence, Wake: wake, Log: log.With("component", "robots")}
 	// One set of failed-authentication budgets for every door.
-	guard := authguard.New(authguard.DefaultLimits(), nil)
+	authGuard := authguard.New(authguard.DefaultLimits(), nil)
 	agents := agentapi.New(agentapi.Config{
 		Robots: robots, Bundles: granted, Presign: presign, Hub: hub, Nonces: nonces,
 		URLKey: d.Keys.Derive("bundle-url"), URLTTL: cfg.BundleURLTTL, PollInterval: cfg.AgentPollInterval, MaxWait: maxWait,
-		Log: log.With("component", "agentapi"), Guard: guard,
+		Log: log.With("component", "agentapi"), Guard: authGuard,
 	})
 	api := awsapi.New(awsapi.Config{
 		Registry: reg, Deploy: jobs, Credentials: d.Credentials.Lookup, Region: cfg.Region,
 		TokenKey: d.Keys.Derive("pagination-token"), RatePerSecond: cfg.RatePerSecond, Burst: cfg.Burst,
-		Logger: log.With("component", "awsapi"), Observe: mets.ObserveAPI, Guard: guard,
+		Logger: log.With("component", "awsapi"), Observe: mets.ObserveAPI, Guard: authGuard,
 	})
 
 	mux := http.NewServeMux()
@@ -252,21 +254,24 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		if err := d.Store.Ping(ctx); err != nil {
-			http.Error(w, "database unreachable", http.StatusServiceUnavailable)
+		if err := d.Store.Ready(ctx); err != nil {
+			log.Warn("not ready", "error", err)
+			http.Error(w, "database unreachable or damaged", http.StatusServiceUnavailable)
 			return
 		}
 		io.WriteString(w, "ready\n")
 	})
 	mux.Handle("GET /metrics", mets.Handler())
 	cons := console.New(console.Config{
-		Registry: reg, Deploy: jobs, Reports: &deploy.Reports{Store: d.Store}, Credentials: d.Credentials.Lookup, Sessions: &credential.Sessions{Store: d.Store, Log: log.With("component", "console")}, Presence: presence,
-		Key: d.Keys.Derive("console-session"), Log: log.With("component", "console"), Guard: guard,
+		Registry: reg, Deploy: jobs, Reports: &deploy.Reports{Store: d.Store}, Credentials: d.Credentials.Lookup,
+		Sessions: &credential.Sessions{Store: d.Store, Log: log.With("component", "console")}, Presence: presence,
+		Key: d.Keys.Derive("console-session"), Log: log.With("component", "console"), Guard: authGuard,
+		MaxStreamsPerSession: cfg.Limits.MaxStreamsPerSession,
 	})
 	mux.Handle("/console/", cons)
 	mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusSeeOther))
 	mux.Handle("/agent/", mets.Agents(agents))
-	mux.Handle("/", api)
+	mux.Handle("/", console.RootRedirect(api))
 
 	if cfg.DebugListen != "" {
 		dbg := http.NewServeMux()
@@ -283,7 +288,8 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := &http.Server{Handler: mux}
+	ln = guard(srv, ln, cfg.Limits, log) // timeouts, size and connection limits (limits.go)
 	// HTTP/2 without TLS (prior knowledge) lets thousands of agents behind
 	// one client share a few connections; HTTP/1.1 stays for everyone else.
 	srv.Protocols = new(http.Protocols)

@@ -14,6 +14,11 @@ type Reports interface {
 	// LastRows returns, for each robot now in the fleet, its row in the last
 	// deployment job that targeted it; robots never targeted have none.
 	LastRows(ctx context.Context, account, fleetARN string) ([]fleet.RobotDeployment, error)
+	// InstalledRows returns, for each robot now in the fleet, its row in the
+	// latest job it finished InSync: what it runs now, since an agent keeps
+	// or restores that application while a later deployment runs, fails or
+	// is aborted. Robots never InSync have none.
+	InstalledRows(ctx context.Context, account, fleetARN string) ([]fleet.RobotDeployment, error)
 	// AutoSyncCandidates returns the fleets of every account that carry
 	// tagKey and have at least one robot Registered (never deployed since it
 	// joined), with the tag's value, in creation order.

@@ -19,12 +19,14 @@
 //
 // Extraction never writes outside the destination or the cache directory:
 // every file operation goes through an os.Root, entry names with ".." or a
-// leading "/" are refused, nothing is written through a symbolic link,
-// symbolic links are created only when their target stays inside the root,
-// hard links only to regular files extracted earlier, and device nodes,
-// FIFOs and sockets are refused. Sizes and file counts are counted while
-// copying, so a compression bomb stops at the limit. Every refusal wraps
-// ErrUnsafe.
+// leading "/" are refused, no entry's path may go through a symbolic link
+// (so nothing is written through one), symbolic links themselves are
+// created as the archive gives them, pointing anywhere (as real colcon
+// bundles' links do: dangling relative links out of the root, absolute links
+// into /lib), hard links only to regular files extracted earlier, and device
+// nodes, FIFOs and sockets are refused. Sizes and file counts are counted
+// while copying, so a compression bomb stops at the limit. A refusal wraps
+// ErrUnsafe (an escape attempt), ErrInvalid (not a bundle) or ErrTooLarge.
 //
 // The package imports only the standard library: it is part of the agent,
 // which must build without server code.
@@ -42,12 +44,30 @@ import (
 	"path/filepath"
 )
 
-// ErrUnsafe marks every refusal to extract (test with errors.Is): a path
-// escaping the root, an absolute path, a symbolic or hard link escaping the
-// root, a device, FIFO or socket entry, a limit exceeded, an overlay whose
-// SHA-256 does not match, or an archive that is corrupt, truncated or of an
-// unknown format. The message names the entry and the reason.
-var ErrUnsafe = errors.New("unsafe bundle")
+// Refusals, told apart so that an operator reads "unsafe" only for a real
+// escape attempt (test with errors.Is, or Refused for any of them). Every
+// message names the entry and the reason.
+var (
+	// ErrUnsafe marks an attempt to reach outside the destination: a path
+	// with ".." or a leading "/", a path through a symbolic link, a hard
+	// link to anything but a regular file extracted earlier, a device node,
+	// FIFO or socket, an entry replacing the root.
+	ErrUnsafe = errors.New("unsafe bundle")
+	// ErrInvalid marks a file that is not a bundle: not a tar or tar.gz, a
+	// corrupt or truncated archive, an unknown colcon version, an invalid
+	// overlay index, an overlay whose SHA-256 does not match, an entry type
+	// a bundle does not hold.
+	ErrInvalid = errors.New("invalid bundle")
+	// ErrTooLarge marks a bundle beyond the Limits (a compression bomb, too
+	// many entries) or beyond the format's own bounds.
+	ErrTooLarge = errors.New("bundle too large")
+)
+
+// Refused reports whether err is a refusal to extract (ErrUnsafe,
+// ErrInvalid or ErrTooLarge) rather than an I/O error or a cancellation.
+func Refused(err error) bool {
+	return errors.Is(err, ErrUnsafe) || errors.Is(err, ErrInvalid) || errors.Is(err, ErrTooLarge)
+}
 
 // Format names reported in Extracted.Format.
 const (
@@ -100,10 +120,11 @@ type Extracted struct {
 	// Format is FormatTar, FormatTarGz, FormatColconV1 or FormatColconV2.
 	Format string
 	// Overlays are the absolute directories whose setup.sh must be sourced,
-	// in this order, before a ROS launcher (each with BUNDLE_CURRENT_PREFIX
-	// set to the directory, as AWS does). For colcon v1 it is [Root]; for v2
-	// the cache directories of the overlays; empty for plain tars (the agent
-	// then sources Root/setup.sh if present).
+	// in this order, before the launcher (each with BUNDLE_CURRENT_PREFIX
+	// and COLCON_BUNDLE_PREFIX set to the directory). For colcon v1 it is
+	// [Root]; for v2 the cache directories of the overlays in the index's
+	// order (colcon bundles list the workspace last); empty for plain tars
+	// (the agent then sources Root/setup.sh if present).
 	Overlays []string
 	// DownloadedOverlays counts the v2 overlays extracted by this call.
 	DownloadedOverlays int
@@ -136,7 +157,7 @@ type Overlay struct {
 // already exists; so a bundle file whose cached overlays were never
 // downloaded (holes) extracts correctly. cacheDir is needed only for v2.
 //
-// Refusals wrap ErrUnsafe; a cancelled ctx returns ctx.Err(); other errors
+// Refusals wrap ErrUnsafe, ErrInvalid or ErrTooLarge; a cancelled ctx returns ctx.Err(); other errors
 // are I/O errors. On any error dst is removed (emptied if it existed), while
 // overlays already complete stay in the cache.
 func Extract(ctx context.Context, src, dst, cacheDir string, lim Limits) (Extracted, error) {
@@ -192,14 +213,14 @@ func Extract(ctx context.Context, src, dst, cacheDir string, lim Limits) (Extrac
 //
 // version is 0 for a plain tar or tar.gz, 1 or 2 for a colcon bundle;
 // overlays is nil unless version is 2. A corrupt or unknown archive, or an
-// invalid index, wraps ErrUnsafe.
+// invalid index, wraps ErrInvalid.
 func V2Overlays(src io.ReaderAt, size int64) (version int, overlays []Overlay, err error) {
 	gz, version, err := probe(src, size)
 	if err != nil || version != 2 {
 		return version, nil, err
 	}
 	if gz {
-		return 0, nil, unsafef("version", "a colcon v2 bundle must be an uncompressed tar")
+		return 0, nil, invalidf("version", "a colcon v2 bundle must be an uncompressed tar")
 	}
 	overlays, _, err = readV2Index(src, size)
 	if err != nil {
@@ -233,7 +254,7 @@ func (x *extraction) run(f *os.File, size int64, root *os.Root, dstAbs, cacheDir
 	tr := tar.NewReader(r)
 	hdr, err := tr.Next()
 	if err == io.EOF {
-		return res, unsafef("", "corrupt archive: no entries")
+		return res, invalidf("", "corrupt archive: not a tar archive (no entries)")
 	}
 	if err != nil {
 		return res, corrupt("", err)
@@ -269,7 +290,7 @@ func (x *extraction) run(f *os.File, size int64, root *os.Root, dstAbs, cacheDir
 		return res, nil
 	default: // 2; readVersion refuses anything else
 		if gz {
-			return res, unsafef("version", "a colcon v2 bundle must be an uncompressed tar")
+			return res, invalidf("version", "a colcon v2 bundle must be an uncompressed tar")
 		}
 		res.Format = FormatColconV2
 		return x.colconV2(res, f, size, t, cacheDir)
@@ -339,17 +360,30 @@ func isGzip(r io.ReaderAt, off, size int64) bool {
 
 // unsafef returns an ErrUnsafe refusal naming the entry (if any).
 func unsafef(entry, format string, args ...any) error {
-	msg := fmt.Sprintf(format, args...)
-	if entry == "" {
-		return fmt.Errorf("%w: %s", ErrUnsafe, msg)
-	}
-	return fmt.Errorf("%w: entry %q: %s", ErrUnsafe, entry, msg)
+	return refusal(ErrUnsafe, entry, fmt.Sprintf(format, args...))
 }
 
-// corrupt returns an ErrUnsafe refusal for an archive that cannot be read.
+// invalidf returns an ErrInvalid refusal naming the entry (if any).
+func invalidf(entry, format string, args ...any) error {
+	return refusal(ErrInvalid, entry, fmt.Sprintf(format, args...))
+}
+
+// tooLargef returns an ErrTooLarge refusal naming the entry (if any).
+func tooLargef(entry, format string, args ...any) error {
+	return refusal(ErrTooLarge, entry, fmt.Sprintf(format, args...))
+}
+
+func refusal(kind error, entry, msg string) error {
+	if entry == "" {
+		return fmt.Errorf("%w: %s", kind, msg)
+	}
+	return fmt.Errorf("%w: entry %q: %s", kind, entry, msg)
+}
+
+// corrupt returns an ErrInvalid refusal for an archive that cannot be read.
 func corrupt(entry string, err error) error {
 	if entry == "" {
-		return fmt.Errorf("%w: corrupt archive: %w", ErrUnsafe, err)
+		return fmt.Errorf("%w: corrupt archive (not a readable tar or tar.gz): %w", ErrInvalid, err)
 	}
-	return fmt.Errorf("%w: entry %q: corrupt archive: %w", ErrUnsafe, entry, err)
+	return fmt.Errorf("%w: entry %q: corrupt archive: %w", ErrInvalid, entry, err)
 }

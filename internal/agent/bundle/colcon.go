@@ -51,7 +51,7 @@ func isVersionEntry(hdr *tar.Header) bool {
 // surrounding white space are accepted too).
 func readVersion(hdr *tar.Header, r io.Reader) (int, error) {
 	if hdr.Size > maxVersionSize {
-		return 0, unsafef(hdr.Name, "version entry of %d bytes is too large", hdr.Size)
+		return 0, tooLargef(hdr.Name, "version entry of %d bytes is too large", hdr.Size)
 	}
 	b, err := io.ReadAll(io.LimitReader(r, maxVersionSize))
 	if err != nil {
@@ -65,7 +65,7 @@ func readVersion(hdr *tar.Header, r io.Reader) (int, error) {
 	case "2":
 		return 2, nil
 	}
-	return 0, unsafef(hdr.Name, "unknown colcon bundle version %q", v)
+	return 0, invalidf(hdr.Name, "unknown colcon bundle version %q", v)
 }
 
 // probe reports whether the bundle is gzip-compressed and its colcon version
@@ -83,7 +83,7 @@ func probe(ra io.ReaderAt, size int64) (gz bool, version int, err error) {
 	tr := tar.NewReader(r)
 	hdr, err := tr.Next()
 	if err == io.EOF {
-		return gz, 0, unsafef("", "corrupt archive: no entries")
+		return gz, 0, invalidf("", "corrupt archive: not a tar archive (no entries)")
 	}
 	if err != nil {
 		return gz, 0, corrupt("", err)
@@ -170,6 +170,56 @@ func (p *peekReader) Read(b []byte) (int, error) {
 	return p.r.Read(b)
 }
 
+// V2HeadSize tells, from the first bytes of a bundle (head, at least
+// MinV2Head of them or the whole bundle), how many bytes from its start a
+// colcon v2 bundle's index needs: the version entry and metadata.tar.gz,
+// so that a robot fetches just those before deciding which overlays it
+// lacks (colcon-bundle reserves 4 MiB for them; they are usually a few KB).
+// version is 0 for a plain tar or tar.gz and 1 for a v1 bundle (n is then 0);
+// a head that is not a readable start of a bundle wraps ErrInvalid.
+func V2HeadSize(head []byte) (version int, n int64, err error) {
+	gz, version, err := probe(bytes.NewReader(head), int64(len(head)))
+	if err != nil || version != 2 {
+		return version, 0, err
+	}
+	if gz {
+		return 0, 0, invalidf("version", "a colcon v2 bundle must be an uncompressed tar")
+	}
+	cr := &countReader{r: bytes.NewReader(head)}
+	tr := tar.NewReader(cr)
+	if _, err := tr.Next(); err != nil {
+		return 0, 0, corrupt("", err)
+	}
+	hdr, err := tr.Next()
+	if err != nil {
+		return 0, 0, corrupt("", err)
+	}
+	if name, _ := cleanName(hdr.Name); name != v2MetadataTar {
+		return 0, 0, invalidf(hdr.Name, "colcon v2 bundle: second entry must be %s", v2MetadataTar)
+	}
+	if hdr.Size < 0 || hdr.Size >= maxMetadataSize {
+		return 0, 0, tooLargef(hdr.Name, "metadata of %d bytes exceeds %d", hdr.Size, maxMetadataSize)
+	}
+	// The tar reader has consumed exactly the header blocks: the metadata's
+	// data starts at cr.n.
+	return 2, cr.n + hdr.Size, nil
+}
+
+// MinV2Head is how many bytes V2HeadSize needs at least: the version
+// entry and metadata.tar.gz's header, with room for long-name extensions.
+const MinV2Head = 8 << 10
+
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += int64(n)
+	return n, err
+}
+
 // overlayIndex mirrors overlays.json, as AWS's library declares it.
 type overlayIndex struct {
 	Overlays []struct {
@@ -190,16 +240,16 @@ func readV2Index(ra io.ReaderAt, size int64) ([]Overlay, []byte, error) {
 	}
 	hdr, err := tr.Next()
 	if err == io.EOF {
-		return nil, nil, unsafef("", "colcon v2 bundle has no %s", v2MetadataTar)
+		return nil, nil, invalidf("", "colcon v2 bundle has no %s", v2MetadataTar)
 	}
 	if err != nil {
 		return nil, nil, corrupt("", err)
 	}
 	if name, _ := cleanName(hdr.Name); name != v2MetadataTar || (hdr.Typeflag != tar.TypeReg && hdr.Typeflag != '\x00') {
-		return nil, nil, unsafef(hdr.Name, "colcon v2 bundle: second entry must be %s", v2MetadataTar)
+		return nil, nil, invalidf(hdr.Name, "colcon v2 bundle: second entry must be %s", v2MetadataTar)
 	}
 	if hdr.Size >= maxMetadataSize {
-		return nil, nil, unsafef(hdr.Name, "metadata of %d bytes exceeds %d", hdr.Size, maxMetadataSize)
+		return nil, nil, tooLargef(hdr.Name, "metadata of %d bytes exceeds %d", hdr.Size, maxMetadataSize)
 	}
 	meta, err := io.ReadAll(tr)
 	if err != nil {
@@ -210,19 +260,19 @@ func readV2Index(ra io.ReaderAt, size int64) ([]Overlay, []byte, error) {
 		return nil, nil, err
 	}
 	if len(idx.Overlays) == 0 {
-		return nil, nil, unsafef(overlaysJSON, "colcon v2 bundle lists no overlays")
+		return nil, nil, invalidf(overlaysJSON, "colcon v2 bundle lists no overlays")
 	}
 	if len(idx.Overlays) > maxOverlays {
-		return nil, nil, unsafef(overlaysJSON, "%d overlays exceed the limit of %d", len(idx.Overlays), maxOverlays)
+		return nil, nil, tooLargef(overlaysJSON, "%d overlays exceed the limit of %d", len(idx.Overlays), maxOverlays)
 	}
 	out := make([]Overlay, 0, len(idx.Overlays))
 	for _, o := range idx.Overlays {
 		sum := strings.ToLower(o.Sha256)
 		if b, err := hex.DecodeString(sum); err != nil || len(b) != sha256.Size {
-			return nil, nil, unsafef(overlaysJSON, "overlay %q: invalid sha256 %q", o.FileName, o.Sha256)
+			return nil, nil, invalidf(overlaysJSON, "overlay %q: invalid sha256 %q", o.FileName, o.Sha256)
 		}
 		if o.Offset < 0 || o.Size <= 0 || o.Offset > size || o.Size > size-o.Offset {
-			return nil, nil, unsafef(overlaysJSON, "overlay %q: range offset %d size %d outside the %d-byte bundle",
+			return nil, nil, invalidf(overlaysJSON, "overlay %q: range offset %d size %d outside the %d-byte bundle",
 				o.FileName, o.Offset, o.Size, size)
 		}
 		out = append(out, Overlay{Name: o.FileName, Offset: o.Offset, Size: o.Size, SHA256: sum})
@@ -240,7 +290,7 @@ func parseIndex(meta []byte) (*overlayIndex, error) {
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
-			return nil, unsafef(v2MetadataTar, "no %s in it", overlaysJSON)
+			return nil, invalidf(v2MetadataTar, "no %s in it", overlaysJSON)
 		}
 		if err != nil {
 			return nil, corrupt(v2MetadataTar, err)
@@ -249,7 +299,7 @@ func parseIndex(meta []byte) (*overlayIndex, error) {
 			continue
 		}
 		if hdr.Size > maxIndexSize {
-			return nil, unsafef(overlaysJSON, "index of %d bytes is too large", hdr.Size)
+			return nil, tooLargef(overlaysJSON, "index of %d bytes is too large", hdr.Size)
 		}
 		b, err := io.ReadAll(tr)
 		if err != nil {
@@ -257,7 +307,7 @@ func parseIndex(meta []byte) (*overlayIndex, error) {
 		}
 		var idx overlayIndex
 		if err := json.Unmarshal(b, &idx); err != nil {
-			return nil, unsafef(overlaysJSON, "corrupt archive: %v", err)
+			return nil, invalidf(overlaysJSON, "corrupt archive: %v", err)
 		}
 		return &idx, nil
 	}
@@ -364,7 +414,7 @@ func (x *extraction) overlay(f io.ReaderAt, ov Overlay, cache *os.Root) (reused 
 	sec := io.NewSectionReader(f, ov.Offset, ov.Size)
 	in := io.TeeReader(sec, h)
 	xerr := x.overlayTar(sub, in, isGzip(f, ov.Offset, ov.Size), ov.Name)
-	if xerr != nil && (!errors.Is(xerr, ErrUnsafe) || x.ctx.Err() != nil) {
+	if xerr != nil && (!Refused(xerr) || x.ctx.Err() != nil) {
 		return false, xerr
 	}
 	// Hash what the extraction did not read, so a corrupted overlay is
@@ -373,7 +423,7 @@ func (x *extraction) overlay(f io.ReaderAt, ov Overlay, cache *os.Root) (reused 
 		return false, fmt.Errorf("bundle: overlay %q: %w", ov.Name, err)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != ov.SHA256 {
-		return false, unsafef(ov.Name, "overlay sha256 mismatch: content has %s, index says %s", got, ov.SHA256)
+		return false, invalidf(ov.Name, "overlay sha256 mismatch: content has %s, index says %s", got, ov.SHA256)
 	}
 	if xerr != nil {
 		return false, xerr

@@ -99,7 +99,7 @@ func (t *tree) entry(hdr *tar.Header, r io.Reader) error {
 	case tar.TypeLink:
 		return t.hardlink(hdr.Name, name, hdr.Linkname)
 	default:
-		return unsafef(hdr.Name, "unsupported entry type %q", hdr.Typeflag)
+		return invalidf(hdr.Name, "unsupported entry type %q", hdr.Typeflag)
 	}
 }
 
@@ -137,7 +137,7 @@ func cleanName(n string) (string, error) {
 // countEntry accounts for one more created node.
 func (t *tree) countEntry(entry string) error {
 	if t.x.files >= t.x.lim.MaxFiles {
-		return unsafef(entry, "too many entries (limit %d)", t.x.lim.MaxFiles)
+		return tooLargef(entry, "too many entries (limit %d)", t.x.lim.MaxFiles)
 	}
 	t.x.files++
 	return nil
@@ -221,11 +221,11 @@ func (t *tree) file(hdr *tar.Header, name string, r io.Reader) error {
 	entry, lim := hdr.Name, t.x.lim
 	switch {
 	case hdr.Size < 0:
-		return unsafef(entry, "corrupt archive: negative size")
+		return invalidf(entry, "corrupt archive: negative size")
 	case hdr.Size > lim.MaxFileBytes:
-		return unsafef(entry, "file size %d exceeds the limit of %d bytes", hdr.Size, lim.MaxFileBytes)
+		return tooLargef(entry, "file size %d exceeds the limit of %d bytes", hdr.Size, lim.MaxFileBytes)
 	case hdr.Size > lim.MaxBytes-t.x.bytes:
-		return unsafef(entry, "total size exceeds the limit of %d bytes", lim.MaxBytes)
+		return tooLargef(entry, "total size exceeds the limit of %d bytes", lim.MaxBytes)
 	}
 	if err := t.parents(entry, name); err != nil {
 		return err
@@ -275,10 +275,10 @@ func (t *tree) copy(entry string, w io.Writer, r io.Reader) error {
 			n += int64(m)
 			t.x.bytes += int64(m)
 			if n > lim.MaxFileBytes {
-				return unsafef(entry, "file size exceeds the limit of %d bytes", lim.MaxFileBytes)
+				return tooLargef(entry, "file size exceeds the limit of %d bytes", lim.MaxFileBytes)
 			}
 			if t.x.bytes > lim.MaxBytes {
-				return unsafef(entry, "total size exceeds the limit of %d bytes", lim.MaxBytes)
+				return tooLargef(entry, "total size exceeds the limit of %d bytes", lim.MaxBytes)
 			}
 			if _, err := w.Write(t.x.buf[:m]); err != nil {
 				return fmt.Errorf("bundle: entry %q: %w", entry, err)
@@ -293,27 +293,25 @@ func (t *tree) copy(entry string, w io.Writer, r io.Reader) error {
 	}
 }
 
-// symlink creates a symbolic link whose target, resolved from the link's
-// directory, stays inside the root. The target must be relative and of the
-// form "../../a/b": ".." only at the start and not more of them than the
-// link's depth. The link's parents are real directories, so the leading
-// ".." steps walk up real directories inside the root; the rest only
-// descends, and every link it may cross obeys the same rule. (A ".." after
-// a name is refused: the name may be a link, and the kernel resolves ".."
-// from where the link points, not lexically.)
+// symlink creates a symbolic link as the archive gives it, whatever its
+// target: relative links out of the root and absolute links are what real
+// colcon bundles hold (colcon-bundle rewrites Debian packages' absolute
+// links with one ".." too many and keeps some absolute on purpose), and AWS's
+// extractor created them as they were. Safety does not depend on where a
+// link points but on never going through one: the tree records every link
+// it creates, and parents refuses any later entry whose path crosses one
+// (so nothing is written through a link), a hard link may only name a
+// regular file (never a link), and replace removes a link before a file
+// takes its name. The agent then opens the launch and script files through
+// an os.Root, which refuses links that leave it.
 func (t *tree) symlink(entry, name, target string) error {
 	switch {
 	case target == "":
-		return unsafef(entry, "symbolic link with an empty target")
+		return invalidf(entry, "symbolic link with an empty target")
 	case strings.IndexByte(target, 0) >= 0:
-		return unsafef(entry, "NUL byte in symbolic link target")
+		return invalidf(entry, "NUL byte in symbolic link target")
 	case len(target) > maxNameLen:
-		return unsafef(entry, "symbolic link target too long")
-	case strings.HasPrefix(target, "/"):
-		return unsafef(entry, "symbolic link to absolute path %q", target)
-	}
-	if err := linkStaysInside(path.Dir(name), target); err != nil {
-		return unsafef(entry, "symbolic link to %q %v", target, err)
+		return invalidf(entry, "symbolic link target too long")
 	}
 	if err := t.parents(entry, name); err != nil {
 		return err
@@ -328,30 +326,6 @@ func (t *tree) symlink(entry, name, target string) error {
 		return fmt.Errorf("bundle: entry %q: %w", entry, err)
 	}
 	t.nodes[name] = kindSymlink
-	return nil
-}
-
-func linkStaysInside(dir, target string) error {
-	depth := 0
-	if dir != "." {
-		depth = strings.Count(dir, "/") + 1
-	}
-	named := false
-	for _, p := range strings.Split(target, "/") {
-		switch p {
-		case "", ".":
-		case "..":
-			if named {
-				return errors.New(`has ".." after a name`)
-			}
-			depth--
-			if depth < 0 {
-				return errors.New("escapes the root")
-			}
-		default:
-			named = true
-		}
-	}
 	return nil
 }
 
@@ -398,7 +372,7 @@ func (x *extraction) finishGzip(zr *gzip.Reader) error {
 		m, err := zr.Read(x.buf)
 		n += int64(m)
 		if n > maxTrailing {
-			return unsafef("", "more than %d bytes of data after the end of the tar archive", maxTrailing)
+			return tooLargef("", "more than %d bytes of data after the end of the tar archive", maxTrailing)
 		}
 		if err == io.EOF {
 			return nil

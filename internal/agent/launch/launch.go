@@ -8,12 +8,13 @@
 //
 // Everything runs through /bin/sh -c with a script that Command builds: it
 // changes to the bundle root, sources each overlay's setup.sh in order with
-// BUNDLE_CURRENT_PREFIX set to the overlay directory (AWS RoboMaker's
-// convention), then execs the launcher, so that the launcher (not a shell)
+// BUNDLE_CURRENT_PREFIX and COLCON_BUNDLE_PREFIX set to the overlay
+// directory (AWS RoboMaker's convention and colcon-bundle's documented
+// one), then execs the launcher, so that the launcher (not a shell)
 // is the supervised process and receives the signals:
 //
 //	cd '/bundle' || exit 1
-//	BUNDLE_CURRENT_PREFIX='/bundle/o1' . '/bundle/o1/setup.sh'
+//	BUNDLE_CURRENT_PREFIX='/bundle/o1' COLCON_BUNDLE_PREFIX='/bundle/o1' . '/bundle/o1/setup.sh'
 //	exec roslaunch 'pkg' 'app.launch'
 //
 // Every value from the API (paths, package and launch file names) is
@@ -28,9 +29,19 @@
 //
 // # Process lifetime
 //
-// The application is a child of the agent, in its own process group (its
-// pid is the group id), so Stop and crash clean-up reach everything it
-// spawned. On Linux the child is also started with the parent-death signal
+// "The application" is its whole process tree, a unit: the launcher, in
+// its own process group (its pid is the group id), everything descending
+// from it, and everything carrying its unit id in the UnitEnv environment
+// variable — which processes keep when they call setsid or are orphaned
+// (roslaunch starts the master and each node in a session of its own). The
+// agent is a child subreaper (BecomeSubreaper), so such orphans become its
+// children, not init's. Where the agent may create cgroups (Supervisor.
+// Cgroup: its own cgroup v2, delegated by systemd's Delegate=yes), each
+// launch also runs in a cgroup of its own, which no process can leave, and
+// is ended with cgroup.kill. Stop, a crash's clean-up before the restart,
+// and a rollback all end every process of the unit (SIGTERM, SIGKILL after
+// the grace period) before anything is launched again, so two copies never
+// run; a restarted agent first ends what its predecessor left (KillStray). On Linux the child is also started with the parent-death signal
 // set to SIGTERM (prctl PR_SET_PDEATHSIG): if the agent is killed, even by
 // SIGKILL, the application's top process gets SIGTERM at once and does not
 // run on unmanaged; the agent relaunches the current deployment when it
@@ -135,18 +146,23 @@ func (s Spec) Validate() error {
 // described by s: argv is {Shell, "-c", script, name}, the script changing
 // to BundleRoot, sourcing the overlays (see Spec.Overlays) each as
 //
-//	BUNDLE_CURRENT_PREFIX=<dir> . <dir>/setup.sh
+//	BUNDLE_CURRENT_PREFIX=<dir> COLCON_BUNDLE_PREFIX=<dir> . <dir>/setup.sh
 //
-// and exec'ing the launcher: `roslaunch P F` for ROS, `ros2 launch P F` for
-// ROS2, `<BundleRoot>/P/F` executed directly for General, or
-// `<LauncherOverride> P F`. An unknown suite without override yields a
+// (the first is what AWS's bundle library set and real colcon-bundle setup
+// scripts read, the second what colcon-bundle's format document names), and
+// exec'ing the launcher: `roslaunch P F` for ROS, `ros2 launch P F` for
+// ROS2 (both find P through the sourced overlays, the workspace's last and
+// so first on the ROS paths), for General the program LaunchProgram finds
+// (P/F in the workspace overlay, then the other overlays, then the root)
+// executed directly, or `<LauncherOverride> P F`. A General program that is
+// not in the bundle yields a script that says so and exits with status 127. An unknown suite without override yields a
 // script that prints an error and exits with status 2 (Validate reports it
 // beforehand). env is the complete environment: BaseEnv, then Env, then the
 // tag variables, each overriding the earlier ones, in a deterministic
 // order.
 //
-// Command does no I/O: the existence of BundleRoot/setup.sh is tested by
-// the script itself.
+// Command's only I/O is the General suite's lookup; the existence of
+// BundleRoot/setup.sh is tested by the script itself.
 func Command(s Spec) (argv []string, env []string) {
 	var b strings.Builder
 	prelude(&b, s)
@@ -159,7 +175,12 @@ func Command(s Spec) (argv []string, env []string) {
 	case s.SoftwareSuite == SuiteROS2:
 		fmt.Fprintf(&b, "exec ros2 launch %s %s\n", p, f)
 	case s.SoftwareSuite == SuiteGeneral:
-		fmt.Fprintf(&b, "exec %s\n", shellQuote(filepath.Join(s.BundleRoot, s.PackageName, s.LaunchFile)))
+		prog, err := LaunchProgram(s)
+		if err != nil {
+			fmt.Fprintf(&b, "echo %s >&2\nexit 127\n", shellQuote(shellName+": "+err.Error()))
+			break
+		}
+		fmt.Fprintf(&b, "exec %s\n", shellQuote(prog))
 	default:
 		msg := fmt.Sprintf("%s: unknown software suite %q", shellName, s.SoftwareSuite)
 		fmt.Fprintf(&b, "echo %s >&2\nexit 2\n", shellQuote(msg))
@@ -174,16 +195,16 @@ func prelude(b *strings.Builder, s Spec) {
 	fmt.Fprintf(b, "cd %s || exit 1\n", shellQuote(root))
 	if len(s.Overlays) == 0 {
 		setup := shellQuote(filepath.Join(root, "setup.sh"))
-		fmt.Fprintf(b, "if [ -f %s ]; then BUNDLE_CURRENT_PREFIX=%s . %s; fi\n",
-			setup, shellQuote(root), setup)
+		fmt.Fprintf(b, "if [ -f %s ]; then BUNDLE_CURRENT_PREFIX=%s COLCON_BUNDLE_PREFIX=%s . %s; fi\n",
+			setup, shellQuote(root), shellQuote(root), setup)
 		return
 	}
 	for _, dir := range s.Overlays {
 		if !filepath.IsAbs(dir) {
 			dir = filepath.Join(root, dir)
 		}
-		fmt.Fprintf(b, "BUNDLE_CURRENT_PREFIX=%s . %s\n",
-			shellQuote(dir), shellQuote(filepath.Join(dir, "setup.sh")))
+		fmt.Fprintf(b, "BUNDLE_CURRENT_PREFIX=%s COLCON_BUNDLE_PREFIX=%s . %s\n",
+			shellQuote(dir), shellQuote(dir), shellQuote(filepath.Join(dir, "setup.sh")))
 	}
 }
 

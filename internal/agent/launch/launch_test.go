@@ -59,44 +59,38 @@ func TestCommand(t *testing.T) {
 		name: "ROS with overlays in order, relative ones under the root",
 		spec: Spec{BundleRoot: "/b", Overlays: []string{"/cache/aa", "ws/install"}, SoftwareSuite: SuiteROS, PackageName: "pkg", LaunchFile: "a.launch"},
 		want: "cd '/b' || exit 1\n" +
-			"BUNDLE_CURRENT_PREFIX='/cache/aa' . '/cache/aa/setup.sh'\n" +
-			"BUNDLE_CURRENT_PREFIX='/b/ws/install' . '/b/ws/install/setup.sh'\n" +
+			"BUNDLE_CURRENT_PREFIX='/cache/aa' COLCON_BUNDLE_PREFIX='/cache/aa' . '/cache/aa/setup.sh'\n" +
+			"BUNDLE_CURRENT_PREFIX='/b/ws/install' COLCON_BUNDLE_PREFIX='/b/ws/install' . '/b/ws/install/setup.sh'\n" +
 			"exec roslaunch 'pkg' 'a.launch'\n",
 	}, {
 		name: "ROS2 without overlays sources the root's setup.sh if present",
 		spec: Spec{BundleRoot: "/b", SoftwareSuite: SuiteROS2, PackageName: "my_pkg", LaunchFile: "x.launch.py"},
 		want: "cd '/b' || exit 1\n" +
-			"if [ -f '/b/setup.sh' ]; then BUNDLE_CURRENT_PREFIX='/b' . '/b/setup.sh'; fi\n" +
+			"if [ -f '/b/setup.sh' ]; then BUNDLE_CURRENT_PREFIX='/b' COLCON_BUNDLE_PREFIX='/b' . '/b/setup.sh'; fi\n" +
 			"exec ros2 launch 'my_pkg' 'x.launch.py'\n",
-	}, {
-		name: "General runs <root>/P/F directly",
-		spec: Spec{BundleRoot: "/b", Overlays: []string{"/o"}, SoftwareSuite: SuiteGeneral, PackageName: "bin", LaunchFile: "run-1.0.sh"},
-		want: "cd '/b' || exit 1\n" +
-			"BUNDLE_CURRENT_PREFIX='/o' . '/o/setup.sh'\n" +
-			"exec '/b/bin/run-1.0.sh'\n",
 	}, {
 		name: "override replaces the launcher and gets P and F",
 		spec: Spec{BundleRoot: "/b", Overlays: []string{"/o"}, SoftwareSuite: SuiteROS, PackageName: "pkg", LaunchFile: "a.launch", LauncherOverride: "/opt/run --verbose"},
 		want: "cd '/b' || exit 1\n" +
-			"BUNDLE_CURRENT_PREFIX='/o' . '/o/setup.sh'\n" +
+			"BUNDLE_CURRENT_PREFIX='/o' COLCON_BUNDLE_PREFIX='/o' . '/o/setup.sh'\n" +
 			"exec /opt/run --verbose 'pkg' 'a.launch'\n",
 	}, {
 		name: "override works for any suite",
 		spec: Spec{BundleRoot: "/b", Overlays: []string{"/o"}, SoftwareSuite: "Other", PackageName: "pkg", LaunchFile: "a.launch", LauncherOverride: "mylauncher"},
 		want: "cd '/b' || exit 1\n" +
-			"BUNDLE_CURRENT_PREFIX='/o' . '/o/setup.sh'\n" +
+			"BUNDLE_CURRENT_PREFIX='/o' COLCON_BUNDLE_PREFIX='/o' . '/o/setup.sh'\n" +
 			"exec mylauncher 'pkg' 'a.launch'\n",
 	}, {
 		name: "unknown suite fails",
 		spec: Spec{BundleRoot: "/b", Overlays: []string{"/o"}, SoftwareSuite: "ros", PackageName: "pkg", LaunchFile: "a.launch"},
 		want: "cd '/b' || exit 1\n" +
-			"BUNDLE_CURRENT_PREFIX='/o' . '/o/setup.sh'\n" +
+			"BUNDLE_CURRENT_PREFIX='/o' COLCON_BUNDLE_PREFIX='/o' . '/o/setup.sh'\n" +
 			"echo 'fleetsync-launch: unknown software suite \"ros\"' >&2\nexit 2\n",
 	}, {
 		name: "everything is quoted",
 		spec: Spec{BundleRoot: "/my bundle/it's", Overlays: []string{"/o $(x)"}, SoftwareSuite: SuiteROS, PackageName: "p;rm -rf /", LaunchFile: "`x` 'y'"},
 		want: `cd '/my bundle/it'\''s' || exit 1` + "\n" +
-			`BUNDLE_CURRENT_PREFIX='/o $(x)' . '/o $(x)/setup.sh'` + "\n" +
+			`BUNDLE_CURRENT_PREFIX='/o $(x)' COLCON_BUNDLE_PREFIX='/o $(x)' . '/o $(x)/setup.sh'` + "\n" +
 			`exec roslaunch 'p;rm -rf /' '` + "`x`" + ` '\''y'\'''` + "\n",
 	}}
 	for _, c := range cases {
@@ -392,4 +386,97 @@ func TestRunScriptCancel(t *testing.T) {
 	}
 	pid := readPid(t, child)
 	waitFor(t, 5*time.Second, func() bool { return !alive(pid) }, "the script's background child to be killed")
+}
+
+// TestGeneralLookup lays out a colcon bundle (a dependencies overlay, a
+// workspace overlay holding an isolated colcon install space under
+// opt/built_workspace, and a root holding only metadata) and checks where
+// the General suite's program and the pre/post-launch files are found.
+func TestGeneralLookup(t *testing.T) {
+	t.Parallel()
+	dir := tempDir(t)
+	root := filepath.Join(dir, "bundle")
+	deps := filepath.Join(dir, "cache", "deps")
+	ws := filepath.Join(dir, "cache", "ws")
+	record := filepath.Join(dir, "record")
+	writeFile(t, filepath.Join(root, "overlays.json"), "{}", false)
+	for _, o := range []string{deps, ws} {
+		writeFile(t, filepath.Join(o, "setup.sh"), `SEEN="${SEEN}:$BUNDLE_CURRENT_PREFIX=$COLCON_BUNDLE_PREFIX"; export SEEN`+"\n", false)
+	}
+	prog := "#!/bin/sh\necho \"$0 $SEEN\" > \"$RECORD\"\n"
+	writeFile(t, filepath.Join(ws, "opt/built_workspace/app/lib/app/run.sh"), prog, true)
+	writeFile(t, filepath.Join(deps, "opt/built_workspace/app/lib/app/run.sh"), prog, true) // shadowed by the workspace
+	writeFile(t, filepath.Join(deps, "tool/only-in-deps"), prog, true)
+	writeFile(t, filepath.Join(ws, "opt/built_workspace/share/app/pre.sh"), "#!/bin/sh\nexit 0\n", true)
+	writeFile(t, filepath.Join(deps, "share/dep/dep.sh"), "#!/bin/sh\nexit 0\n", true)
+	// A link leading out of the overlay is never followed.
+	outside := filepath.Join(dir, "outside.sh")
+	writeFile(t, outside, prog, true)
+	must(t, os.MkdirAll(filepath.Join(ws, "evil"), 0o755))
+	must(t, os.Symlink(outside, filepath.Join(ws, "evil", "run.sh")))
+	must(t, os.Symlink("../../../outside.sh", filepath.Join(ws, "evil", "rel.sh")))
+
+	spec := Spec{BundleRoot: root, Overlays: []string{deps, ws}, SoftwareSuite: SuiteGeneral, PackageName: "app", LaunchFile: "run.sh",
+		Env: map[string]string{"RECORD": record}}
+	if got := spec.SearchDirs(); !slices.Equal(got, []string{ws, deps, root}) {
+		t.Errorf("SearchDirs = %q, want workspace, dependencies, root", got)
+	}
+	want := filepath.Join(ws, "opt/built_workspace/app/lib/app/run.sh")
+	if p, err := LaunchProgram(spec); err != nil || p != want {
+		t.Errorf("LaunchProgram = %q, %v; want %q", p, err, want)
+	}
+	argv, env := Command(spec)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env, cmd.Dir = env, root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if got, wantRec := strings.TrimSpace(readFile(t, record)), want+" :"+deps+"="+deps+":"+ws+"="+ws; got != wantRec {
+		t.Errorf("the program recorded %q, want %q (both prefix variables set per overlay)", got, wantRec)
+	}
+
+	spec.PackageName, spec.LaunchFile = "tool", "only-in-deps"
+	if p, err := LaunchProgram(spec); err != nil || p != filepath.Join(deps, "tool/only-in-deps") {
+		t.Errorf("LaunchProgram in the dependencies overlay = %q, %v", p, err)
+	}
+	for _, f := range []string{"run.sh", "rel.sh"} {
+		spec.PackageName, spec.LaunchFile = "evil", f
+		if p, err := LaunchProgram(spec); !errors.Is(err, ErrNotInBundle) {
+			t.Errorf("LaunchProgram through a link out of the overlay = %q, %v; want ErrNotInBundle", p, err)
+		}
+	}
+	spec.PackageName, spec.LaunchFile = "app", "missing.sh"
+	argv, env = Command(spec)
+	cmd = exec.Command(argv[0], argv[1:]...)
+	cmd.Env, cmd.Dir = env, root
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 127 || !strings.Contains(string(out), "launch file app/missing.sh not found in the bundle") {
+		t.Errorf("missing program: %v, %s", err, out)
+	}
+
+	for path, want := range map[string]string{
+		"opt/built_workspace/share/app/pre.sh": filepath.Join(ws, "opt/built_workspace/share/app/pre.sh"),
+		"share/dep/dep.sh":                     filepath.Join(deps, "share/dep/dep.sh"),
+		"overlays.json":                        filepath.Join(root, "overlays.json"),
+		outside:                                outside,
+	} {
+		if got, err := ScriptFile(spec, path); err != nil || got != want {
+			t.Errorf("ScriptFile(%s) = %q, %v; want %q", path, got, err, want)
+		}
+	}
+	for _, bad := range []string{"evil/run.sh", "evil/rel.sh", "nope.sh", "../x.sh"} {
+		if got, err := ScriptFile(spec, bad); err == nil {
+			t.Errorf("ScriptFile(%s) = %q, want an error", bad, got)
+		}
+	}
+	if code, err := RunScript(context.Background(), spec, "opt/built_workspace/share/app/pre.sh", nil); code != 0 || err != nil {
+		t.Errorf("RunScript of a workspace script: %d, %v", code, err)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
 }

@@ -1,10 +1,6 @@
 package launch
 
 import (
-	"bytes"
-	"errors"
-	"os"
-	"strconv"
 	"syscall"
 )
 
@@ -18,49 +14,19 @@ func sysProcAttr() *syscall.SysProcAttr {
 // zombie. Zombies are ignored because orphans are reparented to PID 1,
 // which in a container is often not an init and never reaps them.
 func groupAlive(pgid int) bool {
-	if err := syscall.Kill(-pgid, 0); errors.Is(err, syscall.ESRCH) {
+	if err := syscall.Kill(-pgid, 0); err == syscall.ESRCH {
 		return false
 	}
-	d, err := os.Open("/proc")
-	if err != nil {
-		return true
-	}
-	defer d.Close()
-	names, err := d.Readdirnames(-1)
-	if err != nil {
-		return true
-	}
-	for _, name := range names {
-		if name[0] < '0' || name[0] > '9' {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + name + "/stat")
-		if err != nil {
-			continue // gone meanwhile
-		}
-		state, pgrp, ok := parseStat(b)
-		if ok && pgrp == pgid && state != 'Z' && state != 'X' {
+	for _, p := range scanProcs() {
+		if p.pgrp == pgid && !p.zombie() {
 			return true
 		}
 	}
 	return false
 }
 
-// parseStat extracts the state and the process group from the contents of
-// /proc/<pid>/stat: "pid (comm) state ppid pgrp …", comm possibly holding
-// spaces and parentheses.
-func parseStat(b []byte) (state byte, pgrp int, ok bool) {
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, 0, false
-	}
-	f := bytes.Fields(b[i+1:])
-	if len(f) < 3 || len(f[0]) != 1 {
-		return 0, 0, false
-	}
-	pgrp, err := strconv.Atoi(string(f[2]))
-	if err != nil {
-		return 0, 0, false
-	}
-	return f[0][0], pgrp, true
+// intoCgroup has the child created directly in the cgroup open as fd
+// (clone3 CLONE_INTO_CGROUP, Linux 5.7+).
+func intoCgroup(attr *syscall.SysProcAttr, fd int) {
+	attr.UseCgroupFD, attr.CgroupFD = true, fd
 }

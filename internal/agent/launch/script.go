@@ -60,8 +60,10 @@ func (e *ScriptError) Unwrap() error { return e.Err }
 
 // RunScript runs a pre- or post-launch file and returns its exit status.
 //
-// path is relative to s.BundleRoot and must stay inside it; an absolute path
-// is a file already on the robot. The file runs with the environment and
+// A relative path is looked up like a path variable (ScriptFile): in the
+// workspace overlay, then the other overlays in order, then the bundle root
+// (for a plain bundle, the root alone), and must stay inside the directory
+// it is found in; an absolute path is a file already on the robot. The file runs with the environment and
 // the overlays of the application (see Command), with s.BundleRoot as its
 // working directory and stdin from /dev/null. It is executed directly when
 // it is executable and given to /bin/sh otherwise. Its combined stdout and
@@ -88,19 +90,18 @@ func RunScript(ctx context.Context, s Spec, path string, logw io.Writer) (exitCo
 	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
-	file := path
-	if !filepath.IsAbs(path) {
-		if !filepath.IsLocal(path) {
-			return fail(errors.New("relative path leaves the bundle root"))
-		}
-		file = filepath.Join(s.BundleRoot, path)
-	}
-	fi, err := os.Stat(file)
+	file, err := ScriptFile(s, path)
 	if err != nil {
 		return fail(err)
 	}
-	if fi.IsDir() {
-		return fail(errors.New("is a directory"))
+	if filepath.IsAbs(path) {
+		fi, err := os.Stat(file)
+		if err != nil {
+			return fail(err)
+		}
+		if fi.IsDir() {
+			return fail(errors.New("is a directory"))
+		}
 	}
 
 	var b strings.Builder
@@ -120,10 +121,16 @@ func RunScript(ctx context.Context, s Spec, path string, logw io.Writer) (exitCo
 	cmd.SysProcAttr = sysProcAttr()
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = scriptWaitDelay
-	if err := cmd.Start(); err != nil {
+	if _, err := startOwned(func() (int, error) {
+		if err := cmd.Start(); err != nil {
+			return 0, err
+		}
+		return cmd.Process.Pid, nil
+	}); err != nil {
 		return fail(err)
 	}
 	err = cmd.Wait()
+	releaseOwned(cmd.Process.Pid)
 	code := exitStatus(cmd.ProcessState)
 	if ctxErr := ctx.Err(); ctxErr != nil && code != 0 {
 		return code, &ScriptError{Path: path, ExitCode: code, Tail: tail.String(), Err: ctxErr}

@@ -2,11 +2,14 @@ package launch
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -72,6 +75,18 @@ type Supervisor struct {
 	// Now is the clock of Running's start times and of the backoff reset
 	// (time.Now if nil).
 	Now func() time.Time
+	// Cgroup, if set, is a cgroup v2 directory the agent may create
+	// cgroups in (DetectCgroup, or the agent's --cgroup): each launch then
+	// runs in a cgroup of its own, app-<unit id>, created before the
+	// launcher starts (clone into it), so no process of the application
+	// can leave it, and a stop ends with cgroup.kill. Without it the unit
+	// is found by process group, parent links and UnitEnv (see
+	// BecomeSubreaper).
+	Cgroup string
+	// UnitPrefix starts the unit id of each launch (UnitEnv in every
+	// process of it); the agent uses one per state directory so that a
+	// restarted agent finds what its predecessor left (KillStray).
+	UnitPrefix string
 
 	mu  sync.Mutex
 	run *run // the current run; nil when stopped
@@ -213,9 +228,11 @@ type run struct {
 	restarts int
 }
 
-// proc is one process of a run.
+// proc is one launch of a run: the launcher and, in u, every process it
+// started.
 type proc struct {
 	pid       int
+	u         *unit
 	startedAt time.Time
 	out       *os.File      // read end of the stdout/stderr pipe
 	copied    chan struct{} // closed when the output copy ends
@@ -284,24 +301,59 @@ func (r *run) loop(first chan<- error) {
 // launch starts one process of the application.
 func (r *run) launch() (*proc, error) {
 	argv, env := Command(r.spec)
+	id := r.s.UnitPrefix + randomID()
+	env = append(env, UnitEnv+"="+id)
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = env
-	cmd.Dir = r.spec.BundleRoot
-	// The child writes into the pipe directly, so Wait does not wait for
-	// the output (a leftover child may hold it); it is copied by p.copy.
-	cmd.Stdout, cmd.Stderr = pw, pw
-	cmd.SysProcAttr = sysProcAttr()
-	err = cmd.Start()
+	newCmd := func() *exec.Cmd {
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Env = env
+		cmd.Dir = r.spec.BundleRoot
+		// The child writes into the pipe directly, so Wait does not wait
+		// for the output (a leftover child may hold it); it is copied by
+		// p.copy.
+		cmd.Stdout, cmd.Stderr = pw, pw
+		cmd.SysProcAttr = sysProcAttr()
+		return cmd
+	}
+	u := &unit{id: id}
+	cmd := newCmd()
+	if r.s.Cgroup != "" {
+		dir, fd, cerr := newUnitCgroup(r.s.Cgroup, id)
+		if cerr != nil {
+			r.logf("no cgroup for this launch (%v); tracking its processes by tree and environment", cerr)
+		} else {
+			u.cg = dir
+			intoCgroup(cmd.SysProcAttr, fd)
+			defer syscall.Close(fd)
+		}
+	}
+	_, err = startOwned(func() (int, error) {
+		err := cmd.Start()
+		if err != nil && u.cg != "" {
+			// A kernel without clone3's CLONE_INTO_CGROUP (before 5.7):
+			// start normally and move the launcher in at once.
+			cmd = newCmd()
+			if err = cmd.Start(); err == nil {
+				_ = os.WriteFile(u.cg+"/cgroup.procs", []byte(strconv.Itoa(cmd.Process.Pid)), 0)
+			}
+		}
+		if err != nil {
+			return 0, err
+		}
+		return cmd.Process.Pid, nil
+	})
 	pw.Close()
 	if err != nil {
+		u.remove()
 		pr.Close()
 		return nil, err
 	}
+	u.top = cmd.Process.Pid
 	p := &proc{
+		u:         u,
 		pid:       cmd.Process.Pid,
 		startedAt: r.now(),
 		out:       pr,
@@ -315,6 +367,7 @@ func (r *run) launch() (*proc, error) {
 	go p.copy(r.log)
 	go func() {
 		_ = cmd.Wait()
+		releaseOwned(p.pid)
 		p.status = exitStatus(cmd.ProcessState)
 		p.endedAt = r.now()
 		r.s.mu.Lock()
@@ -327,11 +380,24 @@ func (r *run) launch() (*proc, error) {
 	return p, nil
 }
 
-// terminate sends SIGTERM to p's process group and returns once p has
-// exited and the group is gone, sending SIGKILL to the group after the
-// grace period (or at once when Stop's context ends).
+// terminate sends SIGTERM to every process of p's unit and returns once p
+// has exited and no process of the unit is left, sending SIGKILL to all of
+// them after the grace period (or at once when Stop's context ends).
+// Processes that appear while it waits (a node started late, an orphan
+// re-parented) get their SIGTERM as they are found.
 func (r *run) terminate(p *proc) {
+	defer p.u.remove()
+	signalled := map[int]bool{}
 	_ = syscall.Kill(-p.pid, syscall.SIGTERM)
+	term := func() {
+		for _, pid := range p.u.members() {
+			if !signalled[pid] {
+				signalled[pid] = true
+				_ = syscall.Kill(pid, syscall.SIGTERM)
+			}
+		}
+	}
+	term()
 	grace := time.NewTimer(r.grace)
 	defer grace.Stop()
 	tick := time.NewTicker(pollInterval)
@@ -349,16 +415,26 @@ func (r *run) terminate(p *proc) {
 			r.kill(p)
 			return
 		}
-		if exited == nil && !groupAlive(p.pid) {
+		if exited == nil && !p.u.alive() {
 			return
 		}
+		term()
 	}
 }
 
-// kill sends SIGKILL to p's process group and waits for p to exit.
+// kill ends every process of p's unit with SIGKILL and waits for p to exit
+// and for the unit to be empty (bounded: a process in uninterruptible
+// sleep dies when it wakes).
 func (r *run) kill(p *proc) {
-	_ = syscall.Kill(-p.pid, syscall.SIGKILL)
+	p.u.kill()
 	<-p.exited
+	for end := time.Now().Add(5 * killWait); p.u.alive() && time.Now().Before(end); {
+		time.Sleep(pollInterval)
+		p.u.kill()
+	}
+	if p.u.alive() {
+		r.logf("processes of the application survived SIGKILL: %v", p.u.members())
+	}
 }
 
 // release finishes with an exited process: waits for the end of its
@@ -436,4 +512,11 @@ func orDefault[T int64 | time.Duration](v, def T) T {
 		return def
 	}
 	return v
+}
+
+// randomID returns 12 random hex digits, the variable part of a unit id.
+func randomID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

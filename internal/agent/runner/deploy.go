@@ -365,34 +365,35 @@ func (a *Agent) fetchWhole(d *deployment, f *os.File) error {
 	return nil
 }
 
-// v2Head is how much of a bundle holds a colcon v2 bundle's version and
-// index (colcon-bundle's MAX_METADATA_SIZE).
-const v2Head = 4 << 20
-
 // fetchSparse fetches only what a colcon v2 bundle needs beyond the
 // overlays already cached on the robot: the head (version and index, kept
-// in f as the start of a normal download), then each missing overlay into a
-// sparse copy whose path it returns. ok is false when that does not apply
-// (another format, nothing cached, a server without ranges, any failure):
-// the caller then downloads the whole bundle, which also verifies its
-// SHA-256. On the sparse path the overlays are verified by the SHA-256 the
-// index gives each of them (bundle.Extract checks it).
+// in f as the start of a normal download) — first bundle.MinV2Head bytes,
+// then exactly as many more as the index needs (bundle.V2HeadSize), not
+// colcon-bundle's whole 4 MiB metadata region — then each missing overlay
+// into a sparse copy whose path it returns. ok is false when that does not
+// apply (another format, nothing cached, a server without ranges, any
+// failure): the caller then downloads the whole bundle, which also
+// verifies its SHA-256. On the sparse path the overlays are verified by the
+// SHA-256 the index gives each of them (bundle.Extract checks it).
 func (a *Agent) fetchSparse(d *deployment, f *os.File) (sparse string, ok bool) {
 	obj := d.a.Bundle
-	if obj.Size <= v2Head {
+	if obj.Size <= bundle.MinV2Head {
 		return "", false
 	}
-	st, err := f.Stat()
-	if err != nil {
+	headLen, ok := a.fetchHead(d, f, bundle.MinV2Head)
+	if !ok {
 		return "", false
 	}
-	if have := st.Size(); have < v2Head {
-		if err := a.cfg.Client.FetchRange(d.ctx, obj, f, have, v2Head-have); err != nil {
-			a.log.Debug("ranged fetch of the bundle head failed; downloading it whole", "error", err)
+	version, n, err := bundle.V2HeadSize(readHead(f, min(headLen, bundle.MinV2Head)))
+	if err != nil || version != 2 || n > obj.Size {
+		return "", false
+	}
+	if n > headLen {
+		if headLen, ok = a.fetchHead(d, f, n); !ok {
 			return "", false
 		}
 	}
-	version, overlays, err := bundle.V2Overlays(io.NewSectionReader(f, 0, v2Head), obj.Size)
+	version, overlays, err := bundle.V2Overlays(io.NewSectionReader(f, 0, headLen), obj.Size)
 	if err != nil || version != 2 {
 		return "", false
 	}
@@ -417,7 +418,7 @@ func (a *Agent) fetchSparse(d *deployment, f *os.File) (sparse string, ok bool) 
 		os.Remove(path)
 		return "", false
 	}
-	if _, err := io.Copy(sf, io.NewSectionReader(f, 0, v2Head)); err != nil {
+	if _, err := io.Copy(sf, io.NewSectionReader(f, 0, headLen)); err != nil {
 		return fail(err)
 	}
 	if err := sf.Truncate(obj.Size); err != nil {
@@ -435,9 +436,34 @@ func (a *Agent) fetchSparse(d *deployment, f *os.File) (sparse string, ok bool) 
 	if err := sf.Close(); err != nil {
 		return fail(err)
 	}
-	a.log.Info("bundle fetched without its cached overlays", "job", d.a.DeploymentJob, "bytes", v2Head+fetched,
-		"of", obj.Size, "overlaysReused", len(overlays)-len(missing))
+	a.log.Info("bundle fetched without its cached overlays", "job", d.a.DeploymentJob, "bytes", headLen+fetched,
+		"headBytes", headLen, "of", obj.Size, "overlaysReused", len(overlays)-len(missing))
 	return path, true
+}
+
+// fetchHead makes f hold at least the first n bytes of the bundle (a
+// partial download already there counts) and returns how many it holds.
+func (a *Agent) fetchHead(d *deployment, f *os.File, n int64) (int64, bool) {
+	st, err := f.Stat()
+	if err != nil {
+		return 0, false
+	}
+	have := st.Size()
+	if have >= n {
+		return have, true
+	}
+	if err := a.cfg.Client.FetchRange(d.ctx, d.a.Bundle, f, have, n-have); err != nil {
+		a.log.Debug("ranged fetch of the bundle head failed; downloading it whole", "error", err)
+		return 0, false
+	}
+	return n, true
+}
+
+// readHead returns the first n bytes of f (fewer if f is shorter).
+func readHead(f *os.File, n int64) []byte {
+	b := make([]byte, n)
+	m, _ := f.ReadAt(b, 0)
+	return b[:m]
 }
 
 func percentReport(job string, pct float64, eta int64) proto.Report {
@@ -461,6 +487,13 @@ func (a *Agent) script(d *deployment, path, what string) error {
 func (a *Agent) launch(d *deployment) error {
 	if d.isAborted() || d.ctx.Err() != nil {
 		return d.ctx.Err() // canceled: the running application stays
+	}
+	// A General program that is not in the bundle fails here, before the
+	// running application is stopped, with the places it was looked for.
+	if spec := a.spec(d.app); spec.SoftwareSuite == launch.SuiteGeneral && spec.LauncherOverride == "" {
+		if _, err := launch.LaunchProgram(spec); err != nil {
+			return err
+		}
 	}
 	d.replaced = a.st.Current
 	a.stopApp()

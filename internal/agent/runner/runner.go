@@ -95,6 +95,10 @@ type Config struct {
 	// RetryBase is the base of the backoff between failed requests to the
 	// server (1s if zero); the ceiling is a minute.
 	RetryBase time.Duration
+	// Cgroup is a cgroup v2 directory in which the agent creates one cgroup
+	// per application launch ("" for none: the process-tree walk alone; see
+	// launch.Supervisor.Cgroup and launch.DetectCgroup).
+	Cgroup string
 	// Log receives the agent's own log; nil discards it.
 	Log *slog.Logger
 }
@@ -172,6 +176,15 @@ func New(cfg Config) (*Agent, error) {
 // returns.
 func (a *Agent) Run(ctx context.Context) error {
 	defer a.lock.Close()
+	// Orphans of the application come to the agent, not to init; what an
+	// earlier agent on this state directory left running is ended before
+	// anything is launched: never two copies of the application.
+	if err := launch.BecomeSubreaper(); err != nil {
+		a.log.Warn("cannot become a child subreaper; orphaned application processes are found by their environment only", "error", err)
+	}
+	if n := launch.KillStray(a.unitPrefix(), a.cfg.Cgroup, a.grace()); n > 0 {
+		a.log.Warn("ended processes of an application an earlier agent left running", "processes", n)
+	}
 	a.removeStale()
 	a.ensureRunning()
 	a.saveStatus()
@@ -328,6 +341,7 @@ func (a *Agent) start(app *state.App) error {
 	sup := &launch.Supervisor{
 		LogDir: filepath.Join(a.cfg.StateDir, logsDir), Grace: a.cfg.Grace,
 		BackoffMin: a.cfg.BackoffMin, BackoffMax: a.cfg.BackoffMax, OnCrash: a.onCrash,
+		Cgroup: a.cfg.Cgroup, UnitPrefix: a.unitPrefix(),
 	}
 	if err := sup.Start(a.spec(app)); err != nil {
 		return err
@@ -348,11 +362,7 @@ func (a *Agent) stopApp() {
 	}
 	// Bounded: a process stuck in uninterruptible sleep must not stop the
 	// agent from polling; Stop sends SIGKILL when the context ends.
-	grace := a.cfg.Grace
-	if grace <= 0 {
-		grace = launch.DefaultGrace
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), grace+5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), a.grace()+5*time.Second)
 	defer cancel()
 	if err := a.app.Stop(ctx); err != nil {
 		a.log.Warn("stop the application", "error", err)
@@ -362,6 +372,22 @@ func (a *Agent) stopApp() {
 	a.status.AppPID, a.status.AppStartedAt = 0, time.Time{}
 	a.mu.Unlock()
 	a.saveStatus()
+}
+
+// grace is the application's stop grace period.
+func (a *Agent) grace() time.Duration {
+	if a.cfg.Grace <= 0 {
+		return launch.DefaultGrace
+	}
+	return a.cfg.Grace
+}
+
+// unitPrefix starts the unit id of every launch of this agent: derived
+// from the state directory, so a restarted agent recognises what its
+// predecessor launched and no other agent's application.
+func (a *Agent) unitPrefix() string {
+	sum := sha256.Sum256([]byte(a.cfg.StateDir))
+	return "fs" + hex.EncodeToString(sum[:5]) + "-"
 }
 
 // onCrash runs on the supervisor's goroutine at each unexpected exit; it

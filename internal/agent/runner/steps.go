@@ -41,7 +41,7 @@ func FailureCode(step proto.Step, err error) string {
 			}
 			return proto.FailureDownload
 		}
-		if errors.Is(err, bundle.ErrUnsafe) {
+		if bundle.Refused(err) {
 			return proto.FailureExtractingBundle
 		}
 	}

@@ -25,6 +25,8 @@ func TestFailureCode(t *testing.T) {
 		{proto.StepDownloadingExtracting, dl(&client.HTTPError{Status: 503}), "DownloadingBundleFailure"},
 		{proto.StepDownloadingExtracting, dl(errors.New("connection reset")), "DownloadingBundleFailure"},
 		{proto.StepDownloadingExtracting, fmt.Errorf("x: %w", bundle.ErrUnsafe), "ExtractingBundleFailure"},
+		{proto.StepDownloadingExtracting, fmt.Errorf("x: %w", bundle.ErrInvalid), "ExtractingBundleFailure"},
+		{proto.StepDownloadingExtracting, fmt.Errorf("x: %w", bundle.ErrTooLarge), "ExtractingBundleFailure"},
 		{proto.StepDownloadingExtracting, errors.New("no space left on device"), "ExtractingBundleFailure"},
 		{proto.StepExecutingPreLaunch, errors.New("exit 3"), "PreLaunchFileFailure"},
 		{proto.StepLaunching, errors.New("exited during settle"), "EnvironmentSetupError"},

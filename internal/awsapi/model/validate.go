@@ -87,6 +87,19 @@ func (e *ValidationError) Error() string {
 // Integers must be JSON integer literals within the shape's range (32 bits
 // for "integer", 64 for "long"); "1.0" or "1e2" is not an integer.
 func Validate(operation string, input map[string]any) error {
+	return validate(operation, input, false)
+}
+
+// ValidateBody is Validate for an input decoded from the JSON request body
+// body. encoding/json turns invalid UTF-8 and lone UTF-16 surrogate escapes
+// ("\ud800") into U+FFFD without a word: when body holds either, every
+// string carrying U+FFFD is refused as invalid UTF-8 rather than stored
+// changed. (A body that is clean may carry U+FFFD itself.)
+func ValidateBody(operation string, input map[string]any, body []byte) error {
+	return validate(operation, input, !utf8.Valid(body) || HasLoneSurrogate(body))
+}
+
+func validate(operation string, input map[string]any, replaced bool) error {
 	m := loaded()
 	in, ok := m.inputs[operation]
 	if !ok {
@@ -95,7 +108,7 @@ func Validate(operation string, input map[string]any) error {
 		}
 		return fmt.Errorf("%w %q", ErrUnknownOperation, operation)
 	}
-	var c checker
+	c := checker{replaced: replaced}
 	c.structure(in, "", input)
 	if len(c.violations) == 0 {
 		return nil
@@ -113,6 +126,8 @@ const (
 // checker accumulates the violations of one Validate call.
 type checker struct {
 	violations []Violation
+	// replaced: the JSON decoder replaced bad input with U+FFFD somewhere.
+	replaced bool
 }
 
 // add records that value v at path failed constraint. A nil v is shown as
@@ -197,7 +212,7 @@ func (c *checker) value(s *shape, path string, v any) {
 		sort.Strings(keys)
 		for _, k := range keys {
 			if s.key.typ == "string" {
-				if failed := stringFailures(s.key, k); len(failed) > 0 {
+				if failed := c.stringFailures(s.key, k); len(failed) > 0 {
 					c.add(path, k, mapKeys+"["+strings.Join(failed, ", ")+"]")
 				}
 			}
@@ -215,7 +230,7 @@ func (c *checker) value(s *shape, path string, v any) {
 			c.add(path, v, "Member must be a string")
 			return
 		}
-		for _, f := range stringFailures(s, str) {
+		for _, f := range c.stringFailures(s, str) {
 			c.add(path, v, f)
 		}
 
@@ -297,6 +312,75 @@ func lengthFailure(s *shape, n int64) string {
 	return ""
 }
 
+// Clauses of the strictness every string gets where the model's own
+// constraints do not already refuse it: a NUL or an invalid byte would be
+// stored, then break a file name, an environment variable or a log line.
+const (
+	notUTF8 = "Member must be valid UTF-8 (no invalid bytes and no lone surrogate escapes)"
+	hasNUL  = "Member must not contain NUL characters"
+)
+
+// stringFailures is the package's stringFailures, plus invalid UTF-8 and
+// NUL when the model's constraints pass.
+func (c *checker) stringFailures(s *shape, str string) []string {
+	failed := stringFailures(s, str)
+	if len(failed) > 0 {
+		return failed
+	}
+	if !utf8.ValidString(str) || (c.replaced && strings.ContainsRune(str, utf8.RuneError)) {
+		failed = append(failed, notUTF8)
+	}
+	if strings.IndexByte(str, 0) >= 0 {
+		failed = append(failed, hasNUL)
+	}
+	return failed
+}
+
+// HasLoneSurrogate reports whether the JSON text b has a \uD800-\uDFFF
+// escape that is not half of a surrogate pair.
+func HasLoneSurrogate(b []byte) bool {
+	inString := false
+	for i := 0; i < len(b); i++ {
+		switch {
+		case b[i] == '"':
+			inString = !inString
+		case inString && b[i] == '\\' && i+1 < len(b):
+			i++
+			if b[i] != 'u' {
+				continue
+			}
+			r, ok := hex4(b, i+1)
+			if !ok {
+				continue
+			}
+			i += 4
+			switch {
+			case r >= 0xDC00 && r <= 0xDFFF:
+				return true // a low half first
+			case r >= 0xD800 && r <= 0xDBFF:
+				if i+2 >= len(b) || b[i+1] != '\\' || b[i+2] != 'u' {
+					return true
+				}
+				lo, ok := hex4(b, i+3)
+				if !ok || lo < 0xDC00 || lo > 0xDFFF {
+					return true
+				}
+				i += 6
+			}
+		}
+	}
+	return false
+}
+
+// hex4 reads four hex digits at b[i:].
+func hex4(b []byte, i int) (rune, bool) {
+	if i+4 > len(b) {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(b[i:i+4]), 16, 32)
+	return rune(n), err == nil
+}
+
 // stringFailures returns the clauses of every length, pattern and enum
 // constraint of string shape s that str fails, in that order.
 func stringFailures(s *shape, str string) []string {
@@ -307,7 +391,7 @@ func stringFailures(s *shape, str string) []string {
 		}
 	}
 	if s.re != nil && !s.re.MatchString(str) {
-		failed = append(failed, "Member must satisfy regular expression pattern: "+s.pattern)
+		failed = append(failed, "Member must satisfy regular expression pattern: "+s.pattern+hints[shapeValue{s.name, str}])
 	}
 	if len(s.enum) > 0 {
 		found := false
@@ -322,6 +406,16 @@ func stringFailures(s *shape, str string) []string {
 		}
 	}
 	return failed
+}
+
+// shapeValue is a string value of a named shape.
+type shapeValue struct{ shape, value string }
+
+// hints add what to do instead to a pattern clause for values a user
+// predictably tries: AWS's bare regex does not tell that a deployment needs
+// a numbered version, and $LATEST is what the other operations accept.
+var hints = map[shapeValue]string{
+	{"DeploymentVersion", "$LATEST"}: " (deployments name a numbered version, not $LATEST: create one with CreateRobotApplicationVersion first and deploy the version number it returns)",
 }
 
 // cmpInt compares i with bound b.

@@ -294,7 +294,8 @@ func TestValidate(t *testing.T) {
 			dig(in, "deploymentApplicationConfigs", 0, "launchConfig")["packageName"] = "my pkg"
 			dig(in, "deploymentApplicationConfigs", 0)["applicationVersion"] = "$LATEST"
 		}), []string{
-			msg("$LATEST", "deploymentApplicationConfigs.1.member.applicationVersion", "Member must satisfy regular expression pattern: [0-9]*"),
+			msg("$LATEST", "deploymentApplicationConfigs.1.member.applicationVersion", "Member must satisfy regular expression pattern: [0-9]*"+
+				" (deployments name a numbered version, not $LATEST: create one with CreateRobotApplicationVersion first and deploy the version number it returns)"),
 			msg("my pkg", "deploymentApplicationConfigs.1.member.launchConfig.packageName", `Member must satisfy regular expression pattern: [a-zA-Z0-9_.\-]*`),
 		}},
 		{"list element not a structure", "ListFleets", decode(t, `{"filters": ["name"]}`),

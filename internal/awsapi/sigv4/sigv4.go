@@ -9,7 +9,9 @@
 //
 //   - the canonical URI is the path exactly as it was sent on the wire
 //     (r.URL.EscapedPath(), never the decoded r.URL.Path) escaped once more,
-//     so that a percent-encoded ARN in one path segment is double encoded;
+//     so that a percent-encoded ARN in one path segment is double encoded
+//     (the AWS SDKs, botocore, curl 8); or that path exactly as sent, which is
+//     what curl 7's --aws-sigv4 signs (Debian 12's curl 7.88);
 //   - the canonical query string holds every query parameter (minus
 //     X-Amz-Signature in the presigned form), RFC 3986 encoded and sorted by
 //     key, then value;
@@ -25,6 +27,12 @@
 // whitespace in header values (the others only collapse spaces). When a
 // request is affected, both canonical forms are tried; they cover exactly the
 // same request data, so accepting either never lets unsigned data through.
+// The two path forms are both one-to-one functions of the path as sent, so
+// a signature still binds the path. The one other path a captured signature
+// can be replayed on is the double-encoded form sent literally: that path
+// decodes to the original's escaped text, the same resource when the
+// original had no '%' (only characters such as ':' escaped) and otherwise a
+// name containing a literal '%', which no fleetsync ARN or name may hold.
 // The path is not normalised: dot segments and empty segments are signed as
 // sent, as the AWS SDKs do for paths they build.
 //
@@ -221,20 +229,21 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (accessKeyID string, err
 	key := signingKey(secret, info.scope)
 	scope := strings.Join(info.scope, "/")
 	matched := false
-	uri := canonicalURI(r.URL)
-	for _, query := range canonicalQueries(info.canonicalQry) {
-		for _, headers := range canonicalHeaderBlocks(r, info.signedNames, len(body)) {
-			canonical := strings.Join([]string{
-				r.Method,
-				uri,
-				query,
-				headers,
-				info.signedRaw,
-				payloadHash,
-			}, "\n")
-			stringToSign := algorithm + "\n" + info.amzDate + "\n" + scope + "\n" + sha256Hex([]byte(canonical))
-			if hmac.Equal(hmacSHA256(key, []byte(stringToSign)), provided) {
-				matched = true
+	for _, uri := range canonicalURIs(r.URL) {
+		for _, query := range canonicalQueries(info.canonicalQry) {
+			for _, headers := range canonicalHeaderBlocks(r, info.signedNames, len(body)) {
+				canonical := strings.Join([]string{
+					r.Method,
+					uri,
+					query,
+					headers,
+					info.signedRaw,
+					payloadHash,
+				}, "\n")
+				stringToSign := algorithm + "\n" + info.amzDate + "\n" + scope + "\n" + sha256Hex([]byte(canonical))
+				if hmac.Equal(hmacSHA256(key, []byte(stringToSign)), provided) {
+					matched = true
+				}
 			}
 		}
 	}
@@ -534,9 +543,11 @@ func canonicalQueries(pairs []queryPair) []string {
 	return distinct(spec, join())
 }
 
-// canonicalURI returns the canonical URI: the path as sent on the wire,
-// escaped once more (the double encoding of non-S3 services).
-func canonicalURI(u *url.URL) string {
+// canonicalURIs returns the canonical URI forms a client may have signed:
+// the path as sent on the wire escaped once more (the double encoding the
+// AWS SDKs use for non-S3 services) and, when different, the path exactly
+// as sent (curl 7's --aws-sigv4, which does not encode it again).
+func canonicalURIs(u *url.URL) []string {
 	p := u.EscapedPath()
 	if u.Opaque != "" {
 		// Mirrors the Go SDK: an opaque "//host/path" keeps what follows the host.
@@ -548,7 +559,7 @@ func canonicalURI(u *url.URL) string {
 	if p == "" {
 		p = "/"
 	}
-	return uriEncode(p, false)
+	return distinct(uriEncode(p, false), p)
 }
 
 // canonicalHeaderBlocks returns the canonical headers block (every line

@@ -74,11 +74,73 @@ func (s *FileStore) Bucket(_ context.Context, bucket string) error {
 	if bucket == "" || strings.ContainsAny(bucket, `/\`) || bucket == "." || bucket == ".." {
 		return fmt.Errorf("bucket %q: %w", bucket, blob.ErrNotExist)
 	}
+	// A bucket that is a symlink out of the root (os.Root refuses to
+	// follow it), or anything but a directory, is not a bucket of this
+	// store: the client's fault, never an unavailable store.
 	fi, err := s.root.Stat(bucket)
-	if errors.Is(err, fs.ErrNotExist) || (err == nil && !fi.IsDir()) {
-		return fmt.Errorf("bucket %q: %w", bucket, blob.ErrNotExist)
+	if err != nil {
+		if mapped := mapErr(err); errors.Is(mapped, blob.ErrNotExist) {
+			return fmt.Errorf("bucket %q: %w", bucket, blob.ErrNotExist)
+		}
+		return err
 	}
-	return err
+	if !fi.IsDir() {
+		return fmt.Errorf("bucket %q is not a directory: %w", bucket, blob.ErrNotExist)
+	}
+	return nil
+}
+
+// NotRegularError is an object path that names something other than a
+// regular file (a FIFO, device, socket or directory): as S3 objects these do
+// not exist, so it matches blob.ErrNotExist, and the store never opens one
+// in a way that could block.
+type NotRegularError struct {
+	Bucket, Key string
+	Mode        fs.FileMode
+}
+
+func (e *NotRegularError) Error() string {
+	kind := "not a regular file"
+	switch {
+	case e.Mode&fs.ModeNamedPipe != 0:
+		kind = "a FIFO, not a regular file"
+	case e.Mode&fs.ModeSocket != 0:
+		kind = "a socket, not a regular file"
+	case e.Mode&fs.ModeDevice != 0:
+		kind = "a device, not a regular file"
+	case e.Mode.IsDir():
+		kind = "a directory, not a regular file"
+	}
+	return fmt.Sprintf("object s3://%s/%s is %s", e.Bucket, e.Key, kind)
+}
+
+// Is makes a NotRegularError match blob.ErrNotExist.
+func (e *NotRegularError) Is(target error) bool { return target == blob.ErrNotExist }
+
+// openRegular opens the object at p for reading, only if it is a regular
+// file inside the root. It looks before it opens (a FIFO or device is never
+// opened at all), opens without blocking (O_NONBLOCK: a file swapped for a
+// FIFO in between cannot hang the open) and checks the opened file again.
+func (s *FileStore) openRegular(bucket, key, p string) (*os.File, error) {
+	fi, err := s.root.Stat(p)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, &NotRegularError{bucket, key, fi.Mode()}
+	}
+	f, err := s.root.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	if fi, err = f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+		return nil, &NotRegularError{bucket, key, fi.Mode()}
+	}
+	return f, nil
 }
 
 // Stat implements Store. The ETag is the MD5 of the content: the first Stat
@@ -89,9 +151,9 @@ func (s *FileStore) Stat(ctx context.Context, bucket, key string) (blob.Object, 
 	if err != nil {
 		return blob.Object{}, err
 	}
-	f, err := s.root.Open(p)
+	f, err := s.openRegular(bucket, key, p)
 	if err != nil {
-		return blob.Object{}, mapErr(err)
+		return blob.Object{}, err
 	}
 	defer f.Close()
 	d, err := s.digest(ctx, p, f)
@@ -136,9 +198,9 @@ func (s *FileStore) Open(ctx context.Context, bucket, key string, offset int64, 
 	if err != nil {
 		return nil, err
 	}
-	f, err := s.root.Open(p)
+	f, err := s.openRegular(bucket, key, p)
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, err
 	}
 	if ifMatch != "" {
 		d, err := s.digest(ctx, p, f)
@@ -166,9 +228,9 @@ func (s *FileStore) SHA256(ctx context.Context, bucket, key, etag string) (strin
 	if err != nil {
 		return "", err
 	}
-	f, err := s.root.Open(p)
+	f, err := s.openRegular(bucket, key, p)
 	if err != nil {
-		return "", mapErr(err)
+		return "", err
 	}
 	defer f.Close()
 	d, err := s.digest(ctx, p, f)
@@ -184,8 +246,10 @@ func (s *FileStore) SHA256(ctx context.Context, bucket, key, etag string) (strin
 func mapErr(err error) error {
 	// ENOTDIR (a key through a file) and ENAMETOOLONG (a segment over the
 	// file system's limit) name objects that cannot exist in this store.
+	// EINVAL is a name the kernel refuses (a NUL byte); ELOOP a symlink
+	// chain that never ends. Both are the client's key, not the store.
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ENAMETOOLONG) ||
-		strings.Contains(err.Error(), "path escapes") {
+		errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ELOOP) || strings.Contains(err.Error(), "path escapes") {
 		return blob.ErrNotExist
 	}
 	return err

@@ -14,6 +14,18 @@ func (s *Store) LastRows(ctx context.Context, account, fleetARN string) ([]fleet
 		WHERE r.account = $1 AND r.fleet_arn = $2 ORDER BY r.created_ms, r.arn`, account, fleetARN)
 }
 
+// InstalledRows implements store.Reports: each robot's InSync row with no
+// later InSync row (by finish time, then job ARN) of the same robot.
+func (s *Store) InstalledRows(ctx context.Context, account, fleetARN string) ([]fleet.RobotDeployment, error) {
+	return queryAll(ctx, s.db, scanRow, `SELECT jr.job_arn, jr.robot_arn, jr.seq, jr.status, jr.prior_status, jr.step, jr.percent_done,
+		jr.eta_seconds, jr.started_ms, jr.finished_ms, jr.failure_code, jr.failure_reason
+		FROM robots r JOIN job_robots jr ON jr.robot_arn = r.arn AND jr.status = $3
+		WHERE r.account = $1 AND r.fleet_arn = $2 AND NOT EXISTS (SELECT 1 FROM job_robots later
+			WHERE later.robot_arn = r.arn AND later.status = $3
+			AND (later.finished_ms > jr.finished_ms OR (later.finished_ms = jr.finished_ms AND later.job_arn > jr.job_arn)))
+		ORDER BY r.created_ms, r.arn`, account, fleetARN, fleet.RobotInSync)
+}
+
 // AutoSyncCandidates implements store.Reports.
 func (s *Store) AutoSyncCandidates(ctx context.Context, tagKey string) ([]fleet.TaggedFleet, error) {
 	return queryAll(ctx, s.db, func(r interface{ Scan(...any) error }) (fleet.TaggedFleet, error) {

@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
@@ -73,6 +74,9 @@ type Store struct {
 	parseEachTime bool
 	dialect       dialect
 	log           *slog.Logger
+	// integrity is the SQLite file's integrity state for Ready (nil on
+	// PostgreSQL, which checks its own pages).
+	integrity *integrity
 }
 
 var _ store.Store = (*Store)(nil)
@@ -80,6 +84,19 @@ var _ store.Store = (*Store)(nil)
 // OpenSQLite opens (creating if needed) the SQLite database file at path in
 // WAL mode and applies pending migrations.
 func OpenSQLite(ctx context.Context, path string, logger *slog.Logger) (*Store, error) {
+	return OpenSQLiteWith(ctx, path, SQLiteOptions{}, logger)
+}
+
+// OpenSQLiteWith is OpenSQLite that first refuses a damaged file (see
+// SQLiteOptions and ErrDamaged): not a SQLite file, missing or empty where
+// one must exist, or failing PRAGMA quick_check.
+func OpenSQLiteWith(ctx context.Context, path string, o SQLiteOptions, logger *slog.Logger) (*Store, error) {
+	if err := checkSQLiteFile(path, o.MustExist); err != nil {
+		return nil, err
+	}
+	if o.CheckEvery <= 0 {
+		o.CheckEvery = time.Minute
+	}
 	const pragmas = "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)"
 	db, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate")
 	if err != nil {
@@ -88,6 +105,11 @@ func OpenSQLite(ctx context.Context, path string, logger *slog.Logger) (*Store, 
 	// SQLite has one writer; these connections take turns at its lock.
 	db.SetMaxOpenConns(8)
 	s := &Store{db: db, rdb: db, dialect: sqliteDialect, log: logger}
+	if err := quickCheck(ctx, db, path); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.integrity = &integrity{path: path, every: o.CheckEvery, at: time.Now()}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/fleetsync/fleetsync/internal/fleet"
@@ -80,5 +81,41 @@ func testReports(t *testing.T, s store.Store) {
 	must(t, err)
 	if len(per) != 1 || per[fx.fleet.ARN][fleet.RobotInSync] != 1 || per[fx.fleet.ARN][fleet.RobotFailed] != 1 || len(per[fx.fleet.ARN]) != 2 {
 		t.Errorf("FleetStatusCounts = %v", per)
+	}
+
+	// What each robot runs: its latest InSync row, through later jobs that
+	// succeed (rep2) and fail (rep3) on it.
+	installed := func(want ...string) {
+		t.Helper()
+		rows, err := s.InstalledRows(ctx, acct, fx.fleet.ARN)
+		must(t, err)
+		var got []string
+		for _, r := range rows {
+			if r.Status != fleet.RobotInSync {
+				t.Errorf("InstalledRows has a %s row: %+v", r.Status, r)
+			}
+			got = append(got, r.Robot+"@"+r.Job)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("InstalledRows = %v, want %v", got, want)
+		}
+	}
+	installed(fx.robots[0].ARN + "@arn:rep")
+	for i, outcome := range []bool{true, false} {
+		arn := fmt.Sprintf("arn:rep%d", i+2)
+		must(t, s.CreateJob(ctx, fx.job(arn, int64(600+100*i), fleet.OpCreateDeploymentJob), 10))
+		must(t, s.StartPreparing(ctx, arn))
+		must(t, s.Prepare(ctx, arn, []fleet.RobotDeployment{{Job: arn, Robot: fx.robots[0].ARN, Status: fleet.RobotPendingNewDeployment}}, store.JobOutcome{}, int64(610+100*i)))
+		must(t, s.Apply(ctx, arn, store.Step{Start: []string{fx.robots[0].ARN}}, int64(620+100*i)))
+		if !outcome {
+			installed(fx.robots[0].ARN + "@arn:rep2") // deploying: still what it ran
+		}
+		_, err = s.RecordResult(ctx, arn, fx.robots[0].ARN, outcome, "", "", int64(630+100*i))
+		must(t, err)
+		must(t, s.Apply(ctx, arn, store.Step{Finish: store.JobOutcome{Status: fleet.JobSucceeded}}, int64(640+100*i)))
+		installed(fx.robots[0].ARN + "@arn:rep2")
+	}
+	if rows, err := s.InstalledRows(ctx, other, fx.fleet.ARN); err != nil || len(rows) != 0 {
+		t.Errorf("InstalledRows of another account = %v, %v", rows, err)
 	}
 }
