@@ -30,6 +30,22 @@ func startEngine(t *testing.T, extra ...string) *testenv.Server {
 	return testenv.Start(t, testenv.Options{Args: append(append([]string{}, engineArgs...), extra...)})
 }
 
+// startEngineInProcess is startEngine with the server built in the test
+// process on an in-memory network; the test runs inside a synctest bubble
+// (inBubble), so its waits take fake time, not real time.
+func startEngineInProcess(t *testing.T, extra ...string) *testenv.Server {
+	t.Helper()
+	return testenv.StartInProcess(t, testenv.Options{Args: append(append([]string{}, engineArgs...), extra...)})
+}
+
+// inBubble runs f in a testing/synctest bubble (testenv.Bubble): a fake
+// clock that advances when every goroutine of the test (server, engine,
+// simulated robots) is blocked, so a 60 s robot timeout takes milliseconds.
+func inBubble(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	testenv.Bubble(t, f)
+}
+
 // rollout is a fleet of simulated robots registered to a RoboMaker fleet,
 // with an application version to deploy.
 type rollout struct {
@@ -95,6 +111,9 @@ func (r *rollout) addRobots(n int) []*simRobot {
 	opts := sim.Options{PollWait: cmp.Or(r.pollWait, time.Second), RetryBase: 20 * time.Millisecond, NamePrefix: uniq("sim") + "-", Account: r.account}
 	fleets := []*sim.Fleet{}
 	if len(r.replicas) == 0 {
+		if r.s.InProcess() {
+			opts.HTTP = r.s.HTTPClient()
+		}
 		fleets = append(fleets, sim.New(r.s.URL, n, opts))
 	} else {
 		opts.HTTP = r.balancer.Client()
@@ -204,8 +223,19 @@ func (r *rollout) wait(job string, timeout time.Duration) (*robomaker.DescribeDe
 		if time.Now().After(deadline) {
 			r.t.Fatalf("job %s still %s after %v: %v", job, aws.StringValue(d.Status), timeout, d)
 		}
-		time.Sleep(20 * time.Millisecond)
+		r.pause()
 	}
+}
+
+// pause is the interval between two looks at the server while waiting for
+// a state: short against a real process; longer on a bubble's fake clock,
+// where waiting costs nothing but each look costs real CPU time.
+func (r *rollout) pause() {
+	if r.s.InProcess() {
+		time.Sleep(250 * time.Millisecond)
+		return
+	}
+	time.Sleep(20 * time.Millisecond)
 }
 
 // rows maps robot ARN to its row in a job description.
@@ -237,7 +267,7 @@ func (r *rollout) waitRobot(arn, status string, timeout time.Duration) {
 		if time.Now().After(deadline) {
 			r.t.Fatalf("robot %s is %s after %v, want %s", arn, got, timeout, status)
 		}
-		time.Sleep(20 * time.Millisecond)
+		r.pause()
 	}
 }
 

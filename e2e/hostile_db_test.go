@@ -97,7 +97,7 @@ func TestDamagedDatabaseRefusesToStart(t *testing.T) {
 			db := filepath.Join(dir, "fleetsync.db")
 			tc.damage(db)
 			for _, args := range [][]string{
-				{"--listen", testenv.FreeAddr(t), "--data-dir", dir},
+				{"--listen", "127.0.0.1:0", "--data-dir", dir},
 				{"credentials", "list", "--data-dir", dir},
 			} {
 				out, stderr, exit := opRunFleetsyncd(t, opBootstrapEnv(), args...)

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -22,26 +21,20 @@ import (
 
 // startLowFD runs fleetsyncd with an open-file limit of nofile (set by the
 // shell's ulimit before exec, as an operator's unit file would).
-func startLowFD(t *testing.T, nofile int, args ...string) (*opProc, string) {
+func startLowFD(t *testing.T, nofile int, args ...string) (*testenv.Process, string) {
 	t.Helper()
-	addr := testenv.FreeAddr(t)
-	p := &opProc{done: make(chan struct{})}
-	full := append([]string{"-c", fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, nofile), testenv.Binary(t, "fleetsyncd"),
-		"--listen", addr, "--data-dir", t.TempDir(), "--region", testenv.Region, "--log-level", "debug"}, args...)
-	p.cmd = exec.Command("sh", full...)
-	p.cmd.Env = opHermeticEnv(opBootstrapEnv()...)
-	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
-	must(t, p.cmd.Start())
-	go func() { p.cmd.Wait(); close(p.done) }()
+	p, err := testenv.Launch(testenv.LaunchOptions{Binary: testenv.Binary(t, "fleetsyncd"),
+		Wrapper: []string{"sh", "-c", fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, nofile)},
+		Args:    append([]string{"--data-dir", t.TempDir(), "--region", testenv.Region, "--log-level", "debug"}, args...),
+		Env:     opHermeticEnv(opBootstrapEnv()...)})
+	must(t, err)
 	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		<-p.done
+		p.Kill()
 		if t.Failed() {
-			t.Logf("fleetsyncd stderr (tail):\n%s", tail(p.stderr.String(), 4000))
+			t.Logf("fleetsyncd stderr (tail):\n%s", tail(p.Stderr(), 4000))
 		}
 	})
-	p.waitReady(t, "http://"+addr)
-	return p, addr
+	return p, p.Addr
 }
 
 func tail(s string, n int) string {
@@ -121,7 +114,7 @@ func TestStalledConnectionsDoNotStarveTheServer(t *testing.T) {
 	}
 	stopFlood()
 	wg.Wait()
-	if s := p.stderr.String(); strings.Contains(s, "too many open files") {
+	if s := p.Stderr(); strings.Contains(s, "too many open files") {
 		t.Errorf("the server ran out of file descriptors:\n%s", tail(s, 2000))
 	}
 }

@@ -18,7 +18,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -170,71 +169,31 @@ func (b *opSyncBuffer) String() string {
 	return b.b.String()
 }
 
-// opProc is a fleetsyncd the test starts itself, without testenv's flags.
-type opProc struct {
-	cmd            *exec.Cmd
-	stdout, stderr opSyncBuffer
-	done           chan struct{}
-}
-
 // opStartFleetsyncd starts fleetsyncd in dir with a hermetic environment plus
-// env; it is killed when the test ends.
-func opStartFleetsyncd(t testing.TB, dir string, env []string, args ...string) *opProc {
+// env, through testenv's launcher (args or env say where it listens; port 0
+// is read back from its address file), and waits until it is ready; it is
+// killed when the test ends.
+func opStartFleetsyncd(t testing.TB, dir string, env []string, args ...string) *testenv.Process {
 	t.Helper()
-	p := &opProc{done: make(chan struct{})}
-	p.cmd = exec.Command(testenv.Binary(t, "fleetsyncd"), args...)
-	p.cmd.Dir = dir
-	p.cmd.Env = opHermeticEnv(env...)
-	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
-	if err := p.cmd.Start(); err != nil {
+	p, err := testenv.Launch(testenv.LaunchOptions{Binary: testenv.Binary(t, "fleetsyncd"), Args: args,
+		Env: opHermeticEnv(env...), Dir: dir, ListenFromEnv: true})
+	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { p.cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		<-p.done
+		p.Kill()
 		if t.Failed() {
-			t.Logf("fleetsyncd stderr:\n%s", p.stderr.String())
+			t.Logf("fleetsyncd stderr:\n%s", p.Stderr())
 		}
 	})
 	return p
 }
 
-// waitReady polls url/readyz until it answers 200; the process exiting first
-// fails the test.
-func (p *opProc) waitReady(t testing.TB, url string) {
+// opTerminate sends SIGTERM and expects exit status 0 within timeout.
+func opTerminate(t testing.TB, p *testenv.Process, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if resp, err := http.Get(url + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		select {
-		case <-p.done:
-			t.Fatalf("fleetsyncd exited during start: %v\n%s", p.cmd.ProcessState, p.stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("fleetsyncd not ready after 30s:\n%s", p.stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// terminate sends SIGTERM and expects exit status 0 within timeout.
-func (p *opProc) terminate(t testing.TB, timeout time.Duration) {
-	t.Helper()
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-		if !p.cmd.ProcessState.Success() {
-			t.Errorf("fleetsyncd exited with %v after SIGTERM:\n%s", p.cmd.ProcessState, p.stderr.String())
-		}
-	case <-time.After(timeout):
-		t.Errorf("fleetsyncd still running %v after SIGTERM", timeout)
+	if err := p.Terminate(timeout); err != nil {
+		t.Errorf("after SIGTERM: %v:\n%s", err, p.Stderr())
 	}
 }
 
@@ -980,12 +939,11 @@ func TestBootstrapMismatch(t *testing.T) {
 		{"another account", testenv.Secret, "999999999999"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			addr := testenv.FreeAddr(t)
 			_, stderr, exit := opRunFleetsyncd(t, []string{
 				"FLEETSYNC_BOOTSTRAP_ACCESS_KEY_ID=" + testenv.KeyID,
 				"FLEETSYNC_BOOTSTRAP_SECRET_ACCESS_KEY=" + tc.secret,
 				"FLEETSYNC_BOOTSTRAP_ACCOUNT=" + tc.account,
-			}, "--listen", addr, "--data-dir", s.DataDir, "--region", testenv.Region)
+			}, "--listen", "127.0.0.1:0", "--data-dir", s.DataDir, "--region", testenv.Region)
 			if exit == 0 {
 				t.Fatalf("fleetsyncd started with a changed bootstrap credential:\n%s", stderr)
 			}
@@ -1041,7 +999,7 @@ func TestConfigErrors(t *testing.T) {
 		{"FLEETSYNC_LOG_LEVEL nope", []string{"FLEETSYNC_LOG_LEVEL=nope"}, nil, []string{"--log-level", "FLEETSYNC_LOG_LEVEL"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			args := append([]string{"--listen", testenv.FreeAddr(t), "--data-dir", t.TempDir()}, tc.args...)
+			args := append([]string{"--listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, tc.args...)
 			_, stderr, exit := opRunFleetsyncd(t, append(opBootstrapEnv(), tc.env...), args...)
 			if exit == 0 {
 				t.Fatalf("fleetsyncd exited 0:\n%s", stderr)
@@ -1055,11 +1013,10 @@ func TestConfigErrors(t *testing.T) {
 
 func TestEnvFlags(t *testing.T) {
 	t.Run("FLEETSYNC_LISTEN, FLEETSYNC_DATA_DIR, FLEETSYNC_REGION", func(t *testing.T) {
-		addr, dataDir, cwd := testenv.FreeAddr(t), filepath.Join(t.TempDir(), "data"), t.TempDir()
+		dataDir, cwd := filepath.Join(t.TempDir(), "data"), t.TempDir()
 		p := opStartFleetsyncd(t, cwd, append(opBootstrapEnv(),
-			"FLEETSYNC_LISTEN="+addr, "FLEETSYNC_DATA_DIR="+dataDir, "FLEETSYNC_REGION=eu-west-1"))
-		url := "http://" + addr
-		p.waitReady(t, url)
+			"FLEETSYNC_LISTEN=127.0.0.1:0", "FLEETSYNC_DATA_DIR="+dataDir, "FLEETSYNC_REGION=eu-west-1"))
+		url := p.URL
 		ctx := testenv.Context(t)
 
 		out := opTry(opClientAt(url, "eu-west-1", testenv.KeyID, testenv.Secret).CreateFleetWithContext(ctx, &robomaker.CreateFleetInput{Name: aws.String("env")})).must(t)
@@ -1080,19 +1037,17 @@ func TestEnvFlags(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(cwd, "fleetsync-data")); err == nil {
 			t.Errorf("the default ./fleetsync-data was created although FLEETSYNC_DATA_DIR is set")
 		}
-		p.terminate(t, 10*time.Second)
+		opTerminate(t, p, 10*time.Second)
 	})
 
 	t.Run("a flag wins over its variable", func(t *testing.T) {
-		addr := testenv.FreeAddr(t)
 		p := opStartFleetsyncd(t, t.TempDir(), append(opBootstrapEnv(), "FLEETSYNC_REGION=eu-west-1", "FLEETSYNC_LISTEN=127.0.0.1:1"),
-			"--listen", addr, "--data-dir", t.TempDir(), "--region", "ap-southeast-2")
-		url := "http://" + addr
-		p.waitReady(t, url)
+			"--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--region", "ap-southeast-2")
+		url := p.URL
 		out := opTry(opClientAt(url, "ap-southeast-2", testenv.KeyID, testenv.Secret).CreateFleetWithContext(testenv.Context(t), &robomaker.CreateFleetInput{Name: aws.String("flag")})).must(t)
 		if arn := aws.StringValue(out.Arn); !strings.HasPrefix(arn, "arn:aws:robomaker:ap-southeast-2:") {
 			t.Errorf("fleet ARN %s, want region ap-southeast-2 from --region", arn)
 		}
-		p.terminate(t, 10*time.Second)
+		opTerminate(t, p, 10*time.Second)
 	})
 }

@@ -406,7 +406,7 @@ func TestReadyzFollowsDatabase(t *testing.T) {
 func TestReplicaNeedsTheSameMasterKey(t *testing.T) {
 	t.Parallel()
 	reps := startReplicas(t, 1)
-	_, stderr, exit := opRunFleetsyncd(t, opBootstrapEnv(), "--listen", testenv.FreeAddr(t), "--data-dir", t.TempDir(),
+	_, stderr, exit := opRunFleetsyncd(t, opBootstrapEnv(), "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(),
 		"--database", reps[0].Database, "--region", testenv.Region)
 	if exit == 0 || !strings.Contains(stderr, "master.key") {
 		t.Errorf("a replica with another master key: exit %d, stderr %q; want a failure naming master.key", exit, stderr)

@@ -5,6 +5,7 @@
 //	fleetsync-agent init   --account N [--state-dir DIR] [--rebind]
 //	fleetsync-agent run    --server URL [--state-dir DIR] [--launcher CMD]
 //	fleetsync-agent status [--state-dir DIR] [--json]
+//	fleetsync-agent version
 //
 // Every flag can also be set as FLEETSYNC_AGENT_<FLAG> in the environment
 // (FLEETSYNC_AGENT_SERVER, FLEETSYNC_AGENT_STATE_DIR, …); a flag on the
@@ -20,7 +21,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -32,6 +32,7 @@ import (
 	"github.com/fleetsync/fleetsync/internal/agent/launch"
 	"github.com/fleetsync/fleetsync/internal/agent/runner"
 	"github.com/fleetsync/fleetsync/internal/agent/state"
+	"github.com/fleetsync/fleetsync/internal/version"
 )
 
 const usage = `usage:
@@ -39,6 +40,8 @@ const usage = `usage:
                          create the robot key, bind it to account N; print the agent id
   fleetsync-agent run    --server URL [--state-dir DIR] [--launcher CMD]
   fleetsync-agent status [--state-dir DIR] [--json]    what is deployed and running
+  fleetsync-agent version                             version, commit and build date
+run's TLS flags: --ca-file FILE [--ca-only] [--pin-sha256 HASH,...] [--insecure-http]
 `
 
 func main() {
@@ -58,6 +61,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdRun(args[1:], stderr)
 	case "status":
 		err = cmdStatus(args[1:], stdout, stderr)
+	case "version", "--version":
+		err = cmdVersion(stdout)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -156,6 +161,8 @@ func cmdRun(args []string, stderr io.Writer) error {
 	maxBytes := flags.Int64("max-bundle-bytes", bundle.DefaultLimits().MaxBytes, "most bytes a bundle may extract to")
 	maxFiles := flags.Int("max-bundle-files", bundle.DefaultLimits().MaxFiles, "most entries a bundle may extract to")
 	cgroupFlag := flags.String("cgroup", "auto", "cgroup v2 directory in which each application launch gets a cgroup of its own: auto (the agent's own cgroup when delegated to it, as systemd's Delegate=yes does), none, or a directory")
+	var tf transportFlags
+	tf.register(flags)
 	if err := parse(flags, args); err != nil {
 		return err
 	}
@@ -173,14 +180,18 @@ func cmdRun(args []string, stderr io.Writer) error {
 	if *server == "" {
 		return fmt.Errorf("%w: --server is required", errUsage)
 	}
-	if !strings.HasPrefix(*server, "http://") && !strings.HasPrefix(*server, "https://") {
-		return fmt.Errorf("--server %q: want an http:// or https:// URL", *server)
+	httpClient, err := tf.httpClient(*server)
+	if err != nil {
+		return err
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log, err := newLogger(stderr, level, tf.logFormat)
+	if err != nil {
+		return err
+	}
 
 	key, err := state.LoadKey(*dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -197,9 +208,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 		log.Warn("this agent is bound to no account: it is served only if a robot enrolled before bound agent ids has its id; "+
 			"run `fleetsync-agent init --account N --state-dir "+*dir+"` and create the robot with the id it prints", "agentId", state.AgentID(key))
 	}
-	c := &client.Client{Server: strings.TrimRight(*server, "/"), Key: key, Account: account,
-		HTTP: &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true,
-			MaxIdleConnsPerHost: 4, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second}}}
+	c := &client.Client{Server: strings.TrimRight(*server, "/"), Key: key, Account: account, HTTP: httpClient, Version: version.Get().Version}
 	agent, err := runner.New(runner.Config{
 		Client: c, StateDir: *dir, Launcher: *launcher, Log: log,
 		Limits:   bundle.Limits{MaxBytes: *maxBytes, MaxFiles: *maxFiles},
@@ -211,7 +220,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	log.Info("fleetsync-agent started", "agentId", c.AgentID(), "server", c.Server, "stateDir", *dir, "cgroup", cgroup)
+	log.Info("fleetsync-agent started", "agentId", c.AgentID(), "server", c.Server, "stateDir", *dir, "cgroup", cgroup, "version", c.Version)
 	err = agent.Run(ctx)
 	log.Info("fleetsync-agent stopped")
 	return err

@@ -14,7 +14,6 @@ import (
 	"crypto/rand"
 	"flag"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -31,6 +30,7 @@ import (
 	"github.com/aws/aws-sdk-go/service/robomaker"
 
 	"github.com/fleetsync/fleetsync/internal/sim"
+	"github.com/fleetsync/fleetsync/internal/testenv"
 )
 
 func main() {
@@ -61,13 +61,7 @@ type replica struct {
 }
 
 func startReplica(bin, dataDir, bundles, database string) (*replica, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	args := []string{"--listen", addr, "--data-dir", dataDir, "--rate-limit", "1000000", "--rate-burst", "1000000",
+	args := []string{"--data-dir", dataDir, "--rate-limit", "1000000", "--rate-burst", "1000000",
 		"--engine-tick", "100ms", "--log-level", "warn", "--bundles", "file://" + bundles}
 	if database != "" {
 		args = append(args, "--database", database)
@@ -75,25 +69,12 @@ func startReplica(bin, dataDir, bundles, database string) (*replica, error) {
 	if d := os.Getenv("FLEETSYNC_BENCH_DEBUG_LISTEN"); d != "" {
 		args = append(args, "--debug-listen", d)
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "FLEETSYNC_BOOTSTRAP_ACCESS_KEY_ID="+keyID, "FLEETSYNC_BOOTSTRAP_SECRET_ACCESS_KEY="+secret)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
+	p, err := testenv.Launch(testenv.LaunchOptions{Binary: bin, Args: args, Stderr: os.Stderr,
+		Env: append(os.Environ(), "FLEETSYNC_BOOTSTRAP_ACCESS_KEY_ID="+keyID, "FLEETSYNC_BOOTSTRAP_SECRET_ACCESS_KEY="+secret)})
+	if err != nil {
 		return nil, err
 	}
-	r := &replica{cmd: cmd, url: "http://" + addr}
-	for i := 0; ; i++ {
-		resp, err := http.Get(r.url + "/readyz")
-		if err == nil && resp.StatusCode == 200 {
-			resp.Body.Close()
-			return r, nil
-		}
-		if i > 300 {
-			cmd.Process.Kill()
-			return nil, fmt.Errorf("fleetsyncd at %s not ready", addr)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return &replica{cmd: p.Cmd, url: p.URL}, nil
 }
 
 // cpuSeconds reads a process's user+system CPU time from /proc.

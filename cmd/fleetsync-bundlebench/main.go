@@ -51,6 +51,7 @@ import (
 	"github.com/fleetsync/fleetsync/internal/agent/client"
 	"github.com/fleetsync/fleetsync/internal/proto"
 	"github.com/fleetsync/fleetsync/internal/s3test"
+	"github.com/fleetsync/fleetsync/internal/testenv"
 )
 
 const (
@@ -387,33 +388,12 @@ type server struct {
 }
 
 func startServer(bin string, args, env []string) (*server, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := testenv.Launch(testenv.LaunchOptions{Binary: bin, Args: args, Stderr: os.Stderr,
+		Env: append(append(os.Environ(), env...), "FLEETSYNC_BOOTSTRAP_ACCESS_KEY_ID="+keyID, "FLEETSYNC_BOOTSTRAP_SECRET_ACCESS_KEY="+secret)})
 	if err != nil {
 		return nil, err
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd := exec.Command(bin, append([]string{"--listen", addr}, args...)...)
-	cmd.Env = append(append(os.Environ(), env...), "FLEETSYNC_BOOTSTRAP_ACCESS_KEY_ID="+keyID, "FLEETSYNC_BOOTSTRAP_SECRET_ACCESS_KEY="+secret)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	s := &server{cmd: cmd, url: "http://" + addr}
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		resp, err := http.Get(s.url + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s, nil
-			}
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			cmd.Wait()
-			return nil, fmt.Errorf("fleetsyncd at %s not ready after 30s", addr)
-		}
-	}
+	return &server{cmd: p.Cmd, url: p.URL}, nil
 }
 
 // procMiB reads a field of /proc/PID/status (in kB) as MiB.

@@ -36,7 +36,7 @@ func buckets(cfg config.Config, args []string) error {
 	if len(pos) != want || (want == 1 && *account == "") {
 		return fmt.Errorf("%s: got arguments %q", bucketsUsage, pos)
 	}
-	log, err := newLogger("warn")
+	log, err := newLogger("warn", cfg.LogFormat)
 	if err != nil {
 		return err
 	}

@@ -2,16 +2,24 @@
 // RoboMaker-compatible API, served on the embedded defaults (SQLite and a
 // bundle directory under ./fleetsync-data) unless told otherwise.
 //
-//	fleetsyncd [--listen 127.0.0.1:8080] [--data-dir ./fleetsync-data] [--database URL] [--bundles URL] [--region us-east-1]
+//	fleetsyncd [--listen 127.0.0.1:8080] [--data-dir ./fleetsync-data] [--database URL] [--bundles URL] [--region us-east-1] [--addr-file FILE]
+//
+// With --listen HOST:0 the system picks the port; --addr-file writes the
+// address bound (host:port and a newline) to FILE once the server listens,
+// so a launcher never has to guess a free port.
+//
 //	fleetsyncd credentials create [--account 123456789012] | list | revoke KEYID
 //	fleetsyncd buckets grant|revoke --account N BUCKET | list [--account N]
+//	fleetsyncd backup --to FILE
+//	fleetsyncd healthcheck
+//	fleetsyncd version | --version
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -30,32 +38,61 @@ func main() {
 
 func run(args []string) error {
 	cfg := config.Default()
-	if len(args) > 0 && args[0] == "credentials" {
-		return credentials(cfg, args[1:])
-	}
-	if len(args) > 0 && args[0] == "buckets" {
-		return buckets(cfg, args[1:])
+	if len(args) > 0 {
+		switch args[0] {
+		case "credentials":
+			return credentials(cfg, args[1:])
+		case "buckets":
+			return buckets(cfg, args[1:])
+		case "backup":
+			return backup(cfg, args[1:], os.Stdout)
+		case "healthcheck":
+			return healthcheck(cfg, args[1:], os.Stdout)
+		case "version", "--version", "-version":
+			printVersion(os.Stdout)
+			return nil
+		}
 	}
 	fs := flag.NewFlagSet("fleetsyncd", flag.ContinueOnError)
 	cfg.Register(fs)
-	if err := fs.Parse(args); err != nil {
+	addrFile := fs.String("addr-file", os.Getenv("FLEETSYNC_ADDR_FILE"), "file to write the bound listen address to once listening (env FLEETSYNC_ADDR_FILE)")
+	setUsage(fs)
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return nil
+	} else if err != nil {
 		return err
 	}
-	log, err := newLogger(cfg.LogLevel)
+	log, err := newLogger(cfg.LogLevel, cfg.LogFormat)
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	return server.Run(ctx, cfg, os.Stdout, log)
+	// SIGHUP (systemctl reload, cert-manager hooks) re-reads the TLS
+	// certificate; subscribing here also stops it ending the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	s, err := server.New(ctx, cfg, server.Options{Stdout: os.Stdout, Log: log, Reload: hup})
+	if err != nil {
+		return err
+	}
+	if *addrFile != "" {
+		if err := writeAddr(*addrFile, s.Addr().String()); err != nil {
+			return fmt.Errorf("--addr-file: %w", err)
+		}
+	}
+	return s.Serve(ctx)
 }
 
-func newLogger(level string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: %w", level, err)
+// writeAddr writes addr to path atomically (a temporary file renamed), so a
+// launcher polling for the file never reads half of it.
+func writeAddr(path, addr string) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(addr+"\n"), 0o644); err != nil {
+		return err
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+	return os.Rename(tmp, path)
 }
 
 // credentials runs the `credentials create|list|revoke` subcommands on the
@@ -77,7 +114,7 @@ func credentials(cfg config.Config, args []string) error {
 	if want, known := map[string]int{"create": 0, "list": 0, "revoke": 1}[verb]; known && len(pos) != want {
 		return fmt.Errorf("usage: fleetsyncd credentials create [--account N] | list | revoke KEYID (flags before or after KEYID): got arguments %q", pos)
 	}
-	log, err := newLogger("warn")
+	log, err := newLogger("warn", cfg.LogFormat)
 	if err != nil {
 		return err
 	}

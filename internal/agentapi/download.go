@@ -15,6 +15,7 @@ import (
 
 	"github.com/fleetsync/fleetsync/internal/blob"
 	"github.com/fleetsync/fleetsync/internal/deploy"
+	"github.com/fleetsync/fleetsync/internal/forwarded"
 	"github.com/fleetsync/fleetsync/internal/proto"
 )
 
@@ -25,7 +26,7 @@ func (a *API) downloadURL(ctx context.Context, r *http.Request, robotARN string,
 		return a.cfg.Presign.PresignGet(ctx, obj.Bucket, obj.Key, robotARN, a.cfg.URLTTL)
 	}
 	base := "http://" + r.Host
-	if r.TLS != nil {
+	if forwarded.Secure(r) { // here or at a trusted TLS proxy
 		base = "https://" + r.Host
 	}
 	return base + a.signURL(obj.Bucket, obj.Key, obj.ETag, robotARN), nil

@@ -56,6 +56,8 @@ type Config struct {
 
 	// Limits bound what one client can hold of the listener (limits.go).
 	Limits Limits
+
+	Ops
 }
 
 // Default returns the embedded defaults: SQLite and a bundle directory under
@@ -67,6 +69,7 @@ func Default() Config {
 		AgentPollInterval: 10 * time.Second, AgentMaxWait: 30 * time.Second, EngineTick: time.Second, JobLeaseTTL: 30 * time.Second,
 		DBMaxConns: 20, DBStatementTimeout: 30 * time.Second, BundleURLTTL: time.Hour,
 		Limits: DefaultLimits(),
+		Ops:    DefaultOps(),
 	}
 }
 
@@ -103,6 +106,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	dur(&c.DBStatementTimeout, "db-statement-timeout", "PostgreSQL statement timeout")
 	fs.IntVar(&c.DBMaxConns, "db-max-conns", int(envFloat("db-max-conns", float64(c.DBMaxConns))), "PostgreSQL connection pool size (env FLEETSYNC_DB_MAX_CONNS)")
 	c.Limits.register(fs)
+	c.registerOps(fs)
 	c.BootstrapKeyID = os.Getenv("FLEETSYNC_BOOTSTRAP_ACCESS_KEY_ID")
 	c.BootstrapSecret = os.Getenv("FLEETSYNC_BOOTSTRAP_SECRET_ACCESS_KEY")
 	if v := os.Getenv("FLEETSYNC_BOOTSTRAP_ACCOUNT"); v != "" {
@@ -225,5 +229,6 @@ func (c Config) Validate() error {
 	if err := c.Limits.validate(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.validateOps()...)
 	return errors.Join(errs...)
 }

@@ -53,6 +53,9 @@ type Config struct {
 	Sessions *credential.Sessions
 	// Presence tells when a robot's agent was last heard by this replica.
 	Presence *deploy.Presence
+	// AgentVersion, if set, gives the version an agent id last reported to
+	// this replica ("" when unknown), shown next to "last seen".
+	AgentVersion func(agentID string) string
 	// Key signs session cookies and derives CSRF tokens.
 	Key []byte
 	// SessionTTL is how long a sign-in lasts (default 12 hours).
@@ -317,8 +320,10 @@ func (c *Console) fleetsPage(w http.ResponseWriter, r *http.Request, s session) 
 type robotRow struct {
 	Robot    fleet.Robot
 	LastSeen string
-	Current  string
-	Last     fleet.RobotDeployment
+	// AgentVersion is the version its agent reports ("" when unknown).
+	AgentVersion string
+	Current      string
+	Last         fleet.RobotDeployment
 }
 
 func (c *Console) fleetPage(w http.ResponseWriter, r *http.Request, s session) {
@@ -366,6 +371,9 @@ func (c *Console) fleetPage(w http.ResponseWriter, r *http.Request, s session) {
 		row := robotRow{Robot: rb, Last: last[rb.ARN], LastSeen: "never (by this server)"}
 		if seen := c.cfg.Presence.Last(rb.ARN); seen > 0 {
 			row.LastSeen = formatAgo(now - seen)
+		}
+		if c.cfg.AgentVersion != nil {
+			row.AgentVersion = c.cfg.AgentVersion(rb.AgentID)
 		}
 		// What the robot runs: the latest deployment it finished InSync, also
 		// while a newer one deploys or after one failed and was rolled back.
@@ -608,7 +616,7 @@ func (c *Console) jobEvents(w http.ResponseWriter, r *http.Request, s session) {
 				return
 			}
 			sent, idle = b, 0
-		case idle*int(c.cfg.EventInterval) >= int(15*time.Second):
+		case time.Duration(idle)*c.cfg.EventInterval >= 15*time.Second: // Duration: int overflows on 32-bit (armv7)
 			if _, err := w.Write([]byte(": keep-alive\n\n")); err != nil {
 				return
 			}

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"net/http"
 	"time"
+
+	"github.com/fleetsync/fleetsync/internal/forwarded"
 )
 
 // Cookie names. The session cookie is a random token; the database keeps
@@ -107,15 +109,15 @@ func (c *Console) checkSecret(ctx context.Context, keyID, secret string) (accoun
 }
 
 // setCookie writes a console cookie: HttpOnly, SameSite=Strict, scoped to
-// the console, Secure when served over TLS.
+// the console, Secure when served over TLS (here or at a trusted proxy).
 func setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge time.Duration) {
 	http.SetCookie(w, &http.Cookie{
 		Name: name, Value: value, Path: "/console", HttpOnly: true, SameSite: http.SameSiteStrictMode,
-		Secure: r.TLS != nil, MaxAge: int(maxAge.Seconds()),
+		Secure: forwarded.Secure(r), MaxAge: int(maxAge.Seconds()),
 	})
 }
 
 func clearCookie(w http.ResponseWriter, r *http.Request, name string) {
 	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/console", HttpOnly: true, SameSite: http.SameSiteStrictMode,
-		Secure: r.TLS != nil, MaxAge: -1})
+		Secure: forwarded.Secure(r), MaxAge: -1})
 }

@@ -187,12 +187,22 @@ func (e *Engine) step(ctx context.Context, arn string) error {
 	return nil
 }
 
+// failPreparing ends a job that cannot start, and says so in the log like
+// every other job end.
+func (e *Engine) failPreparing(ctx context.Context, j fleet.Job, code, reason string, now int64) error {
+	if err := e.Store.FailJob(ctx, j.ARN, code, reason, now); err != nil {
+		return err
+	}
+	e.Log.Info("deployment job finished", "job", j.ARN, "status", fleet.JobFailed, "failure_code", code, "reason", reason, "during", fleet.JobPreparing)
+	return nil
+}
+
 // prepare resolves a job's targets and checks what it deploys, then writes
 // its rows in one transaction.
 func (e *Engine) prepare(ctx context.Context, j fleet.Job) error {
 	now := e.Now().UnixMilli()
 	if _, err := e.Store.GetFleet(ctx, j.Account, j.Fleet); errors.Is(err, store.ErrNotFound) {
-		return e.Store.FailJob(ctx, j.ARN, CodeFleetDoesNotExist, "The fleet was deleted.", now)
+		return e.failPreparing(ctx, j, CodeFleetDoesNotExist, "The fleet was deleted.", now)
 	} else if err != nil {
 		return err
 	}
@@ -204,7 +214,7 @@ func (e *Engine) prepare(ctx context.Context, j fleet.Job) error {
 	for _, app := range j.Spec.Apps {
 		v, err := e.Store.GetApplication(ctx, j.Account, app.Application, app.ApplicationVersion)
 		if errors.Is(err, store.ErrNotFound) {
-			return e.Store.FailJob(ctx, j.ARN, CodeAppDoesNotExist, "Robot application "+app.Application+" version "+app.ApplicationVersion+" no longer exists.", now)
+			return e.failPreparing(ctx, j, CodeAppDoesNotExist, "Robot application "+app.Application+" version "+app.ApplicationVersion+" no longer exists.", now)
 		} else if err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/fleetsync/fleetsync/internal/fleet"
@@ -44,6 +45,9 @@ type Service struct {
 	Wake Waker
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Log, if set, records jobs ended by CancelDeploymentJob (the engine
+	// logs every other job end).
+	Log *slog.Logger
 }
 
 func (s *Service) now() time.Time {
@@ -317,6 +321,9 @@ func (s *Service) Cancel(ctx context.Context, account, jobARN string) error {
 		return fleet.Errorf(fleet.NotFound, "deployment job %s does not exist", jobARN)
 	case err != nil:
 		return fleet.Wrap(fleet.Internal, err, "store failure")
+	}
+	if s.Log != nil {
+		s.Log.Info("deployment job finished", "job", jobARN, "status", fleet.JobCanceled, "aborted_robots", len(rows))
 	}
 	for _, r := range rows {
 		orNop(s.Wake).WakeRobot(r.Robot)

@@ -1,11 +1,5 @@
 package fleet
 
-import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-)
-
 // Defaults of a deployment config's omitted members (SPEC §5).
 const (
 	DefaultConcurrentPercent  = 20
@@ -54,11 +48,9 @@ type JobSpec struct {
 // Fingerprint identifies what a robot runs after a successful deployment of
 // this spec: the applications, versions and launch configurations (not the
 // rollout settings). Sync leaves robots whose fingerprint matches alone.
-func (s JobSpec) Fingerprint() string {
-	b, _ := json.Marshal(s.Apps) // map keys are sorted by encoding/json
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:16])
-}
+// It is canonical and versioned (see fingerprint.go): stored fingerprints
+// are compared with it, so it must never change for the same spec.
+func (s JobSpec) Fingerprint() string { return fingerprintV1(s.Apps) }
 
 // Job is a deployment job.
 type Job struct {

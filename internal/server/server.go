@@ -7,10 +7,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/fleetsync/fleetsync/internal/blob/fsblob"
 	"io"
 	"log/slog"
 	"net"
@@ -25,6 +25,7 @@ import (
 	"github.com/fleetsync/fleetsync/internal/authguard"
 	"github.com/fleetsync/fleetsync/internal/awsapi"
 	"github.com/fleetsync/fleetsync/internal/blob"
+	"github.com/fleetsync/fleetsync/internal/blob/fsblob"
 	"github.com/fleetsync/fleetsync/internal/blob/s3blob"
 	"github.com/fleetsync/fleetsync/internal/config"
 	"github.com/fleetsync/fleetsync/internal/console"
@@ -185,37 +186,109 @@ func presenceFlush(poll time.Duration) time.Duration {
 	return min(poll, 5*time.Second)
 }
 
-// Run serves until ctx ends, then shuts down gracefully: the listener closes
-// and in-flight requests get up to 30 seconds to finish.
+// Options are what an embedding caller supplies beyond the configuration:
+// fleetsyncd's main passes none of them; a test process builds the whole
+// server with its own listener and clock.
+type Options struct {
+	// Now is every component's clock; nil means time.Now.
+	Now func() time.Time
+	// Listener is served on; nil listens on cfg.Listen (port 0 picks one:
+	// read it back with Addr).
+	Listener net.Listener
+	// Stdout receives the first-start credential; nil means os.Stdout.
+	Stdout io.Writer
+	// Log is the server's logger; nil discards.
+	Log *slog.Logger
+	// Reload delivers the process's SIGHUPs (fleetsyncd's main subscribes
+	// to them): each re-reads the TLS certificate at once. nil reloads on
+	// the periodic file check only; the server never installs signal
+	// handlers itself, so an in-process test server (in a synctest bubble)
+	// does not touch the process's signals.
+	Reload <-chan os.Signal
+	// LocalWakeups keeps wake-ups inside the process even on PostgreSQL:
+	// for a server that is known to be the only replica (an in-process test
+	// server, whose pgbus LISTEN connection would never let a synctest
+	// bubble go idle).
+	LocalWakeups bool
+}
+
+// Server is a fleetsyncd built and ready to serve: its store, bundle store,
+// HTTP handler, listener and background loops.
+type Server struct {
+	cfg     config.Config
+	log     *slog.Logger
+	deps    *Deps
+	handler http.Handler
+	srv     *http.Server
+	ln      net.Listener
+	// tls is the HTTPS configuration (certificate reloader); nil serves
+	// plain HTTP.
+	tls *tls.Config
+	// background are the engine, auto-sync, presence and bus loops, run by
+	// Serve until it returns.
+	background []func(context.Context)
+	// closers release what New opened, last opened first.
+	closers []func()
+}
+
+// Run builds the server and serves until ctx ends (see New and Serve).
 func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Logger) error {
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	d, err := Open(ctx, cfg, log)
+	s, err := New(ctx, cfg, Options{Stdout: stdout, Log: log})
 	if err != nil {
 		return err
 	}
-	defer d.Store.Close()
+	return s.Serve(ctx)
+}
+
+// New opens everything the configuration names, bootstraps credentials and
+// builds the API, agent endpoint, console and engine, and listens; nothing
+// is served until Serve. On error, whatever was opened is closed again.
+func New(ctx context.Context, cfg config.Config, o Options) (_ *Server, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	stdout := o.Stdout
+	if stdout == nil {
+		stdout = os.Stdout
+	}
+	s := &Server{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	d, err := Open(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	s.deps = d
+	s.closers = append(s.closers, func() { d.Store.Close() })
 	if err := Bootstrap(ctx, cfg, d, stdout, log); err != nil {
-		return err
+		return nil, err
 	}
 	bundles, presign, closeBundles, err := openBundles(ctx, cfg, log)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer closeBundles()
+	s.closers = append(s.closers, closeBundles)
 
 	mets := metrics.New(d.Store, log.With("component", "metrics"))
+	versions := &agentVersions{}
+	opsMetrics(mets, versions)
 	// Every bucket and object is reached through the bucket grants.
 	granted := &tenancy.Bundles{Store: bundles, Grants: d.Store}
-	reg := &registry.Service{Store: d.Store, Bundles: granted, Region: cfg.Region, Limits: registry.DefaultLimits()}
+	reg := &registry.Service{Store: d.Store, Bundles: granted, Region: cfg.Region, Limits: registryLimits(cfg)}
 	hub := &agentapi.Hub{}
 	presence := &deploy.Presence{}
 	maxWait := cfg.AgentMaxWait
 	engine := &deploy.Engine{
 		Store: d.Store, Bundles: granted, Presence: presence,
-		Limits: deploy.Limits{FleetTimeoutMs: (30 * 24 * time.Hour).Milliseconds(), AgentSilenceMs: (3*cfg.AgentPollInterval + maxWait).Milliseconds()},
-		Tick:   cfg.EngineTick, LeaseTTL: cfg.JobLeaseTTL, Retention: 90 * 24 * time.Hour,
+		Limits: deploy.Limits{FleetTimeoutMs: cfg.FleetTimeout.Milliseconds(), AgentSilenceMs: (3*cfg.AgentPollInterval + maxWait).Milliseconds()},
+		Tick:   cfg.EngineTick, LeaseTTL: cfg.JobLeaseTTL, Retention: cfg.JobRetention,
 		Log: log.With("component", "engine"), Owner: d.NodeID, OnTick: mets.ObserveTick,
 	}
 	// Wake-ups stay in this process on SQLite (one replica); on PostgreSQL
@@ -224,30 +297,37 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	var wake deploy.Waker = hub
 	var nonces agentapi.Nonces
 	var bus *pgbus.Bus
-	if cfg.Postgres() {
+	if cfg.Postgres() && !o.LocalWakeups {
 		if bus, err = pgbus.New(cfg.Database, d.NodeID, log.With("component", "pgbus")); err != nil {
-			return err
+			return nil, err
 		}
 		wake = deploy.Wakers{hub, bus}
+	}
+	if cfg.Postgres() {
 		nonces = &agentapi.StoreNonces{Store: d.Store, Log: log.With("component", "agentapi")}
 	}
 	engine.Wake = wake
-	jobs := &deploy.Service{Store: d.Store, Region: cfg.Region, MaxActiveJobs: 100, Wake: wake}
+	jobs := &deploy.Service{Store: d.Store, Region: cfg.Region, MaxActiveJobs: cfg.MaxActiveJobs, Wake: wake,
+		Log: log.With("component", "deploy")}
 	autoSync := &deploy.AutoSync{Jobs: jobs, Tick: cfg.EngineTick, Log: log.With("component", "autosync"),
 		OnStart: func(fleet.Job) { mets.AutoSyncStarted() }}
 	robots := &deploy.Robots{Store: d.Store, Bundles: granted, Presence: presence, Wake: wake, Log: log.With("component", "robots")}
 	// One set of failed-authentication budgets for every door.
-	authGuard := authguard.New(authguard.DefaultLimits(), nil)
+	authGuard := authguard.New(authguard.DefaultLimits(), o.Now)
 	agents := agentapi.New(agentapi.Config{
 		Robots: robots, Bundles: granted, Presign: presign, Hub: hub, Nonces: nonces,
 		URLKey: d.Keys.Derive("bundle-url"), URLTTL: cfg.BundleURLTTL, PollInterval: cfg.AgentPollInterval, MaxWait: maxWait,
 		Log: log.With("component", "agentapi"), Guard: authGuard,
+		Now: o.Now,
 	})
 	api := awsapi.New(awsapi.Config{
 		Registry: reg, Deploy: jobs, Credentials: d.Credentials.Lookup, Region: cfg.Region,
 		TokenKey: d.Keys.Derive("pagination-token"), RatePerSecond: cfg.RatePerSecond, Burst: cfg.Burst,
 		Logger: log.With("component", "awsapi"), Observe: mets.ObserveAPI, Guard: authGuard,
+		Now: o.Now,
 	})
+	// One clock for every component (the constructors above default theirs).
+	reg.Now, engine.Now, jobs.Now, robots.Now, d.Credentials.Now = o.Now, o.Now, o.Now, o.Now, o.Now
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
@@ -264,15 +344,70 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	mux.Handle("GET /metrics", mets.Handler())
 	cons := console.New(console.Config{
 		Registry: reg, Deploy: jobs, Reports: &deploy.Reports{Store: d.Store}, Credentials: d.Credentials.Lookup,
-		Sessions: &credential.Sessions{Store: d.Store, Log: log.With("component", "console")}, Presence: presence,
-		Key: d.Keys.Derive("console-session"), Log: log.With("component", "console"), Guard: authGuard,
+		Sessions: &credential.Sessions{Store: d.Store, Log: log.With("component", "console"), Now: o.Now}, Presence: presence,
+		AgentVersion: versions.Version, Key: d.Keys.Derive("console-session"), Log: log.With("component", "console"), Guard: authGuard,
 		MaxStreamsPerSession: cfg.Limits.MaxStreamsPerSession,
+		Now:                  o.Now,
 	})
 	mux.Handle("/console/", cons)
 	mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusSeeOther))
 	mux.Handle("/agent/", mets.Agents(agents))
 	mux.Handle("/", console.RootRedirect(api))
+	if s.handler, err = opsHandler(cfg, log, versions, mux); err != nil {
+		return nil, err
+	}
+	// The protocols (HTTP/1.1, h2c or h2 over TLS) are set by serve (ops.go).
+	s.srv = &http.Server{Handler: s.handler}
+	s.srv.RegisterOnShutdown(cons.Close)
+	// The certificate watcher lives as long as the server (until close).
+	tlsCtx, stopTLS := context.WithCancel(context.Background())
+	s.closers = append(s.closers, stopTLS)
+	if s.tls, err = setupTLS(tlsCtx, cfg.TLSCert, cfg.TLSKey, cfg.TLSReloadInterval, o.Reload, log); err != nil {
+		return nil, err
+	}
 
+	s.background = append(s.background,
+		engine.Run,
+		autoSync.Run,
+		func(ctx context.Context) {
+			presence.Run(ctx, d.Store, presenceFlush(cfg.AgentPollInterval), log.With("component", "presence"))
+		})
+	if bus != nil {
+		s.background = append(s.background, func(ctx context.Context) { bus.Run(ctx, hub, nil) })
+	}
+
+	s.ln = o.Listener
+	if s.ln == nil {
+		if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return nil, err
+		}
+	}
+	s.closers = append(s.closers, func() { s.ln.Close() })
+	s.ln = guard(s.srv, s.ln, cfg.Limits, log) // timeouts, size and connection limits (limits.go)
+	return s, nil
+}
+
+// Addr is the address the server listens on (the port chosen, for :0).
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Handler is the server's whole HTTP surface (API, agent endpoint, console,
+// health and metrics), for callers that serve it themselves.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// close releases what New opened, last opened first.
+func (s *Server) close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+	s.closers = nil
+}
+
+// Serve runs the background loops and serves HTTP until ctx ends, then
+// shuts down gracefully: the listener closes, in-flight requests get up to
+// 30 seconds to finish, the loops stop and the stores close.
+func (s *Server) Serve(ctx context.Context) error {
+	defer s.close()
+	cfg, log := s.cfg, s.log
 	if cfg.DebugListen != "" {
 		dbg := http.NewServeMux()
 		dbg.HandleFunc("/debug/pprof/", pprof.Index)
@@ -284,34 +419,15 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 			}
 		}()
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: mux}
-	ln = guard(srv, ln, cfg.Limits, log) // timeouts, size and connection limits (limits.go)
-	// HTTP/2 without TLS (prior knowledge) lets thousands of agents behind
-	// one client share a few connections; HTTP/1.1 stays for everyone else.
-	srv.Protocols = new(http.Protocols)
-	srv.Protocols.SetHTTP1(true)
-	srv.Protocols.SetUnencryptedHTTP2(true)
-	srv.RegisterOnShutdown(cons.Close)
-	log.Info("fleetsyncd listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "region", cfg.Region)
+	log.Info("fleetsyncd listening", "addr", s.ln.Addr().String(), "tls", s.tls != nil, "data_dir", cfg.DataDir, "region", cfg.Region)
 	engineCtx, stopEngine := context.WithCancel(context.Background())
 	var background sync.WaitGroup
-	background.Go(func() { engine.Run(engineCtx) })
-	background.Go(func() { autoSync.Run(engineCtx) })
-	background.Go(func() {
-		presence.Run(engineCtx, d.Store, presenceFlush(cfg.AgentPollInterval), log.With("component", "presence"))
-	})
-	if bus != nil {
-		background.Go(func() {
-			bus.Run(engineCtx, hub, nil)
-		})
+	for _, loop := range s.background {
+		background.Go(func() { loop(engineCtx) })
 	}
 	defer func() { stopEngine(); background.Wait() }()
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- serve(s.srv, s.ln, s.tls, log) }()
 	select {
 	case err := <-errc:
 		return err
@@ -320,7 +436,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	log.Info("shutting down: draining in-flight requests")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
+	if err := s.srv.Shutdown(shutdownCtx); err != nil {
 		return err
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {

@@ -7,8 +7,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -55,10 +53,29 @@ func repoRoot() string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
+// EnvBinDir names a directory of already built ./cmd binaries that Binary
+// uses instead of building (a test binary's second pass, started by its
+// TestMain, reuses the first pass's build).
+const EnvBinDir = "FLEETSYNC_TEST_BIN_DIR"
+
 // Binary builds ./cmd/NAME once per test process and returns its path.
 func Binary(t testing.TB, name string) string {
 	t.Helper()
+	dir, err := BuildBinaries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, name)
+}
+
+// BuildBinaries builds every ./cmd binary once per test process (or takes
+// them from EnvBinDir) and returns their directory.
+func BuildBinaries() (string, error) {
 	buildOnce.Do(func() {
+		if dir := os.Getenv(EnvBinDir); dir != "" {
+			buildDir = dir
+			return
+		}
 		sweepStaleBuilds()
 		buildDir = filepath.Join(os.TempDir(), fmt.Sprintf("fleetsync-bin-%d", os.Getpid()))
 		if buildErr = os.MkdirAll(buildDir, 0o755); buildErr != nil {
@@ -75,10 +92,7 @@ func Binary(t testing.TB, name string) string {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
 	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return filepath.Join(buildDir, name)
+	return buildDir, buildErr
 }
 
 // sweepStaleBuilds removes binary folders of test processes that have ended
@@ -109,12 +123,13 @@ type Server struct {
 	// Env is the extra environment the process was started with.
 	Env  []string
 	Args []string
+	// TLS is Options.TLS.
+	TLS *TLS
 
-	t      testing.TB
-	cmd    *exec.Cmd
-	stdout *bytes.Buffer
-	stderr *bytes.Buffer
-	done   chan struct{}
+	t    testing.TB
+	proc *Process
+	// inproc is set for a server StartInProcess built in the test process.
+	inproc *inProcess
 }
 
 // Options tune a test server.
@@ -131,22 +146,21 @@ type Options struct {
 	Database string
 	// BundleDir is the file bundle store's root; "" is <data dir>/bundles.
 	BundleDir string
-}
-
-// FreeAddr returns a loopback address with a port nobody listens on now.
-func FreeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	// TLS, if set, serves HTTPS with this certificate (URL is https://).
+	TLS *TLS
 }
 
 // Start runs fleetsyncd and waits until /readyz answers; the process is
 // killed when the test ends.
 func Start(t testing.TB, o Options) *Server {
+	t.Helper()
+	s := prepare(t, o)
+	s.start()
+	return s
+}
+
+// prepare is Start without starting the process.
+func prepare(t testing.TB, o Options) *Server {
 	t.Helper()
 	if o.DataDir == "" {
 		o.DataDir = t.TempDir()
@@ -154,7 +168,10 @@ func Start(t testing.TB, o Options) *Server {
 	if o.Database == "" && Postgres() {
 		o.Database = pgtest.NewDatabase(t)
 	}
-	s := &Server{DataDir: o.DataDir, Database: o.Database, BundleDir: o.BundleDir, t: t, Args: o.Args}
+	s := &Server{DataDir: o.DataDir, Database: o.Database, BundleDir: o.BundleDir, t: t, Args: o.Args, TLS: o.TLS}
+	if o.TLS != nil {
+		s.Args = append([]string{"--tls-cert", o.TLS.CertFile, "--tls-key", o.TLS.KeyFile}, s.Args...)
+	}
 	if s.BundleDir == "" {
 		s.BundleDir = filepath.Join(o.DataDir, "bundles")
 	} else {
@@ -169,61 +186,47 @@ func Start(t testing.TB, o Options) *Server {
 		s.Env = append(s.Env, "FLEETSYNC_BOOTSTRAP_ACCESS_KEY_ID="+KeyID, "FLEETSYNC_BOOTSTRAP_SECRET_ACCESS_KEY="+Secret,
 			"FLEETSYNC_BOOTSTRAP_ACCOUNT="+Account)
 	}
-	s.start()
 	return s
 }
 
 func (s *Server) start() {
+	s.t.Helper()
+	if err := s.launch(); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// launch starts the process (safe from any goroutine) and registers its
+// kill at the end of the test.
+func (s *Server) launch() error {
 	t := s.t
-	t.Helper()
-	if s.Addr == "" { // a restart keeps its address, so clients and agents find it again
-		s.Addr = FreeAddr(t)
-		s.URL = "http://" + s.Addr
+	lo := LaunchOptions{Binary: Binary(t, "fleetsyncd"), Listen: s.Addr,
+		Args: append([]string{"--data-dir", s.DataDir, "--region", Region}, s.Args...), Env: append(os.Environ(), s.Env...)}
+	if s.TLS != nil {
+		lo.HTTPS, lo.Probe = true, s.TLS.CA.HTTPClient(t)
 	}
-	args := append([]string{"--listen", s.Addr, "--data-dir", s.DataDir, "--region", Region}, s.Args...)
-	s.cmd = exec.Command(Binary(t, "fleetsyncd"), args...)
-	s.cmd.Env = append(os.Environ(), s.Env...)
-	s.stdout, s.stderr = &bytes.Buffer{}, &bytes.Buffer{}
-	s.cmd.Stdout, s.cmd.Stderr = &lockedWriter{w: s.stdout}, &lockedWriter{w: s.stderr}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
+	// A restart keeps its address, so clients and agents find it again.
+	p, err := Launch(lo)
+	if err != nil {
+		return err
 	}
-	s.done = make(chan struct{})
-	go func() { s.cmd.Wait(); close(s.done) }()
+	s.proc, s.Addr, s.URL = p, p.Addr, p.URL
 	t.Cleanup(func() {
-		s.cmd.Process.Kill()
-		<-s.done
+		p.Kill()
 		if t.Failed() {
-			t.Logf("fleetsyncd stderr:\n%s", s.Stderr())
+			t.Logf("fleetsyncd stderr:\n%s", p.Stderr())
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	// A client of its own: the SDK's session setup touches http.DefaultClient's transport.
-	probe := &http.Client{Transport: &http.Transport{}, Timeout: 5 * time.Second}
-	for {
-		resp, err := probe.Get(s.URL + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		select {
-		case <-s.done:
-			t.Fatalf("fleetsyncd exited during start: %v\n%s", s.cmd.ProcessState, s.Stderr())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("fleetsyncd not ready after 30s:\n%s", s.Stderr())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return nil
 }
 
 // StartReplicas runs n fleetsyncd processes on one fresh PostgreSQL
 // database (o.Database, or a new one), as replicas are deployed: each has its
 // own data directory (so its own node id) holding the same master key, and
-// they share one bundle directory. It needs PostgreSQL (see pgtest).
+// they share one bundle directory. They start all at once, so every replica
+// test also checks that replicas starting together on a fresh database
+// (migrations, bootstrap credential, master-key check) all come up. It needs
+// PostgreSQL (see pgtest).
 func StartReplicas(t testing.TB, n int, o Options) []*Server {
 	t.Helper()
 	if o.Database == "" {
@@ -241,7 +244,22 @@ func StartReplicas(t testing.TB, n int, o Options) []*Server {
 		if err := os.WriteFile(filepath.Join(ro.DataDir, "master.key"), key, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, Start(t, ro))
+		out = append(out, prepare(t, ro))
+	}
+	Binary(t, "fleetsyncd") // built once, before the goroutines
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i, s := range out {
+		wg.Go(func() { errs[i] = s.launch() })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("replica %d of %d started together: %v", i, n, err)
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
 	}
 	return out
 }
@@ -255,60 +273,42 @@ func (s *Server) DatabaseArgs() []string {
 	return []string{"--database", s.Database}
 }
 
-// lockedWriter lets the test read a buffer the process is writing.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
+// mustProcess fails the test when s is an in-process server: what it is
+// asked needs a real process.
+func (s *Server) mustProcess(what string) {
+	if s.inproc != nil {
+		s.t.Helper()
+		s.t.Fatalf("testenv: %s needs a fleetsyncd process (testenv.Start), not an in-process server", what)
+	}
 }
 
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
+// Stdout returns what the current process printed on stdout so far.
+func (s *Server) Stdout() string { s.mustProcess("Stdout"); return s.proc.Stdout() }
 
-// Stdout returns what the process printed on stdout so far.
-func (s *Server) Stdout() string {
-	w := s.cmd.Stdout.(*lockedWriter)
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.w.String()
-}
-
-// Stderr returns the process's log so far.
+// Stderr returns the current process's log so far (an in-process server's log).
 func (s *Server) Stderr() string {
-	w := s.cmd.Stderr.(*lockedWriter)
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.w.String()
+	if s.inproc != nil {
+		return s.inproc.log.String()
+	}
+	return s.proc.Stderr()
 }
 
 // Kill sends SIGKILL and waits for the process to end.
-func (s *Server) Kill() {
-	s.cmd.Process.Signal(syscall.SIGKILL)
-	<-s.done
-}
+func (s *Server) Kill() { s.mustProcess("Kill"); s.proc.Kill() }
 
 // Terminate sends SIGTERM and waits up to timeout for a clean exit; it
 // returns the process's exit error (nil for status 0).
 func (s *Server) Terminate(timeout time.Duration) error {
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-		if !s.cmd.ProcessState.Success() {
-			return fmt.Errorf("fleetsyncd exited with %v", s.cmd.ProcessState)
-		}
-		return nil
-	case <-time.After(timeout):
-		return fmt.Errorf("fleetsyncd still running %v after SIGTERM", timeout)
-	}
+	s.mustProcess("Terminate")
+	return s.proc.Terminate(timeout)
 }
 
 // Restart starts a new process on the same address, data directory and flags.
 func (s *Server) Restart() {
 	s.t.Helper()
+	s.mustProcess("Restart")
 	select {
-	case <-s.done:
+	case <-s.proc.Done():
 	default:
 		s.t.Fatal("Restart: the previous process is still running")
 	}
@@ -317,13 +317,23 @@ func (s *Server) Restart() {
 
 // Session returns an AWS SDK session for the server with a credential.
 func (s *Server) Session(keyID, secret string) *session.Session {
-	return session.Must(session.NewSession(&aws.Config{
+	o := session.Options{Config: aws.Config{
 		Endpoint:    aws.String(s.URL),
 		Region:      aws.String(Region),
 		Credentials: credentials.NewStaticCredentials(keyID, secret, ""),
 		MaxRetries:  aws.Int(0),
-		HTTPClient:  &http.Client{Timeout: 60 * time.Second},
-	}))
+		HTTPClient:  s.HTTPClient(),
+	}}
+	if s.TLS != nil {
+		// The SDK's own way to trust a CA (it would otherwise apply an
+		// AWS_CA_BUNDLE from the environment over the client's roots).
+		pem, err := os.ReadFile(s.TLS.CA.CertFile)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		o.CustomCABundle = bytes.NewReader(pem)
+	}
+	return session.Must(session.NewSessionWithOptions(o))
 }
 
 // Client returns a RoboMaker client with the bootstrap credential.

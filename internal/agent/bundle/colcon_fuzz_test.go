@@ -9,7 +9,7 @@ import (
 
 // FuzzColconV2Index: the head of a colcon v2 bundle (version entry, then
 // metadata.tar.gz holding overlays.json) is read without panicking or
-// unbounded reads, and an index it accepts addresses only bytes inside the
+// unbounded reads, every refusal is a typed bundle error, and an index it accepts addresses only bytes inside the
 // bundle, with a well-formed SHA-256 per overlay.
 func FuzzColconV2Index(f *testing.F) {
 	f.Add(v2Bundle(f, 3<<10, depsOverlay(f), workspaceOverlay(f, "1")))
@@ -21,8 +21,10 @@ func FuzzColconV2Index(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ovs, meta, err := readV2Index(bytes.NewReader(data), int64(len(data)))
 		if err != nil {
-			if !errors.Is(err, ErrUnsafe) {
-				t.Fatalf("readV2Index: %v is not an ErrUnsafe", err)
+			// Every refusal is typed (the agent maps each kind to a
+			// failure reason): a bundle that is not one, an escape, a bomb.
+			if !errors.Is(err, ErrInvalid) && !errors.Is(err, ErrUnsafe) && !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("readV2Index: %v is neither ErrInvalid, ErrUnsafe nor ErrTooLarge", err)
 			}
 			return
 		}

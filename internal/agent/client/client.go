@@ -55,6 +55,10 @@ type Client struct {
 	HTTP *http.Client
 	// Now is the clock used to date signatures; nil means time.Now.
 	Now func() time.Time
+	// Version, if set, is sent with every protocol request
+	// (proto.HeaderAgentVersion, and User-Agent "fleetsync-agent/Version")
+	// so the server can show which agents run which build.
+	Version string
 }
 
 // ErrUnauthorized is matched (errors.Is) by the error of any call the server
@@ -136,6 +140,10 @@ func (c *Client) call(ctx context.Context, path string, in, out any) error {
 	}
 	r.Header.Set("Content-Type", "application/json")
 	r.Header.Set("Accept", "application/json")
+	if c.Version != "" {
+		r.Header.Set(proto.HeaderAgentVersion, c.Version)
+		r.Header.Set("User-Agent", "fleetsync-agent/"+c.Version)
+	}
 	proto.SignAs(r, c.Account, c.Key, body, c.now())
 	resp, err := c.httpClient().Do(r)
 	if err != nil {
@@ -192,7 +200,8 @@ func readHTTPError(resp *http.Response) error {
 }
 
 // redact removes the query from the URL of a transport error: a presigned
-// bundle URL is a capability and must not end up in logs.
+// bundle URL is a capability and must not end up in logs. A TLS failure
+// comes back as a *TLSError naming its reason.
 func redact(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
@@ -201,7 +210,7 @@ func redact(err error) error {
 			ue.URL = u.String()
 		}
 	}
-	return err
+	return classifyTLS(err)
 }
 
 // Backoff returns how long to wait before retry number attempt (0 for the

@@ -202,6 +202,15 @@ func (s *FileStore) Open(ctx context.Context, bucket, key string, offset int64, 
 	if err != nil {
 		return nil, err
 	}
+	// A directory (a key that is a prefix of others) is no object, with or
+	// without If-Match (blobtest's Missing case).
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+		return nil, blob.ErrNotExist
+	}
 	if ifMatch != "" {
 		d, err := s.digest(ctx, p, f)
 		if err != nil {

@@ -266,6 +266,15 @@ func (s *Store) SHA256(ctx context.Context, bucket, key, etag string) (string, e
 	sum, ok := s.digests[k]
 	s.mu.Unlock()
 	if ok {
+		// The contract: the object must still have etag. A remembered
+		// digest saves the read, not the check (one HEAD).
+		obj, err := s.Stat(ctx, bucket, key)
+		if err != nil {
+			return "", err
+		}
+		if obj.ETag != etag {
+			return "", blob.ErrChanged
+		}
 		return sum, nil
 	}
 	rc, err := s.Open(ctx, bucket, key, 0, etag)

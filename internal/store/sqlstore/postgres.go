@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 )
 
 var postgresDialect = dialect{
@@ -30,6 +31,14 @@ var postgresDialect = dialect{
 		return err
 	},
 	forUpdate: " FOR UPDATE",
+	// Replicas starting together on a fresh database would otherwise all
+	// run the first migration at once (and all but one fail). goose's
+	// Provider locks only with a session locker: a session-level advisory
+	// lock (per database), held on one connection while the migrations run;
+	// a waiting replica tries again every second, for up to 5 minutes.
+	migrationLock: func() (lock.SessionLocker, error) {
+		return lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300), lock.WithUnlockTimeout(1, 60))
+	},
 	retryable: func(err error) bool {
 		var pe *pgconn.PgError
 		return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001") // deadlock_detected, serialization_failure
@@ -43,7 +52,8 @@ type PostgresOptions struct {
 }
 
 // OpenPostgres connects to a PostgreSQL database URL and applies pending
-// migrations (goose takes a lock, so replicas starting together are safe).
+// migrations under a session-level advisory lock, so that replicas starting
+// together on a fresh database apply them once (TestPostgresMigrationsRace).
 func OpenPostgres(ctx context.Context, url string, o PostgresOptions, logger *slog.Logger) (*Store, error) {
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
@@ -41,6 +42,10 @@ type dialect struct {
 	// retryable reports whether a transaction failed only because of a
 	// concurrent one (deadlock victim) and can run again; nil: never.
 	retryable func(error) bool
+	// migrationLock, when set, makes the migrations of processes opening
+	// one database together run one process at a time (nil: the database
+	// serialises writers by itself, as SQLite does).
+	migrationLock func() (lock.SessionLocker, error)
 }
 
 var sqliteDialect = dialect{
@@ -129,7 +134,15 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := goose.NewProvider(s.dialect.goose, s.db, sub)
+	var opts []goose.ProviderOption
+	if s.dialect.migrationLock != nil {
+		l, err := s.dialect.migrationLock()
+		if err != nil {
+			return fmt.Errorf("migrations lock: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(l))
+	}
+	p, err := goose.NewProvider(s.dialect.goose, s.db, sub, opts...)
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}

@@ -1,0 +1,191 @@
+package client
+
+import (
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// TLSOptions say whom the agent trusts.
+type TLSOptions struct {
+	// CAFile is a PEM bundle of CA certificates added to the system roots
+	// (or replacing them, with CAOnly).
+	CAFile string
+	// CAOnly trusts only CAFile, not the system roots: a private PKI where a
+	// public CA must not be able to vouch for the server.
+	CAOnly bool
+	// PinSHA256 are SHA-256 hashes of SubjectPublicKeyInfo (base64, as
+	// `openssl … | openssl dgst -sha256 -binary | base64` prints, optionally
+	// prefixed "sha256//", or hex); when set, the verified chain must contain
+	// a certificate with one of these keys, in addition to normal
+	// verification. Pin the CA's or an intermediate's key to survive leaf
+	// renewals; give two pins (current and next) to rotate it.
+	PinSHA256 []string
+	// InsecureHTTP allows plain http:// to a server that is not on loopback.
+	InsecureHTTP bool
+}
+
+// CheckServerURL refuses what the agent must not talk to: anything but an
+// http(s) URL, and plain http:// to a non-loopback host (bundles, the
+// environment variables of jobs and the robot's identity would cross the
+// network unencrypted) unless insecureHTTP.
+func CheckServerURL(server string, insecureHTTP bool) error {
+	u, err := url.Parse(server)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return fmt.Errorf("--server %q: want an http:// or https:// URL such as https://fleet.example.com", server)
+	}
+	if u.Scheme == "https" || insecureHTTP || isLoopback(u.Hostname()) {
+		return nil
+	}
+	return fmt.Errorf("--server %q: refusing plain http:// to a host that is not loopback: job environment variables, "+
+		"bundles and deployment instructions would travel unencrypted and unauthenticated; use https:// "+
+		"(fleetsyncd --tls-cert/--tls-key, or a TLS proxy in front) or pass --insecure-http on a network you trust", server)
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// NewTransport returns the agent's HTTP transport: HTTP/2 over TLS where the
+// server offers it, TLS 1.2 at least, the roots and pins of o.
+func NewTransport(o TLSOptions) (*http.Transport, error) {
+	conf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if o.CAFile != "" {
+		pem, err := os.ReadFile(o.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("--ca-file: %w", err)
+		}
+		var pool *x509.CertPool
+		if !o.CAOnly {
+			if pool, err = x509.SystemCertPool(); err != nil {
+				pool = x509.NewCertPool()
+			}
+		} else {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--ca-file %s: no PEM certificate in it", o.CAFile)
+		}
+		conf.RootCAs = pool
+	} else if o.CAOnly {
+		return nil, errors.New("--ca-only needs --ca-file")
+	}
+	if len(o.PinSHA256) > 0 {
+		pins := map[[sha256.Size]byte]bool{}
+		for _, p := range o.PinSHA256 {
+			sum, err := parsePin(p)
+			if err != nil {
+				return nil, err
+			}
+			pins[sum] = true
+		}
+		conf.VerifyConnection = func(cs tls.ConnectionState) error {
+			// Runs after the chain was verified: the pins add to it.
+			for _, chain := range cs.VerifiedChains {
+				for _, c := range chain {
+					if pins[sha256.Sum256(c.RawSubjectPublicKeyInfo)] {
+						return nil
+					}
+				}
+			}
+			return errPinMismatch
+		}
+	}
+	return &http.Transport{
+		Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true, TLSClientConfig: conf,
+		MaxIdleConnsPerHost: 4, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second,
+	}, nil
+}
+
+var errPinMismatch = errors.New("no certificate of the server's chain has a public key matching --pin-sha256")
+
+// parsePin accepts "sha256//BASE64", "BASE64" or 64 hex digits.
+func parsePin(p string) ([sha256.Size]byte, error) {
+	var sum [sha256.Size]byte
+	s := strings.TrimPrefix(strings.TrimSpace(p), "sha256//")
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil || len(b) != sha256.Size {
+		b, err = hex.DecodeString(s)
+	}
+	if err != nil || len(b) != sha256.Size {
+		return sum, fmt.Errorf("--pin-sha256 %q: want the base64 (or hex) SHA-256 of a SubjectPublicKeyInfo", p)
+	}
+	copy(sum[:], b)
+	return sum, nil
+}
+
+// SPKIPin returns the base64 SHA-256 of a certificate's public key, in the
+// form --pin-sha256 takes.
+func SPKIPin(c *x509.Certificate) string {
+	sum := sha256.Sum256(c.RawSubjectPublicKeyInfo)
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// TLSError is a failed TLS connection to the server, with a reason an
+// operator can act on.
+type TLSError struct {
+	// Reason says what was wrong and what to do.
+	Reason string
+	// Err is the underlying error.
+	Err error
+}
+
+// Error implements error.
+func (e *TLSError) Error() string { return "TLS: " + e.Reason + ": " + e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *TLSError) Unwrap() error { return e.Err }
+
+// classifyTLS wraps a transport error that is a TLS failure in a *TLSError
+// naming its reason; other errors are returned as they are.
+func classifyTLS(err error) error {
+	if err == nil {
+		return nil
+	}
+	var (
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+		recErr   tls.RecordHeaderError
+		alert    tls.AlertError
+	)
+	var reason string
+	switch {
+	case errors.As(err, &unknown):
+		reason = "the server's certificate is not signed by a CA the agent trusts (add its CA with --ca-file)"
+	case errors.As(err, &hostname):
+		reason = "the server's certificate is not valid for this host name (check --server against the certificate's names)"
+	case errors.As(err, &invalid):
+		switch invalid.Reason {
+		case x509.Expired:
+			reason = "the server's certificate is expired or not yet valid (check the robot's clock, and the certificate)"
+		default:
+			reason = "the server's certificate is invalid"
+		}
+	case errors.Is(err, errPinMismatch):
+		reason = "the server's key is not the pinned one (--pin-sha256)"
+	case errors.As(err, &recErr) || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		reason = "the server did not answer with TLS (is it serving plain HTTP? use http:// or give fleetsyncd --tls-cert)"
+	case errors.As(err, &alert):
+		reason = "the server refused the TLS handshake"
+	case strings.Contains(err.Error(), "tls: "):
+		reason = "TLS handshake failed"
+	default:
+		return err
+	}
+	return &TLSError{Reason: reason, Err: err}
+}

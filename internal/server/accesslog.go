@@ -1,0 +1,291 @@
+package server
+
+import (
+	"bufio"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+
+	"github.com/fleetsync/fleetsync/internal/proto"
+)
+
+// accessLog writes one line per API and agent request (operation, status,
+// AWS error code, latency, request id, and who: the access key id or the
+// agent id; never a secret, signature, query string or body) and a warning
+// per refused authentication with its reason and the client address (as
+// established by forwarded.Middleware, which runs first). Health checks,
+// metrics scrapes and console pages are not logged. Agents whose requests
+// authenticated are recorded in versions.
+func accessLog(log *slog.Logger, versions *agentVersions, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		kind, op := classify(r)
+		if kind == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		start := time.Now()
+		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		lat := time.Since(start)
+		attrs := []any{"kind", kind, "operation", op, "status", rec.status, "latency_ms", float64(lat.Microseconds()) / 1000,
+			"client", clientHost(r.RemoteAddr)}
+		if kind == "api" {
+			if id := rec.Header().Get("x-amzn-RequestId"); id != "" {
+				attrs = append(attrs, "request_id", id)
+			}
+			if code := rec.Header().Get("x-amzn-ErrorType"); code != "" {
+				attrs = append(attrs, "error", code)
+			}
+			if key := accessKeyID(r); key != "" {
+				attrs = append(attrs, "access_key_id", key)
+			}
+		} else {
+			if id := agentID(r); id != "" {
+				attrs = append(attrs, "agent_id", id)
+			}
+			if v := agentVersion(r); v != "" {
+				attrs = append(attrs, "agent_version", v)
+			}
+			if rec.status/100 == 2 && op != "bundle" {
+				versions.seen(agentID(r), agentVersion(r), time.Now())
+			}
+		}
+		log.Info("request", attrs...)
+		if refusedAuth(kind, rec) {
+			warn := []any{"kind", kind, "operation", op, "client", clientHost(r.RemoteAddr), "reason", rec.reason()}
+			if kind == "api" {
+				warn = append(warn, "error", rec.Header().Get("x-amzn-ErrorType"), "access_key_id", accessKeyID(r))
+			} else {
+				warn = append(warn, "agent_id", agentID(r))
+			}
+			log.Warn("authentication refused", warn...)
+		}
+	})
+}
+
+// authCodes are the API error codes of a refused authentication.
+var authCodes = map[string]bool{
+	"MissingAuthenticationTokenException": true, "UnrecognizedClientException": true,
+	"InvalidSignatureException": true, "IncompleteSignatureException": true, "AccessDeniedException": true,
+}
+
+func refusedAuth(kind string, rec *recorder) bool {
+	if kind == "agent" {
+		return rec.status == http.StatusUnauthorized
+	}
+	return authCodes[rec.Header().Get("x-amzn-ErrorType")]
+}
+
+// classify names the request: ("api", "CreateFleet"), ("agent", "poll"),
+// or ("", "") for what is not access-logged.
+func classify(r *http.Request) (kind, op string) {
+	p := r.URL.Path
+	switch {
+	case p == "/healthz" || p == "/readyz" || p == "/metrics" || p == "/console" || strings.HasPrefix(p, "/console/"):
+		return "", ""
+	case strings.HasPrefix(p, proto.PathBundle):
+		return "agent", "bundle" // the rest of the path is a capability: never logged
+	case strings.HasPrefix(p, "/agent/"):
+		return "agent", strings.TrimPrefix(p, "/agent/v1/")
+	case strings.HasPrefix(p, "/tags/"):
+		switch r.Method {
+		case http.MethodPost:
+			return "api", "TagResource"
+		case http.MethodDelete:
+			return "api", "UntagResource"
+		}
+		return "api", "ListTagsForResource"
+	case strings.HasPrefix(p, "/fleetsync/"):
+		return "api", "fleetsync:" + firstSegments(strings.TrimPrefix(p, "/fleetsync/"), 2)
+	}
+	name := strings.TrimPrefix(p, "/")
+	if name == "" || strings.Contains(name, "/") || len(name) > 64 || !isIdent(name) {
+		return "api", "unknown"
+	}
+	return "api", string(unicode.ToUpper(rune(name[0]))) + name[1:]
+}
+
+func firstSegments(p string, n int) string {
+	parts := strings.SplitN(p, "/", n+1)
+	if len(parts) > n {
+		parts = parts[:n]
+	}
+	return strings.Join(parts, "/")
+}
+
+func isIdent(s string) bool {
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// keyIDPattern is what an access key id looks like; anything else a client
+// put in the header is not echoed into the log.
+var keyIDPattern = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)
+
+// accessKeyID is the access key id of the SigV4 credential scope (header or
+// presigned query form), never the signature.
+func accessKeyID(r *http.Request) string {
+	cred := ""
+	if auth := r.Header.Get("Authorization"); auth != "" {
+		if _, after, ok := strings.Cut(auth, "Credential="); ok {
+			cred = after
+		}
+	} else {
+		cred = r.URL.Query().Get("X-Amz-Credential")
+	}
+	id, _, _ := strings.Cut(cred, "/")
+	if keyIDPattern.MatchString(id) {
+		return id
+	}
+	return ""
+}
+
+var agentIDPattern = regexp.MustCompile(`^` + proto.AgentIDPrefix + `[A-Za-z0-9_-]{1,100}$`)
+
+func agentID(r *http.Request) string {
+	if id := r.Header.Get(proto.HeaderAgent); agentIDPattern.MatchString(id) {
+		return id
+	}
+	return ""
+}
+
+var versionPattern = regexp.MustCompile(`^[A-Za-z0-9.+_-]{1,64}$`)
+
+func agentVersion(r *http.Request) string {
+	if v := r.Header.Get(proto.HeaderAgentVersion); versionPattern.MatchString(v) {
+		return v
+	}
+	return ""
+}
+
+func clientHost(remote string) string {
+	if host, _, err := net.SplitHostPort(remote); err == nil {
+		return host
+	}
+	return remote
+}
+
+// recorder notes the status and keeps the start of an error body (the
+// refusal reason: AWS and agent error bodies carry a message, never a
+// secret). It passes Flush and Hijack through for long polls and streams.
+type recorder struct {
+	http.ResponseWriter
+	status  int
+	wrote   bool
+	errBody []byte
+}
+
+const maxErrBody = 1 << 10
+
+func (r *recorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if !r.wrote {
+		r.wrote = true
+	}
+	if r.status >= 400 && len(r.errBody) < maxErrBody {
+		n := min(len(b), maxErrBody-len(r.errBody))
+		r.errBody = append(r.errBody, b[:n]...)
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// Flush implements http.Flusher.
+func (r *recorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Hijack implements http.Hijacker.
+func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if h, ok := r.ResponseWriter.(http.Hijacker); ok {
+		return h.Hijack()
+	}
+	return nil, nil, errors.New("hijack not supported")
+}
+
+// messagePattern finds the message of an AWS ({"message":…}) or agent
+// ({"code":…,"message":…}) error body.
+var messagePattern = regexp.MustCompile(`"(?:message|Message)"\s*:\s*"((?:[^"\\]|\\.){0,300})`)
+
+func (r *recorder) reason() string {
+	if m := messagePattern.FindSubmatch(r.errBody); m != nil {
+		return string(m[1])
+	}
+	return http.StatusText(r.status)
+}
+
+// agentVersions remembers the version each authenticated agent last reported
+// (in this process: with replicas, each counts the agents it served).
+type agentVersions struct {
+	mu sync.Mutex
+	m  map[string]agentSeen
+}
+
+type agentSeen struct {
+	version string
+	at      time.Time
+}
+
+// maxTrackedAgents bounds the table (only authenticated agents enter it).
+const maxTrackedAgents = 1 << 20
+
+func (v *agentVersions) seen(id, version string, now time.Time) {
+	if id == "" {
+		return
+	}
+	if version == "" {
+		version = "unknown" // agents from before versions were reported
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.m == nil {
+		v.m = map[string]agentSeen{}
+	}
+	if _, ok := v.m[id]; !ok && len(v.m) >= maxTrackedAgents {
+		return
+	}
+	v.m[id] = agentSeen{version, now}
+}
+
+// Version returns the version agent id last reported, or "".
+func (v *agentVersions) Version(id string) string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.m[id].version
+}
+
+// counts returns how many agents seen since `since` run each version,
+// forgetting those not seen since then.
+func (v *agentVersions) counts(since time.Time) map[string]int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	out := map[string]int{}
+	for id, s := range v.m {
+		if s.at.Before(since) {
+			delete(v.m, id)
+			continue
+		}
+		out[s.version]++
+	}
+	return out
+}
