@@ -17,6 +17,7 @@ import (
 
 	"github.com/aws/aws-sdk-go/aws"
 	"github.com/aws/aws-sdk-go/aws/credentials"
+	"github.com/aws/aws-sdk-go/aws/request"
 	"github.com/aws/aws-sdk-go/aws/session"
 	"github.com/aws/aws-sdk-go/service/robomaker"
 
@@ -87,5 +88,36 @@ func TestAPIGuessingThrottled(t *testing.T) {
 	}
 	if sprayChecked > 11 {
 		t.Errorf("an unknown key was checked %d times from one address", sprayChecked)
+	}
+}
+
+// TestAPIGuessingBehindTrustedProxy: behind a reverse proxy (every
+// connection from 127.0.0.1, --trusted-proxies 127.0.0.1) the budgets are
+// kept per client address from X-Forwarded-For, so one guessing client locks
+// out nobody else, not even an operator of the key it guesses.
+func TestAPIGuessingBehindTrustedProxy(t *testing.T) {
+	t.Parallel()
+	s := startAPI(t, "--rate-limit", "100000", "--rate-burst", "100000", "--trusted-proxies", "127.0.0.1")
+	via := func(client, secret string) *robomaker.RoboMaker {
+		c := quiet(s.ClientFor(testenv.KeyID, secret))
+		// The proxy adds the header after the client signed.
+		c.Handlers.Sign.PushBack(func(r *request.Request) { r.HTTPRequest.Header.Set("X-Forwarded-For", client) })
+		return c
+	}
+	attacker := via("203.0.113.9", "guessed-secret-guessed-secret")
+	var throttled int
+	for range 20 {
+		if _, err := attacker.ListFleets(&robomaker.ListFleetsInput{}); errCode(err) == "ThrottlingException" {
+			throttled++
+		}
+	}
+	if throttled < 9 {
+		t.Fatalf("20 wrong secrets from one client behind the proxy: %d throttled, want the ones past the budget of 10", throttled)
+	}
+	if _, err := via("203.0.113.10", testenv.Secret).ListFleets(&robomaker.ListFleetsInput{}); err != nil {
+		t.Errorf("the operator of that key, another client of the same proxy: %v", err)
+	}
+	if _, err := via("203.0.113.9", testenv.Secret).ListFleets(&robomaker.ListFleetsInput{}); errCode(err) != "ThrottlingException" {
+		t.Errorf("the guessing client with the right secret: %v, want ThrottlingException", err)
 	}
 }
