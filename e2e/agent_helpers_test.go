@@ -124,6 +124,7 @@ type agentStatus struct {
 		ApplicationVersion string `json:"applicationVersion"`
 	} `json:"current"`
 	LastError string `json:"lastError"`
+	Deploying string `json:"deploying"`
 }
 
 func (a *agentProc) Status() agentStatus {
@@ -268,8 +269,11 @@ func (f *agentFleet) version(bundle []byte) string {
 // deployOpts are a job's launch and deployment settings.
 type deployOpts struct {
 	pre, post string
-	condition *robomaker.S3Object
-	env       map[string]string
+	// launchFile replaces run.sh; timeout sets robotDeploymentTimeoutInSeconds.
+	launchFile string
+	timeout    int64
+	condition  *robomaker.S3Object
+	env        map[string]string
 }
 
 // deploy creates a deployment job of version to the fleet.
@@ -279,19 +283,27 @@ func (f *agentFleet) deploy(version string, o deployOpts) string {
 	for k, v := range o.env {
 		env[k] = aws.String(v)
 	}
-	lc := &robomaker.DeploymentLaunchConfig{PackageName: aws.String("app"), LaunchFile: aws.String("run.sh"), EnvironmentVariables: env}
+	launchFile := "run.sh"
+	if o.launchFile != "" {
+		launchFile = o.launchFile
+	}
+	lc := &robomaker.DeploymentLaunchConfig{PackageName: aws.String("app"), LaunchFile: aws.String(launchFile), EnvironmentVariables: env}
 	if o.pre != "" {
 		lc.PreLaunchFile = aws.String(o.pre)
 	}
 	if o.post != "" {
 		lc.PostLaunchFile = aws.String(o.post)
 	}
+	cfg := &robomaker.DeploymentConfig{ConcurrentDeploymentPercentage: aws.Int64(100),
+		FailureThresholdPercentage: aws.Int64(100), DownloadConditionFile: o.condition}
+	if o.timeout > 0 {
+		cfg.RobotDeploymentTimeoutInSeconds = aws.Int64(o.timeout)
+	}
 	out, err := f.c.CreateDeploymentJob(&robomaker.CreateDeploymentJobInput{
 		Fleet: aws.String(f.fleet), Tags: map[string]*string{"release": aws.String("r" + version)},
 		DeploymentApplicationConfigs: []*robomaker.DeploymentApplicationConfig{{
 			Application: aws.String(f.app), ApplicationVersion: aws.String(version), LaunchConfig: lc}},
-		DeploymentConfig: &robomaker.DeploymentConfig{ConcurrentDeploymentPercentage: aws.Int64(100),
-			FailureThresholdPercentage: aws.Int64(100), DownloadConditionFile: o.condition},
+		DeploymentConfig: cfg,
 	})
 	must(f.t, err)
 	return aws.StringValue(out.Arn)

@@ -127,7 +127,7 @@ func TestAgentLifecycle(t *testing.T) {
 		v := f.version(tarGz(t, map[string]bundleFile{"app/run.sh": {appScript("pre"), 0o755},
 			"pre.sh": {"#!/bin/sh\necho pre-launch says no\nexit 3\n", 0o755}}))
 		job := f.deploy(v, deployOpts{pre: "pre.sh"})
-		failing(t, job, "PreLaunchFileFailure", "status 3")
+		failing(t, job, "PreLaunchFileFailure", "pre-launch pre.sh exited 3")
 		unchanged(t, all...)
 	})
 
@@ -135,7 +135,7 @@ func TestAgentLifecycle(t *testing.T) {
 		v := f.version(tarGz(t, map[string]bundleFile{"app/run.sh": {appScript("post"), 0o755},
 			"post.sh": {"#!/bin/sh\nexit 1\n", 0o755}}))
 		job := f.deploy(v, deployOpts{post: "post.sh"})
-		failing(t, job, "PostLaunchFileFailure", "status 1")
+		failing(t, job, "PostLaunchFileFailure", "exited 1")
 		for _, n := range all {
 			eventually(t, 10*time.Second, n+" runs v1 again", func() bool {
 				return f.read(n, "version") == "v1" && processAlive(f.pid(n)) && f.pid(n) != pids[n]

@@ -141,7 +141,10 @@ func TestEngineRobotTimeout(t *testing.T) {
 			t.Errorf("job ended after %v, before the 60 s robot timeout", took)
 		}
 		row := rows(d)[r.robots[0].ARN]
-		if aws.StringValue(row.Status) != "NoResponse" || aws.StringValue(row.FailureCode) != "RobotDeploymentNoResponse" {
+		// The step it hung in stays its currentProgress (SPEC §5: the
+		// timeout's status and code, not a step's).
+		if aws.StringValue(row.Status) != "NoResponse" || aws.StringValue(row.FailureCode) != "RobotDeploymentNoResponse" ||
+			aws.StringValue(row.ProgressDetail.CurrentProgress) != "Validating" {
 			t.Fatalf("hung robot's row = %v", row)
 		}
 		r.robots[0].SetBehavior(sim.Behavior{})

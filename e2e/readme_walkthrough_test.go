@@ -99,7 +99,10 @@ func TestREADMEWalkthrough(t *testing.T) {
 		"robot/bot3/",
 		`"reason":"NeverDeployed"`,
 		"Failed\tFailureThresholdBreached\tThe failure threshold was reached; robots not yet started were left as they were.",
-		"PreLaunchFileFailure\tpre-launch file: launch: script hello/pre.sh exited with status 3; output: checking the map... | map /etc/hello/map.yaml missing",
+		"Failed\tExecutingPreLaunch\tPreLaunchFileFailure\tpre-launch hello/pre.sh exited 3: map /etc/hello/map.yaml missing",
+		// the failures endpoint, read with curl --aws-sigv4
+		`"currentProgress":"ExecutingPreLaunch","failureCode":"PreLaunchFileFailure"`,
+		`"output":"checking the map...\nmap /etc/hello/map.yaml missing\n"`,
 		"walkthrough: drift=", `"robots":[]`, // after version 3, every robot is on the latest deployment
 		"walkthrough: bot1=deployed:",
 	} {

@@ -76,6 +76,7 @@ func New(cfg Config) *API {
 	a.mux.HandleFunc("POST "+proto.PathPoll, a.poll)
 	a.mux.HandleFunc("POST "+proto.PathReport, a.report)
 	a.mux.HandleFunc("GET "+proto.PathBundle+"{token}", a.bundle)
+	a.mux.HandleFunc("POST "+proto.PathLog, a.log)
 	return a
 }
 

@@ -42,6 +42,7 @@ type endpoint struct {
 	reg    *registry.Service
 	jobs   *deploy.Service
 	engine *deploy.Engine
+	ev     *deploy.Evidence
 	bundle []byte
 }
 
@@ -67,6 +68,7 @@ func newEndpoint(t testing.TB) *endpoint {
 	e.engine = &deploy.Engine{Store: st, Bundles: granted, Presence: &deploy.Presence{}, Wake: hub,
 		Limits: deploy.Limits{FleetTimeoutMs: (30 * 24 * time.Hour).Milliseconds()}, Tick: time.Second, LeaseTTL: time.Minute, Log: log}
 	hub.Engine = e.engine
+	e.ev = &deploy.Evidence{Store: st, Wake: hub}
 	robots := &deploy.Robots{Store: st, Bundles: granted, Presence: &deploy.Presence{}, Wake: hub, Log: log}
 	api := agentapi.New(agentapi.Config{Robots: robots, Bundles: granted, Hub: hub, URLKey: []byte("test-url-key"),
 		URLTTL: time.Minute, PollInterval: 5 * time.Second, MaxWait: 30 * time.Second, Log: log})

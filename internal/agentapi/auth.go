@@ -44,7 +44,7 @@ func (a *API) verifyAgent(r *http.Request, body []byte, unknown *refusal) (fleet
 	robot, err := a.cfg.Robots.ByAgent(r.Context(), ver.Account, ver.AgentID)
 	if fleet.CodeOf(err) == fleet.NotFound {
 		if unknown == nil {
-			return fleet.Robot{}, &refusal{http.StatusUnauthorized, "Unauthorized", notEnrolled(ver)}
+			return fleet.Robot{}, &refusal{http.StatusUnauthorized, proto.CodeUnknownRobot, notEnrolled(ver)}
 		}
 		return fleet.Robot{}, unknown
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/fleetsync/fleetsync/internal/deploy"
+	"github.com/fleetsync/fleetsync/internal/fleet"
 	"github.com/fleetsync/fleetsync/internal/proto"
 )
 
@@ -33,7 +34,7 @@ func (a *API) poll(w http.ResponseWriter, r *http.Request) {
 			unavailable.write(w)
 			return
 		}
-		if work.Assignment != nil || work.Abort != "" || wait <= 0 {
+		if work.Assignment != nil || work.Abort != "" || work.LogRequest != nil || wait <= 0 {
 			resp, err := a.pollResponse(ctx, r, robot.ARN, work)
 			if err != nil {
 				a.logFailure(ctx, "poll failed", "robot", robot.ARN, "error", err)
@@ -65,6 +66,9 @@ func fromProtoCurrent(c *proto.Current) *deploy.Current {
 // request's host.
 func (a *API) pollResponse(ctx context.Context, r *http.Request, robotARN string, work deploy.Work) (proto.PollResponse, error) {
 	resp := proto.PollResponse{PollIntervalSeconds: int(a.cfg.PollInterval / time.Second), Abort: work.Abort}
+	if l := work.LogRequest; l != nil {
+		resp.LogRequest = &proto.LogRequest{RequestedMs: l.RequestedMs, MaxBytes: min(l.MaxBytes, proto.MaxLogBytes)}
+	}
 	as := work.Assignment
 	if as == nil {
 		return resp, nil
@@ -105,11 +109,38 @@ func (a *API) report(w http.ResponseWriter, r *http.Request) {
 	abort, err := a.cfg.Robots.Report(ctx, robot, deploy.Report{
 		DeploymentJob: rep.DeploymentJob, Step: string(rep.Step), PercentDone: rep.PercentDone, ETASeconds: rep.ETASeconds,
 		Done: rep.Result != "", Succeeded: rep.Result == proto.ResultSucceeded, FailureCode: rep.FailureCode, FailureReason: rep.FailureReason,
+		FailureOutput: rep.FailureOutput,
 	})
+	if fleet.CodeOf(err) == fleet.Invalid {
+		writeErr(w, http.StatusBadRequest, "BadRequest", err.Error())
+		return
+	}
 	if err != nil {
 		a.logFailure(ctx, "report failed", "robot", robot.ARN, "error", err)
 		unavailable.write(w)
 		return
 	}
 	writeJSON(w, http.StatusOK, proto.ReportResponse{Abort: abort})
+}
+
+// log takes an agent's answer to a log request.
+func (a *API) log(w http.ResponseWriter, r *http.Request) {
+	var up proto.LogUpload
+	robot, ok := a.authenticate(w, r, &up)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	err := a.cfg.Robots.PutLog(ctx, robot, up.RequestedMs, up.Content, up.Error)
+	switch fleet.CodeOf(err) {
+	case fleet.NotFound:
+		writeErr(w, http.StatusConflict, "NotRequested", err.Error())
+		return
+	}
+	if err != nil {
+		a.logFailure(ctx, "log upload failed", "robot", robot.ARN, "error", err)
+		unavailable.write(w)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

@@ -33,8 +33,10 @@ type CredentialLookup func(ctx context.Context, accessKeyID string) (secret, acc
 
 // Config wires the API to the domain.
 type Config struct {
-	Registry    *registry.Service
-	Deploy      *deploy.Service
+	Registry *registry.Service
+	Deploy   *deploy.Service
+	// Evidence serves the failure output and robot log endpoints.
+	Evidence    *deploy.Evidence
 	Credentials CredentialLookup
 	// Region is the only region requests may be signed for.
 	Region string
@@ -235,8 +237,10 @@ func decodeInput(r *http.Request, body []byte) (map[string]any, error) {
 	if arn := r.PathValue("resourceArn"); arn != "" {
 		in["resourceArn"] = arn
 	}
-	if arn := r.PathValue("fleetArn"); arn != "" {
-		in["fleetArn"] = arn
+	for _, name := range []string{"fleetArn", "jobArn", "robotArn"} {
+		if arn := r.PathValue(name); arn != "" {
+			in[name] = arn
+		}
 	}
 	if keys, ok := r.URL.Query()["tagKeys"]; ok {
 		list := make([]any, len(keys))

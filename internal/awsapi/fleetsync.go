@@ -2,6 +2,7 @@ package awsapi
 
 import (
 	"context"
+	"time"
 
 	"github.com/fleetsync/fleetsync/internal/deploy"
 	"github.com/fleetsync/fleetsync/internal/fleet"
@@ -12,11 +13,19 @@ import (
 // (SigV4, rate limit, error envelope) but have no entry in the AWS model, so
 // their input is checked here.
 
-// OpGetFleetDrift is the drift report's operation name (in logs and metrics).
-const OpGetFleetDrift = "GetFleetDrift"
+// Operation names of the fleetsync endpoints (in logs and metrics).
+const (
+	OpGetFleetDrift            = "GetFleetDrift"
+	OpGetDeploymentJobFailures = "GetDeploymentJobFailures"
+	OpRequestRobotLog          = "RequestRobotLog"
+	OpGetRobotLog              = "GetRobotLog"
+)
 
 func (a *API) routesFleetsync() {
 	a.mux.Handle("GET /fleetsync/v1/fleets/{fleetArn}/drift", a.serve(OpGetFleetDrift, typed(a.fleetDrift)))
+	a.mux.Handle("GET /fleetsync/v1/jobs/{jobArn}/failures", a.serve(OpGetDeploymentJobFailures, typed(a.jobFailures)))
+	a.mux.Handle("POST /fleetsync/v1/robots/{robotArn}/log", a.serve(OpRequestRobotLog, typed(a.requestRobotLog)))
+	a.mux.Handle("GET /fleetsync/v1/robots/{robotArn}/log", a.serve(OpGetRobotLog, typed(a.robotLog)))
 }
 
 type fleetDriftIn struct {
@@ -61,4 +70,92 @@ func (a *API) fleetDrift(ctx context.Context, c caller, in *fleetDriftIn) (any, 
 		return nil, err
 	}
 	return toWireDrift(d), nil
+}
+
+type jobFailuresIn struct {
+	JobARN string `json:"jobArn"`
+}
+
+// wireRobotFailure is one robot of a job that did not succeed, with the
+// output its agent sent.
+type wireRobotFailure struct {
+	ARN             string `json:"arn"`
+	Status          string `json:"status"`
+	CurrentProgress string `json:"currentProgress,omitempty"`
+	FailureCode     string `json:"failureCode,omitempty"`
+	FailureReason   string `json:"failureReason,omitempty"`
+	Output          string `json:"output"`
+}
+
+type jobFailuresOut struct {
+	Job    string             `json:"job"`
+	Status string             `json:"status"`
+	Robots []wireRobotFailure `json:"robots"`
+}
+
+func (a *API) jobFailures(ctx context.Context, c caller, in *jobFailuresIn) (any, error) {
+	if in.JobARN == "" {
+		return nil, fleet.Errorf(fleet.Invalid, "jobArn: a deployment-job ARN is required in the path")
+	}
+	j, fails, err := a.cfg.Evidence.JobFailures(ctx, c.account, in.JobARN)
+	if err != nil {
+		return nil, err
+	}
+	out := jobFailuresOut{Job: j.ARN, Status: string(j.Status), Robots: make([]wireRobotFailure, 0, len(fails))}
+	for _, f := range fails {
+		out.Robots = append(out.Robots, wireRobotFailure{ARN: f.Robot, Status: string(f.Status), CurrentProgress: f.Step,
+			FailureCode: f.FailureCode, FailureReason: f.FailureReason, Output: f.Output})
+	}
+	return out, nil
+}
+
+type robotLogIn struct {
+	RobotARN string `json:"robotArn"`
+	// KB is how many KiB of the log's end to ask for (deploy.DefaultRobotLogKB if 0).
+	KB int `json:"kb"`
+}
+
+// wireRobotLog is a robot log request and, once the agent answered, the
+// log's tail with the time it was read.
+type wireRobotLog struct {
+	Robot       string `json:"robot"`
+	Status      string `json:"status"` // Requested, then Taken
+	RequestedAt string `json:"requestedAt"`
+	MaxBytes    int    `json:"maxBytes"`
+	TakenAt     string `json:"takenAt,omitempty"`
+	Content     string `json:"content"`
+	Error       string `json:"error,omitempty"`
+}
+
+// toWireRobotLog is a robot log as the API and the console send it.
+func toWireRobotLog(l deploy.RobotLog) wireRobotLog {
+	out := wireRobotLog{Robot: l.Robot, Status: "Requested", RequestedAt: rfc3339(l.RequestedMs), MaxBytes: l.MaxBytes, Content: l.Content, Error: l.Error}
+	if l.TakenMs != 0 {
+		out.Status, out.TakenAt = "Taken", rfc3339(l.TakenMs)
+	}
+	return out
+}
+
+func rfc3339(ms int64) string { return time.UnixMilli(ms).UTC().Format(time.RFC3339Nano) }
+
+func (a *API) requestRobotLog(ctx context.Context, c caller, in *robotLogIn) (any, error) {
+	if in.RobotARN == "" {
+		return nil, fleet.Errorf(fleet.Invalid, "robotArn: a robot ARN is required in the path")
+	}
+	l, err := a.cfg.Evidence.RequestLog(ctx, c.account, in.RobotARN, in.KB)
+	if err != nil {
+		return nil, err
+	}
+	return toWireRobotLog(l), nil
+}
+
+func (a *API) robotLog(ctx context.Context, c caller, in *robotLogIn) (any, error) {
+	if in.RobotARN == "" {
+		return nil, fleet.Errorf(fleet.Invalid, "robotArn: a robot ARN is required in the path")
+	}
+	l, err := a.cfg.Evidence.RobotLog(ctx, c.account, in.RobotARN)
+	if err != nil {
+		return nil, err
+	}
+	return toWireRobotLog(l), nil
 }

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -53,6 +54,8 @@ type Config struct {
 	Sessions *credential.Sessions
 	// Presence tells when a robot's agent was last heard by this replica.
 	Presence *deploy.Presence
+	// Evidence gives failed robots' output and robot logs on demand.
+	Evidence *deploy.Evidence
 	// AgentVersion, if set, gives the version an agent id last reported to
 	// this replica ("" when unknown), shown next to "last seen".
 	AgentVersion func(agentID string) string
@@ -107,7 +110,7 @@ func New(cfg Config) *Console {
 	for k, f := range templateFuncs {
 		funcs[k] = f
 	}
-	for _, name := range []string{"signin", "fleets", "fleet", "job", "applications", "error"} {
+	for _, name := range []string{"signin", "fleets", "fleet", "job", "applications", "robotlog", "error"} {
 		c.pages[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
 	}
 	static, _ := fs.Sub(staticFS, "static")
@@ -127,6 +130,8 @@ func New(cfg Config) *Console {
 	c.mux.HandleFunc("GET /console/jobs/{job}/events", c.authed(c.jobEvents))
 	c.mux.HandleFunc("POST /console/jobs/{job}/cancel", c.authed(c.cancelAction))
 	c.mux.HandleFunc("GET /console/applications", c.authed(c.applicationsPage))
+	c.mux.HandleFunc("GET /console/robots/{robot}/log", c.authed(c.robotLogPage))
+	c.mux.HandleFunc("POST /console/robots/{robot}/log", c.authed(c.robotLogAction))
 	return c
 }
 
@@ -505,6 +510,10 @@ type statusTally struct {
 var jobStatusOrder = []fleet.RobotStatus{fleet.RobotInSync, fleet.RobotDeploying, fleet.RobotPendingNewDeployment,
 	fleet.RobotFailed, fleet.RobotNoResponse}
 
+// maxLiveOutputs bounds the failure outputs (up to 16 KiB each) a live
+// view sends every refresh; the failures endpoint has them all.
+const maxLiveOutputs = 50
+
 // maxLiveRows bounds what a live view sends every refresh: a job of a
 // 100,000-robot fleet shows its first rows and its counts.
 const maxLiveRows = 1000
@@ -528,6 +537,13 @@ type robotView struct {
 	Finished  string `json:"finished"`
 	Duration  string `json:"duration"`
 	Failure   string `json:"failure,omitempty"`
+	// Output is the last lines of the failing script's or application's
+	// output its agent sent with the failure.
+	Output string `json:"output,omitempty"`
+	// Agent says, for a Deploying robot that has not reported a step, why
+	// not: its agent never connected to this server, or when it was last
+	// heard — so a robot waiting for its agent does not look like one at work.
+	Agent string `json:"agent,omitempty"`
 }
 
 func (c *Console) jobView(ctx context.Context, s session, arn string) (jobView, error) {
@@ -538,6 +554,22 @@ func (c *Console) jobView(ctx context.Context, s session, arn string) (jobView, 
 	v := jobView{ARN: j.ARN, Fleet: j.Fleet, Status: string(j.Status), FailureCode: j.FailureCode, FailureReason: j.FailureReason,
 		Targets: j.Targets, Done: !j.Status.Active(), CreatedMs: j.CreatedMs, FinishedMs: j.FinishedMs,
 		Robots: make([]robotView, 0, len(rows)), Counts: map[string]int{}, Summary: []statusTally{}}
+	var outputs map[string]string
+	for _, row := range rows {
+		if row.Status == fleet.RobotFailed || row.Status == fleet.RobotNoResponse {
+			if c.cfg.Evidence != nil {
+				if _, fails, err := c.cfg.Evidence.JobFailures(ctx, s.Account, arn); err == nil {
+					outputs = map[string]string{}
+					for _, f := range fails {
+						outputs[f.Robot] = f.Output
+					}
+				}
+			}
+			break
+		}
+	}
+	now := c.now().UnixMilli()
+	shownOutputs := 0
 	for i, row := range rows {
 		v.Counts[string(row.Status)]++
 		if i >= maxLiveRows {
@@ -553,6 +585,15 @@ func (c *Console) jobView(ctx context.Context, s session, arn string) (jobView, 
 		}
 		if row.FailureCode != "" {
 			rv.Failure = row.FailureCode + ": " + row.FailureReason
+		}
+		if out, ok := outputs[row.Robot]; ok && shownOutputs < maxLiveOutputs {
+			rv.Output, shownOutputs = out, shownOutputs+1
+		}
+		if row.Status == fleet.RobotDeploying && row.Step == "" {
+			rv.Agent = "agent never connected to this server"
+			if seen := c.cfg.Presence.Last(row.Robot); seen > 0 {
+				rv.Agent = "waiting for the agent, last seen " + formatAgo(now-seen)
+			}
 		}
 		v.Robots = append(v.Robots, rv)
 	}
@@ -655,6 +696,52 @@ func (c *Console) cancelAction(w http.ResponseWriter, r *http.Request, s session
 	}
 	c.cfg.Log.Info("console: job canceled", "access_key_id", s.KeyID, "job", arn)
 	http.Redirect(w, r, "/console/jobs/"+url.PathEscape(arn), http.StatusSeeOther)
+}
+
+// --- robot logs ---
+
+// robotLogPage shows the robot's latest log taken on request, with the
+// time it was taken, and the form that asks for a new one; while the agent
+// has not answered, the page reloads itself every second.
+func (c *Console) robotLogPage(w http.ResponseWriter, r *http.Request, s session) {
+	arn := r.PathValue("robot")
+	robot, err := c.cfg.Registry.DescribeRobot(r.Context(), s.Account, arn)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	data := map[string]any{"Robot": robot, "MaxKB": deploy.MaxRobotLogKB, "DefaultKB": deploy.DefaultRobotLogKB}
+	l, err := c.cfg.Evidence.RobotLog(r.Context(), s.Account, arn)
+	switch {
+	case err == nil:
+		data["Log"], data["AskedKB"] = l, l.MaxBytes>>10
+		if l.TakenMs != 0 {
+			data["Age"] = formatAgo(c.now().UnixMilli() - l.TakenMs)
+		}
+	case fleet.CodeOf(err) != fleet.NotFound:
+		c.fail(w, r, s, err)
+		return
+	}
+	if seen := c.cfg.Presence.Last(arn); seen > 0 {
+		data["LastSeen"] = formatAgo(c.now().UnixMilli() - seen)
+	}
+	c.render(w, http.StatusOK, "robotlog", s, data)
+}
+
+// robotLogAction asks the robot for its log's tail; its agent answers on
+// its next poll.
+func (c *Console) robotLogAction(w http.ResponseWriter, r *http.Request, s session) {
+	arn := r.PathValue("robot")
+	kb, err := strconv.Atoi(r.PostFormValue("kb"))
+	if err != nil {
+		kb = deploy.DefaultRobotLogKB
+	}
+	if _, err := c.cfg.Evidence.RequestLog(r.Context(), s.Account, arn, kb); err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	c.cfg.Log.Info("console: robot log requested", "access_key_id", s.KeyID, "robot", arn, "kb", kb)
+	http.Redirect(w, r, "/console/robots/"+url.PathEscape(arn)+"/log", http.StatusSeeOther)
 }
 
 // --- applications ---

@@ -116,7 +116,7 @@ func (w *world) complete(jobARN string) {
 	}
 	must(w.t, w.st.Apply(ctx, jobARN, store.Step{Start: start}, w.tick()))
 	for _, r := range start {
-		_, err := w.st.RecordResult(ctx, jobARN, r, true, "", "", w.tick())
+		_, err := w.st.RecordResult(ctx, jobARN, r, store.Result{Success: true, NowMs: w.tick()})
 		must(w.t, err)
 	}
 	must(w.t, w.st.Apply(ctx, jobARN, store.Step{Finish: store.JobOutcome{Status: fleet.JobSucceeded}}, w.tick()))

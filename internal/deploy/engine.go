@@ -241,7 +241,8 @@ func (e *Engine) prepare(ctx context.Context, j fleet.Job) error {
 	for i, r := range robots {
 		rows[i] = fleet.RobotDeployment{Job: j.ARN, Robot: r.ARN, Seq: i, Status: fleet.RobotPendingNewDeployment}
 		if c := checks[r.Architecture]; c != nil {
-			rows[i].Status, rows[i].FailureCode, rows[i].FailureReason = fleet.RobotFailed, c.Code, c.Reason
+			o, _ := fleet.ReportedFailure(c.Code, "")
+			rows[i].Status, rows[i].FailureCode, rows[i].FailureReason, rows[i].Step = fleet.RobotFailed, c.Code, c.Reason, o.Step
 		}
 	}
 	// The planner decides whether the job runs or is over already (no
@@ -323,7 +324,7 @@ func (e *Engine) advance(ctx context.Context, j fleet.Job) error {
 	}
 	step := store.Step{Owner: e.owner, Start: plan.Start}
 	for _, t := range plan.NoResponse {
-		step.NoResponse = append(step.NoResponse, store.RobotOutcome{Robot: t.Robot, Code: CodeRobotNoResponse, Reason: t.Reason})
+		step.NoResponse = append(step.NoResponse, store.RobotOutcome{Robot: t.Robot, Code: fleet.OutcomeOf(t.Cause).Code, Reason: t.Reason})
 	}
 	if plan.Finish != nil {
 		step.Finish = store.JobOutcome{Status: plan.Finish.Status, Code: plan.Finish.Code, Reason: plan.Finish.Reason}

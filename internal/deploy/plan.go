@@ -9,18 +9,19 @@ import (
 	"github.com/fleetsync/fleetsync/internal/fleet"
 )
 
-// Job-level and robot-level failure codes the engine sets.
+// Job-level failure codes the engine sets, and the robot-level ones, which
+// come from the one cause table (fleet.Outcomes).
 const (
 	CodeThresholdBreached = "FailureThresholdBreached"
-	CodeFleetTimeout      = "FleetDeploymentTimeout"
-	CodeRobotNoResponse   = "RobotDeploymentNoResponse"
-	CodeRobotAborted      = "RobotDeploymentAborted"
-	CodeMissingArch       = "MissingRobotApplicationArchitecture"
-	CodeEtagMismatch      = "EtagMismatch"
+	CodeFleetTimeout      = fleet.CodeFleetTimeout
+	CodeRobotNoResponse   = fleet.CodeRobotNoResponse
+	CodeRobotAborted      = fleet.CodeRobotAborted
+	CodeMissingArch       = fleet.CodeMissingArch
+	CodeEtagMismatch      = fleet.CodeEtagMismatch
 	CodeAppDoesNotExist   = "RobotApplicationDoesNotExist"
 	CodeFleetDoesNotExist = "DeploymentFleetDoesNotExist"
-	CodeResourceNotFound  = "ResourceNotFound"
-	CodeInternalServerErr = "InternalServerError"
+	CodeResourceNotFound  = fleet.CodeResourceNotFound
+	CodeInternalServerErr = fleet.CodeInternalServerError
 	reasonNoResponse      = "There is no response from the robot within the robot deployment timeout."
 	reasonAgentSilent     = "The robot's agent stopped polling."
 	reasonFleetTimeout    = "The deployment job exceeded the fleet deployment timeout."
@@ -81,9 +82,11 @@ type Plan struct {
 	Finish *Finish
 }
 
-// Timeout is one robot that timed out.
+// Timeout is one robot that timed out, and why (a NoResponse cause of
+// fleet.Outcomes, which gives its code).
 type Timeout struct {
 	Robot  string
+	Cause  fleet.Cause
 	Reason string
 }
 
@@ -114,7 +117,7 @@ func Decide(o Observed, lim Limits, nowMs int64) Plan {
 	var p Plan
 	if lim.FleetTimeoutMs > 0 && nowMs-o.CreatedMs >= lim.FleetTimeoutMs {
 		for _, d := range o.Deploying {
-			p.NoResponse = append(p.NoResponse, Timeout{d.Robot, reasonFleetTimeout})
+			p.NoResponse = append(p.NoResponse, Timeout{d.Robot, fleet.CauseFleetTimeout, reasonFleetTimeout})
 		}
 		p.Finish = &Finish{fleet.JobFailed, CodeFleetTimeout, reasonFleetTimeout}
 		return p
@@ -123,9 +126,9 @@ func Decide(o Observed, lim Limits, nowMs int64) Plan {
 	for _, d := range o.Deploying {
 		switch {
 		case o.RobotTimeoutMs > 0 && nowMs-d.StartedMs >= o.RobotTimeoutMs:
-			p.NoResponse = append(p.NoResponse, Timeout{d.Robot, reasonNoResponse})
+			p.NoResponse = append(p.NoResponse, Timeout{d.Robot, fleet.CauseRobotTimeout, reasonNoResponse})
 		case lim.AgentSilenceMs > 0 && nowMs-max(d.AgentSeenMs, d.StartedMs) >= lim.AgentSilenceMs:
-			p.NoResponse = append(p.NoResponse, Timeout{d.Robot, reasonAgentSilent})
+			p.NoResponse = append(p.NoResponse, Timeout{d.Robot, fleet.CauseAgentSilent, reasonAgentSilent})
 		default:
 			stillDeploying++
 		}

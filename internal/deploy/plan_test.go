@@ -49,10 +49,10 @@ func TestDecide(t *testing.T) {
 		{"robot timeout", with(func(o *Observed) {
 			o.Deploying = []Deploying{{"d0", now - 60_000, now}, {"d1", now - 10, now}}
 			o.Pending, o.PendingTotal = names("r", 8), 8
-		}), Plan{NoResponse: []Timeout{{"d0", reasonNoResponse}}, Start: []string{"r0"}}},
+		}), Plan{NoResponse: []Timeout{{"d0", fleet.CauseRobotTimeout, reasonNoResponse}}, Start: []string{"r0"}}},
 		{"silent agent", with(func(o *Observed) {
 			o.Deploying = []Deploying{{"d0", now - 40_000, now - 30_000}}
-		}), Plan{NoResponse: []Timeout{{"d0", reasonAgentSilent}}, Finish: &Finish{Status: fleet.JobSucceeded}}},
+		}), Plan{NoResponse: []Timeout{{"d0", fleet.CauseAgentSilent, reasonAgentSilent}}, Finish: &Finish{Status: fleet.JobSucceeded}}},
 		{"threshold stops starts, deploying finish", with(func(o *Observed) {
 			o.Failed = 3
 			o.Deploying = []Deploying{{"d0", now - 10, now}}
@@ -70,12 +70,12 @@ func TestDecide(t *testing.T) {
 			o.CreatedMs = now - lim.FleetTimeoutMs
 			o.Deploying = []Deploying{{"d0", now - 10, now}}
 			o.Pending, o.PendingTotal = names("r", 5), 5
-		}), Plan{NoResponse: []Timeout{{"d0", reasonFleetTimeout}}, Finish: &Finish{fleet.JobFailed, CodeFleetTimeout, reasonFleetTimeout}}},
+		}), Plan{NoResponse: []Timeout{{"d0", fleet.CauseFleetTimeout, reasonFleetTimeout}}, Finish: &Finish{fleet.JobFailed, CodeFleetTimeout, reasonFleetTimeout}}},
 		{"timeout that breaches stops the rest", with(func(o *Observed) {
 			o.Failed = 2
 			o.Deploying = []Deploying{{"d0", now - 60_000, now}}
 			o.Pending, o.PendingTotal = names("r", 5), 5
-		}), Plan{NoResponse: []Timeout{{"d0", reasonNoResponse}}, Finish: &Finish{fleet.JobFailed, CodeThresholdBreached, reasonThresholdBreach}}},
+		}), Plan{NoResponse: []Timeout{{"d0", fleet.CauseRobotTimeout, reasonNoResponse}}, Finish: &Finish{fleet.JobFailed, CodeThresholdBreached, reasonThresholdBreach}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if got := Decide(c.obs, lim, now); !reflect.DeepEqual(got, c.want) {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fleetsync/fleetsync/internal/fleet"
 	"github.com/fleetsync/fleetsync/internal/store"
@@ -19,7 +21,9 @@ type RobotStore interface {
 	CurrentAssignment(ctx context.Context, robotARN string) (store.Assignment, error)
 	GetApplication(ctx context.Context, account, arn, version string) (fleet.Application, error)
 	RecordProgress(ctx context.Context, jobARN, robotARN, step string, percent *float64, eta *int64) (abort bool, err error)
-	RecordResult(ctx context.Context, jobARN, robotARN string, success bool, code, reason string, nowMs int64) (abort bool, err error)
+	RecordResult(ctx context.Context, jobARN, robotARN string, res store.Result) (abort bool, err error)
+	PendingRobotLog(ctx context.Context, robotARN string) (store.RobotLog, error)
+	PutRobotLog(ctx context.Context, l store.RobotLog) error
 }
 
 // Robots is the robot's half of a deployment: what a robot must run now,
@@ -61,6 +65,16 @@ type Work struct {
 	// Abort is a job the robot must stop (canceled, superseded or finished
 	// without it), restoring what it ran before.
 	Abort string
+	// LogRequest, independent of the two, is an operator's unanswered
+	// request for the robot's application log tail.
+	LogRequest *LogRequest
+}
+
+// LogRequest asks a robot for the last MaxBytes of its application log;
+// RequestedMs identifies the request in the answer.
+type LogRequest struct {
+	RequestedMs int64
+	MaxBytes    int
 }
 
 // Assignment is everything a robot needs to run a job.
@@ -86,7 +100,24 @@ type Report struct {
 	// Done: the robot finished the deployment, as Succeeded or not.
 	Done, Succeeded            bool
 	FailureCode, FailureReason string
+	// FailureOutput is the last lines of the failing script's or
+	// application's output (at most MaxFailureOutput bytes are kept).
+	FailureOutput string
 }
+
+// logRequestTTL is how long an unanswered log request is repeated to
+// the robot's polls.
+const logRequestTTL = 2 * time.Minute
+
+// Bounds of what a robot's report may carry.
+const (
+	// MaxFailureReason is the AWS model's limit of failureReason.
+	MaxFailureReason = 1024
+	// MaxFailureOutput bounds the output kept with a failed result.
+	MaxFailureOutput = 16 << 10
+	// MaxRobotLog bounds an application log tail an operator may ask for.
+	MaxRobotLog = 64 << 10
+)
 
 func (r *Robots) now() time.Time {
 	if r.Now != nil {
@@ -129,15 +160,34 @@ func (r *Robots) Poll(ctx context.Context, robot fleet.Robot, cur *Current) (Wor
 	if cur != nil && cur.Finished && cur.DeploymentJob != "" {
 		// The robot finished a deployment the server did not hear about
 		// (it was offline, or timed out as NoResponse, and came back).
-		if _, err := r.Store.RecordResult(ctx, cur.DeploymentJob, robot.ARN, true, "", "", r.now().UnixMilli()); err == nil {
+		if _, err := r.Store.RecordResult(ctx, cur.DeploymentJob, robot.ARN, store.Result{Success: true, NowMs: r.now().UnixMilli()}); err == nil {
 			orNop(r.Wake).WakeEngine()
 		}
 	}
 	return r.Work(ctx, robot, cur)
 }
 
-// Work returns what the robot must do now, given what it runs.
+// Work returns what the robot must do now, given what it runs, and an
+// operator's pending log request.
 func (r *Robots) Work(ctx context.Context, robot fleet.Robot, cur *Current) (Work, error) {
+	w, err := r.work(ctx, robot, cur)
+	if err != nil {
+		return w, err
+	}
+	// An operator's log request rides on the poll: answering it is the
+	// agent's business between deployments, never part of one.
+	// A request older than logRequestTTL is stale: an agent that does not
+	// answer (an older version) goes back to plain long polls.
+	if l, err := r.Store.PendingRobotLog(ctx, robot.ARN); err == nil && r.now().UnixMilli()-l.RequestedMs < logRequestTTL.Milliseconds() {
+		w.LogRequest = &LogRequest{RequestedMs: l.RequestedMs, MaxBytes: l.MaxBytes}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return w, err
+	}
+	return w, nil
+}
+
+// work returns what the robot must do now, given what it runs.
+func (r *Robots) work(ctx context.Context, robot fleet.Robot, cur *Current) (Work, error) {
 	as, err := r.Store.CurrentAssignment(ctx, robot.ARN)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return Work{}, err
@@ -161,7 +211,7 @@ func (r *Robots) Work(ctx context.Context, robot fleet.Robot, cur *Current) (Wor
 		// The object changed or vanished since the version was created:
 		// this robot's deployment fails now instead of sending it to
 		// download something that is not the version's.
-		if _, err := r.Store.RecordResult(ctx, as.Job.ARN, robot.ARN, false, se.Code, se.Reason, r.now().UnixMilli()); err != nil {
+		if _, err := r.Store.RecordResult(ctx, as.Job.ARN, robot.ARN, se.result(r.now().UnixMilli())); err != nil {
 			return w, err
 		}
 		r.Log.Info("robot deployment failed at assignment", "robot", robot.ARN, "job", as.Job.ARN, "failure_code", se.Code)
@@ -238,7 +288,68 @@ func (r *Robots) Report(ctx context.Context, robot fleet.Robot, rep Report) (abo
 	if !rep.Done {
 		return r.Store.RecordProgress(ctx, rep.DeploymentJob, robot.ARN, rep.Step, rep.PercentDone, rep.ETASeconds)
 	}
-	abort, err = r.Store.RecordResult(ctx, rep.DeploymentJob, robot.ARN, rep.Succeeded, rep.FailureCode, rep.FailureReason, r.now().UnixMilli())
+	res := store.Result{Success: rep.Succeeded, NowMs: r.now().UnixMilli()}
+	if !rep.Succeeded {
+		// The cause table gives the status and fixes the step: a robot
+		// cannot claim a code no cause has, nor make a failure anything
+		// but Failed or (its own deadline) NoResponse.
+		o, ok := fleet.ReportedFailure(rep.FailureCode, rep.Step)
+		if !ok {
+			return false, fleet.Errorf(fleet.Invalid, "failureCode %q is not a robot deployment failure code", rep.FailureCode)
+		}
+		res.Status, res.Code, res.Step = o.Status, o.Code, o.Step
+		res.Reason = OneLine(rep.FailureReason, MaxFailureReason)
+		res.Output = Tail(rep.FailureOutput, MaxFailureOutput)
+	}
+	abort, err = r.Store.RecordResult(ctx, rep.DeploymentJob, robot.ARN, res)
 	orNop(r.Wake).WakeEngine()
 	return abort, err
+}
+
+// PutLog stores a robot's answer to the log request made at requestedMs
+// (content bounded by MaxRobotLog, its tail kept); a stale or unknown
+// request is NotFound.
+func (r *Robots) PutLog(ctx context.Context, robot fleet.Robot, requestedMs int64, content, errText string) error {
+	err := r.Store.PutRobotLog(ctx, store.RobotLog{Robot: robot.ARN, RequestedMs: requestedMs, TakenMs: r.now().UnixMilli(),
+		Content: Tail(content, MaxRobotLog), Error: OneLine(errText, MaxFailureReason)})
+	if errors.Is(err, store.ErrNotFound) {
+		return fleet.Errorf(fleet.NotFound, "no log request of this robot was made at %d", requestedMs)
+	}
+	return err
+}
+
+// OneLine makes s one line of valid UTF-8 of at most n bytes: control
+// characters become spaces, a longer text ends in "…".
+func OneLine(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(s, "?"))
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// Tail keeps the last n bytes of s, starting at a line (or at least a
+// character) boundary, as valid UTF-8.
+func Tail(s string, n int) string {
+	s = strings.ToValidUTF8(s, "?")
+	if len(s) <= n {
+		return s
+	}
+	s = s[len(s)-n:]
+	if i := strings.IndexByte(s, '\n'); i >= 0 && i < len(s)-1 {
+		return s[i+1:]
+	}
+	for len(s) > 0 && !utf8.RuneStart(s[0]) {
+		s = s[1:]
+	}
+	return s
 }

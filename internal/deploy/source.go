@@ -5,6 +5,8 @@ import (
 	"errors"
 
 	"github.com/fleetsync/fleetsync/internal/blob"
+	"github.com/fleetsync/fleetsync/internal/fleet"
+	"github.com/fleetsync/fleetsync/internal/store"
 )
 
 // SourceError is an object a deployment cannot use because of the object
@@ -14,6 +16,13 @@ type SourceError struct {
 	Code        string
 	Bucket, Key string
 	Reason      string
+}
+
+// result is the failed robot deployment a source error earns, at the step
+// the cause table gives its code.
+func (e *SourceError) result(nowMs int64) store.Result {
+	o, _ := fleet.ReportedFailure(e.Code, "")
+	return store.Result{Status: fleet.RobotFailed, Code: e.Code, Reason: e.Reason, Step: o.Step, NowMs: nowMs}
 }
 
 // Error returns the code and the reason.

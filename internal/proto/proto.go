@@ -15,7 +15,14 @@ const (
 	// PathBundle is the prefix of signed bundle download URLs served by
 	// fleetsyncd when the bundle store cannot presign its own.
 	PathBundle = "/agent/v1/bundle/"
+	// PathLog takes an agent's answer to a log request.
+	PathLog = "/agent/v1/log"
 )
+
+// CodeUnknownRobot is the error code of a correctly signed request whose
+// agent id no robot has yet (an agent started before its robot was
+// created): the agent retries soon, not with the long backoff of errors.
+const CodeUnknownRobot = "UnknownRobot"
 
 // Step is a robot deployment step (AWS RobotDeploymentStep), in the order
 // the agent runs them.
@@ -77,6 +84,27 @@ type PollResponse struct {
 	Abort string `json:"abort,omitempty"`
 	// PollIntervalSeconds is when to poll next if no long poll is wanted.
 	PollIntervalSeconds int `json:"pollIntervalSeconds"`
+	// LogRequest, independent of the rest, asks for the application log's
+	// tail; the agent answers with a LogUpload to PathLog.
+	LogRequest *LogRequest `json:"logRequest,omitempty"`
+}
+
+// LogRequest is an operator asking for the last MaxBytes of the
+// application's log; RequestedMs identifies the request.
+type LogRequest struct {
+	RequestedMs int64 `json:"requestedMs"`
+	MaxBytes    int   `json:"maxBytes"`
+}
+
+// MaxLogBytes bounds a log tail an agent sends (the server keeps no more).
+const MaxLogBytes = 64 << 10
+
+// LogUpload answers a LogRequest: the tail of the application's log, or
+// why it could not be read.
+type LogUpload struct {
+	RequestedMs int64  `json:"requestedMs"`
+	Content     string `json:"content"`
+	Error       string `json:"error,omitempty"`
 }
 
 // Assignment is one robot deployment for an agent to carry out.
@@ -142,7 +170,13 @@ type Report struct {
 	Result        string `json:"result,omitempty"`
 	FailureCode   string `json:"failureCode,omitempty"`
 	FailureReason string `json:"failureReason,omitempty"`
+	// FailureOutput is the last lines of the failing script's or
+	// application's output, at most MaxFailureOutput bytes.
+	FailureOutput string `json:"failureOutput,omitempty"`
 }
+
+// MaxFailureOutput bounds Report.FailureOutput.
+const MaxFailureOutput = 16 << 10
 
 // Report results.
 const (

@@ -320,8 +320,9 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *Server, err erro
 		Log: log.With("component", "agentapi"), Guard: authGuard,
 		Now: o.Now,
 	})
+	evidence := &deploy.Evidence{Store: d.Store, Wake: wake}
 	api := awsapi.New(awsapi.Config{
-		Registry: reg, Deploy: jobs, Credentials: d.Credentials.Lookup, Region: cfg.Region,
+		Registry: reg, Deploy: jobs, Evidence: evidence, Credentials: d.Credentials.Lookup, Region: cfg.Region,
 		TokenKey: d.Keys.Derive("pagination-token"), RatePerSecond: cfg.RatePerSecond, Burst: cfg.Burst,
 		Logger: log.With("component", "awsapi"), Observe: mets.ObserveAPI, Guard: authGuard,
 		Now: o.Now,
@@ -345,7 +346,7 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *Server, err erro
 	cons := console.New(console.Config{
 		Registry: reg, Deploy: jobs, Reports: &deploy.Reports{Store: d.Store}, Credentials: d.Credentials.Lookup,
 		Sessions: &credential.Sessions{Store: d.Store, Log: log.With("component", "console"), Now: o.Now}, Presence: presence,
-		AgentVersion: versions.Version, Key: d.Keys.Derive("console-session"), Log: log.With("component", "console"), Guard: authGuard,
+		Evidence: evidence, AgentVersion: versions.Version, Key: d.Keys.Derive("console-session"), Log: log.With("component", "console"), Guard: authGuard,
 		MaxStreamsPerSession: cfg.Limits.MaxStreamsPerSession,
 		Now:                  o.Now,
 	})

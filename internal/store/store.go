@@ -262,6 +262,54 @@ type JobOutcome struct {
 	Code, Reason string
 }
 
+// Result is how a robot's deployment ended, as RecordResult stores it.
+type Result struct {
+	Success bool
+	// Status, Code and Reason describe a failure (Status Failed when empty).
+	Status       fleet.RobotStatus
+	Code, Reason string
+	// Step is the step the deployment ended in; "" keeps the stored one.
+	Step string
+	// Output is the last lines of the failing script's or application's
+	// output, "" for none.
+	Output string
+	NowMs  int64
+}
+
+// RobotLog is a robot's application log tail taken on an operator's request.
+type RobotLog struct {
+	Robot string
+	// RequestedMs is when it was asked for, MaxBytes how much.
+	RequestedMs int64
+	MaxBytes    int
+	// TakenMs is when the agent read it (0: not answered yet); Content is
+	// the tail, Error what kept the agent from reading it.
+	TakenMs int64
+	Content string
+	Error   string
+}
+
+// Evidence is what explains a robot's deployment and application to an
+// operator who cannot reach the robot: failure output and log tails.
+type Evidence interface {
+	// FailureOutputs returns the failure output of a job's rows by robot
+	// ARN (rows without output are absent).
+	FailureOutputs(ctx context.Context, jobARN string) (map[string]string, error)
+	// RequestRobotLog records an operator's request for the last maxBytes
+	// of the robot's application log. A request made less than minGapMs
+	// after the previous one is ErrConflict (rate limit).
+	RequestRobotLog(ctx context.Context, robotARN string, maxBytes int, nowMs, minGapMs int64) error
+	// PendingRobotLog returns the robot's unanswered request; ErrNotFound
+	// when there is none.
+	PendingRobotLog(ctx context.Context, robotARN string) (RobotLog, error)
+	// PutRobotLog answers the request made at requestedMs; ErrNotFound when
+	// that is not the robot's pending request.
+	PutRobotLog(ctx context.Context, l RobotLog) error
+	// GetRobotLog returns the robot's latest request and its answer;
+	// ErrNotFound when none was ever made.
+	GetRobotLog(ctx context.Context, robotARN string) (RobotLog, error)
+}
+
 // Assignment is the deployment a robot's agent must run now.
 type Assignment struct {
 	Job fleet.Job
@@ -276,15 +324,18 @@ type Agents interface {
 	// oldest robot of any account with that id.
 	RobotByAgent(ctx context.Context, account, agentID string) (fleet.Robot, error)
 	// CurrentAssignment returns the robot's latest row when it is Deploying
-	// or NoResponse (a robot that comes back completes what it missed);
-	// ErrNotFound otherwise.
+	// or NoResponse (a robot that comes back completes what it missed) and
+	// its agent has not reported giving up at its own deadline (a
+	// NoResponse result); ErrNotFound otherwise.
 	CurrentAssignment(ctx context.Context, robotARN string) (Assignment, error)
 	// RecordProgress stores a step of a deploying row. It returns abort=true
 	// when the row is no longer running (canceled, superseded, finished).
 	RecordProgress(ctx context.Context, jobARN, robotARN, step string, percent *float64, eta *int64) (abort bool, err error)
 	// RecordResult finishes a Deploying or NoResponse row: success makes the
-	// robot InSync with the job's fingerprint, failure makes it Failed.
-	RecordResult(ctx context.Context, jobARN, robotARN string, success bool, code, reason string, nowMs int64) (abort bool, err error)
+	// robot InSync with the job's fingerprint, failure gives it res.Status
+	// (Failed, or NoResponse: staying NoResponse is no change), code, reason
+	// and step, and keeps res.Output as the row's failure output.
+	RecordResult(ctx context.Context, jobARN, robotARN string, res Result) (abort bool, err error)
 	// RecordAgentsSeen stores when robots' agents were last heard (epoch ms
 	// by robot ARN), so that whichever replica drives a job knows it; a
 	// robot's time never moves back. It takes no lock on robots or jobs.
@@ -324,6 +375,7 @@ type Store interface {
 	Jobs
 	Agents
 	Reports
+	Evidence
 	Nonces
 	Settings
 	// Ping checks that the database answers.

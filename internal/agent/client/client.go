@@ -125,7 +125,15 @@ func (c *Client) Report(ctx context.Context, rep proto.Report) (proto.ReportResp
 	return resp, err
 }
 
-// call POSTs in as JSON to path, signed, and decodes a 200 answer into out.
+// UploadLog answers a log request with the application log's tail.
+func (c *Client) UploadLog(ctx context.Context, up proto.LogUpload) error {
+	ctx, cancel := context.WithTimeout(ctx, RequestTimeout)
+	defer cancel()
+	return c.call(ctx, proto.PathLog, up, nil)
+}
+
+// call POSTs in as JSON to path, signed, and decodes a 200 answer into out
+// (nil: the answer's body is not read).
 func (c *Client) call(ctx context.Context, path string, in, out any) error {
 	if len(c.Key) != ed25519.PrivateKeySize {
 		return errors.New("agent client: no valid Ed25519 key")
@@ -152,6 +160,9 @@ func (c *Client) call(ctx context.Context, path string, in, out any) error {
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		return readHTTPError(resp)
+	}
+	if out == nil {
+		return nil // an answer without a body (204)
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxJSON+1))
 	if err != nil {

@@ -37,6 +37,9 @@ type deployment struct {
 	// (nil if none ran); started is true once the new one was started.
 	replaced *state.App
 	started  bool
+	// logStart is the application log's size when the new application was
+	// launched: its own output follows.
+	logStart int64
 }
 
 func (d *deployment) abort() {
@@ -73,6 +76,10 @@ func (a *Agent) deploy(ctx context.Context, asg *proto.Assignment) {
 	defer d.cancel()
 	a.mu.Lock()
 	a.status.Deploying = job
+	if !a.connError {
+		// The last deployment's failure is not current any more.
+		a.status.LastError, a.status.LastErrorAt = "", time.Time{}
+	}
 	a.mu.Unlock()
 	defer func() {
 		a.mu.Lock()
@@ -113,15 +120,16 @@ func (a *Agent) deploy(ctx context.Context, asg *proto.Assignment) {
 			return
 		}
 		if err != nil {
-			code := FailureCode(step, err)
-			if d.ctx.Err() != nil {
-				err = fmt.Errorf("robot deployment timeout (%ds) reached: %w", asg.TimeoutSeconds, err)
+			f := a.describe(d, step, err, timedOut(ctx, d))
+			o := proto.Outcomes[f.cause]
+			if o.Step == "" {
+				o.Step = step
 			}
-			log.Warn("deployment failed", "step", step, "code", code, "error", err)
+			log.Warn("deployment failed", "step", step, "code", o.Code, "error", err)
 			a.fail(string(step), err)
 			a.rollback(d)
-			a.finish(proto.Report{DeploymentJob: job, Step: step, Result: proto.ResultFailed,
-				FailureCode: code, FailureReason: truncate(err.Error(), 1000)})
+			a.finish(proto.Report{DeploymentJob: job, Step: o.Step, Result: proto.ResultFailed,
+				FailureCode: o.Code, FailureReason: f.reason, FailureOutput: f.output})
 			return
 		}
 	}
@@ -498,6 +506,7 @@ func (a *Agent) launch(d *deployment) error {
 	d.replaced = a.st.Current
 	a.stopApp()
 	d.started = true
+	d.logStart = a.appLogSize()
 	if err := a.start(d.app); err != nil {
 		return err
 	}

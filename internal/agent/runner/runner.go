@@ -38,6 +38,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fleetsync/fleetsync/internal/agent/bundle"
@@ -53,6 +54,12 @@ const (
 	DefaultHeartbeat = 10 * time.Second
 	DefaultSettle    = 2 * time.Second
 )
+
+// unknownRobotRetry is the poll interval while the server knows no robot
+// with this agent id: short, so a robot created later is served within
+// seconds, and fixed (not backed off), since the answer costs the server one
+// signature check and one indexed lookup.
+const unknownRobotRetry = 2 * time.Second
 
 // downloadTries bounds the attempts at one download (each resuming).
 const downloadTries = 8
@@ -120,8 +127,16 @@ type Agent struct {
 	startFailures int
 	nextStart     time.Time
 
+	// awaiting is true while the server knows no robot with this agent id.
+	awaiting bool
+	// logBusy is true while a log upload runs.
+	logBusy atomic.Bool
+
 	mu     sync.Mutex
 	status state.Status
+	// connError: status.LastError is an error of reaching the server,
+	// cleared by the next answer.
+	connError bool
 }
 
 // New returns an Agent for cfg.
@@ -220,6 +235,14 @@ func (a *Agent) Run(ctx context.Context) error {
 				a.saveStatus()
 				continue // poll again at once, telling the server
 			}
+			if he, ok := errors.AsType[*client.HTTPError](err); ok && he.Code == proto.CodeUnknownRobot {
+				// The robot is not created yet (the agent was installed
+				// first): the state is not an error, and it ends the moment
+				// an operator creates the robot, so ask again soon.
+				a.awaitRobot()
+				a.sleep(ctx, unknownRobotRetry/2+rand.N(unknownRobotRetry/2+1))
+				continue
+			}
 			a.fail("poll", err)
 			a.sleep(ctx, client.BackoffWith(a.cfg.RetryBase, time.Minute, attempt))
 			attempt++
@@ -227,6 +250,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		attempt = 0
 		a.contact()
+		if resp.LogRequest != nil {
+			a.answerLog(ctx, *resp.LogRequest)
+		}
 		// resp.Abort names a deployment the agent runs but has not
 		// finished; polls happen only between deployments, with Current
 		// finished, so there is never one to abort here.
@@ -420,16 +446,64 @@ func (a *Agent) fail(what string, err error) {
 	a.log.Error(what+" failed", "error", err)
 	a.mu.Lock()
 	a.status.LastError, a.status.LastErrorAt = what+": "+err.Error(), time.Now()
+	a.connError = what == "poll" || what == "deliver the deployment result"
 	a.mu.Unlock()
 	a.saveStatus()
 }
 
-// contact records that the server answered.
-func (a *Agent) contact() {
+// awaitRobot records, and logs once, that the server knows no robot with
+// this agent id yet.
+func (a *Agent) awaitRobot() {
+	if !a.awaiting {
+		a.awaiting = true
+		a.log.Warn("the server knows no robot with this agent id yet; asking again every few seconds until one is created with it as its greengrassGroupId",
+			"agentId", a.cfg.Client.AgentID())
+	}
 	a.mu.Lock()
-	a.status.LastContactAt = time.Now()
+	a.status.LastError, a.status.LastErrorAt = "no robot has this agent id as its greengrassGroupId yet", time.Now()
+	a.connError = true
 	a.mu.Unlock()
 	a.saveStatus()
+}
+
+// contact records that the server answered: an error of reaching it is
+// not current any more.
+func (a *Agent) contact() {
+	if a.awaiting {
+		a.awaiting = false
+		a.log.Info("the server accepted this agent: its robot exists now", "agentId", a.cfg.Client.AgentID())
+	}
+	a.mu.Lock()
+	a.status.LastContactAt = time.Now()
+	if a.connError {
+		a.status.LastError, a.status.LastErrorAt, a.connError = "", time.Time{}, false
+	}
+	a.mu.Unlock()
+	a.saveStatus()
+}
+
+// answerLog sends the tail of the application's log to answer an
+// operator's request, in the background: a slow upload never holds up a
+// poll or a deployment, and only one runs at a time (a request arriving
+// meanwhile is answered at a later poll, since the server repeats it).
+func (a *Agent) answerLog(ctx context.Context, req proto.LogRequest) {
+	if !a.logBusy.CompareAndSwap(false, true) {
+		return
+	}
+	n := min(max(req.MaxBytes, 1), proto.MaxLogBytes)
+	go func() {
+		defer a.logBusy.Store(false)
+		up := proto.LogUpload{RequestedMs: req.RequestedMs}
+		up.Content = a.appLogTail(n)
+		if up.Content == "" {
+			up.Error = "the application log is empty or missing"
+		}
+		if err := a.cfg.Client.UploadLog(ctx, up); err != nil {
+			a.log.Warn("sending the requested application log failed", "error", err)
+			return
+		}
+		a.log.Info("sent the application log's tail on request", "bytes", len(up.Content))
+	}()
 }
 
 // saveStatus writes the status snapshot; a failure only costs the status

@@ -58,6 +58,32 @@ document.addEventListener("DOMContentLoaded", function () {
     if (td.textContent !== text) { td.textContent = text; }
   }
 
+  // renderFailure shows a robot's failure reason and, folded, the output
+  // its agent sent (kept open if the reader opened it).
+  function renderFailure(td, reason, output) {
+    var span = td.querySelector("span.reason");
+    if (!span) {
+      td.textContent = "";
+      span = document.createElement("span");
+      span.className = "reason";
+      td.appendChild(span);
+    }
+    if (span.textContent !== reason) { span.textContent = reason; }
+    var det = td.querySelector("details.output");
+    if (!output) { if (det) { det.remove(); } return; }
+    if (!det) {
+      det = document.createElement("details");
+      det.className = "output";
+      var sum = document.createElement("summary");
+      sum.textContent = "output";
+      det.appendChild(sum);
+      det.appendChild(document.createElement("pre"));
+      td.appendChild(det);
+    }
+    var pre = det.querySelector("pre");
+    if (pre.textContent !== output) { pre.textContent = output; }
+  }
+
   function sizeBar() {
     var bar = document.getElementById("summary-bar");
     var total = Math.max(1, Number(bar.dataset.targets));
@@ -132,13 +158,25 @@ document.addEventListener("DOMContentLoaded", function () {
       tr.querySelector("td.name").title = r.arn;
       set(tr, "status", r.status);
       tr.querySelector("td.status").className = "status status-" + r.status;
-      set(tr, "step", r.step);
+      var step = tr.querySelector("td.step");
+      var stepText = r.agent || r.step;
+      if (step.textContent !== stepText) {
+        step.textContent = "";
+        if (r.agent) {
+          var a = document.createElement("span");
+          a.className = "agent-state";
+          a.textContent = r.agent;
+          step.appendChild(a);
+        } else {
+          step.textContent = r.step;
+        }
+      }
       set(tr, "percent", r.percent);
       set(tr, "eta", r.eta);
       set(tr, "started", r.started);
       set(tr, "finished", r.finished);
       if (r.status !== "Deploying") { set(tr, "duration", r.duration); }
-      set(tr, "failure", r.failure || "");
+      renderFailure(tr.querySelector("td.failure"), r.failure || "", r.output || "");
     });
     tick();
     if (v.done) {

@@ -263,8 +263,8 @@ func (s *Store) Prepare(ctx context.Context, jobARN string, rows []fleet.RobotDe
 			if r.Status.Finished() {
 				finished = nowMs
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO job_robots (job_arn, robot_arn, seq, status, prior_status, finished_ms, failure_code, failure_reason)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, jobARN, r.Robot, r.Seq, r.Status, prior, finished, r.FailureCode, r.FailureReason); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO job_robots (job_arn, robot_arn, seq, status, prior_status, step, finished_ms, failure_code, failure_reason)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, jobARN, r.Robot, r.Seq, r.Status, prior, r.Step, finished, r.FailureCode, r.FailureReason); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE robots SET status = $1, last_job_arn = $2, last_job_ms = $3 WHERE arn = $4`,
@@ -404,6 +404,9 @@ func (s *Store) DeleteJobsFinishedBefore(ctx context.Context, ms int64) (int, er
 		if _, err := tx.ExecContext(ctx, `DELETE FROM job_robots WHERE job_arn IN (`+old+`)`, ms); err != nil {
 			return err
 		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM robot_failure_output WHERE job_arn IN (`+old+`)`, ms); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM tags WHERE arn IN (`+old+`)`, ms); err != nil {
 			return err
 		}
@@ -447,6 +450,15 @@ func (s *Store) CurrentAssignment(ctx context.Context, robotARN string) (store.A
 	if row.Status != fleet.RobotDeploying && row.Status != fleet.RobotNoResponse {
 		return store.Assignment{}, store.ErrNotFound
 	}
+	if row.Status == fleet.RobotNoResponse {
+		var gaveUp bool
+		if err := s.readRow(ctx, `SELECT agent_gave_up FROM job_robots WHERE job_arn = $1 AND robot_arn = $2`, lastJob, robotARN).Scan(&gaveUp); err != nil {
+			return store.Assignment{}, notFound(err)
+		}
+		if gaveUp {
+			return store.Assignment{}, store.ErrNotFound
+		}
+	}
 	j, err := s.GetJob(ctx, "", lastJob)
 	if err != nil {
 		return store.Assignment{}, err
@@ -468,7 +480,7 @@ func (s *Store) RecordProgress(ctx context.Context, jobARN, robotARN, step strin
 }
 
 // RecordResult implements store.Agents.
-func (s *Store) RecordResult(ctx context.Context, jobARN, robotARN string, success bool, code, reason string, nowMs int64) (bool, error) {
+func (s *Store) RecordResult(ctx context.Context, jobARN, robotARN string, res store.Result) (bool, error) {
 	abort := false
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		abort = false // a retried transaction starts over
@@ -483,25 +495,48 @@ func (s *Store) RecordResult(ctx context.Context, jobARN, robotARN string, succe
 			return err
 		}
 		from := fleet.RobotStatus(st)
-		to := fleet.RobotFailed
-		if success {
+		to := res.Status
+		switch {
+		case res.Success:
 			to = fleet.RobotInSync
+		case to == "":
+			to = fleet.RobotFailed
+		}
+		if to == fleet.RobotNoResponse && (from == fleet.RobotDeploying || from == fleet.RobotNoResponse) {
+			// The agent gave up at its own deadline: the robot is not sent
+			// this deployment again.
+			if _, err := tx.ExecContext(ctx, `UPDATE job_robots SET agent_gave_up = TRUE WHERE job_arn = $1 AND robot_arn = $2`, jobARN, robotARN); err != nil {
+				return err
+			}
+		}
+		if from == to && to == fleet.RobotNoResponse {
+			// The agent's own deadline after the engine's: the row says
+			// so already; only the robot's evidence is new.
+			return putFailureOutput(ctx, tx, jobARN, robotARN, res.Output)
 		}
 		if !fleet.CanRobot(from, to) {
 			abort = from != to // a repeated report of the same outcome is fine
 			return nil
 		}
-		if _, err := finishRow(ctx, tx, jobARN, robotARN, from, to, code, reason, nowMs); err != nil {
+		if _, err := finishRow(ctx, tx, jobARN, robotARN, from, to, res.Code, res.Reason, res.NowMs); err != nil {
 			return err
 		}
-		if success {
+		switch {
+		case res.Success:
 			_, err = tx.ExecContext(ctx, `UPDATE job_robots SET step = 'Finished', percent_done = NULL, eta_seconds = NULL WHERE job_arn = $1 AND robot_arn = $2`, jobARN, robotARN)
 			if err != nil {
 				return err
 			}
 			_, err = tx.ExecContext(ctx, `UPDATE robots SET deployed_fingerprint = $1 WHERE arn = $2 AND last_job_arn = $3`, fp, robotARN, jobARN)
+			return err
+		case res.Step != "":
+			// The step the robot failed in, even when its last progress
+			// report (coalesced) named an earlier one.
+			if _, err = tx.ExecContext(ctx, `UPDATE job_robots SET step = $1 WHERE job_arn = $2 AND robot_arn = $3`, res.Step, jobARN, robotARN); err != nil {
+				return err
+			}
 		}
-		return err
+		return putFailureOutput(ctx, tx, jobARN, robotARN, res.Output)
 	})
 	return abort, err
 }

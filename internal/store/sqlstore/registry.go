@@ -218,6 +218,9 @@ func (s *Store) DeleteRobot(ctx context.Context, account, arn string) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM agent_presence WHERE robot_arn = $1`, arn); err != nil {
 			return err
 		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM robot_logs WHERE robot_arn = $1`, arn); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM tags WHERE arn = $1`, arn)
 		return err
 	})

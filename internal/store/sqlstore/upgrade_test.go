@@ -18,11 +18,11 @@ import (
 	"github.com/fleetsync/fleetsync/internal/store"
 )
 
-// upgradeCase is an install as 00004 left it, and the grants 00005 must
+// upgradeCase is an install as 00005 left it, and the grants 00006 must
 // give it.
 type upgradeCase struct {
 	name string
-	// rows are inserted into the 00004 schema.
+	// rows are inserted into the 00005 schema.
 	rows []string
 	want []store.BucketGrant
 	// firstRuleSpent: a credential created after the upgrade gets nothing.
@@ -48,7 +48,7 @@ var upgradeCases = []upgradeCase{
 	}, firstRuleSpent: true},
 }
 
-// runUpgrade applies migrations up to 00004 on db, inserts the case's rows,
+// runUpgrade applies migrations up to 00005 on db, inserts the case's rows,
 // then has open apply the rest and checks the grants.
 func runUpgrade(t *testing.T, d dialect, db *sql.DB, c upgradeCase, open func() *Store) {
 	sub, err := fs.Sub(migrations, d.migrationsDir)
@@ -59,7 +59,7 @@ func runUpgrade(t *testing.T, d dialect, db *sql.DB, c upgradeCase, open func() 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.UpTo(t.Context(), 4); err != nil {
+	if _, err := p.UpTo(t.Context(), 5); err != nil {
 		t.Fatal(err)
 	}
 	for _, q := range c.rows {

@@ -97,13 +97,13 @@ func testJobLifecycle(t *testing.T, s store.Store) {
 	if abort {
 		t.Error("progress of a deploying robot answered abort")
 	}
-	abort, err = s.RecordResult(ctx, "arn:job1", fx.robots[0].ARN, true, "", "", 400)
+	abort, err = s.RecordResult(ctx, "arn:job1", fx.robots[0].ARN, store.Result{Success: true, NowMs: 400})
 	must(t, err)
 	if abort {
 		t.Error("result of a deploying robot answered abort")
 	}
 	// A repeated result is idempotent.
-	if abort, err = s.RecordResult(ctx, "arn:job1", fx.robots[0].ARN, true, "", "", 401); err != nil || abort {
+	if abort, err = s.RecordResult(ctx, "arn:job1", fx.robots[0].ARN, store.Result{Success: true, NowMs: 401}); err != nil || abort {
 		t.Errorf("repeated result = %v, %v", abort, err)
 	}
 	// Robot 1 times out, then comes back and finishes: NoResponse → InSync.
@@ -118,7 +118,7 @@ func testJobLifecycle(t *testing.T, s store.Store) {
 	if f.LastDeploymentStatus != fleet.JobSucceeded {
 		t.Errorf("fleet status after finish = %s", f.LastDeploymentStatus)
 	}
-	if _, err := s.RecordResult(ctx, "arn:job1", fx.robots[1].ARN, true, "", "", 700); err != nil {
+	if _, err := s.RecordResult(ctx, "arn:job1", fx.robots[1].ARN, store.Result{Success: true, NowMs: 700}); err != nil {
 		t.Fatal(err)
 	}
 	r1, _ := s.GetRobot(ctx, acct, fx.robots[1].ARN)

@@ -44,9 +44,9 @@ func testReports(t *testing.T, s store.Store) {
 	}
 	must(t, s.Prepare(ctx, "arn:rep", rows, store.JobOutcome{}, 200))
 	must(t, s.Apply(ctx, "arn:rep", store.Step{Start: []string{fx.robots[0].ARN, fx.robots[1].ARN}}, 300))
-	_, err = s.RecordResult(ctx, "arn:rep", fx.robots[0].ARN, true, "", "", 400)
+	_, err = s.RecordResult(ctx, "arn:rep", fx.robots[0].ARN, store.Result{Success: true, NowMs: 400})
 	must(t, err)
-	_, err = s.RecordResult(ctx, "arn:rep", fx.robots[1].ARN, false, "EtagMismatch", "changed", 400)
+	_, err = s.RecordResult(ctx, "arn:rep", fx.robots[1].ARN, store.Result{Code: "EtagMismatch", Reason: "changed", NowMs: 400})
 	must(t, err)
 	must(t, s.Apply(ctx, "arn:rep", store.Step{Finish: store.JobOutcome{Status: fleet.JobFailed, Code: "FailureThresholdBreached"}}, 500))
 
@@ -110,7 +110,7 @@ func testReports(t *testing.T, s store.Store) {
 		if !outcome {
 			installed(fx.robots[0].ARN + "@arn:rep2") // deploying: still what it ran
 		}
-		_, err = s.RecordResult(ctx, arn, fx.robots[0].ARN, outcome, "", "", int64(630+100*i))
+		_, err = s.RecordResult(ctx, arn, fx.robots[0].ARN, store.Result{Success: outcome, NowMs: int64(630 + 100*i)})
 		must(t, err)
 		must(t, s.Apply(ctx, arn, store.Step{Finish: store.JobOutcome{Status: fleet.JobSucceeded}}, int64(640+100*i)))
 		installed(fx.robots[0].ARN + "@arn:rep2")

@@ -41,6 +41,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AgentIDsPerAccount", testAgentIDsPerAccount},
 		{"Sessions", testSessions},
 		{"BucketGrants", testBucketGrants},
+		{"FailureEvidence", testFailureEvidence},
+		{"RobotLogs", testRobotLogs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })

@@ -1,0 +1,131 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/fleetsync/fleetsync/internal/fleet"
+	"github.com/fleetsync/fleetsync/internal/store"
+)
+
+// EvidenceStore is what the operator's view of failures and robot logs
+// reads and writes; the methods are those of store.Evidence, store.Jobs and
+// store.Robots, documented there.
+type EvidenceStore interface {
+	GetJob(ctx context.Context, account, arn string) (fleet.Job, error)
+	JobRobots(ctx context.Context, jobARN string) ([]fleet.RobotDeployment, error)
+	GetRobot(ctx context.Context, account, arn string) (fleet.Robot, error)
+	FailureOutputs(ctx context.Context, jobARN string) (map[string]string, error)
+	RequestRobotLog(ctx context.Context, robotARN string, maxBytes int, nowMs, minGapMs int64) error
+	GetRobotLog(ctx context.Context, robotARN string) (store.RobotLog, error)
+}
+
+// RobotLog is a robot's application log tail taken on an operator's
+// request (store.RobotLog, named here for the wire layer and the console).
+type RobotLog = store.RobotLog
+
+// Log request bounds (operators ask in KiB).
+const (
+	// MaxRobotLogKB is the largest log tail an operator may ask for.
+	MaxRobotLogKB = MaxRobotLog >> 10
+	// DefaultRobotLogKB is what a request that names no size gets.
+	DefaultRobotLogKB = 16
+	// RobotLogGap is the least time between two log requests for a robot.
+	RobotLogGap = 5 * time.Second
+)
+
+// Evidence answers an operator who cannot reach a robot: why each robot of
+// a job failed, with its output, and the robot's application log on
+// demand.
+type Evidence struct {
+	Store EvidenceStore
+	// Wake ends the robot's long poll so it sees a log request at once.
+	Wake Waker
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (e *Evidence) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
+
+// RobotFailure is one robot's row of a job with the output its agent sent.
+type RobotFailure struct {
+	fleet.RobotDeployment
+	Output string
+}
+
+// JobFailures returns every robot row of the caller's job that did not
+// succeed, with its failure output ("" when the robot sent none).
+func (e *Evidence) JobFailures(ctx context.Context, account, jobARN string) (fleet.Job, []RobotFailure, error) {
+	j, err := e.Store.GetJob(ctx, account, jobARN)
+	if errors.Is(err, store.ErrNotFound) {
+		return j, nil, fleet.Errorf(fleet.NotFound, "deployment job %s not found", jobARN)
+	} else if err != nil {
+		return j, nil, err
+	}
+	rows, err := e.Store.JobRobots(ctx, jobARN)
+	if err != nil {
+		return j, nil, err
+	}
+	outs, err := e.Store.FailureOutputs(ctx, jobARN)
+	if err != nil {
+		return j, nil, err
+	}
+	out := []RobotFailure{}
+	for _, r := range rows {
+		if r.Status == fleet.RobotFailed || r.Status == fleet.RobotNoResponse {
+			out = append(out, RobotFailure{RobotDeployment: r, Output: outs[r.Robot]})
+		}
+	}
+	return j, out, nil
+}
+
+// RequestLog asks the caller's robot for the last kb KiB of its
+// application log (DefaultRobotLogKB when kb is 0); its agent answers on
+// its next poll. Requests closer than RobotLogGap are Throttled.
+func (e *Evidence) RequestLog(ctx context.Context, account, robotARN string, kb int) (RobotLog, error) {
+	if kb == 0 {
+		kb = DefaultRobotLogKB
+	}
+	if kb < 1 || kb > MaxRobotLogKB {
+		return store.RobotLog{}, fleet.Errorf(fleet.Invalid, "kb: must be between 1 and %d", MaxRobotLogKB)
+	}
+	if _, err := e.robot(ctx, account, robotARN); err != nil {
+		return store.RobotLog{}, err
+	}
+	now := e.now().UnixMilli()
+	err := e.Store.RequestRobotLog(ctx, robotARN, kb<<10, now, RobotLogGap.Milliseconds())
+	if errors.Is(err, store.ErrConflict) {
+		return store.RobotLog{}, fleet.Errorf(fleet.Throttled, "a log of robot %s was requested less than %v ago", robotARN, RobotLogGap)
+	} else if err != nil {
+		return store.RobotLog{}, err
+	}
+	orNop(e.Wake).WakeRobot(robotARN)
+	return store.RobotLog{Robot: robotARN, RequestedMs: now, MaxBytes: kb << 10}, nil
+}
+
+// RobotLog returns the caller's robot's latest log request and its answer
+// (TakenMs 0 while the agent has not answered); NotFound when none was made.
+func (e *Evidence) RobotLog(ctx context.Context, account, robotARN string) (store.RobotLog, error) {
+	if _, err := e.robot(ctx, account, robotARN); err != nil {
+		return store.RobotLog{}, err
+	}
+	l, err := e.Store.GetRobotLog(ctx, robotARN)
+	if errors.Is(err, store.ErrNotFound) {
+		return l, fleet.Errorf(fleet.NotFound, "no log of robot %s was requested", robotARN)
+	}
+	return l, err
+}
+
+func (e *Evidence) robot(ctx context.Context, account, arn string) (fleet.Robot, error) {
+	r, err := e.Store.GetRobot(ctx, account, arn)
+	if errors.Is(err, store.ErrNotFound) {
+		return r, fleet.Errorf(fleet.NotFound, "robot %s not found", arn)
+	}
+	return r, err
+}
