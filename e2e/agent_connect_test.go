@@ -21,7 +21,10 @@ import (
 // brings it InSync within seconds, the agent logs once that it was
 // accepted, and its status shows no stale error.
 func TestSyncLateRobotAgentStartedFirst(t *testing.T) {
-	s := startEngine(t)
+	// A poll interval whose silence limit (3 intervals) is above the
+	// waiting agent's 1–2 s retry: the robot is not declared silent in the
+	// instant between its creation and its agent's next ask.
+	s := startEngine(t, "--agent-poll-interval", "2s")
 	f := newAgentFleet(t, s, "General")
 	f.addAgent("first", s.URL, nil)
 	v1 := f.version(tarGz(t, map[string]bundleFile{"app/run.sh": {appScript("v1"), 0o755}}))

@@ -244,13 +244,15 @@ func (f *rosFixture) build(t *testing.T) error {
 	return nil
 }
 
-// freePort returns a TCP port free at the moment, for a test's ROS master.
+// freePort returns a TCP port free at the moment (testenv.FreeAddr), for a
+// test's ROS master, which cannot report the port it bound.
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	_, p, err := net.SplitHostPort(testenv.FreeAddr(t))
 	must(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	port, err := strconv.Atoi(p)
+	must(t, err)
+	return port
 }
 
 // rosProc is a process of a test's ROS graph.

@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -55,10 +54,9 @@ func TestREADMEWalkthrough(t *testing.T) {
 	for _, name := range []string{"fleetsyncd", "fleetsync-agent"} {
 		must(t, os.Symlink(testenv.Binary(t, name), filepath.Join(bin, name)))
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	// The README's commands name a fixed port: the script gets a free one.
+	_, port, err := net.SplitHostPort(testenv.FreeAddr(t))
 	must(t, err)
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
 
 	var script strings.Builder
 	// Errors stop the script; the background processes it starts are ended

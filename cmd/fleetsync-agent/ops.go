@@ -25,7 +25,7 @@ func (t *transportFlags) register(flags *flag.FlagSet) {
 	flags.StringVar(&t.caFile, "ca-file", "", "PEM bundle of CA certificates trusted for the server, added to the system roots")
 	flags.BoolVar(&t.caOnly, "ca-only", false, "trust only --ca-file, not the system roots")
 	flags.StringVar(&t.pins, "pin-sha256", "", "comma-separated base64 SHA-256 hashes of public keys (SPKI), one of which the server's verified chain must hold")
-	flags.BoolVar(&t.insecureHTTP, "insecure-http", false, "allow plain http:// to a server that is not on loopback (unencrypted: trusted networks only)")
+	flags.BoolVar(&t.insecureHTTP, "insecure-http", false, "allow plain http:// to a server, or a download URL, that is not on loopback (unencrypted: trusted networks only)")
 	flags.StringVar(&t.logFormat, "log-format", "text", "log format: text or json")
 }
 

@@ -29,10 +29,11 @@
 package authguard
 
 import (
-	"net"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/fleetsync/fleetsync/internal/forwarded"
 )
 
 // Limits are the budgets: Burst failures at once, then one more every Every.
@@ -155,12 +156,7 @@ func sweep(table map[string]*bucket, burst int, every time.Duration, now time.Ti
 	}
 }
 
-// ClientAddr is the address budgets are kept for: the host of RemoteAddr
-// (which a trusted-proxy middleware sets from X-Forwarded-For).
-func ClientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+// ClientAddr is the address budgets are kept for: the client's host as
+// package forwarded gives it (the connection's peer, or the client a
+// trusted proxy named in X-Forwarded-For).
+func ClientAddr(r *http.Request) string { return forwarded.Client(r) }

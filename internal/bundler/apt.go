@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -153,6 +154,10 @@ func stripArch(n string) string {
 	return n
 }
 
+// debName is a Debian package name (Debian policy §5.6.1), with an
+// optional :architecture qualifier.
+var debName = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?$`)
+
 // Resolve returns the packages of the dependencies overlay: names and,
 // unless noRecurse, everything they depend on at run time, minus the
 // excluded packages, Essential ones and those of priority required (which
@@ -162,6 +167,11 @@ func stripArch(n string) string {
 func Resolve(ctx context.Context, names []string, exclude []string, noRecurse bool) ([]Candidate, error) {
 	named := map[string]bool{}
 	for _, n := range names {
+		if !debName.MatchString(n) {
+			// Names reach apt-cache and apt-get as arguments: one starting
+			// with "-" would be taken as an option (package.xml is input).
+			return nil, fmt.Errorf("%q is not a Debian package name (lowercase letters, digits, + - ., optionally :arch)", n)
+		}
 		named[n] = true
 	}
 	excluded := map[string]bool{}

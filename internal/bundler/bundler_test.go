@@ -2,8 +2,10 @@ package bundler
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -130,6 +132,17 @@ func TestUpload(t *testing.T) {
 	for _, bad := range [][2]string{{"apps", "../x"}, {"a/b", "k"}, {"", "k"}, {"apps", "/etc/x"}} {
 		if _, err := Upload(r, store, bad[0], bad[1]); err == nil {
 			t.Errorf("Upload(%q, %q) succeeded", bad[0], bad[1])
+		}
+	}
+}
+
+// TestResolveRefusesOptionLikeNames: a dependency name from package.xml or
+// the command line that is no Debian package name never reaches apt, where
+// "-o…" would be an option.
+func TestResolveRefusesOptionLikeNames(t *testing.T) {
+	for _, n := range []string{"-oDir::Etc=/tmp/evil", "--help", "Python3", "a", "zlib1g dev", ""} {
+		if _, err := Resolve(context.Background(), []string{n}, nil, true); err == nil || !strings.Contains(err.Error(), "not a Debian package name") {
+			t.Errorf("Resolve(%q) = %v, want the name refused", n, err)
 		}
 	}
 }

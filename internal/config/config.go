@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -75,9 +76,7 @@ func Default() Config {
 
 // Register declares the flags on fs, with defaults taken from the environment.
 func (c *Config) Register(fs *flag.FlagSet) {
-	str := func(p *string, name, usage string) {
-		fs.StringVar(p, name, env(name, *p), usage+" (env "+envName(name)+")")
-	}
+	str := func(p *string, name, usage string) { strEnv(fs, p, name, usage) }
 	str(&c.Listen, "listen", "address to serve the API, agent endpoint and console on")
 	str(&c.DataDir, "data-dir", "directory for the SQLite database, bundles and keys")
 	str(&c.Database, "database", "database URL: sqlite:///path/file.db (default <data-dir>/fleetsync.db)")
@@ -86,25 +85,15 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	str(&c.LogLevel, "log-level", "debug, info, warn or error")
 	str(&c.DebugListen, "debug-listen", "address for the pprof debug endpoints (off when empty)")
 	fs.Float64Var(&c.RatePerSecond, "rate-limit", envFloat("rate-limit", c.RatePerSecond), "API requests per second per access key (env FLEETSYNC_RATE_LIMIT)")
-	fs.IntVar(&c.Burst, "rate-burst", int(envFloat("rate-burst", float64(c.Burst))), "API request burst per access key (env FLEETSYNC_RATE_BURST)")
-	dur := func(p *time.Duration, name, usage string) {
-		d := *p
-		if v, ok := os.LookupEnv(envName(name)); ok {
-			if parsed, err := time.ParseDuration(v); err == nil {
-				d = parsed
-			} else {
-				d = -1 // Validate reports it
-			}
-		}
-		fs.DurationVar(p, name, d, usage+" (env "+envName(name)+")")
-	}
+	intEnv(fs, &c.Burst, "rate-burst", "API request burst per access key")
+	dur := func(p *time.Duration, name, usage string) { durEnv(fs, p, name, usage) }
 	dur(&c.AgentPollInterval, "agent-poll-interval", "poll interval suggested to agents")
 	dur(&c.AgentMaxWait, "agent-max-wait", "longest an agent's long poll is held")
 	dur(&c.EngineTick, "engine-tick", "how often the deployment engine revisits active jobs")
 	dur(&c.BundleURLTTL, "bundle-url-ttl", "how long a bundle download URL given to an agent stays valid")
 	dur(&c.JobLeaseTTL, "job-lease-ttl", "how long a replica's lease on a job lasts unrenewed (takeover time after it dies)")
 	dur(&c.DBStatementTimeout, "db-statement-timeout", "PostgreSQL statement timeout")
-	fs.IntVar(&c.DBMaxConns, "db-max-conns", int(envFloat("db-max-conns", float64(c.DBMaxConns))), "PostgreSQL connection pool size (env FLEETSYNC_DB_MAX_CONNS)")
+	intEnv(fs, &c.DBMaxConns, "db-max-conns", "PostgreSQL connection pool size")
 	c.Limits.register(fs)
 	c.registerOps(fs)
 	c.BootstrapKeyID = os.Getenv("FLEETSYNC_BOOTSTRAP_ACCESS_KEY_ID")
@@ -116,6 +105,39 @@ func (c *Config) Register(fs *flag.FlagSet) {
 
 func envName(flagName string) string {
 	return "FLEETSYNC_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// strEnv declares a string flag defaulting from its FLEETSYNC_* variable.
+func strEnv(fs *flag.FlagSet, p *string, name, usage string) {
+	fs.StringVar(p, name, env(name, *p), usage+" (env "+envName(name)+")")
+}
+
+// durEnv declares a duration flag defaulting from the environment; an
+// unparsable variable makes the default -1, which Validate reports.
+func durEnv(fs *flag.FlagSet, p *time.Duration, name, usage string) {
+	d := *p
+	if v, ok := os.LookupEnv(envName(name)); ok {
+		if parsed, err := time.ParseDuration(v); err == nil {
+			d = parsed
+		} else {
+			d = -1
+		}
+	}
+	fs.DurationVar(p, name, d, usage+" (env "+envName(name)+")")
+}
+
+// intEnv declares an int flag defaulting from the environment; an
+// unparsable variable makes the default -1, which Validate reports.
+func intEnv(fs *flag.FlagSet, p *int, name, usage string) {
+	n := *p
+	if v, ok := os.LookupEnv(envName(name)); ok {
+		if parsed, err := strconv.Atoi(v); err == nil {
+			n = parsed
+		} else {
+			n = -1
+		}
+	}
+	fs.IntVar(p, name, n, usage+" (env "+envName(name)+")")
 }
 
 func env(flagName, def string) string {

@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"flag"
-	"os"
 	"time"
 )
 
@@ -45,20 +44,8 @@ func DefaultLimits() Limits {
 }
 
 func (l *Limits) register(fs *flag.FlagSet) {
-	dur := func(p *time.Duration, name, usage string) {
-		d := *p
-		if v, ok := os.LookupEnv(envName(name)); ok {
-			if parsed, err := time.ParseDuration(v); err == nil {
-				d = parsed
-			} else {
-				d = -1 // validate reports it
-			}
-		}
-		fs.DurationVar(p, name, d, usage+" (env "+envName(name)+")")
-	}
-	num := func(p *int, name, usage string) {
-		fs.IntVar(p, name, int(envFloat(name, float64(*p))), usage+" (env "+envName(name)+")")
-	}
+	dur := func(p *time.Duration, name, usage string) { durEnv(fs, p, name, usage) }
+	num := func(p *int, name, usage string) { intEnv(fs, p, name, usage) }
 	dur(&l.ReadHeaderTimeout, "read-header-timeout", "longest a client may take to send its request headers")
 	dur(&l.BodyTimeout, "body-timeout", "longest a client may take to send a request body once its headers are in")
 	dur(&l.IdleTimeout, "idle-timeout", "keep-alive connections idle this long are closed")

@@ -5,8 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"net/netip"
-	"os"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -47,9 +45,7 @@ func DefaultOps() Ops {
 
 // registerOps declares the Ops flags, defaulting from FLEETSYNC_* variables.
 func (c *Config) registerOps(fs *flag.FlagSet) {
-	str := func(p *string, name, usage string) {
-		fs.StringVar(p, name, env(name, *p), usage+" (env "+envName(name)+")")
-	}
+	str := func(p *string, name, usage string) { strEnv(fs, p, name, usage) }
 	str(&c.TLSCert, "tls-cert", "PEM certificate (chain) file: serve HTTPS and HTTP/2 (reloaded when it changes or on SIGHUP)")
 	str(&c.TLSKey, "tls-key", "PEM private key file for --tls-cert")
 	str(&c.TrustedProxies, "trusted-proxies", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For/-Proto headers are trusted (none when empty)")
@@ -62,34 +58,6 @@ func (c *Config) registerOps(fs *flag.FlagSet) {
 	intEnv(fs, &c.MaxRobotsPerFleet, "max-robots-per-fleet", "quota: robots registered to one fleet")
 	intEnv(fs, &c.MaxActiveJobs, "max-active-jobs", "quota: deployment jobs Pending, Preparing or InProgress per account")
 	intEnv(fs, &c.MaxVersionsPerApp, "max-versions-per-app", "quota: versions per robot application")
-}
-
-// durEnv declares a duration flag defaulting from the environment; an
-// unparsable variable makes the default -1, which Validate reports.
-func durEnv(fs *flag.FlagSet, p *time.Duration, name, usage string) {
-	d := *p
-	if v, ok := os.LookupEnv(envName(name)); ok {
-		if parsed, err := time.ParseDuration(v); err == nil {
-			d = parsed
-		} else {
-			d = -1
-		}
-	}
-	fs.DurationVar(p, name, d, usage+" (env "+envName(name)+")")
-}
-
-// intEnv declares an int flag defaulting from the environment; an
-// unparsable variable makes the default -1, which Validate reports.
-func intEnv(fs *flag.FlagSet, p *int, name, usage string) {
-	n := *p
-	if v, ok := os.LookupEnv(envName(name)); ok {
-		if parsed, err := strconv.Atoi(v); err == nil {
-			n = parsed
-		} else {
-			n = -1
-		}
-	}
-	fs.IntVar(p, name, n, usage+" (env "+envName(name)+")")
 }
 
 // ParseTrustedProxies parses a --trusted-proxies list: CIDRs ("10.0.0.0/8")

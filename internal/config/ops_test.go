@@ -79,3 +79,23 @@ func TestParseTrustedProxies(t *testing.T) {
 		t.Fatalf("empty list = %v, %v", p, err)
 	}
 }
+
+// TestIntEnvNotTruncated: every integer setting reads its variable the same
+// way, and a fraction is refused rather than silently cut to an integer.
+func TestIntEnvNotTruncated(t *testing.T) {
+	for _, v := range []struct{ env, flag string }{
+		{"FLEETSYNC_RATE_BURST", "--rate-burst"},
+		{"FLEETSYNC_DB_MAX_CONNS", "--db-max-conns"},
+		{"FLEETSYNC_MAX_CONNS_PER_CLIENT", "--max-conns-per-client"},
+		{"FLEETSYNC_MAX_VERSIONS_PER_APP", "--max-versions-per-app"},
+	} {
+		t.Run(v.env, func(t *testing.T) {
+			t.Setenv(v.env, "2.5")
+			c := Default()
+			c.Register(flag.NewFlagSet("t", flag.ContinueOnError))
+			if err := c.Validate(); err == nil || !strings.Contains(err.Error(), v.flag) {
+				t.Fatalf("%s=2.5: Validate() = %v, want an error naming %s", v.env, err, v.flag)
+			}
+		})
+	}
+}

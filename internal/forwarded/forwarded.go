@@ -50,6 +50,18 @@ func Secure(r *http.Request) bool {
 	return r.TLS != nil
 }
 
+// Client is the request's client address without the port: the peer, or
+// the client a trusted proxy named (Middleware rewrites RemoteAddr). The
+// access log, the authentication warnings and the console's sign-in
+// throttle all key on it.
+func Client(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
 func addrOf(remote string) (netip.Addr, bool) {
 	host, _, err := net.SplitHostPort(remote)
 	if err != nil {

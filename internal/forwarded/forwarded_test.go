@@ -2,6 +2,7 @@ package forwarded
 
 import (
 	"crypto/tls"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -31,10 +32,10 @@ func TestMiddleware(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			var gotAddr string
+			var gotAddr, gotClient string
 			var gotSecure bool
 			h := Middleware(trusted, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				gotAddr, gotSecure = r.RemoteAddr, Secure(r)
+				gotAddr, gotSecure, gotClient = r.RemoteAddr, Secure(r), Client(r)
 			}))
 			r := httptest.NewRequest("GET", "/", nil)
 			r.RemoteAddr = c.remote
@@ -50,6 +51,9 @@ func TestMiddleware(t *testing.T) {
 			h.ServeHTTP(httptest.NewRecorder(), r)
 			if gotAddr != c.wantAddr || gotSecure != c.wantSecure {
 				t.Fatalf("RemoteAddr, Secure = %q, %v; want %q, %v", gotAddr, gotSecure, c.wantAddr, c.wantSecure)
+			}
+			if host, _, _ := net.SplitHostPort(c.wantAddr); gotClient != host {
+				t.Fatalf("Client = %q, want %q", gotClient, host)
 			}
 		})
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/fleetsync/fleetsync/internal/forwarded"
 	"github.com/fleetsync/fleetsync/internal/proto"
 )
 
@@ -34,7 +35,7 @@ func accessLog(log *slog.Logger, versions *agentVersions, next http.Handler) htt
 		next.ServeHTTP(rec, r)
 		lat := time.Since(start)
 		attrs := []any{"kind", kind, "operation", op, "status", rec.status, "latency_ms", float64(lat.Microseconds()) / 1000,
-			"client", clientHost(r.RemoteAddr)}
+			"client", forwarded.Client(r)}
 		if kind == "api" {
 			if id := rec.Header().Get("x-amzn-RequestId"); id != "" {
 				attrs = append(attrs, "request_id", id)
@@ -58,7 +59,7 @@ func accessLog(log *slog.Logger, versions *agentVersions, next http.Handler) htt
 		}
 		log.Info("request", attrs...)
 		if refusedAuth(kind, rec) {
-			warn := []any{"kind", kind, "operation", op, "client", clientHost(r.RemoteAddr), "reason", rec.reason()}
+			warn := []any{"kind", kind, "operation", op, "client", forwarded.Client(r), "reason", rec.reason()}
 			if kind == "api" {
 				warn = append(warn, "error", rec.Header().Get("x-amzn-ErrorType"), "access_key_id", accessKeyID(r))
 			} else {
@@ -91,8 +92,12 @@ func classify(r *http.Request) (kind, op string) {
 		return "", ""
 	case strings.HasPrefix(p, proto.PathBundle):
 		return "agent", "bundle" // the rest of the path is a capability: never logged
+	case p == proto.PathPoll:
+		return "agent", "poll"
+	case p == proto.PathReport:
+		return "agent", "report"
 	case strings.HasPrefix(p, "/agent/"):
-		return "agent", strings.TrimPrefix(p, "/agent/v1/")
+		return "agent", "unknown" // a stranger's path is not echoed into the log
 	case strings.HasPrefix(p, "/tags/"):
 		switch r.Method {
 		case http.MethodPost:
@@ -102,7 +107,11 @@ func classify(r *http.Request) (kind, op string) {
 		}
 		return "api", "ListTagsForResource"
 	case strings.HasPrefix(p, "/fleetsync/"):
-		return "api", "fleetsync:" + firstSegments(strings.TrimPrefix(p, "/fleetsync/"), 2)
+		seg := firstSegments(strings.TrimPrefix(p, "/fleetsync/"), 2)
+		if len(seg) > 64 || !isIdent(strings.ReplaceAll(seg, "/", "")) {
+			return "api", "fleetsync:unknown"
+		}
+		return "api", "fleetsync:" + seg
 	}
 	name := strings.TrimPrefix(p, "/")
 	if name == "" || strings.Contains(name, "/") || len(name) > 64 || !isIdent(name) {
@@ -168,13 +177,6 @@ func agentVersion(r *http.Request) string {
 		return v
 	}
 	return ""
-}
-
-func clientHost(remote string) string {
-	if host, _, err := net.SplitHostPort(remote); err == nil {
-		return host
-	}
-	return remote
 }
 
 // recorder notes the status and keeps the start of an error body (the

@@ -31,7 +31,9 @@ type TLSOptions struct {
 	// verification. Pin the CA's or an intermediate's key to survive leaf
 	// renewals; give two pins (current and next) to rotate it.
 	PinSHA256 []string
-	// InsecureHTTP allows plain http:// to a server that is not on loopback.
+	// InsecureHTTP allows plain http:// to a host that is not on loopback:
+	// the server, and the download URLs it hands out (NewTransport refuses
+	// them otherwise).
 	InsecureHTTP bool
 }
 
@@ -105,10 +107,35 @@ func NewTransport(o TLSOptions) (*http.Transport, error) {
 			return errPinMismatch
 		}
 	}
-	return &http.Transport{
+	tr := &http.Transport{
 		Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true, TLSClientConfig: conf,
 		MaxIdleConnsPerHost: 4, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second,
-	}, nil
+	}
+	if !o.InsecureHTTP {
+		// CheckServerURL vets --server only; the bundle and condition URLs
+		// come from the server (a fleetsyncd behind a TLS proxy it does not
+		// trust hands out http:// ones) and must not move the company's code
+		// over plain HTTP either.
+		tr.RegisterProtocol("http", plainHTTPGuard{})
+	}
+	return tr, nil
+}
+
+// ErrPlainHTTP is matched (errors.Is) by the error of a request the
+// transport refused to send over plain http:// to a host off loopback:
+// retrying cannot help.
+var ErrPlainHTTP = errors.New("refusing plain http://")
+
+// plainHTTPGuard is the transport's handler of http:// requests: it lets the
+// transport send those to loopback (ErrSkipAltProtocol) and refuses the rest.
+type plainHTTPGuard struct{}
+
+func (plainHTTPGuard) RoundTrip(r *http.Request) (*http.Response, error) {
+	if isLoopback(r.URL.Hostname()) {
+		return nil, http.ErrSkipAltProtocol
+	}
+	return nil, fmt.Errorf("%w to %s: the server handed out a URL that is not https:// "+
+		"(behind a TLS proxy, start fleetsyncd with --trusted-proxies naming it) and --insecure-http is not set", ErrPlainHTTP, r.URL.Host)
 }
 
 var errPinMismatch = errors.New("no certificate of the server's chain has a public key matching --pin-sha256")

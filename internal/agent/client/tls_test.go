@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/pem"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestCheckServerURL(t *testing.T) {
@@ -117,4 +119,40 @@ func TestTransportOptionErrors(t *testing.T) {
 	if _, err := NewTransport(TLSOptions{PinSHA256: []string{strings.Repeat("ab", 32)}}); err != nil {
 		t.Errorf("hex pin refused: %v", err)
 	}
+}
+
+// TestTransportRefusesPlainHTTPOffLoopback: the URLs the server hands out
+// (bundles, condition files) get the --server rule too: plain http:// only
+// to loopback unless InsecureHTTP. The refusal comes before any dial.
+func TestTransportRefusesPlainHTTPOffLoopback(t *testing.T) {
+	local := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	t.Cleanup(local.Close)
+	if err := get(t, TLSOptions{}, local.URL); err != nil {
+		t.Fatalf("plain http to loopback refused: %v", err)
+	}
+	// 192.0.2.0/24 is TEST-NET-1: nothing answers there.
+	const remote = "http://192.0.2.1:9/agent/v1/bundle/x"
+	err := getWithin(t, TLSOptions{}, remote)
+	if !errors.Is(err, ErrPlainHTTP) || !strings.Contains(err.Error(), "--insecure-http") {
+		t.Fatalf("plain http to %s: %v, want the refusal naming --insecure-http", remote, err)
+	}
+	if err := getWithin(t, TLSOptions{InsecureHTTP: true}, remote); err == nil || errors.Is(err, ErrPlainHTTP) {
+		t.Fatalf("with InsecureHTTP the request must be attempted (and fail to connect): %v", err)
+	}
+}
+
+func getWithin(t *testing.T, o TLSOptions, url string) error {
+	t.Helper()
+	tr, err := NewTransport(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err == nil {
+		resp.Body.Close()
+	}
+	return err
 }

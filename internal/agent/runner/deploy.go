@@ -296,6 +296,9 @@ func (a *Agent) fetch(ctx context.Context, obj proto.Object, f *os.File, progres
 		if he, ok := errors.AsType[*client.HTTPError](err); ok && he.Status/100 == 4 && he.Status != 408 && he.Status != 429 {
 			return err
 		}
+		if errors.Is(err, client.ErrPlainHTTP) {
+			return err // a URL this agent will not fetch: no retry changes it
+		}
 		a.log.Warn("download interrupted; resuming", "attempt", attempt+1, "error", err)
 		a.sleep(ctx, client.BackoffWith(a.cfg.RetryBase, 30*time.Second, attempt))
 	}

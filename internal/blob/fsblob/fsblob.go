@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/fleetsync/fleetsync/internal/blob"
 	"io"
 	"io/fs"
 	"os"
@@ -18,6 +17,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/fleetsync/fleetsync/internal/blob"
 )
 
 // FileStore is a blob.Store on a local directory tree.
@@ -99,6 +100,7 @@ type NotRegularError struct {
 	Mode        fs.FileMode
 }
 
+// Error names the object and what it is instead of a regular file.
 func (e *NotRegularError) Error() string {
 	kind := "not a regular file"
 	switch {
