@@ -29,7 +29,10 @@ import (
 
 func TestAgentCannotBeClaimedByAnotherAccount(t *testing.T) {
 	t.Parallel()
-	s := startEngine(t)
+	// The agent runs before its robot exists: a silence limit (3 poll
+	// intervals) above the waiting agent's 1–2 s retry, so the robot is not
+	// declared silent between its creation and its agent's next ask.
+	s := startEngine(t, "--agent-poll-interval", "2s")
 	keyB, secretB := newAccount(t, s, accountB)
 	b := quiet(s.ClientFor(keyB, secretB))
 	bucketsCmd(t, s, "grant", "--account", accountB, "b-apps")
@@ -103,7 +106,8 @@ func TestAgentCannotBeClaimedByAnotherAccount(t *testing.T) {
 
 func TestAgentStateDirFromBeforeBoundIDs(t *testing.T) {
 	t.Parallel()
-	s := startEngine(t)
+	s := startEngine(t, "--agent-poll-interval", "2s") // as above: agents wait for their robots
+
 	f := newAgentFleet(t, s, "General")
 	// A state dir as the agent wrote it before bound ids: a key, no account.
 	old := newAgent(t, s.URL)
