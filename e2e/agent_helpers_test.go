@@ -274,6 +274,7 @@ type deployOpts struct {
 	timeout    int64
 	condition  *robomaker.S3Object
 	env        map[string]string
+	tags       map[string]string // the job's, beside release=r<version>
 }
 
 // deploy creates a deployment job of version to the fleet.
@@ -294,13 +295,17 @@ func (f *agentFleet) deploy(version string, o deployOpts) string {
 	if o.post != "" {
 		lc.PostLaunchFile = aws.String(o.post)
 	}
+	tags := map[string]*string{"release": aws.String("r" + version)}
+	for k, v := range o.tags {
+		tags[k] = aws.String(v)
+	}
 	cfg := &robomaker.DeploymentConfig{ConcurrentDeploymentPercentage: aws.Int64(100),
 		FailureThresholdPercentage: aws.Int64(100), DownloadConditionFile: o.condition}
 	if o.timeout > 0 {
 		cfg.RobotDeploymentTimeoutInSeconds = aws.Int64(o.timeout)
 	}
 	out, err := f.c.CreateDeploymentJob(&robomaker.CreateDeploymentJobInput{
-		Fleet: aws.String(f.fleet), Tags: map[string]*string{"release": aws.String("r" + version)},
+		Fleet: aws.String(f.fleet), Tags: tags,
 		DeploymentApplicationConfigs: []*robomaker.DeploymentApplicationConfig{{
 			Application: aws.String(f.app), ApplicationVersion: aws.String(version), LaunchConfig: lc}},
 		DeploymentConfig: cfg,

@@ -7,6 +7,11 @@
 //
 //	go build -o bin/ ./cmd/... && bin/fleetsync-bench --robots 1000 --late 100
 //	bin/fleetsync-bench --robots 1000 --database postgres://… --replicas 2
+//
+// Other modes (--mode) measure one figure each, see modes.go: idle (N agents
+// long-polling: heap, RSS, goroutines and CPU per agent), sidebyside (agent
+// requests against a bare net/http JSON handler, same load generator, same
+// run, ratio printed) and create (robot creation rate as the account grows).
 package main
 
 import (
@@ -40,7 +45,17 @@ func main() {
 	server := flag.String("fleetsyncd", "", "fleetsyncd binary (default: next to this one)")
 	database := flag.String("database", "", "--database for fleetsyncd (default SQLite in a temp dir)")
 	replicas := flag.Int("replicas", 1, "fleetsyncd replicas (PostgreSQL only); API calls and robots are spread over them")
+	mode := flag.String("mode", "rollout", "what to measure: rollout, idle, sidebyside, create (see modes.go)")
+	registerModeFlags()
 	flag.Parse()
+	setupDebugListen(*replicas)
+	if *mode != "rollout" || modeOpts.bareListen != "" {
+		if err := runMode(*mode, *robots, *server); err != nil {
+			fmt.Fprintln(os.Stderr, "fleetsync-bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *late == 0 {
 		*late = *robots / 10
 	}
@@ -69,6 +84,7 @@ func startReplica(bin, dataDir, bundles, database string) (*replica, error) {
 	if d := os.Getenv("FLEETSYNC_BENCH_DEBUG_LISTEN"); d != "" {
 		args = append(args, "--debug-listen", d)
 	}
+	args = append(args, extraServerArgs...)
 	p, err := testenv.Launch(testenv.LaunchOptions{Binary: bin, Args: args, Stderr: os.Stderr,
 		Env: append(os.Environ(), "FLEETSYNC_BOOTSTRAP_ACCESS_KEY_ID="+keyID, "FLEETSYNC_BOOTSTRAP_SECRET_ACCESS_KEY="+secret)})
 	if err != nil {
@@ -128,8 +144,12 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 			return err
 		}
 		defer os.RemoveAll(dir)
-		if err := os.WriteFile(filepath.Join(dir, "master.key"), key, 0o600); err != nil {
-			return err
+		// On SQLite fleetsyncd makes its own key (a data directory with a
+		// key and no database is one whose database was lost, and refused).
+		if database != "" {
+			if err := os.WriteFile(filepath.Join(dir, "master.key"), key, 0o600); err != nil {
+				return err
+			}
 		}
 		r, err := startReplica(bin, dir, bundles, database)
 		if err != nil {
@@ -198,6 +218,7 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 	defer first()
 	fmt.Printf("setup: %d robots created and registered in %.1fs\n", nRobots, time.Since(start).Seconds())
 	time.Sleep(time.Second) // let every robot's first long poll arrive
+	waitPolling(reps[0].cmd.Process.Pid, nRobots)
 
 	measure := func(label string, call func() (string, error), n int) error {
 		pids := make([]int, len(reps))
@@ -249,6 +270,7 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 			label, n, took.Seconds(), cpu, cpu*1000/float64(n), p(0.5).Round(time.Microsecond), p(0.99).Round(time.Microsecond), len(lat), rss)
 		return nil
 	}
+	stopProfile := startCPUProfile()
 	err = measure("CreateDeploymentJob", func() (string, error) {
 		out, err := c.CreateDeploymentJob(&robomaker.CreateDeploymentJobInput{Fleet: f.Arn,
 			DeploymentApplicationConfigs: []*robomaker.DeploymentApplicationConfig{{Application: app.Arn, ApplicationVersion: aws.String("1"),
@@ -256,6 +278,7 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 			DeploymentConfig: &robomaker.DeploymentConfig{ConcurrentDeploymentPercentage: aws.Int64(int64(concurrent))}})
 		return aws.StringValue(out.Arn), err
 	}, nRobots)
+	stopProfile()
 	if err != nil {
 		return err
 	}

@@ -91,7 +91,8 @@ func run(agents int, size int64, rounds int, stores []string, bin, gwBin string)
 	}
 	fmt.Printf("bundle: %d MB, %d agents at once (%d MB in all)\n", size/1_000_000, agents, int64(agents)*size/1_000_000)
 
-	fmt.Printf("%-12s %9s %9s %9s %9s %9s %12s %12s\n", "store", "MB/s", "raw", "ratio", "raw+sha", "ratio", "RSS MB", "RSS growth")
+	fmt.Printf("load average %s\n", loadAvg())
+	fmt.Printf("%-12s %9s %9s %9s %9s %9s %12s %12s %14s\n", "store", "MB/s", "raw", "ratio", "raw+sha", "ratio", "RSS MB", "RSS growth", "CPU ms/100MB")
 	for _, store := range stores {
 		// The baselines are measured right before each store, so the load
 		// of a shared machine weighs on both alike; with several rounds
@@ -115,11 +116,14 @@ func run(agents int, size int64, rounds int, stores []string, bin, gwBin string)
 			if m.mbps > best.mbps {
 				best.mbps = m.mbps
 			}
+			if best.cpuPer100MB == 0 || m.cpuPer100MB < best.cpuPer100MB {
+				best.cpuPer100MB = m.cpuPer100MB
+			}
 			best.rssBefore = max(best.rssBefore, m.rssBefore)
 			best.growth = max(best.growth, m.peak-m.rssBefore)
 		}
-		fmt.Printf("%-12s %9.0f %9.0f %9.2f %9.0f %9.2f %12.1f %12.1f\n", store, best.mbps, raw, best.mbps/raw, rawSHA, best.mbps/rawSHA,
-			best.rssBefore, best.growth)
+		fmt.Printf("%-12s %9.0f %9.0f %9.2f %9.0f %9.2f %12.1f %12.1f %14.1f\n", store, best.mbps, raw, best.mbps/raw, rawSHA, best.mbps/rawSHA,
+			best.rssBefore, best.growth, best.cpuPer100MB)
 	}
 	return nil
 }
@@ -207,6 +211,10 @@ type result struct {
 	// rssBefore is fleetsyncd's RSS as the downloads start, peak its peak
 	// RSS during them, growth the difference (MiB).
 	rssBefore, peak, growth float64
+	// cpuPer100MB is fleetsyncd's CPU time (user+system, ms) per 100 MB
+	// delivered: what the serving path costs, less swayed by a loaded
+	// machine than throughput.
+	cpuPer100MB float64
 }
 
 // measure runs one store: fleetsyncd (and versitygw), an application version
@@ -323,6 +331,7 @@ func measure(store, bin, gwBin, work, src string, size int64, n int) (result, er
 		return result{}, fmt.Errorf("reset peak RSS: %w", err)
 	}
 	res := result{rssBefore: procMiB(pid, "VmRSS")}
+	cpu0 := procCPU(pid)
 	start := time.Now()
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -343,6 +352,7 @@ func measure(store, bin, gwBin, work, src string, size int64, n int) (result, er
 		return result{}, err
 	}
 	res.peak = procMiB(pid, "VmHWM")
+	res.cpuPer100MB = (procCPU(pid) - cpu0) * 1000 / (float64(int64(n)*size) / 1e8)
 	res.mbps = float64(int64(n)*size) / 1e6 / elapsed.Seconds()
 	tr.CloseIdleConnections()
 	return res, nil
@@ -409,4 +419,24 @@ func procMiB(pid int, field string) float64 {
 		}
 	}
 	return 0
+}
+
+// procCPU reads a process's user+system CPU seconds from /proc.
+func procCPU(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
 }

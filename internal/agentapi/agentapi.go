@@ -5,8 +5,8 @@
 // It is transport only: each request is authenticated (auth.go), decoded,
 // handed to the domain's deploy.Robots, and its answer encoded
 // (handlers.go). Besides that it owns the long-poll wake-ups (hub.go), the
-// replay protection (nonces.go) and the bundle download URLs and stream
-// (download.go).
+// replay protection (nonces.go), the session credentials (session.go) and
+// the bundle download URLs and stream (download.go).
 package agentapi
 
 import (
@@ -35,10 +35,15 @@ type Config struct {
 	// Bundles.
 	Presign blob.Presigner
 	Hub     *Hub
-	// Nonces refuses replayed requests; nil keeps them in this process,
-	// which is enough for one replica (SQLite). Replicas sharing a
-	// database use StoreNonces.
+	// Nonces refuses replayed requests; nil keeps each agent's window in
+	// this process, which is enough for one replica (SQLite). Replicas
+	// sharing a database use StoreNonces.
 	Nonces Nonces
+	// RatePerSecond and Burst bound each robot's requests (a token bucket
+	// per robot, in this process); over it a request is answered 429
+	// Throttling with Retry-After. RatePerSecond 0 sets no limit.
+	RatePerSecond float64
+	Burst         int
 	// URLKey signs bundle download URLs.
 	URLKey []byte
 	// URLTTL is how long a download URL stays valid.
@@ -47,8 +52,11 @@ type Config struct {
 	PollInterval time.Duration
 	// MaxWait caps a long poll (30 s).
 	MaxWait time.Duration
-	Log     *slog.Logger
-	Now     func() time.Time
+	// IdleWait caps the longer wait of an idle robot's poll that offers
+	// proto.PollRequest.IdleWaitSeconds; 0 means DefaultIdleWait.
+	IdleWait time.Duration
+	Log      *slog.Logger
+	Now      func() time.Time
 	// Guard bounds failed signature checks per client address and agent
 	// id (shared with the API and the console); nil: one of the endpoint's
 	// own with the default limits.
@@ -57,8 +65,10 @@ type Config struct {
 
 // API serves /agent/v1/.
 type API struct {
-	cfg Config
-	mux *http.ServeMux
+	cfg      Config
+	mux      *http.ServeMux
+	sessions sessions
+	rates    rates
 }
 
 // New builds the agent endpoint.
@@ -66,8 +76,11 @@ func New(cfg Config) *API {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.IdleWait <= 0 {
+		cfg.IdleWait = DefaultIdleWait
+	}
 	if cfg.Nonces == nil {
-		cfg.Nonces = &nonceCache{seen: map[string]int64{}}
+		cfg.Nonces = &nonceCache{}
 	}
 	if cfg.Guard == nil {
 		cfg.Guard = authguard.New(authguard.DefaultLimits(), cfg.Now)
@@ -75,10 +88,18 @@ func New(cfg Config) *API {
 	a := &API{cfg: cfg, mux: http.NewServeMux()}
 	a.mux.HandleFunc("POST "+proto.PathPoll, a.poll)
 	a.mux.HandleFunc("POST "+proto.PathReport, a.report)
+	a.mux.HandleFunc("POST "+proto.PathSession, a.openSession)
 	a.mux.HandleFunc("GET "+proto.PathBundle+"{token}", a.bundle)
 	a.mux.HandleFunc("POST "+proto.PathLog, a.log)
 	return a
 }
+
+// DefaultIdleWait is how long an idle robot's poll is held at most: minutes,
+// so that an idle fleet costs a few requests per robot per quarter hour,
+// under the idle timeouts of NAT gateways (AWS's is 350 s); the connection
+// is kept open by TCP keepalives (Go's listeners send them every 15 s) and
+// HTTP/2 multiplexes the polls of many agents on one connection.
+const DefaultIdleWait = 4 * time.Minute
 
 // ServeHTTP implements http.Handler.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }

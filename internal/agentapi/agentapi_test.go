@@ -42,11 +42,14 @@ type endpoint struct {
 	reg    *registry.Service
 	jobs   *deploy.Service
 	engine *deploy.Engine
+	api    *agentapi.API
+	hub    *agentapi.Hub
 	ev     *deploy.Evidence
 	bundle []byte
 }
 
-func newEndpoint(t testing.TB) *endpoint {
+// newEndpoint builds the endpoint; opts change its configuration.
+func newEndpoint(t testing.TB, opts ...func(*agentapi.Config)) *endpoint {
 	ctx := t.Context()
 	dir := t.TempDir()
 	log := slog.New(slog.DiscardHandler)
@@ -70,9 +73,13 @@ func newEndpoint(t testing.TB) *endpoint {
 	hub.Engine = e.engine
 	e.ev = &deploy.Evidence{Store: st, Wake: hub}
 	robots := &deploy.Robots{Store: st, Bundles: granted, Presence: &deploy.Presence{}, Wake: hub, Log: log}
-	api := agentapi.New(agentapi.Config{Robots: robots, Bundles: granted, Hub: hub, URLKey: []byte("test-url-key"),
-		URLTTL: time.Minute, PollInterval: 5 * time.Second, MaxWait: 30 * time.Second, Log: log})
-	e.srv = httptest.NewServer(api)
+	cfg := agentapi.Config{Robots: robots, Bundles: granted, Hub: hub, URLKey: []byte("test-url-key"),
+		URLTTL: time.Minute, PollInterval: 5 * time.Second, MaxWait: 30 * time.Second, Log: log}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	e.api, e.hub = agentapi.New(cfg), hub
+	e.srv = httptest.NewServer(e.api)
 	t.Cleanup(e.srv.Close)
 	return e
 }

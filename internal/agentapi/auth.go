@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 
 	"github.com/fleetsync/fleetsync/internal/authguard"
 	"github.com/fleetsync/fleetsync/internal/fleet"
@@ -15,36 +16,51 @@ import (
 type refusal struct {
 	status        int
 	code, message string
+	// retryAfter, if positive, is sent as Retry-After (seconds).
+	retryAfter int
 }
 
-func (f *refusal) write(w http.ResponseWriter) { writeErr(w, f.status, f.code, f.message) }
+func (f *refusal) write(w http.ResponseWriter) {
+	if f.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(f.retryAfter))
+	}
+	writeErr(w, f.status, f.code, f.message)
+}
 
-var unavailable = &refusal{http.StatusServiceUnavailable, "Unavailable", "try again later"}
+var unavailable = &refusal{http.StatusServiceUnavailable, "Unavailable", "try again later", 0}
 
-// verifyAgent checks an agent request's signature over body, finds the
-// robot it signed as (in the account its id is bound to) and refuses a
-// replayed nonce: the one authentication of every agent request. unknown
-// is the answer for an agent id no robot has; nil says what to run.
+// verifyAgent checks an agent request's session credential or signature
+// over body, finds the robot it signed as (in the account its id is bound
+// to) and refuses a replay: the one authentication of every agent request.
+// unknown is the answer for an agent id no robot has; nil says what to run.
 //
 // An address whose requests for an agent id failed too often is refused
-// at once (429, package authguard). Only signature failures and replays
-// are charged: a well-signed request of an agent no robot has yet proves
-// its key, and is what an agent waiting for its create-robot sends.
+// at once (429, package authguard). Only signature failures are charged:
+// a well-signed request of an agent no robot has yet proves its key, and is
+// what an agent waiting for its create-robot sends; a request the replay
+// window refuses verified too, and is as often an honest agent's request
+// that arrived behind 64 newer ones (a crowd of concurrent polls) as a
+// replay, so charging it would throttle the agent itself; a
+// refused session credential (expired, or opened on another replica) is
+// answered by the agent signing again, and its token and MAC cannot be
+// guessed, so it is not charged either.
 func (a *API) verifyAgent(r *http.Request, body []byte, unknown *refusal) (fleet.Robot, *refusal) {
 	now := a.cfg.Now()
 	addr, claimed := authguard.ClientAddr(r), r.Header.Get(proto.HeaderAgent)
 	if !a.cfg.Guard.Allow(addr, claimed) {
-		return fleet.Robot{}, &refusal{http.StatusTooManyRequests, "Throttled", "too many failed signatures for this agent id from this address; retry later"}
+		return fleet.Robot{}, &refusal{http.StatusTooManyRequests, "Throttled", "too many failed signatures for this agent id from this address; retry later", 0}
 	}
-	ver, err := proto.Verify(r, body, now)
+	ver, err := a.verifyCredential(r, body, now)
 	if err != nil {
-		a.cfg.Guard.Fail(addr, claimed)
-		return fleet.Robot{}, &refusal{http.StatusUnauthorized, "Unauthorized", err.Error()}
+		if !ver.session {
+			a.cfg.Guard.Fail(addr, claimed)
+		}
+		return fleet.Robot{}, &refusal{http.StatusUnauthorized, "Unauthorized", err.Error(), 0}
 	}
-	robot, err := a.cfg.Robots.ByAgent(r.Context(), ver.Account, ver.AgentID)
+	robot, err := a.cfg.Robots.ByAgent(r.Context(), ver.account, ver.agentID)
 	if fleet.CodeOf(err) == fleet.NotFound {
 		if unknown == nil {
-			return fleet.Robot{}, &refusal{http.StatusUnauthorized, proto.CodeUnknownRobot, notEnrolled(ver)}
+			return fleet.Robot{}, &refusal{http.StatusUnauthorized, proto.CodeUnknownRobot, notEnrolled(ver), 0}
 		}
 		return fleet.Robot{}, unknown
 	}
@@ -52,15 +68,21 @@ func (a *API) verifyAgent(r *http.Request, body []byte, unknown *refusal) (fleet
 		a.logFailure(r.Context(), "robot lookup failed", "error", err)
 		return fleet.Robot{}, unavailable
 	}
-	// Nonces are remembered only for known agents, so strangers cannot fill the cache.
-	fresh, err := a.cfg.Nonces.Fresh(r.Context(), ver.AgentID+"/"+ver.Nonce, now.UnixMilli())
+	// Rates and replay windows are kept only for known agents, so strangers
+	// cannot fill them.
+	if ref := a.limit(robot.ARN, now); ref != nil {
+		return fleet.Robot{}, ref
+	}
+	if ver.session {
+		return robot, nil // the session's sequence numbers refused replays
+	}
+	fresh, err := a.cfg.Nonces.Fresh(r.Context(), ver.agentID, ver.nonce, ver.dateMs, now.UnixMilli())
 	if err != nil {
 		a.logFailure(r.Context(), "nonce check failed", "error", err)
 		return fleet.Robot{}, unavailable
 	}
 	if !fresh {
-		a.cfg.Guard.Fail(addr, claimed)
-		return fleet.Robot{}, &refusal{http.StatusUnauthorized, "Unauthorized", "replayed request"}
+		return fleet.Robot{}, &refusal{http.StatusUnauthorized, "Unauthorized", "replayed request (or one older than the agent's last 64 signed requests: sign it again)", 0}
 	}
 	return robot, nil
 }
@@ -68,20 +90,27 @@ func (a *API) verifyAgent(r *http.Request, body []byte, unknown *refusal) (fleet
 // notEnrolled is the answer to a well-signed agent no robot has: it says
 // what to run, since the agent cannot tell otherwise. It tells the agent
 // only about its own id.
-func notEnrolled(ver proto.Verified) string {
-	if ver.Account == "" {
-		return "agent id " + ver.AgentID + " is not bound to an account and no robot enrolled before bound ids has it: " +
+func notEnrolled(ver credential) string {
+	if ver.account == "" {
+		return "agent id " + ver.agentID + " is not bound to an account and no robot enrolled before bound ids has it: " +
 			"on the robot run `fleetsync-agent init --account <12-digit account>` and pass the id it prints to create-robot --greengrass-group-id"
 	}
-	return "no robot of account " + ver.Account + " has this agent id as its greengrassGroupId (create-robot --greengrass-group-id " + ver.AgentID + ")"
+	return "no robot of account " + ver.account + " has this agent id as its greengrassGroupId (create-robot --greengrass-group-id " + ver.agentID + ")"
 }
+
+// maxBody is the largest poll or report body (far above any real one).
+const maxBody = 1 << 20
 
 // authenticate reads and verifies a signed JSON request and decodes it into
 // v. It writes the error answer itself when it returns ok=false.
 func (a *API) authenticate(w http.ResponseWriter, r *http.Request, v any) (fleet.Robot, bool) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil {
 		writeErr(w, http.StatusBadRequest, "BadRequest", "reading the body failed")
+		return fleet.Robot{}, false
+	}
+	if len(body) > maxBody {
+		writeErr(w, http.StatusRequestEntityTooLarge, "RequestTooLarge", "the body is over 1 MiB")
 		return fleet.Robot{}, false
 	}
 	robot, ref := a.verifyAgent(r, body, nil)

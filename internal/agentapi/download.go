@@ -84,7 +84,7 @@ func (a *API) bundle(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusForbidden, "Expired", "this download URL has expired; poll again for a fresh one")
 		return
 	}
-	otherRobot := &refusal{http.StatusForbidden, "Forbidden", "this download URL was issued to another robot"}
+	otherRobot := &refusal{http.StatusForbidden, "Forbidden", "this download URL was issued to another robot", 0}
 	robot, ref := a.verifyAgent(r, nil, otherRobot)
 	if ref == nil && robot.ARN != tok.Robot {
 		ref = otherRobot

@@ -45,7 +45,7 @@ func TestAgentEndpointFailureEvidenceAndLogs(t *testing.T) {
 	}
 	output := strings.Repeat("noise\n", 5000) + "the last line\n"
 	if st := e.call(priv, proto.PathReport, proto.Report{DeploymentJob: j.ARN, Step: proto.StepValidating, Result: proto.ResultFailed,
-		FailureCode: proto.FailurePreLaunchFile, FailureReason: "pre-launch p/pre.sh exited 3:\n" + strings.Repeat("x", 3000),
+		FailureCode: proto.FailurePreLaunchFile, FailureReason: "pre-launch p/pre.sh exited 3:\n" + strings.Repeat("x", 900), // ≤ 1,024: longer is a 400 (hostile_test.go)
 		FailureOutput: output}, nil); st != http.StatusOK {
 		t.Fatalf("failed result: %d", st)
 	}

@@ -2,6 +2,7 @@ package agentapi
 
 import (
 	"context"
+	"math/rand/v2"
 	"net/http"
 	"time"
 
@@ -20,14 +21,54 @@ func (a *API) poll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	ended, release := a.cfg.Hub.hold(robot.ARN)
+	defer release()
+	a.cfg.Robots.Overlays(ctx, robot, req.Overlays)
 	cur := fromProtoCurrent(req.Current)
 	wait := min(time.Duration(req.WaitSeconds)*time.Second, a.cfg.MaxWait)
+	// An idle robot (nothing running) that offers a longer wait is held
+	// for minutes, jittered so that a fleet's polls spread out; it is woken
+	// at once when it gets work, as any long poll.
+	if idle := min(time.Duration(req.IdleWaitSeconds)*time.Second, a.cfg.IdleWait); idle > wait && (cur == nil || cur.Finished || cur.DeploymentJob == "") {
+		wait = max(wait, idle-time.Duration(rand.Int64N(int64(idle/5)+1)))
+	}
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	look := a.cfg.Robots.Poll
+	var curJob string
+	curFinished := false
+	if cur != nil {
+		curJob, curFinished = cur.DeploymentJob, cur.Finished
+	}
+	// A robot known idle with what it runs now, saying nothing new (no
+	// crash loop to log), is answered from memory: no SQL.
+	memo := cur == nil || cur.Restarts == 0
+	stripped := false
 	for {
 		woken := a.cfg.Hub.wait(robot.ARN)
-		work, err := look(ctx, robot, cur)
+		var work deploy.Work
+		var err error
+		if !memo || !a.cfg.Hub.knownIdle(robot.ARN, curJob, curFinished, a.cfg.Now().UnixMilli()) {
+			if stripped {
+				// Looked up again after a hold, so a robot deleted
+				// meanwhile is refused.
+				full, err := a.cfg.Robots.ByAgent(ctx, robot.Account, robot.AgentID)
+				if fleet.CodeOf(err) == fleet.NotFound {
+					writeErr(w, http.StatusUnauthorized, "Unauthorized", "no robot has this agent id as its greengrassGroupId")
+					return
+				}
+				if err != nil {
+					a.logFailure(ctx, "poll failed", "robot", robot.ARN, "error", err)
+					unavailable.write(w)
+					return
+				}
+				robot, stripped = full, false
+			}
+			work, err = look(ctx, robot, cur)
+			if err == nil && work.Assignment == nil && work.Abort == "" && memo {
+				a.cfg.Hub.rememberIdle(robot.ARN, woken, curJob, curFinished, a.cfg.Now().UnixMilli())
+			}
+		}
 		look = a.cfg.Robots.Work // what the robot said is taken in once
 		if err != nil {
 			a.logFailure(ctx, "poll failed", "robot", robot.ARN, "error", err)
@@ -44,10 +85,19 @@ func (a *API) poll(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusOK, resp)
 			return
 		}
+		// While the poll is held only the robot's identity is kept (its
+		// tags and the rest are a kilobyte per waiting robot); the next
+		// look that needs the robot reads it again.
+		robot, stripped = fleet.Robot{ARN: robot.ARN, AgentID: robot.AgentID}, true
 		select {
 		case <-woken:
 		case <-deadline.C:
 			wait = 0
+		case <-ended:
+			// One live poll per robot: a dead connection the robot
+			// already replaced, or a second agent with the same key.
+			writeErr(w, http.StatusConflict, "PollSuperseded", "a newer long poll of this robot ended this one")
+			return
 		case <-ctx.Done():
 			return
 		}
@@ -86,6 +136,7 @@ func (a *API) pollResponse(ctx context.Context, r *http.Request, robotARN string
 		Bundle:         proto.Object{URL: bundleURL, Size: as.Bundle.Size, ETag: as.Bundle.ETag, SHA256: as.Bundle.SHA256},
 		TimeoutSeconds: as.Job.Spec.Config.RobotTimeoutSeconds,
 		Tags:           as.Tags,
+		HealthSeconds:  as.HealthSeconds,
 	}
 	if dc := as.DownloadCondition; dc != nil {
 		u, err := a.downloadURL(ctx, r, robotARN, dc.Object)
@@ -106,9 +157,14 @@ func (a *API) report(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	if rep.Result != "" && rep.Result != proto.ResultSucceeded && rep.Result != proto.ResultFailed {
+		writeErr(w, http.StatusBadRequest, "BadRequest", "1 validation error detected: Value at 'result' failed to satisfy constraint: Member must satisfy enum value set: [Succeeded, Failed]")
+		return
+	}
 	abort, err := a.cfg.Robots.Report(ctx, robot, deploy.Report{
 		DeploymentJob: rep.DeploymentJob, Step: string(rep.Step), PercentDone: rep.PercentDone, ETASeconds: rep.ETASeconds,
 		Done: rep.Result != "", Succeeded: rep.Result == proto.ResultSucceeded, FailureCode: rep.FailureCode, FailureReason: rep.FailureReason,
+		HealthGate:    rep.HealthGate,
 		FailureOutput: rep.FailureOutput,
 	})
 	if fleet.CodeOf(err) == fleet.Invalid {

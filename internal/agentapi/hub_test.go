@@ -49,3 +49,41 @@ func TestHubWakesTheRobotNamedAndTheEngine(t *testing.T) {
 	}
 	(&Hub{}).WakeEngine() // a hub without an engine (tests, tools) ignores it
 }
+
+// TestHubIdleMemo: a robot found idle is answered from memory until it is
+// woken; a wake-up that races the look (between taking the wake-up channel
+// and remembering) is never lost; WakeAll and the TTL forget everything.
+func TestHubIdleMemo(t *testing.T) {
+	var h Hub
+	const r, job = "arn:robot/r", "arn:job/1"
+	woken := h.wait(r)
+	h.rememberIdle(r, woken, job, true, 0)
+	if !h.knownIdle(r, job, true, 1) {
+		t.Fatal("robot not known idle after a look found nothing")
+	}
+	if h.knownIdle(r, job, false, 1) || h.knownIdle(r, "arn:job/2", true, 1) {
+		t.Error("known idle while it says it runs something else")
+	}
+	h.WakeRobot(r)
+	if h.knownIdle(r, job, true, 2) {
+		t.Error("still known idle after a wake-up")
+	}
+	// The race: the look started before a wake-up and remembers after it.
+	woken = h.wait(r)
+	h.WakeRobot(r)
+	h.rememberIdle(r, woken, job, true, 3)
+	if h.knownIdle(r, job, true, 4) {
+		t.Error("a look older than the wake-up was remembered")
+	}
+	woken = h.wait(r)
+	h.rememberIdle(r, woken, job, true, 5)
+	h.WakeAll()
+	if h.knownIdle(r, job, true, 6) {
+		t.Error("known idle after WakeAll")
+	}
+	woken = h.wait(r)
+	h.rememberIdle(r, woken, job, true, 7)
+	if h.knownIdle(r, job, true, 7+idleMemoTTL.Milliseconds()+1) {
+		t.Error("known idle past the memo's TTL")
+	}
+}

@@ -242,6 +242,15 @@ func decodeInput(r *http.Request, body []byte) (map[string]any, error) {
 			in[name] = arn
 		}
 	}
+	if arn := r.PathValue("jobArn"); arn != "" {
+		in["jobArn"] = arn
+	}
+	if arn := r.PathValue("robotArn"); arn != "" {
+		in["robotArn"] = arn
+	}
+	if f := r.URL.Query().Get("fleet"); f != "" && strings.HasPrefix(r.URL.Path, "/fleetsync/") {
+		in["fleet"] = f
+	}
 	if keys, ok := r.URL.Query()["tagKeys"]; ok {
 		list := make([]any, len(keys))
 		for i, k := range keys {

@@ -55,7 +55,5 @@ func toAWSError(err error) (e awsError, internal bool) {
 	case fleet.Unavailable:
 		return awsError{c.aws, c.status, "A dependency of the service is unavailable; retry later."}, true
 	}
-	var fe *fleet.Error
-	errors.As(err, &fe)
-	return awsError{c.aws, c.status, fe.Message}, false
+	return awsError{c.aws, c.status, fleet.Of(err).Message}, false
 }

@@ -23,6 +23,7 @@ const (
 
 func (a *API) routesFleetsync() {
 	a.mux.Handle("GET /fleetsync/v1/fleets/{fleetArn}/drift", a.serve(OpGetFleetDrift, typed(a.fleetDrift)))
+	a.routesControls()
 	a.mux.Handle("GET /fleetsync/v1/jobs/{jobArn}/failures", a.serve(OpGetDeploymentJobFailures, typed(a.jobFailures)))
 	a.mux.Handle("POST /fleetsync/v1/robots/{robotArn}/log", a.serve(OpRequestRobotLog, typed(a.requestRobotLog)))
 	a.mux.Handle("GET /fleetsync/v1/robots/{robotArn}/log", a.serve(OpGetRobotLog, typed(a.robotLog)))
@@ -48,12 +49,20 @@ type fleetDriftOut struct {
 	LatestDeploymentJob    string           `json:"latestDeploymentJob"`
 	LatestDeploymentStatus string           `json:"latestDeploymentStatus"`
 	Robots                 []wireDriftRobot `json:"robots"`
+	// Excluded are robots off the latest deployment that Sync leaves out
+	// (reason Quarantined).
+	Excluded []wireDriftRobot `json:"excluded"`
 }
 
 // toWireDrift is the drift report as the API and the console send it.
 func toWireDrift(d deploy.Drift) fleetDriftOut {
 	out := fleetDriftOut{Fleet: d.Fleet.ARN, FleetName: d.Fleet.Name, LatestDeploymentJob: d.Source.ARN,
-		LatestDeploymentStatus: string(d.Source.Status), Robots: make([]wireDriftRobot, 0, len(d.Robots))}
+		LatestDeploymentStatus: string(d.Source.Status), Robots: make([]wireDriftRobot, 0, len(d.Robots)),
+		Excluded: make([]wireDriftRobot, 0, len(d.Excluded))}
+	for _, x := range d.Excluded {
+		out.Excluded = append(out.Excluded, wireDriftRobot{ARN: x.Robot.ARN, Name: x.Robot.Name, Status: string(x.Robot.Status),
+			Architecture: string(x.Robot.Architecture), Reason: x.Reason, LastDeploymentJob: x.Robot.LastDeploymentJob})
+	}
 	for _, r := range d.Robots {
 		out.Robots = append(out.Robots, wireDriftRobot{ARN: r.Robot.ARN, Name: r.Robot.Name, Status: string(r.Robot.Status),
 			Architecture: string(r.Robot.Architecture), Reason: r.Reason, LastDeploymentJob: r.Robot.LastDeploymentJob})

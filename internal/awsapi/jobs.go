@@ -117,19 +117,26 @@ type createDeploymentJobIn struct {
 }
 
 func (a *API) createDeploymentJob(ctx context.Context, c caller, in *createDeploymentJobIn) (any, error) {
-	var cfg *deploy.ConfigInput
-	if d := in.DeploymentConfig; d != nil {
-		cfg = &deploy.ConfigInput{ConcurrentPercent: d.ConcurrentDeploymentPercentage, FailureThresholdPercent: d.FailureThresholdPercentage,
-			RobotTimeoutSeconds: d.RobotDeploymentTimeoutInSeconds}
-		if f := d.DownloadConditionFile; f != nil {
-			cfg.DownloadCondition = &fleet.S3Path{Bucket: f.Bucket, Key: f.Key, ETag: f.ETag}
-		}
-	}
+	cfg := configInput(in.DeploymentConfig)
 	j, err := a.cfg.Deploy.Create(ctx, c.account, in.ClientRequestToken, in.Fleet, fromWireApps(in.DeploymentApplicationConfigs), cfg, in.Tags)
 	if err != nil {
 		return nil, err
 	}
 	return toWireJob(j, true), nil
+}
+
+// configInput is the deployment config as the caller sent it (nil members
+// take the defaults).
+func configInput(d *wireDeploymentConfig) *deploy.ConfigInput {
+	if d == nil {
+		return nil
+	}
+	cfg := &deploy.ConfigInput{ConcurrentPercent: d.ConcurrentDeploymentPercentage, FailureThresholdPercent: d.FailureThresholdPercentage,
+		RobotTimeoutSeconds: d.RobotDeploymentTimeoutInSeconds}
+	if f := d.DownloadConditionFile; f != nil {
+		cfg.DownloadCondition = &fleet.S3Path{Bucket: f.Bucket, Key: f.Key, ETag: f.ETag}
+	}
+	return cfg
 }
 
 type syncDeploymentJobIn struct {

@@ -50,6 +50,9 @@ type Config struct {
 	RatePerSecond float64
 	Burst         int
 
+	// Rollout holds the retry and quarantine settings (rollout.go).
+	Rollout Rollout
+
 	// Bootstrap credential (FLEETSYNC_BOOTSTRAP_*), created at start if absent.
 	BootstrapKeyID   string
 	BootstrapSecret  string
@@ -69,8 +72,9 @@ func Default() Config {
 		RatePerSecond: 200, Burst: 400, BootstrapAccount: "123456789012",
 		AgentPollInterval: 10 * time.Second, AgentMaxWait: 30 * time.Second, EngineTick: time.Second, JobLeaseTTL: 30 * time.Second,
 		DBMaxConns: 20, DBStatementTimeout: 30 * time.Second, BundleURLTTL: time.Hour,
-		Limits: DefaultLimits(),
-		Ops:    DefaultOps(),
+		Limits:  DefaultLimits(),
+		Ops:     DefaultOps(),
+		Rollout: Rollout{MaxAttempts: 3, RetryBackoff: 10 * time.Second, QuarantineAfter: 3},
 	}
 }
 
@@ -96,6 +100,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	intEnv(fs, &c.DBMaxConns, "db-max-conns", "PostgreSQL connection pool size")
 	c.Limits.register(fs)
 	c.registerOps(fs)
+	c.registerRollout(fs, dur)
 	c.BootstrapKeyID = os.Getenv("FLEETSYNC_BOOTSTRAP_ACCESS_KEY_ID")
 	c.BootstrapSecret = os.Getenv("FLEETSYNC_BOOTSTRAP_SECRET_ACCESS_KEY")
 	if v := os.Getenv("FLEETSYNC_BOOTSTRAP_ACCOUNT"); v != "" {
@@ -226,6 +231,7 @@ func (c Config) Validate() error {
 	if c.AgentPollInterval <= 0 || c.EngineTick <= 0 || c.AgentMaxWait <= 0 || c.AgentMaxWait > 30*time.Second {
 		errs = append(errs, errors.New("--agent-poll-interval and --engine-tick must be positive durations, --agent-max-wait at most 30s"))
 	}
+	errs = append(errs, c.Rollout.validate()...)
 	if c.EngineTick > 0 && c.JobLeaseTTL < 2*c.EngineTick {
 		errs = append(errs, errors.New("--job-lease-ttl must be at least twice --engine-tick (leases are renewed every tick)"))
 	}

@@ -35,12 +35,19 @@ type Limits struct {
 	// DBCheckInterval is how often /readyz re-runs SQLite's quick_check
 	// (in the background, on a connection of its own).
 	DBCheckInterval time.Duration
+	// AgentRatePerSecond and AgentBurst bound each robot's requests to the
+	// agent endpoint (429 Throttling with Retry-After beyond; 0: no
+	// limit). A real agent sends a few per minute, more while it
+	// downloads and reports progress.
+	AgentRatePerSecond float64
+	AgentBurst         int
 }
 
 // DefaultLimits are sane for one server with thousands of agents.
 func DefaultLimits() Limits {
 	return Limits{ReadHeaderTimeout: 10 * time.Second, BodyTimeout: 20 * time.Second, IdleTimeout: 2 * time.Minute,
-		MaxHeaderBytes: 64 << 10, MaxStreamsPerSession: 8, DBCheckInterval: time.Minute}
+		MaxHeaderBytes: 64 << 10, MaxStreamsPerSession: 8, DBCheckInterval: time.Minute,
+		AgentRatePerSecond: 10, AgentBurst: 50}
 }
 
 func (l *Limits) register(fs *flag.FlagSet) {
@@ -54,11 +61,17 @@ func (l *Limits) register(fs *flag.FlagSet) {
 	num(&l.MaxConns, "max-conns", "most open client connections (0: half the open-file limit, less 64 kept for files and the database)")
 	num(&l.MaxConnsPerClient, "max-conns-per-client", "most open connections from one client IP (0: no cap)")
 	num(&l.MaxStreamsPerSession, "max-streams-per-session", "most live console views (server-sent event streams) per console session")
+	fs.Float64Var(&l.AgentRatePerSecond, "agent-rate-limit", envFloat("agent-rate-limit", l.AgentRatePerSecond),
+		"agent endpoint requests per second per robot, 0 for no limit (env "+envName("agent-rate-limit")+")")
+	num(&l.AgentBurst, "agent-burst", "agent endpoint requests a robot may send at once above its rate")
 }
 
 func (l Limits) validate() error {
 	if l.ReadHeaderTimeout <= 0 || l.BodyTimeout <= 0 || l.IdleTimeout <= 0 || l.DBCheckInterval <= 0 {
 		return errors.New("--read-header-timeout, --body-timeout, --idle-timeout and --db-check-interval must be positive durations")
+	}
+	if l.AgentRatePerSecond < 0 || l.AgentBurst < 1 {
+		return errors.New("--agent-rate-limit must be at least 0 (0: no limit) and --agent-burst at least 1")
 	}
 	if l.MaxHeaderBytes < 4096 || l.MaxConns < 0 || l.MaxConnsPerClient < 0 || l.MaxStreamsPerSession < 1 {
 		return errors.New("--max-header-bytes must be at least 4096, --max-conns and --max-conns-per-client at least 0 (0: automatic, none), --max-streams-per-session at least 1")

@@ -129,6 +129,7 @@ func New(cfg Config) *Console {
 	c.mux.HandleFunc("GET /console/jobs/{job}", c.authed(c.jobPage))
 	c.mux.HandleFunc("GET /console/jobs/{job}/events", c.authed(c.jobEvents))
 	c.mux.HandleFunc("POST /console/jobs/{job}/cancel", c.authed(c.cancelAction))
+	c.routesControls()
 	c.mux.HandleFunc("GET /console/applications", c.authed(c.applicationsPage))
 	c.mux.HandleFunc("GET /console/robots/{robot}/log", c.authed(c.robotLogPage))
 	c.mux.HandleFunc("POST /console/robots/{robot}/log", c.authed(c.robotLogAction))
@@ -388,6 +389,10 @@ func (c *Console) fleetPage(w http.ResponseWriter, r *http.Request, s session) {
 		list = append(list, row)
 	}
 	data := map[string]any{"Fleet": f, "Robots": list, "RequestToken": randomToken()}
+	if data["Quarantined"], err = c.quarantineList(ctx, s, arn, robots); err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
 	drift, err := c.cfg.Deploy.Drift(ctx, s.Account, arn)
 	switch {
 	case err == nil:
@@ -421,6 +426,12 @@ func (c *Console) fleetPage(w http.ResponseWriter, r *http.Request, s session) {
 		return
 	}
 	data["Available"] = avail.Items
+	if _, active := data["Active"]; !active && data["NoDeployment"] == nil {
+		if data["Plan"], err = c.planPanel(ctx, s, arn); err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
+	}
 	c.render(w, http.StatusOK, "fleet", s, data)
 }
 
@@ -485,6 +496,8 @@ type jobView struct {
 	FailureReason string `json:"failureReason,omitempty"`
 	Targets       int    `json:"targets"`
 	Done          bool   `json:"done"`
+	// State is "paused", "running" or "finished" (deploy.RolloutState).
+	State string `json:"state"`
 	// CreatedMs and FinishedMs (0 while the job runs) time the job; the
 	// page's elapsed time counts from CreatedMs.
 	CreatedMs  int64 `json:"createdMs"`
@@ -552,7 +565,7 @@ func (c *Console) jobView(ctx context.Context, s session, arn string) (jobView, 
 		return jobView{}, err
 	}
 	v := jobView{ARN: j.ARN, Fleet: j.Fleet, Status: string(j.Status), FailureCode: j.FailureCode, FailureReason: j.FailureReason,
-		Targets: j.Targets, Done: !j.Status.Active(), CreatedMs: j.CreatedMs, FinishedMs: j.FinishedMs,
+		Targets: j.Targets, Done: !j.Status.Active(), State: deploy.RolloutState(j), CreatedMs: j.CreatedMs, FinishedMs: j.FinishedMs,
 		Robots: make([]robotView, 0, len(rows)), Counts: map[string]int{}, Summary: []statusTally{}}
 	var outputs map[string]string
 	for _, row := range rows {
@@ -622,8 +635,13 @@ func (c *Console) jobPage(w http.ResponseWriter, r *http.Request, s session) {
 	if err == nil {
 		fleetName = f.Name
 	}
+	ctl, err := c.cfg.Deploy.Controls(r.Context(), s.Account, v.ARN)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
 	c.render(w, http.StatusOK, "job", s, map[string]any{"View": v, "Job": j, "FleetName": fleetName,
-		"Apps": describeApps(j.Spec.Apps), "NowMs": c.now().UnixMilli()})
+		"Apps": describeApps(j.Spec.Apps), "NowMs": c.now().UnixMilli(), "Controls": ctl})
 }
 
 // jobEvents streams the job's view as server-sent events whenever it

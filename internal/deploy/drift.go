@@ -36,16 +36,58 @@ const (
 	ReasonNotReached = "NotReached"
 )
 
-// SyncTargetStore finds the robots of a fleet not running a fingerprint.
+// SyncTargetStore finds the robots of a fleet not running a fingerprint,
+// and the fleet's quarantined robots.
 type SyncTargetStore interface {
 	SyncTargets(ctx context.Context, account, fleetARN, fingerprint string) ([]fleet.Robot, error)
+	QuarantinedRobots(ctx context.Context, account, fleetARN string) ([]store.RobotFailures, error)
 }
 
 // SyncTargets is the one definition of the robots a Sync to spec acts on:
-// every robot of the fleet that does not run spec successfully. The engine
-// resolves a Sync job's targets with it, and the drift report lists them.
+// every robot of the fleet that does not run spec successfully, except
+// those quarantined from spec's deployment. The engine resolves a Sync
+// job's targets with it, and the drift report lists them.
 func SyncTargets(ctx context.Context, st SyncTargetStore, account, fleetARN string, spec fleet.JobSpec) ([]fleet.Robot, error) {
-	return st.SyncTargets(ctx, account, fleetARN, spec.Fingerprint())
+	targets, _, err := SyncSelection(ctx, st, account, fleetARN, spec)
+	return targets, err
+}
+
+// Excluded is a robot Sync leaves out, with why.
+type Excluded struct {
+	Robot  fleet.Robot
+	Reason string
+	// Failures is the quarantine record (Reason ReasonQuarantined).
+	Failures store.RobotFailures
+}
+
+// SyncSelection is SyncTargets with the robots it leaves out: those off
+// spec that are quarantined from it (ReasonQuarantined).
+func SyncSelection(ctx context.Context, st SyncTargetStore, account, fleetARN string, spec fleet.JobSpec) ([]fleet.Robot, []Excluded, error) {
+	fp := spec.Fingerprint()
+	robots, err := st.SyncTargets(ctx, account, fleetARN, fp)
+	if err != nil {
+		return nil, nil, err
+	}
+	q, err := st.QuarantinedRobots(ctx, account, fleetARN)
+	if err != nil || len(q) == 0 {
+		return robots, nil, err
+	}
+	held := map[string]store.RobotFailures{}
+	for _, f := range q {
+		if f.Fingerprint == fp {
+			held[f.Robot] = f
+		}
+	}
+	targets := robots[:0:0]
+	var out []Excluded
+	for _, r := range robots {
+		if f, ok := held[r.ARN]; ok {
+			out = append(out, Excluded{Robot: r, Reason: ReasonQuarantined, Failures: f})
+			continue
+		}
+		targets = append(targets, r)
+	}
+	return targets, out, nil
 }
 
 // Drift is a fleet's drift report: the robots Sync would target now, each
@@ -55,6 +97,9 @@ type Drift struct {
 	// Source is the fleet's latest deployment: the job Sync would copy.
 	Source fleet.Job
 	Robots []DriftRobot
+	// Excluded are robots off the latest deployment that Sync leaves out
+	// (quarantined), with why.
+	Excluded []Excluded
 }
 
 // DriftRobot is one robot off its fleet's latest deployment.
@@ -78,7 +123,7 @@ func (s *Service) Drift(ctx context.Context, account, fleetARN string) (Drift, e
 	if err != nil {
 		return Drift{}, err
 	}
-	robots, err := SyncTargets(ctx, s.Store, account, fleetARN, source.Spec)
+	robots, excluded, err := SyncSelection(ctx, s.Store, account, fleetARN, source.Spec)
 	if err != nil {
 		return Drift{}, fleet.Wrap(fleet.Internal, err, "store failure")
 	}
@@ -94,7 +139,7 @@ func (s *Service) Drift(ctx context.Context, account, fleetARN string) (Drift, e
 	if err != nil {
 		return Drift{}, err
 	}
-	d := Drift{Fleet: f, Source: source, Robots: make([]DriftRobot, 0, len(robots))}
+	d := Drift{Fleet: f, Source: source, Robots: make([]DriftRobot, 0, len(robots)), Excluded: excluded}
 	for _, r := range robots {
 		d.Robots = append(d.Robots, DriftRobot{Robot: r, Reason: driftReason(r, last[r.ARN], known && !archs[r.Architecture]), Last: last[r.ARN]})
 	}

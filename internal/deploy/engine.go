@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fleetsync/fleetsync/internal/blob"
 	"github.com/fleetsync/fleetsync/internal/fleet"
 	"github.com/fleetsync/fleetsync/internal/store"
 	"github.com/fleetsync/fleetsync/internal/tenancy"
@@ -29,6 +30,8 @@ type EngineStore interface {
 	Prepare(ctx context.Context, jobARN string, rows []fleet.RobotDeployment, finish store.JobOutcome, nowMs int64) error
 	FailJob(ctx context.Context, jobARN, code, reason string, nowMs int64) error
 	Counts(ctx context.Context, jobARN string) (store.JobCounts, error)
+	CountsBefore(ctx context.Context, jobARN string, seq int) (store.JobCounts, error)
+	QuarantinedRobots(ctx context.Context, account, fleetARN string) ([]store.RobotFailures, error)
 	Rows(ctx context.Context, jobARN string, status fleet.RobotStatus, limit int) ([]fleet.RobotDeployment, error)
 	DeployingAgentsSeen(ctx context.Context, jobARN string) (map[string]int64, error)
 	Apply(ctx context.Context, jobARN string, step store.Step, nowMs int64) error
@@ -206,29 +209,14 @@ func (e *Engine) prepare(ctx context.Context, j fleet.Job) error {
 	} else if err != nil {
 		return err
 	}
-	// Per architecture: nil when its bundle can be deployed, else why not.
-	checks := map[fleet.Architecture]*SourceError{}
-	for _, arch := range []fleet.Architecture{fleet.X86_64, fleet.ARM64, fleet.ARMHF} {
-		checks[arch] = &SourceError{Code: CodeMissingArch, Reason: "The robot application has no source for architecture " + string(arch) + "."}
+	prep, err := prepareSources(ctx, e.Store, e.Bundles.For(j.Account), j)
+	if err != nil {
+		return err
 	}
-	for _, app := range j.Spec.Apps {
-		v, err := e.Store.GetApplication(ctx, j.Account, app.Application, app.ApplicationVersion)
-		if errors.Is(err, store.ErrNotFound) {
-			return e.failPreparing(ctx, j, CodeAppDoesNotExist, "Robot application "+app.Application+" version "+app.ApplicationVersion+" no longer exists.", now)
-		} else if err != nil {
-			return err
-		}
-		for _, src := range v.Sources {
-			_, err := CheckSource(ctx, e.Bundles.For(j.Account), src.Bucket, src.Key, src.ETag, false)
-			se, bad := errors.AsType[*SourceError](err)
-			if err != nil && !bad {
-				return err
-			}
-			checks[src.Architecture] = se
-		}
+	if prep.fail != nil {
+		return e.failPreparing(ctx, j, prep.fail.Code, prep.fail.Reason, now)
 	}
 	var robots []fleet.Robot
-	var err error
 	if j.Operation == fleet.OpSyncDeploymentJob {
 		robots, err = SyncTargets(ctx, e.Store, j.Account, j.Fleet, j.Spec)
 	} else {
@@ -237,14 +225,7 @@ func (e *Engine) prepare(ctx context.Context, j fleet.Job) error {
 	if err != nil {
 		return err
 	}
-	rows := make([]fleet.RobotDeployment, len(robots))
-	for i, r := range robots {
-		rows[i] = fleet.RobotDeployment{Job: j.ARN, Robot: r.ARN, Seq: i, Status: fleet.RobotPendingNewDeployment}
-		if c := checks[r.Architecture]; c != nil {
-			o, _ := fleet.ReportedFailure(c.Code, "")
-			rows[i].Status, rows[i].FailureCode, rows[i].FailureReason, rows[i].Step = fleet.RobotFailed, c.Code, c.Reason, o.Step
-		}
-	}
+	rows := prep.rows(j.ARN, robots)
 	// The planner decides whether the job runs or is over already (no
 	// targets; every target failed its checks): the store only writes.
 	var finish store.JobOutcome
@@ -265,21 +246,45 @@ func ObservePrepared(j fleet.Job, rows []fleet.RobotDeployment) Observed {
 	cfg := j.Spec.Config
 	o := Observed{
 		Targets: len(rows), ConcurrentPercent: cfg.ConcurrentPercent, FailureThresholdPercent: cfg.FailureThresholdPercent,
-		RobotTimeoutMs: cfg.RobotTimeoutSeconds * 1000, CreatedMs: j.CreatedMs,
+		RobotTimeoutMs: cfg.RobotTimeoutSeconds * 1000, CreatedMs: j.CreatedMs, PausedMs: j.PausedMs, PausedTotalMs: j.PausedTotalMs,
 	}
+	o.Canary = CanarySize(j)
 	window := Window(o.Targets, o.ConcurrentPercent)
 	for _, r := range rows {
+		canary := r.Seq < o.Canary
 		switch r.Status {
 		case fleet.RobotFailed, fleet.RobotNoResponse:
 			o.Failed++
+			if canary {
+				o.CanaryFailed++
+			}
 		case fleet.RobotPendingNewDeployment:
 			o.PendingTotal++
+			if canary {
+				o.CanaryPending++
+			}
 			if len(o.Pending) < window {
 				o.Pending = append(o.Pending, r.Robot)
 			}
 		}
 	}
 	return o
+}
+
+// observeCanary fills in the canary counts of an InProgress job.
+func (e *Engine) observeCanary(ctx context.Context, j fleet.Job, o *Observed) error {
+	o.Canary = CanarySize(j)
+	if o.Canary == 0 {
+		return nil
+	}
+	c, err := e.Store.CountsBefore(ctx, j.ARN, o.Canary)
+	if err != nil {
+		return err
+	}
+	o.CanaryInSync = c[fleet.RobotInSync]
+	o.CanaryFailed = c[fleet.RobotFailed] + c[fleet.RobotNoResponse]
+	o.CanaryPending = c[fleet.RobotPendingNewDeployment]
+	return nil
 }
 
 // advance observes an InProgress job, plans and applies one step.
@@ -291,8 +296,11 @@ func (e *Engine) advance(ctx context.Context, j fleet.Job) error {
 	cfg := j.Spec.Config
 	o := Observed{
 		Targets: j.Targets, ConcurrentPercent: cfg.ConcurrentPercent, FailureThresholdPercent: cfg.FailureThresholdPercent,
-		RobotTimeoutMs: cfg.RobotTimeoutSeconds * 1000, CreatedMs: j.CreatedMs,
+		RobotTimeoutMs: cfg.RobotTimeoutSeconds * 1000, CreatedMs: j.CreatedMs, PausedMs: j.PausedMs, PausedTotalMs: j.PausedTotalMs,
 		Failed: counts[fleet.RobotFailed] + counts[fleet.RobotNoResponse], PendingTotal: counts[fleet.RobotPendingNewDeployment],
+	}
+	if err := e.observeCanary(ctx, j, &o); err != nil {
+		return err
 	}
 	deploying, err := e.Store.Rows(ctx, j.ARN, fleet.RobotDeploying, 1<<30)
 	if err != nil {
@@ -308,7 +316,7 @@ func (e *Engine) advance(ctx context.Context, j fleet.Job) error {
 		seen := max(e.Presence.Last(d.Robot), stored[d.Robot], e.startedMs)
 		o.Deploying = append(o.Deploying, Deploying{Robot: d.Robot, StartedMs: d.StartedMs, AgentSeenMs: seen})
 	}
-	if free := Window(o.Targets, o.ConcurrentPercent) - len(deploying); free > 0 && o.PendingTotal > 0 {
+	if free := Window(o.Targets, o.ConcurrentPercent) - len(deploying); free > 0 && o.PendingTotal > 0 && o.PausedMs == 0 {
 		pending, err := e.Store.Rows(ctx, j.ARN, fleet.RobotPendingNewDeployment, free)
 		if err != nil {
 			return err
@@ -343,4 +351,70 @@ func (e *Engine) advance(ctx context.Context, j fleet.Job) error {
 		e.Log.Info("deployment job finished", "job", j.ARN, "status", plan.Finish.Status, "failure_code", plan.Finish.Code)
 	}
 	return nil
+}
+
+// sourceStore reads application versions (store.Applications).
+type sourceStore interface {
+	GetApplication(ctx context.Context, account, arn, version string) (fleet.Application, error)
+}
+
+// preparation is what preparing a job finds about what it deploys: per
+// architecture, the bundle object or why robots of it fail at once.
+type preparation struct {
+	// fail, when set, fails the job as a whole (a version is gone).
+	fail *Finish
+	// checks: nil when the architecture's bundle can be deployed.
+	checks map[fleet.Architecture]*SourceError
+	// objects are the deployable bundles by architecture.
+	objects map[fleet.Architecture]preparedSource
+}
+
+// preparedSource is one architecture's bundle as preparation saw it.
+type preparedSource struct {
+	Bucket, Key string
+	Object      CheckedObject
+}
+
+// prepareSources is the one check of a job's applications and bundles,
+// shared by the engine's preparation and the sync plan.
+func prepareSources(ctx context.Context, st sourceStore, bundles blob.Store, j fleet.Job) (preparation, error) {
+	p := preparation{checks: map[fleet.Architecture]*SourceError{}, objects: map[fleet.Architecture]preparedSource{}}
+	for _, arch := range []fleet.Architecture{fleet.X86_64, fleet.ARM64, fleet.ARMHF} {
+		p.checks[arch] = &SourceError{Code: CodeMissingArch, Reason: "The robot application has no source for architecture " + string(arch) + "."}
+	}
+	for _, app := range j.Spec.Apps {
+		v, err := st.GetApplication(ctx, j.Account, app.Application, app.ApplicationVersion)
+		if errors.Is(err, store.ErrNotFound) {
+			p.fail = &Finish{fleet.JobFailed, CodeAppDoesNotExist, "Robot application " + app.Application + " version " + app.ApplicationVersion + " no longer exists."}
+			return p, nil
+		} else if err != nil {
+			return p, err
+		}
+		for _, src := range v.Sources {
+			obj, err := CheckSource(ctx, bundles, src.Bucket, src.Key, src.ETag, false)
+			se, bad := errors.AsType[*SourceError](err)
+			if err != nil && !bad {
+				return p, err
+			}
+			p.checks[src.Architecture] = se
+			if se == nil {
+				p.objects[src.Architecture] = preparedSource{Bucket: src.Bucket, Key: src.Key, Object: obj}
+			}
+		}
+	}
+	return p, nil
+}
+
+// rows are the job's per-robot rows for robots in start order: pending, or
+// failed at once when their architecture's bundle cannot be deployed.
+func (p preparation) rows(jobARN string, robots []fleet.Robot) []fleet.RobotDeployment {
+	rows := make([]fleet.RobotDeployment, len(robots))
+	for i, r := range robots {
+		rows[i] = fleet.RobotDeployment{Job: jobARN, Robot: r.ARN, Seq: i, Status: fleet.RobotPendingNewDeployment}
+		if c := p.checks[r.Architecture]; c != nil {
+			o, _ := fleet.ReportedFailure(c.Code, "")
+			rows[i].Status, rows[i].FailureCode, rows[i].FailureReason, rows[i].Step = fleet.RobotFailed, c.Code, c.Reason, o.Step
+		}
+	}
+	return rows
 }

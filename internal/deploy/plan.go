@@ -31,6 +31,7 @@ const (
 	// then no robot was left out, and saying so would mislead.
 	reasonThresholdAllStarted = "The failure threshold was reached after every target robot had started or failed."
 	reasonRobotAbortedText    = "The deployment job was canceled while the robot was deploying."
+	reasonCanaryFailed        = "A canary robot failed; robots not yet started were left as they were."
 )
 
 // Observed is what the planner knows of one InProgress job at an instant.
@@ -44,6 +45,23 @@ type Observed struct {
 	RobotTimeoutMs          int64
 	// CreatedMs is when the job was created (for the fleet timeout).
 	CreatedMs int64
+	// PausedMs is when an operator paused the job, 0 while it runs: a
+	// paused job starts no robot (those deploying go on) and does not end
+	// while robots wait to start.
+	PausedMs int64
+	// PausedTotalMs is the length of the job's earlier pauses; no pause
+	// counts against the fleet timeout.
+	PausedTotalMs int64
+	// Canary is the job's canary size (fleetsync:canary), 0 for none: the
+	// first Canary rows in start order deploy first, and no other robot
+	// starts until every one of them is InSync; one failing stops the job.
+	Canary int
+	// CanaryInSync and CanaryFailed count the canary rows InSync and
+	// Failed or NoResponse.
+	CanaryInSync, CanaryFailed int
+	// CanaryPending counts the canary rows still PendingNewDeployment
+	// (they come first in Pending).
+	CanaryPending int
 	// Failed counts rows already Failed or NoResponse.
 	Failed int
 	// Deploying are the rows now Deploying.
@@ -115,7 +133,8 @@ func Breached(failed, n, thresholdPercent int) bool {
 // observation and clock give the same plan.
 func Decide(o Observed, lim Limits, nowMs int64) Plan {
 	var p Plan
-	if lim.FleetTimeoutMs > 0 && nowMs-o.CreatedMs >= lim.FleetTimeoutMs {
+	running := fleet.Job{CreatedMs: o.CreatedMs, PausedMs: o.PausedMs, PausedTotalMs: o.PausedTotalMs}.RunningMs(nowMs)
+	if lim.FleetTimeoutMs > 0 && running >= lim.FleetTimeoutMs {
 		for _, d := range o.Deploying {
 			p.NoResponse = append(p.NoResponse, Timeout{d.Robot, fleet.CauseFleetTimeout, reasonFleetTimeout})
 		}
@@ -135,22 +154,42 @@ func Decide(o Observed, lim Limits, nowMs int64) Plan {
 	}
 	failed := o.Failed + len(p.NoResponse)
 	breached := Breached(failed, o.Targets, o.FailureThresholdPercent)
-	if !breached {
+	// While the canary runs only canaries deploy (the first rows in start
+	// order), so a robot timing out now is one of them.
+	canary := min(o.Canary, o.Targets)
+	canaryRunning := canary > 0 && o.CanaryInSync < canary
+	canaryFailed := canaryRunning && (o.CanaryFailed > 0 || len(p.NoResponse) > 0)
+	if !breached && !canaryFailed && o.PausedMs == 0 {
 		free := Window(o.Targets, o.ConcurrentPercent) - stillDeploying
+		if canaryRunning {
+			free = min(free, o.CanaryPending)
+		}
 		for i := 0; i < free && i < len(o.Pending); i++ {
 			p.Start = append(p.Start, o.Pending[i])
 		}
 	}
-	if stillDeploying == 0 && len(p.Start) == 0 && (breached || o.PendingTotal == 0) {
-		if breached {
+	// A breached job (or one whose canary failed) ends once its robots
+	// finish, paused or not (nothing would ever start again); a paused one
+	// with robots waiting waits.
+	if stillDeploying == 0 && len(p.Start) == 0 && (breached || canaryFailed || o.PendingTotal == 0) {
+		switch {
+		case canaryFailed && o.PendingTotal > 0:
+			p.Finish = &Finish{fleet.JobFailed, CodeThresholdBreached, reasonCanaryFailed}
+		case breached:
 			reason := reasonThresholdBreach
 			if o.PendingTotal == 0 {
 				reason = reasonThresholdAllStarted
 			}
 			p.Finish = &Finish{fleet.JobFailed, CodeThresholdBreached, reason}
-		} else {
+		default:
 			p.Finish = &Finish{Status: fleet.JobSucceeded}
 		}
 	}
 	return p
+}
+
+// CanarySize is a job's canary (its fleetsync:canary tag), 0 for none.
+func CanarySize(j fleet.Job) int {
+	n, _ := fleet.ControlValue(j.Tags, fleet.TagCanary)
+	return int(n)
 }

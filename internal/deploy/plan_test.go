@@ -76,6 +76,93 @@ func TestDecide(t *testing.T) {
 			o.Deploying = []Deploying{{"d0", now - 60_000, now}}
 			o.Pending, o.PendingTotal = names("r", 5), 5
 		}), Plan{NoResponse: []Timeout{{"d0", fleet.CauseRobotTimeout, reasonNoResponse}}, Finish: &Finish{fleet.JobFailed, CodeThresholdBreached, reasonThresholdBreach}}},
+		{"paused starts nobody", with(func(o *Observed) {
+			o.PausedMs = now - 10
+			o.Pending, o.PendingTotal = names("r", 10), 10
+		}), Plan{}},
+		{"paused: deploying robots go on and still time out", with(func(o *Observed) {
+			o.PausedMs = now - 10
+			o.Deploying = []Deploying{{"d0", now - 60_000, now}, {"d1", now - 10, now}}
+			o.Pending, o.PendingTotal = names("r", 8), 8
+		}), Plan{NoResponse: []Timeout{{"d0", fleet.CauseRobotTimeout, reasonNoResponse}}}},
+		{"paused with robots waiting does not end", with(func(o *Observed) {
+			o.PausedMs = now - 10
+			o.Pending, o.PendingTotal = names("r", 3), 3
+		}), Plan{}},
+		{"paused with nobody waiting succeeds", with(func(o *Observed) { o.PausedMs = now - 10 }),
+			Plan{Finish: &Finish{Status: fleet.JobSucceeded}}},
+		{"paused and breached ends once robots finished", with(func(o *Observed) {
+			o.PausedMs = now - 10
+			o.Failed = 3
+			o.Pending, o.PendingTotal = names("r", 5), 5
+		}), Plan{Finish: &Finish{fleet.JobFailed, CodeThresholdBreached, reasonThresholdBreach}}},
+		{"the current pause does not count against the fleet timeout", with(func(o *Observed) {
+			o.CreatedMs = now - lim.FleetTimeoutMs - 5000
+			o.PausedMs = now - 6000
+			o.Pending, o.PendingTotal = names("r", 5), 5
+		}), Plan{}},
+		{"earlier pauses do not count against the fleet timeout", with(func(o *Observed) {
+			o.CreatedMs = now - lim.FleetTimeoutMs - 5000
+			o.PausedTotalMs = 6000
+			o.Pending, o.PendingTotal = names("r", 5), 5
+		}), Plan{Start: []string{"r0", "r1"}}},
+		{"running time beyond the fleet timeout ends it despite pauses", with(func(o *Observed) {
+			o.CreatedMs = now - lim.FleetTimeoutMs - 5000
+			o.PausedTotalMs = 4000
+			o.PausedMs = now - 1000
+		}), Plan{Finish: &Finish{fleet.JobFailed, CodeFleetTimeout, reasonFleetTimeout}}},
+		{"canary of 1 starts one robot only", with(func(o *Observed) {
+			o.Canary, o.CanaryPending = 1, 1
+			o.Pending, o.PendingTotal = names("r", 10), 10
+		}), Plan{Start: []string{"r0"}}},
+		{"canary wider than the window fills the window", with(func(o *Observed) {
+			o.Canary, o.CanaryPending = 5, 5
+			o.Pending, o.PendingTotal = names("r", 10), 10
+		}), Plan{Start: []string{"r0", "r1"}}},
+		{"canary running: nobody else starts", with(func(o *Observed) {
+			o.Canary = 1
+			o.Deploying = []Deploying{{"r0", now - 10, now}}
+			o.Pending, o.PendingTotal = names("r", 9)[1:], 9
+		}), Plan{}},
+		{"canary part done: the rest of the canary starts, nobody else", with(func(o *Observed) {
+			o.Canary, o.CanaryInSync, o.CanaryPending = 3, 1, 1
+			o.Deploying = []Deploying{{"c1", now - 10, now}}
+			o.Pending, o.PendingTotal = []string{"c2", "r3"}, 8
+		}), Plan{Start: []string{"c2"}}},
+		{"canary passed opens the window", with(func(o *Observed) {
+			o.Canary, o.CanaryInSync = 1, 1
+			o.Pending, o.PendingTotal = names("r", 9), 9
+		}), Plan{Start: []string{"r0", "r1"}}},
+		{"canary failed stops the job before anyone else starts", with(func(o *Observed) {
+			o.FailureThresholdPercent = 100
+			o.Canary, o.CanaryFailed, o.Failed = 1, 1, 1
+			o.Pending, o.PendingTotal = names("r", 9), 9
+		}), Plan{Finish: &Finish{fleet.JobFailed, CodeThresholdBreached, reasonCanaryFailed}}},
+		{"canary failed: other canaries deploying finish first", with(func(o *Observed) {
+			o.FailureThresholdPercent = 100
+			o.Canary, o.CanaryFailed, o.Failed = 2, 1, 1
+			o.Deploying = []Deploying{{"c1", now - 10, now}}
+			o.Pending, o.PendingTotal = names("r", 8), 8
+		}), Plan{}},
+		{"canary timing out fails the canary", with(func(o *Observed) {
+			o.FailureThresholdPercent = 100
+			o.Canary = 1
+			o.Deploying = []Deploying{{"c0", now - 60_000, now}}
+			o.Pending, o.PendingTotal = names("r", 9), 9
+		}), Plan{NoResponse: []Timeout{{"c0", fleet.CauseRobotTimeout, reasonNoResponse}}, Finish: &Finish{fleet.JobFailed, CodeThresholdBreached, reasonCanaryFailed}}},
+		{"canary of every target ends like any job", with(func(o *Observed) {
+			o.Targets, o.FailureThresholdPercent = 2, 100
+			o.Canary, o.CanaryInSync, o.CanaryFailed, o.Failed = 5, 1, 1, 1
+		}), Plan{Finish: &Finish{Status: fleet.JobSucceeded}}},
+		{"paused canary starts nobody", with(func(o *Observed) {
+			o.PausedMs = now - 5
+			o.Canary, o.CanaryPending = 1, 1
+			o.Pending, o.PendingTotal = names("r", 10), 10
+		}), Plan{}},
+		{"resumed fills the window again", with(func(o *Observed) {
+			o.PausedTotalMs = 500
+			o.Pending, o.PendingTotal = names("r", 10), 10
+		}), Plan{Start: []string{"r0", "r1"}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if got := Decide(c.obs, lim, now); !reflect.DeepEqual(got, c.want) {
@@ -171,6 +258,9 @@ func TestDecidePrepared(t *testing.T) {
 		{"all runnable runs", job(25), rows(pending, pending, pending, pending), nil},
 		{"fleet timeout already passed", fleet.Job{ARN: "j", CreatedMs: now - lim.FleetTimeoutMs, Spec: job(25).Spec}, rows(pending),
 			&Finish{fleet.JobFailed, CodeFleetTimeout, reasonFleetTimeout}},
+		{"a canary failed at preparation stops the job", canaryJob(job(100), "1"), rows(failed, pending, pending),
+			&Finish{fleet.JobFailed, CodeThresholdBreached, reasonCanaryFailed}},
+		{"a failure after the canary does not", canaryJob(job(100), "1"), rows(pending, failed, pending), nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			o := ObservePrepared(c.job, c.rows)
@@ -183,9 +273,17 @@ func TestDecidePrepared(t *testing.T) {
 			}
 		})
 	}
+	if o := ObservePrepared(canaryJob(job(100), "2"), rows(pending, failed, pending)); o.Canary != 2 || o.CanaryPending != 1 || o.CanaryFailed != 1 {
+		t.Fatalf("ObservePrepared with a canary of 2 = %+v", o)
+	}
 	// The pending robots the planner sees are the first of the window, in order.
 	o := ObservePrepared(job(25), rows(failed, pending, pending, pending, pending))
 	if want := []string{"r1", "r2", "r3"}; !reflect.DeepEqual(o.Pending, want) || o.PendingTotal != 4 || o.Failed != 1 {
 		t.Fatalf("ObservePrepared = %+v, want Pending %v, PendingTotal 4, Failed 1", o, want)
 	}
+}
+
+func canaryJob(j fleet.Job, n string) fleet.Job {
+	j.Tags = fleet.Tags{fleet.TagCanary: n}
+	return j
 }

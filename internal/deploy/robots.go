@@ -3,8 +3,12 @@ package deploy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -24,6 +28,8 @@ type RobotStore interface {
 	RecordResult(ctx context.Context, jobARN, robotARN string, res store.Result) (abort bool, err error)
 	PendingRobotLog(ctx context.Context, robotARN string) (store.RobotLog, error)
 	PutRobotLog(ctx context.Context, l store.RobotLog) error
+	GetFleet(ctx context.Context, account, arn string) (fleet.Fleet, error)
+	GetJob(ctx context.Context, account, arn string) (fleet.Job, error)
 }
 
 // Robots is the robot's half of a deployment: what a robot must run now,
@@ -44,6 +50,23 @@ type Robots struct {
 	Log  *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// OnHealthGate, when set, is told the health gate's outcome of every
+	// final report of a gated deployment: proto's "passed" or "failed", or
+	// "ungated" for a success from an agent that did not apply the gate.
+	OnHealthGate func(outcome string)
+	// Retry and Policy bound retries within a job and quarantine robots
+	// that fail the same deployment too often (retry.go); a nil Retry
+	// turns both off.
+	Retry  RetryStore
+	Policy RetryPolicy
+	// OnRetry and OnQuarantine, when set, are told of each retry within a
+	// job and each robot quarantined.
+	OnRetry, OnQuarantine func()
+	// Cache stores the overlays agents say they hold (the sync plan's byte
+	// figures); nil ignores them.
+	Cache OverlayStore
+
+	overlaysSeen sync.Map // robot ARN → the overlay set last stored, joined
 }
 
 // Current is what a robot says it runs when it polls.
@@ -89,6 +112,8 @@ type Assignment struct {
 	DownloadCondition *CheckedObject
 	// Tags are the robot's tags overlaid with the job's.
 	Tags fleet.Tags
+	// HealthSeconds is the effective health gate (HealthSeconds), 0 for none.
+	HealthSeconds int64
 }
 
 // Report is a robot's account of a deployment step or its end.
@@ -103,6 +128,9 @@ type Report struct {
 	// FailureOutput is the last lines of the failing script's or
 	// application's output (at most MaxFailureOutput bytes are kept).
 	FailureOutput string
+	// HealthGate is the agent's account of the health gate on a final
+	// report: "passed", "failed" or "" (no gate, or an agent without one).
+	HealthGate string
 }
 
 // logRequestTTL is how long an unanswered log request is repeated to
@@ -206,6 +234,17 @@ func (r *Robots) work(ctx context.Context, robot fleet.Robot, cur *Current) (Wor
 	if running {
 		w.Abort = cur.DeploymentJob
 	}
+	if r.Retry != nil {
+		wait, exhausted, attempts, err := r.handout(ctx, as)
+		switch {
+		case err != nil:
+			return w, err
+		case wait:
+			return w, nil // backing off after a transient failure
+		case exhausted:
+			return w, r.exhaust(ctx, robot, as.Job, attempts)
+		}
+	}
 	asg, err := r.assignment(ctx, robot, as.Job)
 	if se, ok := errors.AsType[*SourceError](err); ok {
 		// The object changed or vanished since the version was created:
@@ -269,7 +308,11 @@ func (r *Robots) assignment(ctx context.Context, robot fleet.Robot, j fleet.Job)
 		return nil, err
 	}
 	obj.SHA256 = src.SHA256 // recorded when the version was created
-	out := &Assignment{Job: j, App: app, SoftwareSuite: v.SoftwareSuite.Name, Bundle: obj, Tags: RobotTags(robot.Tags, j.Tags)}
+	gate, err := r.healthSeconds(ctx, j)
+	if err != nil {
+		return nil, err
+	}
+	out := &Assignment{Job: j, App: app, SoftwareSuite: v.SoftwareSuite.Name, Bundle: obj, Tags: RobotTags(robot.Tags, j.Tags), HealthSeconds: gate}
 	if dc := j.Spec.Config.DownloadCondition; dc != nil {
 		// The condition file is small; its digest (remembered by ETag) lets
 		// the agent verify it even when its ETag is a multipart one.
@@ -284,7 +327,12 @@ func (r *Robots) assignment(ctx context.Context, robot fleet.Robot, j fleet.Job)
 
 // Report records a robot's progress or result. abort tells the robot its
 // deployment is no longer running (canceled, superseded, finished).
+// A report that breaks the rules of the AWS model (ValidReport) is refused
+// with an Invalid error naming the member, before anything is stored.
 func (r *Robots) Report(ctx context.Context, robot fleet.Robot, rep Report) (abort bool, err error) {
+	if err := ValidReport(rep); err != nil {
+		return false, err
+	}
 	if !rep.Done {
 		return r.Store.RecordProgress(ctx, rep.DeploymentJob, robot.ARN, rep.Step, rep.PercentDone, rep.ETASeconds)
 	}
@@ -295,15 +343,179 @@ func (r *Robots) Report(ctx context.Context, robot fleet.Robot, rep Report) (abo
 		// but Failed or (its own deadline) NoResponse.
 		o, ok := fleet.ReportedFailure(rep.FailureCode, rep.Step)
 		if !ok {
-			return false, fleet.Errorf(fleet.Invalid, "failureCode %q is not a robot deployment failure code", rep.FailureCode)
+			return false, fleet.Errorf(fleet.Invalid, "1 validation error detected: Value '%s' at 'failureCode' failed to satisfy constraint: Member must be a robot deployment failure code (DeploymentJobErrorCode)", OneLine(rep.FailureCode, 64))
 		}
 		res.Status, res.Code, res.Step = o.Status, o.Code, o.Step
-		res.Reason = OneLine(rep.FailureReason, MaxFailureReason)
+		// ValidReport kept it to MaxFailureReason characters: the bound
+		// here is in bytes, so that it is made one line, never cut.
+		res.Reason = OneLine(rep.FailureReason, 4*MaxFailureReason)
 		res.Output = Tail(rep.FailureOutput, MaxFailureOutput)
+	}
+	// A failure of the robot's running deployment (not a repeated report
+	// of one already recorded) is retried or counted toward quarantine.
+	var failing *fleet.Job
+	if !rep.Succeeded && r.Retry != nil {
+		if as, err := r.Store.CurrentAssignment(ctx, robot.ARN); err == nil && as.Job.ARN == rep.DeploymentJob {
+			failing = &as.Job
+		}
+	}
+	if failing != nil {
+		if retried, err := r.retryLater(ctx, robot, rep); err != nil || retried {
+			if err == nil {
+				r.observeGate(ctx, robot, rep)
+			}
+			return false, err
+		}
 	}
 	abort, err = r.Store.RecordResult(ctx, rep.DeploymentJob, robot.ARN, res)
 	orNop(r.Wake).WakeEngine()
-	return abort, err
+	if err != nil {
+		return abort, err
+	}
+	r.observeGate(ctx, robot, rep)
+	if failing != nil && !abort {
+		if err := r.countFailure(ctx, robot, *failing, res.Code, res.Reason); err != nil {
+			r.Log.Error("counting a robot's failure for quarantine failed", "robot", robot.ARN, "job", rep.DeploymentJob, "error", err)
+		}
+	}
+	return abort, nil
+}
+
+// healthSeconds is the effective health gate of job j (the job's tag, else
+// its fleet's), read when a robot is assigned.
+func (r *Robots) healthSeconds(ctx context.Context, j fleet.Job) (int64, error) {
+	if n, from := HealthSeconds(j.Tags, nil); from == FromJob {
+		return n, nil
+	}
+	f, err := r.Store.GetFleet(ctx, j.Account, j.Fleet)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil // deleted meanwhile: the engine fails the job
+	}
+	if err != nil {
+		return 0, err
+	}
+	n, _ := HealthSeconds(j.Tags, f.Tags)
+	return n, nil
+}
+
+// observeGate tells OnHealthGate what the gate did. A success without the
+// agent's word on the gate comes from an agent older than the gate (it
+// ignores Assignment.HealthSeconds and reports after its launch settle): it
+// is recorded as the agent said, and logged, since the server cannot hold
+// an application it does not run.
+func (r *Robots) observeGate(ctx context.Context, robot fleet.Robot, rep Report) {
+	if rep.HealthGate != "" {
+		if r.OnHealthGate != nil {
+			r.OnHealthGate(rep.HealthGate)
+		}
+		return
+	}
+	if !rep.Succeeded {
+		return
+	}
+	j, err := r.Store.GetJob(ctx, robot.Account, rep.DeploymentJob)
+	if err != nil {
+		return
+	}
+	if gate, err := r.healthSeconds(ctx, j); err == nil && gate > 0 {
+		r.Log.Warn("robot's agent did not apply the health gate (older agent); its success stands", "robot", robot.ARN,
+			"job", j.ARN, "health_seconds", gate)
+		if r.OnHealthGate != nil {
+			r.OnHealthGate("ungated")
+		}
+	}
+}
+
+// OverlayStore stores the overlays robots hold (store.DryRuns).
+type OverlayStore interface {
+	RecordOverlays(ctx context.Context, robotARN string, overlays []string, nowMs int64) error
+}
+
+// Overlays takes in the colcon v2 overlays a polling robot's agent says it
+// holds (nil: it says nothing, as older agents). They are written only when
+// the set changed since this process last stored it, so a poll costs no
+// write; a failure only costs the plan its precision, and is retried at the
+// next poll.
+func (r *Robots) Overlays(ctx context.Context, robot fleet.Robot, overlays []string) {
+	if r.Cache == nil || overlays == nil {
+		return
+	}
+	if len(overlays) > maxOverlays {
+		r.Log.Warn("robot says it holds too many overlays; ignored", "robot", robot.ARN, "count", len(overlays))
+		return
+	}
+	list := make([]string, 0, len(overlays))
+	for _, o := range overlays {
+		if isSHA256Hex(o) { // anything else cannot name an overlay
+			list = append(list, o)
+		}
+	}
+	slices.Sort(list)
+	list = slices.Compact(list)
+	key := strings.Join(list, ",")
+	if prev, ok := r.overlaysSeen.Load(robot.ARN); ok && prev.(string) == key {
+		return
+	}
+	if err := r.Cache.RecordOverlays(ctx, robot.ARN, list, r.now().UnixMilli()); err != nil {
+		r.Log.Warn("storing a robot's overlays failed", "robot", robot.ARN, "error", err)
+		return
+	}
+	r.overlaysSeen.Store(robot.ARN, key)
+}
+
+// maxOverlays bounds the overlay list a robot may send (a bundle has a few).
+const maxOverlays = 1000
+
+func isSHA256Hex(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// reportSteps are AWS's RobotDeploymentStep values, the only steps a report
+// may name.
+var reportSteps = map[string]bool{
+	"Validating": true, "DownloadingExtracting": true, "ExecutingDownloadCondition": true, "ExecutingPreLaunch": true,
+	"Launching": true, "ExecutingPostLaunch": true, "Finished": true,
+}
+
+// ValidReport checks an agent's report as the API checks its input, since
+// what it carries is answered by DescribeDeploymentJob and the console:
+// the step from its enum, percentDone 0..100 (the model's PercentDone),
+// etaSeconds ≥ 0, failureReason at most MaxFailureReason characters of
+// valid UTF-8 without NUL, and failure members only on a failed result
+// (whose code the cause table checks, fleet.ReportedFailure). The error
+// names the member.
+func ValidReport(rep Report) error {
+	bad := func(member, value, rule string) error {
+		if len(value) > 64 {
+			value = strings.ToValidUTF8(value[:64], "") + "…"
+		}
+		return fleet.Errorf(fleet.Invalid, "1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: %s", value, member, rule)
+	}
+	switch {
+	case !reportSteps[rep.Step]:
+		return bad("step", rep.Step, "Member must satisfy enum value set: [Validating, DownloadingExtracting, ExecutingDownloadCondition, ExecutingPreLaunch, Launching, ExecutingPostLaunch, Finished]")
+	case rep.PercentDone != nil && !(*rep.PercentDone >= 0 && *rep.PercentDone <= 100): // NaN fails both
+		return bad("percentDone", strconv.FormatFloat(*rep.PercentDone, 'g', -1, 64), "Member must have value between 0 and 100")
+	case rep.ETASeconds != nil && *rep.ETASeconds < 0:
+		return bad("etaSeconds", strconv.FormatInt(*rep.ETASeconds, 10), "Member must have value greater than or equal to 0")
+	case !utf8.ValidString(rep.FailureReason) || strings.ContainsRune(rep.FailureReason, 0):
+		return bad("failureReason", "…", "Member must be valid UTF-8 without NUL")
+	case utf8.RuneCountInString(rep.FailureReason) > MaxFailureReason:
+		return bad("failureReason", rep.FailureReason, fmt.Sprintf("Member must have length less than or equal to %d", MaxFailureReason))
+	case (rep.FailureCode != "" || rep.FailureReason != "") && (!rep.Done || rep.Succeeded):
+		return bad("failureCode", rep.FailureCode, "Member must be empty unless the result is Failed")
+	case rep.Done && !rep.Succeeded && rep.FailureCode == "":
+		return bad("failureCode", "", "Member is required when the result is Failed")
+	}
+	return nil
 }
 
 // PutLog stores a robot's answer to the log request made at requestedMs

@@ -241,6 +241,7 @@ func TestRobotsReportProgressAndResult(t *testing.T) {
 	if abort {
 		t.Fatal("progress of a deploying robot answered abort")
 	}
+	must(t, s.st.FlushProgress(ctx)) // progress is written in batches
 	if row := s.row(j.ARN, r.ARN); row.Step != "DownloadingExtracting" || row.PercentDone == nil || *row.PercentDone != pct {
 		t.Fatalf("row after progress = %+v", row)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/fleetsync/fleetsync/internal/fleet"
 	"github.com/fleetsync/fleetsync/internal/store"
+	"github.com/fleetsync/fleetsync/internal/tenancy"
 )
 
 // ServiceStore is what the job operations (and the drift report and
@@ -32,6 +33,13 @@ type ServiceStore interface {
 	CancelJob(ctx context.Context, account, jobARN, abortCode, abortReason string, nowMs int64) error
 	LastRows(ctx context.Context, account, fleetARN string) ([]fleet.RobotDeployment, error)
 	AutoSyncCandidates(ctx context.Context, tagKey string) ([]fleet.TaggedFleet, error)
+	SetPaused(ctx context.Context, account, jobARN string, paused bool, nowMs int64) (fleet.Job, error)
+	CountsBefore(ctx context.Context, jobARN string, seq int) (store.JobCounts, error)
+	QuarantinedRobots(ctx context.Context, account, fleetARN string) ([]store.RobotFailures, error)
+	ReleaseRobot(ctx context.Context, account, robotARN string) (bool, error)
+	FleetRobots(ctx context.Context, account, fleetARN string, limit int) ([]fleet.Robot, error)
+	FleetOverlays(ctx context.Context, account, fleetARN string) (map[string][]string, error)
+	RecentDurations(ctx context.Context, account, fleetARN string, limit int) ([]int64, error)
 }
 
 // Service implements the deployment job operations.
@@ -48,6 +56,11 @@ type Service struct {
 	// Log, if set, records jobs ended by CancelDeploymentJob (the engine
 	// logs every other job end).
 	Log *slog.Logger
+	// Bundles and Limits let the sync plan check sources and decide the
+	// job's outcome at preparation as the engine would (dryrun.go); the
+	// bundle store is reached as the job's account sees it (Bundles.For).
+	Bundles *tenancy.Bundles
+	Limits  Limits
 }
 
 func (s *Service) now() time.Time {
@@ -123,9 +136,9 @@ func (s *Service) Create(ctx context.Context, account, token, fleetARN string, a
 	if err := s.resolveFleet(account, fleetARN); err != nil {
 		return fleet.Job{}, err
 	}
-	spec := fleet.JobSpec{Apps: apps, Config: cfg.Effective()}
-	if spec.Config.DownloadCondition != nil && spec.Config.DownloadCondition.Bucket == "" {
-		return fleet.Job{}, fleet.Errorf(fleet.Invalid, "deploymentConfig.downloadConditionFile: bucket is required")
+	spec, err := createSpec(apps, cfg, tags)
+	if err != nil {
+		return fleet.Job{}, err
 	}
 	hash := paramsHash(struct {
 		Fleet string
@@ -135,23 +148,41 @@ func (s *Service) Create(ctx context.Context, account, token, fleetARN string, a
 	if j, ok, err := s.replay(ctx, account, fleet.OpCreateDeploymentJob, token, hash); ok || err != nil {
 		return j, err
 	}
-	for _, app := range apps {
-		a, err := fleet.ParseARN(app.Application)
-		if err != nil || a.Type != fleet.TypeRobotApplication {
-			return fleet.Job{}, fleet.Errorf(fleet.Invalid, "application: %q is not a robot-application ARN", app.Application)
-		}
-		if app.ApplicationVersion == fleet.LatestVersion {
-			return fleet.Job{}, fleet.Errorf(fleet.Invalid, "applicationVersion: deployments need a numbered version, not $LATEST")
-		}
-		if _, err := s.Store.GetApplication(ctx, account, app.Application, app.ApplicationVersion); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return fleet.Job{}, fleet.Errorf(fleet.NotFound, "robot application %s version %s does not exist", app.Application, app.ApplicationVersion)
-			}
-			return fleet.Job{}, fleet.Wrap(fleet.Internal, err, "store failure")
-		}
+	if err := s.checkApps(ctx, account, apps); err != nil {
+		return fleet.Job{}, err
 	}
 	j, _, err := s.insert(ctx, account, fleet.OpCreateDeploymentJob, token, hash, fleetARN, spec, tags)
 	return j, err
+}
+
+// createSpec is a Create's job spec after defaults and the checks that
+// need no store.
+func createSpec(apps []fleet.AppConfig, cfg *ConfigInput, tags fleet.Tags) (fleet.JobSpec, error) {
+	spec := fleet.JobSpec{Apps: apps, Config: cfg.Effective()}
+	if spec.Config.DownloadCondition != nil && spec.Config.DownloadCondition.Bucket == "" {
+		return spec, fleet.Errorf(fleet.Invalid, "deploymentConfig.downloadConditionFile: bucket is required")
+	}
+	return spec, checkJobControls(tags, spec.Config)
+}
+
+// checkApps checks that a Create's application versions can be deployed.
+func (s *Service) checkApps(ctx context.Context, account string, apps []fleet.AppConfig) error {
+	for _, app := range apps {
+		a, err := fleet.ParseARN(app.Application)
+		if err != nil || a.Type != fleet.TypeRobotApplication {
+			return fleet.Errorf(fleet.Invalid, "application: %q is not a robot-application ARN", app.Application)
+		}
+		if app.ApplicationVersion == fleet.LatestVersion {
+			return fleet.Errorf(fleet.Invalid, "applicationVersion: deployments need a numbered version, not $LATEST")
+		}
+		if _, err := s.Store.GetApplication(ctx, account, app.Application, app.ApplicationVersion); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return fleet.Errorf(fleet.NotFound, "robot application %s version %s does not exist", app.Application, app.ApplicationVersion)
+			}
+			return fleet.Wrap(fleet.Internal, err, "store failure")
+		}
+	}
+	return nil
 }
 
 // Sync starts a job that brings the fleet's robots onto its latest

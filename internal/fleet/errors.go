@@ -60,11 +60,32 @@ func Wrap(code Code, cause error, format string, args ...any) error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Err: cause}
 }
 
-// CodeOf returns the code of the first *Error in err's chain, Internal if none.
+// CodeOf returns the code of Of(err), Internal if none.
 func CodeOf(err error) Code {
-	var e *Error
-	if errors.As(err, &e) {
+	if e := Of(err); e != nil {
 		return e.Code
 	}
 	return Internal
+}
+
+// Of returns the *Error that classifies err: the first in its chain whose
+// code is not Internal (a cause classified below an Internal wrapper, such
+// as the store's busy error under "store failure", is the more precise),
+// else the first *Error, else nil.
+func Of(err error) *Error {
+	var first *Error
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if fe, ok := e.(*Error); ok {
+			if fe.Code != Internal {
+				return fe
+			}
+			if first == nil {
+				first = fe
+			}
+		}
+	}
+	if first == nil {
+		errors.As(err, &first)
+	}
+	return first
 }

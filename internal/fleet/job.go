@@ -70,6 +70,26 @@ type Job struct {
 	Targets int
 	// Operation is the API operation that created the job (Create or Sync).
 	Operation string
+	// PausedMs is when an operator paused the job (epoch ms), 0 while it
+	// runs. A paused job starts no robot; the AWS API still says InProgress.
+	PausedMs int64
+	// PausedTotalMs is how long the job was paused before its current
+	// pause (or in all, when it is not paused): pause counts against no
+	// timeout.
+	PausedTotalMs int64
+}
+
+// Paused reports whether an operator paused the job.
+func (j Job) Paused() bool { return j.PausedMs > 0 }
+
+// RunningMs is how long the job has run at nowMs, not counting its pauses:
+// what the fleet deployment timeout measures.
+func (j Job) RunningMs(nowMs int64) int64 {
+	paused := j.PausedTotalMs
+	if j.PausedMs > 0 {
+		paused += nowMs - j.PausedMs
+	}
+	return nowMs - j.CreatedMs - paused
 }
 
 // The operations that create jobs; idempotency tokens are scoped by them.

@@ -7,6 +7,7 @@ package metrics
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -44,6 +45,8 @@ type Metrics struct {
 	bundleBytes  prometheus.Counter
 	engineTicks  prometheus.Histogram
 	autoSyncJobs prometheus.Counter
+	// retries and quarantines are registered by Controls.
+	retries, quarantines prometheus.Counter
 }
 
 // New registers fleetsync's metrics (and the Go runtime's) on a registry of
@@ -123,6 +126,15 @@ type countingWriter struct {
 
 func (cw *countingWriter) Write(p []byte) (int, error) {
 	n, err := cw.ResponseWriter.Write(p)
+	cw.c.Add(float64(n))
+	return n, err
+}
+
+// ReadFrom keeps the real writer's io.ReaderFrom reachable, so a bundle
+// served from an *os.File still goes out with sendfile (without it every
+// byte was copied through a 32 KB user-space buffer).
+func (cw *countingWriter) ReadFrom(r io.Reader) (int64, error) {
+	n, err := io.Copy(cw.ResponseWriter, r)
 	cw.c.Add(float64(n))
 	return n, err
 }

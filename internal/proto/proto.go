@@ -59,9 +59,19 @@ type PollRequest struct {
 	// WaitSeconds is how long the server may hold the request when there is
 	// no work (long poll); the server caps it at 30.
 	WaitSeconds int `json:"waitSeconds,omitempty"`
+	// IdleWaitSeconds (an addition to v1) lets the server hold the request
+	// longer, up to this, while the robot is idle (no work for it, and
+	// Current names no running deployment): the server chooses the wait,
+	// jittered, at most its own idle wait (4 minutes by default). Servers
+	// that do not know the field hold WaitSeconds.
+	IdleWaitSeconds int `json:"idleWaitSeconds,omitempty"`
 	// Current is what the agent runs now, so the server learns of a robot
 	// that finished a deployment while the server could not hear it.
 	Current *Current `json:"current,omitempty"`
+	// Overlays are the SHA-256s of the colcon v2 overlays the agent holds
+	// in its cache (it does not download them again), so the server's
+	// sync plan can tell what an update costs this robot.
+	Overlays []string `json:"overlays,omitempty"`
 }
 
 // Current is the deployment an agent has installed and running.
@@ -119,6 +129,13 @@ type Assignment struct {
 	Tags               map[string]string `json:"tags,omitempty"`
 	// TimeoutSeconds is the robot deployment timeout of the job.
 	TimeoutSeconds int64 `json:"timeoutSeconds"`
+	// HealthSeconds is the health gate: after its last launch step the
+	// agent reports Finished only once the new application stayed up this
+	// long (and the health command the launch config's environment names
+	// in FLEETSYNC_HEALTH_COMMAND, if any, exited 0), else it rolls back and
+	// fails with EnvironmentSetupError. 0: no gate. An agent older than the
+	// field ignores it and says nothing in Report.HealthGate.
+	HealthSeconds int64 `json:"healthSeconds,omitempty"`
 }
 
 // Steps returns the steps of SPEC §6 the assignment goes through, in order:
@@ -173,10 +190,19 @@ type Report struct {
 	// FailureOutput is the last lines of the failing script's or
 	// application's output, at most MaxFailureOutput bytes.
 	FailureOutput string `json:"failureOutput,omitempty"`
+	// HealthGate, on a final report of a gated assignment, is what the
+	// gate said: HealthPassed or HealthFailed.
+	HealthGate string `json:"healthGate,omitempty"`
 }
 
 // MaxFailureOutput bounds Report.FailureOutput.
 const MaxFailureOutput = 16 << 10
+
+// Health gate outcomes (Report.HealthGate).
+const (
+	HealthPassed = "passed"
+	HealthFailed = "failed"
+)
 
 // Report results.
 const (

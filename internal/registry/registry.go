@@ -124,7 +124,7 @@ func (s *Service) checkTags(tags fleet.Tags) error {
 			return fleet.Errorf(fleet.Invalid, "tag key %q: the aws: prefix is reserved", k)
 		}
 	}
-	return nil
+	return fleet.CheckControlTags(tags)
 }
 
 // --- fleets ---

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/fleetsync/fleetsync/internal/store"
 	"io"
 	"log/slog"
 	"net"
@@ -308,14 +309,17 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *Server, err erro
 	}
 	engine.Wake = wake
 	jobs := &deploy.Service{Store: d.Store, Region: cfg.Region, MaxActiveJobs: cfg.MaxActiveJobs, Wake: wake,
-		Log: log.With("component", "deploy")}
+		Log: log.With("component", "deploy"), Bundles: granted, Limits: engine.Limits}
 	autoSync := &deploy.AutoSync{Jobs: jobs, Tick: cfg.EngineTick, Log: log.With("component", "autosync"),
 		OnStart: func(fleet.Job) { mets.AutoSyncStarted() }}
-	robots := &deploy.Robots{Store: d.Store, Bundles: granted, Presence: presence, Wake: wake, Log: log.With("component", "robots")}
+	robots := &deploy.Robots{Store: d.Store, Bundles: granted, Presence: presence, Wake: wake, Log: log.With("component", "robots"),
+		OnHealthGate: mets.Controls(storeControls{d.Store}, log.With("component", "metrics")), Retry: d.Store, Policy: retryPolicy(cfg.Rollout),
+		OnRetry: mets.RobotRetried, OnQuarantine: mets.RobotQuarantined, Cache: d.Store}
 	// One set of failed-authentication budgets for every door.
 	authGuard := authguard.New(authguard.DefaultLimits(), o.Now)
 	agents := agentapi.New(agentapi.Config{
 		Robots: robots, Bundles: granted, Presign: presign, Hub: hub, Nonces: nonces,
+		RatePerSecond: cfg.Limits.AgentRatePerSecond, Burst: cfg.Limits.AgentBurst,
 		URLKey: d.Keys.Derive("bundle-url"), URLTTL: cfg.BundleURLTTL, PollInterval: cfg.AgentPollInterval, MaxWait: maxWait,
 		Log: log.With("component", "agentapi"), Guard: authGuard,
 		Now: o.Now,
@@ -445,4 +449,28 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// retryPolicy is the deploy package's view of the retry and quarantine
+// settings (quarantine 0 means never there as here).
+func retryPolicy(r config.Rollout) deploy.RetryPolicy {
+	p := deploy.RetryPolicy{MaxAttempts: r.MaxAttempts, Backoff: r.RetryBackoff, QuarantineAfter: r.QuarantineAfter}
+	if r.QuarantineAfter == 0 {
+		p.QuarantineAfter = -1
+	}
+	return p
+}
+
+// storeControls adapts the store's rollout-control counts to the metrics'
+// ControlSource, which knows no store types.
+type storeControls struct {
+	s interface {
+		ControlCounts(ctx context.Context) (store.ControlCounts, error)
+	}
+}
+
+// ControlCounts implements metrics.ControlSource.
+func (c storeControls) ControlCounts(ctx context.Context) (int, int, error) {
+	n, err := c.s.ControlCounts(ctx)
+	return n.PausedJobs, n.QuarantinedRobots, err
 }

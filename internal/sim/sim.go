@@ -104,6 +104,13 @@ type Options struct {
 	// Account is the account every robot's agent id is bound to; empty
 	// means DefaultAccount.
 	Account string
+	// IdleWait, when set, is offered in every poll that waits
+	// (client.Client.IdleWait): the server then holds an idle robot's poll
+	// for minutes. 0 offers none, so polls end after PollWait.
+	IdleWait time.Duration
+	// NoSession makes the robots sign every request with their key, as
+	// agents before session credentials did (client.Client.NoSession).
+	NoSession bool
 }
 
 // DefaultAccount is fleetsyncd's default bootstrap account.
@@ -155,7 +162,7 @@ func New(server string, n int, opts Options) *Fleet {
 			Name:    fmt.Sprintf("%s%0*d", opts.NamePrefix, width, i),
 			AgentID: proto.BoundAgentID(opts.Account, pub),
 			fleet:   f,
-			client:  &client.Client{Server: server, Key: priv, Account: opts.Account, HTTP: f.http},
+			client:  &client.Client{Server: server, Key: priv, Account: opts.Account, HTTP: f.http, NoSession: opts.NoSession, IdleWait: opts.IdleWait},
 			changed: make(chan struct{}),
 		}
 		f.robots = append(f.robots, r)

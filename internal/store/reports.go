@@ -28,4 +28,15 @@ type Reports interface {
 	// FleetStatusCounts counts an account's robots by fleet ARN and status;
 	// robots in no fleet are left out.
 	FleetStatusCounts(ctx context.Context, account string) (map[string]map[fleet.RobotStatus]int, error)
+	// ControlCounts counts, over every account, what the rollout controls
+	// hold back now (metrics).
+	ControlCounts(ctx context.Context) (ControlCounts, error)
+}
+
+// ControlCounts are the rollout controls' gauges.
+type ControlCounts struct {
+	// PausedJobs are active jobs an operator paused.
+	PausedJobs int
+	// QuarantinedRobots are robots quarantined from some deployment.
+	QuarantinedRobots int
 }

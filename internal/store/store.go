@@ -25,6 +25,11 @@ var (
 	// ErrConflict is an optimistic-concurrency check that failed (a revision
 	// moved on, a robot already in another fleet).
 	ErrConflict = errors.New("store: conflict")
+	// ErrBusy is a write that waited its bound for the database and was not
+	// run (nothing changed); the caller may retry. It is a domain error of
+	// its own (Throttled: ThrottlingException on the wire), never "database
+	// is locked".
+	ErrBusy error = &fleet.Error{Code: fleet.Throttled, Message: "The service is busy with other writes; retry the request."}
 )
 
 // Fleets stores deployment fleets.
@@ -225,11 +230,14 @@ type Jobs interface {
 	FailJob(ctx context.Context, jobARN, code, reason string, nowMs int64) error
 	// Counts returns the job's rows by status.
 	Counts(ctx context.Context, jobARN string) (JobCounts, error)
+	// CountsBefore returns the job's rows whose Seq is below seq by status
+	// (the canary: the first rows in start order).
+	CountsBefore(ctx context.Context, jobARN string, seq int) (JobCounts, error)
 	// Rows returns up to limit rows of a status in start order.
 	Rows(ctx context.Context, jobARN string, status fleet.RobotStatus, limit int) ([]fleet.RobotDeployment, error)
 	// Apply carries out a plan step atomically: start robots, time robots
 	// out, and optionally finish the job; rows not in the expected status are
-	// left alone.
+	// left alone, and no robot starts while the job is paused.
 	Apply(ctx context.Context, jobARN string, step Step, nowMs int64) error
 	// CancelJob cancels an active job: deploying rows fail with abortCode and
 	// never-started robots get their prior status back. ErrConflict if the
@@ -237,6 +245,12 @@ type Jobs interface {
 	CancelJob(ctx context.Context, account, jobARN, abortCode, abortReason string, nowMs int64) error
 	// DeleteJobsFinishedBefore removes finished jobs (retention).
 	DeleteJobsFinishedBefore(ctx context.Context, ms int64) (int, error)
+	// SetPaused pauses (paused=true, from nowMs) or resumes an active job
+	// and returns it; pausing a paused job or resuming a running one
+	// changes nothing. Resuming adds the pause's length to PausedTotalMs.
+	// ErrNotFound: no such job in the account; ErrConflict: it finished.
+	// While a job is paused Apply starts no robot, whatever the step says.
+	SetPaused(ctx context.Context, account, jobARN string, paused bool, nowMs int64) (fleet.Job, error)
 }
 
 // Step is one plan step for Apply.
@@ -330,11 +344,20 @@ type Agents interface {
 	CurrentAssignment(ctx context.Context, robotARN string) (Assignment, error)
 	// RecordProgress stores a step of a deploying row. It returns abort=true
 	// when the row is no longer running (canceled, superseded, finished).
+	// The step may be written later, batched with others (sqlstore: within
+	// ProgressFlush); it is never written over a row that finished
+	// meanwhile, and RecordResult, CancelJob and Apply write the pending
+	// steps of the rows they finish first.
 	RecordProgress(ctx context.Context, jobARN, robotARN, step string, percent *float64, eta *int64) (abort bool, err error)
+	// FlushProgress writes every progress recorded so far.
+	FlushProgress(ctx context.Context) error
 	// RecordResult finishes a Deploying or NoResponse row: success makes the
 	// robot InSync with the job's fingerprint, failure gives it res.Status
 	// (Failed, or NoResponse: staying NoResponse is no change), code, reason
 	// and step, and keeps res.Output as the row's failure output.
+	// Every change of a job's row moves the robot's own status only while
+	// the robot is still in the job's fleet: one deregistered, or whose
+	// fleet was deleted, mid-deployment stays Available (SPEC: in no fleet).
 	RecordResult(ctx context.Context, jobARN, robotARN string, res Result) (abort bool, err error)
 	// RecordAgentsSeen stores when robots' agents were last heard (epoch ms
 	// by robot ARN), so that whichever replica drives a job knows it; a
@@ -345,15 +368,18 @@ type Agents interface {
 	DeployingAgentsSeen(ctx context.Context, jobARN string) (map[string]int64, error)
 }
 
-// Nonces is the replay protection of the agent protocol, shared by every
-// replica: a signed request's nonce is accepted once.
-type Nonces interface {
-	// ClaimNonce records a nonce first seen at nowMs; it reports false when
-	// the nonce is already recorded (a replay), settled by the database.
-	ClaimNonce(ctx context.Context, nonce string, nowMs int64) (bool, error)
-	// DeleteNoncesBefore forgets nonces recorded before ms (requests that
-	// old fail the signature's clock check anyway).
-	DeleteNoncesBefore(ctx context.Context, ms int64) (int, error)
+// ReplayWindows are the replay protection of the agent protocol's signed
+// requests, shared by every replica: one small window per agent (the rule
+// is agentapi.ReplayWindow's), so a flood from one key costs one row.
+type ReplayWindows interface {
+	// UpdateReplayWindow runs update on the agent's stored window (nil
+	// when it has none) in a transaction that excludes every other update
+	// of that agent's window, and stores what update returns, with the
+	// newest date it holds, when update reports ok; it returns ok.
+	UpdateReplayWindow(ctx context.Context, agentID string, update func(old []byte) (window []byte, newestMs int64, ok bool)) (bool, error)
+	// DeleteReplayWindowsBefore forgets the windows whose newest date is
+	// before ms (requests that old fail the signature's clock check anyway).
+	DeleteReplayWindowsBefore(ctx context.Context, ms int64) (int, error)
 }
 
 // Settings are values every process sharing the database must agree on.
@@ -376,8 +402,11 @@ type Store interface {
 	Agents
 	Reports
 	Evidence
-	Nonces
+	ReplayWindows
 	Settings
+	Retries
+	Quarantine
+	DryRuns
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database.

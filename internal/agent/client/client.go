@@ -20,6 +20,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -59,6 +60,19 @@ type Client struct {
 	// (proto.HeaderAgentVersion, and User-Agent "fleetsync-agent/Version")
 	// so the server can show which agents run which build.
 	Version string
+	// IdleWait, when positive, is offered as the poll's IdleWaitSeconds
+	// when a poll waits and sets none: how long the server may hold the
+	// poll of an idle robot (minutes; the server caps it). 0 offers none,
+	// so polls end within 30 s: the agent's runner does work between polls
+	// (relaunching a crashed application) and cannot take longer ones yet.
+	IdleWait time.Duration
+	// NoSession makes the client sign every request with the key, as
+	// agents did before session credentials; by default it opens a session
+	// (proto.PathSession) and authenticates with it, falling back to
+	// signatures with a server that has none.
+	NoSession bool
+
+	sess sessionState
 }
 
 // ErrUnauthorized is matched (errors.Is) by the error of any call the server
@@ -77,6 +91,18 @@ type HTTPError struct {
 	Code string
 	// Message is proto.Error.Message.
 	Message string
+	// RetryAfter is the server's Retry-After (a 429 Throttling: the robot
+	// is over its request rate), 0 when it sent none.
+	RetryAfter time.Duration
+}
+
+// Wait returns how long to wait before the next request after err: backoff,
+// or the server's Retry-After when that is longer.
+func Wait(err error, backoff time.Duration) time.Duration {
+	if he, ok := errors.AsType[*HTTPError](err); ok && he.RetryAfter > backoff {
+		return he.RetryAfter
+	}
+	return backoff
 }
 
 // Error implements error.
@@ -102,10 +128,14 @@ func (c *Client) AgentID() string {
 }
 
 // Poll asks the server for work. The server holds the request up to
-// min(req.WaitSeconds, 30) seconds when it has none; Poll gives up
-// PollSlack after that.
+// min(req.WaitSeconds, 30) seconds when it has none, or, while the robot
+// is idle, up to req.IdleWaitSeconds (set from IdleWait when the poll waits
+// at all and sets none); Poll gives up PollSlack after that.
 func (c *Client) Poll(ctx context.Context, req proto.PollRequest) (proto.PollResponse, error) {
-	wait := min(max(req.WaitSeconds, 0), 30)
+	if req.IdleWaitSeconds == 0 && req.WaitSeconds > 0 && c.IdleWait > 0 {
+		req.IdleWaitSeconds = int(c.IdleWait / time.Second)
+	}
+	wait := max(min(max(req.WaitSeconds, 0), 30), req.IdleWaitSeconds)
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(wait)*time.Second+PollSlack)
 	defer cancel()
 	var resp proto.PollResponse
@@ -142,20 +172,9 @@ func (c *Client) call(ctx context.Context, path string, in, out any) error {
 	if err != nil {
 		return fmt.Errorf("agent client: encode request: %w", err)
 	}
-	r, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(c.Server, "/")+path, bytes.NewReader(body))
+	resp, err := c.post(ctx, path, body)
 	if err != nil {
-		return fmt.Errorf("agent client: %w", err)
-	}
-	r.Header.Set("Content-Type", "application/json")
-	r.Header.Set("Accept", "application/json")
-	if c.Version != "" {
-		r.Header.Set(proto.HeaderAgentVersion, c.Version)
-		r.Header.Set("User-Agent", "fleetsync-agent/"+c.Version)
-	}
-	proto.SignAs(r, c.Account, c.Key, body, c.now())
-	resp, err := c.httpClient().Do(r)
-	if err != nil {
-		return redact(err)
+		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
@@ -177,6 +196,33 @@ func (c *Client) call(ctx context.Context, path string, in, out any) error {
 	return nil
 }
 
+// post sends one authenticated POST. A session credential the server
+// refuses (expired, unknown to this replica, or its robot gone) is dropped
+// and the request is sent once more, signed with the key: the server then
+// answers for the key itself.
+func (c *Client) post(ctx context.Context, path string, body []byte) (*http.Response, error) {
+	for attempt := 0; ; attempt++ {
+		r, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(c.Server, "/")+path, bytes.NewReader(body))
+		if err != nil {
+			return nil, fmt.Errorf("agent client: %w", err)
+		}
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Accept", "application/json")
+		c.setVersion(r)
+		s := c.authorize(ctx, r, body, attempt > 0)
+		resp, err := c.httpClient().Do(r)
+		if err != nil {
+			return nil, redact(err)
+		}
+		if s == nil || resp.StatusCode != http.StatusUnauthorized {
+			return resp, nil
+		}
+		readHTTPError(resp) // drain for reuse
+		resp.Body.Close()
+		c.dropSession(s)
+	}
+}
+
 func (c *Client) now() time.Time {
 	if c.Now != nil {
 		return c.Now()
@@ -196,6 +242,9 @@ func (c *Client) httpClient() *http.Client {
 func readHTTPError(resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	e := &HTTPError{Status: resp.StatusCode}
+	if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+		e.RetryAfter = time.Duration(min(secs, 3600)) * time.Second
+	}
 	var pe proto.Error
 	if json.Unmarshal(b, &pe) == nil && pe.Code != "" {
 		e.Code, e.Message = pe.Code, pe.Message
@@ -247,4 +296,12 @@ func BackoffWith(base, ceiling time.Duration, attempt int) time.Duration {
 		return 0
 	}
 	return rand.N(d)
+}
+
+// setVersion adds the agent's build to a protocol request, when known.
+func (c *Client) setVersion(r *http.Request) {
+	if c.Version != "" {
+		r.Header.Set(proto.HeaderAgentVersion, c.Version)
+		r.Header.Set("User-Agent", "fleetsync-agent/"+c.Version)
+	}
 }

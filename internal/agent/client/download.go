@@ -273,6 +273,10 @@ func integrityErr(dst *os.File, e *IntegrityError) error {
 // presigned store URL needs none and must not see them). Errors never show
 // the URL's query.
 func (c *Client) getObject(ctx context.Context, obj proto.Object, rng string) (*http.Response, error) {
+	return c.getObject1(ctx, obj, rng, false)
+}
+
+func (c *Client) getObject1(ctx context.Context, obj proto.Object, rng string, sign bool) (*http.Response, error) {
 	r, err := http.NewRequestWithContext(ctx, http.MethodGet, obj.URL, nil)
 	if err != nil {
 		return nil, fmt.Errorf("bad object URL: %w", redact(err))
@@ -283,12 +287,20 @@ func (c *Client) getObject(ctx context.Context, obj proto.Object, rng string) (*
 	if obj.ETag != "" {
 		r.Header.Set("If-Match", obj.ETag)
 	}
+	var s *session
 	if c.sameHost(r.URL) && len(c.Key) == ed25519.PrivateKeySize {
-		proto.SignAs(r, c.Account, c.Key, nil, c.now())
+		s = c.authorize(ctx, r, nil, sign)
 	}
 	resp, err := c.httpClient().Do(r)
 	if err != nil {
 		return nil, redact(err)
+	}
+	if s != nil && resp.StatusCode == http.StatusUnauthorized {
+		// A refused session credential: once more, signed with the key.
+		readHTTPError(resp)
+		resp.Body.Close()
+		c.dropSession(s)
+		return c.getObject1(ctx, obj, rng, true)
 	}
 	return resp, nil
 }

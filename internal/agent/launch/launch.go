@@ -139,6 +139,21 @@ func (s Spec) Validate() error {
 	if s.PackageName == "" || s.LaunchFile == "" {
 		return errors.New("launch: package name and launch file are required")
 	}
+	// A process environment cannot carry these: refused here, so that the
+	// deployment fails saying which, rather than launching without them.
+	for _, k := range sortedKeys(s.Env) {
+		switch {
+		case k == "" || strings.ContainsAny(k, "=\x00"):
+			return fmt.Errorf("launch: environment variable name %q cannot be set (empty, or holds '=' or NUL)", k)
+		case strings.ContainsRune(s.Env[k], 0):
+			return fmt.Errorf("launch: environment variable %s: its value holds a NUL byte, which a process environment cannot carry", k)
+		}
+	}
+	for _, k := range sortedKeys(s.Tags) {
+		if isTagKey(k) && strings.ContainsRune(s.Tags[k], 0) {
+			return fmt.Errorf("launch: tag %s: its value holds a NUL byte, which %s%s cannot carry", k, TagEnvPrefix, k)
+		}
+	}
 	return nil
 }
 

@@ -170,6 +170,10 @@ func TestValidate(t *testing.T) {
 		"no suite":      func(s *Spec) { s.SoftwareSuite = "" },
 		"no package":    func(s *Spec) { s.PackageName = "" },
 		"no file":       func(s *Spec) { s.LaunchFile = "" },
+		"NUL in env":    func(s *Spec) { s.Env = map[string]string{"OK": "1", "X": "a\x00b"} },
+		"= in env name": func(s *Spec) { s.Env = map[string]string{"A=B": "1"} },
+		"empty name":    func(s *Spec) { s.Env = map[string]string{"": "1"} },
+		"NUL in tag":    func(s *Spec) { s.Tags = map[string]string{"team": "a\x00"} },
 	} {
 		s := ok
 		edit(&s)

@@ -37,6 +37,9 @@ type deployment struct {
 	// (nil if none ran); started is true once the new one was started.
 	replaced *state.App
 	started  bool
+	// launchedAt is when the new application was started (the health
+	// period counts from it).
+	launchedAt time.Time
 	// logStart is the application log's size when the new application was
 	// launched: its own output follows.
 	logStart int64
@@ -112,6 +115,11 @@ func (a *Agent) deploy(ctx context.Context, asg *proto.Assignment) {
 			a.progress(d, proto.Report{DeploymentJob: job, Step: step})
 		}
 		err := a.runStep(d, step)
+		if err == nil && asg.HealthSeconds > 0 && isLastLaunchStep(asg, step) {
+			// The health gate ends the post-launch stage: the robot is not
+			// Finished before its application proved it stays up.
+			err = a.healthGate(d)
+		}
 		if d.isAborted() || ctx.Err() != nil {
 			a.rollback(d)
 			if ctx.Err() == nil {
@@ -129,14 +137,21 @@ func (a *Agent) deploy(ctx context.Context, asg *proto.Assignment) {
 			a.fail(string(step), err)
 			a.rollback(d)
 			a.finish(proto.Report{DeploymentJob: job, Step: o.Step, Result: proto.ResultFailed,
-				FailureCode: o.Code, FailureReason: f.reason, FailureOutput: f.output})
+				FailureCode: o.Code, FailureReason: f.reason, FailureOutput: f.output, HealthGate: gateOutcome(asg, err)})
 			return
 		}
 	}
 	d.app.InstalledAt = time.Now().UTC()
 	a.st.Previous, a.st.Current = d.replaced, d.app
 	log.Info("deployment finished", "version", asg.ApplicationVersion)
-	a.finish(proto.Report{DeploymentJob: job, Step: proto.StepFinished, Result: proto.ResultSucceeded})
+	a.finish(proto.Report{DeploymentJob: job, Step: proto.StepFinished, Result: proto.ResultSucceeded, HealthGate: gateOutcome(asg, nil)})
+}
+
+// isLastLaunchStep reports whether step is the assignment's last step
+// before Finished (Launching, or ExecutingPostLaunch when it has one).
+func isLastLaunchStep(asg *proto.Assignment, step proto.Step) bool {
+	steps := asg.Steps()
+	return len(steps) >= 2 && steps[len(steps)-2] == step
 }
 
 // finish records a final report as pending, durably, then tries to deliver
@@ -513,6 +528,7 @@ func (a *Agent) launch(d *deployment) error {
 	if err := a.start(d.app); err != nil {
 		return err
 	}
+	d.launchedAt = time.Now()
 	if a.cfg.Settle > 0 {
 		a.sleep(d.ctx, a.cfg.Settle)
 		if d.ctx.Err() != nil {
@@ -569,6 +585,9 @@ func (a *Agent) runScript(ctx context.Context, spec launch.Spec, path string) er
 }
 
 func truncate(s string, n int) string {
+	// The server refuses a failureReason that is not valid UTF-8 or holds a
+	// NUL (an error text can quote a bundle's file names).
+	s = strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", `\0`), "\uFFFD")
 	if len(s) <= n {
 		return s
 	}

@@ -87,7 +87,14 @@ func (a *Agent) describe(d *deployment, step proto.Step, err error, timedOut boo
 // download that kept failing a download failure and everything else (a
 // corrupt or hostile archive, a full disk) a bad bundle. A download
 // condition that cannot be fetched fails as the condition itself would.
+//
+// A failed health gate is a launch failure whatever the step it ran after:
+// the application did not stay up (EnvironmentSetupError, as for the launch
+// settle check).
 func failureCause(step proto.Step, err error) proto.Cause {
+	if isHealthGate(err) {
+		return proto.CauseLaunch
+	}
 	if step == proto.StepDownloadingExtracting {
 		var de *downloadError
 		if errors.As(err, &de) {

@@ -220,7 +220,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		if a.st.Pending != nil {
 			if err := a.flush(ctx); err != nil {
 				a.fail("deliver the deployment result", err)
-				a.sleep(ctx, client.BackoffWith(a.cfg.RetryBase, time.Minute, attempt))
+				a.sleep(ctx, client.Wait(err, client.BackoffWith(a.cfg.RetryBase, time.Minute, attempt)))
 				attempt++
 				continue
 			}
@@ -244,7 +244,7 @@ func (a *Agent) Run(ctx context.Context) error {
 				continue
 			}
 			a.fail("poll", err)
-			a.sleep(ctx, client.BackoffWith(a.cfg.RetryBase, time.Minute, attempt))
+			a.sleep(ctx, client.Wait(err, client.BackoffWith(a.cfg.RetryBase, time.Minute, attempt)))
 			attempt++
 			continue
 		}
@@ -295,7 +295,7 @@ var errCrashed = errors.New("application exited")
 
 // poll makes one long poll, telling the server what runs here.
 func (a *Agent) poll(ctx context.Context) (proto.PollResponse, error) {
-	req := proto.PollRequest{WaitSeconds: int(math.Ceil(a.cfg.PollWait.Seconds()))}
+	req := proto.PollRequest{WaitSeconds: int(math.Ceil(a.cfg.PollWait.Seconds())), Overlays: a.cachedOverlays()}
 	if cur := a.st.Current; cur != nil {
 		req.Current = &proto.Current{DeploymentJob: cur.DeploymentJob, Finished: true}
 		a.mu.Lock()

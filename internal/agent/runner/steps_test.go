@@ -32,10 +32,49 @@ func TestFailureCode(t *testing.T) {
 		{proto.StepLaunching, errors.New("exited during settle"), "EnvironmentSetupError"},
 		{proto.StepExecutingPostLaunch, errors.New("exit 1"), "PostLaunchFileFailure"},
 		{proto.Step("Bogus"), errors.New("?"), "InternalServerError"},
+		{proto.StepExecutingPostLaunch, &healthGateError{"exited"}, "EnvironmentSetupError"},
+		{proto.StepLaunching, fmt.Errorf("x: %w", &healthGateError{"exited"}), "EnvironmentSetupError"},
 	}
 	for _, c := range cases {
 		if got := FailureCode(c.step, c.err); got != c.want {
 			t.Errorf("FailureCode(%s, %v) = %s, want %s", c.step, c.err, got, c.want)
+		}
+	}
+}
+
+func TestIsLastLaunchStep(t *testing.T) {
+	plain := &proto.Assignment{}
+	post := &proto.Assignment{LaunchConfig: proto.LaunchConfig{PostLaunchFile: "post.sh"}}
+	for _, c := range []struct {
+		a    *proto.Assignment
+		step proto.Step
+		want bool
+	}{
+		{plain, proto.StepLaunching, true},
+		{plain, proto.StepDownloadingExtracting, false},
+		{post, proto.StepLaunching, false},
+		{post, proto.StepExecutingPostLaunch, true},
+	} {
+		if got := isLastLaunchStep(c.a, c.step); got != c.want {
+			t.Errorf("isLastLaunchStep(post=%q, %s) = %v", c.a.LaunchConfig.PostLaunchFile, c.step, got)
+		}
+	}
+}
+
+func TestGateOutcome(t *testing.T) {
+	gated := &proto.Assignment{HealthSeconds: 10}
+	for _, c := range []struct {
+		a    *proto.Assignment
+		err  error
+		want string
+	}{
+		{&proto.Assignment{}, nil, ""},
+		{gated, nil, proto.HealthPassed},
+		{gated, &healthGateError{"x"}, proto.HealthFailed},
+		{gated, errors.New("pre-launch failed"), ""},
+	} {
+		if got := gateOutcome(c.a, c.err); got != c.want {
+			t.Errorf("gateOutcome(%d, %v) = %q, want %q", c.a.HealthSeconds, c.err, got, c.want)
 		}
 	}
 }

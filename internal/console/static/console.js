@@ -179,9 +179,16 @@ document.addEventListener("DOMContentLoaded", function () {
       renderFailure(tr.querySelector("td.failure"), r.failure || "", r.output || "");
     });
     tick();
+    document.getElementById("job-paused").hidden = v.state !== "paused";
+    var acts = document.getElementById("job-actions");
+    if (acts && !v.done && acts.dataset.state !== v.state) {
+      // Paused or resumed elsewhere (API, another operator): show the right button.
+      window.location.reload();
+      return;
+    }
     if (v.done) {
-      var cancel = document.getElementById("cancel");
-      if (cancel) { cancel.closest("form").remove(); }
+      var actions = document.getElementById("job-actions");
+      if (actions) { actions.remove(); }
     }
   };
   es.addEventListener("end", function () { es.close(); live.hidden = true; clearInterval(timer); tick(); });

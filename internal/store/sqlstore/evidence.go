@@ -63,7 +63,7 @@ func (s *Store) PendingRobotLog(ctx context.Context, robotARN string) (store.Rob
 
 // PutRobotLog implements store.Evidence.
 func (s *Store) PutRobotLog(ctx context.Context, l store.RobotLog) error {
-	return mustAffect(s.db.ExecContext(ctx, `UPDATE robot_logs SET taken_ms = $1, content = $2, error = $3
+	return mustAffect(s.exec(ctx, `UPDATE robot_logs SET taken_ms = $1, content = $2, error = $3
 		WHERE robot_arn = $4 AND requested_ms = $5 AND taken_ms = 0`, l.TakenMs, l.Content, l.Error, l.Robot, l.RequestedMs))
 }
 

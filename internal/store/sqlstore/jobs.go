@@ -68,12 +68,12 @@ func (s *Store) CreateJob(ctx context.Context, nj store.NewJob, maxActive int) e
 	return err
 }
 
-const jobCols = `arn, account, fleet_arn, status, failure_code, failure_reason, spec, targets, created_ms, finished_ms, operation`
+const jobCols = `arn, account, fleet_arn, status, failure_code, failure_reason, spec, targets, created_ms, finished_ms, operation, paused_ms, paused_total_ms`
 
 func scanJob(row interface{ Scan(...any) error }) (fleet.Job, error) {
 	var j fleet.Job
 	var status, spec string
-	if err := row.Scan(&j.ARN, &j.Account, &j.Fleet, &status, &j.FailureCode, &j.FailureReason, &spec, &j.Targets, &j.CreatedMs, &j.FinishedMs, &j.Operation); err != nil {
+	if err := row.Scan(&j.ARN, &j.Account, &j.Fleet, &status, &j.FailureCode, &j.FailureReason, &spec, &j.Targets, &j.CreatedMs, &j.FinishedMs, &j.Operation, &j.PausedMs, &j.PausedTotalMs); err != nil {
 		return j, err
 	}
 	j.Status = fleet.JobStatus(status)
@@ -89,7 +89,7 @@ func (s *Store) JobByToken(ctx context.Context, account, operation, token string
 	var j fleet.Job
 	row := s.readRow(ctx, `SELECT `+jobCols+`, params_hash FROM deployment_jobs WHERE account = $1 AND operation = $2 AND client_token = $3`,
 		account, operation, token)
-	err := row.Scan(&j.ARN, &j.Account, &j.Fleet, new(string), new(string), new(string), new(string), new(int), new(int64), new(int64), new(string), &hash)
+	err := row.Scan(&j.ARN, &j.Account, &j.Fleet, new(string), new(string), new(string), new(string), new(int), new(int64), new(int64), new(string), new(int64), new(int64), &hash)
 	if err != nil {
 		return fleet.Job{}, "", notFound(err)
 	}
@@ -194,7 +194,7 @@ func (s *Store) ActiveJobs(ctx context.Context) ([]string, error) {
 
 // AcquireLease implements store.Jobs.
 func (s *Store) AcquireLease(ctx context.Context, jobARN, owner string, nowMs, untilMs int64) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE deployment_jobs SET lease_owner = $1, lease_until_ms = $2
+	res, err := s.exec(ctx, `UPDATE deployment_jobs SET lease_owner = $1, lease_until_ms = $2
 		WHERE arn = $3 AND status IN `+activeStatuses+` AND (lease_owner = $1 OR lease_until_ms < $4)`, owner, untilMs, jobARN, nowMs)
 	if err != nil {
 		return false, err
@@ -307,14 +307,18 @@ func finishRow(ctx context.Context, tx *sql.Tx, jobARN, robotARN string, from, t
 		}
 		return false, err
 	}
-	// The robot's own status follows only its latest deployment.
-	_, err = tx.ExecContext(ctx, `UPDATE robots SET status = $1 WHERE arn = $2 AND last_job_arn = $3`, to, robotARN, jobARN)
+	// The robot's own status follows only its latest deployment, and only
+	// while it is in that deployment's fleet (inJobFleet).
+	_, err = tx.ExecContext(ctx, `UPDATE robots SET status = $1 WHERE arn = $2 AND last_job_arn = $3`+inJobFleet, to, robotARN, jobARN)
 	return true, err
 }
 
 // Apply implements store.Jobs.
 func (s *Store) Apply(ctx context.Context, jobARN string, step store.Step, nowMs int64) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	// The job's pending progress goes in with the step (a timed-out row
+	// keeps the step it stopped in): each engine step also flushes it.
+	pending := s.progress.takeJob(jobARN)
+	err := s.tx(ctx, func(tx *sql.Tx) error {
 		st, err := s.jobStatus(ctx, tx, jobARN)
 		if err != nil {
 			return err
@@ -322,14 +326,21 @@ func (s *Store) Apply(ctx context.Context, jobARN string, step store.Step, nowMs
 		if st != fleet.JobInProgress {
 			return store.ErrConflict
 		}
-		if step.Owner != "" {
-			var owner string
-			if err := tx.QueryRowContext(ctx, `SELECT lease_owner FROM deployment_jobs WHERE arn = $1`, jobARN).Scan(&owner); err != nil {
-				return err
-			}
-			if owner != step.Owner {
-				return store.ErrConflict // the lease moved on: another replica drives the job now
-			}
+		var owner string
+		var pausedMs int64
+		if err := tx.QueryRowContext(ctx, `SELECT lease_owner, paused_ms FROM deployment_jobs WHERE arn = $1`, jobARN).Scan(&owner, &pausedMs); err != nil {
+			return err
+		}
+		if step.Owner != "" && owner != step.Owner {
+			return store.ErrConflict // the lease moved on: another replica drives the job now
+		}
+		if pausedMs > 0 {
+			// Paused after the planner looked: the pause wins, no robot starts.
+			step.Start = nil
+		}
+		// After the job's lock, as every transaction of the job takes it.
+		if err := writeJobProgress(ctx, tx, pending); err != nil {
+			return err
 		}
 		for _, t := range step.NoResponse {
 			if _, err := finishRow(ctx, tx, jobARN, t.Robot, fleet.RobotDeploying, fleet.RobotNoResponse, t.Code, t.Reason, nowMs); err != nil {
@@ -345,7 +356,7 @@ func (s *Store) Apply(ctx context.Context, jobARN string, step store.Step, nowMs
 				}
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE robots SET status = $1 WHERE arn = $2 AND last_job_arn = $3`, fleet.RobotDeploying, r, jobARN); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE robots SET status = $1 WHERE arn = $2 AND last_job_arn = $3`+inJobFleet, fleet.RobotDeploying, r, jobARN); err != nil {
 				return err
 			}
 		}
@@ -357,25 +368,75 @@ func (s *Store) Apply(ctx context.Context, jobARN string, step store.Step, nowMs
 		}
 		return nil
 	})
+	if err != nil && len(pending) > 0 {
+		s.progress.restore(pending)
+	}
+	return err
+}
+
+// SetPaused implements store.Jobs.
+func (s *Store) SetPaused(ctx context.Context, account, jobARN string, paused bool, nowMs int64) (fleet.Job, error) {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var st string
+		var pausedMs int64
+		if err := tx.QueryRowContext(ctx, `SELECT status, paused_ms FROM deployment_jobs WHERE account = $1 AND arn = $2`+s.dialect.forUpdate,
+			account, jobARN).Scan(&st, &pausedMs); err != nil {
+			return notFound(err)
+		}
+		if !fleet.JobStatus(st).Active() {
+			return store.ErrConflict
+		}
+		switch {
+		case paused && pausedMs == 0:
+			_, err := tx.ExecContext(ctx, `UPDATE deployment_jobs SET paused_ms = $1 WHERE arn = $2`, max(nowMs, 1), jobARN)
+			return err
+		case !paused && pausedMs > 0:
+			_, err := tx.ExecContext(ctx, `UPDATE deployment_jobs SET paused_ms = 0, paused_total_ms = paused_total_ms + $1 WHERE arn = $2`,
+				max(nowMs-pausedMs, 0), jobARN)
+			return err
+		}
+		return nil // already so: nothing changes
+	})
+	if err != nil {
+		return fleet.Job{}, err
+	}
+	return s.GetJob(ctx, account, jobARN)
 }
 
 // restorePending gives robots the job never started their prior status; the
 // rows stay PendingNewDeployment as the record that they were never reached.
 func restorePending(ctx context.Context, tx *sql.Tx, jobARN string) error {
 	_, err := tx.ExecContext(ctx, `UPDATE robots SET status = (SELECT jr.prior_status FROM job_robots jr WHERE jr.job_arn = $1 AND jr.robot_arn = robots.arn)
-		WHERE last_job_arn = $1 AND arn IN (SELECT robot_arn FROM job_robots WHERE job_arn = $1 AND status = $2)`, jobARN, fleet.RobotPendingNewDeployment)
+		WHERE last_job_arn = $1 AND arn IN (SELECT robot_arn FROM job_robots WHERE job_arn = $1 AND status = $2)
+		AND fleet_arn = (SELECT fleet_arn FROM deployment_jobs WHERE arn = $1)`, jobARN, fleet.RobotPendingNewDeployment)
 	return err
 }
 
+// inJobFleet ends an UPDATE of robots whose last_job_arn is compared with
+// the job ARN: the robot's status follows the job only while the robot is
+// still in the job's fleet. A robot deregistered, or whose fleet was
+// deleted, while the job deployed to it is Available (in no fleet) or
+// Registered (in its new fleet), whatever the job does with its row later.
+const inJobFleet = ` AND robots.fleet_arn = (SELECT j.fleet_arn FROM deployment_jobs j WHERE j.arn = robots.last_job_arn)`
+
 // CancelJob implements store.Jobs.
 func (s *Store) CancelJob(ctx context.Context, account, jobARN, abortCode, abortReason string, nowMs int64) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	// Rows aborted keep the step they were in: the job's pending progress
+	// is written first, and no report slips between (progressBuffer.cancel).
+	s.progress.cancel.Lock()
+	defer s.progress.cancel.Unlock()
+	pending := s.progress.takeJob(jobARN)
+	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var st string
 		if err := tx.QueryRowContext(ctx, `SELECT status FROM deployment_jobs WHERE account = $1 AND arn = $2`+s.dialect.forUpdate, account, jobARN).Scan(&st); err != nil {
 			return notFound(err)
 		}
 		if !fleet.JobStatus(st).Active() {
 			return store.ErrConflict
+		}
+		// After the job's lock, as every transaction of the job takes it.
+		if err := writeJobProgress(ctx, tx, pending); err != nil {
+			return err
 		}
 		deploying, err := queryAll(ctx, tx, func(r interface{ Scan(...any) error }) (string, error) {
 			var a string
@@ -394,6 +455,10 @@ func (s *Store) CancelJob(ctx context.Context, account, jobARN, abortCode, abort
 		}
 		return setJobStatus(ctx, tx, jobARN, fleet.JobStatus(st), fleet.JobCanceled, "", "", nowMs)
 	})
+	if err != nil && len(pending) > 0 {
+		s.progress.restore(pending)
+	}
+	return err
 }
 
 // DeleteJobsFinishedBefore implements store.Jobs.
@@ -425,6 +490,7 @@ func (s *Store) DeleteJobsFinishedBefore(ctx context.Context, ms int64) (int, er
 
 // RobotByAgent implements store.Agents.
 func (s *Store) RobotByAgent(ctx context.Context, account, agentID string) (fleet.Robot, error) {
+	ctx = forAgents(ctx)
 	r, err := scanRobot(s.readRow(ctx, `SELECT `+robotCols+` FROM robots WHERE agent_id = $1 AND ($2 = '' OR account = $2)
 		ORDER BY created_ms, arn LIMIT 1`, agentID, account))
 	if err != nil {
@@ -436,6 +502,7 @@ func (s *Store) RobotByAgent(ctx context.Context, account, agentID string) (flee
 
 // CurrentAssignment implements store.Agents.
 func (s *Store) CurrentAssignment(ctx context.Context, robotARN string) (store.Assignment, error) {
+	ctx = forAgents(ctx)
 	var lastJob string
 	if err := s.readRow(ctx, `SELECT last_job_arn FROM robots WHERE arn = $1`, robotARN).Scan(&lastJob); err != nil {
 		return store.Assignment{}, notFound(err)
@@ -466,24 +533,46 @@ func (s *Store) CurrentAssignment(ctx context.Context, robotARN string) (store.A
 	return store.Assignment{Job: j, Row: row}, nil
 }
 
-// RecordProgress implements store.Agents.
-func (s *Store) RecordProgress(ctx context.Context, jobARN, robotARN, step string, percent *float64, eta *int64) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE job_robots SET step = $1, percent_done = $2, eta_seconds = $3
-		WHERE job_arn = $4 AND robot_arn = $5 AND status IN ($6, $7)`, step, percent, eta, jobARN, robotARN, fleet.RobotDeploying, fleet.RobotNoResponse)
-	if err := mustAffect(res, err); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return true, nil
-		}
-		return false, err
+// RecordResult implements store.Agents. A result that changes nothing (the
+// row already finished, as every poll of an agent that runs a finished
+// deployment says again, or no such row) is answered from one read, with no
+// write transaction.
+func (s *Store) RecordResult(ctx context.Context, jobARN, robotARN string, res store.Result) (bool, error) {
+	to := res.Status
+	switch {
+	case res.Success:
+		to = fleet.RobotInSync
+	case to == "":
+		to = fleet.RobotFailed
 	}
-	return false, nil
+	var st string
+	switch err := s.readRow(forAgents(ctx), `SELECT status FROM job_robots WHERE job_arn = $1 AND robot_arn = $2`, jobARN, robotARN).Scan(&st); {
+	case errors.Is(err, sql.ErrNoRows):
+		return true, nil
+	case err == nil && to != fleet.RobotNoResponse && !fleet.CanRobot(fleet.RobotStatus(st), to):
+		// No allowed change: the transaction would answer the same (a
+		// finished row never changes again; a row not started is not the
+		// robot's to finish). A NoResponse result always goes to the
+		// transaction, which records the agent's evidence.
+		return fleet.RobotStatus(st) != to, nil
+	}
+	return s.recordResultTx(ctx, jobARN, robotARN, res)
 }
 
-// RecordResult implements store.Agents.
-func (s *Store) RecordResult(ctx context.Context, jobARN, robotARN string, res store.Result) (bool, error) {
+// recordResultTx is RecordResult's write transaction. The row's progress
+// not yet flushed is written first, so a failed row shows the step it
+// failed at.
+func (s *Store) recordResultTx(ctx context.Context, jobARN, robotARN string, res store.Result) (bool, error) {
 	abort := false
+	k := progressKey{jobARN, robotARN}
+	pending, hasPending := s.progress.take(k)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		abort = false // a retried transaction starts over
+		if hasPending {
+			if err := writeProgress(ctx, tx, k, pending); err != nil {
+				return err
+			}
+		}
 		var st, fp string
 		err := tx.QueryRowContext(ctx, `SELECT jr.status, j.fingerprint FROM job_robots jr JOIN deployment_jobs j ON j.arn = jr.job_arn
 			WHERE jr.job_arn = $1 AND jr.robot_arn = $2`, jobARN, robotARN).Scan(&st, &fp)
@@ -538,5 +627,8 @@ func (s *Store) RecordResult(ctx context.Context, jobARN, robotARN string, res s
 		}
 		return putFailureOutput(ctx, tx, jobARN, robotARN, res.Output)
 	})
+	if err != nil && hasPending {
+		s.progress.restore(map[progressKey]progressRow{k: pending})
+	}
 	return abort, err
 }

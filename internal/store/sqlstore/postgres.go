@@ -73,10 +73,11 @@ func OpenPostgres(ctx context.Context, url string, o PostgresOptions, logger *sl
 		db.Close()
 		return nil, fmt.Errorf("--database: connect to PostgreSQL: %w", err)
 	}
-	s := &Store{db: db, rdb: db, dialect: postgresDialect, log: logger}
+	s := &Store{db: db, rdb: db, ardb: db, dialect: postgresDialect, log: logger}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
+	s.startProgress()
 	return s, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -122,6 +123,9 @@ func (s *Store) DeleteFleet(ctx context.Context, account, arn string) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE robots SET fleet_arn = '', status = $1 WHERE fleet_arn = $2`, fleet.RobotAvailable, arn); err != nil {
 			return err
 		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM robot_counts WHERE scope = $1`, fleetScope(arn)); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM tags WHERE arn = $1`, arn)
 		return err
 	})
@@ -147,26 +151,49 @@ func queryAll[T any](ctx context.Context, q rowsQuerier, scan func(interface{ Sc
 
 // --- robots ---
 
-// CreateRobot implements store.Robots.
+// CreateRobot implements store.Robots. The quota is the account's row in
+// robot_counts, moved in the same transaction: no COUNT(*) per insert, and
+// on PostgreSQL concurrent creators of one account serialise on that row
+// (the upsert locks it and re-checks the bound on its latest version). The
+// robot is inserted first so that every write takes a robot row before a
+// count row, and no two transactions wait on each other in opposite order.
 func (s *Store) CreateRobot(ctx context.Context, r fleet.Robot, maxPerAccount int) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		if err := s.dialect.lockAccount(ctx, tx, r.Account); err != nil {
-			return err
-		}
-		n, err := count(ctx, tx, `SELECT COUNT(*) FROM robots WHERE account = $1`, r.Account)
-		if err != nil {
-			return err
-		}
-		if n >= maxPerAccount {
-			return store.ErrLimit
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO robots (arn, account, name, architecture, agent_id, status, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO robots (arn, account, name, architecture, agent_id, status, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 			r.ARN, r.Account, r.Name, r.Architecture, r.AgentID, r.Status, r.CreatedMs)
 		if err = s.insertErr(err); err != nil {
 			return err
 		}
+		if err := incrCount(ctx, tx, accountScope(r.Account), maxPerAccount); err != nil {
+			return err
+		}
 		return putTags(ctx, tx, r.ARN, r.Tags)
 	})
+}
+
+func accountScope(account string) string { return "account:" + account }
+func fleetScope(fleetARN string) string  { return "fleet:" + fleetARN }
+
+// incrCount adds one to a robot count unless it is already max (ErrLimit).
+func incrCount(ctx context.Context, tx *sql.Tx, scope string, max int) error {
+	if max <= 0 {
+		return store.ErrLimit
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO robot_counts (scope, n) VALUES ($1, 1)
+		ON CONFLICT (scope) DO UPDATE SET n = robot_counts.n + 1 WHERE robot_counts.n < $2`, scope, max)
+	if err := mustAffect(res, err); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return store.ErrLimit
+		}
+		return err
+	}
+	return nil
+}
+
+// decrCount takes one from a robot count.
+func decrCount(ctx context.Context, tx *sql.Tx, scope string) error {
+	_, err := tx.ExecContext(ctx, `UPDATE robot_counts SET n = n - 1 WHERE scope = $1 AND n > 0`, scope)
+	return err
 }
 
 const robotCols = `arn, account, name, architecture, agent_id, fleet_arn, status, created_ms, last_job_arn, last_job_ms`
@@ -212,8 +239,17 @@ func (s *Store) FleetRobots(ctx context.Context, account, fleetARN string, limit
 // DeleteRobot implements store.Robots.
 func (s *Store) DeleteRobot(ctx context.Context, account, arn string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		if err := mustAffect(tx.ExecContext(ctx, `DELETE FROM robots WHERE account = $1 AND arn = $2`, account, arn)); err != nil {
+		var fleetARN string
+		if err := tx.QueryRowContext(ctx, `DELETE FROM robots WHERE account = $1 AND arn = $2 RETURNING fleet_arn`, account, arn).Scan(&fleetARN); err != nil {
+			return notFound(err)
+		}
+		if err := decrCount(ctx, tx, accountScope(account)); err != nil {
 			return err
+		}
+		if fleetARN != "" {
+			if err := decrCount(ctx, tx, fleetScope(fleetARN)); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM agent_presence WHERE robot_arn = $1`, arn); err != nil {
 			return err
@@ -236,9 +272,6 @@ func (s *Store) RegisterRobot(ctx context.Context, account, fleetARN, robotARN s
 		if n == 0 {
 			return store.ErrNotFound
 		}
-		if err := s.dialect.lockAccount(ctx, tx, account); err != nil {
-			return err
-		}
 		var current string
 		err = tx.QueryRowContext(ctx, `SELECT fleet_arn FROM robots WHERE account = $1 AND arn = $2`+s.dialect.forUpdate, account, robotARN).Scan(&current)
 		if err != nil {
@@ -251,12 +284,10 @@ func (s *Store) RegisterRobot(ctx context.Context, account, fleetARN, robotARN s
 		default:
 			return store.ErrConflict
 		}
-		members, err := count(ctx, tx, `SELECT COUNT(*) FROM robots WHERE fleet_arn = $1`, fleetARN)
-		if err != nil {
+		// The fleet's count, moved with the robot row locked (as in every
+		// write): no COUNT(*) of the fleet's robots per registration.
+		if err := incrCount(ctx, tx, fleetScope(fleetARN), maxPerFleet); err != nil {
 			return err
-		}
-		if members >= maxPerFleet {
-			return store.ErrLimit
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE robots SET fleet_arn = $1, status = $2 WHERE arn = $3`, fleetARN, fleet.RobotRegistered, robotARN)
 		return err
@@ -281,8 +312,10 @@ func (s *Store) DeregisterRobot(ctx context.Context, account, fleetARN, robotARN
 		if current != fleetARN {
 			return store.ErrConflict
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE robots SET fleet_arn = '', status = $1 WHERE arn = $2`, fleet.RobotAvailable, robotARN)
-		return err
+		if _, err = tx.ExecContext(ctx, `UPDATE robots SET fleet_arn = '', status = $1 WHERE arn = $2`, fleet.RobotAvailable, robotARN); err != nil {
+			return err
+		}
+		return decrCount(ctx, tx, fleetScope(fleetARN))
 	})
 }
 
@@ -483,7 +516,7 @@ func (s *Store) DeleteApplicationVersion(ctx context.Context, account, arn, vers
 	if err != nil || seq == 0 {
 		return store.ErrNotFound
 	}
-	return mustAffect(s.db.ExecContext(ctx, `DELETE FROM application_versions WHERE version = $1 AND app_arn IN (SELECT arn FROM applications WHERE account = $2 AND arn = $3)`,
+	return mustAffect(s.exec(ctx, `DELETE FROM application_versions WHERE version = $1 AND app_arn IN (SELECT arn FROM applications WHERE account = $2 AND arn = $3)`,
 		seq, account, arn))
 }
 

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"maps"
 	"slices"
 
@@ -47,19 +48,41 @@ func (s *Store) DeployingAgentsSeen(ctx context.Context, jobARN string) (map[str
 	return out, rows.Err()
 }
 
-// ClaimNonce implements store.Nonces.
-func (s *Store) ClaimNonce(ctx context.Context, nonce string, nowMs int64) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `INSERT INTO agent_nonces (nonce, seen_ms) VALUES ($1, $2) ON CONFLICT (nonce) DO NOTHING`, nonce, nowMs)
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+// UpdateReplayWindow implements store.ReplayWindows: the agent's row is
+// read FOR UPDATE (on SQLite the write transaction excludes the others),
+// created first when it does not exist yet, and rewritten in place.
+func (s *Store) UpdateReplayWindow(ctx context.Context, agentID string, update func(old []byte) ([]byte, int64, bool)) (bool, error) {
+	ok := false
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		ok = false
+		var old []byte
+		sel := `SELECT win FROM agent_replay WHERE agent_id = $1` + s.dialect.forUpdate
+		err := tx.QueryRowContext(ctx, sel, agentID).Scan(&old)
+		if errors.Is(err, sql.ErrNoRows) {
+			// Racing first requests of one agent: one insert wins, the
+			// others wait for its row lock and read its window.
+			if _, err := tx.ExecContext(ctx, `INSERT INTO agent_replay (agent_id, win, newest_ms) VALUES ($1, NULL, 0) ON CONFLICT (agent_id) DO NOTHING`, agentID); err != nil {
+				return err
+			}
+			err = tx.QueryRowContext(ctx, sel, agentID).Scan(&old)
+		}
+		if err != nil {
+			return err
+		}
+		win, newest, accept := update(old)
+		if !accept {
+			return nil
+		}
+		ok = true
+		_, err = tx.ExecContext(ctx, `UPDATE agent_replay SET win = $1, newest_ms = $2 WHERE agent_id = $3`, win, newest, agentID)
+		return err
+	})
+	return ok, err
 }
 
-// DeleteNoncesBefore implements store.Nonces.
-func (s *Store) DeleteNoncesBefore(ctx context.Context, ms int64) (int, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM agent_nonces WHERE seen_ms < $1`, ms)
+// DeleteReplayWindowsBefore implements store.ReplayWindows.
+func (s *Store) DeleteReplayWindowsBefore(ctx context.Context, ms int64) (int, error) {
+	res, err := s.exec(ctx, `DELETE FROM agent_replay WHERE newest_ms < $1`, ms)
 	if err != nil {
 		return 0, err
 	}
@@ -69,7 +92,7 @@ func (s *Store) DeleteNoncesBefore(ctx context.Context, ms int64) (int, error) {
 
 // EnsureSetting implements store.Settings.
 func (s *Store) EnsureSetting(ctx context.Context, key, value string) (string, error) {
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, key, value); err != nil {
+	if _, err := s.exec(ctx, `INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, key, value); err != nil {
 		return "", err
 	}
 	var stored string

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/fleetsync/fleetsync/internal/fleet"
+	"github.com/fleetsync/fleetsync/internal/store"
 )
 
 // LastRows implements store.Reports.
@@ -71,4 +72,15 @@ func (s *Store) FleetStatusCounts(ctx context.Context, account string) (map[stri
 		out[t.fleet][fleet.RobotStatus(t.status)] = t.n
 	}
 	return out, err
+}
+
+// ControlCounts implements store.Reports.
+func (s *Store) ControlCounts(ctx context.Context) (store.ControlCounts, error) {
+	var c store.ControlCounts
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM deployment_jobs WHERE paused_ms > 0 AND status IN `+activeStatuses).Scan(&c.PausedJobs); err != nil {
+		return c, err
+	}
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(DISTINCT q.robot_arn) FROM robot_failures q JOIN robots r ON r.arn = q.robot_arn
+		WHERE q.quarantined_ms > 0`).Scan(&c.QuarantinedRobots)
+	return c, err
 }

@@ -42,6 +42,10 @@ type dialect struct {
 	// retryable reports whether a transaction failed only because of a
 	// concurrent one (deadlock victim) and can run again; nil: never.
 	retryable func(error) bool
+	// isBusy reports whether err is the database refusing a write because
+	// another holds its lock (SQLITE_BUSY from another process past the
+	// busy timeout); such a write is returned as store.ErrBusy.
+	isBusy func(error) bool
 	// migrationLock, when set, makes the migrations of processes opening
 	// one database together run one process at a time (nil: the database
 	// serialises writers by itself, as SQLite does).
@@ -61,7 +65,17 @@ var sqliteDialect = dialect{
 		return false
 	},
 	lockAccount: func(context.Context, *sql.Tx, string) error { return nil },
+	isBusy: func(err error) bool {
+		var se *sqlite.Error
+		return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
+	},
 }
+
+// WriteWait bounds how long a write waits for SQLite's one writer before it
+// fails with store.ErrBusy (ThrottlingException, or 503 to an agent, which
+// retries). A 10,000-robot rollout on a 2-core machine at load average 20
+// queued agent reports past 10 s, hence 30 s; an agent gives a report 60 s.
+const WriteWait = 30 * time.Second
 
 // Store is the SQL implementation of store.Store.
 type Store struct {
@@ -71,14 +85,26 @@ type Store struct {
 	// does not queue behind thousands of agent reports for the one write
 	// lock. On PostgreSQL it is db.
 	rdb *sql.DB
+	// ardb serves the agents' reads (forAgents): on SQLite a pool of its
+	// own beside rdb, on PostgreSQL db.
+	ardb *sql.DB
 	// reads caches the prepared statements of rdb's queries (*sql.Stmt by
 	// query text): SQLite would otherwise parse and plan every query anew,
 	// which was a fifth of the server's CPU under agent load.
 	reads sync.Map
 	// parseEachTime turns the cache off, for the benchmark that measures it.
 	parseEachTime bool
-	dialect       dialect
-	log           *slog.Logger
+	// writer, on SQLite, is the queue of this process's writes: one at a
+	// time holds it (SQLite has one write lock; connections contending for
+	// it spin in the busy handler and fail with "database is locked" past
+	// the busy timeout), the others wait in line up to writeWait. nil on
+	// PostgreSQL, whose writers do not exclude each other.
+	writer    chan struct{}
+	writeWait time.Duration
+	// progress holds agents' progress reports until the next flush.
+	progress progressBuffer
+	dialect  dialect
+	log      *slog.Logger
 	// integrity is the SQLite file's integrity state for Ready (nil on
 	// PostgreSQL, which checks its own pages).
 	integrity *integrity
@@ -107,9 +133,14 @@ func OpenSQLiteWith(ctx context.Context, path string, o SQLiteOptions, logger *s
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	// SQLite has one writer; these connections take turns at its lock.
+	// SQLite has one writer: writes queue for it in s.writer; the other
+	// connections serve reads made on db. Idle connections are kept (Go's
+	// default keeps 2): reopening one re-applies the pragmas, which was a
+	// tenth of an agent poll's CPU.
 	db.SetMaxOpenConns(8)
-	s := &Store{db: db, rdb: db, dialect: sqliteDialect, log: logger}
+	db.SetMaxIdleConns(8)
+	db.SetConnMaxIdleTime(0)
+	s := &Store{db: db, rdb: db, ardb: db, dialect: sqliteDialect, log: logger, writer: make(chan struct{}, 1), writeWait: WriteWait}
 	if err := quickCheck(ctx, db, path); err != nil {
 		db.Close()
 		return nil, err
@@ -125,7 +156,18 @@ func OpenSQLiteWith(ctx context.Context, path string, o SQLiteOptions, logger *s
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	rdb.SetMaxOpenConns(8)
+	rdb.SetMaxIdleConns(8)
 	s.rdb = rdb
+	ardb, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=query_only(1)")
+	if err != nil {
+		db.Close()
+		rdb.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	ardb.SetMaxOpenConns(8)
+	ardb.SetMaxIdleConns(8)
+	s.ardb = ardb
+	s.startProgress()
 	return s, nil
 }
 
@@ -163,18 +205,46 @@ func (s *Store) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if s.parseEachTime {
 		return nil, errNoCache
 	}
-	if st, ok := s.reads.Load(query); ok {
+	pool := s.readPool(ctx)
+	key := stmtKey{pool, query}
+	if st, ok := s.reads.Load(key); ok {
 		return st.(*sql.Stmt), nil
 	}
-	st, err := s.rdb.PrepareContext(ctx, query)
+	st, err := pool.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	if prev, loaded := s.reads.LoadOrStore(query, st); loaded {
+	if prev, loaded := s.reads.LoadOrStore(key, st); loaded {
 		st.Close()
 		return prev.(*sql.Stmt), nil
 	}
 	return st, nil
+}
+
+// stmtKey names a cached statement: its pool and its query.
+type stmtKey struct {
+	pool  *sql.DB
+	query string
+}
+
+// agentReads marks a context whose reads serve an agent request.
+type agentReads struct{}
+
+// forAgents routes the reads made with ctx to the agents' read pool.
+func forAgents(ctx context.Context) context.Context {
+	return context.WithValue(ctx, agentReads{}, true)
+}
+
+// readPool is the pool for ctx's reads: agents' requests (thousands at once
+// during a rollout) read from a pool of their own, so an API call such as
+// DescribeDeploymentJob never waits for a connection behind them
+// (database/sql hands a freed connection to a random waiter, so a waiter
+// in a crowd may wait for seconds).
+func (s *Store) readPool(ctx context.Context) *sql.DB {
+	if ctx.Value(agentReads{}) != nil {
+		return s.ardb
+	}
+	return s.rdb
 }
 
 // rowsQuerier is what queryAll needs: a *sql.DB, a *sql.Tx or a reader.
@@ -191,7 +261,7 @@ type reader struct{ s *Store }
 func (r reader) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	st, err := r.s.readStmt(ctx, query)
 	if errors.Is(err, errNoCache) {
-		return r.s.rdb.QueryContext(ctx, query, args...)
+		return r.s.readPool(ctx).QueryContext(ctx, query, args...)
 	}
 	if err != nil {
 		return nil, err
@@ -204,7 +274,7 @@ func (s *Store) readRow(ctx context.Context, query string, args ...any) *sql.Row
 	st, err := s.readStmt(ctx, query)
 	if err != nil {
 		// The error surfaces from Scan, like any other query error.
-		return s.rdb.QueryRowContext(ctx, query, args...)
+		return s.readPool(ctx).QueryRowContext(ctx, query, args...)
 	}
 	return st.QueryRowContext(ctx, args...)
 }
@@ -212,13 +282,17 @@ func (s *Store) readRow(ctx context.Context, query string, args ...any) *sql.Row
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
-// Close releases the database.
+// Close writes the progress it holds and releases the database.
 func (s *Store) Close() error {
+	flushErr := s.stopProgress()
 	s.reads.Range(func(_, st any) bool {
 		st.(*sql.Stmt).Close()
 		return true
 	})
-	err := s.db.Close()
+	err := errors.Join(flushErr, s.db.Close())
+	if s.ardb != s.db {
+		err = errors.Join(err, s.ardb.Close())
+	}
 	if s.rdb != s.db {
 		err = errors.Join(err, s.rdb.Close())
 	}
@@ -239,15 +313,65 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 }
 
 func (s *Store) tx1(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	release, err := s.acquireWriter(ctx)
 	if err != nil {
 		return err
 	}
+	defer release()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return s.busy(err)
+	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
-		return err
+		return s.busy(err)
 	}
-	return tx.Commit()
+	return s.busy(tx.Commit())
+}
+
+// acquireWriter takes this process's turn at the database's write lock
+// (SQLite), waiting in line at most writeWait: past it the write fails with
+// store.ErrBusy and changes nothing.
+func (s *Store) acquireWriter(ctx context.Context) (release func(), err error) {
+	if s.writer == nil {
+		return func() {}, nil
+	}
+	select {
+	case s.writer <- struct{}{}:
+		return s.releaseWriter, nil
+	default:
+	}
+	t := time.NewTimer(s.writeWait)
+	defer t.Stop()
+	select {
+	case s.writer <- struct{}{}:
+		return s.releaseWriter, nil
+	case <-t.C:
+		return nil, store.ErrBusy
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (s *Store) releaseWriter() { <-s.writer }
+
+// exec runs one write statement outside a transaction, in the write queue.
+func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	release, err := s.acquireWriter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	res, err := s.db.ExecContext(ctx, query, args...)
+	return res, s.busy(err)
+}
+
+// busy turns the database's "locked" refusal into store.ErrBusy.
+func (s *Store) busy(err error) error {
+	if err != nil && s.dialect.isBusy != nil && s.dialect.isBusy(err) {
+		return fmt.Errorf("%w (%v)", store.ErrBusy, err)
+	}
+	return err
 }
 
 // querier is what *sql.DB and *sql.Tx share.

@@ -1,12 +1,16 @@
 package sqlstore
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/fleetsync/fleetsync/internal/fleet"
 	"github.com/fleetsync/fleetsync/internal/pgtest"
 	"github.com/fleetsync/fleetsync/internal/store"
 	"github.com/fleetsync/fleetsync/internal/store/storetest"
@@ -74,5 +78,66 @@ func TestPostgresPoolOptions(t *testing.T) {
 	// A statement over the timeout is canceled by the server.
 	if _, err := s.db.ExecContext(t.Context(), `SELECT pg_sleep(3)`); err == nil || !strings.Contains(err.Error(), "statement timeout") {
 		t.Errorf("a 3 s statement with a 1.234 s timeout: %v, want canceled by statement timeout", err)
+	}
+}
+
+// TestSQLiteWritesQueueInsteadOfLocking runs many writers at once (robot
+// creation, progress, nonces) on one SQLite file: they wait in line for the
+// one writer, and no client sees "database is locked".
+func TestSQLiteWritesQueueInsteadOfLocking(t *testing.T) {
+	s, err := OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "test.db"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const acct = "123456789012"
+	var wg sync.WaitGroup
+	errs := make(chan error, 1000)
+	for w := range 32 {
+		wg.Go(func() {
+			for i := range 20 {
+				name := fmt.Sprintf("r-%02d-%02d", w, i)
+				r := fleet.Robot{ARN: "arn:aws:robomaker:us-east-1:" + acct + ":robot/" + name + "/1", Account: acct, Name: name,
+					Architecture: fleet.X86_64, AgentID: "agent-" + name, Status: fleet.RobotAvailable, CreatedMs: 1}
+				if err := s.CreateRobot(t.Context(), r, 100000); err != nil {
+					errs <- err
+				}
+				if _, err := s.UpdateReplayWindow(t.Context(), name, func([]byte) ([]byte, int64, bool) { return []byte{1}, 1, true }); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("concurrent write: %v", err)
+	}
+}
+
+// TestSQLiteWriteWaitIsBounded: a write that cannot get the writer within
+// the bound fails with store.ErrBusy (ThrottlingException on the wire) and
+// changes nothing.
+func TestSQLiteWriteWaitIsBounded(t *testing.T) {
+	s, err := OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "test.db"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.writeWait = 50 * time.Millisecond
+	release, err := s.acquireWriter(t.Context()) // a write that does not end
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.CreateCredential(t.Context(), store.Credential{AccessKeyID: "AK", Account: "1", SecretSealed: []byte("x")})
+	if !errors.Is(err, store.ErrBusy) || fleet.CodeOf(err) != fleet.Throttled {
+		t.Fatalf("write past the bound: %v, want store.ErrBusy (Throttled)", err)
+	}
+	release()
+	if _, err := s.GetCredential(t.Context(), "AK"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the refused write changed the database: %v", err)
+	}
+	if err := s.CreateCredential(t.Context(), store.Credential{AccessKeyID: "AK", Account: "1", SecretSealed: []byte("x")}); err != nil {
+		t.Errorf("write once the writer is free: %v", err)
 	}
 }

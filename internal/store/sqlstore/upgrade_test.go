@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"path/filepath"
@@ -18,11 +19,11 @@ import (
 	"github.com/fleetsync/fleetsync/internal/store"
 )
 
-// upgradeCase is an install as 00005 left it, and the grants 00006 must
+// upgradeCase is an install as 00010 (the last before tenancy) left it, and the grants 00011 must
 // give it.
 type upgradeCase struct {
 	name string
-	// rows are inserted into the 00005 schema.
+	// rows are inserted into the 00010 schema.
 	rows []string
 	want []store.BucketGrant
 	// firstRuleSpent: a credential created after the upgrade gets nothing.
@@ -34,6 +35,8 @@ var upgradeCases = []upgradeCase{
 	{name: "OneAccountKeepsEveryBucket", rows: []string{
 		`INSERT INTO credentials (access_key_id, account, secret_sealed, created_ms) VALUES ('AK1', '111111111111', 'x', 1)`,
 		`INSERT INTO applications (arn, account, name, created_ms, suite_name, revision_id, last_updated_ms, sources) VALUES ('app1', '111111111111', 'a', 1, 'General', 'r', 1, '[{"bucket":"b1","key":"k","architecture":"X86_64"}]')`,
+		// A robot with every column set survives the rebuild of robots.
+		`INSERT INTO robots (arn, account, name, architecture, agent_id, fleet_arn, status, created_ms, last_job_arn, last_job_ms, deployed_fingerprint) VALUES ('rold', '111111111111', 'old', 'ARM64', 'fsa1-old', 'fold', 'InSync', 3, 'jold', 4, 'fp1:x')`,
 	}, want: []store.BucketGrant{{Account: "111111111111", Bucket: "*"}}, firstRuleSpent: true},
 	{name: "SeveralAccountsKeepWhatTheyUse", rows: []string{
 		`INSERT INTO credentials (access_key_id, account, secret_sealed, created_ms) VALUES ('AK1', '111111111111', 'x', 1)`,
@@ -48,7 +51,7 @@ var upgradeCases = []upgradeCase{
 	}, firstRuleSpent: true},
 }
 
-// runUpgrade applies migrations up to 00005 on db, inserts the case's rows,
+// runUpgrade applies migrations up to 00010 on db, inserts the case's rows,
 // then has open apply the rest and checks the grants.
 func runUpgrade(t *testing.T, d dialect, db *sql.DB, c upgradeCase, open func() *Store) {
 	sub, err := fs.Sub(migrations, d.migrationsDir)
@@ -59,7 +62,7 @@ func runUpgrade(t *testing.T, d dialect, db *sql.DB, c upgradeCase, open func() 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.UpTo(t.Context(), 5); err != nil {
+	if _, err := p.UpTo(t.Context(), 10); err != nil {
 		t.Fatal(err)
 	}
 	for _, q := range c.rows {
@@ -67,9 +70,30 @@ func runUpgrade(t *testing.T, d dialect, db *sql.DB, c upgradeCase, open func() 
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
+	robotRows := func(db *sql.DB) string {
+		t.Helper()
+		var out string
+		rows, err := db.QueryContext(t.Context(), `SELECT arn, account, name, architecture, agent_id, fleet_arn, status, created_ms, last_job_arn, last_job_ms, deployed_fingerprint FROM robots ORDER BY arn`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var v [11]string
+			if err := rows.Scan(&v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10]); err != nil {
+				t.Fatal(err)
+			}
+			out += fmt.Sprint(v) + "\n"
+		}
+		return out
+	}
+	before := robotRows(db)
 	db.Close()
 	s := open()
 	defer s.Close()
+	if after := robotRows(s.db); after != before {
+		t.Errorf("robots after the upgrade:\n%s\nwant\n%s", after, before)
+	}
 	got, err := s.ListBucketGrants(t.Context(), "")
 	if err != nil {
 		t.Fatal(err)

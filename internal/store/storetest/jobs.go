@@ -97,6 +97,11 @@ func testJobLifecycle(t *testing.T, s store.Store) {
 	if abort {
 		t.Error("progress of a deploying robot answered abort")
 	}
+	// Progress may be batched: after a flush it is there.
+	must(t, s.FlushProgress(ctx))
+	if rows, err := s.Rows(ctx, "arn:job1", fleet.RobotDeploying, 10); err != nil || len(rows) != 2 || rows[0].Step != "DownloadingExtracting" || rows[0].PercentDone == nil || *rows[0].PercentDone != 42 {
+		t.Errorf("rows after progress and flush = %+v, %v", rows, err)
+	}
 	abort, err = s.RecordResult(ctx, "arn:job1", fx.robots[0].ARN, store.Result{Success: true, NowMs: 400})
 	must(t, err)
 	if abort {
@@ -105,6 +110,17 @@ func testJobLifecycle(t *testing.T, s store.Store) {
 	// A repeated result is idempotent.
 	if abort, err = s.RecordResult(ctx, "arn:job1", fx.robots[0].ARN, store.Result{Success: true, NowMs: 401}); err != nil || abort {
 		t.Errorf("repeated result = %v, %v", abort, err)
+	}
+	// A different outcome for a finished row changes nothing and answers
+	// abort; so does a result for a row that does not exist.
+	if abort, err = s.RecordResult(ctx, "arn:job1", fx.robots[0].ARN, store.Result{Code: "PreLaunchFileFailure", Reason: "late", NowMs: 402}); err != nil || !abort {
+		t.Errorf("contrary result of a finished row = %v, %v, want abort", abort, err)
+	}
+	if abort, err = s.RecordResult(ctx, "arn:no-such-job", fx.robots[0].ARN, store.Result{Success: true, NowMs: 403}); err != nil || !abort {
+		t.Errorf("result of no row = %v, %v, want abort", abort, err)
+	}
+	if r0, _ := s.GetRobot(ctx, acct, fx.robots[0].ARN); r0.Status != fleet.RobotInSync {
+		t.Errorf("robot after a contrary late result = %s, want InSync", r0.Status)
 	}
 	// Robot 1 times out, then comes back and finishes: NoResponse → InSync.
 	must(t, s.Apply(ctx, "arn:job1", store.Step{NoResponse: []store.RobotOutcome{{Robot: fx.robots[1].ARN, Code: "RobotDeploymentNoResponse"}}}, 500))
@@ -157,13 +173,19 @@ func testJobCancel(t *testing.T, s store.Store) {
 	}
 	must(t, s.Prepare(ctx, "arn:c", rows, store.JobOutcome{}, 200))
 	must(t, s.Apply(ctx, "arn:c", store.Step{Start: []string{fx.robots[0].ARN}}, 300))
+	// Progress recorded before the cancel (perhaps still pending in a
+	// batch) stays on the aborted row: the step it stopped in.
+	if abort, err := s.RecordProgress(ctx, "arn:c", fx.robots[0].ARN, "Launching", nil, nil); err != nil || abort {
+		t.Fatalf("progress before the cancel = %v, %v", abort, err)
+	}
 	must(t, s.CancelJob(ctx, acct, "arn:c", "RobotDeploymentAborted", "canceled", 400))
+	must(t, s.FlushProgress(ctx))
 	j, _ := s.GetJob(ctx, acct, "arn:c")
 	if j.Status != fleet.JobCanceled || j.FinishedMs != 400 {
 		t.Errorf("canceled job = %+v", j)
 	}
 	all, _ := s.JobRobots(ctx, "arn:c")
-	if all[0].Status != fleet.RobotFailed || all[0].FailureCode != "RobotDeploymentAborted" || all[1].Status != fleet.RobotPendingNewDeployment {
+	if all[0].Status != fleet.RobotFailed || all[0].FailureCode != "RobotDeploymentAborted" || all[0].Step != "Launching" || all[1].Status != fleet.RobotPendingNewDeployment {
 		t.Errorf("rows after cancel = %+v", all)
 	}
 	r1, _ := s.GetRobot(ctx, acct, fx.robots[1].ARN)

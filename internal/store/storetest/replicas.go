@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"sync"
 	"testing"
 
@@ -37,49 +38,56 @@ func testAgentsSeen(t *testing.T, s store.Store) {
 	}
 }
 
-// testNonces: a nonce is accepted once, even by racing claims, until swept.
-func testNonces(t *testing.T, s store.Store) {
+// testReplayWindows: each agent's window is one row, updated by one
+// transaction at a time (racing updates of one agent, as from several
+// replicas, lose nothing), unchanged when the update refuses, and swept by
+// its newest date.
+func testReplayWindows(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	ok, err := s.ClaimNonce(ctx, "agent/n1", 1000)
-	must(t, err)
-	if !ok {
-		t.Fatal("first claim of a nonce refused")
+	appendByte := func(b byte, newest int64) func([]byte) ([]byte, int64, bool) {
+		return func(old []byte) ([]byte, int64, bool) { return append(bytes.Clone(old), b), newest, true }
 	}
-	if ok, err = s.ClaimNonce(ctx, "agent/n1", 1001); err != nil || ok {
-		t.Fatalf("replayed nonce = %v, %v; want refused", ok, err)
+	var seen []byte
+	ok, err := s.UpdateReplayWindow(ctx, "agent-a", func(old []byte) ([]byte, int64, bool) {
+		seen = old
+		return []byte{1}, 1000, true
+	})
+	must(t, err)
+	if !ok || seen != nil {
+		t.Fatalf("first update: ok=%v, old=%v; want ok and no stored window", ok, seen)
+	}
+	if ok, err = s.UpdateReplayWindow(ctx, "agent-a", func(old []byte) ([]byte, int64, bool) {
+		seen = old
+		return []byte{9, 9}, 9999, false
+	}); err != nil || ok {
+		t.Fatalf("refusing update = %v, %v; want not ok", ok, err)
+	}
+	if !bytes.Equal(seen, []byte{1}) {
+		t.Errorf("second update read %v, want the first one's window [1]", seen)
 	}
 	var wg sync.WaitGroup
-	wins := make(chan bool, 20)
-	for range 20 {
+	for i := range 20 {
 		wg.Go(func() {
-			ok, err := s.ClaimNonce(ctx, "agent/race", 2000)
-			if err != nil {
+			if _, err := s.UpdateReplayWindow(ctx, "agent-race", appendByte(byte(i), 2000)); err != nil {
 				t.Error(err)
 			}
-			wins <- ok
 		})
 	}
 	wg.Wait()
-	close(wins)
-	n := 0
-	for ok := range wins {
-		if ok {
-			n++
-		}
+	_, err = s.UpdateReplayWindow(ctx, "agent-race", func(old []byte) ([]byte, int64, bool) { seen = old; return nil, 0, false })
+	must(t, err)
+	if len(seen) != 20 {
+		t.Errorf("20 racing updates of one agent's window left %d bytes, want 20 (updates lost)", len(seen))
 	}
-	if n != 1 {
-		t.Errorf("%d of 20 racing claims of one nonce won, want 1", n)
-	}
-	deleted, err := s.DeleteNoncesBefore(ctx, 1500)
+	deleted, err := s.DeleteReplayWindowsBefore(ctx, 1500)
 	must(t, err)
 	if deleted != 1 {
-		t.Errorf("swept %d nonces, want 1", deleted)
+		t.Errorf("swept %d windows, want 1 (agent-a's)", deleted)
 	}
-	if ok, _ := s.ClaimNonce(ctx, "agent/n1", 3000); !ok {
-		t.Error("a swept nonce is still refused")
-	}
-	if ok, _ := s.ClaimNonce(ctx, "agent/race", 3000); ok {
-		t.Error("a nonce younger than the sweep was forgotten")
+	_, err = s.UpdateReplayWindow(ctx, "agent-a", func(old []byte) ([]byte, int64, bool) { seen = old; return nil, 0, false })
+	must(t, err)
+	if seen != nil {
+		t.Errorf("a swept window is still there: %v", seen)
 	}
 }
 

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go/service/robomaker"
+
+	"github.com/fleetsync/fleetsync/internal/sim"
+)
+
+// runIdle measures what idle agents cost fleetsyncd: n simulated agents
+// (registered robots with nothing to deploy) long-poll for --window after
+// every one of them has completed a poll; heap (after a GC), RSS and
+// goroutines are taken before the agents start and at the end, CPU over the
+// window.
+func runIdle(bin string, n int) error {
+	limit := raiseFileLimit(modeOpts.nofile)
+	b, err := newBench(bin, 3)
+	if err != nil {
+		return err
+	}
+	defer b.close()
+	proto := "h2c (shared connections)"
+	if !modeOpts.h2c {
+		proto = "HTTP/1.1 (one connection per agent)"
+	}
+	sf := sim.New(b.rep.url, n, sim.Options{PollWait: modeOpts.pollWait, IdleWait: modeOpts.idleWait, H2C: modeOpts.h2c, RetryBase: time.Second, NamePrefix: "idle-"})
+	t0 := time.Now()
+	if err := register([]*robomaker.RoboMaker{b.c}, b.fleetARN, sf.Robots()); err != nil {
+		return err
+	}
+	fmt.Printf("setup: %d robots created and registered in %.1fs (open file limit %d)\n", n, time.Since(t0).Seconds(), limit)
+	pid := b.rep.cmd.Process.Pid
+	base := serverStats(pid, true)
+	ctx := context.Background()
+	self0 := cpuSeconds(os.Getpid())
+	sf.Start(ctx)
+	defer sf.Stop()
+	// The steady state: every agent has completed one long poll (all are
+	// in their second), or with an idle wait, every agent's poll is held
+	// (a goroutine each on the server).
+	steady := func() bool { return sf.Stats().Polls >= int64(n) }
+	if modeOpts.idleWait > 0 {
+		// 99 %: a few agents may be between polls at any instant.
+		steady = func() bool { return serverStats(pid, false).goroutines >= base.goroutines+n*99/100 }
+	}
+	if !waitFor(ctx, 2*modeOpts.pollWait+4*time.Minute, steady) {
+		return fmt.Errorf("agents not all polling after %s: %d polls done (%d failed), server goroutines %d",
+			2*modeOpts.pollWait+4*time.Minute, sf.Stats().Polls, sf.Stats().Errors, serverStats(pid, false).goroutines)
+	}
+	time.Sleep(2 * time.Second)
+	st0, s0 := serverStats(pid, false), sf.Stats()
+	w0 := time.Now()
+	time.Sleep(modeOpts.window)
+	st1, s1 := serverStats(pid, false), sf.Stats()
+	window := time.Since(w0).Seconds()
+	end := serverStats(pid, true)
+	if modeOpts.heapProfile != "" {
+		if err := saveProfile("/debug/pprof/heap?gc=1", modeOpts.heapProfile); err != nil {
+			return err
+		}
+		fmt.Printf("heap profile of fleetsyncd written to %s\n", modeOpts.heapProfile)
+	}
+	self := cpuSeconds(os.Getpid()) - self0
+	cpu := st1.cpu - st0.cpu
+	per := func(after, before float64) float64 { return (after - before) / float64(n) }
+	fmt.Printf("idle agents=%d over %s, poll wait %s, idle wait %s, window %.0fs, load average %s\n", n, proto, modeOpts.pollWait, modeOpts.idleWait, window, loadAvg())
+	fmt.Printf("  fleetsyncd heap %.1f MiB (%.1f before agents) = %.2f KB/agent; stack %.1f MiB = %.2f KB/agent\n",
+		end.heapAlloc/(1<<20), base.heapAlloc/(1<<20), per(end.heapAlloc, base.heapAlloc)/1024,
+		end.stackInuse/(1<<20), per(end.stackInuse, base.stackInuse)/1024)
+	fmt.Printf("  fleetsyncd RSS %.0f MiB (%.0f before) = %.1f KB/agent; goroutines %d (%d before) = %.2f/agent\n",
+		end.rssMiB, base.rssMiB, per(end.rssMiB, base.rssMiB)*1024, end.goroutines, base.goroutines, per(float64(end.goroutines), float64(base.goroutines)))
+	fmt.Printf("  fleetsyncd idle CPU %.2fs in %.0fs = %.3f cores = %.2f µs per agent-second; polls %.0f/s; poll errors %d (whole run)\n",
+		cpu, window, cpu/window, cpu/window/float64(n)*1e6, float64(s1.Polls-s0.Polls)/window, s1.Errors)
+	fmt.Printf("  load generator (this process) CPU %.1fs over the whole run\n", self)
+	return nil
+}

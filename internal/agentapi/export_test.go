@@ -1,0 +1,19 @@
+package agentapi
+
+// ReplayMemory is what the in-process replay protection of a holds: the
+// agents with a window and the entries of all windows.
+func ReplayMemory(a *API) (agents, entries int) {
+	c := a.cfg.Nonces.(*nonceCache)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, w := range c.windows {
+		entries += w.N
+	}
+	return len(c.windows), entries
+}
+
+// HeldPolls is how many long polls h holds.
+func HeldPolls(h *Hub) int { return h.heldPolls() }
+
+// RateBuckets is how many robots' rate buckets a keeps.
+func RateBuckets(a *API) int { return a.rates.held() }

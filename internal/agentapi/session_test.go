@@ -1,0 +1,109 @@
+package agentapi
+
+import (
+	"crypto/ecdh"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fleetsync/fleetsync/internal/proto"
+)
+
+// agentSession opens a session in t as an agent would and returns the
+// token and the key the agent derives.
+func agentSession(t *testing.T, tab *sessions, agentID string, now time.Time) (string, []byte) {
+	t.Helper()
+	priv, err := ecdh.X25519().GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := tab.open(agentID, priv.PublicKey().Bytes(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := base64.StdEncoding.DecodeString(resp.PublicKey)
+	peer, err := ecdh.X25519().NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared, _ := priv.ECDH(peer)
+	return resp.Token, proto.SessionKey(shared, resp.Token)
+}
+
+func TestSessionCredential(t *testing.T) {
+	now := time.UnixMilli(1_800_000_000_000)
+	var tab sessions
+	token, key := agentSession(t, &tab, "fsa1-a", now)
+	req := func(seq uint64, body string, k []byte, tok string, at time.Time) error {
+		r := httptest.NewRequest("POST", proto.PathReport, strings.NewReader(body))
+		proto.SignSession(r, tok, k, seq, []byte(body), at)
+		id, err := tab.verify(r, []byte(body), now)
+		if err == nil && id != "fsa1-a" {
+			t.Fatalf("session of fsa1-a verified as %q", id)
+		}
+		return err
+	}
+	ok := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Errorf("%s: %v", what, err)
+		}
+	}
+	refused := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, errSession) {
+			t.Errorf("%s: %v, want refused", what, err)
+		}
+	}
+	ok("first request", req(1, `{}`, key, token, now))
+	refused("replay of seq 1", req(1, `{}`, key, token, now))
+	ok("out of order within the window (3 then 2)", errors.Join(req(3, `{}`, key, token, now), req(2, `{}`, key, token, now)))
+	refused("replay of seq 2", req(2, `{}`, key, token, now))
+	ok("a jump", req(200, `{}`, key, token, now))
+	refused("older than the window", req(200-seqWindow, `{}`, key, token, now))
+	ok("the oldest inside the window", req(200-seqWindow+1, `{}`, key, token, now))
+	refused("another key", req(201, `{}`, make([]byte, 32), token, now))
+	refused("unknown token", req(202, `{}`, key, "nope", now))
+	refused("stale date", req(203, `{}`, key, token, now.Add(-proto.MaxSkew-time.Second)))
+
+	// The MAC covers the body: a request altered in flight is refused.
+	r := httptest.NewRequest("POST", proto.PathReport, strings.NewReader(`{"step":"Finished"}`))
+	proto.SignSession(r, token, key, 204, []byte(`{"step":"Validating"}`), now)
+	if _, err := tab.verify(r, []byte(`{"step":"Finished"}`), now); !errors.Is(err, errSession) {
+		t.Errorf("altered body: %v, want refused", err)
+	}
+	// The path too.
+	r = httptest.NewRequest("POST", proto.PathPoll, strings.NewReader(`{}`))
+	proto.SignSession(r, token, key, 205, []byte(`{}`), now)
+	r.URL.Path = proto.PathReport
+	if _, err := tab.verify(r, []byte(`{}`), now); !errors.Is(err, errSession) {
+		t.Errorf("altered path: %v, want refused", err)
+	}
+
+	// A new session of the same agent replaces the old one; the table
+	// holds one session per agent.
+	token2, key2 := agentSession(t, &tab, "fsa1-a", now)
+	refused("the replaced session", req(300, `{}`, key, token, now))
+	ok("the new session", req(1, `{}`, key2, token2, now))
+	if n := tab.count(); n != 1 {
+		t.Errorf("%d sessions held for one agent", n)
+	}
+	// Expiry, and the sweep of expired sessions when others open.
+	r = httptest.NewRequest("POST", proto.PathReport, strings.NewReader(`{}`))
+	proto.SignSession(r, token2, key2, 2, []byte(`{}`), now.Add(SessionTTL+time.Second))
+	if _, err := tab.verify(r, []byte(`{}`), now.Add(SessionTTL+time.Second)); !errors.Is(err, errSession) {
+		t.Errorf("expired session: %v, want refused", err)
+	}
+	agentSession(t, &tab, "fsa1-b", now.Add(2*SessionTTL))
+	if n := tab.count(); n != 1 {
+		t.Errorf("%d sessions held after the sweep, want only the new one", n)
+	}
+	// A low-order X25519 point (all zeros) is refused at opening.
+	if _, err := tab.open("fsa1-c", make([]byte, 32), now); err == nil {
+		t.Error("an all-zero X25519 key opened a session")
+	}
+}

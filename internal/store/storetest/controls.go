@@ -1,0 +1,244 @@
+package storetest
+
+import (
+	"testing"
+
+	"github.com/fleetsync/fleetsync/internal/fleet"
+	"github.com/fleetsync/fleetsync/internal/store"
+)
+
+// testJobPause: a pause is stored on the job, idempotent both ways, adds
+// its length to the paused total on resume, makes Apply start nobody
+// whatever the step says (the planner may have looked before the pause),
+// is refused on a finished job and is invisible to another account.
+func testJobPause(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	fx := newJobFixture(t, s)
+	must(t, s.CreateJob(ctx, fx.job("arn:p", 100, fleet.OpCreateDeploymentJob), 10))
+	must(t, s.StartPreparing(ctx, "arn:p"))
+	var rows []fleet.RobotDeployment
+	for i, r := range fx.robots {
+		rows = append(rows, fleet.RobotDeployment{Robot: r.ARN, Seq: i, Status: fleet.RobotPendingNewDeployment})
+	}
+	must(t, s.Prepare(ctx, "arn:p", rows, store.JobOutcome{}, 200))
+	must(t, s.Apply(ctx, "arn:p", store.Step{Start: []string{fx.robots[0].ARN}}, 300))
+
+	j, err := s.SetPaused(ctx, acct, "arn:p", true, 1000)
+	must(t, err)
+	if !j.Paused() || j.PausedMs != 1000 || j.PausedTotalMs != 0 || j.Status != fleet.JobInProgress {
+		t.Fatalf("paused job = %+v", j)
+	}
+	if j, _ = s.SetPaused(ctx, acct, "arn:p", true, 1500); j.PausedMs != 1000 {
+		t.Errorf("second pause moved the pause start to %d", j.PausedMs)
+	}
+	must(t, s.Apply(ctx, "arn:p", store.Step{Start: []string{fx.robots[1].ARN}}, 1600))
+	if c, _ := s.Counts(ctx, "arn:p"); c[fleet.RobotDeploying] != 1 || c[fleet.RobotPendingNewDeployment] != 2 {
+		t.Errorf("a paused job started a robot: counts %v", c)
+	}
+	// Deploying robots finish while paused.
+	if _, err := s.RecordResult(ctx, "arn:p", fx.robots[0].ARN, store.Result{Success: true, NowMs: 1700}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetPaused(ctx, other, "arn:p", false, 2000); err != store.ErrNotFound {
+		t.Errorf("resume from another account = %v, want ErrNotFound", err)
+	}
+	j, err = s.SetPaused(ctx, acct, "arn:p", false, 3000)
+	must(t, err)
+	if j.Paused() || j.PausedTotalMs != 2000 {
+		t.Errorf("resumed job = %+v, want paused total 2000", j)
+	}
+	if j, _ = s.SetPaused(ctx, acct, "arn:p", false, 3500); j.PausedTotalMs != 2000 {
+		t.Errorf("second resume changed the paused total to %d", j.PausedTotalMs)
+	}
+	must(t, s.Apply(ctx, "arn:p", store.Step{Start: []string{fx.robots[1].ARN}}, 3600))
+	if c, _ := s.Counts(ctx, "arn:p"); c[fleet.RobotDeploying] != 1 || c[fleet.RobotInSync] != 1 {
+		t.Errorf("after resume counts %v, want one deploying and one InSync", c)
+	}
+	// A second pause adds to the total.
+	_, err = s.SetPaused(ctx, acct, "arn:p", true, 4000)
+	must(t, err)
+	if j, _ = s.SetPaused(ctx, acct, "arn:p", false, 4250); j.PausedTotalMs != 2250 {
+		t.Errorf("paused total after two pauses = %d, want 2250", j.PausedTotalMs)
+	}
+	must(t, s.CancelJob(ctx, acct, "arn:p", "RobotDeploymentAborted", "canceled", 5000))
+	if _, err := s.SetPaused(ctx, acct, "arn:p", true, 5100); err != store.ErrConflict {
+		t.Errorf("pause of a finished job = %v, want ErrConflict", err)
+	}
+	if _, err := s.SetPaused(ctx, acct, "arn:nope", true, 5100); err != store.ErrNotFound {
+		t.Errorf("pause of a missing job = %v, want ErrNotFound", err)
+	}
+}
+
+// testCountsBefore: the canary's counts cover the rows below a Seq only.
+func testCountsBefore(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	fx := newJobFixture(t, s)
+	must(t, s.CreateJob(ctx, fx.job("arn:cb", 100, fleet.OpCreateDeploymentJob), 10))
+	must(t, s.StartPreparing(ctx, "arn:cb"))
+	rows := []fleet.RobotDeployment{
+		{Robot: fx.robots[0].ARN, Seq: 0, Status: fleet.RobotPendingNewDeployment},
+		{Robot: fx.robots[1].ARN, Seq: 1, Status: fleet.RobotFailed, FailureCode: "MissingRobotApplicationArchitecture"},
+		{Robot: fx.robots[2].ARN, Seq: 2, Status: fleet.RobotPendingNewDeployment},
+	}
+	must(t, s.Prepare(ctx, "arn:cb", rows, store.JobOutcome{}, 200))
+	must(t, s.Apply(ctx, "arn:cb", store.Step{Start: []string{fx.robots[0].ARN}}, 300))
+	for _, c := range []struct {
+		seq  int
+		want store.JobCounts
+	}{
+		{0, store.JobCounts{}},
+		{1, store.JobCounts{fleet.RobotDeploying: 1}},
+		{2, store.JobCounts{fleet.RobotDeploying: 1, fleet.RobotFailed: 1}},
+		{9, store.JobCounts{fleet.RobotDeploying: 1, fleet.RobotFailed: 1, fleet.RobotPendingNewDeployment: 1}},
+	} {
+		got, err := s.CountsBefore(ctx, "arn:cb", c.seq)
+		must(t, err)
+		if len(got) != len(c.want) {
+			t.Errorf("CountsBefore(%d) = %v, want %v", c.seq, got, c.want)
+			continue
+		}
+		for k, v := range c.want {
+			if got[k] != v {
+				t.Errorf("CountsBefore(%d) = %v, want %v", c.seq, got, c.want)
+			}
+		}
+	}
+}
+
+// testRetries: handouts are counted with compare-and-swap, a deferred
+// retry keeps a Deploying row deploying with its retry time, and only a
+// Deploying row can be deferred.
+func testRetries(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	fx := newJobFixture(t, s)
+	must(t, s.CreateJob(ctx, fx.job("arn:rt", 100, fleet.OpCreateDeploymentJob), 10))
+	must(t, s.StartPreparing(ctx, "arn:rt"))
+	var rows []fleet.RobotDeployment
+	for i, r := range fx.robots {
+		rows = append(rows, fleet.RobotDeployment{Robot: r.ARN, Seq: i, Status: fleet.RobotPendingNewDeployment})
+	}
+	must(t, s.Prepare(ctx, "arn:rt", rows, store.JobOutcome{}, 200))
+	must(t, s.Apply(ctx, "arn:rt", store.Step{Start: []string{fx.robots[0].ARN}}, 300))
+	r0 := fx.robots[0].ARN
+	if n, at, err := s.RowAttempts(ctx, "arn:rt", r0); err != nil || n != 0 || at != 0 {
+		t.Fatalf("fresh row attempts = %d, %d, %v", n, at, err)
+	}
+	if ok, err := s.CountAttempt(ctx, "arn:rt", r0, 0); !ok || err != nil {
+		t.Fatalf("first count = %v, %v", ok, err)
+	}
+	if ok, _ := s.CountAttempt(ctx, "arn:rt", r0, 0); ok {
+		t.Error("a stale count (expect 0 after 1) succeeded")
+	}
+	if ok, err := s.DeferRetry(ctx, "arn:rt", r0, 5000); !ok || err != nil {
+		t.Fatalf("defer = %v, %v", ok, err)
+	}
+	if n, at, _ := s.RowAttempts(ctx, "arn:rt", r0); n != 1 || at != 5000 {
+		t.Errorf("after defer attempts = %d retry at %d, want 1 and 5000", n, at)
+	}
+	if as, err := s.CurrentAssignment(ctx, r0); err != nil || as.Row.Status != fleet.RobotDeploying {
+		t.Errorf("deferred row's assignment = %+v, %v; want still Deploying", as.Row, err)
+	}
+	if ok, _ := s.DeferRetry(ctx, "arn:rt", fx.robots[1].ARN, 5000); ok {
+		t.Error("a pending row was deferred")
+	}
+	if _, _, err := s.RowAttempts(ctx, "arn:rt", "arn:nope"); err != store.ErrNotFound {
+		t.Errorf("attempts of a missing row = %v, want ErrNotFound", err)
+	}
+}
+
+// testQuarantine: failures count per robot and deployment, the robot is
+// quarantined at the setting, listed per account and fleet, and released.
+func testQuarantine(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	fx := newJobFixture(t, s)
+	r0, r1 := fx.robots[0].ARN, fx.robots[1].ARN
+	fail := func(robot, fp string) store.RobotFailures {
+		t.Helper()
+		f, err := s.RecordRobotFailure(ctx, store.RobotFailures{Account: acct, Robot: robot, Fingerprint: fp, LastJob: "arn:j",
+			LastCode: "PreLaunchFileFailure", LastReason: "exit 1"}, 3, 1000)
+		must(t, err)
+		return f
+	}
+	if f := fail(r0, "A"); f.Failures != 1 || f.QuarantinedMs != 0 {
+		t.Errorf("first failure = %+v", f)
+	}
+	fail(r0, "B") // another deployment counts apart
+	fail(r0, "A")
+	if q, _ := s.QuarantinedRobots(ctx, acct, ""); len(q) != 0 {
+		t.Errorf("quarantined after 2 failures: %+v", q)
+	}
+	if f := fail(r0, "A"); f.Failures != 3 || f.QuarantinedMs != 1000 {
+		t.Errorf("third failure = %+v, want quarantined at 1000", f)
+	}
+	fail(r1, "A")
+	q, err := s.QuarantinedRobots(ctx, acct, fx.fleet.ARN)
+	must(t, err)
+	if len(q) != 1 || q[0].Robot != r0 || q[0].Fingerprint != "A" || q[0].LastCode != "PreLaunchFileFailure" {
+		t.Errorf("fleet's quarantine = %+v", q)
+	}
+	if q, _ := s.QuarantinedRobots(ctx, other, ""); len(q) != 0 {
+		t.Errorf("another account sees %+v", q)
+	}
+	if q, _ := s.QuarantinedRobots(ctx, acct, "arn:other-fleet"); len(q) != 0 {
+		t.Errorf("another fleet lists %+v", q)
+	}
+	if c, err := s.ControlCounts(ctx); err != nil || c.QuarantinedRobots != 1 {
+		t.Errorf("control counts = %+v, %v", c, err)
+	}
+	if was, _ := s.ReleaseRobot(ctx, other, r0); was {
+		t.Error("another account released the robot")
+	}
+	if was, err := s.ReleaseRobot(ctx, acct, r0); !was || err != nil {
+		t.Errorf("release = %v, %v", was, err)
+	}
+	if q, _ := s.QuarantinedRobots(ctx, acct, ""); len(q) != 0 {
+		t.Errorf("after release: %+v", q)
+	}
+	if f := fail(r0, "A"); f.Failures != 1 {
+		t.Errorf("after release the count starts over: %+v", f)
+	}
+}
+
+// testDryRuns: robots' overlays replace what was stored and are listed per
+// fleet; recent durations are the fleet's InSync rows, newest first.
+func testDryRuns(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	fx := newJobFixture(t, s)
+	r0, r1 := fx.robots[0].ARN, fx.robots[1].ARN
+	must(t, s.RecordOverlays(ctx, r0, []string{"a", "b"}, 10))
+	must(t, s.RecordOverlays(ctx, r0, []string{"c"}, 20))
+	must(t, s.RecordOverlays(ctx, r1, []string{}, 20))
+	got, err := s.FleetOverlays(ctx, acct, fx.fleet.ARN)
+	must(t, err)
+	if len(got) != 2 || len(got[r0]) != 1 || got[r0][0] != "c" || len(got[r1]) != 0 {
+		t.Errorf("fleet overlays = %v", got)
+	}
+	if o, _ := s.FleetOverlays(ctx, other, fx.fleet.ARN); len(o) != 0 {
+		t.Errorf("another account sees %v", o)
+	}
+	must(t, s.CreateJob(ctx, fx.job("arn:dr", 100, fleet.OpCreateDeploymentJob), 10))
+	must(t, s.StartPreparing(ctx, "arn:dr"))
+	var rows []fleet.RobotDeployment
+	for i, r := range fx.robots {
+		rows = append(rows, fleet.RobotDeployment{Robot: r.ARN, Seq: i, Status: fleet.RobotPendingNewDeployment})
+	}
+	must(t, s.Prepare(ctx, "arn:dr", rows, store.JobOutcome{}, 200))
+	must(t, s.Apply(ctx, "arn:dr", store.Step{Start: []string{r0, r1, fx.robots[2].ARN}}, 1000))
+	if _, err := s.RecordResult(ctx, "arn:dr", r0, store.Result{Success: true, NowMs: 4000}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RecordResult(ctx, "arn:dr", r1, store.Result{Success: true, NowMs: 2500}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RecordResult(ctx, "arn:dr", fx.robots[2].ARN, store.Result{Code: "X", Reason: "x", NowMs: 3000}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.RecentDurations(ctx, acct, fx.fleet.ARN, 10)
+	must(t, err)
+	if len(d) != 2 || d[0] != 3000 || d[1] != 1500 {
+		t.Errorf("recent durations = %v, want [3000 1500] (InSync only, newest first)", d)
+	}
+	if d, _ := s.RecentDurations(ctx, acct, fx.fleet.ARN, 1); len(d) != 1 {
+		t.Errorf("limit 1 gave %v", d)
+	}
+}
