@@ -19,6 +19,7 @@ import (
 
 	"github.com/fleetsync/fleetsync/internal/agent/client"
 	"github.com/fleetsync/fleetsync/internal/proto"
+	"github.com/fleetsync/fleetsync/internal/testenv"
 )
 
 // TestAgentImpersonationRefused checks that a robot can act only for
@@ -34,8 +35,8 @@ func TestAgentImpersonationRefused(t *testing.T) {
 		return k
 	}
 	keyA, keyB := newKey(), newKey()
-	agentA := &client.Client{Server: s.URL, Key: keyA}
-	agentB := &client.Client{Server: s.URL, Key: keyB}
+	agentA := &client.Client{Server: s.URL, Key: keyA, Account: testenv.Account}
+	agentB := &client.Client{Server: s.URL, Key: keyB, Account: testenv.Account}
 
 	fl, err := c.CreateFleet(&robomaker.CreateFleetInput{Name: aws.String(uniq("fleet"))})
 	must(t, err)
@@ -93,7 +94,7 @@ func TestAgentImpersonationRefused(t *testing.T) {
 		r, err := http.NewRequest(http.MethodPost, s.URL+proto.PathReport, bytes.NewReader(body))
 		must(t, err)
 		r.Header.Set("Content-Type", "application/json")
-		proto.Sign(r, k, body, time.Now())
+		proto.SignAs(r, testenv.Account, k, body, time.Now())
 		return r
 	}
 
@@ -118,7 +119,7 @@ func TestAgentImpersonationRefused(t *testing.T) {
 		progress, _ := json.Marshal(proto.Report{DeploymentJob: jobARN, Step: proto.StepDownloadingExtracting})
 		r, err := http.NewRequest(http.MethodPost, s.URL+proto.PathReport, bytes.NewReader(progress))
 		must(t, err)
-		proto.Sign(r, keyB, progress, time.Now())
+		proto.SignAs(r, testenv.Account, keyB, progress, time.Now())
 		replay := r.Clone(context.Background())
 		replay.Body = io.NopCloser(bytes.NewReader(progress))
 		if code, msg := send(r); code != http.StatusOK {

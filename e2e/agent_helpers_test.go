@@ -46,16 +46,24 @@ type agentProc struct {
 	log      *opSyncBuffer
 }
 
-// newAgent runs `fleetsync-agent init` in a fresh state directory.
+// newAgent runs `fleetsync-agent init --account <bootstrap account>` in a
+// fresh state directory.
 func newAgent(t *testing.T, server string, extra ...string) *agentProc {
 	t.Helper()
+	return newAgentOf(t, testenv.Account, server, extra...)
+}
+
+// newAgentOf runs `fleetsync-agent init --account account` in a fresh state
+// directory.
+func newAgentOf(t *testing.T, account, server string, extra ...string) *agentProc {
+	t.Helper()
 	dir := t.TempDir()
-	out, err := exec.Command(testenv.Binary(t, "fleetsync-agent"), "init", "--state-dir", dir).Output()
+	out, err := exec.Command(testenv.Binary(t, "fleetsync-agent"), "init", "--account", account, "--state-dir", dir).Output()
 	if err != nil {
 		t.Fatalf("fleetsync-agent init: %v", err)
 	}
 	id := strings.TrimSpace(string(out))
-	if strings.Count(string(out), "\n") != 1 || !strings.HasPrefix(id, "fsa1-") {
+	if strings.Count(string(out), "\n") != 1 || !strings.HasPrefix(id, "fsa2-"+account+"-") {
 		t.Fatalf("init printed %q, want the agent id alone on one line", out)
 	}
 	a := &agentProc{t: t, ID: id, StateDir: dir, server: server, args: append(append([]string{}, agentArgs...), extra...), log: &opSyncBuffer{}}

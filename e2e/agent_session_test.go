@@ -20,6 +20,7 @@ import (
 	"github.com/fleetsync/fleetsync/internal/agent/client"
 	"github.com/fleetsync/fleetsync/internal/proto"
 	"github.com/fleetsync/fleetsync/internal/sim"
+	"github.com/fleetsync/fleetsync/internal/testenv"
 )
 
 // recorded is one agent request as it went on the wire, with its answer.
@@ -89,7 +90,7 @@ func TestAgentSessionCredential(t *testing.T) {
 	_, key, err := ed25519.GenerateKey(rand.Reader)
 	must(t, err)
 	rec := newWireRecorder()
-	agent := &client.Client{Server: s.URL, Key: key, HTTP: &http.Client{Transport: rec}}
+	agent := &client.Client{Server: s.URL, Key: key, Account: testenv.Account, HTTP: &http.Client{Transport: rec}}
 	out, err := c.CreateRobot(&robomaker.CreateRobotInput{Name: aws.String(uniq("sess")), Architecture: aws.String("X86_64"),
 		GreengrassGroupId: aws.String(agent.AgentID())})
 	must(t, err)

@@ -26,6 +26,9 @@ func TestAPIAccountIsolation(t *testing.T) {
 	a := quiet(s.Client()) // account 123456789012
 	const accountB = "210987654321"
 	keyB, secretB := newAccount(t, s, accountB)
+	// B names the bucket "apps" too (granted to it here): this test is
+	// about resources, bucket isolation is tenancy_test.go's.
+	bucketsCmd(t, s, "grant", "--account", accountB, "apps")
 	b := quiet(s.ClientFor(keyB, secretB))
 	fa := fixture{s, a}
 	fb := fixture{s, b}

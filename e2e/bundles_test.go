@@ -9,7 +9,6 @@ package e2e
 
 import (
 	"bytes"
-	"crypto/ed25519"
 	"crypto/md5"
 	"crypto/rand"
 	"encoding/base64"
@@ -284,15 +283,7 @@ type handAgent struct {
 
 func newHandAgent(t *testing.T, s *testenv.Server, c *robomaker.RoboMaker, fleet string) handAgent {
 	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	must(t, err)
-	cl := &client.Client{Server: s.URL, Key: priv, HTTP: &http.Client{Transport: &http.Transport{}}}
-	out, err := c.CreateRobot(&robomaker.CreateRobotInput{Name: aws.String(uniq("robot")), Architecture: aws.String("X86_64"),
-		GreengrassGroupId: aws.String(cl.AgentID())})
-	must(t, err)
-	_, err = c.RegisterRobot(&robomaker.RegisterRobotInput{Fleet: aws.String(fleet), Robot: out.Arn})
-	must(t, err)
-	return handAgent{cl, aws.StringValue(out.Arn)}
+	return newHandAgentOf(t, s, c, testenv.Account, fleet)
 }
 
 // assignment polls until the agent has one.
@@ -320,7 +311,7 @@ func (a handAgent) get(t *testing.T, u, rng string, sign bool) (int, []byte) {
 		req.Header.Set("Range", rng)
 	}
 	if sign {
-		proto.Sign(req, a.Key, nil, time.Now())
+		proto.SignAs(req, a.Account, a.Key, nil, time.Now())
 	}
 	resp, err := a.HTTP.Do(req)
 	must(t, err)

@@ -62,6 +62,9 @@ type rollout struct {
 	balancer *testenv.Balancer
 	// pollWait is the robots' long-poll wait; 0 means one second.
 	pollWait time.Duration
+	// account is the account the robots' agent ids are bound to (the
+	// account of c); "" means the bootstrap account.
+	account string
 }
 
 // simRobot pairs a simulated robot with its RoboMaker ARN.
@@ -105,7 +108,7 @@ func newReplicaRollout(t *testing.T, replicas []*testenv.Server, n int) *rollout
 // addRobots creates, registers and starts n more simulated robots.
 func (r *rollout) addRobots(n int) []*simRobot {
 	r.t.Helper()
-	opts := sim.Options{PollWait: cmp.Or(r.pollWait, time.Second), RetryBase: 20 * time.Millisecond, NamePrefix: uniq("sim") + "-"}
+	opts := sim.Options{PollWait: cmp.Or(r.pollWait, time.Second), RetryBase: 20 * time.Millisecond, NamePrefix: uniq("sim") + "-", Account: r.account}
 	fleets := []*sim.Fleet{}
 	if len(r.replicas) == 0 {
 		if r.s.InProcess() {

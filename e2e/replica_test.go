@@ -248,7 +248,7 @@ func TestReplicaDuplicateNames(t *testing.T) {
 	makeBucket(t, reps[0], "dup")
 	putObject(t, reps[0], "dup", "app.tar", []byte("bundle"))
 	pub, _, _ := ed25519.GenerateKey(rand.Reader)
-	agentID := proto.AgentID(pub)
+	agentID := proto.BoundAgentID(testenv.Account, pub)
 	for _, tc := range []struct {
 		name   string
 		create func(c *robomaker.RoboMaker, _ int) error
@@ -333,12 +333,12 @@ func TestReplicaNonceReplay(t *testing.T) {
 	reps := startReplicas(t, 2)
 	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
 	_, err := quiet(reps[0].Client()).CreateRobot(&robomaker.CreateRobotInput{Name: aws.String("replayed"), Architecture: aws.String("X86_64"),
-		GreengrassGroupId: aws.String(proto.AgentID(pub))})
+		GreengrassGroupId: aws.String(proto.BoundAgentID(testenv.Account, pub))})
 	must(t, err)
 	body := []byte(`{"waitSeconds":0}`)
 	req, err := http.NewRequest(http.MethodPost, reps[0].URL+proto.PathPoll, bytes.NewReader(body))
 	must(t, err)
-	proto.Sign(req, priv, body, time.Now())
+	proto.SignAs(req, testenv.Account, priv, body, time.Now())
 	send := func(s *testenv.Server) (int, string) {
 		r, err := http.NewRequest(http.MethodPost, s.URL+proto.PathPoll, bytes.NewReader(body))
 		must(t, err)

@@ -2,7 +2,7 @@
 // identity, polls fleetsyncd for deployments, carries them out and keeps
 // the deployed application running (package runner).
 //
-//	fleetsync-agent init   [--state-dir DIR]
+//	fleetsync-agent init   --account N [--state-dir DIR] [--rebind]
 //	fleetsync-agent run    --server URL [--state-dir DIR] [--launcher CMD]
 //	fleetsync-agent status [--state-dir DIR] [--json]
 //	fleetsync-agent version
@@ -36,7 +36,8 @@ import (
 )
 
 const usage = `usage:
-  fleetsync-agent init   [--state-dir DIR]             create the robot key; print the agent id
+  fleetsync-agent init   --account N [--state-dir DIR] [--rebind]
+                         create the robot key, bind it to account N; print the agent id
   fleetsync-agent run    --server URL [--state-dir DIR] [--launcher CMD]
   fleetsync-agent status [--state-dir DIR] [--json]    what is deployed and running
   fleetsync-agent version                             version, commit and build date
@@ -117,14 +118,30 @@ func parse(flags *flag.FlagSet, args []string) error {
 func cmdInit(args []string, stdout, stderr io.Writer) error {
 	flags := newFlags("init", stderr)
 	dir := flags.String("state-dir", state.DefaultDir, "state directory (key, deployments, logs)")
+	account := flags.String("account", "", "the 12-digit account that will create this robot (required once; the agent id is bound to it)")
+	rebind := flags.Bool("rebind", false, "bind an agent already bound to another account to --account")
 	if err := parse(flags, args); err != nil {
 		return err
+	}
+	have, err := state.LoadAccount(*dir)
+	if err != nil && *account == "" {
+		return err
+	}
+	if *account == "" && have == "" {
+		return fmt.Errorf("%w: --account is required: the 12-digit account whose credential will run create-robot "+
+			"(the agent id is bound to it, so no other account can enrol this robot)", errUsage)
 	}
 	key, _, err := state.LoadOrCreateKey(*dir)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, state.AgentID(key))
+	if *account != "" {
+		if err := state.BindAccount(*dir, *account, *rebind); err != nil {
+			return err
+		}
+		have = *account
+	}
+	fmt.Fprintln(stdout, state.BoundAgentID(key, have))
 	return nil
 }
 
@@ -178,12 +195,20 @@ func cmdRun(args []string, stderr io.Writer) error {
 
 	key, err := state.LoadKey(*dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("no key in %s: run `fleetsync-agent init --state-dir %s` first", *dir, *dir)
+		return fmt.Errorf("no key in %s: run `fleetsync-agent init --account N --state-dir %s` first", *dir, *dir)
 	}
 	if err != nil {
 		return err
 	}
-	c := &client.Client{Server: strings.TrimRight(*server, "/"), Key: key, HTTP: httpClient, Version: version.Get().Version}
+	account, err := state.LoadAccount(*dir)
+	if err != nil {
+		return err
+	}
+	if account == "" {
+		log.Warn("this agent is bound to no account: it is served only if a robot enrolled before bound agent ids has its id; "+
+			"run `fleetsync-agent init --account N --state-dir "+*dir+"` and create the robot with the id it prints", "agentId", state.AgentID(key))
+	}
+	c := &client.Client{Server: strings.TrimRight(*server, "/"), Key: key, Account: account, HTTP: httpClient, Version: version.Get().Version}
 	agent, err := runner.New(runner.Config{
 		Client: c, StateDir: *dir, Launcher: *launcher, Log: log,
 		Limits:   bundle.Limits{MaxBytes: *maxBytes, MaxFiles: *maxFiles},
@@ -220,7 +245,11 @@ func cmdStatus(args []string, stdout, stderr io.Writer) error {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	status.AgentID = state.AgentID(key)
+	account, err := state.LoadAccount(*dir)
+	if err != nil {
+		return err
+	}
+	status.AgentID = state.BoundAgentID(key, account)
 	status.Current = nil
 	if st.Current != nil {
 		// The job's environment variables may hold secrets: status does

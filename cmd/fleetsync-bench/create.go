@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go/service/robomaker"
 
 	"github.com/fleetsync/fleetsync/internal/proto"
+	"github.com/fleetsync/fleetsync/internal/sim"
 )
 
 // runCreate measures CreateRobot as the account grows to n robots (16
@@ -46,7 +47,9 @@ func runCreate(bin string, n int) error {
 	ids := make([]string, n)
 	for i := range ids {
 		pub, _, _ := ed25519.GenerateKey(rand.Reader)
-		ids[i] = proto.AgentID(pub)
+		// Bound to the account the bench signs in as: CreateRobot enrols
+		// no unbound (fsa1-) id.
+		ids[i] = proto.BoundAgentID(sim.DefaultAccount, pub)
 	}
 	pid := b.rep.cmd.Process.Pid
 	errCount := map[string]int{}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/fleetsync/fleetsync/internal/agent/client"
 	"github.com/fleetsync/fleetsync/internal/proto"
+	"github.com/fleetsync/fleetsync/internal/sim"
 )
 
 // runSideBySide measures agent request handling against a bare net/http
@@ -58,9 +59,9 @@ func runSideBySide(bin string) error {
 	fs, ss, bs := make([]*client.Client, n), make([]*client.Client, n), make([]*client.Client, n)
 	for i := range n {
 		_, priv, _ := ed25519.GenerateKey(rand.Reader)
-		fs[i] = &client.Client{Server: b.rep.url, Key: priv, HTTP: hc}
-		ss[i] = &client.Client{Server: b.rep.url, Key: priv, HTTP: hc, NoSession: true}
-		bs[i] = &client.Client{Server: bareURL, Key: priv, HTTP: hc}
+		fs[i] = &client.Client{Server: b.rep.url, Key: priv, Account: sim.DefaultAccount, HTTP: hc}
+		ss[i] = &client.Client{Server: b.rep.url, Key: priv, Account: sim.DefaultAccount, HTTP: hc, NoSession: true}
+		bs[i] = &client.Client{Server: bareURL, Key: priv, Account: sim.DefaultAccount, HTTP: hc}
 		r, err := b.c.CreateRobot(&robomaker.CreateRobotInput{Name: aws.String(fmt.Sprintf("sbs-%04d", i)), Architecture: aws.String("X86_64"),
 			GreengrassGroupId: aws.String(fs[i].AgentID())})
 		if err == nil {

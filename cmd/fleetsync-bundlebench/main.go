@@ -294,7 +294,7 @@ func measure(store, bin, gwBin, work, src string, size int64, n int) (result, er
 		if err != nil {
 			return result{}, err
 		}
-		agents[i] = &client.Client{Server: srv.url, Key: priv, HTTP: hc}
+		agents[i] = &client.Client{Server: srv.url, Key: priv, Account: "123456789012", HTTP: hc} // the bootstrap account
 		r, err := c.CreateRobot(&robomaker.CreateRobotInput{Name: aws.String(fmt.Sprintf("bench-%03d", i)),
 			Architecture: aws.String("X86_64"), GreengrassGroupId: aws.String(agents[i].AgentID())})
 		if err != nil {

@@ -9,6 +9,7 @@
 // so a launcher never has to guess a free port.
 //
 //	fleetsyncd credentials create [--account 123456789012] | list | revoke KEYID
+//	fleetsyncd buckets grant|revoke --account N BUCKET | list [--account N]
 //	fleetsyncd backup --to FILE
 //	fleetsyncd healthcheck
 //	fleetsyncd version | --version
@@ -41,6 +42,8 @@ func run(args []string) error {
 		switch args[0] {
 		case "credentials":
 			return credentials(cfg, args[1:])
+		case "buckets":
+			return buckets(cfg, args[1:])
 		case "backup":
 			return backup(cfg, args[1:], os.Stdout)
 		case "healthcheck":

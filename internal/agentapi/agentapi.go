@@ -16,16 +16,20 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/fleetsync/fleetsync/internal/authguard"
 	"github.com/fleetsync/fleetsync/internal/blob"
 	"github.com/fleetsync/fleetsync/internal/deploy"
 	"github.com/fleetsync/fleetsync/internal/proto"
+	"github.com/fleetsync/fleetsync/internal/tenancy"
 )
 
 // Config wires the agent endpoint.
 type Config struct {
 	// Robots is the domain service every poll and report goes to.
-	Robots  *deploy.Robots
-	Bundles blob.Store
+	Robots *deploy.Robots
+	// Bundles is the bundle store, read only as the downloading robot's
+	// account sees it (Bundles.For): a URL never outlives a bucket grant.
+	Bundles *tenancy.Bundles
 	// Presign, when set, issues the download URLs (an S3 store's presigned
 	// GETs); when nil, URLs point at this endpoint, which streams from
 	// Bundles.
@@ -53,6 +57,10 @@ type Config struct {
 	IdleWait time.Duration
 	Log      *slog.Logger
 	Now      func() time.Time
+	// Guard bounds failed signature checks per client address and agent
+	// id (shared with the API and the console); nil: one of the endpoint's
+	// own with the default limits.
+	Guard *authguard.Guard
 }
 
 // API serves /agent/v1/.
@@ -73,6 +81,9 @@ func New(cfg Config) *API {
 	}
 	if cfg.Nonces == nil {
 		cfg.Nonces = &nonceCache{}
+	}
+	if cfg.Guard == nil {
+		cfg.Guard = authguard.New(authguard.DefaultLimits(), cfg.Now)
 	}
 	a := &API{cfg: cfg, mux: http.NewServeMux()}
 	a.mux.HandleFunc("POST "+proto.PathPoll, a.poll)

@@ -20,7 +20,9 @@ import (
 	"github.com/fleetsync/fleetsync/internal/fleet"
 	"github.com/fleetsync/fleetsync/internal/proto"
 	"github.com/fleetsync/fleetsync/internal/registry"
+	"github.com/fleetsync/fleetsync/internal/store"
 	"github.com/fleetsync/fleetsync/internal/store/sqlstore"
+	"github.com/fleetsync/fleetsync/internal/tenancy"
 )
 
 const acct = "123456789012"
@@ -60,15 +62,18 @@ func newEndpoint(t testing.TB, opts ...func(*agentapi.Config)) *endpoint {
 	bundles, err := fsblob.OpenFileStore(filepath.Join(dir, "bundles"))
 	must(t, err)
 	t.Cleanup(func() { bundles.Close() })
+	// The test account is the install's first: every bucket is its.
+	must(t, st.CreateCredential(ctx, store.Credential{AccessKeyID: "AKTEST", Account: acct, SecretSealed: []byte{1}}))
+	granted := &tenancy.Bundles{Store: bundles, Grants: st}
 	hub := &agentapi.Hub{}
-	e.reg = &registry.Service{Store: st, Bundles: bundles, Region: "us-east-1", Limits: registry.DefaultLimits()}
+	e.reg = &registry.Service{Store: st, Bundles: granted, Region: "us-east-1", Limits: registry.DefaultLimits()}
 	e.jobs = &deploy.Service{Store: st, Region: "us-east-1", MaxActiveJobs: 10, Wake: hub}
-	e.engine = &deploy.Engine{Store: st, Bundles: bundles, Presence: &deploy.Presence{}, Wake: hub,
+	e.engine = &deploy.Engine{Store: st, Bundles: granted, Presence: &deploy.Presence{}, Wake: hub,
 		Limits: deploy.Limits{FleetTimeoutMs: (30 * 24 * time.Hour).Milliseconds()}, Tick: time.Second, LeaseTTL: time.Minute, Log: log}
 	hub.Engine = e.engine
 	e.ev = &deploy.Evidence{Store: st, Wake: hub}
-	robots := &deploy.Robots{Store: st, Bundles: bundles, Presence: &deploy.Presence{}, Wake: hub, Log: log}
-	cfg := agentapi.Config{Robots: robots, Bundles: bundles, Hub: hub, URLKey: []byte("test-url-key"),
+	robots := &deploy.Robots{Store: st, Bundles: granted, Presence: &deploy.Presence{}, Wake: hub, Log: log}
+	cfg := agentapi.Config{Robots: robots, Bundles: granted, Hub: hub, URLKey: []byte("test-url-key"),
 		URLTTL: time.Minute, PollInterval: 5 * time.Second, MaxWait: 30 * time.Second, Log: log}
 	for _, o := range opts {
 		o(&cfg)
@@ -86,14 +91,16 @@ func newAgent(t testing.TB) ed25519.PrivateKey {
 	return priv
 }
 
-func agentID(priv ed25519.PrivateKey) string { return proto.AgentID(priv.Public().(ed25519.PublicKey)) }
+func agentID(priv ed25519.PrivateKey) string {
+	return proto.BoundAgentID(acct, priv.Public().(ed25519.PublicKey))
+}
 
 // signed builds a request signed by priv.
 func (e *endpoint) signed(priv ed25519.PrivateKey, method, url string, body []byte) *http.Request {
 	e.t.Helper()
 	r, err := http.NewRequest(method, url, bytes.NewReader(body))
 	must(e.t, err)
-	proto.Sign(r, priv, body, time.Now())
+	proto.SignAs(r, acct, priv, body, time.Now())
 	return r
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/fleetsync/fleetsync/internal/authguard"
 	"github.com/fleetsync/fleetsync/internal/fleet"
 	"github.com/fleetsync/fleetsync/internal/proto"
 )
@@ -29,17 +30,38 @@ func (f *refusal) write(w http.ResponseWriter) {
 var unavailable = &refusal{http.StatusServiceUnavailable, "Unavailable", "try again later", 0}
 
 // verifyAgent checks an agent request's session credential or signature
-// over body, finds the robot it signed as and refuses a replay: the one
-// authentication of every agent request. unknown is the answer for an agent id no robot
-// has.
+// over body, finds the robot it signed as (in the account its id is bound
+// to) and refuses a replay: the one authentication of every agent request.
+// unknown is the answer for an agent id no robot has; nil says what to run.
+//
+// An address whose requests for an agent id failed too often is refused
+// at once (429, package authguard). Only signature failures are charged:
+// a well-signed request of an agent no robot has yet proves its key, and is
+// what an agent waiting for its create-robot sends; a request the replay
+// window refuses verified too, and is as often an honest agent's request
+// that arrived behind 64 newer ones (a crowd of concurrent polls) as a
+// replay, so charging it would throttle the agent itself; a
+// refused session credential (expired, or opened on another replica) is
+// answered by the agent signing again, and its token and MAC cannot be
+// guessed, so it is not charged either.
 func (a *API) verifyAgent(r *http.Request, body []byte, unknown *refusal) (fleet.Robot, *refusal) {
 	now := a.cfg.Now()
+	addr, claimed := authguard.ClientAddr(r), r.Header.Get(proto.HeaderAgent)
+	if !a.cfg.Guard.Allow(addr, claimed) {
+		return fleet.Robot{}, &refusal{http.StatusTooManyRequests, "Throttled", "too many failed signatures for this agent id from this address; retry later", 0}
+	}
 	ver, err := a.verifyCredential(r, body, now)
 	if err != nil {
+		if !ver.session {
+			a.cfg.Guard.Fail(addr, claimed)
+		}
 		return fleet.Robot{}, &refusal{http.StatusUnauthorized, "Unauthorized", err.Error(), 0}
 	}
-	robot, err := a.cfg.Robots.ByAgent(r.Context(), ver.agentID)
+	robot, err := a.cfg.Robots.ByAgent(r.Context(), ver.account, ver.agentID)
 	if fleet.CodeOf(err) == fleet.NotFound {
+		if unknown == nil {
+			return fleet.Robot{}, &refusal{http.StatusUnauthorized, proto.CodeUnknownRobot, notEnrolled(ver), 0}
+		}
 		return fleet.Robot{}, unknown
 	}
 	if err != nil {
@@ -65,6 +87,17 @@ func (a *API) verifyAgent(r *http.Request, body []byte, unknown *refusal) (fleet
 	return robot, nil
 }
 
+// notEnrolled is the answer to a well-signed agent no robot has: it says
+// what to run, since the agent cannot tell otherwise. It tells the agent
+// only about its own id.
+func notEnrolled(ver credential) string {
+	if ver.account == "" {
+		return "agent id " + ver.agentID + " is not bound to an account and no robot enrolled before bound ids has it: " +
+			"on the robot run `fleetsync-agent init --account <12-digit account>` and pass the id it prints to create-robot --greengrass-group-id"
+	}
+	return "no robot of account " + ver.account + " has this agent id as its greengrassGroupId (create-robot --greengrass-group-id " + ver.agentID + ")"
+}
+
 // maxBody is the largest poll or report body (far above any real one).
 const maxBody = 1 << 20
 
@@ -80,7 +113,7 @@ func (a *API) authenticate(w http.ResponseWriter, r *http.Request, v any) (fleet
 		writeErr(w, http.StatusRequestEntityTooLarge, "RequestTooLarge", "the body is over 1 MiB")
 		return fleet.Robot{}, false
 	}
-	robot, ref := a.verifyAgent(r, body, &refusal{http.StatusUnauthorized, proto.CodeUnknownRobot, "no robot has this agent id as its greengrassGroupId", 0})
+	robot, ref := a.verifyAgent(r, body, nil)
 	if ref != nil {
 		ref.write(w)
 		return fleet.Robot{}, false

@@ -94,7 +94,8 @@ func (a *API) bundle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	obj, err := deploy.CheckSource(ctx, a.cfg.Bundles, tok.Bucket, tok.Key, tok.ETag, false)
+	bundles := a.cfg.Bundles.For(robot.Account)
+	obj, err := deploy.CheckSource(ctx, bundles, tok.Bucket, tok.Key, tok.ETag, false)
 	if se, ok := errors.AsType[*deploy.SourceError](err); ok {
 		sourceRefusal(w, se)
 		return
@@ -105,7 +106,7 @@ func (a *API) bundle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	start := rangeStart(r.Header.Get("Range"), obj.Size)
-	rc, err := a.cfg.Bundles.Open(ctx, obj.Bucket, obj.Key, start, obj.ETag)
+	rc, err := bundles.Open(ctx, obj.Bucket, obj.Key, start, obj.ETag)
 	if err != nil {
 		if se, ok := deploy.SourceErrorOf(obj.Bucket, obj.Key, err); ok {
 			writeErr(w, http.StatusPreconditionFailed, se.Code, se.Reason)
@@ -122,7 +123,7 @@ func (a *API) bundle(w http.ResponseWriter, r *http.Request) {
 		http.ServeContent(w, r, "", time.Time{}, rs) // a local file: sendfile
 		return
 	}
-	sr := &storeReader{ctx: ctx, store: a.cfg.Bundles, obj: obj.Object, pos: start, rc: rc, rcPos: start}
+	sr := &storeReader{ctx: ctx, store: bundles, obj: obj.Object, pos: start, rc: rc, rcPos: start}
 	defer sr.close()
 	http.ServeContent(w, r, "", time.Time{}, sr)
 }

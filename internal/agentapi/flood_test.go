@@ -215,7 +215,7 @@ func TestAgentRateLimit(t *testing.T) {
 	}
 	// The real agent client reads the refusal's Retry-After, and the
 	// runner waits at least that long (client.Wait) before its next try.
-	c := &client.Client{Server: e.srv.URL, Key: priv, NoSession: true}
+	c := &client.Client{Server: e.srv.URL, Key: priv, Account: acct, NoSession: true}
 	_, err := c.Poll(t.Context(), proto.PollRequest{})
 	he, ok := errors.AsType[*client.HTTPError](err)
 	if !ok || he.Status != http.StatusTooManyRequests || he.RetryAfter < time.Second || client.Wait(err, time.Millisecond) != he.RetryAfter {

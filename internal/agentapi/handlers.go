@@ -52,7 +52,7 @@ func (a *API) poll(w http.ResponseWriter, r *http.Request) {
 			if stripped {
 				// Looked up again after a hold, so a robot deleted
 				// meanwhile is refused.
-				full, err := a.cfg.Robots.ByAgent(ctx, robot.AgentID)
+				full, err := a.cfg.Robots.ByAgent(ctx, robot.Account, robot.AgentID)
 				if fleet.CodeOf(err) == fleet.NotFound {
 					writeErr(w, http.StatusUnauthorized, "Unauthorized", "no robot has this agent id as its greengrassGroupId")
 					return

@@ -145,13 +145,14 @@ func (t *sessions) count() int {
 	return len(t.byToken)
 }
 
-// credential is what an agent request proved: the agent id, and the nonce
-// to refuse replays of when it was signed with the key (a session
-// credential refuses replays by its sequence numbers).
+// credential is what an agent request proved: the agent id and the account
+// it is bound to ("" for an unbound v1 id), and the nonce to refuse replays
+// of when it was signed with the key (a session credential refuses replays
+// by its sequence numbers).
 type credential struct {
-	agentID, nonce string
-	dateMs         int64 // the signed date
-	session        bool
+	agentID, account, nonce string
+	dateMs                  int64 // the signed date
+	session                 bool
 }
 
 // verifyCredential checks a request's session credential when it carries
@@ -159,10 +160,16 @@ type credential struct {
 func (a *API) verifyCredential(r *http.Request, body []byte, now time.Time) (credential, error) {
 	if r.Header.Get(proto.HeaderSession) != "" {
 		id, err := a.sessions.verify(r, body, now)
-		return credential{agentID: id, session: true}, err
+		if err != nil {
+			return credential{session: true}, err
+		}
+		// The session was opened by a request signed as id, so id parsed
+		// when it was opened: its account is the one it is bound to.
+		ident, err := proto.ParseAgentID(id)
+		return credential{agentID: id, account: ident.Account, session: true}, err
 	}
 	ver, err := proto.Verify(r, body, now)
-	return credential{agentID: ver.AgentID, nonce: ver.Nonce, dateMs: ver.Date.UnixMilli()}, err
+	return credential{agentID: ver.AgentID, account: ver.Account, nonce: ver.Nonce, dateMs: ver.Date.UnixMilli()}, err
 }
 
 // openSession serves POST proto.PathSession: a request signed with the

@@ -66,6 +66,8 @@ func TestImportBoundaries(t *testing.T) {
 		{"internal/awsapi", []string{"database/sql", module + "/internal/store/sqlstore", "modernc.org/sqlite"}},
 		{"internal/store", []string{"net/http", "database/sql"}},
 		{"internal/deploy", []string{"net/http", "database/sql", "github.com/jackc/pgx/v5", "modernc.org/sqlite", module + "/internal/store/sqlstore", module + "/internal/proto", module + "/internal/agentapi"}},
+		// Bucket grants are a domain rule over the blob and store contracts.
+		{"internal/tenancy", []string{"net/http", "database/sql", module + "/internal/store/sqlstore", module + "/internal/blob/fsblob", module + "/internal/blob/s3blob"}},
 		// Wake-ups between replicas are wired in the composition root; the
 		// agent endpoint sees only its Hub and the domain (deploy.Robots).
 		{"internal/agentapi", []string{"database/sql", "github.com/jackc/pgx/v5", module + "/internal/store/sqlstore", module + "/internal/pgbus"}},

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/fleetsync/fleetsync/internal/authguard"
 	"github.com/fleetsync/fleetsync/internal/awsapi/model"
 	"github.com/fleetsync/fleetsync/internal/awsapi/sigv4"
 	"github.com/fleetsync/fleetsync/internal/deploy"
@@ -51,6 +53,10 @@ type Config struct {
 	// Observe, when set, is told of every request an operation served: its
 	// HTTP status, the AWS error code ("" on success) and how long it took.
 	Observe func(operation string, status int, errorCode string, d time.Duration)
+	// Guard bounds failed authentications per client address and access
+	// key (shared with the console and the agent endpoint); nil: one of
+	// this API's own with the default limits.
+	Guard *authguard.Guard
 }
 
 // API serves the RoboMaker operations.
@@ -75,6 +81,9 @@ type caller struct {
 func New(cfg Config) *API {
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.Guard == nil {
+		cfg.Guard = authguard.New(authguard.DefaultLimits(), cfg.Now)
 	}
 	a := &API{cfg: cfg, tokens: tokens{cfg.TokenKey}, mux: http.NewServeMux(), limiters: map[string]*rate.Limiter{}}
 	a.routes()
@@ -166,8 +175,23 @@ func (a *API) run(r *http.Request, name string, op operation) (any, caller, erro
 	return out, c, err
 }
 
-// authenticate verifies SigV4 and returns the key's account.
+// authenticate verifies SigV4 and returns the key's account. A client
+// address that failed too often with the key it claims is refused before
+// its signature is checked (ThrottlingException); see package authguard.
 func (a *API) authenticate(r *http.Request, body []byte) (caller, error) {
+	addr, claimed := authguard.ClientAddr(r), sigv4.ClaimedKeyID(r)
+	if !a.cfg.Guard.Allow(addr, claimed) {
+		return caller{}, fleet.Errorf(fleet.Throttled, "Rate exceeded: too many failed authentications for access key %q from this address; retry later", claimed)
+	}
+	c, err := a.verify(r, body)
+	if _, refused := errors.AsType[*sigv4.Error](err); refused {
+		a.cfg.Guard.Fail(addr, claimed)
+	}
+	return c, err
+}
+
+// verify checks the request's SigV4 signature.
+func (a *API) verify(r *http.Request, body []byte) (caller, error) {
 	var c caller
 	v := sigv4.Verifier{
 		Service: "robomaker", Region: a.cfg.Region, Now: a.cfg.Now,

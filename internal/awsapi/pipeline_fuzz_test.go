@@ -23,7 +23,9 @@ import (
 	"github.com/fleetsync/fleetsync/internal/blob/fsblob"
 	"github.com/fleetsync/fleetsync/internal/deploy"
 	"github.com/fleetsync/fleetsync/internal/registry"
+	"github.com/fleetsync/fleetsync/internal/store"
 	"github.com/fleetsync/fleetsync/internal/store/sqlstore"
+	"github.com/fleetsync/fleetsync/internal/tenancy"
 )
 
 // FuzzAPIPipeline drives the whole request pipeline (SigV4 → decode →
@@ -50,8 +52,12 @@ func FuzzAPIPipeline(f *testing.F) {
 	}
 	f.Cleanup(func() { bundles.Close() })
 	const keyID, secret, account = "AKFSFUZZ000000000000", "fuzz-secret", "123456789012"
+	// The install's first credential: its account holds every bucket.
+	if err := st.CreateCredential(context.Background(), store.Credential{AccessKeyID: keyID, Account: account, SecretSealed: []byte{1}}); err != nil {
+		f.Fatal(err)
+	}
 	api := awsapi.New(awsapi.Config{
-		Registry: &registry.Service{Store: st, Bundles: bundles, Region: "us-east-1", Limits: registry.DefaultLimits()},
+		Registry: &registry.Service{Store: st, Bundles: &tenancy.Bundles{Store: bundles, Grants: st}, Region: "us-east-1", Limits: registry.DefaultLimits()},
 		Deploy:   &deploy.Service{Store: st, Region: "us-east-1", MaxActiveJobs: 100},
 		Credentials: func(_ context.Context, id string) (string, string, bool, error) {
 			return secret, account, id == keyID, nil

@@ -24,9 +24,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fleetsync/fleetsync/internal/authguard"
+	"github.com/fleetsync/fleetsync/internal/credential"
 	"github.com/fleetsync/fleetsync/internal/deploy"
 	"github.com/fleetsync/fleetsync/internal/fleet"
-	"github.com/fleetsync/fleetsync/internal/forwarded"
 	"github.com/fleetsync/fleetsync/internal/proto"
 	"github.com/fleetsync/fleetsync/internal/registry"
 )
@@ -49,6 +50,8 @@ type Config struct {
 	// the row of the deployment it runs.
 	Reports     *deploy.Reports
 	Credentials CredentialLookup
+	// Sessions keeps sign-ins in the database, shared by every replica.
+	Sessions *credential.Sessions
 	// Presence tells when a robot's agent was last heard by this replica.
 	Presence *deploy.Presence
 	// Evidence gives failed robots' output and robot logs on demand.
@@ -67,6 +70,10 @@ type Config struct {
 	Log           *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Guard bounds failed sign-ins per client address and access key
+	// (shared with the API, so the console is no easier door); nil: one of
+	// the console's own with the default limits.
+	Guard *authguard.Guard
 }
 
 // Console serves /console/.
@@ -74,7 +81,6 @@ type Console struct {
 	cfg     Config
 	mux     *http.ServeMux
 	pages   map[string]*template.Template
-	signins signinLimiter
 	streams streamLimit
 	// closing ends the live views, which otherwise hold graceful shutdown.
 	closing   chan struct{}
@@ -95,6 +101,9 @@ func New(cfg Config) *Console {
 	}
 	if cfg.EventInterval == 0 {
 		cfg.EventInterval = 500 * time.Millisecond
+	}
+	if cfg.Guard == nil {
+		cfg.Guard = authguard.New(authguard.DefaultLimits(), cfg.Now)
 	}
 	c := &Console{cfg: cfg, mux: http.NewServeMux(), pages: map[string]*template.Template{}, closing: make(chan struct{})}
 	funcs := template.FuncMap{"seg": url.PathEscape}
@@ -229,8 +238,9 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	keyID := strings.TrimSpace(r.PostFormValue("access_key_id"))
-	if !c.signins.allow(forwarded.Client(r)) {
-		c.cfg.Log.Warn("console: sign-in throttled", "access_key_id", keyID, "remote", forwarded.Client(r))
+	addr := authguard.ClientAddr(r)
+	if !c.cfg.Guard.Allow(addr, keyID) {
+		c.cfg.Log.Warn("console: sign-in throttled", "access_key_id", keyID, "remote", addr)
 		c.render(w, http.StatusTooManyRequests, "error", session{}, map[string]any{"Message": "Too many sign-in attempts; wait a few seconds and try again."})
 		return
 	}
@@ -240,6 +250,7 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !ok {
+		c.cfg.Guard.Fail(addr, keyID)
 		c.cfg.Log.Info("console: sign-in refused", "access_key_id", keyID)
 		nonce := randomToken()
 		setCookie(w, r, signinCookie, nonce, 30*time.Minute)
@@ -247,14 +258,25 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 			"Token": c.signinToken(nonce), "Error": "The access key id or the secret access key is wrong.", "KeyID": keyID})
 		return
 	}
-	s := session{KeyID: keyID, Account: account, Expires: c.now().Add(c.cfg.SessionTTL).Unix(), Nonce: randomToken()}
-	setCookie(w, r, sessionCookie, c.encodeSession(s), c.cfg.SessionTTL)
+	_, token, err := c.cfg.Sessions.Start(r.Context(), keyID, account, c.cfg.SessionTTL)
+	if err != nil {
+		c.fail(w, r, session{}, err)
+		return
+	}
+	setCookie(w, r, sessionCookie, token, c.cfg.SessionTTL)
 	clearCookie(w, r, signinCookie)
 	c.cfg.Log.Info("console: signed in", "access_key_id", keyID, "account", account)
 	http.Redirect(w, r, "/console/fleets", http.StatusSeeOther)
 }
 
+// signout deletes the session from the database, so its cookie is refused
+// from now on by every replica, wherever a copy of it is.
 func (c *Console) signout(w http.ResponseWriter, r *http.Request, s session) {
+	if err := c.cfg.Sessions.End(r.Context(), s.Nonce); err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	c.cfg.Log.Info("console: signed out", "access_key_id", s.KeyID, "account", s.Account)
 	clearCookie(w, r, sessionCookie)
 	http.Redirect(w, r, "/console/signin", http.StatusSeeOther)
 }

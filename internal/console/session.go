@@ -7,32 +7,29 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"net/http"
-	"strings"
-	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 
 	"github.com/fleetsync/fleetsync/internal/forwarded"
 )
 
-// Cookie names. The session cookie carries no secret: it is a signed claim
-// (access key id, account, expiry, nonce) checked on every request, with
-// the key looked up again so a revoked key ends its sessions at once.
+// Cookie names. The session cookie is a random token; the database keeps
+// its SHA-256 with the access key, account and expiry (store.Sessions), so
+// a sign-out deletes the session on every replica at once, and the key is
+// looked up again on every request so a revoked key ends its sessions too.
 const (
 	sessionCookie = "fleetsync_session"
 	signinCookie  = "fleetsync_signin"
 )
 
-// session is an operator signed in with one access key.
+// session is an operator signed in with one access key. Nonce is the
+// stored session's id (the token's digest): CSRF tokens derive from it.
 type session struct {
-	KeyID   string `json:"k"`
-	Account string `json:"a"`
-	Expires int64  `json:"e"`
-	Nonce   string `json:"n"`
+	KeyID   string
+	Account string
+	Expires int64
+	Nonce   string
 }
 
 var errNoSession = errors.New("console: no valid session")
@@ -52,37 +49,21 @@ func (c *Console) mac(parts ...string) []byte {
 	return m.Sum(nil)
 }
 
-// encodeSession signs a session into a cookie value.
-func (c *Console) encodeSession(s session) string {
-	payload, _ := json.Marshal(s)
-	p := base64.RawURLEncoding.EncodeToString(payload)
-	return p + "." + base64.RawURLEncoding.EncodeToString(c.mac("session", p))
-}
-
-// session returns the request's valid session: a good signature, not
-// expired, and its access key still active in its account.
+// session returns the request's valid session: stored (not signed out),
+// not expired, and its access key still active in its account.
 func (c *Console) session(r *http.Request) (session, error) {
 	ck, err := r.Cookie(sessionCookie)
 	if err != nil {
 		return session{}, errNoSession
 	}
-	p, sig, ok := strings.Cut(ck.Value, ".")
+	st, ok, err := c.cfg.Sessions.Find(r.Context(), ck.Value)
+	if err != nil {
+		return session{}, err
+	}
 	if !ok {
 		return session{}, errNoSession
 	}
-	want := c.mac("session", p)
-	got, err := base64.RawURLEncoding.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, want) {
-		return session{}, errNoSession
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(p)
-	if err != nil {
-		return session{}, errNoSession
-	}
-	var s session
-	if err := json.Unmarshal(payload, &s); err != nil || c.now().Unix() >= s.Expires {
-		return session{}, errNoSession
-	}
+	s := session{KeyID: st.AccessKeyID, Account: st.Account, Expires: st.ExpiresMs / 1000, Nonce: st.ID}
 	_, account, active, err := c.cfg.Credentials(r.Context(), s.KeyID)
 	if err != nil {
 		return session{}, err
@@ -139,30 +120,4 @@ func setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAg
 func clearCookie(w http.ResponseWriter, r *http.Request, name string) {
 	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/console", HttpOnly: true, SameSite: http.SameSiteStrictMode,
 		Secure: forwarded.Secure(r), MaxAge: -1})
-}
-
-// signinLimiter slows secret guessing: each client address may try a few
-// sign-ins, then one every few seconds. (Not per access key id: that would
-// let anyone lock an operator out.)
-type signinLimiter struct {
-	mu       sync.Mutex
-	limiters map[string]*rate.Limiter
-}
-
-// maxSigninLimiters bounds the limiter table; when full it starts afresh
-// (an attacker cycling addresses gains a burst, not unbounded memory).
-const maxSigninLimiters = 10000
-
-func (l *signinLimiter) allow(addr string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.limiters == nil || len(l.limiters) > maxSigninLimiters {
-		l.limiters = map[string]*rate.Limiter{}
-	}
-	lim, found := l.limiters[addr]
-	if !found {
-		lim = rate.NewLimiter(rate.Every(5*time.Second), 10)
-		l.limiters[addr] = lim
-	}
-	return lim.Allow()
 }

@@ -2,44 +2,60 @@ package console
 
 import (
 	"context"
-	"encoding/base64"
 	"io"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/fleetsync/fleetsync/internal/credential"
+	"github.com/fleetsync/fleetsync/internal/store/sqlstore"
 )
 
-// FuzzSessionCookie: a session cookie, forged or signed over any payload,
-// never panics the console; a session is granted only for a payload this
-// console signed, unexpired, whose key is still active in its account.
+// FuzzSessionCookie: any session cookie never panics the console; a
+// session is granted only for a token this install issued, not signed out,
+// unexpired, whose key is still active in its account (sessions in a real
+// SQLite store).
 func FuzzSessionCookie(f *testing.F) {
 	now := time.Unix(1_800_000_000, 0)
-	c := New(Config{Key: []byte("fuzz-console-key-0123456789abcdef"), Now: func() time.Time { return now },
+	clock := func() time.Time { return now }
+	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(f.TempDir(), "db"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { st.Close() })
+	sessions := &credential.Sessions{Store: st, Now: clock}
+	c := New(Config{Key: []byte("fuzz-console-key-0123456789abcdef"), Now: clock, Sessions: sessions,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Credentials: func(_ context.Context, keyID string) (string, string, bool, error) {
 			return "secret", "123456789012", keyID == "AKFSACTIVE", nil
 		}})
-	good := c.encodeSession(session{KeyID: "AKFSACTIVE", Account: "123456789012", Expires: now.Unix() + 60, Nonce: "n"})
-	f.Add(good, "")
-	f.Add(c.encodeSession(session{KeyID: "AKFSACTIVE", Account: "210987654321", Expires: now.Unix() + 60}), "")
-	f.Add(c.encodeSession(session{KeyID: "AKFSREVOKED", Account: "123456789012", Expires: now.Unix() + 60}), "")
-	f.Add(c.encodeSession(session{KeyID: "AKFSACTIVE", Account: "123456789012", Expires: now.Unix() - 1}), "")
-	f.Add("", `{"k":"AKFSACTIVE","a":"123456789012","e":99999999999}`)
-	f.Add("", `{"k":1}`)
-	f.Add("x.y", "")
-	f.Add(".", "")
-	f.Fuzz(func(t *testing.T, cookie, signPayload string) {
-		if signPayload != "" { // a payload this console signed: reaches the JSON and expiry checks
-			p := base64.RawURLEncoding.EncodeToString([]byte(signPayload))
-			cookie = p + "." + base64.RawURLEncoding.EncodeToString(c.mac("session", p))
+	start := func(keyID, account string, ttl time.Duration) (credential.Session, string) {
+		s, token, err := sessions.Start(context.Background(), keyID, account, ttl)
+		if err != nil {
+			f.Fatal(err)
 		}
+		return s, token
+	}
+	_, good := start("AKFSACTIVE", "123456789012", time.Hour)
+	ended, out := start("AKFSACTIVE", "123456789012", time.Hour)
+	if err := sessions.End(context.Background(), ended.ID); err != nil {
+		f.Fatal(err)
+	}
+	_, other := start("AKFSACTIVE", "210987654321", time.Hour)
+	_, revoked := start("AKFSREVOKED", "123456789012", time.Hour)
+	_, expired := start("AKFSACTIVE", "123456789012", -time.Second)
+	for _, seed := range []string{good, out, other, revoked, expired, "", "x.y", ".", good + "x", good[:len(good)-1]} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, cookie string) {
 		r := &http.Request{Header: http.Header{"Cookie": {sessionCookie + "=" + cookie}}}
 		s, err := c.session(r.WithContext(t.Context()))
 		if err != nil {
 			return
 		}
-		if s.KeyID != "AKFSACTIVE" || s.Account != "123456789012" || now.Unix() >= s.Expires {
+		if cookie != good || s.KeyID != "AKFSACTIVE" || s.Account != "123456789012" || now.Unix() >= s.Expires {
 			t.Fatalf("cookie %q granted session %+v", cookie, s)
 		}
 	})

@@ -134,7 +134,8 @@ func (s *Service) PlanCreate(ctx context.Context, account, fleetARN string, apps
 func (s *Service) dryRun(ctx context.Context, f fleet.Fleet, j fleet.Job, robots []fleet.Robot, reasons []string) (DryRun, error) {
 	out := DryRun{Fleet: f, Operation: j.Operation, Spec: j.Spec, Canary: CanarySize(j)}
 	out.HealthSeconds, out.HealthFrom = HealthSeconds(j.Tags, f.Tags)
-	prep, err := prepareSources(ctx, s.Store, s.Bundles, j)
+	bundles := s.Bundles.For(j.Account)
+	prep, err := prepareSources(ctx, s.Store, bundles, j)
 	if err != nil {
 		return out, fleet.Wrap(fleet.Internal, err, "bundle store failure")
 	}
@@ -153,7 +154,7 @@ func (s *Service) dryRun(ctx context.Context, f fleet.Fleet, j fleet.Job, robots
 	}
 	indexes := map[fleet.Architecture]v2Layout{}
 	for arch, src := range prep.objects {
-		if indexes[arch], err = v2Index(ctx, s.Bundles, src); err != nil {
+		if indexes[arch], err = v2Index(ctx, bundles, src); err != nil {
 			return out, fleet.Wrap(fleet.Internal, err, "bundle store failure")
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/fleetsync/fleetsync/internal/blob"
 	"github.com/fleetsync/fleetsync/internal/fleet"
 	"github.com/fleetsync/fleetsync/internal/store"
+	"github.com/fleetsync/fleetsync/internal/tenancy"
 )
 
 // EngineStore is what the engine reads and writes; the methods are those of
@@ -41,8 +42,10 @@ type EngineStore interface {
 // InProgress ones with the planner, committing every change before acting
 // on it. A lease in the database makes one engine at a time drive a job.
 type Engine struct {
-	Store    EngineStore
-	Bundles  blob.Store
+	Store EngineStore
+	// Bundles is the bundle store, reached only as the job's account sees
+	// it (Bundles.For): a bucket it may not use holds nothing.
+	Bundles  *tenancy.Bundles
 	Presence *Presence
 	Limits   Limits
 	// Wake wakes a robot's long poll after it was given work or timed out;
@@ -206,7 +209,7 @@ func (e *Engine) prepare(ctx context.Context, j fleet.Job) error {
 	} else if err != nil {
 		return err
 	}
-	prep, err := prepareSources(ctx, e.Store, e.Bundles, j)
+	prep, err := prepareSources(ctx, e.Store, e.Bundles.For(j.Account), j)
 	if err != nil {
 		return err
 	}

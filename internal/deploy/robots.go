@@ -12,16 +12,16 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/fleetsync/fleetsync/internal/blob"
 	"github.com/fleetsync/fleetsync/internal/fleet"
 	"github.com/fleetsync/fleetsync/internal/store"
+	"github.com/fleetsync/fleetsync/internal/tenancy"
 )
 
 // RobotStore is what the robot side of a deployment reads and writes; the
 // methods are those of store.Robots, store.Applications and store.Agents,
 // documented there.
 type RobotStore interface {
-	RobotByAgent(ctx context.Context, agentID string) (fleet.Robot, error)
+	RobotByAgent(ctx context.Context, account, agentID string) (fleet.Robot, error)
 	CurrentAssignment(ctx context.Context, robotARN string) (store.Assignment, error)
 	GetApplication(ctx context.Context, account, arn, version string) (fleet.Application, error)
 	RecordProgress(ctx context.Context, jobARN, robotARN, step string, percent *float64, eta *int64) (abort bool, err error)
@@ -39,8 +39,10 @@ type RobotStore interface {
 // failing a robot whose object changed before it was sent to download it,
 // recording results and telling robots to abort.
 type Robots struct {
-	Store   RobotStore
-	Bundles blob.Store
+	Store RobotStore
+	// Bundles is the bundle store, reached only as the robot's account sees
+	// it (Bundles.For): a bucket it may not use holds nothing.
+	Bundles *tenancy.Bundles
 	// Presence learns when each robot's agent was heard.
 	Presence *Presence
 	// Wake is told when a robot finished (the engine plans the next step).
@@ -155,10 +157,12 @@ func (r *Robots) now() time.Time {
 	return time.Now()
 }
 
-// ByAgent returns the robot whose greengrassGroupId is agentID: NotFound
-// when there is none, Unavailable when the store cannot say.
-func (r *Robots) ByAgent(ctx context.Context, agentID string) (fleet.Robot, error) {
-	robot, err := r.Store.RobotByAgent(ctx, agentID)
+// ByAgent returns account's robot whose greengrassGroupId is agentID
+// (account: the one the id is bound to; "" for a legacy unbound id, found
+// in any account): NotFound when there is none, Unavailable when the store
+// cannot say.
+func (r *Robots) ByAgent(ctx context.Context, account, agentID string) (fleet.Robot, error) {
+	robot, err := r.Store.RobotByAgent(ctx, account, agentID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return fleet.Robot{}, fleet.Errorf(fleet.NotFound, "no robot has this agent id as its greengrassGroupId")
@@ -302,7 +306,8 @@ func (r *Robots) assignment(ctx context.Context, robot fleet.Robot, j fleet.Job)
 	if !ok {
 		return nil, errors.New("no source for the robot's architecture")
 	}
-	obj, err := CheckSource(ctx, r.Bundles, src.Bucket, src.Key, src.ETag, false)
+	bundles := r.Bundles.For(j.Account)
+	obj, err := CheckSource(ctx, bundles, src.Bucket, src.Key, src.ETag, false)
 	if err != nil {
 		return nil, err
 	}
@@ -315,7 +320,7 @@ func (r *Robots) assignment(ctx context.Context, robot fleet.Robot, j fleet.Job)
 	if dc := j.Spec.Config.DownloadCondition; dc != nil {
 		// The condition file is small; its digest (remembered by ETag) lets
 		// the agent verify it even when its ETag is a multipart one.
-		cond, err := CheckSource(ctx, r.Bundles, dc.Bucket, dc.Key, dc.ETag, true)
+		cond, err := CheckSource(ctx, bundles, dc.Bucket, dc.Key, dc.ETag, true)
 		if err != nil {
 			return nil, err
 		}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,7 +19,9 @@ import (
 	"github.com/fleetsync/fleetsync/internal/deploy"
 	"github.com/fleetsync/fleetsync/internal/fleet"
 	"github.com/fleetsync/fleetsync/internal/registry"
+	"github.com/fleetsync/fleetsync/internal/store"
 	"github.com/fleetsync/fleetsync/internal/store/sqlstore"
+	"github.com/fleetsync/fleetsync/internal/tenancy"
 )
 
 // wakes records the wake-ups the domain sends, as the hub would get them.
@@ -94,13 +97,16 @@ func newRobotSide(t *testing.T) *robotSide {
 	bundles, err := fsblob.OpenFileStore(filepath.Join(dir, "bundles"))
 	must(t, err)
 	t.Cleanup(func() { bundles.Close() })
+	// The test account is the install's first: every bucket is its.
+	must(t, st.CreateCredential(ctx, store.Credential{AccessKeyID: "AKTEST", Account: acct, SecretSealed: []byte{1}}))
+	granted := &tenancy.Bundles{Store: bundles, Grants: st}
 	s := &robotSide{t: t, dir: dir, st: st, wakes: &wakes{}, nowMs: 1_700_000_000_000}
-	s.reg = &registry.Service{Store: st, Bundles: bundles, Region: "us-east-1", Limits: registry.DefaultLimits(), Now: s.now}
+	s.reg = &registry.Service{Store: st, Bundles: granted, Region: "us-east-1", Limits: registry.DefaultLimits(), Now: s.now}
 	s.jobs = &deploy.Service{Store: st, Region: "us-east-1", MaxActiveJobs: 10, Wake: s.wakes, Now: s.now}
-	s.engine = &deploy.Engine{Store: st, Bundles: bundles, Presence: &deploy.Presence{}, Wake: s.wakes,
+	s.engine = &deploy.Engine{Store: st, Bundles: granted, Presence: &deploy.Presence{}, Wake: s.wakes,
 		Limits: deploy.Limits{FleetTimeoutMs: (30 * 24 * time.Hour).Milliseconds()},
 		Tick:   time.Second, LeaseTTL: time.Minute, Log: log, Now: s.now, Owner: "test"}
-	s.robots = &deploy.Robots{Store: st, Bundles: bundles, Presence: &deploy.Presence{}, Wake: s.wakes, Log: log, Now: s.now}
+	s.robots = &deploy.Robots{Store: st, Bundles: granted, Presence: &deploy.Presence{}, Wake: s.wakes, Log: log, Now: s.now}
 
 	s.put("app/x86.tar", x86Bundle)
 	s.put("app/arm.tar", armBundle)
@@ -124,7 +130,7 @@ func (s *robotSide) robot(name string, arch fleet.Architecture, tags fleet.Tags)
 	r, err := s.reg.CreateRobot(s.t.Context(), acct, name, arch, "agent-"+name, tags)
 	must(s.t, err)
 	must(s.t, s.reg.RegisterRobot(s.t.Context(), acct, s.fleet.ARN, r.ARN))
-	r, err = s.robots.ByAgent(s.t.Context(), "agent-"+name)
+	r, err = s.robots.ByAgent(s.t.Context(), acct, "agent-"+name)
 	must(s.t, err)
 	return r
 }
@@ -371,7 +377,7 @@ func TestRobotsByAgent(t *testing.T) {
 	if r.Tags["k"] != "v" {
 		t.Fatalf("ByAgent returned tags %v", r.Tags)
 	}
-	_, err := s.robots.ByAgent(t.Context(), "agent-nobody")
+	_, err := s.robots.ByAgent(t.Context(), acct, "agent-nobody")
 	if fleet.CodeOf(err) != fleet.NotFound {
 		t.Fatalf("ByAgent of an unknown agent = %v, want NotFound", err)
 	}
@@ -380,7 +386,7 @@ func TestRobotsByAgent(t *testing.T) {
 func TestCheckSource(t *testing.T) {
 	s := newRobotSide(t)
 	ctx := context.Background()
-	bundles := s.robots.Bundles
+	bundles := s.robots.Bundles.For(acct)
 	obj, err := deploy.CheckSource(ctx, bundles, "bundles", "app/x86.tar", etagOf(x86Bundle), true)
 	must(t, err)
 	if obj.ETag != etagOf(x86Bundle) || obj.SHA256 != sha256Of(x86Bundle) {
@@ -391,6 +397,14 @@ func TestCheckSource(t *testing.T) {
 	}
 	if _, err := deploy.CheckSource(ctx, bundles, "bundles", "nope.tar", "", false); !isSource(err, deploy.CodeResourceNotFound) {
 		t.Fatalf("missing object: %v, want %s", err, deploy.CodeResourceNotFound)
+	}
+	// Another account, granted nothing, finds nothing: the very answer of
+	// a missing object, with no ETag.
+	stranger := s.robots.Bundles.For("210987654321")
+	_, e1 := deploy.CheckSource(ctx, stranger, "bundles", "app/x86.tar", "", true)
+	_, e2 := deploy.CheckSource(ctx, stranger, "bundles", "nope.tar", "", true)
+	if !isSource(e1, deploy.CodeResourceNotFound) || strings.ReplaceAll(e1.Error(), "app/x86.tar", "nope.tar") != e2.Error() {
+		t.Fatalf("another account's check of an existing object: %v; of a missing one: %v", e1, e2)
 	}
 	// The registry records ETag and digest through the same check.
 	v, err := s.reg.DescribeApplication(ctx, acct, s.app.ARN, s.version)

@@ -10,9 +10,9 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/fleetsync/fleetsync/internal/blob"
 	"github.com/fleetsync/fleetsync/internal/fleet"
 	"github.com/fleetsync/fleetsync/internal/store"
+	"github.com/fleetsync/fleetsync/internal/tenancy"
 )
 
 // ServiceStore is what the job operations (and the drift report and
@@ -57,8 +57,9 @@ type Service struct {
 	// logs every other job end).
 	Log *slog.Logger
 	// Bundles and Limits let the sync plan check sources and decide the
-	// job's outcome at preparation as the engine would (dryrun.go).
-	Bundles blob.Store
+	// job's outcome at preparation as the engine would (dryrun.go); the
+	// bundle store is reached as the job's account sees it (Bundles.For).
+	Bundles *tenancy.Bundles
 	Limits  Limits
 }
 

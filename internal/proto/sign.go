@@ -4,40 +4,41 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base32"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/fleetsync/fleetsync/internal/agentid"
 )
 
-// AgentIDPrefix starts every agent id; the rest is the Ed25519 public key in
-// lower-case unpadded base32, so the id alone lets the server verify the
-// agent's signatures and no secret ever crosses the wire.
-const AgentIDPrefix = "fsa1-"
+// Agent ids (package agentid, which the domain shares without this
+// package's HTTP): re-exported here for the agent side.
+const (
+	AgentIDPrefix      = agentid.V1Prefix
+	BoundAgentIDPrefix = agentid.BoundPrefix
+)
 
-var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+// AgentID returns the unbound (v1) agent id of a public key.
+func AgentID(pub ed25519.PublicKey) string { return agentid.Unbound(pub) }
 
-// AgentID returns the agent id of a public key.
-func AgentID(pub ed25519.PublicKey) string {
-	return AgentIDPrefix + strings.ToLower(idEncoding.EncodeToString(pub))
-}
+// BoundAgentID returns the agent id of a public key bound to account; ""
+// gives the unbound v1 id.
+func BoundAgentID(account string, pub ed25519.PublicKey) string { return agentid.Bound(account, pub) }
 
-// PublicKey decodes an agent id back to its public key.
-func PublicKey(agentID string) (ed25519.PublicKey, error) {
-	rest, ok := strings.CutPrefix(agentID, AgentIDPrefix)
-	if !ok {
-		return nil, fmt.Errorf("agent id %q does not start with %q", agentID, AgentIDPrefix)
-	}
-	b, err := idEncoding.DecodeString(strings.ToUpper(rest))
-	if err != nil || len(b) != ed25519.PublicKeySize {
-		return nil, fmt.Errorf("agent id %q does not encode an Ed25519 public key", agentID)
-	}
-	return ed25519.PublicKey(b), nil
+// ValidAccount reports whether account is a 12-digit account id.
+func ValidAccount(account string) bool { return agentid.ValidAccount(account) }
+
+// ParseAgentID decodes an agent id of either version.
+func ParseAgentID(id string) (agentid.Identity, error) { return agentid.Parse(id) }
+
+// PublicKey decodes an agent id of either version back to its public key.
+func PublicKey(id string) (ed25519.PublicKey, error) {
+	ident, err := agentid.Parse(id)
+	return ident.Key, err
 }
 
 // Headers of a signed agent request.
@@ -53,20 +54,32 @@ const (
 const MaxSkew = 5 * time.Minute
 
 // stringToSign binds the signature to the method, the path and query, the
-// date, the nonce and the body.
-func stringToSign(method, pathAndQuery, date, nonce string, body []byte) []byte {
+// date, the nonce and the body; for a bound (v2) id also to the id itself,
+// so the account binding cannot be changed on the way.
+func stringToSign(agentID string, bound bool, method, pathAndQuery, date, nonce string, body []byte) []byte {
 	sum := sha256.Sum256(body)
-	return []byte("FLEETSYNC-AGENT-V1\n" + method + "\n" + pathAndQuery + "\n" + date + "\n" + nonce + "\n" + hex.EncodeToString(sum[:]))
+	head := "FLEETSYNC-AGENT-V1\n"
+	if bound {
+		head = "FLEETSYNC-AGENT-V2\n" + agentID + "\n"
+	}
+	return []byte(head + method + "\n" + pathAndQuery + "\n" + date + "\n" + nonce + "\n" + hex.EncodeToString(sum[:]))
 }
 
-// Sign adds the agent headers to r, whose body is body.
+// Sign adds the agent headers of the unbound (v1) id to r, whose body is body.
 func Sign(r *http.Request, priv ed25519.PrivateKey, body []byte, now time.Time) {
+	SignAs(r, "", priv, body, now)
+}
+
+// SignAs adds the agent headers to r, whose body is body, as the agent bound
+// to account ("": the unbound v1 id).
+func SignAs(r *http.Request, account string, priv ed25519.PrivateKey, body []byte, now time.Time) {
 	nonceBytes := make([]byte, 16)
 	rand.Read(nonceBytes)
 	nonce := hex.EncodeToString(nonceBytes)
 	date := strconv.FormatInt(now.UnixMilli(), 10)
-	sig := ed25519.Sign(priv, stringToSign(r.Method, r.URL.RequestURI(), date, nonce, body))
-	r.Header.Set(HeaderAgent, AgentID(priv.Public().(ed25519.PublicKey)))
+	id := BoundAgentID(account, priv.Public().(ed25519.PublicKey))
+	sig := ed25519.Sign(priv, stringToSign(id, account != "", r.Method, r.URL.RequestURI(), date, nonce, body))
+	r.Header.Set(HeaderAgent, id)
 	r.Header.Set(HeaderDate, date)
 	r.Header.Set(HeaderNonce, nonce)
 	r.Header.Set(HeaderSignature, base64.StdEncoding.EncodeToString(sig))
@@ -78,6 +91,8 @@ var ErrBadSignature = errors.New("agent request signature is missing, stale or i
 // Verified is what Verify learned from a good request.
 type Verified struct {
 	AgentID string
+	// Account is the account the id is bound to; "" for a v1 id.
+	Account string
 	Nonce   string
 	Date    time.Time
 }
@@ -90,7 +105,7 @@ func Verify(r *http.Request, body []byte, now time.Time) (Verified, error) {
 	if id == "" || date == "" || len(nonce) < 16 || len(nonce) > 64 || sig == "" {
 		return Verified{}, fmt.Errorf("%w: missing headers", ErrBadSignature)
 	}
-	pub, err := PublicKey(id)
+	ident, err := ParseAgentID(id)
 	if err != nil {
 		return Verified{}, fmt.Errorf("%w: %v", ErrBadSignature, err)
 	}
@@ -103,8 +118,8 @@ func Verify(r *http.Request, body []byte, now time.Time) (Verified, error) {
 		return Verified{}, fmt.Errorf("%w: date %s is more than %s from the server's clock", ErrBadSignature, t.UTC().Format(time.RFC3339), MaxSkew)
 	}
 	raw, err := base64.StdEncoding.DecodeString(sig)
-	if err != nil || !ed25519.Verify(pub, stringToSign(r.Method, r.URL.RequestURI(), date, nonce, body), raw) {
+	if err != nil || !ed25519.Verify(ident.Key, stringToSign(id, ident.Account != "", r.Method, r.URL.RequestURI(), date, nonce, body), raw) {
 		return Verified{}, fmt.Errorf("%w: signature does not verify", ErrBadSignature)
 	}
-	return Verified{AgentID: id, Nonce: nonce, Date: t}, nil
+	return Verified{AgentID: id, Account: ident.Account, Nonce: nonce, Date: t}, nil
 }

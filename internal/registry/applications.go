@@ -30,8 +30,9 @@ func checkSuite(s fleet.SoftwareSuite) error {
 }
 
 // checkSources validates $LATEST sources: at least one, one per architecture,
-// each in a bucket the bundle store has.
-func (s *Service) checkSources(ctx context.Context, sources []fleet.Source) error {
+// each in a bucket the bundle store has and the account may use (a bucket
+// it may not use answers exactly as one that does not exist).
+func (s *Service) checkSources(ctx context.Context, account string, sources []fleet.Source) error {
 	if len(sources) == 0 {
 		return fleet.Errorf(fleet.Invalid, "sources: at least one source is required (container images are not supported)")
 	}
@@ -41,7 +42,7 @@ func (s *Service) checkSources(ctx context.Context, sources []fleet.Source) erro
 			return fleet.Errorf(fleet.Invalid, "sources: more than one source for architecture %s", src.Architecture)
 		}
 		seen[src.Architecture] = true
-		switch err := s.Bundles.Bucket(ctx, src.Bucket); {
+		switch err := s.Bundles.For(account).Bucket(ctx, src.Bucket); {
 		case errors.Is(err, blob.ErrNotExist):
 			return fleet.Errorf(fleet.Invalid, "sources: bucket %q does not exist in the bundle store", src.Bucket)
 		case errors.Is(err, blob.ErrNotAllowed):
@@ -63,7 +64,7 @@ func (s *Service) withLiveETags(ctx context.Context, a fleet.Application) fleet.
 	}
 	out := slices.Clone(a.Sources)
 	for i, src := range out {
-		if obj, err := s.Bundles.Stat(ctx, src.Bucket, src.Key); err == nil {
+		if obj, err := s.Bundles.For(a.Account).Stat(ctx, src.Bucket, src.Key); err == nil {
 			out[i].ETag = obj.ETag
 		}
 	}
@@ -76,7 +77,7 @@ func (s *Service) CreateApplication(ctx context.Context, account, name string, s
 	if err := checkSuite(suite); err != nil {
 		return fleet.Application{}, err
 	}
-	if err := s.checkSources(ctx, sources); err != nil {
+	if err := s.checkSources(ctx, account, sources); err != nil {
 		return fleet.Application{}, err
 	}
 	if err := s.checkTags(tags); err != nil {
@@ -105,7 +106,7 @@ func (s *Service) UpdateApplication(ctx context.Context, account, arn string, so
 	if err := checkSuite(suite); err != nil {
 		return fleet.Application{}, err
 	}
-	if err := s.checkSources(ctx, sources); err != nil {
+	if err := s.checkSources(ctx, account, sources); err != nil {
 		return fleet.Application{}, err
 	}
 	latest, err := s.Store.GetApplication(ctx, account, arn, fleet.LatestVersion)
@@ -148,7 +149,7 @@ func (s *Service) CreateApplicationVersion(ctx context.Context, account, arn str
 	sources := slices.Clone(latest.Sources)
 	var etags []string
 	for i, src := range sources {
-		obj, err := deploy.CheckSource(ctx, s.Bundles, src.Bucket, src.Key, "", true)
+		obj, err := deploy.CheckSource(ctx, s.Bundles.For(account), src.Bucket, src.Key, "", true)
 		if se, ok := errors.AsType[*deploy.SourceError](err); ok {
 			if se.Code == deploy.CodeEtagMismatch {
 				return fleet.Application{}, fleet.Errorf(fleet.Invalid, "sources: object s3://%s/%s changed while its version was being created; try again", src.Bucket, src.Key)

@@ -13,9 +13,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fleetsync/fleetsync/internal/blob"
+	"github.com/fleetsync/fleetsync/internal/agentid"
 	"github.com/fleetsync/fleetsync/internal/fleet"
 	"github.com/fleetsync/fleetsync/internal/store"
+	"github.com/fleetsync/fleetsync/internal/tenancy"
 )
 
 // Limits are the quotas of SPEC §3; over one is LimitExceededException.
@@ -55,8 +56,10 @@ type Store interface {
 
 // Service implements the registry operations.
 type Service struct {
-	Store   Store
-	Bundles blob.Store
+	Store Store
+	// Bundles is the bundle store, reached only as one account sees it
+	// (Bundles.For(account)): the bucket grants are enforced there.
+	Bundles *tenancy.Bundles
 	// Region is minted into every ARN; ARNs of other regions are not found.
 	Region string
 	Limits Limits
@@ -194,18 +197,45 @@ func (s *Service) CreateRobot(ctx context.Context, account, name string, arch fl
 	if err := s.checkTags(tags); err != nil {
 		return fleet.Robot{}, err
 	}
+	if err := checkAgentID(account, agentID); err != nil {
+		return fleet.Robot{}, err
+	}
 	arn, ms := s.newARN(account, fleet.TypeRobot, name)
 	r := fleet.Robot{ARN: arn.String(), Account: account, Name: name, Architecture: arch, AgentID: agentID,
 		Status: fleet.RobotAvailable, CreatedMs: ms, Tags: nonNil(tags)}
 	switch err := s.Store.CreateRobot(ctx, r, s.Limits.RobotsPerAccount); {
 	case errors.Is(err, store.ErrExists):
-		return fleet.Robot{}, fleet.Errorf(fleet.AlreadyExists, "a robot named %q or with greengrassGroupId %q already exists", name, agentID)
+		return fleet.Robot{}, fleet.Errorf(fleet.AlreadyExists, "a robot named %q or with greengrassGroupId %q already exists in this account", name, agentID)
 	case errors.Is(err, store.ErrLimit):
 		return fleet.Robot{}, fleet.Errorf(fleet.LimitExceeded, "an account can have at most %d robots", s.Limits.RobotsPerAccount)
 	case err != nil:
 		return fleet.Robot{}, fleet.Wrap(fleet.Internal, err, "store failure")
 	}
 	return r, nil
+}
+
+// checkAgentID is the enrolment rule: an agent id (fsa1-/fsa2-) must be
+// bound to the account that creates the robot, so knowing an agent's id
+// lets no other account enrol it; unbound v1 ids are enrolled no more (the
+// robots that have one keep working). The answer depends on the id alone,
+// never on another account's robots. Any other greengrassGroupId is
+// accepted, as RoboMaker did, and no agent can ever act for its robot.
+func checkAgentID(account, id string) error {
+	if !strings.HasPrefix(id, agentid.V1Prefix) && !strings.HasPrefix(id, agentid.BoundPrefix) {
+		return nil
+	}
+	ident, err := agentid.Parse(id)
+	switch {
+	case err != nil:
+		return fleet.Errorf(fleet.Invalid, "greengrassGroupId: %v", err)
+	case ident.Account == "":
+		return fleet.Errorf(fleet.Invalid, "greengrassGroupId: agent id %s is not bound to an account; "+
+			"on the robot run `fleetsync-agent init --account %s` and pass the id it prints", id, account)
+	case ident.Account != account:
+		return fleet.Errorf(fleet.Invalid, "greengrassGroupId: agent id %s is bound to account %s, not to this account %s; "+
+			"on the robot run `fleetsync-agent init --account %s` to bind it here", id, ident.Account, account, account)
+	}
+	return nil
 }
 
 // DeleteRobot deletes a robot, registered or not.

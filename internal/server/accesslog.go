@@ -159,7 +159,9 @@ func accessKeyID(r *http.Request) string {
 	return ""
 }
 
-var agentIDPattern = regexp.MustCompile(`^` + proto.AgentIDPrefix + `[A-Za-z0-9_-]{1,100}$`)
+// agentIDPattern is the shape of either agent id version (unbound v1, bound
+// v2 with its account): what is safe to log and count.
+var agentIDPattern = regexp.MustCompile(`^(` + proto.AgentIDPrefix + `|` + proto.BoundAgentIDPrefix + `[0-9]{12}-)[A-Za-z0-9_-]{1,100}$`)
 
 func agentID(r *http.Request) string {
 	if id := r.Header.Get(proto.HeaderAgent); agentIDPattern.MatchString(id) {

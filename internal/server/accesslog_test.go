@@ -84,7 +84,7 @@ func TestAccessLogLines(t *testing.T) {
 	r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE000000001/20261201/us-east-1/robomaker/aws4_request, SignedHeaders=host, Signature=0123456789abcdef")
 	h.ServeHTTP(httptest.NewRecorder(), r)
 
-	agent := proto.AgentIDPrefix + "abcdefABCDEF0123"
+	agent := proto.BoundAgentIDPrefix + "123456789012-abcdefABCDEF0123"
 	for _, sig := range []string{"good", "bad"} {
 		r = httptest.NewRequest("POST", proto.PathPoll, strings.NewReader("{}"))
 		r.RemoteAddr = "198.51.100.7:999"

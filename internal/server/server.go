@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/fleetsync/fleetsync/internal/agentapi"
+	"github.com/fleetsync/fleetsync/internal/authguard"
 	"github.com/fleetsync/fleetsync/internal/awsapi"
 	"github.com/fleetsync/fleetsync/internal/blob"
 	"github.com/fleetsync/fleetsync/internal/blob/fsblob"
@@ -36,6 +37,7 @@ import (
 	"github.com/fleetsync/fleetsync/internal/pgbus"
 	"github.com/fleetsync/fleetsync/internal/registry"
 	"github.com/fleetsync/fleetsync/internal/store/sqlstore"
+	"github.com/fleetsync/fleetsync/internal/tenancy"
 )
 
 // Deps are the opened resources a server runs on.
@@ -278,12 +280,14 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *Server, err erro
 	mets := metrics.New(d.Store, log.With("component", "metrics"))
 	versions := &agentVersions{}
 	opsMetrics(mets, versions)
-	reg := &registry.Service{Store: d.Store, Bundles: bundles, Region: cfg.Region, Limits: registryLimits(cfg)}
+	// Every bucket and object is reached through the bucket grants.
+	granted := &tenancy.Bundles{Store: bundles, Grants: d.Store}
+	reg := &registry.Service{Store: d.Store, Bundles: granted, Region: cfg.Region, Limits: registryLimits(cfg)}
 	hub := &agentapi.Hub{}
 	presence := &deploy.Presence{}
 	maxWait := cfg.AgentMaxWait
 	engine := &deploy.Engine{
-		Store: d.Store, Bundles: bundles, Presence: presence,
+		Store: d.Store, Bundles: granted, Presence: presence,
 		Limits: deploy.Limits{FleetTimeoutMs: cfg.FleetTimeout.Milliseconds(), AgentSilenceMs: (3*cfg.AgentPollInterval + maxWait).Milliseconds()},
 		Tick:   cfg.EngineTick, LeaseTTL: cfg.JobLeaseTTL, Retention: cfg.JobRetention,
 		Log: log.With("component", "engine"), Owner: d.NodeID, OnTick: mets.ObserveTick,
@@ -305,24 +309,26 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *Server, err erro
 	}
 	engine.Wake = wake
 	jobs := &deploy.Service{Store: d.Store, Region: cfg.Region, MaxActiveJobs: cfg.MaxActiveJobs, Wake: wake,
-		Log: log.With("component", "deploy"), Bundles: bundles, Limits: engine.Limits}
+		Log: log.With("component", "deploy"), Bundles: granted, Limits: engine.Limits}
 	autoSync := &deploy.AutoSync{Jobs: jobs, Tick: cfg.EngineTick, Log: log.With("component", "autosync"),
 		OnStart: func(fleet.Job) { mets.AutoSyncStarted() }}
-	robots := &deploy.Robots{Store: d.Store, Bundles: bundles, Presence: presence, Wake: wake, Log: log.With("component", "robots"),
+	robots := &deploy.Robots{Store: d.Store, Bundles: granted, Presence: presence, Wake: wake, Log: log.With("component", "robots"),
 		OnHealthGate: mets.Controls(storeControls{d.Store}, log.With("component", "metrics")), Retry: d.Store, Policy: retryPolicy(cfg.Rollout),
 		OnRetry: mets.RobotRetried, OnQuarantine: mets.RobotQuarantined, Cache: d.Store}
+	// One set of failed-authentication budgets for every door.
+	authGuard := authguard.New(authguard.DefaultLimits(), o.Now)
 	agents := agentapi.New(agentapi.Config{
-		Robots: robots, Bundles: bundles, Presign: presign, Hub: hub, Nonces: nonces,
+		Robots: robots, Bundles: granted, Presign: presign, Hub: hub, Nonces: nonces,
 		RatePerSecond: cfg.Limits.AgentRatePerSecond, Burst: cfg.Limits.AgentBurst,
 		URLKey: d.Keys.Derive("bundle-url"), URLTTL: cfg.BundleURLTTL, PollInterval: cfg.AgentPollInterval, MaxWait: maxWait,
-		Log: log.With("component", "agentapi"),
+		Log: log.With("component", "agentapi"), Guard: authGuard,
 		Now: o.Now,
 	})
 	evidence := &deploy.Evidence{Store: d.Store, Wake: wake}
 	api := awsapi.New(awsapi.Config{
 		Registry: reg, Deploy: jobs, Evidence: evidence, Credentials: d.Credentials.Lookup, Region: cfg.Region,
 		TokenKey: d.Keys.Derive("pagination-token"), RatePerSecond: cfg.RatePerSecond, Burst: cfg.Burst,
-		Logger: log.With("component", "awsapi"), Observe: mets.ObserveAPI,
+		Logger: log.With("component", "awsapi"), Observe: mets.ObserveAPI, Guard: authGuard,
 		Now: o.Now,
 	})
 	// One clock for every component (the constructors above default theirs).
@@ -342,8 +348,9 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *Server, err erro
 	})
 	mux.Handle("GET /metrics", mets.Handler())
 	cons := console.New(console.Config{
-		Registry: reg, Deploy: jobs, Reports: &deploy.Reports{Store: d.Store}, Credentials: d.Credentials.Lookup, Presence: presence,
-		Evidence: evidence, AgentVersion: versions.Version, Key: d.Keys.Derive("console-session"), Log: log.With("component", "console"),
+		Registry: reg, Deploy: jobs, Reports: &deploy.Reports{Store: d.Store}, Credentials: d.Credentials.Lookup,
+		Sessions: &credential.Sessions{Store: d.Store, Log: log.With("component", "console"), Now: o.Now}, Presence: presence,
+		Evidence: evidence, AgentVersion: versions.Version, Key: d.Keys.Derive("console-session"), Log: log.With("component", "console"), Guard: authGuard,
 		MaxStreamsPerSession: cfg.Limits.MaxStreamsPerSession,
 		Now:                  o.Now,
 	})

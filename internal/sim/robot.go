@@ -19,7 +19,7 @@ import (
 type Robot struct {
 	// Name is the robot's name: Options.NamePrefix and its index.
 	Name string
-	// AgentID is proto.AgentID of the robot's key: register it as the
+	// AgentID is the robot's key bound to Options.Account (proto.BoundAgentID): register it as the
 	// robot's greengrassGroupId.
 	AgentID string
 

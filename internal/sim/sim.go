@@ -101,6 +101,9 @@ type Options struct {
 	// DownloadDir holds partial downloads (removed once done); empty means
 	// os.TempDir().
 	DownloadDir string
+	// Account is the account every robot's agent id is bound to; empty
+	// means DefaultAccount.
+	Account string
 	// IdleWait, when set, is offered in every poll that waits
 	// (client.Client.IdleWait): the server then holds an idle robot's poll
 	// for minutes. 0 offers none, so polls end after PollWait.
@@ -109,6 +112,9 @@ type Options struct {
 	// agents before session credentials did (client.Client.NoSession).
 	NoSession bool
 }
+
+// DefaultAccount is fleetsyncd's default bootstrap account.
+const DefaultAccount = "123456789012"
 
 // Fleet is a set of simulated robots run by Start and Stop.
 type Fleet struct {
@@ -139,6 +145,9 @@ func New(server string, n int, opts Options) *Fleet {
 	if opts.RetryBase <= 0 {
 		opts.RetryBase = time.Second
 	}
+	if opts.Account == "" {
+		opts.Account = DefaultAccount
+	}
 	f := &Fleet{opts: opts, http: opts.HTTP}
 	if f.http == nil {
 		f.http, f.ownClient = newHTTPClient(n, opts.H2C), true
@@ -151,9 +160,9 @@ func New(server string, n int, opts Options) *Fleet {
 		}
 		r := &Robot{
 			Name:    fmt.Sprintf("%s%0*d", opts.NamePrefix, width, i),
-			AgentID: proto.AgentID(pub),
+			AgentID: proto.BoundAgentID(opts.Account, pub),
 			fleet:   f,
-			client:  &client.Client{Server: server, Key: priv, HTTP: f.http, NoSession: opts.NoSession, IdleWait: opts.IdleWait},
+			client:  &client.Client{Server: server, Key: priv, Account: opts.Account, HTTP: f.http, NoSession: opts.NoSession, IdleWait: opts.IdleWait},
 			changed: make(chan struct{}),
 		}
 		f.robots = append(f.robots, r)

@@ -333,7 +333,7 @@ func TestStepOrderAndCompleted(t *testing.T) {
 		return []*proto.Assignment{a}
 	})
 	robots := fl.Robots()
-	if robots[0].Name != "sim-robot-0" || robots[0].AgentID == robots[1].AgentID || !strings.HasPrefix(robots[0].AgentID, proto.AgentIDPrefix) {
+	if robots[0].Name != "sim-robot-0" || robots[0].AgentID == robots[1].AgentID || !strings.HasPrefix(robots[0].AgentID, proto.BoundAgentIDPrefix+DefaultAccount+"-") {
 		t.Fatalf("robots %q %q / %q %q", robots[0].Name, robots[0].AgentID, robots[1].Name, robots[1].AgentID)
 	}
 	start(t, fl)

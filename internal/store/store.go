@@ -117,14 +117,66 @@ type Credential struct {
 
 // Credentials stores API access keys.
 type Credentials interface {
-	// CreateCredential inserts c; ErrExists if the key id is taken.
+	// CreateCredential inserts c; ErrExists if the key id is taken. The
+	// first credential ever created on an install also grants its account
+	// every bucket (AllBuckets), in the same transaction: a fresh
+	// one-account install needs no grant step. Later accounts get none.
 	CreateCredential(ctx context.Context, c Credential) error
 	// GetCredential returns the credential (revoked ones too), or ErrNotFound.
 	GetCredential(ctx context.Context, accessKeyID string) (Credential, error)
 	// ListCredentials returns every credential in creation order.
 	ListCredentials(ctx context.Context) ([]Credential, error)
-	// RevokeCredential marks the key revoked at nowMs; ErrNotFound if absent.
+	// RevokeCredential marks the key revoked at nowMs and deletes its
+	// console sessions; ErrNotFound if absent.
 	RevokeCredential(ctx context.Context, accessKeyID string, nowMs int64) error
+}
+
+// Session is a console sign-in. ID is the SHA-256 (hex) of the cookie's
+// random token, so the database never holds a usable cookie.
+type Session struct {
+	ID          string
+	AccessKeyID string
+	Account     string
+	CreatedMs   int64
+	ExpiresMs   int64
+}
+
+// Sessions stores console sessions, shared by every replica: a session
+// deleted on one is gone on all.
+type Sessions interface {
+	// CreateSession inserts s; ErrExists if the id is taken.
+	CreateSession(ctx context.Context, s Session) error
+	// GetSession returns the session, or ErrNotFound.
+	GetSession(ctx context.Context, id string) (Session, error)
+	// DeleteSession removes the session (sign-out); an absent one is fine.
+	DeleteSession(ctx context.Context, id string) error
+	// DeleteSessionsExpiredBefore removes sessions whose expiry is before ms.
+	DeleteSessionsExpiredBefore(ctx context.Context, ms int64) (int, error)
+}
+
+// AllBuckets is the bucket of a grant of every bucket.
+const AllBuckets = "*"
+
+// BucketGrant lets an account name a bucket (AllBuckets: every bucket) in
+// its applications and deployment jobs.
+type BucketGrant struct {
+	Account   string
+	Bucket    string
+	CreatedMs int64
+}
+
+// Buckets stores which account may use which bucket.
+type Buckets interface {
+	// GrantBucket stores g; granting a bucket twice changes nothing.
+	GrantBucket(ctx context.Context, g BucketGrant) error
+	// RevokeBucket removes the grant; ErrNotFound if it does not exist.
+	RevokeBucket(ctx context.Context, account, bucket string) error
+	// ListBucketGrants returns the grants of account ("": every account)
+	// ordered by account, then bucket.
+	ListBucketGrants(ctx context.Context, account string) ([]BucketGrant, error)
+	// BucketGranted reports whether account may use bucket: a grant of
+	// that bucket or of AllBuckets.
+	BucketGranted(ctx context.Context, account, bucket string) (bool, error)
 }
 
 // NewJob is a job to insert with its idempotency key.
@@ -280,8 +332,11 @@ type Assignment struct {
 
 // Agents is what the agent endpoint needs.
 type Agents interface {
-	// RobotByAgent returns the robot whose agent id is agentID.
-	RobotByAgent(ctx context.Context, agentID string) (fleet.Robot, error)
+	// RobotByAgent returns account's robot whose agent id is agentID. With
+	// account "" (agent ids of protocol v1, not bound to an account, kept
+	// only for robots enrolled before they were refused) it returns the
+	// oldest robot of any account with that id.
+	RobotByAgent(ctx context.Context, account, agentID string) (fleet.Robot, error)
 	// CurrentAssignment returns the robot's latest row when it is Deploying
 	// or NoResponse (a robot that comes back completes what it missed) and
 	// its agent has not reported giving up at its own deadline (a
@@ -341,6 +396,8 @@ type Store interface {
 	Applications
 	Tags
 	Credentials
+	Sessions
+	Buckets
 	Jobs
 	Agents
 	Reports

@@ -44,9 +44,12 @@ type Client struct {
 	// Server is the base URL of fleetsyncd, such as "https://fleet.example:8443";
 	// the endpoint paths (proto.PathPoll, ...) are appended to it.
 	Server string
-	// Key is the agent's private key; the agent id is proto.AgentID of its
-	// public half.
+	// Key is the agent's private key.
 	Key ed25519.PrivateKey
+	// Account is the account the agent is bound to: the agent id is
+	// proto.BoundAgentID(Account, public key), and every request signs it.
+	// "" is the unbound v1 id of agents enrolled before bound ids.
+	Account string
 	// HTTP is the client requests go through; nil means http.DefaultClient.
 	// Its Timeout, if any, must exceed the long-poll wait plus the time to
 	// download a bundle; the client bounds polls and reports itself.
@@ -119,9 +122,9 @@ func (e *HTTPError) Is(target error) bool {
 	return target == ErrUnauthorized && e.Status == http.StatusUnauthorized
 }
 
-// AgentID returns the agent id of c.Key.
+// AgentID returns the agent id of c.Key bound to c.Account.
 func (c *Client) AgentID() string {
-	return proto.AgentID(c.Key.Public().(ed25519.PublicKey))
+	return proto.BoundAgentID(c.Account, c.Key.Public().(ed25519.PublicKey))
 }
 
 // Poll asks the server for work. The server holds the request up to

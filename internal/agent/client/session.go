@@ -46,14 +46,14 @@ type sessionState struct {
 // nil when it signed.
 func (c *Client) authorize(ctx context.Context, r *http.Request, body []byte, sign bool) *session {
 	if sign {
-		proto.Sign(r, c.Key, body, c.now())
+		proto.SignAs(r, c.Account, c.Key, body, c.now())
 		return nil
 	}
 	if s := c.session(ctx); s != nil {
 		proto.SignSession(r, s.token, s.key, s.seq.Add(1), body, c.now())
 		return s
 	}
-	proto.Sign(r, c.Key, body, c.now())
+	proto.SignAs(r, c.Account, c.Key, body, c.now())
 	return nil
 }
 
@@ -111,7 +111,7 @@ func (c *Client) openSession(ctx context.Context) (*session, error) {
 	}
 	r.Header.Set("Content-Type", "application/json")
 	c.setVersion(r)
-	proto.Sign(r, c.Key, body, c.now())
+	proto.SignAs(r, c.Account, c.Key, body, c.now())
 	start := c.now()
 	resp, err := c.httpClient().Do(r)
 	if err != nil {

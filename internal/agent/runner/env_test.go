@@ -22,7 +22,9 @@ import (
 	"github.com/fleetsync/fleetsync/internal/fleet"
 	"github.com/fleetsync/fleetsync/internal/proto"
 	"github.com/fleetsync/fleetsync/internal/registry"
+	"github.com/fleetsync/fleetsync/internal/store"
 	"github.com/fleetsync/fleetsync/internal/store/sqlstore"
+	"github.com/fleetsync/fleetsync/internal/tenancy"
 )
 
 func must(t *testing.T, err error) {
@@ -59,23 +61,26 @@ func TestEnvWithNULFailsDeployment(t *testing.T) {
 	bundles, err := fsblob.OpenFileStore(filepath.Join(dir, "bundles"))
 	must(t, err)
 	defer bundles.Close()
+	const acct = "123456789012"
+	// The first account's credential grants it every bucket (package tenancy).
+	must(t, st.CreateCredential(ctx, store.Credential{AccessKeyID: "AKTEST", Account: acct, SecretSealed: []byte{1}}))
+	granted := &tenancy.Bundles{Store: bundles, Grants: st}
 	hub := &agentapi.Hub{}
-	reg := &registry.Service{Store: st, Bundles: bundles, Region: "us-east-1", Limits: registry.DefaultLimits()}
+	reg := &registry.Service{Store: st, Bundles: granted, Region: "us-east-1", Limits: registry.DefaultLimits()}
 	jobs := &deploy.Service{Store: st, Region: "us-east-1", MaxActiveJobs: 10, Wake: hub}
-	engine := &deploy.Engine{Store: st, Bundles: bundles, Presence: &deploy.Presence{}, Wake: hub,
+	engine := &deploy.Engine{Store: st, Bundles: granted, Presence: &deploy.Presence{}, Wake: hub,
 		Limits: deploy.Limits{FleetTimeoutMs: (24 * time.Hour).Milliseconds()}, Tick: 100 * time.Millisecond, LeaseTTL: time.Minute, Log: log}
 	hub.Engine = engine
-	robots := &deploy.Robots{Store: st, Bundles: bundles, Presence: &deploy.Presence{}, Wake: hub, Log: log}
-	srv := httptest.NewServer(agentapi.New(agentapi.Config{Robots: robots, Bundles: bundles, Hub: hub, URLKey: []byte("k"),
+	robots := &deploy.Robots{Store: st, Bundles: granted, Presence: &deploy.Presence{}, Wake: hub, Log: log}
+	srv := httptest.NewServer(agentapi.New(agentapi.Config{Robots: robots, Bundles: granted, Hub: hub, URLKey: []byte("k"),
 		URLTTL: time.Minute, PollInterval: time.Second, MaxWait: time.Second, Log: log}))
 	defer srv.Close()
 
 	_, key, err := ed25519.GenerateKey(rand.Reader)
 	must(t, err)
-	const acct = "123456789012"
 	f, err := reg.CreateFleet(ctx, acct, "f", nil)
 	must(t, err)
-	r, err := reg.CreateRobot(ctx, acct, "r", fleet.X86_64, proto.AgentID(key.Public().(ed25519.PublicKey)), nil)
+	r, err := reg.CreateRobot(ctx, acct, "r", fleet.X86_64, proto.BoundAgentID(acct, key.Public().(ed25519.PublicKey)), nil)
 	must(t, err)
 	must(t, reg.RegisterRobot(ctx, acct, f.ARN, r.ARN))
 	app, err := reg.CreateApplication(ctx, acct, "app", []fleet.Source{{Bucket: "b", Key: "app.tar", Architecture: fleet.X86_64}}, fleet.SoftwareSuite{Name: "General"}, nil)
@@ -88,7 +93,7 @@ func TestEnvWithNULFailsDeployment(t *testing.T) {
 	must(t, err)
 	go engine.Run(ctx)
 
-	agent, err := runner.New(runner.Config{Client: &client.Client{Server: srv.URL, Key: key}, StateDir: filepath.Join(dir, "agent"),
+	agent, err := runner.New(runner.Config{Client: &client.Client{Server: srv.URL, Key: key, Account: acct}, StateDir: filepath.Join(dir, "agent"),
 		PollWait: time.Second, Settle: -1, RetryBase: 100 * time.Millisecond, Log: log})
 	must(t, err)
 	done := make(chan error, 1)

@@ -667,3 +667,20 @@ func truncate(s string) string {
 	}
 	return s[:limit] + "..."
 }
+
+// ClaimedKeyID returns the access key id a request claims (the Credential of
+// its Authorization header or its X-Amz-Credential query parameter), without
+// verifying anything: what failed-authentication budgets are kept under
+// before the signature is checked. "" when it claims none.
+func ClaimedKeyID(r *http.Request) string {
+	cred := ""
+	if h := r.Header.Get("Authorization"); h != "" {
+		if _, after, ok := strings.Cut(h, "Credential="); ok {
+			cred, _, _ = strings.Cut(after, ",")
+		}
+	} else if pairs, err := parseQuery(r.URL.RawQuery); err == nil {
+		cred, _ = lookupQuery(pairs, "X-Amz-Credential")
+	}
+	id, _, _ := strings.Cut(strings.TrimSpace(cred), "/")
+	return truncate(id)
+}

@@ -55,7 +55,7 @@ func BenchmarkAgentPollReads(b *testing.B) {
 			s.parseEachTime = mode.parseEachTime
 			b.ReportAllocs()
 			for b.Loop() {
-				got, err := s.RobotByAgent(ctx, "fsa1-bench")
+				got, err := s.RobotByAgent(ctx, "", "fsa1-bench")
 				if err != nil || got.Tags["team"] != "blue" {
 					b.Fatalf("RobotByAgent = %+v, %v", got, err)
 				}
@@ -162,7 +162,7 @@ func BenchmarkPollReadsIdleConns(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				r := arns[int(i.Add(1))%len(arns)]
 				for pb.Next() {
-					if _, err := s.RobotByAgent(ctx, "fsa1-"+strings.Split(r, "/")[1]); err != nil {
+					if _, err := s.RobotByAgent(ctx, "", "fsa1-"+strings.Split(r, "/")[1]); err != nil {
 						b.Fatal(err)
 					}
 					if as, err := s.CurrentAssignment(ctx, r); err != nil || as.Job.ARN != job {

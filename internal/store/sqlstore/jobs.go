@@ -489,9 +489,10 @@ func (s *Store) DeleteJobsFinishedBefore(ctx context.Context, ms int64) (int, er
 // --- agents ---
 
 // RobotByAgent implements store.Agents.
-func (s *Store) RobotByAgent(ctx context.Context, agentID string) (fleet.Robot, error) {
+func (s *Store) RobotByAgent(ctx context.Context, account, agentID string) (fleet.Robot, error) {
 	ctx = forAgents(ctx)
-	r, err := scanRobot(s.readRow(ctx, `SELECT `+robotCols+` FROM robots WHERE agent_id = $1`, agentID))
+	r, err := scanRobot(s.readRow(ctx, `SELECT `+robotCols+` FROM robots WHERE agent_id = $1 AND ($2 = '' OR account = $2)
+		ORDER BY created_ms, arn LIMIT 1`, agentID, account))
 	if err != nil {
 		return fleet.Robot{}, notFound(err)
 	}

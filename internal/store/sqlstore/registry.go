@@ -583,11 +583,30 @@ func (s *Store) ResourceTags(ctx context.Context, arn string) (fleet.Tags, error
 
 // --- credentials ---
 
+// firstAccountKey is the setting that records the install's first
+// account, the one granted every bucket.
+const firstAccountKey = "bucket-grants.first-account"
+
 // CreateCredential implements store.Credentials.
 func (s *Store) CreateCredential(ctx context.Context, c store.Credential) error {
-	_, err := s.exec(ctx, `INSERT INTO credentials (access_key_id, account, secret_sealed, created_ms) VALUES ($1, $2, $3, $4)`,
-		c.AccessKeyID, c.Account, c.SecretSealed, c.CreatedMs)
-	return s.insertErr(err)
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO credentials (access_key_id, account, secret_sealed, created_ms) VALUES ($1, $2, $3, $4)`,
+			c.AccessKeyID, c.Account, c.SecretSealed, c.CreatedMs)
+		if err != nil {
+			return s.insertErr(err)
+		}
+		// The primary key of settings settles which credential was first.
+		res, err := tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, firstAccountKey, c.Account)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO bucket_grants (account, bucket, created_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+			c.Account, store.AllBuckets, c.CreatedMs)
+		return err
+	})
 }
 
 func scanCredential(row interface{ Scan(...any) error }) (store.Credential, error) {
@@ -609,5 +628,11 @@ func (s *Store) ListCredentials(ctx context.Context) ([]store.Credential, error)
 
 // RevokeCredential implements store.Credentials.
 func (s *Store) RevokeCredential(ctx context.Context, accessKeyID string, nowMs int64) error {
-	return mustAffect(s.exec(ctx, `UPDATE credentials SET revoked_ms = $1 WHERE access_key_id = $2 AND revoked_ms = 0`, nowMs, accessKeyID))
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := mustAffect(tx.ExecContext(ctx, `UPDATE credentials SET revoked_ms = $1 WHERE access_key_id = $2 AND revoked_ms = 0`, nowMs, accessKeyID)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM console_sessions WHERE access_key_id = $1`, accessKeyID)
+		return err
+	})
 }
