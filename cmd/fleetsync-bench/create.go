@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/fleetsync/fleetsync/internal/procstat"
 	"sort"
 	"strconv"
 	"strings"
@@ -61,7 +62,7 @@ func runCreate(bin string, n int) error {
 		if to <= from {
 			continue
 		}
-		cpu0, t0 := cpuSeconds(pid), time.Now()
+		cpu0, t0 := procstat.CPUSeconds(pid), time.Now()
 		next := make(chan int)
 		var wg sync.WaitGroup
 		for range 16 {
@@ -94,10 +95,10 @@ func runCreate(bin string, n int) error {
 		wg.Wait()
 		took := time.Since(t0)
 		total += took
-		cpu := cpuSeconds(pid) - cpu0
+		cpu := procstat.CPUSeconds(pid) - cpu0
 		k := to - from
 		fmt.Printf("create robots %6d → %6d: %7.0f robots/s  %.3f ms fleetsyncd CPU/robot  load average %s\n",
-			from, to, float64(k)/took.Seconds(), cpu*1000/float64(k), loadAvg())
+			from, to, float64(k)/took.Seconds(), cpu*1000/float64(k), procstat.LoadAvg())
 		from = to
 	}
 	fmt.Printf("created %d robots in %.1fs; errors returned to clients: %d\n", n, total.Seconds(), sum(errCount))

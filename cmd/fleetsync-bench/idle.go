@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/fleetsync/fleetsync/internal/procstat"
 	"os"
 	"time"
 
@@ -36,7 +37,7 @@ func runIdle(bin string, n int) error {
 	pid := b.rep.cmd.Process.Pid
 	base := serverStats(pid, true)
 	ctx := context.Background()
-	self0 := cpuSeconds(os.Getpid())
+	self0 := procstat.CPUSeconds(os.Getpid())
 	sf.Start(ctx)
 	defer sf.Stop()
 	// The steady state: every agent has completed one long poll (all are
@@ -64,10 +65,10 @@ func runIdle(bin string, n int) error {
 		}
 		fmt.Printf("heap profile of fleetsyncd written to %s\n", modeOpts.heapProfile)
 	}
-	self := cpuSeconds(os.Getpid()) - self0
+	self := procstat.CPUSeconds(os.Getpid()) - self0
 	cpu := st1.cpu - st0.cpu
 	per := func(after, before float64) float64 { return (after - before) / float64(n) }
-	fmt.Printf("idle agents=%d over %s, poll wait %s, idle wait %s, window %.0fs, load average %s\n", n, proto, modeOpts.pollWait, modeOpts.idleWait, window, loadAvg())
+	fmt.Printf("idle agents=%d over %s, poll wait %s, idle wait %s, window %.0fs, load average %s\n", n, proto, modeOpts.pollWait, modeOpts.idleWait, window, procstat.LoadAvg())
 	fmt.Printf("  fleetsyncd heap %.1f MiB (%.1f before agents) = %.2f KB/agent; stack %.1f MiB = %.2f KB/agent\n",
 		end.heapAlloc/(1<<20), base.heapAlloc/(1<<20), per(end.heapAlloc, base.heapAlloc)/1024,
 		end.stackInuse/(1<<20), per(end.stackInuse, base.stackInuse)/1024)

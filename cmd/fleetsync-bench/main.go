@@ -19,13 +19,12 @@ import (
 	"crypto/rand"
 	"flag"
 	"fmt"
+	"github.com/fleetsync/fleetsync/internal/procstat"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -91,33 +90,6 @@ func startReplica(bin, dataDir, bundles, database string) (*replica, error) {
 		return nil, err
 	}
 	return &replica{cmd: p.Cmd, url: p.URL}, nil
-}
-
-// cpuSeconds reads a process's user+system CPU time from /proc.
-func cpuSeconds(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / 100 // USER_HZ
-}
-
-// peakRSS reads a process's peak resident set (VmHWM) in MiB.
-func peakRSS(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			kb, _ := strconv.ParseFloat(strings.Fields(line)[1], 64)
-			return kb / 1024
-		}
-	}
-	return 0
 }
 
 func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) error {
@@ -225,7 +197,7 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 		cpu0 := 0.0
 		for i, r := range reps {
 			pids[i] = r.cmd.Process.Pid
-			cpu0 += cpuSeconds(pids[i])
+			cpu0 += procstat.CPUSeconds(pids[i])
 		}
 		t0 := time.Now()
 		job, err := call()
@@ -261,8 +233,8 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 		cpu := -cpu0
 		rss := 0.0
 		for _, pid := range pids {
-			cpu += cpuSeconds(pid)
-			rss = max(rss, peakRSS(pid))
+			cpu += procstat.CPUSeconds(pid)
+			rss = max(rss, procstat.MiB(pid, "VmHWM"))
 		}
 		slices.Sort(lat)
 		p := func(q float64) time.Duration { return lat[min(len(lat)-1, int(q*float64(len(lat))))] }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/fleetsync/fleetsync/internal/procstat"
 	"io"
 	"net"
 	"net/http"
@@ -86,7 +87,7 @@ func runMode(mode string, robots int, bin string) error {
 		self, _ := os.Executable()
 		bin = filepath.Join(filepath.Dir(self), "fleetsyncd")
 	}
-	fmt.Printf("mode=%s load average %s\n", mode, loadAvg())
+	fmt.Printf("mode=%s load average %s\n", mode, procstat.LoadAvg())
 	switch mode {
 	case "idle":
 		return runIdle(bin, robots)
@@ -117,15 +118,6 @@ func raiseFileLimit(want uint64) uint64 {
 	syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: want, Max: l.Max})
 	syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l)
 	return l.Cur
-}
-
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	return strings.Join(f[:3], " ")
 }
 
 // bench is one fleetsyncd with a fleet and an application version of an
@@ -215,7 +207,7 @@ type procStats struct {
 // serverStats reads fleetsyncd's figures; with gc, the heap figure follows
 // a collection (the heap profile endpoint runs one first).
 func serverStats(pid int, gc bool) procStats {
-	s := procStats{cpu: cpuSeconds(pid), rssMiB: procField(pid, "VmRSS")}
+	s := procStats{cpu: procstat.CPUSeconds(pid), rssMiB: procstat.MiB(pid, "VmRSS")}
 	if debugAddr == "" {
 		return s
 	}
@@ -303,21 +295,6 @@ func startCPUProfile() func() {
 		fmt.Printf("CPU profile of fleetsyncd (%ds) written to %s\n", modeOpts.profileSeconds, modeOpts.cpuProfile)
 	}()
 	return func() { <-done }
-}
-
-// procField reads a field of /proc/PID/status (kB) in MiB.
-func procField(pid int, field string) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, field+":"); ok {
-			kb, _ := strconv.ParseFloat(strings.Fields(rest)[0], 64)
-			return kb / 1024
-		}
-	}
-	return 0
 }
 
 // waitFor polls cond every 100 ms until it holds or d passes.

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"github.com/fleetsync/fleetsync/internal/procstat"
 	"io"
 	"net"
 	"net/http"
@@ -127,7 +128,7 @@ func runSideBySide(bin string) error {
 				res := load(ctx, side.clients, side.pid, modeOpts.window, do)
 				tot[i].add(res)
 				fmt.Printf("  %-6s round %d %-18s %8.0f req/s  %7.1f µs server CPU/req  errors %d  load average %s\n",
-					kind, r+1, side.name, res.rps(), res.cpuPerReq()*1e6, res.errors, loadAvg())
+					kind, r+1, side.name, res.rps(), res.cpuPerReq()*1e6, res.errors, procstat.LoadAvg())
 				if res.firstErr != nil {
 					fmt.Printf("    first error: %v\n", res.firstErr)
 				}
@@ -166,7 +167,7 @@ func load(ctx context.Context, clients []*client.Client, pid int, d time.Duratio
 	var first error
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	cpu0, t0 := cpuSeconds(pid), time.Now()
+	cpu0, t0 := procstat.CPUSeconds(pid), time.Now()
 	var wg sync.WaitGroup
 	for _, c := range clients {
 		wg.Go(func() {
@@ -183,7 +184,7 @@ func load(ctx context.Context, clients []*client.Client, pid int, d time.Duratio
 		})
 	}
 	wg.Wait()
-	return loadResult{ok: ok.Load(), errors: bad.Load(), secs: time.Since(t0).Seconds(), cpu: cpuSeconds(pid) - cpu0, firstErr: first}
+	return loadResult{ok: ok.Load(), errors: bad.Load(), secs: time.Since(t0).Seconds(), cpu: procstat.CPUSeconds(pid) - cpu0, firstErr: first}
 }
 
 // startBare runs this binary as the bare handler's server.

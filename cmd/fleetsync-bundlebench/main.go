@@ -30,13 +30,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/fleetsync/fleetsync/internal/procstat"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -91,7 +91,7 @@ func run(agents int, size int64, rounds int, stores []string, bin, gwBin string)
 	}
 	fmt.Printf("bundle: %d MB, %d agents at once (%d MB in all)\n", size/1_000_000, agents, int64(agents)*size/1_000_000)
 
-	fmt.Printf("load average %s\n", loadAvg())
+	fmt.Printf("load average %s\n", procstat.LoadAvg())
 	fmt.Printf("%-12s %9s %9s %9s %9s %9s %12s %12s %14s\n", "store", "MB/s", "raw", "ratio", "raw+sha", "ratio", "RSS MB", "RSS growth", "CPU ms/100MB")
 	for _, store := range stores {
 		// The baselines are measured right before each store, so the load
@@ -330,8 +330,8 @@ func measure(store, bin, gwBin, work, src string, size int64, n int) (result, er
 	if err := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0); err != nil {
 		return result{}, fmt.Errorf("reset peak RSS: %w", err)
 	}
-	res := result{rssBefore: procMiB(pid, "VmRSS")}
-	cpu0 := procCPU(pid)
+	res := result{rssBefore: procstat.MiB(pid, "VmRSS")}
+	cpu0 := procstat.CPUSeconds(pid)
 	start := time.Now()
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -351,8 +351,8 @@ func measure(store, bin, gwBin, work, src string, size int64, n int) (result, er
 	if err := errors.Join(errs...); err != nil {
 		return result{}, err
 	}
-	res.peak = procMiB(pid, "VmHWM")
-	res.cpuPer100MB = (procCPU(pid) - cpu0) * 1000 / (float64(int64(n)*size) / 1e8)
+	res.peak = procstat.MiB(pid, "VmHWM")
+	res.cpuPer100MB = (procstat.CPUSeconds(pid) - cpu0) * 1000 / (float64(int64(n)*size) / 1e8)
 	res.mbps = float64(int64(n)*size) / 1e6 / elapsed.Seconds()
 	tr.CloseIdleConnections()
 	return res, nil
@@ -404,39 +404,4 @@ func startServer(bin string, args, env []string) (*server, error) {
 		return nil, err
 	}
 	return &server{cmd: p.Cmd, url: p.URL}, nil
-}
-
-// procMiB reads a field of /proc/PID/status (in kB) as MiB.
-func procMiB(pid int, field string) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, field+":"); ok {
-			kb, _ := strconv.ParseFloat(strings.Fields(rest)[0], 64)
-			return kb / 1024
-		}
-	}
-	return 0
-}
-
-// procCPU reads a process's user+system CPU seconds from /proc.
-func procCPU(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / 100 // USER_HZ
-}
-
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	return strings.Join(strings.Fields(string(b))[:3], " ")
 }

@@ -25,7 +25,7 @@ func buckets(cfg config.Config, args []string) error {
 	fs := flag.NewFlagSet("fleetsyncd buckets "+verb, flag.ContinueOnError)
 	cfg.Register(fs)
 	account := fs.String("account", "", "12-digit account")
-	pos, err := flagsAnywhere(fs, args[1:])
+	pos, err := parseInterspersed(fs, args[1:])
 	if err != nil {
 		return err
 	}
@@ -77,25 +77,4 @@ func buckets(cfg config.Config, args []string) error {
 		}
 	}
 	return nil
-}
-
-// flagsAnywhere parses flags before and after the positional arguments
-// (flag.Parse stops at the first one) and returns those in order; a lone
-// "--" ends the flags.
-func flagsAnywhere(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
-			return append(pos, rest...), nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
 }
