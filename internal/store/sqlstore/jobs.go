@@ -154,7 +154,12 @@ func (s *Store) Rows(ctx context.Context, jobARN string, status fleet.RobotStatu
 
 // Counts implements store.Jobs.
 func (s *Store) Counts(ctx context.Context, jobARN string) (store.JobCounts, error) {
-	rows, err := reader{s}.QueryContext(ctx, `SELECT status, COUNT(*) FROM job_robots WHERE job_arn = $1 GROUP BY status`, jobARN)
+	return s.countByStatus(ctx, `SELECT status, COUNT(*) FROM job_robots WHERE job_arn = $1 GROUP BY status`, jobARN)
+}
+
+// countByStatus runs a (status, count) query over a job's rows.
+func (s *Store) countByStatus(ctx context.Context, query string, args ...any) (store.JobCounts, error) {
+	rows, err := reader{s}.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
