@@ -100,6 +100,10 @@ func (e *Engine) WakeEngine() {
 	}
 }
 
+// minRest is the least time between two engine passes: a wake-up sooner
+// waits for it. A robot's next batch starts at most this much later.
+const minRest = 20 * time.Millisecond
+
 // Run drives jobs until ctx ends.
 func (e *Engine) Run(ctx context.Context) {
 	e.init()
@@ -109,8 +113,10 @@ func (e *Engine) Run(ctx context.Context) {
 	for {
 		start := time.Now()
 		e.RunOnce(ctx)
+		ended := time.Now()
+		took := ended.Sub(start)
 		if e.OnTick != nil {
-			e.OnTick(time.Since(start))
+			e.OnTick(took)
 		}
 		if now := e.Now(); now.Sub(lastRetention) > time.Hour && e.Retention > 0 {
 			lastRetention = now
@@ -125,6 +131,20 @@ func (e *Engine) Run(ctx context.Context) {
 			return
 		case <-ticker.C:
 		case <-e.wake:
+		}
+		// Under load every robot's result wakes the engine and passes would
+		// follow each other back to back, each re-reading every deploying
+		// row. Resting after a pass as long as it took (at least minRest)
+		// holds the engine to half of a core at most, and the next pass
+		// takes in every result that came meanwhile at once.
+		if rest := max(took, minRest) - time.Since(ended); rest > 0 {
+			t := time.NewTimer(rest)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
 		}
 	}
 }

@@ -22,6 +22,7 @@ import (
 // documented there.
 type RobotStore interface {
 	RobotByAgent(ctx context.Context, account, agentID string) (fleet.Robot, error)
+	ResourceTags(ctx context.Context, arn string) (fleet.Tags, error)
 	CurrentAssignment(ctx context.Context, robotARN string) (store.Assignment, error)
 	GetApplication(ctx context.Context, account, arn, version string) (fleet.Application, error)
 	RecordProgress(ctx context.Context, jobARN, robotARN, step string, percent *float64, eta *int64) (abort bool, err error)
@@ -67,6 +68,7 @@ type Robots struct {
 	Cache OverlayStore
 
 	overlaysSeen sync.Map // robot ARN → the overlay set last stored, joined
+	known        identities
 }
 
 // Current is what a robot says it runs when it polls.
@@ -161,8 +163,20 @@ func (r *Robots) now() time.Time {
 // (account: the one the id is bound to; "" for a legacy unbound id, found
 // in any account): NotFound when there is none, Unavailable when the store
 // cannot say.
+//
+// The robot comes from memory when it was looked up less than IdentityTTL
+// ago (and not deleted since: ForgetRobot), and carries only what never
+// changes for a robot: no fleet, status, last job or tags.
 func (r *Robots) ByAgent(ctx context.Context, account, agentID string) (fleet.Robot, error) {
+	now := r.now().UnixMilli()
+	if robot, ok := r.known.get(account, agentID, now); ok {
+		return robot, nil
+	}
 	robot, err := r.Store.RobotByAgent(ctx, account, agentID)
+	if err == nil {
+		r.known.put(account, agentID, robot, now)
+		robot, _ = r.known.get(account, agentID, now)
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return fleet.Robot{}, fleet.Errorf(fleet.NotFound, "no robot has this agent id as its greengrassGroupId")
@@ -171,6 +185,14 @@ func (r *Robots) ByAgent(ctx context.Context, account, agentID string) (fleet.Ro
 	}
 	return robot, nil
 }
+
+// ForgetRobot drops what ByAgent remembers of a deleted robot, so that its
+// agent is refused from the next request on (deploy.Forgetter).
+func (r *Robots) ForgetRobot(robotARN string) { r.known.forget(robotARN) }
+
+// ForgetAll drops every identity ByAgent remembers (deletions may have
+// been missed: the replicas' bus was down).
+func (r *Robots) ForgetAll() { r.known.forgetAll() }
 
 // Heard records that the robot's agent was heard now (agent liveness).
 func (r *Robots) Heard(robotARN string) {
@@ -316,7 +338,12 @@ func (r *Robots) assignment(ctx context.Context, robot fleet.Robot, j fleet.Job)
 	if err != nil {
 		return nil, err
 	}
-	out := &Assignment{Job: j, App: app, SoftwareSuite: v.SoftwareSuite.Name, Bundle: obj, Tags: RobotTags(robot.Tags, j.Tags), HealthSeconds: gate}
+	// The robot's tags are read now: ByAgent's robot carries none.
+	tags, err := r.Store.ResourceTags(ctx, robot.ARN)
+	if err != nil {
+		return nil, err
+	}
+	out := &Assignment{Job: j, App: app, SoftwareSuite: v.SoftwareSuite.Name, Bundle: obj, Tags: RobotTags(tags, j.Tags), HealthSeconds: gate}
 	if dc := j.Spec.Config.DownloadCondition; dc != nil {
 		// The condition file is small; its digest (remembered by ETag) lets
 		// the agent verify it even when its ETag is a multipart one.

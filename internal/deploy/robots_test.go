@@ -373,11 +373,31 @@ func TestPrepareChecksEveryBundleOnce(t *testing.T) {
 
 func TestRobotsByAgent(t *testing.T) {
 	s := newRobotSide(t)
+	s.reg.Forget = s.robots
+	ctx := t.Context()
 	r := s.robot("r", fleet.X86_64, fleet.Tags{"k": "v"})
-	if r.Tags["k"] != "v" {
-		t.Fatalf("ByAgent returned tags %v", r.Tags)
+	if r.Tags != nil || r.FleetARN != "" || r.ARN == "" || r.Architecture != fleet.X86_64 {
+		t.Fatalf("ByAgent = %+v: want the robot's unchanging identity only", r)
 	}
-	_, err := s.robots.ByAgent(t.Context(), acct, "agent-nobody")
+	// Tags are read when work is handed out, so a tag set after the robot
+	// was remembered reaches its next assignment.
+	must(t, s.reg.TagResource(ctx, acct, r.ARN, fleet.Tags{"later": "yes"}))
+	j := s.deploy(&deploy.ConfigInput{ConcurrentPercent: new(100), FailureThresholdPercent: new(100)}, fleet.Tags{"job": "j"})
+	w, err := s.robots.Work(ctx, r, nil)
+	must(t, err)
+	if w.Assignment == nil || w.Assignment.Job.ARN != j.ARN {
+		t.Fatalf("Work = %+v, want the job's assignment", w)
+	}
+	if tags := w.Assignment.Tags; tags["k"] != "v" || tags["later"] != "yes" || tags["job"] != "j" {
+		t.Fatalf("assignment tags = %v, want the robot's (both) and the job's", tags)
+	}
+	// A deleted robot is refused from the next request on, although it
+	// was remembered a moment ago.
+	must(t, s.reg.DeleteRobot(ctx, acct, r.ARN))
+	if _, err := s.robots.ByAgent(ctx, acct, "agent-r"); fleet.CodeOf(err) != fleet.NotFound {
+		t.Fatalf("ByAgent of a deleted robot = %v, want NotFound", err)
+	}
+	_, err = s.robots.ByAgent(ctx, acct, "agent-nobody")
 	if fleet.CodeOf(err) != fleet.NotFound {
 		t.Fatalf("ByAgent of an unknown agent = %v, want NotFound", err)
 	}

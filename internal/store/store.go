@@ -335,7 +335,8 @@ type Agents interface {
 	// RobotByAgent returns account's robot whose agent id is agentID. With
 	// account "" (agent ids of protocol v1, not bound to an account, kept
 	// only for robots enrolled before they were refused) it returns the
-	// oldest robot of any account with that id.
+	// oldest robot of any account with that id. Its Tags are not read (nil):
+	// the agent's requests need them only when work is handed out.
 	RobotByAgent(ctx context.Context, account, agentID string) (fleet.Robot, error)
 	// CurrentAssignment returns the robot's latest row when it is Deploying
 	// or NoResponse (a robot that comes back completes what it missed) and

@@ -498,11 +498,7 @@ func (s *Store) RobotByAgent(ctx context.Context, account, agentID string) (flee
 	ctx = forAgents(ctx)
 	r, err := scanRobot(s.readRow(ctx, `SELECT `+robotCols+` FROM robots WHERE agent_id = $1 AND ($2 = '' OR account = $2)
 		ORDER BY created_ms, arn LIMIT 1`, agentID, account))
-	if err != nil {
-		return fleet.Robot{}, notFound(err)
-	}
-	r.Tags, err = s.ResourceTags(ctx, r.ARN)
-	return r, err
+	return r, notFound(err)
 }
 
 // CurrentAssignment implements store.Agents.
