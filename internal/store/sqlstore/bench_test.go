@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -178,7 +177,7 @@ func BenchmarkPollReadsIdleConns(b *testing.B) {
 // createRobotCounting is CreateRobot as it was before robot_counts: a
 // COUNT(*) of the account's robots inside the write transaction.
 func (s *Store) createRobotCounting(ctx context.Context, r fleet.Robot, maxPerAccount int) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		n, err := count(ctx, tx, `SELECT COUNT(*) FROM robots WHERE account = $1`, r.Account)
 		if err != nil {
 			return err
@@ -203,7 +202,7 @@ func BenchmarkCreateRobot(b *testing.B) {
 		const acct = "123456789012"
 		// Fill the account fast, in one transaction per 5,000.
 		for i := 0; i < size; i += 5000 {
-			err := s.tx(ctx, func(tx *sql.Tx) error {
+			err := s.tx(ctx, func(tx wtx) error {
 				for j := i; j < min(i+5000, size); j++ {
 					name := fmt.Sprintf("fill%06d", j)
 					if _, err := tx.ExecContext(ctx, `INSERT INTO robots (arn, account, name, architecture, agent_id, status, created_ms) VALUES ($1, $2, $3, 'ARM64', $4, 'Available', 1)`,

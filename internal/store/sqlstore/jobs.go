@@ -20,7 +20,7 @@ func (s *Store) CreateJob(ctx context.Context, nj store.NewJob, maxActive int) e
 	if err != nil {
 		return err
 	}
-	err = s.tx(ctx, func(tx *sql.Tx) error {
+	err = s.tx(ctx, func(tx wtx) error {
 		if err := s.dialect.lockAccount(ctx, tx, j.Account); err != nil {
 			return err
 		}
@@ -210,7 +210,7 @@ func (s *Store) AcquireLease(ctx context.Context, jobARN, owner string, nowMs, u
 
 // setJobStatus moves a job between statuses with a compare-and-swap and
 // mirrors it on the fleet's lastDeploymentStatus.
-func setJobStatus(ctx context.Context, tx *sql.Tx, jobARN string, from, to fleet.JobStatus, code, reason string, nowMs int64) error {
+func setJobStatus(ctx context.Context, tx wtx, jobARN string, from, to fleet.JobStatus, code, reason string, nowMs int64) error {
 	if !fleet.CanJob(from, to) {
 		return fmt.Errorf("sqlstore: job %s cannot move %s → %s", jobARN, from, to)
 	}
@@ -233,7 +233,7 @@ func setJobStatus(ctx context.Context, tx *sql.Tx, jobARN string, from, to fleet
 // jobStatus reads a job's status and locks its row until the transaction
 // ends, so that a job's transactions (prepare, plan steps, cancel) run one
 // after the other instead of deadlocking on its robots' rows.
-func (s *Store) jobStatus(ctx context.Context, tx *sql.Tx, jobARN string) (fleet.JobStatus, error) {
+func (s *Store) jobStatus(ctx context.Context, tx wtx, jobARN string) (fleet.JobStatus, error) {
 	var st string
 	err := tx.QueryRowContext(ctx, `SELECT status FROM deployment_jobs WHERE arn = $1`+s.dialect.forUpdate, jobARN).Scan(&st)
 	return fleet.JobStatus(st), notFound(err)
@@ -241,14 +241,14 @@ func (s *Store) jobStatus(ctx context.Context, tx *sql.Tx, jobARN string) (fleet
 
 // StartPreparing implements store.Jobs.
 func (s *Store) StartPreparing(ctx context.Context, jobARN string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		return setJobStatus(ctx, tx, jobARN, fleet.JobPending, fleet.JobPreparing, "", "", 0)
 	})
 }
 
 // Prepare implements store.Jobs.
 func (s *Store) Prepare(ctx context.Context, jobARN string, rows []fleet.RobotDeployment, finish store.JobOutcome, nowMs int64) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		st, err := s.jobStatus(ctx, tx, jobARN)
 		if err != nil {
 			return err
@@ -289,7 +289,7 @@ func (s *Store) Prepare(ctx context.Context, jobARN string, rows []fleet.RobotDe
 
 // FailJob implements store.Jobs.
 func (s *Store) FailJob(ctx context.Context, jobARN, code, reason string, nowMs int64) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		st, err := s.jobStatus(ctx, tx, jobARN)
 		if err != nil {
 			return err
@@ -300,7 +300,7 @@ func (s *Store) FailJob(ctx context.Context, jobARN, code, reason string, nowMs 
 
 // finishRow moves a row (and its robot) between statuses with a
 // compare-and-swap; it reports whether the row was in from.
-func finishRow(ctx context.Context, tx *sql.Tx, jobARN, robotARN string, from, to fleet.RobotStatus, code, reason string, nowMs int64) (bool, error) {
+func finishRow(ctx context.Context, tx wtx, jobARN, robotARN string, from, to fleet.RobotStatus, code, reason string, nowMs int64) (bool, error) {
 	if !fleet.CanRobot(from, to) {
 		return false, fmt.Errorf("sqlstore: robot %s cannot move %s → %s", robotARN, from, to)
 	}
@@ -323,7 +323,7 @@ func (s *Store) Apply(ctx context.Context, jobARN string, step store.Step, nowMs
 	// The job's pending progress goes in with the step (a timed-out row
 	// keeps the step it stopped in): each engine step also flushes it.
 	pending := s.progress.takeJob(jobARN)
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx wtx) error {
 		st, err := s.jobStatus(ctx, tx, jobARN)
 		if err != nil {
 			return err
@@ -381,7 +381,7 @@ func (s *Store) Apply(ctx context.Context, jobARN string, step store.Step, nowMs
 
 // SetPaused implements store.Jobs.
 func (s *Store) SetPaused(ctx context.Context, account, jobARN string, paused bool, nowMs int64) (fleet.Job, error) {
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx wtx) error {
 		var st string
 		var pausedMs int64
 		if err := tx.QueryRowContext(ctx, `SELECT status, paused_ms FROM deployment_jobs WHERE account = $1 AND arn = $2`+s.dialect.forUpdate,
@@ -410,7 +410,7 @@ func (s *Store) SetPaused(ctx context.Context, account, jobARN string, paused bo
 
 // restorePending gives robots the job never started their prior status; the
 // rows stay PendingNewDeployment as the record that they were never reached.
-func restorePending(ctx context.Context, tx *sql.Tx, jobARN string) error {
+func restorePending(ctx context.Context, tx wtx, jobARN string) error {
 	_, err := tx.ExecContext(ctx, `UPDATE robots SET status = (SELECT jr.prior_status FROM job_robots jr WHERE jr.job_arn = $1 AND jr.robot_arn = robots.arn)
 		WHERE last_job_arn = $1 AND arn IN (SELECT robot_arn FROM job_robots WHERE job_arn = $1 AND status = $2)
 		AND fleet_arn = (SELECT fleet_arn FROM deployment_jobs WHERE arn = $1)`, jobARN, fleet.RobotPendingNewDeployment)
@@ -431,7 +431,7 @@ func (s *Store) CancelJob(ctx context.Context, account, jobARN, abortCode, abort
 	s.progress.cancel.Lock()
 	defer s.progress.cancel.Unlock()
 	pending := s.progress.takeJob(jobARN)
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx wtx) error {
 		var st string
 		if err := tx.QueryRowContext(ctx, `SELECT status FROM deployment_jobs WHERE account = $1 AND arn = $2`+s.dialect.forUpdate, account, jobARN).Scan(&st); err != nil {
 			return notFound(err)
@@ -469,7 +469,7 @@ func (s *Store) CancelJob(ctx context.Context, account, jobARN, abortCode, abort
 // DeleteJobsFinishedBefore implements store.Jobs.
 func (s *Store) DeleteJobsFinishedBefore(ctx context.Context, ms int64) (int, error) {
 	var n int
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx wtx) error {
 		old := `SELECT arn FROM deployment_jobs WHERE finished_ms > 0 AND finished_ms < $1`
 		if _, err := tx.ExecContext(ctx, `DELETE FROM job_robots WHERE job_arn IN (`+old+`)`, ms); err != nil {
 			return err
@@ -567,7 +567,7 @@ func (s *Store) recordResultTx(ctx context.Context, jobARN, robotARN string, res
 	abort := false
 	k := progressKey{jobARN, robotARN}
 	pending, hasPending := s.progress.take(k)
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx wtx) error {
 		abort = false // a retried transaction starts over
 		if hasPending {
 			if err := writeProgress(ctx, tx, k, pending); err != nil {

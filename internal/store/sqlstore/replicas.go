@@ -16,7 +16,7 @@ func (s *Store) RecordAgentsSeen(ctx context.Context, seen map[string]int64) err
 	if len(seen) == 0 {
 		return nil
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		// A stable order keeps two replicas' batches from deadlocking on PostgreSQL.
 		for _, arn := range slices.Sorted(maps.Keys(seen)) {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO agent_presence (robot_arn, seen_ms) VALUES ($1, $2)
@@ -53,7 +53,7 @@ func (s *Store) DeployingAgentsSeen(ctx context.Context, jobARN string) (map[str
 // created first when it does not exist yet, and rewritten in place.
 func (s *Store) UpdateReplayWindow(ctx context.Context, agentID string, update func(old []byte) ([]byte, int64, bool)) (bool, error) {
 	ok := false
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx wtx) error {
 		ok = false
 		var old []byte
 		sel := `SELECT win FROM agent_replay WHERE agent_id = $1` + s.dialect.forUpdate
