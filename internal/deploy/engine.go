@@ -33,7 +33,7 @@ type EngineStore interface {
 	CountsBefore(ctx context.Context, jobARN string, seq int) (store.JobCounts, error)
 	QuarantinedRobots(ctx context.Context, account, fleetARN string) ([]store.RobotFailures, error)
 	Rows(ctx context.Context, jobARN string, status fleet.RobotStatus, limit int) ([]fleet.RobotDeployment, error)
-	DeployingAgentsSeen(ctx context.Context, jobARN string) (map[string]int64, error)
+	Deploying(ctx context.Context, jobARN string) ([]store.Deploying, error)
 	Apply(ctx context.Context, jobARN string, step store.Step, nowMs int64) error
 	DeleteJobsFinishedBefore(ctx context.Context, ms int64) (int, error)
 }
@@ -322,18 +322,14 @@ func (e *Engine) advance(ctx context.Context, j fleet.Job) error {
 	if err := e.observeCanary(ctx, j, &o); err != nil {
 		return err
 	}
-	deploying, err := e.Store.Rows(ctx, j.ARN, fleet.RobotDeploying, 1<<30)
-	if err != nil {
-		return err
-	}
 	// Agents may talk to another replica: what every replica heard is in the store.
-	stored, err := e.Store.DeployingAgentsSeen(ctx, j.ARN)
+	deploying, err := e.Store.Deploying(ctx, j.ARN)
 	if err != nil {
 		return err
 	}
 	for _, d := range deploying {
 		// A robot is not silent before this engine could have heard it.
-		seen := max(e.Presence.Last(d.Robot), stored[d.Robot], e.startedMs)
+		seen := max(e.Presence.Last(d.Robot), d.SeenMs, e.startedMs)
 		o.Deploying = append(o.Deploying, Deploying{Robot: d.Robot, StartedMs: d.StartedMs, AgentSeenMs: seen})
 	}
 	if free := Window(o.Targets, o.ConcurrentPercent) - len(deploying); free > 0 && o.PendingTotal > 0 && o.PausedMs == 0 {

@@ -364,9 +364,19 @@ type Agents interface {
 	// by robot ARN), so that whichever replica drives a job knows it; a
 	// robot's time never moves back. It takes no lock on robots or jobs.
 	RecordAgentsSeen(ctx context.Context, seen map[string]int64) error
-	// DeployingAgentsSeen returns, for each Deploying row of the job, when
-	// its robot's agent was last recorded as heard (0: never).
-	DeployingAgentsSeen(ctx context.Context, jobARN string) (map[string]int64, error)
+	// Deploying returns the job's Deploying rows in start order, each with
+	// when it started and when its robot's agent was last recorded as
+	// heard (0: never): what the engine's liveness checks read, in one
+	// query.
+	Deploying(ctx context.Context, jobARN string) ([]Deploying, error)
+}
+
+// Deploying is one Deploying row as the engine's liveness checks see it.
+type Deploying struct {
+	Robot     string
+	StartedMs int64
+	// SeenMs is when the robot's agent was last recorded as heard, 0 never.
+	SeenMs int64
 }
 
 // ReplayWindows are the replay protection of the agent protocol's signed

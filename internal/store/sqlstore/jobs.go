@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/fleetsync/fleetsync/internal/fleet"
 	"github.com/fleetsync/fleetsync/internal/store"
@@ -125,6 +126,25 @@ func (s *Store) ListJobs(ctx context.Context, q fleet.ListQuery) (fleet.Page[fle
 }
 
 const rowCols = `job_arn, robot_arn, seq, status, prior_status, step, percent_done, eta_seconds, started_ms, finished_ms, failure_code, failure_reason`
+
+// rowColsOf is rowCols qualified by a table alias, for joins.
+func rowColsOf(alias string) string {
+	cols := strings.Split(rowCols, ", ")
+	for i, c := range cols {
+		cols[i] = alias + "." + c
+	}
+	return strings.Join(cols, ", ")
+}
+
+// withExtra scans a row's columns into scanRow's fields, then the extra
+// columns after them into extra.
+type withExtra struct {
+	row   interface{ Scan(...any) error }
+	extra []any
+}
+
+// Scan implements the scanner scanRow reads from.
+func (w withExtra) Scan(dest ...any) error { return w.row.Scan(append(dest, w.extra...)...) }
 
 func scanRow(row interface{ Scan(...any) error }) (fleet.RobotDeployment, error) {
 	var d fleet.RobotDeployment
@@ -504,30 +524,17 @@ func (s *Store) RobotByAgent(ctx context.Context, account, agentID string) (flee
 // CurrentAssignment implements store.Agents.
 func (s *Store) CurrentAssignment(ctx context.Context, robotARN string) (store.Assignment, error) {
 	ctx = forAgents(ctx)
-	var lastJob string
-	if err := s.readRow(ctx, `SELECT last_job_arn FROM robots WHERE arn = $1`, robotARN).Scan(&lastJob); err != nil {
-		return store.Assignment{}, notFound(err)
-	}
-	if lastJob == "" {
-		return store.Assignment{}, store.ErrNotFound
-	}
-	row, err := scanRow(s.readRow(ctx, `SELECT `+rowCols+` FROM job_robots WHERE job_arn = $1 AND robot_arn = $2`, lastJob, robotARN))
+	// One read: the robot's latest row, through its last job.
+	var gaveUp bool
+	row, err := scanRow(withExtra{s.readRow(ctx, `SELECT `+rowColsOf("jr")+`, jr.agent_gave_up FROM robots r
+		JOIN job_robots jr ON jr.job_arn = r.last_job_arn AND jr.robot_arn = r.arn WHERE r.arn = $1`, robotARN), []any{&gaveUp}})
 	if err != nil {
 		return store.Assignment{}, notFound(err)
 	}
-	if row.Status != fleet.RobotDeploying && row.Status != fleet.RobotNoResponse {
+	if row.Status != fleet.RobotDeploying && (row.Status != fleet.RobotNoResponse || gaveUp) {
 		return store.Assignment{}, store.ErrNotFound
 	}
-	if row.Status == fleet.RobotNoResponse {
-		var gaveUp bool
-		if err := s.readRow(ctx, `SELECT agent_gave_up FROM job_robots WHERE job_arn = $1 AND robot_arn = $2`, lastJob, robotARN).Scan(&gaveUp); err != nil {
-			return store.Assignment{}, notFound(err)
-		}
-		if gaveUp {
-			return store.Assignment{}, store.ErrNotFound
-		}
-	}
-	j, err := s.GetJob(ctx, "", lastJob)
+	j, err := s.GetJob(ctx, "", row.Job)
 	if err != nil {
 		return store.Assignment{}, err
 	}

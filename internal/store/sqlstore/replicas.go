@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/fleetsync/fleetsync/internal/fleet"
+	"github.com/fleetsync/fleetsync/internal/store"
 )
 
 // RecordAgentsSeen implements store.Agents. One transaction for the whole
@@ -28,22 +29,21 @@ func (s *Store) RecordAgentsSeen(ctx context.Context, seen map[string]int64) err
 	})
 }
 
-// DeployingAgentsSeen implements store.Agents.
-func (s *Store) DeployingAgentsSeen(ctx context.Context, jobARN string) (map[string]int64, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT jr.robot_arn, COALESCE(p.seen_ms, 0) FROM job_robots jr LEFT JOIN agent_presence p ON p.robot_arn = jr.robot_arn
-		WHERE jr.job_arn = $1 AND jr.status = $2`, jobARN, fleet.RobotDeploying)
+// Deploying implements store.Agents.
+func (s *Store) Deploying(ctx context.Context, jobARN string) ([]store.Deploying, error) {
+	rows, err := reader{s}.QueryContext(ctx, `SELECT jr.robot_arn, jr.started_ms, COALESCE(p.seen_ms, 0) FROM job_robots jr
+		LEFT JOIN agent_presence p ON p.robot_arn = jr.robot_arn WHERE jr.job_arn = $1 AND jr.status = $2 ORDER BY jr.seq`, jobARN, fleet.RobotDeploying)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[string]int64{}
+	var out []store.Deploying
 	for rows.Next() {
-		var arn string
-		var ms int64
-		if err := rows.Scan(&arn, &ms); err != nil {
+		var d store.Deploying
+		if err := rows.Scan(&d.Robot, &d.StartedMs, &d.SeenMs); err != nil {
 			return nil, err
 		}
-		out[arn] = ms
+		out = append(out, d)
 	}
 	return out, rows.Err()
 }
