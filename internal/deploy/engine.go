@@ -33,7 +33,7 @@ type EngineStore interface {
 	CountsBefore(ctx context.Context, jobARN string, seq int) (store.JobCounts, error)
 	QuarantinedRobots(ctx context.Context, account, fleetARN string) ([]store.RobotFailures, error)
 	Rows(ctx context.Context, jobARN string, status fleet.RobotStatus, limit int) ([]fleet.RobotDeployment, error)
-	Deploying(ctx context.Context, jobARN string) ([]store.Deploying, error)
+	Deploying(ctx context.Context, jobARN string, startedBefore int64) ([]store.Deploying, error)
 	Apply(ctx context.Context, jobARN string, step store.Step, nowMs int64) error
 	DeleteJobsFinishedBefore(ctx context.Context, ms int64) (int, error)
 }
@@ -322,8 +322,12 @@ func (e *Engine) advance(ctx context.Context, j fleet.Job) error {
 	if err := e.observeCanary(ctx, j, &o); err != nil {
 		return err
 	}
-	// Agents may talk to another replica: what every replica heard is in the store.
-	deploying, err := e.Store.Deploying(ctx, j.ARN)
+	// Only rows that could time out now are read (the rest are counted);
+	// agents may talk to another replica: what every replica heard is in
+	// the store.
+	now := e.Now().UnixMilli()
+	o.DeployingTotal = counts[fleet.RobotDeploying]
+	deploying, err := e.Store.Deploying(ctx, j.ARN, LivenessCutoff(o, e.Limits, now))
 	if err != nil {
 		return err
 	}
@@ -332,7 +336,7 @@ func (e *Engine) advance(ctx context.Context, j fleet.Job) error {
 		seen := max(e.Presence.Last(d.Robot), d.SeenMs, e.startedMs)
 		o.Deploying = append(o.Deploying, Deploying{Robot: d.Robot, StartedMs: d.StartedMs, AgentSeenMs: seen})
 	}
-	if free := Window(o.Targets, o.ConcurrentPercent) - len(deploying); free > 0 && o.PendingTotal > 0 && o.PausedMs == 0 {
+	if free := Window(o.Targets, o.ConcurrentPercent) - o.DeployingTotal; free > 0 && o.PendingTotal > 0 && o.PausedMs == 0 {
 		pending, err := e.Store.Rows(ctx, j.ARN, fleet.RobotPendingNewDeployment, free)
 		if err != nil {
 			return err
@@ -341,7 +345,6 @@ func (e *Engine) advance(ctx context.Context, j fleet.Job) error {
 			o.Pending = append(o.Pending, p.Robot)
 		}
 	}
-	now := e.Now().UnixMilli()
 	plan := Decide(o, e.Limits, now)
 	if plan.Empty() {
 		return nil

@@ -364,11 +364,11 @@ type Agents interface {
 	// by robot ARN), so that whichever replica drives a job knows it; a
 	// robot's time never moves back. It takes no lock on robots or jobs.
 	RecordAgentsSeen(ctx context.Context, seen map[string]int64) error
-	// Deploying returns the job's Deploying rows in start order, each with
-	// when it started and when its robot's agent was last recorded as
-	// heard (0: never): what the engine's liveness checks read, in one
-	// query.
-	Deploying(ctx context.Context, jobARN string) ([]Deploying, error)
+	// Deploying returns the job's Deploying rows started at or before
+	// startedBefore (epoch ms), each with when it started and when its
+	// robot's agent was last recorded as heard (0: never): the rows the
+	// engine's liveness checks could time out now, read from an index.
+	Deploying(ctx context.Context, jobARN string, startedBefore int64) ([]Deploying, error)
 }
 
 // Deploying is one Deploying row as the engine's liveness checks see it.

@@ -30,9 +30,10 @@ func (s *Store) RecordAgentsSeen(ctx context.Context, seen map[string]int64) err
 }
 
 // Deploying implements store.Agents.
-func (s *Store) Deploying(ctx context.Context, jobARN string) ([]store.Deploying, error) {
+func (s *Store) Deploying(ctx context.Context, jobARN string, startedBefore int64) ([]store.Deploying, error) {
 	rows, err := reader{s}.QueryContext(ctx, `SELECT jr.robot_arn, jr.started_ms, COALESCE(p.seen_ms, 0) FROM job_robots jr
-		LEFT JOIN agent_presence p ON p.robot_arn = jr.robot_arn WHERE jr.job_arn = $1 AND jr.status = $2 ORDER BY jr.seq`, jobARN, fleet.RobotDeploying)
+		LEFT JOIN agent_presence p ON p.robot_arn = jr.robot_arn WHERE jr.job_arn = $1 AND jr.status = $2 AND jr.started_ms <= $3
+		ORDER BY jr.started_ms, jr.seq`, jobARN, fleet.RobotDeploying, startedBefore)
 	if err != nil {
 		return nil, err
 	}

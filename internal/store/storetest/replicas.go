@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"math"
 	"sync"
 	"testing"
 
@@ -25,7 +26,7 @@ func testAgentsSeen(t *testing.T, s store.Store) {
 
 	seen := func() map[string]int64 {
 		t.Helper()
-		rows, err := s.Deploying(ctx, "arn:seen")
+		rows, err := s.Deploying(ctx, "arn:seen", math.MaxInt64)
 		must(t, err)
 		out := map[string]int64{}
 		for i, d := range rows {
@@ -39,6 +40,14 @@ func testAgentsSeen(t *testing.T, s store.Store) {
 	got := seen()
 	if len(got) != 2 || got[fx.robots[0].ARN] != 0 || got[fx.robots[1].ARN] != 0 {
 		t.Fatalf("before any agent was heard: %v, want robots 0 and 1 at 0", got)
+	}
+	// Only rows started at or before the bound are read.
+	for bound, want := range map[int64]int{299: 0, 300: 2} {
+		rows, err := s.Deploying(ctx, "arn:seen", bound)
+		must(t, err)
+		if len(rows) != want {
+			t.Errorf("Deploying started at or before %d: %d rows, want %d", bound, len(rows), want)
+		}
 	}
 	must(t, s.RecordAgentsSeen(ctx, map[string]int64{fx.robots[0].ARN: 500, fx.robots[2].ARN: 400, "arn:no-such-robot": 1}))
 	must(t, s.RecordAgentsSeen(ctx, map[string]int64{fx.robots[0].ARN: 450})) // an older batch of another replica
