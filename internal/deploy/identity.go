@@ -40,83 +40,67 @@ const IdentityTTL = 10 * time.Second
 // makes about seven within seconds, and this saves the store reads of all
 // but the first.
 type identities struct {
+	known memo[identityKey, fleet.Robot]
 	mu    sync.Mutex
-	byKey map[identityKey]identity
+	// byARN are the keys each robot is remembered under, for forget.
 	byARN map[string][]identityKey
-	// swept is when expired entries were last dropped (epoch ms).
-	swept int64
+	once  sync.Once
 }
 
 type identityKey struct{ account, agentID string }
 
-type identity struct {
-	robot   fleet.Robot
-	untilMs int64
+func (c *identities) init() {
+	c.once.Do(func() {
+		c.known.onDrop = func(k identityKey, r fleet.Robot) { c.dropKey(r.ARN, k) }
+	})
 }
 
 // get returns the robot remembered for the key, if not expired.
 func (c *identities) get(account, agentID string, nowMs int64) (fleet.Robot, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	id, ok := c.byKey[identityKey{account, agentID}]
-	if !ok || nowMs >= id.untilMs {
-		return fleet.Robot{}, false
-	}
-	return id.robot, true
+	return c.known.get(identityKey{account, agentID}, nowMs)
 }
 
 // put remembers robot under the key until nowMs + IdentityTTL, keeping
 // only its unchanging fields.
 func (c *identities) put(account, agentID string, robot fleet.Robot, nowMs int64) {
+	c.init()
 	keep := fleet.Robot{ARN: robot.ARN, Account: robot.Account, Name: robot.Name, Architecture: robot.Architecture,
 		AgentID: robot.AgentID, CreatedMs: robot.CreatedMs}
 	k := identityKey{account, agentID}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.byKey == nil {
-		c.byKey, c.byARN = map[identityKey]identity{}, map[string][]identityKey{}
-	}
-	c.sweep(nowMs)
-	if _, ok := c.byKey[k]; !ok {
-		c.byARN[keep.ARN] = append(c.byARN[keep.ARN], k)
-	}
-	c.byKey[k] = identity{robot: keep, untilMs: nowMs + IdentityTTL.Milliseconds()}
-}
-
-// sweep drops expired entries, at most once per TTL, so that robots heard
-// once do not stay in memory. c.mu is held.
-func (c *identities) sweep(nowMs int64) {
-	if nowMs-c.swept < IdentityTTL.Milliseconds() {
-		return
-	}
-	c.swept = nowMs
-	for k, id := range c.byKey {
-		if nowMs >= id.untilMs {
-			c.dropLocked(id.robot.ARN, k)
+	ttl := IdentityTTL.Milliseconds()
+	if c.known.put(k, keep, nowMs, nowMs+ttl, ttl) {
+		c.mu.Lock()
+		if c.byARN == nil {
+			c.byARN = map[string][]identityKey{}
 		}
+		c.byARN[keep.ARN] = append(c.byARN[keep.ARN], k)
+		c.mu.Unlock()
 	}
 }
 
 // forget drops every key naming the robot.
 func (c *identities) forget(robotARN string) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, k := range c.byARN[robotARN] {
-		delete(c.byKey, k)
-	}
+	keys := c.byARN[robotARN]
 	delete(c.byARN, robotARN)
+	c.mu.Unlock()
+	for _, k := range keys {
+		c.known.drop(k)
+	}
 }
 
 // forgetAll drops every key.
 func (c *identities) forgetAll() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.byKey, c.byARN = nil, nil
+	c.byARN = nil
+	c.mu.Unlock()
+	c.known.clear()
 }
 
-// dropLocked drops one key of a robot. c.mu is held.
-func (c *identities) dropLocked(robotARN string, k identityKey) {
-	delete(c.byKey, k)
+// dropKey forgets that the robot is remembered under k (a sweep dropped it).
+func (c *identities) dropKey(robotARN string, k identityKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	keys := c.byARN[robotARN]
 	for i, o := range keys {
 		if o == k {
@@ -132,8 +116,4 @@ func (c *identities) dropLocked(robotARN string, k identityKey) {
 }
 
 // len is how many keys are remembered (for tests).
-func (c *identities) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.byKey)
-}
+func (c *identities) len() int { return c.known.len() }

@@ -70,6 +70,8 @@ type Robots struct {
 	overlaysSeen sync.Map // robot ARN → the overlay set last stored, joined
 	known        identities
 	slots        slots
+	handouts     memo[handoutKey, handout]
+	gates        memo[string, int64]
 }
 
 // Current is what a robot says it runs when it polls.
@@ -334,47 +336,83 @@ func RobotTags(robot, job fleet.Tags) fleet.Tags {
 	return out
 }
 
+// handout is what every robot of one architecture in a job is handed
+// alike: read and checked once per handoutTTL, not once per robot.
+type handout struct {
+	app               fleet.AppConfig
+	softwareSuite     string
+	bundle            CheckedObject
+	downloadCondition *CheckedObject
+	healthSeconds     int64
+}
+
+type handoutKey struct {
+	job  string
+	arch fleet.Architecture
+}
+
+// handoutTTL is how long a job's checked bundle is handed out without
+// checking it again. An object overwritten meanwhile is still refused: the
+// agent downloads with If-Match on its ETag and verifies its SHA-256.
+const handoutTTL = time.Second
+
 // assignment builds what the robot needs to run job j; a *SourceError when
 // an object it needs is gone or changed.
 func (r *Robots) assignment(ctx context.Context, robot fleet.Robot, j fleet.Job) (*Assignment, error) {
-	if len(j.Spec.Apps) == 0 {
-		return nil, errors.New("job has no application")
-	}
-	app := j.Spec.Apps[0]
-	v, err := r.Store.GetApplication(ctx, j.Account, app.Application, app.ApplicationVersion)
-	if err != nil {
-		return nil, err
-	}
-	src, ok := SourceFor(v, robot.Architecture)
+	now := r.now().UnixMilli()
+	k := handoutKey{j.ARN, robot.Architecture}
+	h, ok := r.handouts.get(k, now)
 	if !ok {
-		return nil, errors.New("no source for the robot's architecture")
-	}
-	bundles := r.Bundles.For(j.Account)
-	obj, err := CheckSource(ctx, bundles, src.Bucket, src.Key, src.ETag, false)
-	if err != nil {
-		return nil, err
-	}
-	obj.SHA256 = src.SHA256 // recorded when the version was created
-	gate, err := r.healthSeconds(ctx, j)
-	if err != nil {
-		return nil, err
+		var err error
+		if h, err = r.checkHandout(ctx, robot.Architecture, j); err != nil {
+			return nil, err
+		}
+		r.handouts.put(k, h, now, now+handoutTTL.Milliseconds(), handoutTTL.Milliseconds())
 	}
 	// The robot's tags are read now: ByAgent's robot carries none.
 	tags, err := r.Store.ResourceTags(ctx, robot.ARN)
 	if err != nil {
 		return nil, err
 	}
-	out := &Assignment{Job: j, App: app, SoftwareSuite: v.SoftwareSuite.Name, Bundle: obj, Tags: RobotTags(tags, j.Tags), HealthSeconds: gate}
+	return &Assignment{Job: j, App: h.app, SoftwareSuite: h.softwareSuite, Bundle: h.bundle, DownloadCondition: h.downloadCondition,
+		Tags: RobotTags(tags, j.Tags), HealthSeconds: h.healthSeconds}, nil
+}
+
+// checkHandout reads and checks what robots of arch are handed for job j.
+func (r *Robots) checkHandout(ctx context.Context, arch fleet.Architecture, j fleet.Job) (handout, error) {
+	if len(j.Spec.Apps) == 0 {
+		return handout{}, errors.New("job has no application")
+	}
+	app := j.Spec.Apps[0]
+	v, err := r.Store.GetApplication(ctx, j.Account, app.Application, app.ApplicationVersion)
+	if err != nil {
+		return handout{}, err
+	}
+	src, ok := SourceFor(v, arch)
+	if !ok {
+		return handout{}, errors.New("no source for the robot's architecture")
+	}
+	bundles := r.Bundles.For(j.Account)
+	obj, err := CheckSource(ctx, bundles, src.Bucket, src.Key, src.ETag, false)
+	if err != nil {
+		return handout{}, err
+	}
+	obj.SHA256 = src.SHA256 // recorded when the version was created
+	gate, err := r.healthSeconds(ctx, j)
+	if err != nil {
+		return handout{}, err
+	}
+	h := handout{app: app, softwareSuite: v.SoftwareSuite.Name, bundle: obj, healthSeconds: gate}
 	if dc := j.Spec.Config.DownloadCondition; dc != nil {
 		// The condition file is small; its digest (remembered by ETag) lets
 		// the agent verify it even when its ETag is a multipart one.
 		cond, err := CheckSource(ctx, bundles, dc.Bucket, dc.Key, dc.ETag, true)
 		if err != nil {
-			return nil, err
+			return handout{}, err
 		}
-		out.DownloadCondition = &cond
+		h.downloadCondition = &cond
 	}
-	return out, nil
+	return h, nil
 }
 
 // Report records a robot's progress or result. abort tells the robot its
@@ -470,18 +508,31 @@ func (r *Robots) observeGate(ctx context.Context, robot fleet.Robot, rep Report)
 	if !rep.Succeeded {
 		return
 	}
-	j, err := r.Store.GetJob(ctx, robot.Account, rep.DeploymentJob)
-	if err != nil {
-		return
+	// Only a log line and a metric depend on it: the job's gate is read
+	// once per gateTTL, not for every robot's success.
+	now := r.now().UnixMilli()
+	gate, ok := r.gates.get(rep.DeploymentJob, now)
+	if !ok {
+		j, err := r.Store.GetJob(ctx, robot.Account, rep.DeploymentJob)
+		if err != nil {
+			return
+		}
+		if gate, err = r.healthSeconds(ctx, j); err != nil {
+			return
+		}
+		r.gates.put(rep.DeploymentJob, gate, now, now+gateTTL.Milliseconds(), gateTTL.Milliseconds())
 	}
-	if gate, err := r.healthSeconds(ctx, j); err == nil && gate > 0 {
+	if gate > 0 {
 		r.Log.Warn("robot's agent did not apply the health gate (older agent); its success stands", "robot", robot.ARN,
-			"job", j.ARN, "health_seconds", gate)
+			"job", rep.DeploymentJob, "health_seconds", gate)
 		if r.OnHealthGate != nil {
 			r.OnHealthGate("ungated")
 		}
 	}
 }
+
+// gateTTL is how long a job's health gate is believed for observeGate.
+const gateTTL = 10 * time.Second
 
 // OverlayStore stores the overlays robots hold (store.DryRuns).
 type OverlayStore interface {

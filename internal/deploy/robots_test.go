@@ -330,6 +330,40 @@ func TestRobotsFailAtAssignmentWhenTheObjectChangedOrWentAway(t *testing.T) {
 	}
 }
 
+// TestRobotsHandoutCheckedOncePerSecond: the robots of a job are handed
+// one bundle check per architecture per second, not one each; a change is
+// seen by the first hand-out after that second (and the agent's download,
+// with If-Match and SHA-256, refuses the object meanwhile).
+func TestRobotsHandoutCheckedOncePerSecond(t *testing.T) {
+	s := newRobotSide(t)
+	ctx := t.Context()
+	a := s.robot("a", fleet.X86_64, nil)
+	b := s.robot("b", fleet.X86_64, nil)
+	c := s.robot("c", fleet.X86_64, nil)
+	j := s.deploy(&deploy.ConfigInput{ConcurrentPercent: new(100), FailureThresholdPercent: new(100)}, nil)
+	w, err := s.robots.Poll(ctx, a, nil)
+	must(t, err)
+	if w.Assignment == nil {
+		t.Fatal("no assignment for the first robot")
+	}
+	s.put("app/x86.tar", []byte("someone else's bundle, of another size"))
+	s.nowMs += 500
+	if w, err := s.robots.Poll(ctx, b, nil); err != nil || w.Assignment == nil {
+		t.Fatalf("second robot within the second: %+v, %v; want the checked hand-out", w, err)
+	} else if w.Assignment.Bundle.ETag != etagOf(x86Bundle) {
+		t.Fatalf("second robot handed ETag %s, want the version's %s", w.Assignment.Bundle.ETag, etagOf(x86Bundle))
+	}
+	s.nowMs += 600
+	w, err = s.robots.Poll(ctx, c, nil)
+	must(t, err)
+	if w.Assignment != nil {
+		t.Fatalf("a robot after the second was sent to download a changed bundle: %+v", w.Assignment.Bundle)
+	}
+	if row := s.row(j.ARN, c.ARN); row.Status != fleet.RobotFailed || row.FailureCode != deploy.CodeEtagMismatch {
+		t.Fatalf("row = %s %s, want Failed %s", row.Status, row.FailureCode, deploy.CodeEtagMismatch)
+	}
+}
+
 func TestRobotsDownloadCondition(t *testing.T) {
 	s := newRobotSide(t)
 	ctx := t.Context()
