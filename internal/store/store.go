@@ -233,7 +233,8 @@ type Jobs interface {
 	// CountsBefore returns the job's rows whose Seq is below seq by status
 	// (the canary: the first rows in start order).
 	CountsBefore(ctx context.Context, jobARN string, seq int) (JobCounts, error)
-	// Rows returns up to limit rows of a status in start order.
+	// Rows returns up to limit rows of a status in start order; status ""
+	// returns rows of every status.
 	Rows(ctx context.Context, jobARN string, status fleet.RobotStatus, limit int) ([]fleet.RobotDeployment, error)
 	// Apply carries out a plan step atomically: start robots, time robots
 	// out, and optionally finish the job; rows not in the expected status are

@@ -169,6 +169,9 @@ func (s *Store) JobRobots(ctx context.Context, jobARN string) ([]fleet.RobotDepl
 
 // Rows implements store.Jobs.
 func (s *Store) Rows(ctx context.Context, jobARN string, status fleet.RobotStatus, limit int) ([]fleet.RobotDeployment, error) {
+	if status == "" {
+		return queryAll(ctx, reader{s}, scanRow, `SELECT `+rowCols+` FROM job_robots WHERE job_arn = $1 ORDER BY seq LIMIT $2`, jobARN, limit)
+	}
 	return queryAll(ctx, reader{s}, scanRow, `SELECT `+rowCols+` FROM job_robots WHERE job_arn = $1 AND status = $2 ORDER BY seq LIMIT $3`, jobARN, status, limit)
 }
 
