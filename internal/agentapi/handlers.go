@@ -21,8 +21,8 @@ func (a *API) poll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	ended, release := a.cfg.Hub.hold(robot.ARN)
-	defer release()
+	p := a.cfg.Hub.hold(robot.ARN)
+	defer a.cfg.Hub.release(robot.ARN, p)
 	a.cfg.Robots.Overlays(ctx, robot, req.Overlays)
 	cur := fromProtoCurrent(req.Current)
 	wait := min(time.Duration(req.WaitSeconds)*time.Second, a.cfg.MaxWait)
@@ -32,8 +32,9 @@ func (a *API) poll(w http.ResponseWriter, r *http.Request) {
 	if idle := min(time.Duration(req.IdleWaitSeconds)*time.Second, a.cfg.IdleWait); idle > wait && (cur == nil || cur.Finished || cur.DeploymentJob == "") {
 		wait = max(wait, idle-time.Duration(rand.Int64N(int64(idle/5)+1)))
 	}
-	deadline := time.NewTimer(wait)
-	defer deadline.Stop()
+	// The hub's one timer ends the wait (no timer of this poll's own).
+	deadline := monoNow() + int64(wait)
+	expired := wait <= 0
 	look := a.cfg.Robots.Poll
 	var curJob string
 	curFinished := false
@@ -45,7 +46,11 @@ func (a *API) poll(w http.ResponseWriter, r *http.Request) {
 	memo := cur == nil || cur.Restarts == 0
 	stripped := false
 	for {
-		woken := a.cfg.Hub.wait(robot.ARN)
+		wakes, live := a.cfg.Hub.arm(robot.ARN, p)
+		if !live {
+			writeSuperseded(w)
+			return
+		}
 		var work deploy.Work
 		var err error
 		if !memo || !a.cfg.Hub.knownIdle(robot.ARN, curJob, curFinished, a.cfg.Now().UnixMilli()) {
@@ -66,7 +71,7 @@ func (a *API) poll(w http.ResponseWriter, r *http.Request) {
 			}
 			work, err = look(ctx, robot, cur)
 			if err == nil && work.Assignment == nil && work.Abort == "" && work.RetryAtMs == 0 && memo {
-				a.cfg.Hub.rememberIdle(robot.ARN, woken, curJob, curFinished, a.cfg.Now().UnixMilli())
+				a.cfg.Hub.rememberIdle(robot.ARN, wakes, curJob, curFinished, a.cfg.Now().UnixMilli())
 			}
 		}
 		look = a.cfg.Robots.Work // what the robot said is taken in once
@@ -75,7 +80,7 @@ func (a *API) poll(w http.ResponseWriter, r *http.Request) {
 			unavailable.write(w)
 			return
 		}
-		if work.Assignment != nil || work.Abort != "" || work.LogRequest != nil || wait <= 0 {
+		if work.Assignment != nil || work.Abort != "" || work.LogRequest != nil || expired {
 			resp, err := a.pollResponse(ctx, r, robot.ARN, work)
 			if err != nil {
 				a.logFailure(ctx, "poll failed", "robot", robot.ARN, "error", err)
@@ -91,25 +96,32 @@ func (a *API) poll(w http.ResponseWriter, r *http.Request) {
 		robot, stripped = fleet.Robot{ARN: robot.ARN, AgentID: robot.AgentID}, true
 		// A deployment waiting out its retry backoff is handed out when
 		// the backoff ends, without a wake-up.
-		var retry <-chan time.Time
+		due := deadline
 		if work.RetryAtMs != 0 {
-			retry = time.After(time.Duration(max(work.RetryAtMs-a.cfg.Now().UnixMilli(), 0)) * time.Millisecond)
+			due = min(due, monoNow()+max(work.RetryAtMs-a.cfg.Now().UnixMilli(), 0)*int64(time.Millisecond))
 		}
+		a.cfg.Hub.sleepUntil(p, due)
 		select {
-		case <-woken:
-		case <-retry:
-		case <-deadline.C:
-			wait = 0
-		case <-ended:
-			// One live poll per robot: a dead connection the robot
-			// already replaced, or a second agent with the same key.
-			writeErr(w, http.StatusConflict, "PollSuperseded", "a newer long poll of this robot ended this one")
-			return
+		case <-p.ch:
 		case <-ctx.Done():
+			return
+		}
+		switch p.why {
+		case timeUp:
+			expired = monoNow() >= deadline
+		case superseded:
+			writeSuperseded(w)
 			return
 		}
 		a.cfg.Robots.Heard(robot.ARN)
 	}
+}
+
+// writeSuperseded answers a poll a newer one replaced: one live poll per
+// robot (a dead connection the robot already replaced, or a second agent
+// with the same key).
+func writeSuperseded(w http.ResponseWriter) {
+	writeErr(w, http.StatusConflict, "PollSuperseded", "a newer long poll of this robot ended this one")
 }
 
 func fromProtoCurrent(c *proto.Current) *deploy.Current {
