@@ -6,10 +6,8 @@ func ReplayMemory(a *API) (agents, entries int) {
 	c := a.cfg.Nonces.(*nonceCache)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, w := range c.windows {
-		entries += w.N
-	}
-	return len(c.windows), entries
+	c.windows.each(func(_ string, w ReplayWindow) { entries += len(w.Entries) })
+	return c.windows.len(), entries
 }
 
 // HeldPolls is how many long polls h holds.
