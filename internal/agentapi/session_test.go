@@ -15,7 +15,7 @@ import (
 
 // agentSession opens a session in t as an agent would and returns the
 // token and the key the agent derives.
-func agentSession(t *testing.T, tab *sessions, agentID string, now time.Time) (string, []byte) {
+func agentSession(t testing.TB, tab *sessions, agentID string, now time.Time) (string, []byte) {
 	t.Helper()
 	priv, err := ecdh.X25519().GenerateKey(rand.Reader)
 	if err != nil {
@@ -68,6 +68,9 @@ func TestSessionCredential(t *testing.T) {
 	ok("the oldest inside the window", req(200-seqWindow+1, `{}`, key, token, now))
 	refused("another key", req(201, `{}`, make([]byte, 32), token, now))
 	refused("unknown token", req(202, `{}`, key, "nope", now))
+	refused("truncated token", req(202, `{}`, key, token[:len(token)-4], now))
+	refused("token with a tail", req(202, `{}`, key, token+"AAAA", now))
+	refused("padded token", req(202, `{}`, key, token+"==", now))
 	refused("stale date", req(203, `{}`, key, token, now.Add(-proto.MaxSkew-time.Second)))
 
 	// The MAC covers the body: a request altered in flight is refused.
@@ -106,4 +109,26 @@ func TestSessionCredential(t *testing.T) {
 	if _, err := tab.open("fsa1-c", make([]byte, 32), now); err == nil {
 		t.Error("an all-zero X25519 key opened a session")
 	}
+}
+
+// FuzzSessionHeaders: whatever a stranger puts in the session headers is
+// refused as a session error, never a panic (the token is decoded into a
+// fixed-size key) and never accepted.
+func FuzzSessionHeaders(f *testing.F) {
+	now := time.UnixMilli(1_800_000_000_000)
+	var tab sessions
+	token, _ := agentSession(f, &tab, "fsa1-a", now)
+	f.Add(token, "1800000000000", "1", "AAAA")
+	f.Add(token+"A", "1800000000000", "2", "")
+	f.Add("", "x", "0", "!")
+	f.Fuzz(func(t *testing.T, tok, date, seq, mac string) {
+		r := httptest.NewRequest("POST", proto.PathReport, strings.NewReader(`{}`))
+		r.Header.Set(proto.HeaderSession, tok)
+		r.Header.Set(proto.HeaderDate, date)
+		r.Header.Set(proto.HeaderSeq, seq)
+		r.Header.Set(proto.HeaderMAC, mac)
+		if _, err := tab.verify(r, []byte(`{}`), now); !errors.Is(err, errSession) {
+			t.Fatalf("forged session headers: %v, want refused", err)
+		}
+	})
 }
