@@ -239,19 +239,27 @@ func (r *recorder) reason() string {
 }
 
 // agentVersions remembers the version each authenticated agent last reported
-// (in this process: with replicas, each counts the agents it served).
+// (in this process: with replicas, each counts the agents it served). An
+// entry is an agent id and 24 bytes: the version string is shared by every
+// agent reporting it (a fleet runs a few), not a string of each request.
 type agentVersions struct {
 	mu sync.Mutex
 	m  map[string]agentSeen
+	// interned are the versions seen, each string kept once.
+	interned map[string]string
 }
 
 type agentSeen struct {
 	version string
-	at      time.Time
+	atUnix  int64
 }
 
 // maxTrackedAgents bounds the table (only authenticated agents enter it).
 const maxTrackedAgents = 1 << 20
+
+// maxInternedVersions bounds the shared version strings; past it a version
+// is kept as the request's own string (still correct, only not shared).
+const maxInternedVersions = 1024
 
 func (v *agentVersions) seen(id, version string, now time.Time) {
 	if id == "" {
@@ -263,12 +271,18 @@ func (v *agentVersions) seen(id, version string, now time.Time) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.m == nil {
-		v.m = map[string]agentSeen{}
+		v.m, v.interned = map[string]agentSeen{}, map[string]string{}
 	}
 	if _, ok := v.m[id]; !ok && len(v.m) >= maxTrackedAgents {
 		return
 	}
-	v.m[id] = agentSeen{version, now}
+	if iv, ok := v.interned[version]; ok {
+		version = iv
+	} else if len(v.interned) < maxInternedVersions {
+		version = strings.Clone(version)
+		v.interned[version] = version
+	}
+	v.m[id] = agentSeen{version, now.Unix()}
 }
 
 // Version returns the version agent id last reported, or "".
@@ -285,7 +299,7 @@ func (v *agentVersions) counts(since time.Time) map[string]int {
 	defer v.mu.Unlock()
 	out := map[string]int{}
 	for id, s := range v.m {
-		if s.at.Before(since) {
+		if s.atUnix < since.Unix() {
 			delete(v.m, id)
 			continue
 		}
