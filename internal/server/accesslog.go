@@ -33,41 +33,47 @@ func accessLog(log *slog.Logger, versions *agentVersions, next http.Handler) htt
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
-		lat := time.Since(start)
-		attrs := []any{"kind", kind, "operation", op, "status", rec.status, "latency_ms", float64(lat.Microseconds()) / 1000,
-			"client", forwarded.Client(r)}
-		if kind == "api" {
-			if id := rec.Header().Get("x-amzn-RequestId"); id != "" {
-				attrs = append(attrs, "request_id", id)
-			}
-			if code := rec.Header().Get("x-amzn-ErrorType"); code != "" {
-				attrs = append(attrs, "error", code)
-			}
-			if key := accessKeyID(r); key != "" {
-				attrs = append(attrs, "access_key_id", key)
-			}
-		} else {
-			if id := agentID(r); id != "" {
-				attrs = append(attrs, "agent_id", id)
-			}
-			if v := agentVersion(r); v != "" {
-				attrs = append(attrs, "agent_version", v)
-			}
-			if rec.status/100 == 2 && op != "bundle" {
-				versions.seen(agentID(r), agentVersion(r), time.Now())
-			}
-		}
-		log.Info("request", attrs...)
-		if refusedAuth(kind, rec) {
-			warn := []any{"kind", kind, "operation", op, "client", forwarded.Client(r), "reason", rec.reason()}
-			if kind == "api" {
-				warn = append(warn, "error", rec.Header().Get("x-amzn-ErrorType"), "access_key_id", accessKeyID(r))
-			} else {
-				warn = append(warn, "agent_id", agentID(r))
-			}
-			log.Warn("authentication refused", warn...)
-		}
+		logRequest(log, versions, r, rec, kind, op, time.Since(start))
 	})
+}
+
+// logRequest writes the access log line of a request accessLog served. It
+// is apart so that the log line's locals are not in the frame that stays
+// on the stack while a long poll is held.
+func logRequest(log *slog.Logger, versions *agentVersions, r *http.Request, rec *recorder, kind, op string, lat time.Duration) {
+	attrs := []any{"kind", kind, "operation", op, "status", rec.status, "latency_ms", float64(lat.Microseconds()) / 1000,
+		"client", forwarded.Client(r)}
+	if kind == "api" {
+		if id := rec.Header().Get("x-amzn-RequestId"); id != "" {
+			attrs = append(attrs, "request_id", id)
+		}
+		if code := rec.Header().Get("x-amzn-ErrorType"); code != "" {
+			attrs = append(attrs, "error", code)
+		}
+		if key := accessKeyID(r); key != "" {
+			attrs = append(attrs, "access_key_id", key)
+		}
+	} else {
+		if id := agentID(r); id != "" {
+			attrs = append(attrs, "agent_id", id)
+		}
+		if v := agentVersion(r); v != "" {
+			attrs = append(attrs, "agent_version", v)
+		}
+		if rec.status/100 == 2 && op != "bundle" {
+			versions.seen(agentID(r), agentVersion(r), time.Now())
+		}
+	}
+	log.Info("request", attrs...)
+	if refusedAuth(kind, rec) {
+		warn := []any{"kind", kind, "operation", op, "client", forwarded.Client(r), "reason", rec.reason()}
+		if kind == "api" {
+			warn = append(warn, "error", rec.Header().Get("x-amzn-ErrorType"), "access_key_id", accessKeyID(r))
+		} else {
+			warn = append(warn, "agent_id", agentID(r))
+		}
+		log.Warn("authentication refused", warn...)
+	}
 }
 
 // authCodes are the API error codes of a refused authentication.
