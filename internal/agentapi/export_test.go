@@ -15,3 +15,6 @@ func HeldPolls(h *Hub) int { return h.heldPolls() }
 
 // RateBuckets is how many robots' rate buckets a keeps.
 func RateBuckets(a *API) int { return a.rates.held() }
+
+// ScheduledPolls is how many held polls wait in h's deadline heap.
+func ScheduledPolls(h *Hub) int { return h.scheduled() }
