@@ -29,7 +29,8 @@ func (g *generations[K, V]) rotate(nowMs, periodMs int64) {
 	default:
 		g.prev = g.cur
 	}
-	g.cur, g.rotatedMs = make(map[K]V, len(g.prev)), nowMs
+	// Not sized like prev: only the entries touched again move over.
+	g.cur, g.rotatedMs = map[K]V{}, nowMs
 }
 
 // get returns k's entry, moving it to the current generation.
