@@ -38,19 +38,21 @@ var errSession = errors.New("session credential refused")
 // lock, never by a walk over every session.
 type sessions struct {
 	mu      sync.Mutex
-	byToken generations[sessionToken, session]
-	byAgent generations[string, sessionToken]
+	byToken generations[sessionToken, *session]
+	byAgent generations[string, *session]
 }
 
 // sessionToken is a session token's raw bytes (the header carries them in
 // unpadded base64url): a fixed-size key, no string kept per session.
 type sessionToken [18]byte
 
-// session is one agent's credential: ~80 bytes, in the table's own slot.
+// session is one agent's credential: 96 bytes, and a pointer in each
+// table (a session in the tables' slots would make every slot that big).
 type session struct {
 	// agentID is the robot's copy of the id (shared with the robot
 	// lookup), not a string of the request that opened the session.
 	agentID   string
+	token     sessionToken
 	key       [32]byte
 	expiresMs int64
 	maxSeq    uint64
@@ -75,7 +77,7 @@ func (t *sessions) open(agentID string, pub []byte, now time.Time) (proto.Sessio
 	var raw sessionToken
 	rand.Read(raw[:])
 	token := base64.RawURLEncoding.EncodeToString(raw[:])
-	s := session{agentID: agentID, expiresMs: now.Add(SessionTTL).UnixMilli()}
+	s := &session{agentID: agentID, token: raw, expiresMs: now.Add(SessionTTL).UnixMilli()}
 	copy(s.key[:], proto.SessionKey(shared, token))
 	nowMs := now.UnixMilli()
 	t.mu.Lock()
@@ -83,10 +85,10 @@ func (t *sessions) open(agentID string, pub []byte, now time.Time) (proto.Sessio
 	t.byToken.rotate(nowMs, SessionTTL.Milliseconds())
 	t.byAgent.rotate(nowMs, SessionTTL.Milliseconds())
 	if prev, ok := t.byAgent.get(agentID); ok {
-		t.byToken.remove(prev)
+		t.byToken.remove(prev.token)
 	}
 	t.byToken.put(raw, s)
-	t.byAgent.put(agentID, raw)
+	t.byAgent.put(agentID, s)
 	return proto.SessionResponse{Token: token, PublicKey: base64.StdEncoding.EncodeToString(priv.PublicKey().Bytes()),
 		ExpiresInSeconds: int(SessionTTL / time.Second)}, nil
 }
@@ -117,6 +119,7 @@ func (t *sessions) verify(r *http.Request, body []byte, now time.Time) (string, 
 	t.mu.Lock()
 	s, ok := t.byToken.get(raw)
 	t.mu.Unlock()
+	// The key and expiry of a session never change: read without the lock.
 	if !ok || s.expiresMs < now.UnixMilli() {
 		return "", errors.Join(errSession, errors.New("unknown or expired session"))
 	}
@@ -125,10 +128,9 @@ func (t *sessions) verify(r *http.Request, body []byte, now time.Time) (string, 
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	// Read again: concurrent requests of the session move its window, and
-	// a session replaced meanwhile (the agent opened another) is refused.
-	s, ok = t.byToken.get(raw)
-	if !ok {
+	// Looked up again: a session replaced meanwhile (the agent opened
+	// another) is refused.
+	if cur, ok := t.byToken.get(raw); !ok || cur != s {
 		return "", errors.Join(errSession, errors.New("unknown or expired session"))
 	}
 	switch {
@@ -148,7 +150,6 @@ func (t *sessions) verify(r *http.Request, body []byte, now time.Time) (string, 
 	default:
 		s.seen |= 1 << (s.maxSeq - seq)
 	}
-	t.byToken.put(raw, s)
 	return s.agentID, nil
 }
 
