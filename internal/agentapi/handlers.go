@@ -105,8 +105,10 @@ func (a *API) pollLook(w http.ResponseWriter, r *http.Request, ps *pollState) (d
 	if !ps.memo || !a.cfg.Hub.knownIdle(ps.robot.ARN, ps.curJob, ps.curFinished, a.cfg.Now().UnixMilli()) {
 		if ps.stripped {
 			// Looked up again after a hold, so a robot deleted
-			// meanwhile is refused.
-			full, err := a.cfg.Robots.ByAgent(ctx, ps.robot.Account, ps.robot.AgentID)
+			// meanwhile is refused; in the account the id is bound to
+			// ("" for a v1 id), as authenticate looked it up.
+			ident, _ := proto.ParseAgentID(ps.robot.AgentID)
+			full, err := a.cfg.Robots.ByAgent(ctx, ident.Account, ps.robot.AgentID)
 			if fleet.CodeOf(err) == fleet.NotFound {
 				writeErr(w, http.StatusUnauthorized, "Unauthorized", "no robot has this agent id as its greengrassGroupId")
 				return 0, true
