@@ -132,3 +132,34 @@ func FuzzSessionHeaders(f *testing.F) {
 		}
 	})
 }
+
+// TestSessionAcrossGenerations: a session stays valid (and its sequence
+// numbers refused once used) for its whole lifetime while the table's
+// generations turn, and is gone after it.
+func TestSessionAcrossGenerations(t *testing.T) {
+	now := time.UnixMilli(1_800_000_000_000)
+	var tab sessions
+	token, key := agentSession(t, &tab, "fsa1-a", now)
+	req := func(seq uint64, at time.Time) error {
+		r := httptest.NewRequest("POST", proto.PathReport, strings.NewReader(`{}`))
+		proto.SignSession(r, token, key, seq, []byte(`{}`), at)
+		_, err := tab.verify(r, []byte(`{}`), at)
+		return err
+	}
+	if err := req(1, now); err != nil {
+		t.Fatal(err)
+	}
+	// Another agent opens a session late in the generation: a rotation.
+	late := now.Add(SessionTTL - time.Second)
+	agentSession(t, &tab, "fsa1-b", now.Add(SessionTTL))
+	if err := req(2, late); err != nil {
+		t.Fatalf("a valid session after a rotation: %v", err)
+	}
+	if err := req(2, late); !errors.Is(err, errSession) {
+		t.Fatalf("a replayed sequence number after a rotation: %v, want refused", err)
+	}
+	agentSession(t, &tab, "fsa1-c", now.Add(3*SessionTTL))
+	if tab.count() != 1 {
+		t.Fatalf("%d sessions two generations on, want only the newest", tab.count())
+	}
+}
