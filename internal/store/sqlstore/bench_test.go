@@ -55,7 +55,7 @@ func BenchmarkAgentPollReads(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				got, err := s.RobotByAgent(ctx, "", "fsa1-bench")
-				if err != nil || got.Tags["team"] != "blue" {
+				if err != nil || got.ARN != r.ARN {
 					b.Fatalf("RobotByAgent = %+v, %v", got, err)
 				}
 				as, err := s.CurrentAssignment(ctx, r.ARN)
@@ -103,6 +103,21 @@ func deployingFixture(b *testing.B, s *Store, n int) (string, []string) {
 	must(s.Prepare(ctx, job, rows, store.JobOutcome{}, 3))
 	must(s.Apply(ctx, job, store.Step{Start: arns}, 4))
 	return job, arns
+}
+
+// BenchmarkJobRobots is the read behind DescribeDeploymentJob of a job of
+// 10,000 robots, all deploying.
+// Run: go test -run '^$' -bench JobRobots ./internal/store/sqlstore/
+func BenchmarkJobRobots(b *testing.B) {
+	s := openBench(b)
+	job, arns := deployingFixture(b, s, 10_000)
+	b.ReportAllocs()
+	for b.Loop() {
+		rows, err := s.JobRobots(context.Background(), job)
+		if err != nil || len(rows) != len(arns) || rows[0].Job != job {
+			b.Fatalf("JobRobots = %d rows, %v", len(rows), err)
+		}
+	}
 }
 
 func openBench(b *testing.B) *Store {
