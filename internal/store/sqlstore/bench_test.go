@@ -120,6 +120,25 @@ func BenchmarkJobRobots(b *testing.B) {
 	}
 }
 
+// BenchmarkRecordResultSuccess is a rollout's commonest write: a deploying
+// robot's success, with its last progress still pending.
+// Run: go test -run '^$' -bench RecordResultSuccess -benchtime 5000x ./internal/store/sqlstore/
+func BenchmarkRecordResultSuccess(b *testing.B) {
+	s := openBench(b)
+	job, arns := deployingFixture(b, s, max(b.N, 1))
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := s.RecordProgress(ctx, job, arns[i], "Launching", nil, nil); err != nil {
+			b.Fatal(err)
+		}
+		if abort, err := s.RecordResult(ctx, job, arns[i], store.Result{Success: true, NowMs: 10}); err != nil || abort {
+			b.Fatalf("RecordResult = %v, %v", abort, err)
+		}
+	}
+}
+
 func openBench(b *testing.B) *Store {
 	s, err := OpenSQLite(context.Background(), filepath.Join(b.TempDir(), "bench.db"), slog.New(slog.DiscardHandler))
 	if err != nil {

@@ -597,7 +597,9 @@ func (s *Store) recordResultTx(ctx context.Context, jobARN, robotARN string, res
 	pending, hasPending := s.progress.take(k)
 	err := s.tx(ctx, func(tx wtx) error {
 		abort = false // a retried transaction starts over
-		if hasPending {
+		// A success overwrites the row's progress (step Finished): what is
+		// pending of it is not written first.
+		if hasPending && !res.Success {
 			if err := writeProgress(ctx, tx, k, pending); err != nil {
 				return err
 			}
@@ -636,17 +638,30 @@ func (s *Store) recordResultTx(ctx context.Context, jobARN, robotARN string, res
 			abort = from != to // a repeated report of the same outcome is fine
 			return nil
 		}
+		if res.Success {
+			// Most results of a rollout: one statement per table. The row
+			// finishes at step Finished; the robot runs the job's
+			// fingerprint, and its own status follows only its latest
+			// deployment while it is in that deployment's fleet (as
+			// finishRow's).
+			r, err := tx.ExecContext(ctx, `UPDATE job_robots SET status = $1, failure_code = '', failure_reason = '', finished_ms = $2,
+				step = 'Finished', percent_done = NULL, eta_seconds = NULL WHERE job_arn = $3 AND robot_arn = $4 AND status = $5`,
+				to, res.NowMs, jobARN, robotARN, from)
+			if err := mustAffect(r, err); err != nil {
+				if errors.Is(err, store.ErrNotFound) {
+					return nil
+				}
+				return err
+			}
+			_, err = tx.ExecContext(ctx, `UPDATE robots SET deployed_fingerprint = $1,
+				status = CASE WHEN robots.fleet_arn = (SELECT j.fleet_arn FROM deployment_jobs j WHERE j.arn = robots.last_job_arn) THEN $2 ELSE robots.status END
+				WHERE arn = $3 AND last_job_arn = $4`, fp, to, robotARN, jobARN)
+			return err
+		}
 		if _, err := finishRow(ctx, tx, jobARN, robotARN, from, to, res.Code, res.Reason, res.NowMs); err != nil {
 			return err
 		}
 		switch {
-		case res.Success:
-			_, err = tx.ExecContext(ctx, `UPDATE job_robots SET step = 'Finished', percent_done = NULL, eta_seconds = NULL WHERE job_arn = $1 AND robot_arn = $2`, jobARN, robotARN)
-			if err != nil {
-				return err
-			}
-			_, err = tx.ExecContext(ctx, `UPDATE robots SET deployed_fingerprint = $1 WHERE arn = $2 AND last_job_arn = $3`, fp, robotARN, jobARN)
-			return err
 		case res.Step != "":
 			// The step the robot failed in, even when its last progress
 			// report (coalesced) named an earlier one.
