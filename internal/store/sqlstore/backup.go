@@ -26,7 +26,7 @@ func BackupSQLite(ctx context.Context, path, to string) error {
 	}
 	tmp := filepath.Join(filepath.Dir(to), "."+filepath.Base(to)+".partial")
 	os.Remove(tmp)
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	db, err := sql.Open("sqlite", sqliteURI(path, "_pragma=busy_timeout(10000)"))
 	if err != nil {
 		return err
 	}
@@ -49,7 +49,7 @@ func BackupSQLite(ctx context.Context, path, to string) error {
 // CheckSQLite runs SQLite's integrity check on a database file (a backup
 // before it is restored).
 func CheckSQLite(ctx context.Context, path string) error {
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=query_only(1)")
+	db, err := sql.Open("sqlite", sqliteURI(path, "_pragma=query_only(1)"))
 	if err != nil {
 		return err
 	}

@@ -107,7 +107,7 @@ type integrity struct {
 // check runs quickCheck on a connection of its own: the pool's connections
 // keep pages cached across transactions and would not see damage on disk.
 func (in *integrity) check(ctx context.Context) error {
-	db, err := sql.Open("sqlite", "file:"+in.path+"?_pragma=query_only(1)&_pragma=busy_timeout(10000)")
+	db, err := sql.Open("sqlite", sqliteURI(in.path, "_pragma=query_only(1)&_pragma=busy_timeout(10000)"))
 	if err != nil {
 		return err
 	}

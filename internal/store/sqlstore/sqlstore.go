@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -118,6 +119,13 @@ func OpenSQLite(ctx context.Context, path string, logger *slog.Logger) (*Store, 
 	return OpenSQLiteWith(ctx, path, SQLiteOptions{}, logger)
 }
 
+// sqliteURI is the file: URI of the database at path with query: the
+// path escaped, so that a '?', '#' or '%' in a directory name is part of
+// the name and not the start of the query.
+func sqliteURI(path, query string) string {
+	return "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path) + "?" + query
+}
+
 // OpenSQLiteWith is OpenSQLite that first refuses a damaged file (see
 // SQLiteOptions and ErrDamaged): not a SQLite file, missing or empty where
 // one must exist, or failing PRAGMA quick_check.
@@ -129,7 +137,7 @@ func OpenSQLiteWith(ctx context.Context, path string, o SQLiteOptions, logger *s
 		o.CheckEvery = time.Minute
 	}
 	const pragmas = "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)"
-	db, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate")
+	db, err := sql.Open("sqlite", sqliteURI(path, pragmas+"&_txlock=immediate"))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -150,7 +158,7 @@ func OpenSQLiteWith(ctx context.Context, path string, o SQLiteOptions, logger *s
 		db.Close()
 		return nil, err
 	}
-	rdb, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=query_only(1)")
+	rdb, err := sql.Open("sqlite", sqliteURI(path, pragmas+"&_pragma=query_only(1)"))
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -158,7 +166,7 @@ func OpenSQLiteWith(ctx context.Context, path string, o SQLiteOptions, logger *s
 	rdb.SetMaxOpenConns(8)
 	rdb.SetMaxIdleConns(8)
 	s.rdb = rdb
-	ardb, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=query_only(1)")
+	ardb, err := sql.Open("sqlite", sqliteURI(path, pragmas+"&_pragma=query_only(1)"))
 	if err != nil {
 		db.Close()
 		rdb.Close()
