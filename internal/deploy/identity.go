@@ -27,18 +27,22 @@ func (fs Forgetters) ForgetRobot(robotARN string) {
 }
 
 // IdentityTTL is how long a robot found by its agent id is believed to
-// exist without asking the store again. Deleting a robot forgets it at once
-// in this process and, over pgbus, on the other replicas; the TTL bounds
-// how long a lost bus message could let a deleted robot's agent go on.
-const IdentityTTL = 10 * time.Second
+// exist without asking the store again: longer than an idle poll is held
+// (4 minutes), so that an idle robot's next poll reads nothing from the
+// database. Deleting a robot forgets it at once in this process and, over
+// pgbus, on the other replicas; a replica whose bus connection was lost
+// forgets every robot when it is back (messages may have been lost). The
+// TTL bounds what is left: a robot removed from the database behind the
+// server's back.
+const IdentityTTL = 10 * time.Minute
 
 // identities remembers which robot an agent id (within an account) names.
 // Only what never changes for a robot is kept (ARN, account, name,
 // architecture, agent id, creation time): its fleet, status, last job and
 // tags change, so they are not, and the cached robot carries none of them.
-// A robot is looked up on every agent request; during a rollout each robot
-// makes about seven within seconds, and this saves the store reads of all
-// but the first.
+// A robot is looked up on every agent request: during a rollout each robot
+// makes about seven within seconds, and an idle one polls every few
+// minutes; this saves the store reads of all but the first.
 type identities struct {
 	known memo[identityKey, fleet.Robot]
 	mu    sync.Mutex
