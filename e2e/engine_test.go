@@ -223,9 +223,18 @@ func TestSyncTargetsExactlyTheRobotsNotInSync(t *testing.T) {
 		late := r.addRobots(1)[0]
 		want := map[string]bool{r.robots[2].ARN: true, r.robots[3].ARN: true, r.robots[4].ARN: true, r.robots[5].ARN: true, late.ARN: true}
 		syncJob := r.sync()
-		// Robot 3 comes back only once the Sync has targeted it: back
-		// earlier, it would finish the source deployment it missed by
-		// itself (SPEC §5: NoResponse → InSync) and rightly not be a target.
+		// Robot 3 comes back only once the Sync has targeted it (the
+		// engine prepared it): back earlier, it would finish the source
+		// deployment it missed by itself (SPEC §5: NoResponse → InSync) and
+		// rightly not be a target.
+		for {
+			d, err := r.c.DescribeDeploymentJob(&robomaker.DescribeDeploymentJobInput{Job: aws.String(syncJob)})
+			must(t, err)
+			if st := aws.StringValue(d.Status); st != "Pending" && st != "Preparing" {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 		r.robots[3].SetBehavior(sim.Behavior{})
 		d, _ = r.wait(syncJob, time.Minute)
 		if aws.StringValue(d.Status) != "Succeeded" {
