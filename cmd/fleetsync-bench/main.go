@@ -75,7 +75,9 @@ type replica struct {
 }
 
 func startReplica(bin, dataDir, bundles, database string) (*replica, error) {
-	args := []string{"--data-dir", dataDir, "--rate-limit", "1000000", "--rate-burst", "1000000",
+	// No request limits: the side-by-side mode sends each robot's
+	// requests as fast as the server answers them.
+	args := []string{"--data-dir", dataDir, "--rate-limit", "1000000", "--rate-burst", "1000000", "--agent-rate-limit", "0",
 		"--engine-tick", "100ms", "--log-level", "warn", "--bundles", "file://" + bundles}
 	if database != "" {
 		args = append(args, "--database", database)
