@@ -94,7 +94,12 @@ func (a *API) startPoll(w http.ResponseWriter, r *http.Request, ps *pollState) b
 // failed): answered. Otherwise it returns when the poll is due to look
 // again without a wake-up (the deadline, or the end of a retry backoff).
 func (a *API) pollLook(w http.ResponseWriter, r *http.Request, ps *pollState) (due int64, answered bool) {
-	ctx := r.Context()
+	// Not cancelled with the request: every query made under a cancellable
+	// context registers a child in it, and the children map it allocates
+	// stays with a poll held for minutes (0.7 KB per idle agent). A look
+	// is a few milliseconds of reads and at most one write, which its
+	// queue bounds.
+	ctx := context.WithoutCancel(r.Context())
 	wakes, live := a.cfg.Hub.arm(ps.robot.ARN, ps.held)
 	if !live {
 		writeSuperseded(w)
