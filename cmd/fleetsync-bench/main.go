@@ -242,6 +242,10 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 		took := time.Since(t0)
 		// The same Describe once the job is over and the fleet quiet: what
 		// the call itself costs, apart from a busy machine.
+		quiet0, err := scrapeLatency(urls, "DescribeDeploymentJob")
+		if err != nil {
+			return err
+		}
 		var quiet []time.Duration
 		for i := range 20 {
 			d0 := time.Now()
@@ -251,22 +255,22 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 			quiet = append(quiet, time.Since(d0))
 		}
 		slices.Sort(quiet)
+		quiet1, err := scrapeLatency(urls, "DescribeDeploymentJob")
+		if err != nil {
+			return err
+		}
 		cpu := -cpu0
 		rss := 0.0
 		for _, pid := range pids {
 			cpu += procstat.CPUSeconds(pid)
 			rss = max(rss, procstat.MiB(pid, "VmHWM"))
 		}
-		server1, err := scrapeLatency(urls, "DescribeDeploymentJob")
-		if err != nil {
-			return err
-		}
-		server := server1.since(server0)
+		server := quiet0.since(server0)
 		slices.Sort(lat)
 		p := func(q float64) time.Duration { return lat[min(len(lat)-1, int(q*float64(len(lat))))] }
-		fmt.Printf("%-28s robots=%-6d all InSync in %6.2fs  fleetsyncd CPU %6.2fs = %.3f ms/robot  Describe p50 %v p99 %v (n=%d; server-side p50 %s p99 %s; afterwards, quiet, p50 %v)  peak RSS %.0f MiB  load %s\n",
+		fmt.Printf("%-28s robots=%-6d all InSync in %6.2fs  fleetsyncd CPU %6.2fs = %.3f ms/robot  Describe p50 %v p99 %v (n=%d; server-side p50 %s p99 %s; afterwards, quiet, p50 %v, server-side %s)  peak RSS %.0f MiB  load %s\n",
 			label, n, took.Seconds(), cpu, cpu*1000/float64(n), p(0.5).Round(time.Microsecond), p(0.99).Round(time.Microsecond), len(lat),
-			server.quantile(0.5), server.quantile(0.99), quiet[len(quiet)/2].Round(time.Microsecond), rss, procstat.LoadAvg())
+			server.quantile(0.5), server.quantile(0.99), quiet[len(quiet)/2].Round(time.Microsecond), quiet1.since(quiet0).quantile(0.5), rss, procstat.LoadAvg())
 		return nil
 	}
 	stopProfile := startCPUProfile()
