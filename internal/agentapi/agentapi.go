@@ -69,6 +69,7 @@ type API struct {
 	mux      *http.ServeMux
 	sessions sessions
 	rates    rates
+	slots    slots
 }
 
 // New builds the agent endpoint.

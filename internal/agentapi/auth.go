@@ -105,26 +105,34 @@ func notEnrolled(ver credential) string {
 const maxBody = 1 << 20
 
 // authenticate reads and verifies a signed JSON request and decodes it into
-// v. It writes the error answer itself when it returns ok=false.
-func (a *API) authenticate(w http.ResponseWriter, r *http.Request, v any) (fleet.Robot, bool) {
+// v. It writes the error answer itself when it returns ok=false. Once the
+// body is in, the request takes a work slot (slots): leave gives it back,
+// and must be called when ok.
+func (a *API) authenticate(w http.ResponseWriter, r *http.Request, v any) (robot fleet.Robot, leave func(), ok bool) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil {
 		writeErr(w, http.StatusBadRequest, "BadRequest", "reading the body failed")
-		return fleet.Robot{}, false
+		return fleet.Robot{}, nil, false
 	}
 	if len(body) > maxBody {
 		writeErr(w, http.StatusRequestEntityTooLarge, "RequestTooLarge", "the body is over 1 MiB")
-		return fleet.Robot{}, false
+		return fleet.Robot{}, nil, false
+	}
+	// A slot is taken only with the body read: a stalled upload holds none.
+	if leave, err = a.slots.enter(r.Context()); err != nil {
+		return fleet.Robot{}, nil, false // the agent went away
 	}
 	robot, ref := a.verifyAgent(r, body, nil)
 	if ref != nil {
+		leave()
 		ref.write(w)
-		return fleet.Robot{}, false
+		return fleet.Robot{}, nil, false
 	}
 	if err := json.NewDecoder(bytes.NewReader(body)).Decode(v); err != nil && len(bytes.TrimSpace(body)) > 0 {
+		leave()
 		writeErr(w, http.StatusBadRequest, "BadRequest", "the body is not the expected JSON: "+err.Error())
-		return fleet.Robot{}, false
+		return fleet.Robot{}, nil, false
 	}
 	a.cfg.Robots.Heard(robot.ARN)
-	return robot, true
+	return robot, leave, true
 }

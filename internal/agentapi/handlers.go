@@ -30,7 +30,13 @@ func (a *API) poll(w http.ResponseWriter, r *http.Request) {
 	defer a.cfg.Hub.release(ps.robot.ARN, ps.held)
 	for {
 		due, answered := a.pollLook(w, r, &ps)
+		// The poll gives its work slot back while it waits.
+		ps.leave()
 		if answered || !a.pollWait(w, r.Context(), &ps, due) {
+			return
+		}
+		var err error
+		if ps.leave, err = a.slots.enter(r.Context()); err != nil {
 			return
 		}
 	}
@@ -39,6 +45,8 @@ func (a *API) poll(w http.ResponseWriter, r *http.Request) {
 // pollState is what a long poll keeps between its looks.
 type pollState struct {
 	held *heldPoll
+	// leave gives back the work slot the poll holds while it looks.
+	leave func()
 	// robot is the polling robot; while the poll is held only its
 	// identity is kept (stripped: its tags and the rest are a kilobyte
 	// per waiting robot), and the next look that needs it reads it again.
@@ -64,11 +72,11 @@ type pollState struct {
 // makes the poll the robot's live one; false when it answered already.
 func (a *API) startPoll(w http.ResponseWriter, r *http.Request, ps *pollState) bool {
 	var req proto.PollRequest
-	robot, ok := a.authenticate(w, r, &req)
+	robot, leave, ok := a.authenticate(w, r, &req)
 	if !ok {
 		return false
 	}
-	ps.robot = robot
+	ps.robot, ps.leave = robot, leave
 	ps.held = a.cfg.Hub.hold(robot.ARN)
 	a.cfg.Robots.Overlays(r.Context(), robot, req.Overlays)
 	ps.cur = fromProtoCurrent(req.Current)
@@ -234,10 +242,11 @@ func (a *API) pollResponse(ctx context.Context, r *http.Request, robotARN string
 // report takes a robot's progress or result.
 func (a *API) report(w http.ResponseWriter, r *http.Request) {
 	var rep proto.Report
-	robot, ok := a.authenticate(w, r, &rep)
+	robot, leave, ok := a.authenticate(w, r, &rep)
 	if !ok {
 		return
 	}
+	defer leave()
 	ctx := r.Context()
 	if rep.Result != "" && rep.Result != proto.ResultSucceeded && rep.Result != proto.ResultFailed {
 		writeErr(w, http.StatusBadRequest, "BadRequest", "1 validation error detected: Value at 'result' failed to satisfy constraint: Member must satisfy enum value set: [Succeeded, Failed]")
@@ -264,10 +273,11 @@ func (a *API) report(w http.ResponseWriter, r *http.Request) {
 // log takes an agent's answer to a log request.
 func (a *API) log(w http.ResponseWriter, r *http.Request) {
 	var up proto.LogUpload
-	robot, ok := a.authenticate(w, r, &up)
+	robot, leave, ok := a.authenticate(w, r, &up)
 	if !ok {
 		return
 	}
+	defer leave()
 	ctx := r.Context()
 	err := a.cfg.Robots.PutLog(ctx, robot, up.RequestedMs, up.Content, up.Error)
 	switch fleet.CodeOf(err) {

@@ -196,10 +196,11 @@ func (a *API) openSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req proto.SessionRequest
-	robot, ok := a.authenticate(w, r, &req)
+	robot, leave, ok := a.authenticate(w, r, &req)
 	if !ok {
 		return
 	}
+	defer leave()
 	pub, err := base64.StdEncoding.DecodeString(req.PublicKey)
 	if err != nil || len(pub) != 32 {
 		writeErr(w, http.StatusBadRequest, "BadRequest", "publicKey must be a base64 X25519 public key (32 bytes)")

@@ -69,7 +69,6 @@ type Robots struct {
 
 	overlaysSeen sync.Map // robot ARN → the overlay set last stored, joined
 	known        identities
-	slots        slots
 	handouts     memo[handoutKey, handout]
 	gates        memo[string, int64]
 }
@@ -175,12 +174,7 @@ func (r *Robots) ByAgent(ctx context.Context, account, agentID string) (fleet.Ro
 	if robot, ok := r.known.get(account, agentID, now); ok {
 		return robot, nil
 	}
-	release, err := r.slots.enter(ctx)
-	if err != nil {
-		return fleet.Robot{}, err
-	}
 	robot, err := r.Store.RobotByAgent(ctx, account, agentID)
-	release()
 	if err == nil {
 		r.known.put(account, agentID, robot, now)
 		robot, _ = r.known.get(account, agentID, now)
@@ -212,11 +206,6 @@ func (r *Robots) Heard(robotARN string) {
 // Poll takes in what a polling robot says it runs, once per poll request,
 // and returns what it must do now. A long poll asks again with Work.
 func (r *Robots) Poll(ctx context.Context, robot fleet.Robot, cur *Current) (Work, error) {
-	release, err := r.slots.enter(ctx)
-	if err != nil {
-		return Work{}, err
-	}
-	defer release()
 	if cur != nil && cur.Restarts > 0 && cur.LastExitCode != nil {
 		// The agent restarts a dying application itself; operators see the
 		// crash loop here (and in the agent's status).
@@ -230,22 +219,12 @@ func (r *Robots) Poll(ctx context.Context, robot fleet.Robot, cur *Current) (Wor
 			orNop(r.Wake).WakeEngine()
 		}
 	}
-	return r.workAndLogs(ctx, robot, cur)
+	return r.Work(ctx, robot, cur)
 }
 
 // Work returns what the robot must do now, given what it runs, and an
 // operator's pending log request.
 func (r *Robots) Work(ctx context.Context, robot fleet.Robot, cur *Current) (Work, error) {
-	release, err := r.slots.enter(ctx)
-	if err != nil {
-		return Work{}, err
-	}
-	defer release()
-	return r.workAndLogs(ctx, robot, cur)
-}
-
-// workAndLogs is Work within a slot.
-func (r *Robots) workAndLogs(ctx context.Context, robot fleet.Robot, cur *Current) (Work, error) {
 	w, err := r.work(ctx, robot, cur)
 	if err != nil {
 		return w, err
@@ -423,11 +402,6 @@ func (r *Robots) Report(ctx context.Context, robot fleet.Robot, rep Report) (abo
 	if err := ValidReport(rep); err != nil {
 		return false, err
 	}
-	release, err := r.slots.enter(ctx)
-	if err != nil {
-		return false, err
-	}
-	defer release()
 	if !rep.Done {
 		return r.Store.RecordProgress(ctx, rep.DeploymentJob, robot.ARN, rep.Step, rep.PercentDone, rep.ETASeconds)
 	}

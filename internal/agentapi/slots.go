@@ -1,4 +1,4 @@
-package deploy
+package agentapi
 
 import (
 	"context"
@@ -6,13 +6,14 @@ import (
 	"sync"
 )
 
-// slots bounds how many agent requests do their work (store reads and
-// writes, checks) at once. When a rollout wakes 10,000 long polls at once,
-// 10,000 runnable goroutines would share two cores with everything else,
-// and an operator's DescribeDeploymentJob waited seconds for its turn (its
-// p99 was over 2 s while its own work takes 25 ms). With the work bounded,
-// the rest of the polls wait blocked, costing no CPU, in arrival order.
-// A held long poll waits outside any slot.
+// slots bounds how many agent requests do their work (authentication,
+// decoding, the store's reads and writes) at once. When a rollout wakes
+// 10,000 long polls at once, 10,000 runnable goroutines would share two
+// cores with everything else, and an operator's DescribeDeploymentJob
+// waited seconds for its turn (its p99 was over 2 s while its own work
+// takes 25 ms). With the work bounded, the rest of the requests wait
+// blocked, costing no CPU. A held long poll waits outside any slot, and so
+// does a bundle download's streaming.
 type slots struct {
 	once sync.Once
 	ch   chan struct{}
