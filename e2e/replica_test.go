@@ -9,6 +9,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"database/sql"
@@ -24,6 +25,8 @@ import (
 	"github.com/aws/aws-sdk-go/aws"
 	"github.com/aws/aws-sdk-go/service/robomaker"
 
+	"github.com/fleetsync/fleetsync/internal/agent/client"
+	"github.com/fleetsync/fleetsync/internal/deploy"
 	"github.com/fleetsync/fleetsync/internal/pgtest"
 	"github.com/fleetsync/fleetsync/internal/proto"
 	"github.com/fleetsync/fleetsync/internal/sim"
@@ -461,5 +464,42 @@ func TestReplicaLivenessIsShared(t *testing.T) {
 	}
 	if d, _ := r.wait(job, time.Minute); aws.StringValue(d.Status) != "Succeeded" {
 		t.Errorf("job = %v", d)
+	}
+}
+
+// TestReplicaDeletedRobotRefused: a robot's agent talks to replica B,
+// which remembers the robot's identity; the robot is deleted through
+// replica A. Replica B refuses the agent's next request: the deletion
+// reaches it over the bus (within a second or two, not the identity
+// cache's TTL).
+func TestReplicaDeletedRobotRefused(t *testing.T) {
+	reps := startReplicas(t, 2)
+	c := quiet(reps[0].Client())
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	must(t, err)
+	agent := &client.Client{Server: reps[1].URL, Key: key, Account: testenv.Account}
+	out, err := c.CreateRobot(&robomaker.CreateRobotInput{Name: aws.String(uniq("gone")), Architecture: aws.String("X86_64"),
+		GreengrassGroupId: aws.String(agent.AgentID())})
+	must(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for range 2 {
+		_, err := agent.Poll(ctx, proto.PollRequest{})
+		must(t, err)
+	}
+	_, err = c.DeleteRobot(&robomaker.DeleteRobotInput{Robot: out.Arn})
+	must(t, err)
+	deleted := time.Now()
+	for {
+		_, err := agent.Poll(ctx, proto.PollRequest{})
+		if isUnauthorized(err) {
+			t.Logf("replica B refused the deleted robot %v after the delete", time.Since(deleted).Round(time.Millisecond))
+			return
+		}
+		must(t, err)
+		if time.Since(deleted) > deploy.IdentityTTL/2 {
+			t.Fatalf("replica B still serves the deleted robot %v after the delete: the bus did not tell it", time.Since(deleted))
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/fleetsync/fleetsync/internal/agent/client"
@@ -40,7 +41,13 @@ func (t *transportFlags) httpClient(server string) (*http.Client, error) {
 			pins = append(pins, p)
 		}
 	}
-	tr, err := client.NewTransport(client.TLSOptions{CAFile: t.caFile, CAOnly: t.caOnly, PinSHA256: pins, InsecureHTTP: t.insecureHTTP})
+	// The pins are the server's: presigned bundle URLs of another host are
+	// checked against the roots alone.
+	pinHost := ""
+	if u, err := url.Parse(server); err == nil {
+		pinHost = u.Hostname()
+	}
+	tr, err := client.NewTransport(client.TLSOptions{CAFile: t.caFile, CAOnly: t.caOnly, PinSHA256: pins, PinHost: pinHost, InsecureHTTP: t.insecureHTTP})
 	if err != nil {
 		return nil, err
 	}

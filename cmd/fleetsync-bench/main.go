@@ -199,6 +199,14 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 			pids[i] = r.cmd.Process.Pid
 			cpu0 += procstat.CPUSeconds(pids[i])
 		}
+		urls := make([]string, len(reps))
+		for i, r := range reps {
+			urls[i] = r.url
+		}
+		server0, err := scrapeLatency(urls, "DescribeDeploymentJob")
+		if err != nil {
+			return err
+		}
 		t0 := time.Now()
 		job, err := call()
 		if err != nil {
@@ -230,16 +238,33 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 			time.Sleep(100 * time.Millisecond)
 		}
 		took := time.Since(t0)
+		// The same Describe once the job is over and the fleet quiet: what
+		// the call itself costs, apart from a busy machine.
+		var quiet []time.Duration
+		for i := range 20 {
+			d0 := time.Now()
+			if _, err := clients[i%len(clients)].DescribeDeploymentJob(&robomaker.DescribeDeploymentJobInput{Job: aws.String(job)}); err != nil {
+				return err
+			}
+			quiet = append(quiet, time.Since(d0))
+		}
+		slices.Sort(quiet)
 		cpu := -cpu0
 		rss := 0.0
 		for _, pid := range pids {
 			cpu += procstat.CPUSeconds(pid)
 			rss = max(rss, procstat.MiB(pid, "VmHWM"))
 		}
+		server1, err := scrapeLatency(urls, "DescribeDeploymentJob")
+		if err != nil {
+			return err
+		}
+		server := server1.since(server0)
 		slices.Sort(lat)
 		p := func(q float64) time.Duration { return lat[min(len(lat)-1, int(q*float64(len(lat))))] }
-		fmt.Printf("%-28s robots=%-6d all InSync in %6.2fs  fleetsyncd CPU %6.2fs = %.3f ms/robot  Describe p50 %v p99 %v (n=%d)  peak RSS %.0f MiB\n",
-			label, n, took.Seconds(), cpu, cpu*1000/float64(n), p(0.5).Round(time.Microsecond), p(0.99).Round(time.Microsecond), len(lat), rss)
+		fmt.Printf("%-28s robots=%-6d all InSync in %6.2fs  fleetsyncd CPU %6.2fs = %.3f ms/robot  Describe p50 %v p99 %v (n=%d; server-side p50 %s p99 %s; afterwards, quiet, p50 %v)  peak RSS %.0f MiB  load %s\n",
+			label, n, took.Seconds(), cpu, cpu*1000/float64(n), p(0.5).Round(time.Microsecond), p(0.99).Round(time.Microsecond), len(lat),
+			server.quantile(0.5), server.quantile(0.99), quiet[len(quiet)/2].Round(time.Microsecond), rss, procstat.LoadAvg())
 		return nil
 	}
 	stopProfile := startCPUProfile()

@@ -76,7 +76,10 @@ func (a *API) verifyAgent(r *http.Request, body []byte, unknown *refusal) (fleet
 	if ver.session {
 		return robot, nil // the session's sequence numbers refused replays
 	}
-	fresh, err := a.cfg.Nonces.Fresh(r.Context(), ver.agentID, ver.nonce, ver.dateMs, now.UnixMilli())
+	// Keyed by the robot's copy of the id (the same as the header's), not
+	// the header's: a window kept for minutes then holds no string of the
+	// request.
+	fresh, err := a.cfg.Nonces.Fresh(r.Context(), robot.AgentID, ver.nonce, ver.dateMs, now.UnixMilli())
 	if err != nil {
 		a.logFailure(r.Context(), "nonce check failed", "error", err)
 		return fleet.Robot{}, unavailable

@@ -6,10 +6,8 @@ func ReplayMemory(a *API) (agents, entries int) {
 	c := a.cfg.Nonces.(*nonceCache)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, w := range c.windows {
-		entries += w.N
-	}
-	return len(c.windows), entries
+	c.windows.each(func(_ string, w ReplayWindow) { entries += len(w.Entries) })
+	return c.windows.len(), entries
 }
 
 // HeldPolls is how many long polls h holds.
@@ -17,3 +15,6 @@ func HeldPolls(h *Hub) int { return h.heldPolls() }
 
 // RateBuckets is how many robots' rate buckets a keeps.
 func RateBuckets(a *API) int { return a.rates.held() }
+
+// ScheduledPolls is how many held polls wait in h's deadline heap.
+func ScheduledPolls(h *Hub) int { return h.scheduled() }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -44,8 +45,8 @@ func TestReplayWindowRule(t *testing.T) {
 	}
 	// a, b and c were forgotten: the floor (their latest date, 1000)
 	// refuses them and anything as old.
-	if w.FloorMs != 1000 || w.N != agentapi.ReplayWindowSize {
-		t.Fatalf("floor %d with %d entries, want 1000 and a full window", w.FloorMs, w.N)
+	if w.FloorMs != 1000 || len(w.Entries) != agentapi.ReplayWindowSize {
+		t.Fatalf("floor %d with %d entries, want 1000 and a full window", w.FloorMs, len(w.Entries))
 	}
 	for _, c := range []struct {
 		ms    int64
@@ -59,7 +60,7 @@ func TestReplayWindowRule(t *testing.T) {
 	must(t, err)
 	var back agentapi.ReplayWindow
 	must(t, back.UnmarshalBinary(b))
-	if back != w || len(b) != 8+16*agentapi.ReplayWindowSize {
+	if back.FloorMs != w.FloorMs || !slices.Equal(back.Entries, w.Entries) || len(b) != 8+16*agentapi.ReplayWindowSize {
 		t.Fatalf("round trip of %d bytes changed the window", len(b))
 	}
 	for _, bad := range [][]byte{nil, make([]byte, 7), make([]byte, 8+15), make([]byte, 8+16*(agentapi.ReplayWindowSize+1))} {

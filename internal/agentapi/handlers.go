@@ -14,102 +14,172 @@ import (
 // poll answers a long poll: at once when the robot has something to do,
 // otherwise when it is woken (Hub) or the wait it asked for (at most
 // MaxWait) ends.
+//
+// It is split so that what stays on the goroutine's stack while the poll
+// is held is small: the request's authentication and each look (SQL,
+// JSON, signatures: deep calls) run in functions that return before the
+// wait, and what the poll keeps between looks is pollState, in this
+// frame. A held poll then uses under a quarter of a 16 KB stack, which
+// lets the garbage collector halve the stack the looks grew (an idle
+// fleet is mostly goroutines parked here).
 func (a *API) poll(w http.ResponseWriter, r *http.Request) {
+	var ps pollState
+	if !a.startPoll(w, r, &ps) {
+		return
+	}
+	defer a.cfg.Hub.release(ps.robot.ARN, ps.held)
+	for {
+		due, answered := a.pollLook(w, r, &ps)
+		if answered || !a.pollWait(w, r.Context(), &ps, due) {
+			return
+		}
+	}
+}
+
+// pollState is what a long poll keeps between its looks.
+type pollState struct {
+	held *heldPoll
+	// robot is the polling robot; while the poll is held only its
+	// identity is kept (stripped: its tags and the rest are a kilobyte
+	// per waiting robot), and the next look that needs it reads it again.
+	robot    fleet.Robot
+	stripped bool
+	// cur is what the robot said it runs (curJob, curFinished).
+	cur         *deploy.Current
+	curJob      string
+	curFinished bool
+	// memo: a robot known idle with what it runs now, saying nothing new
+	// (no crash loop to log), is answered from memory: no SQL.
+	memo bool
+	// looked: what the robot said was taken in (Robots.Poll, once); the
+	// next looks only ask for work (Robots.Work).
+	looked bool
+	// deadline is when the wait ends (the hub's clock); expired once it
+	// has.
+	deadline int64
+	expired  bool
+}
+
+// startPoll authenticates the poll, takes in what the robot says and
+// makes the poll the robot's live one; false when it answered already.
+func (a *API) startPoll(w http.ResponseWriter, r *http.Request, ps *pollState) bool {
 	var req proto.PollRequest
 	robot, ok := a.authenticate(w, r, &req)
 	if !ok {
-		return
+		return false
 	}
-	ctx := r.Context()
-	ended, release := a.cfg.Hub.hold(robot.ARN)
-	defer release()
-	a.cfg.Robots.Overlays(ctx, robot, req.Overlays)
-	cur := fromProtoCurrent(req.Current)
+	ps.robot = robot
+	ps.held = a.cfg.Hub.hold(robot.ARN)
+	a.cfg.Robots.Overlays(r.Context(), robot, req.Overlays)
+	ps.cur = fromProtoCurrent(req.Current)
 	wait := min(time.Duration(req.WaitSeconds)*time.Second, a.cfg.MaxWait)
 	// An idle robot (nothing running) that offers a longer wait is held
 	// for minutes, jittered so that a fleet's polls spread out; it is woken
 	// at once when it gets work, as any long poll.
-	if idle := min(time.Duration(req.IdleWaitSeconds)*time.Second, a.cfg.IdleWait); idle > wait && (cur == nil || cur.Finished || cur.DeploymentJob == "") {
+	if idle := min(time.Duration(req.IdleWaitSeconds)*time.Second, a.cfg.IdleWait); idle > wait && (ps.cur == nil || ps.cur.Finished || ps.cur.DeploymentJob == "") {
 		wait = max(wait, idle-time.Duration(rand.Int64N(int64(idle/5)+1)))
 	}
-	deadline := time.NewTimer(wait)
-	defer deadline.Stop()
-	look := a.cfg.Robots.Poll
-	var curJob string
-	curFinished := false
-	if cur != nil {
-		curJob, curFinished = cur.DeploymentJob, cur.Finished
+	// The hub's one timer ends the wait (no timer of this poll's own).
+	ps.deadline = monoNow() + int64(wait)
+	ps.expired = wait <= 0
+	if ps.cur != nil {
+		ps.curJob, ps.curFinished = ps.cur.DeploymentJob, ps.cur.Finished
 	}
-	// A robot known idle with what it runs now, saying nothing new (no
-	// crash loop to log), is answered from memory: no SQL.
-	memo := cur == nil || cur.Restarts == 0
-	stripped := false
-	for {
-		woken := a.cfg.Hub.wait(robot.ARN)
-		var work deploy.Work
-		var err error
-		if !memo || !a.cfg.Hub.knownIdle(robot.ARN, curJob, curFinished, a.cfg.Now().UnixMilli()) {
-			if stripped {
-				// Looked up again after a hold, so a robot deleted
-				// meanwhile is refused.
-				full, err := a.cfg.Robots.ByAgent(ctx, robot.Account, robot.AgentID)
-				if fleet.CodeOf(err) == fleet.NotFound {
-					writeErr(w, http.StatusUnauthorized, "Unauthorized", "no robot has this agent id as its greengrassGroupId")
-					return
-				}
-				if err != nil {
-					a.logFailure(ctx, "poll failed", "robot", robot.ARN, "error", err)
-					unavailable.write(w)
-					return
-				}
-				robot, stripped = full, false
+	ps.memo = ps.cur == nil || ps.cur.Restarts == 0
+	return true
+}
+
+// pollLook looks for the robot's work and answers the poll when there is
+// some (or the wait is over, or the poll was superseded, or the look
+// failed): answered. Otherwise it returns when the poll is due to look
+// again without a wake-up (the deadline, or the end of a retry backoff).
+func (a *API) pollLook(w http.ResponseWriter, r *http.Request, ps *pollState) (due int64, answered bool) {
+	ctx := r.Context()
+	wakes, live := a.cfg.Hub.arm(ps.robot.ARN, ps.held)
+	if !live {
+		writeSuperseded(w)
+		return 0, true
+	}
+	var work deploy.Work
+	var err error
+	if !ps.memo || !a.cfg.Hub.knownIdle(ps.robot.ARN, ps.curJob, ps.curFinished, a.cfg.Now().UnixMilli()) {
+		if ps.stripped {
+			// Looked up again after a hold, so a robot deleted
+			// meanwhile is refused; in the account the id is bound to
+			// ("" for a v1 id), as authenticate looked it up.
+			ident, _ := proto.ParseAgentID(ps.robot.AgentID)
+			full, err := a.cfg.Robots.ByAgent(ctx, ident.Account, ps.robot.AgentID)
+			if fleet.CodeOf(err) == fleet.NotFound {
+				writeErr(w, http.StatusUnauthorized, "Unauthorized", "no robot has this agent id as its greengrassGroupId")
+				return 0, true
 			}
-			work, err = look(ctx, robot, cur)
-			if err == nil && work.Assignment == nil && work.Abort == "" && work.RetryAtMs == 0 && memo {
-				a.cfg.Hub.rememberIdle(robot.ARN, woken, curJob, curFinished, a.cfg.Now().UnixMilli())
-			}
-		}
-		look = a.cfg.Robots.Work // what the robot said is taken in once
-		if err != nil {
-			a.logFailure(ctx, "poll failed", "robot", robot.ARN, "error", err)
-			unavailable.write(w)
-			return
-		}
-		if work.Assignment != nil || work.Abort != "" || work.LogRequest != nil || wait <= 0 {
-			resp, err := a.pollResponse(ctx, r, robot.ARN, work)
 			if err != nil {
-				a.logFailure(ctx, "poll failed", "robot", robot.ARN, "error", err)
+				a.logFailure(ctx, "poll failed", "robot", ps.robot.ARN, "error", err)
 				unavailable.write(w)
-				return
+				return 0, true
 			}
-			writeJSON(w, http.StatusOK, resp)
-			return
+			ps.robot, ps.stripped = full, false
 		}
-		// While the poll is held only the robot's identity is kept (its
-		// tags and the rest are a kilobyte per waiting robot); the next
-		// look that needs the robot reads it again.
-		robot, stripped = fleet.Robot{ARN: robot.ARN, AgentID: robot.AgentID}, true
-		// A deployment waiting out its retry backoff is handed out when
-		// the backoff ends, without a wake-up.
-		var retry <-chan time.Time
-		if work.RetryAtMs != 0 {
-			retry = time.After(time.Duration(max(work.RetryAtMs-a.cfg.Now().UnixMilli(), 0)) * time.Millisecond)
+		look := a.cfg.Robots.Poll
+		if ps.looked {
+			look = a.cfg.Robots.Work
 		}
-		select {
-		case <-woken:
-		case <-retry:
-		case <-deadline.C:
-			wait = 0
-		case <-ended:
-			// One live poll per robot: a dead connection the robot
-			// already replaced, or a second agent with the same key.
-			writeErr(w, http.StatusConflict, "PollSuperseded", "a newer long poll of this robot ended this one")
-			return
-		case <-ctx.Done():
-			return
+		work, err = look(ctx, ps.robot, ps.cur)
+		if err == nil && work.Assignment == nil && work.Abort == "" && work.RetryAtMs == 0 && ps.memo {
+			a.cfg.Hub.rememberIdle(ps.robot.ARN, wakes, ps.curJob, ps.curFinished, a.cfg.Now().UnixMilli())
 		}
-		a.cfg.Robots.Heard(robot.ARN)
 	}
+	ps.looked = true // what the robot said is taken in once
+	if err != nil {
+		a.logFailure(ctx, "poll failed", "robot", ps.robot.ARN, "error", err)
+		unavailable.write(w)
+		return 0, true
+	}
+	if work.Assignment != nil || work.Abort != "" || work.LogRequest != nil || ps.expired {
+		resp, err := a.pollResponse(ctx, r, ps.robot.ARN, work)
+		if err != nil {
+			a.logFailure(ctx, "poll failed", "robot", ps.robot.ARN, "error", err)
+			unavailable.write(w)
+			return 0, true
+		}
+		writeJSON(w, http.StatusOK, resp)
+		return 0, true
+	}
+	ps.robot, ps.stripped = fleet.Robot{ARN: ps.robot.ARN, AgentID: ps.robot.AgentID}, true
+	// A deployment waiting out its retry backoff is handed out when the
+	// backoff ends, without a wake-up.
+	due = ps.deadline
+	if work.RetryAtMs != 0 {
+		due = min(due, monoNow()+max(work.RetryAtMs-a.cfg.Now().UnixMilli(), 0)*int64(time.Millisecond))
+	}
+	return due, false
+}
+
+// pollWait holds the poll until it is woken, superseded or due; false when
+// it is over (superseded: answered 409; the client gone).
+func (a *API) pollWait(w http.ResponseWriter, ctx context.Context, ps *pollState, due int64) bool {
+	a.cfg.Hub.sleepUntil(ps.held, due)
+	select {
+	case <-ps.held.ch:
+	case <-ctx.Done():
+		return false
+	}
+	switch ps.held.why {
+	case timeUp:
+		ps.expired = monoNow() >= ps.deadline
+	case superseded:
+		writeSuperseded(w)
+		return false
+	}
+	a.cfg.Robots.Heard(ps.robot.ARN)
+	return true
+}
+
+// writeSuperseded answers a poll a newer one replaced: one live poll per
+// robot (a dead connection the robot already replaced, or a second agent
+// with the same key).
+func writeSuperseded(w http.ResponseWriter) {
+	writeErr(w, http.StatusConflict, "PollSuperseded", "a newer long poll of this robot ended this one")
 }
 
 func fromProtoCurrent(c *proto.Current) *deploy.Current {

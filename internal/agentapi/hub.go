@@ -1,6 +1,7 @@
 package agentapi
 
 import (
+	"container/heap"
 	"sync"
 	"time"
 )
@@ -8,53 +9,213 @@ import (
 // Hub is this process's end of the wake-ups (deploy.Waker): it wakes the
 // robots' waiting long polls and this process's engine. pgbus.Bus is the
 // other end, for the replicas sharing a PostgreSQL database.
+//
+// What a held poll costs here is kept to a few hundred bytes, since an
+// idle fleet is mostly held polls: one entry per robot (its live poll and
+// its idle memo), one heldPoll with one channel per poll, and one slot in
+// the hub's deadline heap; a single timer serves every held poll's
+// deadline, so no per-poll timer or goroutine is left running.
 type Hub struct {
 	// Engine is this process's engine; nil when there is none.
 	Engine interface{ WakeEngine() }
 
-	mu      sync.Mutex
-	waiters map[string]chan struct{}
-	// idle remembers robots whose last look found nothing for them to do,
-	// with what they said they run: their next polls are answered from
-	// here, without looking for work in the database, until their next
-	// wake-up (every change that gives a robot work wakes it: the engine's
-	// writes here, the other replicas' through the bus, WakeAll when the
-	// bus may have lost some) or idleMemoTTL, which bounds what a lost
-	// wake-up could cost.
-	idle map[string]idleMemo
-	// polls is each robot's one live long poll (a new one ends the old),
-	// so that one key cannot hold more than one request open.
-	polls map[string]chan struct{}
+	mu     sync.Mutex
+	robots map[string]*robotState
+	// due holds the polls waiting for a deadline, earliest first; timer
+	// fires at the earliest.
+	due   dueHeap
+	timer *time.Timer
+	// timerAt is when timer is set to fire (monotonic ns since epoch), 0
+	// when it is stopped.
+	timerAt int64
 }
 
-// hold makes the caller the robot's live long poll: the poll it replaces,
-// if any, is ended (its channel closed). ended is closed when a newer poll
-// of the robot arrives; release must be called when the poll answers.
-func (h *Hub) hold(robotARN string) (ended <-chan struct{}, release func()) {
-	ch := make(chan struct{})
+// robotState is what the hub knows of one robot: its live long poll (a new
+// one ends the old, so that one key cannot hold more than one request
+// open) and its idle memo. It is dropped when it holds neither.
+type robotState struct {
+	poll *heldPoll
+	// wakes counts the robot's wake-ups: a look that began before one is
+	// not remembered (rememberIdle), so a wake-up racing it is never lost.
+	wakes uint32
+	// The idle memo: the robot's last look found nothing for it to do
+	// while it ran memoJob (memoFinished); its next polls are answered
+	// from here, without looking for work in the database, until its next
+	// wake-up (every change that gives a robot work wakes it: the engine's
+	// writes here, the other replicas' through the bus, WakeAll when the
+	// bus may have lost some) or memoUntilMs (idleMemoTTL), which bounds
+	// what a lost wake-up could cost.
+	memo         bool
+	memoFinished bool
+	memoJob      string
+	memoUntilMs  int64
+}
+
+// Why a held poll's channel was closed.
+const (
+	wokenUp    uint8 = iota + 1 // the robot was woken (WakeRobot, WakeAll)
+	timeUp                      // the poll's due time came
+	superseded                  // a newer poll of the robot replaced it
+)
+
+// heldPoll is one live long poll. ch is closed, with why saying why, when
+// the poll has something to do; arm gives it a fresh one for its next
+// wait. Fields are guarded by Hub.mu, except that why may be read without
+// it once ch is seen closed (the close orders the write before).
+type heldPoll struct {
+	ch  chan struct{}
+	why uint8
+	// at is the monotonic time (ns since epoch) the poll is due at while
+	// it is in the deadline heap (idx >= 0).
+	at  int64
+	idx int
+}
+
+// epoch is the origin of the hub's monotonic clock.
+var epoch = time.Now()
+
+// monoNow is the hub's monotonic clock: ns since epoch.
+func monoNow() int64 { return int64(time.Since(epoch)) }
+
+// hold makes p the robot's live long poll: the poll it replaces, if any,
+// is ended (why superseded). release must be called when the poll answers.
+func (h *Hub) hold(robotARN string) *heldPoll {
+	p := &heldPoll{ch: make(chan struct{}), idx: -1}
 	h.mu.Lock()
-	if h.polls == nil {
-		h.polls = map[string]chan struct{}{}
+	defer h.mu.Unlock()
+	if h.robots == nil {
+		h.robots = map[string]*robotState{}
 	}
-	if old, ok := h.polls[robotARN]; ok {
-		close(old)
+	st := h.robots[robotARN]
+	if st == nil {
+		st = &robotState{}
+		h.robots[robotARN] = st
 	}
-	h.polls[robotARN] = ch
-	h.mu.Unlock()
-	return ch, func() {
-		h.mu.Lock()
-		if h.polls[robotARN] == ch {
-			delete(h.polls, robotARN)
+	if st.poll != nil {
+		h.end(st.poll, superseded)
+	}
+	st.poll = p
+	return p
+}
+
+// release forgets p, the robot's poll, when it answers.
+func (h *Hub) release(robotARN string, p *heldPoll) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.unschedule(p)
+	if st := h.robots[robotARN]; st != nil && st.poll == p {
+		st.poll = nil
+		if !st.memo {
+			delete(h.robots, robotARN)
 		}
-		h.mu.Unlock()
 	}
+}
+
+// end closes p's channel for why, unless it is closed already, and takes
+// it off the deadline heap. h.mu must be held.
+func (h *Hub) end(p *heldPoll, why uint8) {
+	if p.why != 0 {
+		return
+	}
+	p.why = why
+	close(p.ch)
+	h.unschedule(p)
+}
+
+// arm readies p for its next look and wait: a fresh channel if the last
+// was closed (a wake-up, or its due time). It returns false when p was
+// superseded, and the robot's wake-up count, for rememberIdle.
+func (h *Hub) arm(robotARN string, p *heldPoll) (wakes uint32, live bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if p.why == superseded {
+		return 0, false
+	}
+	if p.why != 0 {
+		p.ch, p.why = make(chan struct{}), 0
+	}
+	if st := h.robots[robotARN]; st != nil {
+		wakes = st.wakes
+	}
+	return wakes, true
+}
+
+// sleepUntil schedules p's channel to close (why timeUp) at the monotonic
+// time at, unless something closes it first.
+func (h *Hub) sleepUntil(p *heldPoll, at int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if p.why != 0 {
+		return // woken during the look: it acts at once
+	}
+	if p.idx >= 0 {
+		p.at = at
+		heap.Fix(&h.due, p.idx)
+	} else {
+		p.at = at
+		heap.Push(&h.due, p)
+	}
+	h.resetTimer()
+}
+
+// unschedule takes p off the deadline heap. h.mu must be held.
+func (h *Hub) unschedule(p *heldPoll) {
+	if p.idx >= 0 {
+		heap.Remove(&h.due, p.idx)
+	}
+	// The timer is left as it is: firing early finds nothing due and is
+	// set again for the earliest poll.
+}
+
+// resetTimer sets the hub's timer to the earliest due poll. h.mu must be
+// held.
+func (h *Hub) resetTimer() {
+	if len(h.due) == 0 {
+		return
+	}
+	at := h.due[0].at
+	if h.timerAt != 0 && h.timerAt <= at {
+		return // it fires first anyway, and sets itself again
+	}
+	d := time.Duration(at - monoNow())
+	if h.timer == nil {
+		h.timer = time.AfterFunc(d, h.fire)
+	} else {
+		h.timer.Reset(d)
+	}
+	h.timerAt = at
+}
+
+// fire ends every poll now due, then sets the timer for the next.
+func (h *Hub) fire() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := monoNow()
+	for len(h.due) > 0 && h.due[0].at <= now {
+		h.end(h.due[0], timeUp)
+	}
+	h.timerAt = 0
+	h.resetTimer()
 }
 
 // heldPolls is how many long polls are live (for tests and metrics).
 func (h *Hub) heldPolls() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return len(h.polls)
+	n := 0
+	for _, st := range h.robots {
+		if st.poll != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// scheduled is how many polls wait for a due time (for tests).
+func (h *Hub) scheduled() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.due)
 }
 
 // idleMemoTTL is how long a robot found idle is believed idle without a
@@ -62,26 +223,18 @@ func (h *Hub) heldPolls() int {
 // so a fleet at rest reads nothing, and what a lost wake-up could delay.
 const idleMemoTTL = 10 * time.Minute
 
-// idleMemo is a robot found with nothing to do while it ran current.
-type idleMemo struct {
-	current  string
-	finished bool
-	untilMs  int64
-}
-
-// rememberIdle records that a look made after taking woken (the robot's
-// wake-up channel) found nothing for the robot to do; it is forgotten if
-// the robot was woken since, so a wake-up racing the look is never lost.
-func (h *Hub) rememberIdle(robotARN string, woken <-chan struct{}, current string, finished bool, nowMs int64) {
+// rememberIdle records that a look made when the robot's wake-up count was
+// wakes (arm) found nothing for the robot to do while it ran current; it is
+// not recorded if the robot was woken since, so a wake-up racing the look
+// is never lost.
+func (h *Hub) rememberIdle(robotARN string, wakes uint32, current string, finished bool, nowMs int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if ch, ok := h.waiters[robotARN]; !ok || (<-chan struct{})(ch) != woken {
+	st := h.robots[robotARN]
+	if st == nil || st.poll == nil || st.wakes != wakes {
 		return
 	}
-	if h.idle == nil {
-		h.idle = map[string]idleMemo{}
-	}
-	h.idle[robotARN] = idleMemo{current: current, finished: finished, untilMs: nowMs + idleMemoTTL.Milliseconds()}
+	st.memo, st.memoJob, st.memoFinished, st.memoUntilMs = true, current, finished, nowMs+idleMemoTTL.Milliseconds()
 }
 
 // knownIdle reports whether the robot is known to have nothing to do while
@@ -89,38 +242,36 @@ func (h *Hub) rememberIdle(robotARN string, woken <-chan struct{}, current strin
 func (h *Hub) knownIdle(robotARN, current string, finished bool, nowMs int64) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	m, ok := h.idle[robotARN]
-	if ok && m.untilMs < nowMs {
-		delete(h.idle, robotARN)
+	st := h.robots[robotARN]
+	if st == nil || !st.memo {
 		return false
 	}
-	return ok && m.current == current && m.finished == finished
+	if st.memoUntilMs < nowMs {
+		st.forget()
+		return false
+	}
+	return st.memoJob == current && st.memoFinished == finished
 }
 
-// wait returns a channel closed at the robot's next WakeRobot.
-func (h *Hub) wait(robotARN string) <-chan struct{} {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.waiters == nil {
-		h.waiters = map[string]chan struct{}{}
-	}
-	ch, ok := h.waiters[robotARN]
-	if !ok {
-		ch = make(chan struct{})
-		h.waiters[robotARN] = ch
-	}
-	return ch
-}
+// forget drops the idle memo.
+func (st *robotState) forget() { st.memo, st.memoJob = false, "" }
 
-// WakeRobot wakes the robot's waiting long poll, if any (deploy.Waker).
+// WakeRobot wakes the robot's waiting long poll, if any, and forgets its
+// idle memo (deploy.Waker).
 func (h *Hub) WakeRobot(robotARN string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if ch, ok := h.waiters[robotARN]; ok {
-		close(ch)
-		delete(h.waiters, robotARN)
+	st := h.robots[robotARN]
+	if st == nil {
+		return
 	}
-	delete(h.idle, robotARN)
+	st.wakes++
+	st.forget()
+	if st.poll == nil {
+		delete(h.robots, robotARN)
+		return
+	}
+	h.end(st.poll, wokenUp)
 }
 
 // WakeEngine wakes this process's engine (deploy.Waker).
@@ -134,11 +285,40 @@ func (h *Hub) WakeEngine() {
 // may have been lost (each then looks at the database again).
 func (h *Hub) WakeAll() {
 	h.mu.Lock()
-	for r, ch := range h.waiters {
-		close(ch)
-		delete(h.waiters, r)
+	for arn, st := range h.robots {
+		st.wakes++
+		st.forget()
+		if st.poll == nil {
+			delete(h.robots, arn)
+			continue
+		}
+		h.end(st.poll, wokenUp)
 	}
-	h.idle = nil
 	h.mu.Unlock()
 	h.WakeEngine()
+}
+
+// dueHeap orders held polls by due time (container/heap).
+type dueHeap []*heldPoll
+
+func (d dueHeap) Len() int           { return len(d) }
+func (d dueHeap) Less(i, j int) bool { return d[i].at < d[j].at }
+func (d dueHeap) Swap(i, j int) {
+	d[i], d[j] = d[j], d[i]
+	d[i].idx, d[j].idx = i, j
+}
+
+func (d *dueHeap) Push(x any) {
+	p := x.(*heldPoll)
+	p.idx = len(*d)
+	*d = append(*d, p)
+}
+
+func (d *dueHeap) Pop() any {
+	old := *d
+	p := old[len(old)-1]
+	old[len(old)-1] = nil
+	p.idx = -1
+	*d = old[:len(old)-1]
+	return p
 }

@@ -2,6 +2,7 @@ package agentapi
 
 import (
 	"testing"
+	"time"
 
 	"github.com/fleetsync/fleetsync/internal/deploy"
 )
@@ -24,66 +25,169 @@ func closed(ch <-chan struct{}) bool {
 	}
 }
 
+// ended reports why p's channel was closed (0: it is open).
+func ended(p *heldPoll) uint8 {
+	if !closed(p.ch) {
+		return 0
+	}
+	return p.why
+}
+
 func TestHubWakesTheRobotNamedAndTheEngine(t *testing.T) {
 	eng := &countingEngine{}
 	h := &Hub{Engine: eng}
-	a, b := h.wait("robot/a"), h.wait("robot/b")
-	if again := h.wait("robot/a"); again != a {
-		t.Fatal("two polls of one robot wait on different channels")
-	}
+	a, b := h.hold("robot/a"), h.hold("robot/b")
 	h.WakeRobot("robot/a")
-	if !closed(a) || closed(b) {
-		t.Fatalf("WakeRobot(a): a woken %v, b woken %v; want only a", closed(a), closed(b))
+	if ended(a) != wokenUp || ended(b) != 0 {
+		t.Fatalf("WakeRobot(a): a ended %d, b ended %d; want only a woken", ended(a), ended(b))
 	}
-	if next := h.wait("robot/a"); closed(next) {
-		t.Fatal("a poll after the wake-up is woken already")
+	if _, live := h.arm("robot/a", a); !live || closed(a.ch) {
+		t.Fatal("a poll armed again after its wake-up is not waiting")
 	}
-	h.WakeRobot("robot/nobody") // no waiter: nothing to do, no panic
+	h.WakeRobot("robot/nobody") // no poll: nothing to do, no panic
 	h.WakeEngine()
 	if eng.n != 1 {
 		t.Fatalf("engine woken %d times, want 1", eng.n)
 	}
 	h.WakeAll()
-	if !closed(b) || eng.n != 2 {
-		t.Fatalf("WakeAll: b woken %v, engine woken %d times; want b woken and 2", closed(b), eng.n)
+	if ended(a) != wokenUp || ended(b) != wokenUp || eng.n != 2 {
+		t.Fatalf("WakeAll: a ended %d, b %d, engine woken %d times; want both woken and 2", ended(a), ended(b), eng.n)
+	}
+	h.release("robot/a", a)
+	h.release("robot/b", b)
+	if len(h.robots) != 0 || h.heldPolls() != 0 {
+		t.Fatalf("after both polls answered the hub keeps %d robots", len(h.robots))
 	}
 	(&Hub{}).WakeEngine() // a hub without an engine (tests, tools) ignores it
 }
 
+// TestHubSupersede: a robot's new poll ends its old one (why superseded),
+// which arm then refuses; the old one's release leaves the new one held.
+func TestHubSupersede(t *testing.T) {
+	var h Hub
+	old := h.hold("r")
+	h.sleepUntil(old, monoNow()+int64(time.Hour))
+	p := h.hold("r")
+	if ended(old) != superseded || ended(p) != 0 {
+		t.Fatalf("old ended %d, new %d; want old superseded, new open", ended(old), ended(p))
+	}
+	if _, live := h.arm("r", old); live {
+		t.Fatal("a superseded poll armed again")
+	}
+	if h.scheduled() != 0 {
+		t.Fatalf("the superseded poll is still in the deadline heap (%d)", h.scheduled())
+	}
+	h.release("r", old)
+	if h.heldPolls() != 1 {
+		t.Fatalf("releasing the old poll dropped the new one: %d held", h.heldPolls())
+	}
+	h.release("r", p)
+	if h.heldPolls() != 0 || len(h.robots) != 0 {
+		t.Fatal("the hub keeps a robot with no poll and no memo")
+	}
+}
+
+// TestHubDueTimes: the hub's one timer ends each poll at its own due time,
+// in order, whatever order they were scheduled in; a poll woken first
+// leaves the heap; a poll rescheduled keeps one slot.
+func TestHubDueTimes(t *testing.T) {
+	var h Hub
+	now := monoNow()
+	cases := []struct {
+		robot string
+		after time.Duration
+	}{
+		{"late", 300 * time.Millisecond},
+		{"early", 20 * time.Millisecond},
+		{"mid", 100 * time.Millisecond},
+		{"past", -time.Second},
+	}
+	polls := map[string]*heldPoll{}
+	for _, c := range cases {
+		p := h.hold(c.robot)
+		h.sleepUntil(p, now+int64(c.after))
+		polls[c.robot] = p
+	}
+	never := h.hold("never")
+	h.sleepUntil(never, now+int64(time.Hour))
+	h.sleepUntil(never, now+int64(2*time.Hour)) // rescheduled: still one slot
+	woken := h.hold("woken")
+	h.sleepUntil(woken, now+int64(time.Hour))
+	h.WakeRobot("woken")
+	if ended(woken) != wokenUp || h.scheduled() != 5 {
+		t.Fatalf("woken: ended %d, %d scheduled; want woken and 5 left", ended(woken), h.scheduled())
+	}
+	for _, c := range []struct {
+		robot string
+		at    time.Duration
+	}{{"past", 0}, {"early", 20 * time.Millisecond}, {"mid", 100 * time.Millisecond}, {"late", 300 * time.Millisecond}} {
+		p := polls[c.robot]
+		select {
+		case <-p.ch:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s not ended in 5 s", c.robot)
+		}
+		if got := time.Duration(monoNow() - now); p.why != timeUp || got < c.at {
+			t.Fatalf("%s ended (why %d) after %s, want timeUp no earlier than %s", c.robot, p.why, got, c.at)
+		}
+	}
+	if ended(never) != 0 || h.scheduled() != 1 {
+		t.Fatalf("the poll due in 2 h: ended %d, %d scheduled; want open, 1", ended(never), h.scheduled())
+	}
+	for r, p := range polls {
+		h.release(r, p)
+	}
+	h.release("never", never)
+	h.release("woken", woken)
+	if h.scheduled() != 0 || len(h.robots) != 0 {
+		t.Fatalf("after every poll answered: %d scheduled, %d robots; want 0, 0", h.scheduled(), len(h.robots))
+	}
+}
+
 // TestHubIdleMemo: a robot found idle is answered from memory until it is
-// woken; a wake-up that races the look (between taking the wake-up channel
-// and remembering) is never lost; WakeAll and the TTL forget everything.
+// woken; a wake-up that races the look (between arming and remembering) is
+// never lost; WakeAll and the TTL forget everything.
 func TestHubIdleMemo(t *testing.T) {
 	var h Hub
 	const r, job = "arn:robot/r", "arn:job/1"
-	woken := h.wait(r)
-	h.rememberIdle(r, woken, job, true, 0)
+	p := h.hold(r)
+	wakes, _ := h.arm(r, p)
+	h.rememberIdle(r, wakes, job, true, 0)
 	if !h.knownIdle(r, job, true, 1) {
 		t.Fatal("robot not known idle after a look found nothing")
 	}
 	if h.knownIdle(r, job, false, 1) || h.knownIdle(r, "arn:job/2", true, 1) {
 		t.Error("known idle while it says it runs something else")
 	}
+	h.release(r, p)
+	if !h.knownIdle(r, job, true, 1) {
+		t.Error("the memo did not outlive the poll")
+	}
 	h.WakeRobot(r)
-	if h.knownIdle(r, job, true, 2) {
-		t.Error("still known idle after a wake-up")
+	if h.knownIdle(r, job, true, 2) || len(h.robots) != 0 {
+		t.Error("still known idle (or kept) after a wake-up")
 	}
 	// The race: the look started before a wake-up and remembers after it.
-	woken = h.wait(r)
+	p = h.hold(r)
+	wakes, _ = h.arm(r, p)
 	h.WakeRobot(r)
-	h.rememberIdle(r, woken, job, true, 3)
+	h.rememberIdle(r, wakes, job, true, 3)
 	if h.knownIdle(r, job, true, 4) {
 		t.Error("a look older than the wake-up was remembered")
 	}
-	woken = h.wait(r)
-	h.rememberIdle(r, woken, job, true, 5)
+	wakes, _ = h.arm(r, p)
+	h.rememberIdle(r, wakes, job, true, 5)
 	h.WakeAll()
 	if h.knownIdle(r, job, true, 6) {
 		t.Error("known idle after WakeAll")
 	}
-	woken = h.wait(r)
-	h.rememberIdle(r, woken, job, true, 7)
+	wakes, _ = h.arm(r, p)
+	h.rememberIdle(r, wakes, job, true, 7)
 	if h.knownIdle(r, job, true, 7+idleMemoTTL.Milliseconds()+1) {
 		t.Error("known idle past the memo's TTL")
+	}
+	h.release(r, p)
+	if len(h.robots) != 0 {
+		t.Error("the hub keeps a robot whose memo expired and whose poll ended")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fleetsync/fleetsync/internal/agentapi"
+	"github.com/fleetsync/fleetsync/internal/fleet"
 	"github.com/fleetsync/fleetsync/internal/proto"
 )
 
@@ -70,4 +71,96 @@ func TestOneLongPollPerRobot(t *testing.T) {
 	t.Logf("answers to %d concurrent polls of one key: %v, one held", polls, got)
 	cancel()
 	wg.Wait()
+}
+
+// TestHeldPollLifecycle walks held polls over HTTP through what ends them,
+// with the hub's one timer instead of a timer per poll: the wait runs out
+// (200, nothing to do, not before the wait), a deployment wakes the robot
+// at once (its assignment, well before the wait), a newer poll supersedes
+// the held one (409); after each, nothing is left in the hub.
+func TestHeldPollLifecycle(t *testing.T) {
+	e := newEndpoint(t)
+	ctx := t.Context()
+	priv := newAgent(t)
+	f, err := e.reg.CreateFleet(ctx, acct, "f", nil)
+	must(t, err)
+	r, err := e.reg.CreateRobot(ctx, acct, "r", fleet.X86_64, agentID(priv), nil)
+	must(t, err)
+	must(t, e.reg.RegisterRobot(ctx, acct, f.ARN, r.ARN))
+	empty := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for (agentapi.HeldPolls(e.hub) != 0 || agentapi.ScheduledPolls(e.hub) != 0) && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		if h, s := agentapi.HeldPolls(e.hub), agentapi.ScheduledPolls(e.hub); h != 0 || s != 0 {
+			t.Fatalf("%s: %d polls held, %d scheduled; want none", what, h, s)
+		}
+	}
+	held := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for (agentapi.HeldPolls(e.hub) != 1 || agentapi.ScheduledPolls(e.hub) != 1) && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		if h, s := agentapi.HeldPolls(e.hub), agentapi.ScheduledPolls(e.hub); h != 1 || s != 1 {
+			t.Fatalf("%s: %d polls held, %d scheduled; want one of each", what, h, s)
+		}
+	}
+	type answer struct {
+		status int
+		resp   proto.PollResponse
+		took   time.Duration
+	}
+	start := func(wait int) <-chan answer {
+		out := make(chan answer, 1)
+		body, _ := json.Marshal(proto.PollRequest{WaitSeconds: wait})
+		req := e.signed(priv, http.MethodPost, e.srv.URL+proto.PathPoll, body)
+		go func() {
+			t0 := time.Now()
+			st, b := send(t, req, body)
+			var a answer
+			a.status, a.took = st, time.Since(t0)
+			if st == http.StatusOK {
+				json.Unmarshal(b, &a.resp)
+			}
+			out <- a
+		}()
+		return out
+	}
+
+	// The wait runs out.
+	a := <-start(1)
+	if a.status != http.StatusOK || a.resp.Assignment != nil || a.took < 900*time.Millisecond {
+		t.Fatalf("poll with a 1 s wait: %d %+v after %s; want 200, nothing, after about 1 s", a.status, a.resp, a.took)
+	}
+	empty("after a wait ran out")
+
+	// A newer poll supersedes the held one.
+	first := start(30)
+	held("first poll")
+	second := start(30)
+	if a := <-first; a.status != http.StatusConflict {
+		t.Fatalf("the superseded poll: %d, want 409", a.status)
+	}
+	held("second poll")
+
+	// A deployment wakes the held poll at once.
+	app, err := e.reg.CreateApplication(ctx, acct, "app", []fleet.Source{{Bucket: "b", Key: "app.tar", Architecture: fleet.X86_64}}, fleet.SoftwareSuite{Name: "General"}, nil)
+	must(t, err)
+	v, err := e.reg.CreateApplicationVersion(ctx, acct, app.ARN, nil, nil)
+	must(t, err)
+	j, err := e.jobs.Create(ctx, acct, "t", f.ARN, []fleet.AppConfig{{Application: app.ARN, ApplicationVersion: v.Version,
+		LaunchConfig: fleet.LaunchConfig{PackageName: "p", LaunchFile: "run.sh"}}}, nil, nil)
+	must(t, err)
+	e.engine.RunOnce(ctx)
+	select {
+	case a := <-second:
+		if a.status != http.StatusOK || a.resp.Assignment == nil || a.resp.Assignment.DeploymentJob != j.ARN {
+			t.Fatalf("the woken poll: %d %+v, want the job's assignment", a.status, a.resp)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the held poll was not woken by the deployment within 10 s (its wait is 30 s)")
+	}
+	empty("after the woken poll answered")
 }

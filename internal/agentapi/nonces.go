@@ -45,9 +45,11 @@ var replayForget = 2 * proto.MaxSkew.Milliseconds()
 type ReplayWindow struct {
 	// FloorMs: requests dated at or before it are refused.
 	FloorMs int64
-	// N entries of Entries are in use.
-	N       int
-	Entries [ReplayWindowSize]replayEntry
+	// Entries are the remembered requests, at most ReplayWindowSize. They
+	// grow as needed: an agent on session credentials signs a request or
+	// two per session, so its window is a few dozen bytes, not the full
+	// window's kilobyte.
+	Entries []replayEntry
 }
 
 // replayEntry is an accepted request: its signed date and a 64-bit hash of
@@ -66,7 +68,7 @@ func (w *ReplayWindow) Check(dateMs int64, nonce string) bool {
 	}
 	h := nonceHash(nonce)
 	oldest := 0
-	for i, e := range w.Entries[:w.N] {
+	for i, e := range w.Entries {
 		if e.DateMs == dateMs && e.Nonce == h {
 			return false
 		}
@@ -74,9 +76,8 @@ func (w *ReplayWindow) Check(dateMs int64, nonce string) bool {
 			oldest = i
 		}
 	}
-	if w.N < ReplayWindowSize {
-		w.Entries[w.N] = replayEntry{dateMs, h}
-		w.N++
+	if len(w.Entries) < ReplayWindowSize {
+		w.Entries = append(w.Entries, replayEntry{dateMs, h})
 		return true
 	}
 	w.FloorMs = max(w.FloorMs, w.Entries[oldest].DateMs)
@@ -87,7 +88,7 @@ func (w *ReplayWindow) Check(dateMs int64, nonce string) bool {
 // NewestMs is the latest date in the window (0 when empty).
 func (w *ReplayWindow) NewestMs() int64 {
 	var m int64
-	for _, e := range w.Entries[:w.N] {
+	for _, e := range w.Entries {
 		m = max(m, e.DateMs)
 	}
 	return m
@@ -102,9 +103,9 @@ func nonceHash(nonce string) uint64 {
 // MarshalBinary encodes the window for the database: the floor, then each
 // entry's date and hash (8 + 16 per entry bytes, at most 1,032).
 func (w *ReplayWindow) MarshalBinary() ([]byte, error) {
-	b := make([]byte, 0, 8+16*w.N)
+	b := make([]byte, 0, 8+16*len(w.Entries))
 	b = binary.BigEndian.AppendUint64(b, uint64(w.FloorMs))
-	for _, e := range w.Entries[:w.N] {
+	for _, e := range w.Entries {
 		b = binary.BigEndian.AppendUint64(b, uint64(e.DateMs))
 		b = binary.BigEndian.AppendUint64(b, e.Nonce)
 	}
@@ -117,9 +118,11 @@ func (w *ReplayWindow) UnmarshalBinary(b []byte) error {
 		return errors.New("agentapi: malformed replay window")
 	}
 	*w = ReplayWindow{FloorMs: int64(binary.BigEndian.Uint64(b))}
+	if n := (len(b) - 8) / 16; n > 0 {
+		w.Entries = make([]replayEntry, 0, n)
+	}
 	for b = b[8:]; len(b) > 0; b = b[16:] {
-		w.Entries[w.N] = replayEntry{int64(binary.BigEndian.Uint64(b)), binary.BigEndian.Uint64(b[8:])}
-		w.N++
+		w.Entries = append(w.Entries, replayEntry{int64(binary.BigEndian.Uint64(b)), binary.BigEndian.Uint64(b[8:])})
 	}
 	return nil
 }
@@ -182,31 +185,24 @@ func (n *StoreNonces) Fresh(ctx context.Context, agentID, nonce string, dateMs, 
 }
 
 // nonceCache is the replay protection in this process's memory (one
-// replica): a window per agent heard in the last replayForget.
+// replica): a window per agent heard in the last replayForget (kept in
+// generations of that period, so forgetting the quiet ones never walks
+// them all under the lock). A window is needed no longer than that after
+// its last request: every request it holds is dated at most proto.MaxSkew
+// after it arrived, and fails the date check MaxSkew after its date.
 type nonceCache struct {
 	mu      sync.Mutex
-	windows map[string]*ReplayWindow
-	swept   int64
+	windows generations[string, ReplayWindow]
 }
 
 func (c *nonceCache) Fresh(_ context.Context, agentID, nonce string, dateMs, nowMs int64) (bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.windows == nil {
-		c.windows = map[string]*ReplayWindow{}
+	c.windows.rotate(nowMs, replayForget)
+	w, _ := c.windows.get(agentID)
+	if !w.Check(dateMs, nonce) {
+		return false, nil
 	}
-	if nowMs-c.swept > replayForget {
-		for id, w := range c.windows {
-			if nowMs-w.NewestMs() > replayForget {
-				delete(c.windows, id)
-			}
-		}
-		c.swept = nowMs
-	}
-	w := c.windows[agentID]
-	if w == nil {
-		w = &ReplayWindow{}
-		c.windows[agentID] = w
-	}
-	return w.Check(dateMs, nonce), nil
+	c.windows.put(agentID, w)
+	return true, nil
 }

@@ -6,18 +6,39 @@ import (
 	"strconv"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // rates are the robots' request buckets (Config.RatePerSecond, Burst): one
-// per robot heard recently, swept once full again (a full bucket is what a
-// new one would be), so the table is bounded by the robots talking to this
-// replica.
+// per robot heard recently, kept in generations of the time a bucket takes
+// to refill (at least a minute): a bucket left untouched that long is
+// full, which is what a new one would be, so forgetting it changes
+// nothing, and forgetting costs O(1) under the lock, never a walk over
+// every bucket. The table is bounded by the robots talking to this
+// replica; a bucket is 16 bytes in its table slot.
 type rates struct {
 	mu      sync.Mutex
-	buckets map[string]*rate.Limiter
-	swept   time.Time
+	buckets generations[string, bucket]
+}
+
+// bucket is a token bucket: tokens at atNs (Unix ns).
+type bucket struct {
+	tokens float64
+	atNs   int64
+}
+
+// take takes one token at nowNs from a bucket refilled at perSecond up to
+// burst. It returns the wait until a token is there when none is (and
+// then takes nothing: a refused request costs no token).
+func (b *bucket) take(nowNs int64, perSecond float64, burst int) time.Duration {
+	if elapsed := nowNs - b.atNs; elapsed > 0 {
+		b.tokens = min(float64(burst), b.tokens+float64(elapsed)/1e9*perSecond)
+		b.atNs = nowNs
+	}
+	if b.tokens >= 1 {
+		b.tokens--
+		return 0
+	}
+	return time.Duration(math.Ceil((1 - b.tokens) / perSecond * 1e9))
 }
 
 // limit takes one request of the robot from its bucket; nil when allowed,
@@ -27,30 +48,17 @@ func (a *API) limit(robotARN string, now time.Time) *refusal {
 	if a.cfg.RatePerSecond <= 0 {
 		return nil
 	}
+	burst := max(a.cfg.Burst, 1)
+	refill := time.Duration(float64(burst) / a.cfg.RatePerSecond * float64(time.Second))
 	t := &a.rates
 	t.mu.Lock()
-	if t.buckets == nil {
-		t.buckets = map[string]*rate.Limiter{}
+	t.buckets.rotate(now.UnixMilli(), max(refill, time.Minute).Milliseconds())
+	b, ok := t.buckets.get(robotARN)
+	if !ok {
+		b = bucket{tokens: float64(burst), atNs: now.UnixNano()}
 	}
-	burst := max(a.cfg.Burst, 1)
-	if refill := time.Duration(float64(burst) / a.cfg.RatePerSecond * float64(time.Second)); now.Sub(t.swept) > max(refill, time.Minute) {
-		for k, l := range t.buckets {
-			if l.TokensAt(now) >= float64(burst) {
-				delete(t.buckets, k)
-			}
-		}
-		t.swept = now
-	}
-	l := t.buckets[robotARN]
-	if l == nil {
-		l = rate.NewLimiter(rate.Limit(a.cfg.RatePerSecond), burst)
-		t.buckets[robotARN] = l
-	}
-	r := l.ReserveN(now, 1)
-	wait := r.DelayFrom(now)
-	if wait > 0 {
-		r.CancelAt(now) // a refused request costs no token
-	}
+	wait := b.take(now.UnixNano(), a.cfg.RatePerSecond, burst)
+	t.buckets.put(robotARN, b)
 	t.mu.Unlock()
 	if wait <= 0 {
 		return nil
@@ -64,5 +72,5 @@ func (a *API) limit(robotARN string, now time.Time) *refusal {
 func (t *rates) held() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return len(t.buckets)
+	return t.buckets.len()
 }

@@ -32,18 +32,28 @@ var errSession = errors.New("session credential refused")
 // bound to the replica that opened it: another replica does not know it and
 // refuses it, so a request replayed there is refused too). One session per
 // agent id at most, so the table is bounded by the robots that talk to this
-// replica; expired ones are swept when sessions are opened.
+// replica. Sessions are kept in generations of SessionTTL: a session,
+// valid for SessionTTL from its opening, is kept at least that long, and
+// the expired ones are forgotten a generation at a time, O(1) under the
+// lock, never by a walk over every session.
 type sessions struct {
 	mu      sync.Mutex
-	byToken map[string]*session
-	byAgent map[string]string
-	sweptMs int64
+	byToken generations[sessionToken, *session]
+	byAgent generations[string, *session]
 }
 
-// session is one agent's credential: ~150 bytes.
+// sessionToken is a session token's raw bytes (the header carries them in
+// unpadded base64url): a fixed-size key, no string kept per session.
+type sessionToken [18]byte
+
+// session is one agent's credential: 96 bytes, and a pointer in each
+// table (a session in the tables' slots would make every slot that big).
 type session struct {
+	// agentID is the robot's copy of the id (shared with the robot
+	// lookup), not a string of the request that opened the session.
 	agentID   string
-	key       []byte
+	token     sessionToken
+	key       [32]byte
 	expiresMs int64
 	maxSeq    uint64
 	seen      uint64 // bit i: sequence number maxSeq-i was accepted
@@ -64,30 +74,21 @@ func (t *sessions) open(agentID string, pub []byte, now time.Time) (proto.Sessio
 	if err != nil {
 		return proto.SessionResponse{}, err // a low-order point
 	}
-	raw := make([]byte, 18)
-	rand.Read(raw)
-	token := base64.RawURLEncoding.EncodeToString(raw)
-	s := &session{agentID: agentID, key: proto.SessionKey(shared, token), expiresMs: now.Add(SessionTTL).UnixMilli()}
+	var raw sessionToken
+	rand.Read(raw[:])
+	token := base64.RawURLEncoding.EncodeToString(raw[:])
+	s := &session{agentID: agentID, token: raw, expiresMs: now.Add(SessionTTL).UnixMilli()}
+	copy(s.key[:], proto.SessionKey(shared, token))
 	nowMs := now.UnixMilli()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.byToken == nil {
-		t.byToken, t.byAgent = map[string]*session{}, map[string]string{}
+	t.byToken.rotate(nowMs, SessionTTL.Milliseconds())
+	t.byAgent.rotate(nowMs, SessionTTL.Milliseconds())
+	if prev, ok := t.byAgent.get(agentID); ok {
+		t.byToken.remove(prev.token)
 	}
-	if nowMs-t.sweptMs > SessionTTL.Milliseconds() {
-		for tok, old := range t.byToken {
-			if old.expiresMs < nowMs {
-				delete(t.byToken, tok)
-				delete(t.byAgent, old.agentID)
-			}
-		}
-		t.sweptMs = nowMs
-	}
-	if prev, ok := t.byAgent[agentID]; ok {
-		delete(t.byToken, prev)
-	}
-	t.byToken[token] = s
-	t.byAgent[agentID] = token
+	t.byToken.put(raw, s)
+	t.byAgent.put(agentID, s)
 	return proto.SessionResponse{Token: token, PublicKey: base64.StdEncoding.EncodeToString(priv.PublicKey().Bytes()),
 		ExpiresInSeconds: int(SessionTTL / time.Second)}, nil
 }
@@ -107,17 +108,31 @@ func (t *sessions) verify(r *http.Request, body []byte, now time.Time) (string, 
 	if d := now.Sub(time.UnixMilli(ms)); d > proto.MaxSkew || d < -proto.MaxSkew {
 		return "", errors.Join(errSession, errors.New("date too far from the server's clock"))
 	}
-	t.mu.Lock()
-	s := t.byToken[token]
-	t.mu.Unlock()
-	if s == nil || s.expiresMs < now.UnixMilli() {
+	var raw sessionToken
+	// The length first: Decode writes past raw for a longer token.
+	if len(token) != base64.RawURLEncoding.EncodedLen(len(raw)) {
 		return "", errors.Join(errSession, errors.New("unknown or expired session"))
 	}
-	if !hmac.Equal(mac, proto.SessionMAC(s.key, r.Method, r.URL.RequestURI(), date, seqS, body)) {
+	if n, err := base64.RawURLEncoding.Decode(raw[:], []byte(token)); err != nil || n != len(raw) {
+		return "", errors.Join(errSession, errors.New("unknown or expired session"))
+	}
+	t.mu.Lock()
+	s, ok := t.byToken.get(raw)
+	t.mu.Unlock()
+	// The key and expiry of a session never change: read without the lock.
+	if !ok || s.expiresMs < now.UnixMilli() {
+		return "", errors.Join(errSession, errors.New("unknown or expired session"))
+	}
+	if !hmac.Equal(mac, proto.SessionMAC(s.key[:], r.Method, r.URL.RequestURI(), date, seqS, body)) {
 		return "", errors.Join(errSession, errors.New("MAC does not verify"))
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	// Looked up again: a session replaced meanwhile (the agent opened
+	// another) is refused.
+	if cur, ok := t.byToken.get(raw); !ok || cur != s {
+		return "", errors.Join(errSession, errors.New("unknown or expired session"))
+	}
 	switch {
 	case seq > s.maxSeq:
 		shift := seq - s.maxSeq
@@ -142,7 +157,7 @@ func (t *sessions) verify(r *http.Request, body []byte, now time.Time) (string, 
 func (t *sessions) count() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return len(t.byToken)
+	return t.byToken.len()
 }
 
 // credential is what an agent request proved: the agent id and the account

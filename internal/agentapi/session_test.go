@@ -15,7 +15,7 @@ import (
 
 // agentSession opens a session in t as an agent would and returns the
 // token and the key the agent derives.
-func agentSession(t *testing.T, tab *sessions, agentID string, now time.Time) (string, []byte) {
+func agentSession(t testing.TB, tab *sessions, agentID string, now time.Time) (string, []byte) {
 	t.Helper()
 	priv, err := ecdh.X25519().GenerateKey(rand.Reader)
 	if err != nil {
@@ -68,6 +68,9 @@ func TestSessionCredential(t *testing.T) {
 	ok("the oldest inside the window", req(200-seqWindow+1, `{}`, key, token, now))
 	refused("another key", req(201, `{}`, make([]byte, 32), token, now))
 	refused("unknown token", req(202, `{}`, key, "nope", now))
+	refused("truncated token", req(202, `{}`, key, token[:len(token)-4], now))
+	refused("token with a tail", req(202, `{}`, key, token+"AAAA", now))
+	refused("padded token", req(202, `{}`, key, token+"==", now))
 	refused("stale date", req(203, `{}`, key, token, now.Add(-proto.MaxSkew-time.Second)))
 
 	// The MAC covers the body: a request altered in flight is refused.
@@ -105,5 +108,58 @@ func TestSessionCredential(t *testing.T) {
 	// A low-order X25519 point (all zeros) is refused at opening.
 	if _, err := tab.open("fsa1-c", make([]byte, 32), now); err == nil {
 		t.Error("an all-zero X25519 key opened a session")
+	}
+}
+
+// FuzzSessionHeaders: whatever a stranger puts in the session headers is
+// refused as a session error, never a panic (the token is decoded into a
+// fixed-size key) and never accepted.
+func FuzzSessionHeaders(f *testing.F) {
+	now := time.UnixMilli(1_800_000_000_000)
+	var tab sessions
+	token, _ := agentSession(f, &tab, "fsa1-a", now)
+	f.Add(token, "1800000000000", "1", "AAAA")
+	f.Add(token+"A", "1800000000000", "2", "")
+	f.Add("", "x", "0", "!")
+	f.Fuzz(func(t *testing.T, tok, date, seq, mac string) {
+		r := httptest.NewRequest("POST", proto.PathReport, strings.NewReader(`{}`))
+		r.Header.Set(proto.HeaderSession, tok)
+		r.Header.Set(proto.HeaderDate, date)
+		r.Header.Set(proto.HeaderSeq, seq)
+		r.Header.Set(proto.HeaderMAC, mac)
+		if _, err := tab.verify(r, []byte(`{}`), now); !errors.Is(err, errSession) {
+			t.Fatalf("forged session headers: %v, want refused", err)
+		}
+	})
+}
+
+// TestSessionAcrossGenerations: a session stays valid (and its sequence
+// numbers refused once used) for its whole lifetime while the table's
+// generations turn, and is gone after it.
+func TestSessionAcrossGenerations(t *testing.T) {
+	now := time.UnixMilli(1_800_000_000_000)
+	var tab sessions
+	token, key := agentSession(t, &tab, "fsa1-a", now)
+	req := func(seq uint64, at time.Time) error {
+		r := httptest.NewRequest("POST", proto.PathReport, strings.NewReader(`{}`))
+		proto.SignSession(r, token, key, seq, []byte(`{}`), at)
+		_, err := tab.verify(r, []byte(`{}`), at)
+		return err
+	}
+	if err := req(1, now); err != nil {
+		t.Fatal(err)
+	}
+	// Another agent opens a session late in the generation: a rotation.
+	late := now.Add(SessionTTL - time.Second)
+	agentSession(t, &tab, "fsa1-b", now.Add(SessionTTL))
+	if err := req(2, late); err != nil {
+		t.Fatalf("a valid session after a rotation: %v", err)
+	}
+	if err := req(2, late); !errors.Is(err, errSession) {
+		t.Fatalf("a replayed sequence number after a rotation: %v, want refused", err)
+	}
+	agentSession(t, &tab, "fsa1-c", now.Add(3*SessionTTL))
+	if tab.count() != 1 {
+		t.Fatalf("%d sessions two generations on, want only the newest", tab.count())
 	}
 }

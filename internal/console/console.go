@@ -560,35 +560,33 @@ type robotView struct {
 }
 
 func (c *Console) jobView(ctx context.Context, s session, arn string) (jobView, error) {
-	j, rows, err := c.cfg.Deploy.Describe(ctx, s.Account, arn)
+	// Counts and the first maxLiveRows rows, from indexes: a job of 100,000
+	// robots is not read whole every refresh.
+	j, counts, rows, err := c.cfg.Deploy.Summary(ctx, s.Account, arn, maxLiveRows)
 	if err != nil {
 		return jobView{}, err
 	}
 	v := jobView{ARN: j.ARN, Fleet: j.Fleet, Status: string(j.Status), FailureCode: j.FailureCode, FailureReason: j.FailureReason,
 		Targets: j.Targets, Done: !j.Status.Active(), State: deploy.RolloutState(j), CreatedMs: j.CreatedMs, FinishedMs: j.FinishedMs,
 		Robots: make([]robotView, 0, len(rows)), Counts: map[string]int{}, Summary: []statusTally{}}
+	total := 0
+	for st, n := range counts {
+		v.Counts[string(st)] = n
+		total += n
+	}
+	v.More = max(total-len(rows), 0)
 	var outputs map[string]string
-	for _, row := range rows {
-		if row.Status == fleet.RobotFailed || row.Status == fleet.RobotNoResponse {
-			if c.cfg.Evidence != nil {
-				if _, fails, err := c.cfg.Evidence.JobFailures(ctx, s.Account, arn); err == nil {
-					outputs = map[string]string{}
-					for _, f := range fails {
-						outputs[f.Robot] = f.Output
-					}
-				}
+	if counts[fleet.RobotFailed]+counts[fleet.RobotNoResponse] > 0 && c.cfg.Evidence != nil {
+		if _, fails, err := c.cfg.Evidence.JobFailures(ctx, s.Account, arn); err == nil {
+			outputs = map[string]string{}
+			for _, f := range fails {
+				outputs[f.Robot] = f.Output
 			}
-			break
 		}
 	}
 	now := c.now().UnixMilli()
 	shownOutputs := 0
-	for i, row := range rows {
-		v.Counts[string(row.Status)]++
-		if i >= maxLiveRows {
-			v.More++
-			continue
-		}
+	for _, row := range rows {
 		rv := robotView{ARN: row.Robot, Name: arnName(row.Robot), Status: string(row.Status), Step: row.Step,
 			StartedMs: row.StartedMs, Started: formatClock(row.StartedMs)}
 		if row.Status == fleet.RobotDeploying && row.Step == string(proto.StepDownloadingExtracting) {

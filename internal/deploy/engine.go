@@ -33,7 +33,7 @@ type EngineStore interface {
 	CountsBefore(ctx context.Context, jobARN string, seq int) (store.JobCounts, error)
 	QuarantinedRobots(ctx context.Context, account, fleetARN string) ([]store.RobotFailures, error)
 	Rows(ctx context.Context, jobARN string, status fleet.RobotStatus, limit int) ([]fleet.RobotDeployment, error)
-	DeployingAgentsSeen(ctx context.Context, jobARN string) (map[string]int64, error)
+	Deploying(ctx context.Context, jobARN string, startedBefore int64) ([]store.Deploying, error)
 	Apply(ctx context.Context, jobARN string, step store.Step, nowMs int64) error
 	DeleteJobsFinishedBefore(ctx context.Context, ms int64) (int, error)
 }
@@ -100,6 +100,10 @@ func (e *Engine) WakeEngine() {
 	}
 }
 
+// minRest is the least time between two engine passes: a wake-up sooner
+// waits for it. A robot's next batch starts at most this much later.
+const minRest = 20 * time.Millisecond
+
 // Run drives jobs until ctx ends.
 func (e *Engine) Run(ctx context.Context) {
 	e.init()
@@ -109,8 +113,10 @@ func (e *Engine) Run(ctx context.Context) {
 	for {
 		start := time.Now()
 		e.RunOnce(ctx)
+		ended := time.Now()
+		took := ended.Sub(start)
 		if e.OnTick != nil {
-			e.OnTick(time.Since(start))
+			e.OnTick(took)
 		}
 		if now := e.Now(); now.Sub(lastRetention) > time.Hour && e.Retention > 0 {
 			lastRetention = now
@@ -125,6 +131,20 @@ func (e *Engine) Run(ctx context.Context) {
 			return
 		case <-ticker.C:
 		case <-e.wake:
+		}
+		// Under load every robot's result wakes the engine and passes would
+		// follow each other back to back, each re-reading every deploying
+		// row. Resting after a pass as long as it took (at least minRest)
+		// holds the engine to half of a core at most, and the next pass
+		// takes in every result that came meanwhile at once.
+		if rest := max(took, minRest) - time.Since(ended); rest > 0 {
+			t := time.NewTimer(rest)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
 		}
 	}
 }
@@ -302,21 +322,21 @@ func (e *Engine) advance(ctx context.Context, j fleet.Job) error {
 	if err := e.observeCanary(ctx, j, &o); err != nil {
 		return err
 	}
-	deploying, err := e.Store.Rows(ctx, j.ARN, fleet.RobotDeploying, 1<<30)
-	if err != nil {
-		return err
-	}
-	// Agents may talk to another replica: what every replica heard is in the store.
-	stored, err := e.Store.DeployingAgentsSeen(ctx, j.ARN)
+	// Only rows that could time out now are read (the rest are counted);
+	// agents may talk to another replica: what every replica heard is in
+	// the store.
+	now := e.Now().UnixMilli()
+	o.DeployingTotal = counts[fleet.RobotDeploying]
+	deploying, err := e.Store.Deploying(ctx, j.ARN, LivenessCutoff(o, e.Limits, now))
 	if err != nil {
 		return err
 	}
 	for _, d := range deploying {
 		// A robot is not silent before this engine could have heard it.
-		seen := max(e.Presence.Last(d.Robot), stored[d.Robot], e.startedMs)
+		seen := max(e.Presence.Last(d.Robot), d.SeenMs, e.startedMs)
 		o.Deploying = append(o.Deploying, Deploying{Robot: d.Robot, StartedMs: d.StartedMs, AgentSeenMs: seen})
 	}
-	if free := Window(o.Targets, o.ConcurrentPercent) - len(deploying); free > 0 && o.PendingTotal > 0 && o.PausedMs == 0 {
+	if free := Window(o.Targets, o.ConcurrentPercent) - o.DeployingTotal; free > 0 && o.PendingTotal > 0 && o.PausedMs == 0 {
 		pending, err := e.Store.Rows(ctx, j.ARN, fleet.RobotPendingNewDeployment, free)
 		if err != nil {
 			return err
@@ -325,7 +345,6 @@ func (e *Engine) advance(ctx context.Context, j fleet.Job) error {
 			o.Pending = append(o.Pending, p.Robot)
 		}
 	}
-	now := e.Now().UnixMilli()
 	plan := Decide(o, e.Limits, now)
 	if plan.Empty() {
 		return nil

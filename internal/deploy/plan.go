@@ -6,6 +6,8 @@
 package deploy
 
 import (
+	"math"
+
 	"github.com/fleetsync/fleetsync/internal/fleet"
 )
 
@@ -64,8 +66,11 @@ type Observed struct {
 	CanaryPending int
 	// Failed counts rows already Failed or NoResponse.
 	Failed int
-	// Deploying are the rows now Deploying.
-	Deploying []Deploying
+	// Deploying are the rows now Deploying that could time out now (those
+	// started at or before LivenessCutoff); DeployingTotal counts every
+	// Deploying row (0: len(Deploying), all of them).
+	Deploying      []Deploying
+	DeployingTotal int
 	// Pending are the first PendingNewDeployment rows in start order; at
 	// least Window() of them when that many exist.
 	Pending []string
@@ -141,7 +146,7 @@ func Decide(o Observed, lim Limits, nowMs int64) Plan {
 		p.Finish = &Finish{fleet.JobFailed, CodeFleetTimeout, reasonFleetTimeout}
 		return p
 	}
-	stillDeploying := 0
+	stillDeploying := max(o.DeployingTotal, len(o.Deploying)) - len(o.Deploying)
 	for _, d := range o.Deploying {
 		switch {
 		case o.RobotTimeoutMs > 0 && nowMs-d.StartedMs >= o.RobotTimeoutMs:
@@ -186,6 +191,29 @@ func Decide(o Observed, lim Limits, nowMs int64) Plan {
 		}
 	}
 	return p
+}
+
+// LivenessCutoff is the latest start (epoch ms) of a Deploying row that
+// could time out at nowMs: a robot times out no sooner than its robot
+// timeout or the agent silence limit after it started (silence counts
+// from the later of its start and its agent last heard), and every row
+// once the fleet timeout ends the job. The engine reads only the rows
+// started at or before it (Observed.Deploying), and counts the rest.
+func LivenessCutoff(o Observed, lim Limits, nowMs int64) int64 {
+	running := fleet.Job{CreatedMs: o.CreatedMs, PausedMs: o.PausedMs, PausedTotalMs: o.PausedTotalMs}.RunningMs(nowMs)
+	if lim.FleetTimeoutMs > 0 && running >= lim.FleetTimeoutMs {
+		return math.MaxInt64
+	}
+	soonest := int64(math.MaxInt64)
+	for _, after := range []int64{o.RobotTimeoutMs, lim.AgentSilenceMs} {
+		if after > 0 {
+			soonest = min(soonest, after)
+		}
+	}
+	if soonest == math.MaxInt64 {
+		return math.MinInt64 // nothing times out
+	}
+	return nowMs - soonest
 }
 
 // CanarySize is a job's canary (its fleetsync:canary tag), 0 for none.

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"testing"
 
@@ -42,6 +43,18 @@ func TestDecide(t *testing.T) {
 			o.Deploying = []Deploying{{"d0", now - 10, now}}
 			o.Pending, o.PendingTotal = names("r", 8), 8
 		}), Plan{Start: []string{"r0"}}},
+		{"rows too young to time out are counted, not read: window full", with(func(o *Observed) {
+			o.DeployingTotal = 2
+			o.Pending, o.PendingTotal = names("r", 8), 8
+		}), Plan{}},
+		{"a timed-out row read beside one counted", with(func(o *Observed) {
+			o.DeployingTotal = 2
+			o.Deploying = []Deploying{{"d0", now - 60_000, now}}
+			o.Pending, o.PendingTotal = names("r", 8), 8
+		}), Plan{NoResponse: []Timeout{{"d0", fleet.CauseRobotTimeout, reasonNoResponse}}, Start: []string{"r0"}}},
+		{"a counted row keeps the job from finishing", with(func(o *Observed) {
+			o.DeployingTotal = 1
+		}), Plan{}},
 		{"window full waits", with(func(o *Observed) {
 			o.Deploying = []Deploying{{"d0", now - 10, now}, {"d1", now - 10, now}}
 			o.Pending, o.PendingTotal = names("r", 8), 8
@@ -286,4 +299,35 @@ func TestDecidePrepared(t *testing.T) {
 func canaryJob(j fleet.Job, n string) fleet.Job {
 	j.Tags = fleet.Tags{fleet.TagCanary: n}
 	return j
+}
+
+func TestLivenessCutoff(t *testing.T) {
+	const now = 10_000_000
+	lim := Limits{FleetTimeoutMs: 1_000_000, AgentSilenceMs: 60_000}
+	for _, c := range []struct {
+		name string
+		o    Observed
+		lim  Limits
+		want int64
+	}{
+		{"silence sooner than the robot timeout", Observed{RobotTimeoutMs: 300_000, CreatedMs: now - 1000}, lim, now - 60_000},
+		{"robot timeout sooner", Observed{RobotTimeoutMs: 30_000, CreatedMs: now - 1000}, lim, now - 30_000},
+		{"no robot timeout", Observed{CreatedMs: now - 1000}, lim, now - 60_000},
+		{"nothing times out", Observed{CreatedMs: now - 1000}, Limits{}, math.MinInt64},
+		{"the fleet timeout ends every row", Observed{RobotTimeoutMs: 300_000, CreatedMs: now - 1_000_000}, lim, math.MaxInt64},
+		{"pauses do not count toward the fleet timeout", Observed{RobotTimeoutMs: 300_000, CreatedMs: now - 1_000_000, PausedTotalMs: 10}, lim, now - 60_000},
+	} {
+		if got := LivenessCutoff(c.o, c.lim, now); got != c.want {
+			t.Errorf("%s: LivenessCutoff = %d, want %d", c.name, got, c.want)
+		}
+	}
+	// The cutoff never leaves out a row Decide would time out.
+	for started := int64(now - 400_000); started <= now; started += 5_000 {
+		for _, o := range []Observed{{RobotTimeoutMs: 300_000, CreatedMs: now - 1000}, {RobotTimeoutMs: 30_000, CreatedMs: now - 1000}} {
+			o.Deploying = []Deploying{{"d", started, started}}
+			if len(Decide(o, lim, now).NoResponse) > 0 && started > LivenessCutoff(o, lim, now) {
+				t.Fatalf("a row started at %d times out but is after the cutoff %d", started, LivenessCutoff(o, lim, now))
+			}
+		}
+	}
 }

@@ -22,6 +22,7 @@ import (
 // documented there.
 type RobotStore interface {
 	RobotByAgent(ctx context.Context, account, agentID string) (fleet.Robot, error)
+	ResourceTags(ctx context.Context, arn string) (fleet.Tags, error)
 	CurrentAssignment(ctx context.Context, robotARN string) (store.Assignment, error)
 	GetApplication(ctx context.Context, account, arn, version string) (fleet.Application, error)
 	RecordProgress(ctx context.Context, jobARN, robotARN, step string, percent *float64, eta *int64) (abort bool, err error)
@@ -67,6 +68,10 @@ type Robots struct {
 	Cache OverlayStore
 
 	overlaysSeen sync.Map // robot ARN → the overlay set last stored, joined
+	known        identities
+	slots        slots
+	handouts     memo[handoutKey, handout]
+	gates        memo[string, int64]
 }
 
 // Current is what a robot says it runs when it polls.
@@ -161,8 +166,25 @@ func (r *Robots) now() time.Time {
 // (account: the one the id is bound to; "" for a legacy unbound id, found
 // in any account): NotFound when there is none, Unavailable when the store
 // cannot say.
+//
+// The robot comes from memory when it was looked up less than IdentityTTL
+// ago (and not deleted since: ForgetRobot), and carries only what never
+// changes for a robot: no fleet, status, last job or tags.
 func (r *Robots) ByAgent(ctx context.Context, account, agentID string) (fleet.Robot, error) {
+	now := r.now().UnixMilli()
+	if robot, ok := r.known.get(account, agentID, now); ok {
+		return robot, nil
+	}
+	release, err := r.slots.enter(ctx)
+	if err != nil {
+		return fleet.Robot{}, err
+	}
 	robot, err := r.Store.RobotByAgent(ctx, account, agentID)
+	release()
+	if err == nil {
+		r.known.put(account, agentID, robot, now)
+		robot, _ = r.known.get(account, agentID, now)
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return fleet.Robot{}, fleet.Errorf(fleet.NotFound, "no robot has this agent id as its greengrassGroupId")
@@ -171,6 +193,14 @@ func (r *Robots) ByAgent(ctx context.Context, account, agentID string) (fleet.Ro
 	}
 	return robot, nil
 }
+
+// ForgetRobot drops what ByAgent remembers of a deleted robot, so that its
+// agent is refused from the next request on (deploy.Forgetter).
+func (r *Robots) ForgetRobot(robotARN string) { r.known.forget(robotARN) }
+
+// ForgetAll drops every identity ByAgent remembers (deletions may have
+// been missed: the replicas' bus was down).
+func (r *Robots) ForgetAll() { r.known.forgetAll() }
 
 // Heard records that the robot's agent was heard now (agent liveness).
 func (r *Robots) Heard(robotARN string) {
@@ -182,6 +212,11 @@ func (r *Robots) Heard(robotARN string) {
 // Poll takes in what a polling robot says it runs, once per poll request,
 // and returns what it must do now. A long poll asks again with Work.
 func (r *Robots) Poll(ctx context.Context, robot fleet.Robot, cur *Current) (Work, error) {
+	release, err := r.slots.enter(ctx)
+	if err != nil {
+		return Work{}, err
+	}
+	defer release()
 	if cur != nil && cur.Restarts > 0 && cur.LastExitCode != nil {
 		// The agent restarts a dying application itself; operators see the
 		// crash loop here (and in the agent's status).
@@ -195,12 +230,22 @@ func (r *Robots) Poll(ctx context.Context, robot fleet.Robot, cur *Current) (Wor
 			orNop(r.Wake).WakeEngine()
 		}
 	}
-	return r.Work(ctx, robot, cur)
+	return r.workAndLogs(ctx, robot, cur)
 }
 
 // Work returns what the robot must do now, given what it runs, and an
 // operator's pending log request.
 func (r *Robots) Work(ctx context.Context, robot fleet.Robot, cur *Current) (Work, error) {
+	release, err := r.slots.enter(ctx)
+	if err != nil {
+		return Work{}, err
+	}
+	defer release()
+	return r.workAndLogs(ctx, robot, cur)
+}
+
+// workAndLogs is Work within a slot.
+func (r *Robots) workAndLogs(ctx context.Context, robot fleet.Robot, cur *Current) (Work, error) {
 	w, err := r.work(ctx, robot, cur)
 	if err != nil {
 		return w, err
@@ -291,42 +336,83 @@ func RobotTags(robot, job fleet.Tags) fleet.Tags {
 	return out
 }
 
+// handout is what every robot of one architecture in a job is handed
+// alike: read and checked once per handoutTTL, not once per robot.
+type handout struct {
+	app               fleet.AppConfig
+	softwareSuite     string
+	bundle            CheckedObject
+	downloadCondition *CheckedObject
+	healthSeconds     int64
+}
+
+type handoutKey struct {
+	job  string
+	arch fleet.Architecture
+}
+
+// handoutTTL is how long a job's checked bundle is handed out without
+// checking it again. An object overwritten meanwhile is still refused: the
+// agent downloads with If-Match on its ETag and verifies its SHA-256.
+const handoutTTL = time.Second
+
 // assignment builds what the robot needs to run job j; a *SourceError when
 // an object it needs is gone or changed.
 func (r *Robots) assignment(ctx context.Context, robot fleet.Robot, j fleet.Job) (*Assignment, error) {
+	now := r.now().UnixMilli()
+	k := handoutKey{j.ARN, robot.Architecture}
+	h, ok := r.handouts.get(k, now)
+	if !ok {
+		var err error
+		if h, err = r.checkHandout(ctx, robot.Architecture, j); err != nil {
+			return nil, err
+		}
+		r.handouts.put(k, h, now, now+handoutTTL.Milliseconds(), handoutTTL.Milliseconds())
+	}
+	// The robot's tags are read now: ByAgent's robot carries none.
+	tags, err := r.Store.ResourceTags(ctx, robot.ARN)
+	if err != nil {
+		return nil, err
+	}
+	return &Assignment{Job: j, App: h.app, SoftwareSuite: h.softwareSuite, Bundle: h.bundle, DownloadCondition: h.downloadCondition,
+		Tags: RobotTags(tags, j.Tags), HealthSeconds: h.healthSeconds}, nil
+}
+
+// checkHandout reads and checks what robots of arch are handed for job j.
+func (r *Robots) checkHandout(ctx context.Context, arch fleet.Architecture, j fleet.Job) (handout, error) {
 	if len(j.Spec.Apps) == 0 {
-		return nil, errors.New("job has no application")
+		return handout{}, errors.New("job has no application")
 	}
 	app := j.Spec.Apps[0]
 	v, err := r.Store.GetApplication(ctx, j.Account, app.Application, app.ApplicationVersion)
 	if err != nil {
-		return nil, err
+		return handout{}, err
 	}
-	src, ok := SourceFor(v, robot.Architecture)
+	src, ok := SourceFor(v, arch)
 	if !ok {
-		return nil, errors.New("no source for the robot's architecture")
+		return handout{}, errors.New("no source for the robot's architecture")
 	}
 	bundles := r.Bundles.For(j.Account)
 	obj, err := CheckSource(ctx, bundles, src.Bucket, src.Key, src.ETag, false)
 	if err != nil {
-		return nil, err
+		return handout{}, err
 	}
 	obj.SHA256 = src.SHA256 // recorded when the version was created
 	gate, err := r.healthSeconds(ctx, j)
 	if err != nil {
-		return nil, err
+		return handout{}, err
 	}
-	out := &Assignment{Job: j, App: app, SoftwareSuite: v.SoftwareSuite.Name, Bundle: obj, Tags: RobotTags(robot.Tags, j.Tags), HealthSeconds: gate}
+	h := handout{app: app, softwareSuite: v.SoftwareSuite.Name, bundle: obj, healthSeconds: gate}
 	if dc := j.Spec.Config.DownloadCondition; dc != nil {
 		// The condition file is small; its digest (remembered by ETag) lets
 		// the agent verify it even when its ETag is a multipart one.
 		cond, err := CheckSource(ctx, bundles, dc.Bucket, dc.Key, dc.ETag, true)
 		if err != nil {
-			return nil, err
+			return handout{}, err
 		}
-		out.DownloadCondition = &cond
+		h.downloadCondition = &cond
 	}
-	return out, nil
+	return h, nil
 }
 
 // Report records a robot's progress or result. abort tells the robot its
@@ -337,6 +423,11 @@ func (r *Robots) Report(ctx context.Context, robot fleet.Robot, rep Report) (abo
 	if err := ValidReport(rep); err != nil {
 		return false, err
 	}
+	release, err := r.slots.enter(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer release()
 	if !rep.Done {
 		return r.Store.RecordProgress(ctx, rep.DeploymentJob, robot.ARN, rep.Step, rep.PercentDone, rep.ETASeconds)
 	}
@@ -417,18 +508,31 @@ func (r *Robots) observeGate(ctx context.Context, robot fleet.Robot, rep Report)
 	if !rep.Succeeded {
 		return
 	}
-	j, err := r.Store.GetJob(ctx, robot.Account, rep.DeploymentJob)
-	if err != nil {
-		return
+	// Only a log line and a metric depend on it: the job's gate is read
+	// once per gateTTL, not for every robot's success.
+	now := r.now().UnixMilli()
+	gate, ok := r.gates.get(rep.DeploymentJob, now)
+	if !ok {
+		j, err := r.Store.GetJob(ctx, robot.Account, rep.DeploymentJob)
+		if err != nil {
+			return
+		}
+		if gate, err = r.healthSeconds(ctx, j); err != nil {
+			return
+		}
+		r.gates.put(rep.DeploymentJob, gate, now, now+gateTTL.Milliseconds(), gateTTL.Milliseconds())
 	}
-	if gate, err := r.healthSeconds(ctx, j); err == nil && gate > 0 {
+	if gate > 0 {
 		r.Log.Warn("robot's agent did not apply the health gate (older agent); its success stands", "robot", robot.ARN,
-			"job", j.ARN, "health_seconds", gate)
+			"job", rep.DeploymentJob, "health_seconds", gate)
 		if r.OnHealthGate != nil {
 			r.OnHealthGate("ungated")
 		}
 	}
 }
+
+// gateTTL is how long a job's health gate is believed for observeGate.
+const gateTTL = 10 * time.Second
 
 // OverlayStore stores the overlays robots hold (store.DryRuns).
 type OverlayStore interface {

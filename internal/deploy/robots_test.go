@@ -330,6 +330,40 @@ func TestRobotsFailAtAssignmentWhenTheObjectChangedOrWentAway(t *testing.T) {
 	}
 }
 
+// TestRobotsHandoutCheckedOncePerSecond: the robots of a job are handed
+// one bundle check per architecture per second, not one each; a change is
+// seen by the first hand-out after that second (and the agent's download,
+// with If-Match and SHA-256, refuses the object meanwhile).
+func TestRobotsHandoutCheckedOncePerSecond(t *testing.T) {
+	s := newRobotSide(t)
+	ctx := t.Context()
+	a := s.robot("a", fleet.X86_64, nil)
+	b := s.robot("b", fleet.X86_64, nil)
+	c := s.robot("c", fleet.X86_64, nil)
+	j := s.deploy(&deploy.ConfigInput{ConcurrentPercent: new(100), FailureThresholdPercent: new(100)}, nil)
+	w, err := s.robots.Poll(ctx, a, nil)
+	must(t, err)
+	if w.Assignment == nil {
+		t.Fatal("no assignment for the first robot")
+	}
+	s.put("app/x86.tar", []byte("someone else's bundle, of another size"))
+	s.nowMs += 500
+	if w, err := s.robots.Poll(ctx, b, nil); err != nil || w.Assignment == nil {
+		t.Fatalf("second robot within the second: %+v, %v; want the checked hand-out", w, err)
+	} else if w.Assignment.Bundle.ETag != etagOf(x86Bundle) {
+		t.Fatalf("second robot handed ETag %s, want the version's %s", w.Assignment.Bundle.ETag, etagOf(x86Bundle))
+	}
+	s.nowMs += 600
+	w, err = s.robots.Poll(ctx, c, nil)
+	must(t, err)
+	if w.Assignment != nil {
+		t.Fatalf("a robot after the second was sent to download a changed bundle: %+v", w.Assignment.Bundle)
+	}
+	if row := s.row(j.ARN, c.ARN); row.Status != fleet.RobotFailed || row.FailureCode != deploy.CodeEtagMismatch {
+		t.Fatalf("row = %s %s, want Failed %s", row.Status, row.FailureCode, deploy.CodeEtagMismatch)
+	}
+}
+
 func TestRobotsDownloadCondition(t *testing.T) {
 	s := newRobotSide(t)
 	ctx := t.Context()
@@ -373,11 +407,31 @@ func TestPrepareChecksEveryBundleOnce(t *testing.T) {
 
 func TestRobotsByAgent(t *testing.T) {
 	s := newRobotSide(t)
+	s.reg.Forget = s.robots
+	ctx := t.Context()
 	r := s.robot("r", fleet.X86_64, fleet.Tags{"k": "v"})
-	if r.Tags["k"] != "v" {
-		t.Fatalf("ByAgent returned tags %v", r.Tags)
+	if r.Tags != nil || r.FleetARN != "" || r.ARN == "" || r.Architecture != fleet.X86_64 {
+		t.Fatalf("ByAgent = %+v: want the robot's unchanging identity only", r)
 	}
-	_, err := s.robots.ByAgent(t.Context(), acct, "agent-nobody")
+	// Tags are read when work is handed out, so a tag set after the robot
+	// was remembered reaches its next assignment.
+	must(t, s.reg.TagResource(ctx, acct, r.ARN, fleet.Tags{"later": "yes"}))
+	j := s.deploy(&deploy.ConfigInput{ConcurrentPercent: new(100), FailureThresholdPercent: new(100)}, fleet.Tags{"job": "j"})
+	w, err := s.robots.Work(ctx, r, nil)
+	must(t, err)
+	if w.Assignment == nil || w.Assignment.Job.ARN != j.ARN {
+		t.Fatalf("Work = %+v, want the job's assignment", w)
+	}
+	if tags := w.Assignment.Tags; tags["k"] != "v" || tags["later"] != "yes" || tags["job"] != "j" {
+		t.Fatalf("assignment tags = %v, want the robot's (both) and the job's", tags)
+	}
+	// A deleted robot is refused from the next request on, although it
+	// was remembered a moment ago.
+	must(t, s.reg.DeleteRobot(ctx, acct, r.ARN))
+	if _, err := s.robots.ByAgent(ctx, acct, "agent-r"); fleet.CodeOf(err) != fleet.NotFound {
+		t.Fatalf("ByAgent of a deleted robot = %v, want NotFound", err)
+	}
+	_, err = s.robots.ByAgent(ctx, acct, "agent-nobody")
 	if fleet.CodeOf(err) != fleet.NotFound {
 		t.Fatalf("ByAgent of an unknown agent = %v, want NotFound", err)
 	}

@@ -35,6 +35,7 @@ type ServiceStore interface {
 	AutoSyncCandidates(ctx context.Context, tagKey string) ([]fleet.TaggedFleet, error)
 	SetPaused(ctx context.Context, account, jobARN string, paused bool, nowMs int64) (fleet.Job, error)
 	CountsBefore(ctx context.Context, jobARN string, seq int) (store.JobCounts, error)
+	Counts(ctx context.Context, jobARN string) (store.JobCounts, error)
 	QuarantinedRobots(ctx context.Context, account, fleetARN string) ([]store.RobotFailures, error)
 	ReleaseRobot(ctx context.Context, account, robotARN string) (bool, error)
 	FleetRobots(ctx context.Context, account, fleetARN string, limit int) ([]fleet.Robot, error)
@@ -295,6 +296,25 @@ func (s *Service) Describe(ctx context.Context, account, jobARN string) (fleet.J
 		return fleet.Job{}, nil, fleet.Wrap(fleet.Internal, err, "store failure")
 	}
 	return j, rows, nil
+}
+
+// Summary returns a job, how many of its robots are in each status, and
+// its first limit rows in start order: what a view of a job of 100,000
+// robots shows, read from indexes instead of every row.
+func (s *Service) Summary(ctx context.Context, account, jobARN string, limit int) (fleet.Job, map[fleet.RobotStatus]int, []fleet.RobotDeployment, error) {
+	j, err := s.job(ctx, account, jobARN)
+	if err != nil {
+		return fleet.Job{}, nil, nil, err
+	}
+	counts, err := s.Store.Counts(ctx, jobARN)
+	if err != nil {
+		return fleet.Job{}, nil, nil, fleet.Wrap(fleet.Internal, err, "store failure")
+	}
+	rows, err := s.Store.Rows(ctx, jobARN, "", limit)
+	if err != nil {
+		return fleet.Job{}, nil, nil, fleet.Wrap(fleet.Internal, err, "store failure")
+	}
+	return j, counts, rows, nil
 }
 
 func (s *Service) job(ctx context.Context, account, jobARN string) (fleet.Job, error) {

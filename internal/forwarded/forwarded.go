@@ -23,8 +23,9 @@ type info struct {
 // Middleware returns a handler that, for a connection from one of trusted,
 // replaces r.RemoteAddr with the client address named by X-Forwarded-For
 // (the right-most address that is not itself a trusted proxy) and records
-// X-Forwarded-Proto: https as a secure request. For every request it records
-// r.TLS != nil as secure. Secure and the rewritten RemoteAddr are then what
+// X-Forwarded-Proto: https as a secure request (or http as not). Otherwise
+// a request is secure when r.TLS != nil, which Secure answers without a
+// record, so only a request a proxy vouched for is copied. Secure and the rewritten RemoteAddr are then what
 // the console's cookies, access logs and authentication warnings use.
 func Middleware(trusted []netip.Prefix, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -36,6 +37,13 @@ func Middleware(trusted []netip.Prefix, next http.Handler) http.Handler {
 			if p := lastValue(r.Header.Values("X-Forwarded-Proto")); p != "" {
 				in.secure = strings.EqualFold(p, "https")
 			}
+		}
+		if in.secure == (r.TLS != nil) {
+			// What Secure answers without the record: no copy of the
+			// request and its context (a few hundred bytes for as long
+			// as a long poll is held).
+			next.ServeHTTP(w, r)
+			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, in)))
 	})

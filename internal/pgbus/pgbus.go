@@ -38,12 +38,16 @@ type Local interface {
 	// WakeAll wakes every long poll and the engine: wake-ups may have been
 	// missed.
 	WakeAll()
+	// ForgetRobot drops what this replica remembers of a deleted robot.
+	ForgetRobot(robotARN string)
 }
 
-// The wire encoding of a wake-up, private to the bus: "r <robot ARN>" or "e".
+// The wire encoding of a wake-up, private to the bus: "r <robot ARN>",
+// "e", or "f <robot ARN>" (the robot was deleted).
 const (
-	robotPrefix = "r "
-	engineMsg   = "e"
+	robotPrefix  = "r "
+	engineMsg    = "e"
+	forgetPrefix = "f "
 )
 
 // Bus publishes and receives wake-ups; it implements deploy.Waker. On the
@@ -77,10 +81,16 @@ func (b *Bus) WakeRobot(robotARN string) { b.queue(robotPrefix + robotARN) }
 // WakeEngine tells the other replicas' engines to look (deploy.Waker).
 func (b *Bus) WakeEngine() { b.queue(engineMsg) }
 
+// ForgetRobot tells the other replicas the robot was deleted
+// (deploy.Forgetter).
+func (b *Bus) ForgetRobot(robotARN string) { b.queue(forgetPrefix + robotARN) }
+
 // deliver hands one message of another replica to local.
 func deliver(local Local, msg string) {
 	if arn, ok := strings.CutPrefix(msg, robotPrefix); ok {
 		local.WakeRobot(arn)
+	} else if arn, ok := strings.CutPrefix(msg, forgetPrefix); ok {
+		local.ForgetRobot(arn)
 	} else if msg == engineMsg {
 		local.WakeEngine()
 	}

@@ -18,9 +18,10 @@ type recorder struct {
 	resynced chan struct{}
 }
 
-func (r recorder) WakeRobot(arn string) { r.got <- "r " + arn }
-func (r recorder) WakeEngine()          { r.got <- "e" }
-func (r recorder) WakeAll()             { r.resynced <- struct{}{} }
+func (r recorder) WakeRobot(arn string)   { r.got <- "r " + arn }
+func (r recorder) WakeEngine()            { r.got <- "e" }
+func (r recorder) WakeAll()               { r.resynced <- struct{}{} }
+func (r recorder) ForgetRobot(arn string) { r.got <- "f " + arn }
 
 // started runs a bus until the test ends and returns what it delivers and
 // a channel ticked at each resync.
@@ -71,6 +72,11 @@ func TestBusAcrossReplicas(t *testing.T) {
 	a.WakeRobot("arn:robot/1")
 	got := receive(t, fromA, 1)
 	if got["r arn:robot/1"] != 1 {
+		t.Fatalf("b received %v", got)
+	}
+	// A deletion reaches the other replica as itself, not as a wake-up.
+	a.ForgetRobot("arn:robot/2")
+	if got := receive(t, fromA, 1); got["f arn:robot/2"] != 1 {
 		t.Fatalf("b received %v", got)
 	}
 	// Many messages, more than one NOTIFY payload holds: all arrive, once each.

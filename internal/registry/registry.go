@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fleetsync/fleetsync/internal/agentid"
+	"github.com/fleetsync/fleetsync/internal/deploy"
 	"github.com/fleetsync/fleetsync/internal/fleet"
 	"github.com/fleetsync/fleetsync/internal/store"
 	"github.com/fleetsync/fleetsync/internal/tenancy"
@@ -63,6 +64,9 @@ type Service struct {
 	// Region is minted into every ARN; ARNs of other regions are not found.
 	Region string
 	Limits Limits
+	// Forget is told of every robot deleted, so that its agent is refused
+	// at once wherever the robot's identity is remembered; nil is fine.
+	Forget deploy.Forgetter
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -243,7 +247,13 @@ func (s *Service) DeleteRobot(ctx context.Context, account, robotARN string) err
 	if _, err := s.resolve(account, "robot", robotARN, fleet.TypeRobot); err != nil {
 		return err
 	}
-	return mapStore(s.Store.DeleteRobot(ctx, account, robotARN), fleet.TypeRobot, robotARN)
+	if err := s.Store.DeleteRobot(ctx, account, robotARN); err != nil {
+		return mapStore(err, fleet.TypeRobot, robotARN)
+	}
+	if s.Forget != nil {
+		s.Forget.ForgetRobot(robotARN)
+	}
+	return nil
 }
 
 // DescribeRobot returns a robot.

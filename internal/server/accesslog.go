@@ -33,41 +33,47 @@ func accessLog(log *slog.Logger, versions *agentVersions, next http.Handler) htt
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
-		lat := time.Since(start)
-		attrs := []any{"kind", kind, "operation", op, "status", rec.status, "latency_ms", float64(lat.Microseconds()) / 1000,
-			"client", forwarded.Client(r)}
-		if kind == "api" {
-			if id := rec.Header().Get("x-amzn-RequestId"); id != "" {
-				attrs = append(attrs, "request_id", id)
-			}
-			if code := rec.Header().Get("x-amzn-ErrorType"); code != "" {
-				attrs = append(attrs, "error", code)
-			}
-			if key := accessKeyID(r); key != "" {
-				attrs = append(attrs, "access_key_id", key)
-			}
-		} else {
-			if id := agentID(r); id != "" {
-				attrs = append(attrs, "agent_id", id)
-			}
-			if v := agentVersion(r); v != "" {
-				attrs = append(attrs, "agent_version", v)
-			}
-			if rec.status/100 == 2 && op != "bundle" {
-				versions.seen(agentID(r), agentVersion(r), time.Now())
-			}
-		}
-		log.Info("request", attrs...)
-		if refusedAuth(kind, rec) {
-			warn := []any{"kind", kind, "operation", op, "client", forwarded.Client(r), "reason", rec.reason()}
-			if kind == "api" {
-				warn = append(warn, "error", rec.Header().Get("x-amzn-ErrorType"), "access_key_id", accessKeyID(r))
-			} else {
-				warn = append(warn, "agent_id", agentID(r))
-			}
-			log.Warn("authentication refused", warn...)
-		}
+		logRequest(log, versions, r, rec, kind, op, time.Since(start))
 	})
+}
+
+// logRequest writes the access log line of a request accessLog served. It
+// is apart so that the log line's locals are not in the frame that stays
+// on the stack while a long poll is held.
+func logRequest(log *slog.Logger, versions *agentVersions, r *http.Request, rec *recorder, kind, op string, lat time.Duration) {
+	attrs := []any{"kind", kind, "operation", op, "status", rec.status, "latency_ms", float64(lat.Microseconds()) / 1000,
+		"client", forwarded.Client(r)}
+	if kind == "api" {
+		if id := rec.Header().Get("x-amzn-RequestId"); id != "" {
+			attrs = append(attrs, "request_id", id)
+		}
+		if code := rec.Header().Get("x-amzn-ErrorType"); code != "" {
+			attrs = append(attrs, "error", code)
+		}
+		if key := accessKeyID(r); key != "" {
+			attrs = append(attrs, "access_key_id", key)
+		}
+	} else {
+		if id := agentID(r); id != "" {
+			attrs = append(attrs, "agent_id", id)
+		}
+		if v := agentVersion(r); v != "" {
+			attrs = append(attrs, "agent_version", v)
+		}
+		if rec.status/100 == 2 && op != "bundle" {
+			versions.seen(agentID(r), agentVersion(r), time.Now())
+		}
+	}
+	log.Info("request", attrs...)
+	if refusedAuth(kind, rec) {
+		warn := []any{"kind", kind, "operation", op, "client", forwarded.Client(r), "reason", rec.reason()}
+		if kind == "api" {
+			warn = append(warn, "error", rec.Header().Get("x-amzn-ErrorType"), "access_key_id", accessKeyID(r))
+		} else {
+			warn = append(warn, "agent_id", agentID(r))
+		}
+		log.Warn("authentication refused", warn...)
+	}
 }
 
 // authCodes are the API error codes of a refused authentication.
@@ -239,19 +245,27 @@ func (r *recorder) reason() string {
 }
 
 // agentVersions remembers the version each authenticated agent last reported
-// (in this process: with replicas, each counts the agents it served).
+// (in this process: with replicas, each counts the agents it served). An
+// entry is an agent id and 24 bytes: the version string is shared by every
+// agent reporting it (a fleet runs a few), not a string of each request.
 type agentVersions struct {
 	mu sync.Mutex
 	m  map[string]agentSeen
+	// interned are the versions seen, each string kept once.
+	interned map[string]string
 }
 
 type agentSeen struct {
 	version string
-	at      time.Time
+	atUnix  int64
 }
 
 // maxTrackedAgents bounds the table (only authenticated agents enter it).
 const maxTrackedAgents = 1 << 20
+
+// maxInternedVersions bounds the shared version strings; past it a version
+// is kept as the request's own string (still correct, only not shared).
+const maxInternedVersions = 1024
 
 func (v *agentVersions) seen(id, version string, now time.Time) {
 	if id == "" {
@@ -263,12 +277,18 @@ func (v *agentVersions) seen(id, version string, now time.Time) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.m == nil {
-		v.m = map[string]agentSeen{}
+		v.m, v.interned = map[string]agentSeen{}, map[string]string{}
 	}
 	if _, ok := v.m[id]; !ok && len(v.m) >= maxTrackedAgents {
 		return
 	}
-	v.m[id] = agentSeen{version, now}
+	if iv, ok := v.interned[version]; ok {
+		version = iv
+	} else if len(v.interned) < maxInternedVersions {
+		version = strings.Clone(version)
+		v.interned[version] = version
+	}
+	v.m[id] = agentSeen{version, now.Unix()}
 }
 
 // Version returns the version agent id last reported, or "".
@@ -285,7 +305,7 @@ func (v *agentVersions) counts(since time.Time) map[string]int {
 	defer v.mu.Unlock()
 	out := map[string]int{}
 	for id, s := range v.m {
-		if s.at.Before(since) {
+		if s.atUnix < since.Unix() {
 			delete(v.m, id)
 			continue
 		}

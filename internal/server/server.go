@@ -283,6 +283,7 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *Server, err erro
 	// Every bucket and object is reached through the bucket grants.
 	granted := &tenancy.Bundles{Store: bundles, Grants: d.Store}
 	reg := &registry.Service{Store: d.Store, Bundles: granted, Region: cfg.Region, Limits: registryLimits(cfg)}
+	forget := deploy.Forgetters{}
 	hub := &agentapi.Hub{}
 	presence := &deploy.Presence{}
 	maxWait := cfg.AgentMaxWait
@@ -303,6 +304,7 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *Server, err erro
 			return nil, err
 		}
 		wake = deploy.Wakers{hub, bus}
+		forget = append(forget, bus)
 	}
 	if cfg.Postgres() {
 		nonces = &agentapi.StoreNonces{Store: d.Store, Log: log.With("component", "agentapi")}
@@ -315,6 +317,7 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *Server, err erro
 	robots := &deploy.Robots{Store: d.Store, Bundles: granted, Presence: presence, Wake: wake, Log: log.With("component", "robots"),
 		OnHealthGate: mets.Controls(storeControls{d.Store}, log.With("component", "metrics")), Retry: d.Store, Policy: retryPolicy(cfg.Rollout),
 		OnRetry: mets.RobotRetried, OnQuarantine: mets.RobotQuarantined, Cache: d.Store}
+	reg.Forget = append(forget, robots)
 	// One set of failed-authentication budgets for every door.
 	authGuard := authguard.New(authguard.DefaultLimits(), o.Now)
 	agents := agentapi.New(agentapi.Config{
@@ -378,7 +381,7 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *Server, err erro
 			presence.Run(ctx, d.Store, presenceFlush(cfg.AgentPollInterval), log.With("component", "presence"))
 		})
 	if bus != nil {
-		s.background = append(s.background, func(ctx context.Context) { bus.Run(ctx, hub, nil) })
+		s.background = append(s.background, func(ctx context.Context) { bus.Run(ctx, busLocal{hub, robots}, nil) })
 	}
 
 	s.ln = o.Listener
@@ -473,4 +476,21 @@ type storeControls struct {
 func (c storeControls) ControlCounts(ctx context.Context) (int, int, error) {
 	n, err := c.s.ControlCounts(ctx)
 	return n.PausedJobs, n.QuarantinedRobots, err
+}
+
+// busLocal is this replica's end of the bus: the hub's wake-ups, and the
+// robots' identity cache told of robots deleted on other replicas.
+type busLocal struct {
+	*agentapi.Hub
+	robots *deploy.Robots
+}
+
+// ForgetRobot implements pgbus.Local.
+func (l busLocal) ForgetRobot(robotARN string) { l.robots.ForgetRobot(robotARN) }
+
+// WakeAll implements pgbus.Local: after the bus lost messages, deletions
+// may be among them.
+func (l busLocal) WakeAll() {
+	l.robots.ForgetAll()
+	l.Hub.WakeAll()
 }

@@ -233,7 +233,8 @@ type Jobs interface {
 	// CountsBefore returns the job's rows whose Seq is below seq by status
 	// (the canary: the first rows in start order).
 	CountsBefore(ctx context.Context, jobARN string, seq int) (JobCounts, error)
-	// Rows returns up to limit rows of a status in start order.
+	// Rows returns up to limit rows of a status in start order; status ""
+	// returns rows of every status.
 	Rows(ctx context.Context, jobARN string, status fleet.RobotStatus, limit int) ([]fleet.RobotDeployment, error)
 	// Apply carries out a plan step atomically: start robots, time robots
 	// out, and optionally finish the job; rows not in the expected status are
@@ -335,7 +336,8 @@ type Agents interface {
 	// RobotByAgent returns account's robot whose agent id is agentID. With
 	// account "" (agent ids of protocol v1, not bound to an account, kept
 	// only for robots enrolled before they were refused) it returns the
-	// oldest robot of any account with that id.
+	// oldest robot of any account with that id. Its Tags are not read (nil):
+	// the agent's requests need them only when work is handed out.
 	RobotByAgent(ctx context.Context, account, agentID string) (fleet.Robot, error)
 	// CurrentAssignment returns the robot's latest row when it is Deploying
 	// or NoResponse (a robot that comes back completes what it missed) and
@@ -363,9 +365,19 @@ type Agents interface {
 	// by robot ARN), so that whichever replica drives a job knows it; a
 	// robot's time never moves back. It takes no lock on robots or jobs.
 	RecordAgentsSeen(ctx context.Context, seen map[string]int64) error
-	// DeployingAgentsSeen returns, for each Deploying row of the job, when
-	// its robot's agent was last recorded as heard (0: never).
-	DeployingAgentsSeen(ctx context.Context, jobARN string) (map[string]int64, error)
+	// Deploying returns the job's Deploying rows started at or before
+	// startedBefore (epoch ms), each with when it started and when its
+	// robot's agent was last recorded as heard (0: never): the rows the
+	// engine's liveness checks could time out now, read from an index.
+	Deploying(ctx context.Context, jobARN string, startedBefore int64) ([]Deploying, error)
+}
+
+// Deploying is one Deploying row as the engine's liveness checks see it.
+type Deploying struct {
+	Robot     string
+	StartedMs int64
+	// SeenMs is when the robot's agent was last recorded as heard, 0 never.
+	SeenMs int64
 }
 
 // ReplayWindows are the replay protection of the agent protocol's signed

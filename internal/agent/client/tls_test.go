@@ -91,6 +91,14 @@ func TestTransportTrust(t *testing.T) {
 	if err := get(t, TLSOptions{CAFile: ca, PinSHA256: []string{wrong}}, srv.URL); !errors.As(err, &te) || !strings.Contains(te.Reason, "pinned") {
 		t.Fatalf("with a wrong pin: %v, want a pin TLSError", err)
 	}
+	// Pins are the server's: another host (a presigned S3 URL) is checked
+	// against the roots alone; the server's host still against the pins.
+	if err := get(t, TLSOptions{CAFile: ca, PinSHA256: []string{wrong}, PinHost: "fleetsync.example"}, srv.URL); err != nil {
+		t.Fatalf("another host than the pinned one: %v, want its chain alone checked", err)
+	}
+	if err := get(t, TLSOptions{CAFile: ca, PinSHA256: []string{wrong}, PinHost: "127.0.0.1"}, srv.URL); !errors.As(err, &te) || !strings.Contains(te.Reason, "pinned") {
+		t.Fatalf("the pinned host with a wrong pin: %v, want a pin TLSError", err)
+	}
 	// A plain HTTP server behind an https:// URL.
 	plain := httptest.NewServer(http.NotFoundHandler())
 	defer plain.Close()

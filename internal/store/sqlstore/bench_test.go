@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -56,7 +55,7 @@ func BenchmarkAgentPollReads(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				got, err := s.RobotByAgent(ctx, "", "fsa1-bench")
-				if err != nil || got.Tags["team"] != "blue" {
+				if err != nil || got.ARN != r.ARN {
 					b.Fatalf("RobotByAgent = %+v, %v", got, err)
 				}
 				as, err := s.CurrentAssignment(ctx, r.ARN)
@@ -104,6 +103,40 @@ func deployingFixture(b *testing.B, s *Store, n int) (string, []string) {
 	must(s.Prepare(ctx, job, rows, store.JobOutcome{}, 3))
 	must(s.Apply(ctx, job, store.Step{Start: arns}, 4))
 	return job, arns
+}
+
+// BenchmarkJobRobots is the read behind DescribeDeploymentJob of a job of
+// 10,000 robots, all deploying.
+// Run: go test -run '^$' -bench JobRobots ./internal/store/sqlstore/
+func BenchmarkJobRobots(b *testing.B) {
+	s := openBench(b)
+	job, arns := deployingFixture(b, s, 10_000)
+	b.ReportAllocs()
+	for b.Loop() {
+		rows, err := s.JobRobots(context.Background(), job)
+		if err != nil || len(rows) != len(arns) || rows[0].Job != job {
+			b.Fatalf("JobRobots = %d rows, %v", len(rows), err)
+		}
+	}
+}
+
+// BenchmarkRecordResultSuccess is a rollout's commonest write: a deploying
+// robot's success, with its last progress still pending.
+// Run: go test -run '^$' -bench RecordResultSuccess -benchtime 5000x ./internal/store/sqlstore/
+func BenchmarkRecordResultSuccess(b *testing.B) {
+	s := openBench(b)
+	job, arns := deployingFixture(b, s, max(b.N, 1))
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := s.RecordProgress(ctx, job, arns[i], "Launching", nil, nil); err != nil {
+			b.Fatal(err)
+		}
+		if abort, err := s.RecordResult(ctx, job, arns[i], store.Result{Success: true, NowMs: 10}); err != nil || abort {
+			b.Fatalf("RecordResult = %v, %v", abort, err)
+		}
+	}
 }
 
 func openBench(b *testing.B) *Store {
@@ -178,7 +211,7 @@ func BenchmarkPollReadsIdleConns(b *testing.B) {
 // createRobotCounting is CreateRobot as it was before robot_counts: a
 // COUNT(*) of the account's robots inside the write transaction.
 func (s *Store) createRobotCounting(ctx context.Context, r fleet.Robot, maxPerAccount int) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		n, err := count(ctx, tx, `SELECT COUNT(*) FROM robots WHERE account = $1`, r.Account)
 		if err != nil {
 			return err
@@ -203,7 +236,7 @@ func BenchmarkCreateRobot(b *testing.B) {
 		const acct = "123456789012"
 		// Fill the account fast, in one transaction per 5,000.
 		for i := 0; i < size; i += 5000 {
-			err := s.tx(ctx, func(tx *sql.Tx) error {
+			err := s.tx(ctx, func(tx wtx) error {
 				for j := i; j < min(i+5000, size); j++ {
 					name := fmt.Sprintf("fill%06d", j)
 					if _, err := tx.ExecContext(ctx, `INSERT INTO robots (arn, account, name, architecture, agent_id, status, created_ms) VALUES ($1, $2, $3, 'ARM64', $4, 'Available', 1)`,

@@ -26,7 +26,7 @@ func (s *Store) RowAttempts(ctx context.Context, jobARN, robotARN string) (int, 
 
 // CountAttempt implements store.Retries.
 func (s *Store) CountAttempt(ctx context.Context, jobARN, robotARN string, expect int) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE job_robots SET attempts = attempts + 1 WHERE job_arn = $1 AND robot_arn = $2 AND attempts = $3`,
+	res, err := s.exec(ctx, `UPDATE job_robots SET attempts = attempts + 1 WHERE job_arn = $1 AND robot_arn = $2 AND attempts = $3`,
 		jobARN, robotARN, expect)
 	if err != nil {
 		return false, err
@@ -37,7 +37,7 @@ func (s *Store) CountAttempt(ctx context.Context, jobARN, robotARN string, expec
 
 // DeferRetry implements store.Retries.
 func (s *Store) DeferRetry(ctx context.Context, jobARN, robotARN string, retryAtMs int64) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE job_robots SET retry_at_ms = $1, step = '', percent_done = NULL, eta_seconds = NULL
+	res, err := s.exec(ctx, `UPDATE job_robots SET retry_at_ms = $1, step = '', percent_done = NULL, eta_seconds = NULL
 		WHERE job_arn = $2 AND robot_arn = $3 AND status = $4`, retryAtMs, jobARN, robotARN, fleet.RobotDeploying)
 	if err != nil {
 		return false, err
@@ -49,7 +49,7 @@ func (s *Store) DeferRetry(ctx context.Context, jobARN, robotARN string, retryAt
 // RecordRobotFailure implements store.Quarantine.
 func (s *Store) RecordRobotFailure(ctx context.Context, f store.RobotFailures, quarantineAfter int, nowMs int64) (store.RobotFailures, error) {
 	var out store.RobotFailures
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx wtx) error {
 		out = f
 		err := tx.QueryRowContext(ctx, `SELECT failures, quarantined_ms FROM robot_failures WHERE robot_arn = $1 AND fingerprint = $2`+s.dialect.forUpdate,
 			f.Robot, f.Fingerprint).Scan(&out.Failures, &out.QuarantinedMs)
@@ -92,7 +92,7 @@ func (s *Store) QuarantinedRobots(ctx context.Context, account, fleetARN string)
 // ReleaseRobot implements store.Quarantine.
 func (s *Store) ReleaseRobot(ctx context.Context, account, robotARN string) (bool, error) {
 	var was bool
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx wtx) error {
 		n, err := count(ctx, tx, `SELECT COUNT(*) FROM robot_failures WHERE account = $1 AND robot_arn = $2 AND quarantined_ms > 0`, account, robotARN)
 		if err != nil {
 			return err
@@ -110,7 +110,7 @@ func (s *Store) RecordOverlays(ctx context.Context, robotARN string, overlays []
 	if err != nil {
 		return err
 	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO robot_overlays (robot_arn, overlays, updated_ms) VALUES ($1, $2, $3)
+	_, err = s.exec(ctx, `INSERT INTO robot_overlays (robot_arn, overlays, updated_ms) VALUES ($1, $2, $3)
 		ON CONFLICT (robot_arn) DO UPDATE SET overlays = excluded.overlays, updated_ms = excluded.updated_ms`, robotARN, string(b), nowMs)
 	return err
 }

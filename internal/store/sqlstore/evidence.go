@@ -9,7 +9,7 @@ import (
 )
 
 // putFailureOutput keeps a failed row's output ("" keeps what is there).
-func putFailureOutput(ctx context.Context, tx *sql.Tx, jobARN, robotARN, output string) error {
+func putFailureOutput(ctx context.Context, tx wtx, jobARN, robotARN, output string) error {
 	if output == "" {
 		return nil
 	}
@@ -34,7 +34,7 @@ func (s *Store) FailureOutputs(ctx context.Context, jobARN string) (map[string]s
 
 // RequestRobotLog implements store.Evidence.
 func (s *Store) RequestRobotLog(ctx context.Context, robotARN string, maxBytes int, nowMs, minGapMs int64) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		var last int64
 		err := tx.QueryRowContext(ctx, `SELECT requested_ms FROM robot_logs WHERE robot_arn = $1`, robotARN).Scan(&last)
 		switch {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/fleetsync/fleetsync/internal/fleet"
 	"github.com/fleetsync/fleetsync/internal/store"
@@ -20,7 +21,7 @@ func (s *Store) CreateJob(ctx context.Context, nj store.NewJob, maxActive int) e
 	if err != nil {
 		return err
 	}
-	err = s.tx(ctx, func(tx *sql.Tx) error {
+	err = s.tx(ctx, func(tx wtx) error {
 		if err := s.dialect.lockAccount(ctx, tx, j.Account); err != nil {
 			return err
 		}
@@ -126,6 +127,25 @@ func (s *Store) ListJobs(ctx context.Context, q fleet.ListQuery) (fleet.Page[fle
 
 const rowCols = `job_arn, robot_arn, seq, status, prior_status, step, percent_done, eta_seconds, started_ms, finished_ms, failure_code, failure_reason`
 
+// rowColsOf is rowCols qualified by a table alias, for joins.
+func rowColsOf(alias string) string {
+	cols := strings.Split(rowCols, ", ")
+	for i, c := range cols {
+		cols[i] = alias + "." + c
+	}
+	return strings.Join(cols, ", ")
+}
+
+// withExtra scans a row's columns into scanRow's fields, then the extra
+// columns after them into extra.
+type withExtra struct {
+	row   interface{ Scan(...any) error }
+	extra []any
+}
+
+// Scan implements the scanner scanRow reads from.
+func (w withExtra) Scan(dest ...any) error { return w.row.Scan(append(dest, w.extra...)...) }
+
 func scanRow(row interface{ Scan(...any) error }) (fleet.RobotDeployment, error) {
 	var d fleet.RobotDeployment
 	var status, prior string
@@ -143,12 +163,33 @@ func scanRow(row interface{ Scan(...any) error }) (fleet.RobotDeployment, error)
 }
 
 // JobRobots implements store.Jobs.
+// Every row of the job carries the one ARN string the caller gave instead
+// of a copy read per row: a Describe of 10,000 robots allocated 10,000.
 func (s *Store) JobRobots(ctx context.Context, jobARN string) ([]fleet.RobotDeployment, error) {
-	return queryAll(ctx, reader{s}, scanRow, `SELECT `+rowCols+` FROM job_robots WHERE job_arn = $1 ORDER BY seq`, jobARN)
+	cols := strings.TrimPrefix(rowCols, "job_arn, ")
+	return queryAll(ctx, reader{s}, func(r interface{ Scan(...any) error }) (fleet.RobotDeployment, error) {
+		return scanRow(ofJob{r, jobARN})
+	}, `SELECT `+cols+` FROM job_robots WHERE job_arn = $1 ORDER BY seq`, jobARN)
+}
+
+// ofJob scans a row read without its job_arn column: scanRow's first
+// field (the job) is set to job, the others read from the row.
+type ofJob struct {
+	row interface{ Scan(...any) error }
+	job string
+}
+
+// Scan implements the scanner scanRow reads from.
+func (o ofJob) Scan(dest ...any) error {
+	*dest[0].(*string) = o.job
+	return o.row.Scan(dest[1:]...)
 }
 
 // Rows implements store.Jobs.
 func (s *Store) Rows(ctx context.Context, jobARN string, status fleet.RobotStatus, limit int) ([]fleet.RobotDeployment, error) {
+	if status == "" {
+		return queryAll(ctx, reader{s}, scanRow, `SELECT `+rowCols+` FROM job_robots WHERE job_arn = $1 ORDER BY seq LIMIT $2`, jobARN, limit)
+	}
 	return queryAll(ctx, reader{s}, scanRow, `SELECT `+rowCols+` FROM job_robots WHERE job_arn = $1 AND status = $2 ORDER BY seq LIMIT $3`, jobARN, status, limit)
 }
 
@@ -210,7 +251,7 @@ func (s *Store) AcquireLease(ctx context.Context, jobARN, owner string, nowMs, u
 
 // setJobStatus moves a job between statuses with a compare-and-swap and
 // mirrors it on the fleet's lastDeploymentStatus.
-func setJobStatus(ctx context.Context, tx *sql.Tx, jobARN string, from, to fleet.JobStatus, code, reason string, nowMs int64) error {
+func setJobStatus(ctx context.Context, tx wtx, jobARN string, from, to fleet.JobStatus, code, reason string, nowMs int64) error {
 	if !fleet.CanJob(from, to) {
 		return fmt.Errorf("sqlstore: job %s cannot move %s → %s", jobARN, from, to)
 	}
@@ -233,7 +274,7 @@ func setJobStatus(ctx context.Context, tx *sql.Tx, jobARN string, from, to fleet
 // jobStatus reads a job's status and locks its row until the transaction
 // ends, so that a job's transactions (prepare, plan steps, cancel) run one
 // after the other instead of deadlocking on its robots' rows.
-func (s *Store) jobStatus(ctx context.Context, tx *sql.Tx, jobARN string) (fleet.JobStatus, error) {
+func (s *Store) jobStatus(ctx context.Context, tx wtx, jobARN string) (fleet.JobStatus, error) {
 	var st string
 	err := tx.QueryRowContext(ctx, `SELECT status FROM deployment_jobs WHERE arn = $1`+s.dialect.forUpdate, jobARN).Scan(&st)
 	return fleet.JobStatus(st), notFound(err)
@@ -241,14 +282,14 @@ func (s *Store) jobStatus(ctx context.Context, tx *sql.Tx, jobARN string) (fleet
 
 // StartPreparing implements store.Jobs.
 func (s *Store) StartPreparing(ctx context.Context, jobARN string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		return setJobStatus(ctx, tx, jobARN, fleet.JobPending, fleet.JobPreparing, "", "", 0)
 	})
 }
 
 // Prepare implements store.Jobs.
 func (s *Store) Prepare(ctx context.Context, jobARN string, rows []fleet.RobotDeployment, finish store.JobOutcome, nowMs int64) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		st, err := s.jobStatus(ctx, tx, jobARN)
 		if err != nil {
 			return err
@@ -289,7 +330,7 @@ func (s *Store) Prepare(ctx context.Context, jobARN string, rows []fleet.RobotDe
 
 // FailJob implements store.Jobs.
 func (s *Store) FailJob(ctx context.Context, jobARN, code, reason string, nowMs int64) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		st, err := s.jobStatus(ctx, tx, jobARN)
 		if err != nil {
 			return err
@@ -300,7 +341,7 @@ func (s *Store) FailJob(ctx context.Context, jobARN, code, reason string, nowMs 
 
 // finishRow moves a row (and its robot) between statuses with a
 // compare-and-swap; it reports whether the row was in from.
-func finishRow(ctx context.Context, tx *sql.Tx, jobARN, robotARN string, from, to fleet.RobotStatus, code, reason string, nowMs int64) (bool, error) {
+func finishRow(ctx context.Context, tx wtx, jobARN, robotARN string, from, to fleet.RobotStatus, code, reason string, nowMs int64) (bool, error) {
 	if !fleet.CanRobot(from, to) {
 		return false, fmt.Errorf("sqlstore: robot %s cannot move %s → %s", robotARN, from, to)
 	}
@@ -323,7 +364,7 @@ func (s *Store) Apply(ctx context.Context, jobARN string, step store.Step, nowMs
 	// The job's pending progress goes in with the step (a timed-out row
 	// keeps the step it stopped in): each engine step also flushes it.
 	pending := s.progress.takeJob(jobARN)
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx wtx) error {
 		st, err := s.jobStatus(ctx, tx, jobARN)
 		if err != nil {
 			return err
@@ -381,7 +422,7 @@ func (s *Store) Apply(ctx context.Context, jobARN string, step store.Step, nowMs
 
 // SetPaused implements store.Jobs.
 func (s *Store) SetPaused(ctx context.Context, account, jobARN string, paused bool, nowMs int64) (fleet.Job, error) {
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx wtx) error {
 		var st string
 		var pausedMs int64
 		if err := tx.QueryRowContext(ctx, `SELECT status, paused_ms FROM deployment_jobs WHERE account = $1 AND arn = $2`+s.dialect.forUpdate,
@@ -410,7 +451,7 @@ func (s *Store) SetPaused(ctx context.Context, account, jobARN string, paused bo
 
 // restorePending gives robots the job never started their prior status; the
 // rows stay PendingNewDeployment as the record that they were never reached.
-func restorePending(ctx context.Context, tx *sql.Tx, jobARN string) error {
+func restorePending(ctx context.Context, tx wtx, jobARN string) error {
 	_, err := tx.ExecContext(ctx, `UPDATE robots SET status = (SELECT jr.prior_status FROM job_robots jr WHERE jr.job_arn = $1 AND jr.robot_arn = robots.arn)
 		WHERE last_job_arn = $1 AND arn IN (SELECT robot_arn FROM job_robots WHERE job_arn = $1 AND status = $2)
 		AND fleet_arn = (SELECT fleet_arn FROM deployment_jobs WHERE arn = $1)`, jobARN, fleet.RobotPendingNewDeployment)
@@ -431,7 +472,7 @@ func (s *Store) CancelJob(ctx context.Context, account, jobARN, abortCode, abort
 	s.progress.cancel.Lock()
 	defer s.progress.cancel.Unlock()
 	pending := s.progress.takeJob(jobARN)
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx wtx) error {
 		var st string
 		if err := tx.QueryRowContext(ctx, `SELECT status FROM deployment_jobs WHERE account = $1 AND arn = $2`+s.dialect.forUpdate, account, jobARN).Scan(&st); err != nil {
 			return notFound(err)
@@ -469,7 +510,7 @@ func (s *Store) CancelJob(ctx context.Context, account, jobARN, abortCode, abort
 // DeleteJobsFinishedBefore implements store.Jobs.
 func (s *Store) DeleteJobsFinishedBefore(ctx context.Context, ms int64) (int, error) {
 	var n int
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx wtx) error {
 		old := `SELECT arn FROM deployment_jobs WHERE finished_ms > 0 AND finished_ms < $1`
 		if _, err := tx.ExecContext(ctx, `DELETE FROM job_robots WHERE job_arn IN (`+old+`)`, ms); err != nil {
 			return err
@@ -498,40 +539,23 @@ func (s *Store) RobotByAgent(ctx context.Context, account, agentID string) (flee
 	ctx = forAgents(ctx)
 	r, err := scanRobot(s.readRow(ctx, `SELECT `+robotCols+` FROM robots WHERE agent_id = $1 AND ($2 = '' OR account = $2)
 		ORDER BY created_ms, arn LIMIT 1`, agentID, account))
-	if err != nil {
-		return fleet.Robot{}, notFound(err)
-	}
-	r.Tags, err = s.ResourceTags(ctx, r.ARN)
-	return r, err
+	return r, notFound(err)
 }
 
 // CurrentAssignment implements store.Agents.
 func (s *Store) CurrentAssignment(ctx context.Context, robotARN string) (store.Assignment, error) {
 	ctx = forAgents(ctx)
-	var lastJob string
-	if err := s.readRow(ctx, `SELECT last_job_arn FROM robots WHERE arn = $1`, robotARN).Scan(&lastJob); err != nil {
-		return store.Assignment{}, notFound(err)
-	}
-	if lastJob == "" {
-		return store.Assignment{}, store.ErrNotFound
-	}
-	row, err := scanRow(s.readRow(ctx, `SELECT `+rowCols+` FROM job_robots WHERE job_arn = $1 AND robot_arn = $2`, lastJob, robotARN))
+	// One read: the robot's latest row, through its last job.
+	var gaveUp bool
+	row, err := scanRow(withExtra{s.readRow(ctx, `SELECT `+rowColsOf("jr")+`, jr.agent_gave_up FROM robots r
+		JOIN job_robots jr ON jr.job_arn = r.last_job_arn AND jr.robot_arn = r.arn WHERE r.arn = $1`, robotARN), []any{&gaveUp}})
 	if err != nil {
 		return store.Assignment{}, notFound(err)
 	}
-	if row.Status != fleet.RobotDeploying && row.Status != fleet.RobotNoResponse {
+	if row.Status != fleet.RobotDeploying && (row.Status != fleet.RobotNoResponse || gaveUp) {
 		return store.Assignment{}, store.ErrNotFound
 	}
-	if row.Status == fleet.RobotNoResponse {
-		var gaveUp bool
-		if err := s.readRow(ctx, `SELECT agent_gave_up FROM job_robots WHERE job_arn = $1 AND robot_arn = $2`, lastJob, robotARN).Scan(&gaveUp); err != nil {
-			return store.Assignment{}, notFound(err)
-		}
-		if gaveUp {
-			return store.Assignment{}, store.ErrNotFound
-		}
-	}
-	j, err := s.GetJob(ctx, "", lastJob)
+	j, err := s.GetJob(ctx, "", row.Job)
 	if err != nil {
 		return store.Assignment{}, err
 	}
@@ -571,9 +595,11 @@ func (s *Store) recordResultTx(ctx context.Context, jobARN, robotARN string, res
 	abort := false
 	k := progressKey{jobARN, robotARN}
 	pending, hasPending := s.progress.take(k)
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx wtx) error {
 		abort = false // a retried transaction starts over
-		if hasPending {
+		// A success overwrites the row's progress (step Finished): what is
+		// pending of it is not written first.
+		if hasPending && !res.Success {
 			if err := writeProgress(ctx, tx, k, pending); err != nil {
 				return err
 			}
@@ -612,17 +638,30 @@ func (s *Store) recordResultTx(ctx context.Context, jobARN, robotARN string, res
 			abort = from != to // a repeated report of the same outcome is fine
 			return nil
 		}
+		if res.Success {
+			// Most results of a rollout: one statement per table. The row
+			// finishes at step Finished; the robot runs the job's
+			// fingerprint, and its own status follows only its latest
+			// deployment while it is in that deployment's fleet (as
+			// finishRow's).
+			r, err := tx.ExecContext(ctx, `UPDATE job_robots SET status = $1, failure_code = '', failure_reason = '', finished_ms = $2,
+				step = 'Finished', percent_done = NULL, eta_seconds = NULL WHERE job_arn = $3 AND robot_arn = $4 AND status = $5`,
+				to, res.NowMs, jobARN, robotARN, from)
+			if err := mustAffect(r, err); err != nil {
+				if errors.Is(err, store.ErrNotFound) {
+					return nil
+				}
+				return err
+			}
+			_, err = tx.ExecContext(ctx, `UPDATE robots SET deployed_fingerprint = $1,
+				status = CASE WHEN robots.fleet_arn = (SELECT j.fleet_arn FROM deployment_jobs j WHERE j.arn = robots.last_job_arn) THEN $2 ELSE robots.status END
+				WHERE arn = $3 AND last_job_arn = $4`, fp, to, robotARN, jobARN)
+			return err
+		}
 		if _, err := finishRow(ctx, tx, jobARN, robotARN, from, to, res.Code, res.Reason, res.NowMs); err != nil {
 			return err
 		}
 		switch {
-		case res.Success:
-			_, err = tx.ExecContext(ctx, `UPDATE job_robots SET step = 'Finished', percent_done = NULL, eta_seconds = NULL WHERE job_arn = $1 AND robot_arn = $2`, jobARN, robotARN)
-			if err != nil {
-				return err
-			}
-			_, err = tx.ExecContext(ctx, `UPDATE robots SET deployed_fingerprint = $1 WHERE arn = $2 AND last_job_arn = $3`, fp, robotARN, jobARN)
-			return err
 		case res.Step != "":
 			// The step the robot failed in, even when its last progress
 			// report (coalesced) named an earlier one.

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,7 +25,7 @@ var postgresDialect = dialect{
 	// Quota checks count rows then insert; under READ COMMITTED two
 	// transactions could both pass the count, so they serialise on a
 	// per-account advisory lock held until commit.
-	lockAccount: func(ctx context.Context, tx *sql.Tx, account string) error {
+	lockAccount: func(ctx context.Context, tx wtx, account string) error {
 		_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, account)
 		return err
 	},

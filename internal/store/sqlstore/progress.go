@@ -82,7 +82,7 @@ func (b *progressBuffer) takeJob(job string) map[progressKey]progressRow {
 // some of a job's rows (cancel, time-outs), the progress still pending for
 // the job, so those rows keep the step they stopped in. On failure the
 // caller restores batch.
-func writeJobProgress(ctx context.Context, tx *sql.Tx, batch map[progressKey]progressRow) error {
+func writeJobProgress(ctx context.Context, tx wtx, batch map[progressKey]progressRow) error {
 	for k, p := range batch {
 		if err := writeProgress(ctx, tx, k, p); err != nil {
 			return err
@@ -167,7 +167,7 @@ func (s *Store) FlushProgress(ctx context.Context) error {
 		}
 		return strings.Compare(a.robot, b.robot)
 	})
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx wtx) error {
 		for _, k := range keys {
 			if err := writeProgress(ctx, tx, k, batch[k]); err != nil {
 				return err
@@ -181,7 +181,7 @@ func (s *Store) FlushProgress(ctx context.Context) error {
 	return err
 }
 
-func writeProgress(ctx context.Context, tx *sql.Tx, k progressKey, p progressRow) error {
+func writeProgress(ctx context.Context, tx wtx, k progressKey, p progressRow) error {
 	_, err := tx.ExecContext(ctx, `UPDATE job_robots SET step = $1, percent_done = $2, eta_seconds = $3
 		WHERE job_arn = $4 AND robot_arn = $5 AND status IN ($6, $7)`, p.step, p.percent, p.eta, k.job, k.robot, fleet.RobotDeploying, fleet.RobotNoResponse)
 	return err

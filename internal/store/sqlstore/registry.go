@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -63,7 +62,7 @@ func page[T any](items []T, limit int, cursor func(T) fleet.Cursor) fleet.Page[T
 
 // CreateFleet implements store.Fleets.
 func (s *Store) CreateFleet(ctx context.Context, f fleet.Fleet, maxPerAccount int) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		if err := s.dialect.lockAccount(ctx, tx, f.Account); err != nil {
 			return err
 		}
@@ -116,7 +115,7 @@ func (s *Store) ListFleets(ctx context.Context, q fleet.ListQuery) (fleet.Page[f
 
 // DeleteFleet implements store.Fleets.
 func (s *Store) DeleteFleet(ctx context.Context, account, arn string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		if err := mustAffect(tx.ExecContext(ctx, `DELETE FROM fleets WHERE account = $1 AND arn = $2`, account, arn)); err != nil {
 			return err
 		}
@@ -158,7 +157,7 @@ func queryAll[T any](ctx context.Context, q rowsQuerier, scan func(interface{ Sc
 // robot is inserted first so that every write takes a robot row before a
 // count row, and no two transactions wait on each other in opposite order.
 func (s *Store) CreateRobot(ctx context.Context, r fleet.Robot, maxPerAccount int) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO robots (arn, account, name, architecture, agent_id, status, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 			r.ARN, r.Account, r.Name, r.Architecture, r.AgentID, r.Status, r.CreatedMs)
 		if err = s.insertErr(err); err != nil {
@@ -175,7 +174,7 @@ func accountScope(account string) string { return "account:" + account }
 func fleetScope(fleetARN string) string  { return "fleet:" + fleetARN }
 
 // incrCount adds one to a robot count unless it is already max (ErrLimit).
-func incrCount(ctx context.Context, tx *sql.Tx, scope string, max int) error {
+func incrCount(ctx context.Context, tx wtx, scope string, max int) error {
 	if max <= 0 {
 		return store.ErrLimit
 	}
@@ -191,7 +190,7 @@ func incrCount(ctx context.Context, tx *sql.Tx, scope string, max int) error {
 }
 
 // decrCount takes one from a robot count.
-func decrCount(ctx context.Context, tx *sql.Tx, scope string) error {
+func decrCount(ctx context.Context, tx wtx, scope string) error {
 	_, err := tx.ExecContext(ctx, `UPDATE robot_counts SET n = n - 1 WHERE scope = $1 AND n > 0`, scope)
 	return err
 }
@@ -238,7 +237,7 @@ func (s *Store) FleetRobots(ctx context.Context, account, fleetARN string, limit
 
 // DeleteRobot implements store.Robots.
 func (s *Store) DeleteRobot(ctx context.Context, account, arn string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		var fleetARN string
 		if err := tx.QueryRowContext(ctx, `DELETE FROM robots WHERE account = $1 AND arn = $2 RETURNING fleet_arn`, account, arn).Scan(&fleetARN); err != nil {
 			return notFound(err)
@@ -264,7 +263,7 @@ func (s *Store) DeleteRobot(ctx context.Context, account, arn string) error {
 
 // RegisterRobot implements store.Robots.
 func (s *Store) RegisterRobot(ctx context.Context, account, fleetARN, robotARN string, maxPerFleet int) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		n, err := count(ctx, tx, `SELECT COUNT(*) FROM fleets WHERE account = $1 AND arn = $2`, account, fleetARN)
 		if err != nil {
 			return err
@@ -296,7 +295,7 @@ func (s *Store) RegisterRobot(ctx context.Context, account, fleetARN, robotARN s
 
 // DeregisterRobot implements store.Robots.
 func (s *Store) DeregisterRobot(ctx context.Context, account, fleetARN, robotARN string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		n, err := count(ctx, tx, `SELECT COUNT(*) FROM fleets WHERE account = $1 AND arn = $2`, account, fleetARN)
 		if err != nil {
 			return err
@@ -353,7 +352,7 @@ func decodeSources(s string) ([]fleet.Source, error) {
 
 // CreateApplication implements store.Applications.
 func (s *Store) CreateApplication(ctx context.Context, a fleet.Application, maxPerAccount int) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		if err := s.dialect.lockAccount(ctx, tx, a.Account); err != nil {
 			return err
 		}
@@ -423,7 +422,7 @@ func (s *Store) GetApplication(ctx context.Context, account, arn, version string
 
 // UpdateApplication implements store.Applications.
 func (s *Store) UpdateApplication(ctx context.Context, a fleet.Application, expectRevision string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		var rev string
 		err := tx.QueryRowContext(ctx, `SELECT revision_id FROM applications WHERE account = $1 AND arn = $2`, a.Account, a.ARN).Scan(&rev)
 		if err != nil {
@@ -441,7 +440,7 @@ func (s *Store) UpdateApplication(ctx context.Context, a fleet.Application, expe
 // CreateApplicationVersion implements store.Applications.
 func (s *Store) CreateApplicationVersion(ctx context.Context, account, arn, expectRevision string, sources []fleet.Source, createdMs int64, maxVersions int) (fleet.Application, error) {
 	var out fleet.Application
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx wtx) error {
 		latest, err := scanApplication(tx.QueryRowContext(ctx, `SELECT * FROM (`+appRows+`) x WHERE account = $1 AND arn = $2 AND seq = 0`, account, arn))
 		if err != nil {
 			return notFound(err)
@@ -498,7 +497,7 @@ func (s *Store) ListApplications(ctx context.Context, q fleet.ListQuery, allVers
 
 // DeleteApplication implements store.Applications.
 func (s *Store) DeleteApplication(ctx context.Context, account, arn string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		if err := mustAffect(tx.ExecContext(ctx, `DELETE FROM applications WHERE account = $1 AND arn = $2`, account, arn)); err != nil {
 			return err
 		}
@@ -533,7 +532,7 @@ func putTags(ctx context.Context, q querier, arn string, tags fleet.Tags) error 
 
 // TagResource implements store.Tags.
 func (s *Store) TagResource(ctx context.Context, arn string, tags fleet.Tags, maxTags int) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		if err := s.dialect.lockAccount(ctx, tx, arn); err != nil {
 			return err
 		}
@@ -553,7 +552,7 @@ func (s *Store) TagResource(ctx context.Context, arn string, tags fleet.Tags, ma
 
 // UntagResource implements store.Tags.
 func (s *Store) UntagResource(ctx context.Context, arn string, keys []string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		for _, k := range keys {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM tags WHERE arn = $1 AND key = $2`, arn, k); err != nil {
 				return err
@@ -589,7 +588,7 @@ const firstAccountKey = "bucket-grants.first-account"
 
 // CreateCredential implements store.Credentials.
 func (s *Store) CreateCredential(ctx context.Context, c store.Credential) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO credentials (access_key_id, account, secret_sealed, created_ms) VALUES ($1, $2, $3, $4)`,
 			c.AccessKeyID, c.Account, c.SecretSealed, c.CreatedMs)
 		if err != nil {
@@ -628,7 +627,7 @@ func (s *Store) ListCredentials(ctx context.Context) ([]store.Credential, error)
 
 // RevokeCredential implements store.Credentials.
 func (s *Store) RevokeCredential(ctx context.Context, accessKeyID string, nowMs int64) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		if err := mustAffect(tx.ExecContext(ctx, `UPDATE credentials SET revoked_ms = $1 WHERE access_key_id = $2 AND revoked_ms = 0`, nowMs, accessKeyID)); err != nil {
 			return err
 		}

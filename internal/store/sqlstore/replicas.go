@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/fleetsync/fleetsync/internal/fleet"
+	"github.com/fleetsync/fleetsync/internal/store"
 )
 
 // RecordAgentsSeen implements store.Agents. One transaction for the whole
@@ -16,7 +17,7 @@ func (s *Store) RecordAgentsSeen(ctx context.Context, seen map[string]int64) err
 	if len(seen) == 0 {
 		return nil
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		// A stable order keeps two replicas' batches from deadlocking on PostgreSQL.
 		for _, arn := range slices.Sorted(maps.Keys(seen)) {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO agent_presence (robot_arn, seen_ms) VALUES ($1, $2)
@@ -28,22 +29,22 @@ func (s *Store) RecordAgentsSeen(ctx context.Context, seen map[string]int64) err
 	})
 }
 
-// DeployingAgentsSeen implements store.Agents.
-func (s *Store) DeployingAgentsSeen(ctx context.Context, jobARN string) (map[string]int64, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT jr.robot_arn, COALESCE(p.seen_ms, 0) FROM job_robots jr LEFT JOIN agent_presence p ON p.robot_arn = jr.robot_arn
-		WHERE jr.job_arn = $1 AND jr.status = $2`, jobARN, fleet.RobotDeploying)
+// Deploying implements store.Agents.
+func (s *Store) Deploying(ctx context.Context, jobARN string, startedBefore int64) ([]store.Deploying, error) {
+	rows, err := reader{s}.QueryContext(ctx, `SELECT jr.robot_arn, jr.started_ms, COALESCE(p.seen_ms, 0) FROM job_robots jr
+		LEFT JOIN agent_presence p ON p.robot_arn = jr.robot_arn WHERE jr.job_arn = $1 AND jr.status = $2 AND jr.started_ms <= $3
+		ORDER BY jr.started_ms, jr.seq`, jobARN, fleet.RobotDeploying, startedBefore)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[string]int64{}
+	var out []store.Deploying
 	for rows.Next() {
-		var arn string
-		var ms int64
-		if err := rows.Scan(&arn, &ms); err != nil {
+		var d store.Deploying
+		if err := rows.Scan(&d.Robot, &d.StartedMs, &d.SeenMs); err != nil {
 			return nil, err
 		}
-		out[arn] = ms
+		out = append(out, d)
 	}
 	return out, rows.Err()
 }
@@ -53,7 +54,7 @@ func (s *Store) DeployingAgentsSeen(ctx context.Context, jobARN string) (map[str
 // created first when it does not exist yet, and rewritten in place.
 func (s *Store) UpdateReplayWindow(ctx context.Context, agentID string, update func(old []byte) ([]byte, int64, bool)) (bool, error) {
 	ok := false
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx wtx) error {
 		ok = false
 		var old []byte
 		sel := `SELECT win FROM agent_replay WHERE agent_id = $1` + s.dialect.forUpdate

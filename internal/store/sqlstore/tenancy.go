@@ -10,7 +10,7 @@ import (
 
 // CreateSession implements store.Sessions.
 func (s *Store) CreateSession(ctx context.Context, ss store.Session) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO console_sessions (id, access_key_id, account, created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5)`,
+	_, err := s.exec(ctx, `INSERT INTO console_sessions (id, access_key_id, account, created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5)`,
 		ss.ID, ss.AccessKeyID, ss.Account, ss.CreatedMs, ss.ExpiresMs)
 	return s.insertErr(err)
 }
@@ -26,13 +26,13 @@ func (s *Store) GetSession(ctx context.Context, id string) (store.Session, error
 
 // DeleteSession implements store.Sessions.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM console_sessions WHERE id = $1`, id)
+	_, err := s.exec(ctx, `DELETE FROM console_sessions WHERE id = $1`, id)
 	return err
 }
 
 // DeleteSessionsExpiredBefore implements store.Sessions.
 func (s *Store) DeleteSessionsExpiredBefore(ctx context.Context, ms int64) (int, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM console_sessions WHERE expires_ms < $1`, ms)
+	res, err := s.exec(ctx, `DELETE FROM console_sessions WHERE expires_ms < $1`, ms)
 	if err != nil {
 		return 0, err
 	}
@@ -44,14 +44,14 @@ func (s *Store) DeleteSessionsExpiredBefore(ctx context.Context, ms int64) (int,
 
 // GrantBucket implements store.Buckets.
 func (s *Store) GrantBucket(ctx context.Context, g store.BucketGrant) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO bucket_grants (account, bucket, created_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+	_, err := s.exec(ctx, `INSERT INTO bucket_grants (account, bucket, created_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
 		g.Account, g.Bucket, g.CreatedMs)
 	return err
 }
 
 // RevokeBucket implements store.Buckets.
 func (s *Store) RevokeBucket(ctx context.Context, account, bucket string) error {
-	return mustAffect(s.db.ExecContext(ctx, `DELETE FROM bucket_grants WHERE account = $1 AND bucket = $2`, account, bucket))
+	return mustAffect(s.exec(ctx, `DELETE FROM bucket_grants WHERE account = $1 AND bucket = $2`, account, bucket))
 }
 
 // ListBucketGrants implements store.Buckets.

@@ -185,6 +185,13 @@ func testJobCancel(t *testing.T, s store.Store) {
 		t.Errorf("canceled job = %+v", j)
 	}
 	all, _ := s.JobRobots(ctx, "arn:c")
+	// Rows of any status ("") are the first in start order, up to the limit.
+	if first, err := s.Rows(ctx, "arn:c", "", 1); err != nil || len(first) != 1 || len(all) < 2 || first[0].Robot != all[0].Robot {
+		t.Errorf("Rows(any status, 1) = %+v, %v; want the first of %+v", first, err, all)
+	}
+	if both, err := s.Rows(ctx, "arn:c", "", 10); err != nil || len(both) != len(all) || both[1].Status != all[1].Status {
+		t.Errorf("Rows(any status, 10) = %+v, %v; want every row of different statuses %+v", both, err, all)
+	}
 	if all[0].Status != fleet.RobotFailed || all[0].FailureCode != "RobotDeploymentAborted" || all[0].Step != "Launching" || all[1].Status != fleet.RobotPendingNewDeployment {
 		t.Errorf("rows after cancel = %+v", all)
 	}

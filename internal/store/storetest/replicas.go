@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"math"
 	"sync"
 	"testing"
 
@@ -23,16 +24,35 @@ func testAgentsSeen(t *testing.T, s store.Store) {
 	must(t, s.Prepare(ctx, "arn:seen", rows, store.JobOutcome{}, 200))
 	must(t, s.Apply(ctx, "arn:seen", store.Step{Start: []string{fx.robots[0].ARN, fx.robots[1].ARN}}, 300))
 
-	got, err := s.DeployingAgentsSeen(ctx, "arn:seen")
-	must(t, err)
+	seen := func() map[string]int64 {
+		t.Helper()
+		rows, err := s.Deploying(ctx, "arn:seen", math.MaxInt64)
+		must(t, err)
+		out := map[string]int64{}
+		for i, d := range rows {
+			if d.StartedMs != 300 || d.Robot != fx.robots[i].ARN {
+				t.Fatalf("Deploying row %d = %+v, want robot %d started at 300, in start order", i, d, i)
+			}
+			out[d.Robot] = d.SeenMs
+		}
+		return out
+	}
+	got := seen()
 	if len(got) != 2 || got[fx.robots[0].ARN] != 0 || got[fx.robots[1].ARN] != 0 {
 		t.Fatalf("before any agent was heard: %v, want robots 0 and 1 at 0", got)
+	}
+	// Only rows started at or before the bound are read.
+	for bound, want := range map[int64]int{299: 0, 300: 2} {
+		rows, err := s.Deploying(ctx, "arn:seen", bound)
+		must(t, err)
+		if len(rows) != want {
+			t.Errorf("Deploying started at or before %d: %d rows, want %d", bound, len(rows), want)
+		}
 	}
 	must(t, s.RecordAgentsSeen(ctx, map[string]int64{fx.robots[0].ARN: 500, fx.robots[2].ARN: 400, "arn:no-such-robot": 1}))
 	must(t, s.RecordAgentsSeen(ctx, map[string]int64{fx.robots[0].ARN: 450})) // an older batch of another replica
 	must(t, s.RecordAgentsSeen(ctx, nil))
-	got, err = s.DeployingAgentsSeen(ctx, "arn:seen")
-	must(t, err)
+	got = seen()
 	if len(got) != 2 || got[fx.robots[0].ARN] != 500 || got[fx.robots[1].ARN] != 0 {
 		t.Errorf("after recording: %v, want robot 0 at 500 (not moved back), robot 1 at 0, robot 2 absent (not deploying)", got)
 	}

@@ -1,0 +1,84 @@
+package deploy
+
+import (
+	"testing"
+
+	"github.com/fleetsync/fleetsync/internal/fleet"
+)
+
+func TestIdentities(t *testing.T) {
+	ttl := IdentityTTL.Milliseconds()
+	robot := func(arn string) fleet.Robot {
+		return fleet.Robot{ARN: arn, Account: "111111111111", Architecture: fleet.ARM64, AgentID: "fsa2-a", FleetARN: "arn:fleet",
+			Status: fleet.RobotStatus("Deploying"), LastDeploymentJob: "arn:job", Tags: fleet.Tags{"k": "v"}}
+	}
+	type step struct {
+		op      string // put, get, forget, forgetAll
+		account string
+		arn     string
+		at      int64
+		want    string // get: the ARN found, "" for none
+	}
+	for _, tc := range []struct {
+		name  string
+		steps []step
+		left  int
+	}{
+		{"found until the TTL ends", []step{
+			{op: "put", account: "a", arn: "r1", at: 0},
+			{op: "get", account: "a", at: ttl - 1, want: "r1"},
+			{op: "get", account: "a", at: ttl},
+		}, 1},
+		{"keyed by account", []step{
+			{op: "put", account: "a", arn: "r1", at: 0},
+			{op: "get", account: "b", at: 1},
+			{op: "get", account: "", at: 1},
+		}, 1},
+		{"a deleted robot is forgotten under every key", []step{
+			{op: "put", account: "a", arn: "r1", at: 0},
+			{op: "put", account: "", arn: "r1", at: 0},
+			{op: "put", account: "b", arn: "r2", at: 0},
+			{op: "forget", arn: "r1"},
+			{op: "get", account: "a", at: 1},
+			{op: "get", account: "", at: 1},
+			{op: "get", account: "b", at: 1, want: "r2"},
+		}, 1},
+		{"expired entries are swept on a later put", []step{
+			{op: "put", account: "a", arn: "r1", at: 0},
+			{op: "put", account: "b", arn: "r2", at: ttl + 1},
+			{op: "get", account: "a", at: ttl + 1},
+		}, 1},
+		{"forget all after the bus lost messages", []step{
+			{op: "put", account: "a", arn: "r1", at: 0},
+			{op: "forgetAll"},
+			{op: "get", account: "a", at: 1},
+			{op: "put", account: "a", arn: "r1", at: 2},
+			{op: "get", account: "a", at: 3, want: "r1"},
+		}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var c identities
+			for i, s := range tc.steps {
+				switch s.op {
+				case "put":
+					c.put(s.account, "fsa2-a", robot(s.arn), s.at)
+				case "forget":
+					c.forget(s.arn)
+				case "forgetAll":
+					c.forgetAll()
+				case "get":
+					got, ok := c.get(s.account, "fsa2-a", s.at)
+					if got.ARN != s.want || ok != (s.want != "") {
+						t.Fatalf("step %d: get(%q) = %q, %v; want %q", i, s.account, got.ARN, ok, s.want)
+					}
+					if ok && (got.FleetARN != "" || got.Status != "" || got.LastDeploymentJob != "" || got.Tags != nil || got.Architecture != fleet.ARM64) {
+						t.Fatalf("step %d: remembered %+v: only what never changes may be kept", i, got)
+					}
+				}
+			}
+			if n := c.len(); n != tc.left {
+				t.Errorf("%d entries left, want %d", n, tc.left)
+			}
+		})
+	}
+}
