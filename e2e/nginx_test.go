@@ -58,7 +58,7 @@ http {
       proxy_set_header X-Forwarded-Proto $scheme;
       proxy_buffering off;
       proxy_request_buffering off;
-      proxy_read_timeout 90s;
+      proxy_read_timeout 300s;
     }
   }
 }

@@ -155,6 +155,8 @@ func cmdRun(args []string, stderr io.Writer) error {
 	settle := flags.Duration("launch-settle", runner.DefaultSettle, "how long a launched application must run without exiting for the launch to succeed")
 	heartbeat := flags.Duration("heartbeat", runner.DefaultHeartbeat, "how often a long step is reported again")
 	pollWait := flags.Duration("poll-wait", runner.DefaultPollWait, "long-poll wait asked of the server")
+	idleWait := flags.Duration("idle-wait", runner.DefaultIdleWait, "longer wait offered for the polls of an idle robot (the server caps it; 0: none, plain long polls). "+
+		"A proxy between agent and server must allow requests this long")
 	backoffMin := flags.Duration("restart-backoff-min", time.Second, "first delay before restarting an application that exited")
 	backoffMax := flags.Duration("restart-backoff-max", time.Minute, "longest delay between restarts")
 	retryBase := flags.Duration("retry-base", time.Second, "first delay before retrying a failed request to the server")
@@ -208,11 +210,17 @@ func cmdRun(args []string, stderr io.Writer) error {
 		log.Warn("this agent is bound to no account: it is served only if a robot enrolled before bound agent ids has its id; "+
 			"run `fleetsync-agent init --account N --state-dir "+*dir+"` and create the robot with the id it prints", "agentId", state.AgentID(key))
 	}
+	if *idleWait < 0 {
+		return fmt.Errorf("%w: --idle-wait must not be negative (0 turns it off)", errUsage)
+	}
+	if *idleWait == 0 {
+		*idleWait = -1 // runner.Config: negative is none
+	}
 	c := &client.Client{Server: strings.TrimRight(*server, "/"), Key: key, Account: account, HTTP: httpClient, Version: version.Get().Version}
 	agent, err := runner.New(runner.Config{
 		Client: c, StateDir: *dir, Launcher: *launcher, Log: log,
 		Limits:   bundle.Limits{MaxBytes: *maxBytes, MaxFiles: *maxFiles},
-		PollWait: *pollWait, Heartbeat: *heartbeat, Settle: *settle, Grace: *grace,
+		PollWait: *pollWait, IdleWait: *idleWait, Heartbeat: *heartbeat, Settle: *settle, Grace: *grace,
 		BackoffMin: *backoffMin, BackoffMax: *backoffMax, RetryBase: *retryBase, Cgroup: cgroup,
 	})
 	if err != nil {
@@ -220,7 +228,8 @@ func cmdRun(args []string, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	log.Info("fleetsync-agent started", "agentId", c.AgentID(), "server", c.Server, "stateDir", *dir, "cgroup", cgroup, "version", c.Version)
+	log.Info("fleetsync-agent started", "agentId", c.AgentID(), "server", c.Server, "stateDir", *dir, "cgroup", cgroup, "version", c.Version,
+		"idleWait", max(*idleWait, 0))
 	err = agent.Run(ctx)
 	log.Info("fleetsync-agent stopped")
 	return err

@@ -28,12 +28,20 @@ func runIdle(bin string, n int) error {
 	if !modeOpts.h2c {
 		proto = "HTTP/1.1 (one connection per agent)"
 	}
-	sf := sim.New(b.rep.url, n, sim.Options{PollWait: modeOpts.pollWait, IdleWait: modeOpts.idleWait, H2C: modeOpts.h2c, RetryBase: time.Second, NamePrefix: "idle-"})
+	sf := sim.New(b.rep.url, n, sim.Options{PollWait: modeOpts.pollWait, IdleWait: modeOpts.idleWait, H2C: modeOpts.h2c, RetryBase: time.Second,
+		NamePrefix: "idle-", StartRate: modeOpts.startRate})
 	t0 := time.Now()
+	var setupSecs float64
 	if err := register([]*robomaker.RoboMaker{b.c}, b.fleetARN, sf.Robots()); err != nil {
 		return err
 	}
-	fmt.Printf("setup: %d robots created and registered in %.1fs (open file limit %d)\n", n, time.Since(t0).Seconds(), limit)
+	conns := "one connection per outstanding request"
+	if modeOpts.h2c {
+		conns = fmt.Sprintf("%d shared clients of at most %d agents each", (n+sim.RobotsPerConn-1)/sim.RobotsPerConn, sim.RobotsPerConn)
+	}
+	fmt.Printf("setup: %d robots created and registered in %.1fs (open file limit %d; %s; agents started at %s)\n",
+		n, time.Since(t0).Seconds(), limit, conns, rate(modeOpts.startRate))
+	setupSecs = time.Since(t0).Seconds()
 	pid := b.rep.cmd.Process.Pid
 	base := serverStats(pid, true)
 	ctx := context.Background()
@@ -48,10 +56,17 @@ func runIdle(bin string, n int) error {
 		// 99 %: a few agents may be between polls at any instant.
 		steady = func() bool { return serverStats(pid, false).goroutines >= base.goroutines+n*99/100 }
 	}
-	if !waitFor(ctx, 2*modeOpts.pollWait+4*time.Minute, steady) {
-		return fmt.Errorf("agents not all polling after %s: %d polls done (%d failed), server goroutines %d",
-			2*modeOpts.pollWait+4*time.Minute, sf.Stats().Polls, sf.Stats().Errors, serverStats(pid, false).goroutines)
+	settle := 2*modeOpts.pollWait + 4*time.Minute
+	if modeOpts.startRate > 0 {
+		settle += time.Duration(float64(n) / modeOpts.startRate * float64(time.Second))
 	}
+	if !waitFor(ctx, settle, steady) {
+		st := sf.Stats()
+		return fmt.Errorf("agents not all polling after %s: %d polls done (%d failed), server goroutines %d (%d before agents), load average %s; errors by kind:\n%s",
+			settle, st.Polls, st.Errors, serverStats(pid, false).goroutines, base.goroutines, procstat.LoadAvg(), sim.FormatErrorKinds(st.ErrorKinds, "  "))
+	}
+	fmt.Printf("steady: every agent polling %.1fs after the first started (%d polls done, %d failed)\n",
+		time.Since(t0).Seconds()-setupSecs, sf.Stats().Polls, sf.Stats().Errors)
 	time.Sleep(2 * time.Second)
 	st0, s0 := serverStats(pid, false), sf.Stats()
 	w0 := time.Now()
@@ -74,8 +89,18 @@ func runIdle(bin string, n int) error {
 		end.stackInuse/(1<<20), per(end.stackInuse, base.stackInuse)/1024)
 	fmt.Printf("  fleetsyncd RSS %.0f MiB (%.0f before) = %.1f KB/agent; goroutines %d (%d before) = %.2f/agent\n",
 		end.rssMiB, base.rssMiB, per(end.rssMiB, base.rssMiB)*1024, end.goroutines, base.goroutines, per(float64(end.goroutines), float64(base.goroutines)))
-	fmt.Printf("  fleetsyncd idle CPU %.2fs in %.0fs = %.3f cores = %.2f µs per agent-second; polls %.0f/s; poll errors %d (whole run)\n",
-		cpu, window, cpu/window, cpu/window/float64(n)*1e6, float64(s1.Polls-s0.Polls)/window, s1.Errors)
-	fmt.Printf("  load generator (this process) CPU %.1fs over the whole run\n", self)
+	fmt.Printf("  fleetsyncd idle CPU %.2fs in %.0fs = %.3f cores = %.2f µs per agent-second; polls %.0f/s\n",
+		cpu, window, cpu/window, cpu/window/float64(n)*1e6, float64(s1.Polls-s0.Polls)/window)
+	fmt.Printf("  errors: %d in the window, %d over the whole run%s\n", s1.Errors-s0.Errors, s1.Errors, map[bool]string{true: " by kind:", false: ""}[s1.Errors > 0])
+	fmt.Print(sim.FormatErrorKinds(s1.ErrorKinds, "    "))
+	fmt.Printf("  load generator (this process) CPU %.1fs over the whole run, RSS %.0f MiB; load average %s\n",
+		self, procstat.MiB(os.Getpid(), "VmRSS"), procstat.LoadAvg())
 	return nil
+}
+
+func rate(perSecond float64) string {
+	if perSecond <= 0 {
+		return "once"
+	}
+	return fmt.Sprintf("%.0f/s", perSecond)
 }

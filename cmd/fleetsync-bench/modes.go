@@ -35,6 +35,7 @@ var modeOpts struct {
 	brackets                string
 	bareListen              string
 	nofile                  uint64
+	startRate               float64
 }
 
 // extraServerArgs are appended to every fleetsyncd command line.
@@ -57,6 +58,7 @@ func registerModeFlags() {
 	flag.StringVar(&o.requests, "requests", "report,poll", "sidebyside: request kinds: report (a progress report of a deploying robot), poll (a poll naming a finished deployment, no wait)")
 	flag.StringVar(&o.brackets, "brackets", "", "create: account sizes at which the rate is printed, such as 10000,50000,100000 (default: five equal steps)")
 	flag.StringVar(&o.bareListen, "bare-listen", "", "internal: serve the bare net/http handler of sidebyside at this address")
+	flag.Float64Var(&o.startRate, "start-rate", 2000, "idle: agents started per second (a ramp, as a fleet reconnecting after an outage is spread by its backoff); 0: all at once")
 	flag.Uint64Var(&o.nofile, "nofile", 1<<20, "raise the open file limit (this process and fleetsyncd) to this")
 }
 

@@ -32,6 +32,9 @@ type Config struct {
 	AgentPollInterval time.Duration
 	// AgentMaxWait caps an agent's long poll (30 s).
 	AgentMaxWait time.Duration
+	// AgentIdleWait caps how long the poll of an idle robot that offers an
+	// idle wait (proto.PollRequest.IdleWaitSeconds) is held (4 minutes).
+	AgentIdleWait time.Duration
 	// EngineTick is how often the engine looks at every active job.
 	EngineTick time.Duration
 	// BundleURLTTL is how long a bundle download URL handed to an agent
@@ -70,7 +73,7 @@ func Default() Config {
 	return Config{
 		Listen: "127.0.0.1:8080", DataDir: "./fleetsync-data", Region: "us-east-1", LogLevel: "info",
 		RatePerSecond: 200, Burst: 400, BootstrapAccount: "123456789012",
-		AgentPollInterval: 10 * time.Second, AgentMaxWait: 30 * time.Second, EngineTick: time.Second, JobLeaseTTL: 30 * time.Second,
+		AgentPollInterval: 10 * time.Second, AgentMaxWait: 30 * time.Second, AgentIdleWait: 4 * time.Minute, EngineTick: time.Second, JobLeaseTTL: 30 * time.Second,
 		DBMaxConns: 20, DBStatementTimeout: 30 * time.Second, BundleURLTTL: time.Hour,
 		Limits:  DefaultLimits(),
 		Ops:     DefaultOps(),
@@ -93,6 +96,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	dur := func(p *time.Duration, name, usage string) { durEnv(fs, p, name, usage) }
 	dur(&c.AgentPollInterval, "agent-poll-interval", "poll interval suggested to agents")
 	dur(&c.AgentMaxWait, "agent-max-wait", "longest an agent's long poll is held")
+	dur(&c.AgentIdleWait, "agent-idle-wait", "longest the poll of an idle robot offering an idle wait is held (keep it under the idle timeouts of NATs and proxies between robots and server)")
 	dur(&c.EngineTick, "engine-tick", "how often the deployment engine revisits active jobs")
 	dur(&c.BundleURLTTL, "bundle-url-ttl", "how long a bundle download URL given to an agent stays valid")
 	dur(&c.JobLeaseTTL, "job-lease-ttl", "how long a replica's lease on a job lasts unrenewed (takeover time after it dies)")
@@ -230,6 +234,9 @@ func (c Config) Validate() error {
 	}
 	if c.AgentPollInterval <= 0 || c.EngineTick <= 0 || c.AgentMaxWait <= 0 || c.AgentMaxWait > 30*time.Second {
 		errs = append(errs, errors.New("--agent-poll-interval and --engine-tick must be positive durations, --agent-max-wait at most 30s"))
+	}
+	if c.AgentIdleWait <= 0 || c.AgentIdleWait > 30*time.Minute {
+		errs = append(errs, errors.New("--agent-idle-wait must be a positive duration of at most 30m"))
 	}
 	errs = append(errs, c.Rollout.validate()...)
 	if c.EngineTick > 0 && c.JobLeaseTTL < 2*c.EngineTick {

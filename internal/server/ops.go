@@ -45,6 +45,7 @@ func registryLimits(cfg config.Config) registry.Limits {
 func serve(srv *http.Server, ln net.Listener, tlsConf *tls.Config, log *slog.Logger) error {
 	srv.Protocols = new(http.Protocols)
 	srv.Protocols.SetHTTP1(true)
+	srv.HTTP2 = heldPollHTTP2()
 	if tlsConf == nil {
 		// HTTP/2 without TLS (prior knowledge) lets thousands of agents behind
 		// one client share a few connections; HTTP/1.1 stays for everyone else.
@@ -57,4 +58,21 @@ func serve(srv *http.Server, ln net.Listener, tlsConf *tls.Config, log *slog.Log
 	// go to the structured log at debug level instead of the standard logger.
 	srv.ErrorLog = slog.NewLogLogger(log.With("component", "tls").Handler(), slog.LevelDebug)
 	return srv.ServeTLS(ln, "", "")
+}
+
+// MaxStreamsPerConn is how many requests one HTTP/2 connection may carry at
+// once (SETTINGS_MAX_CONCURRENT_STREAMS, net/http's default): a client
+// multiplexing agents, as the simulator does, opens another connection
+// before it reaches this.
+const MaxStreamsPerConn = 250
+
+// heldPollHTTP2 is the HTTP/2 configuration (h2 and h2c) for polls held for
+// minutes with no byte sent: after a minute without a frame from the
+// client the server sends a PING, which keeps NATs and middleboxes that
+// track the connection's traffic from dropping it, and closes a connection
+// whose PING goes unanswered for 15 s, ending the polls it held (a robot
+// gone, or its network). HTTP/1.1 has no such frame: a held HTTP/1.1 poll
+// relies on TCP keepalive (net/http's listener: probes after 15 s idle).
+func heldPollHTTP2() *http.HTTP2Config {
+	return &http.HTTP2Config{MaxConcurrentStreams: MaxStreamsPerConn, SendPingTimeout: time.Minute, PingTimeout: 15 * time.Second}
 }

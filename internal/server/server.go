@@ -323,7 +323,7 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *Server, err erro
 	agents := agentapi.New(agentapi.Config{
 		Robots: robots, Bundles: granted, Presign: presign, Hub: hub, Nonces: nonces,
 		RatePerSecond: cfg.Limits.AgentRatePerSecond, Burst: cfg.Limits.AgentBurst,
-		URLKey: d.Keys.Derive("bundle-url"), URLTTL: cfg.BundleURLTTL, PollInterval: cfg.AgentPollInterval, MaxWait: maxWait,
+		URLKey: d.Keys.Derive("bundle-url"), URLTTL: cfg.BundleURLTTL, PollInterval: cfg.AgentPollInterval, MaxWait: maxWait, IdleWait: cfg.AgentIdleWait,
 		Log: log.With("component", "agentapi"), Guard: authGuard,
 		Now: o.Now,
 	})

@@ -167,10 +167,10 @@ func sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) bool {
 	return ctx.Err() == nil
 }
 
-// backoff counts a failed request and waits the backoff (cut short by a
-// behavior change).
-func (r *Robot) backoff(ctx context.Context, wake <-chan struct{}) {
-	r.fleet.errors.Add(1)
+// backoff counts a failed request (by kind, see Stats.ErrorKinds) and
+// waits the backoff (cut short by a behavior change).
+func (r *Robot) backoff(ctx context.Context, what string, err error, wake <-chan struct{}) {
+	r.fleet.failed(what, err)
 	base := r.fleet.opts.RetryBase
 	d := client.BackoffWith(base, 60*base, r.attempt)
 	r.attempt++
@@ -217,7 +217,7 @@ func (r *Robot) poll(ctx context.Context, hanging bool) {
 	}
 	r.fleet.polls.Add(1)
 	if err != nil {
-		r.backoff(ctx, changed)
+		r.backoff(ctx, "poll", err, changed)
 		return
 	}
 	r.attempt = 0
@@ -446,7 +446,7 @@ func (r *Robot) fetch(ctx context.Context, d *deployment, obj proto.Object, prog
 		if attempt >= 4 {
 			return err
 		}
-		r.backoff(ctx, changed)
+		r.backoff(ctx, "download", err, changed)
 	}
 }
 
@@ -476,7 +476,7 @@ func (r *Robot) progress(ctx context.Context, d *deployment, rep proto.Report) b
 			r.drop()
 			return false
 		}
-		r.backoff(ctx, changed)
+		r.backoff(ctx, "report", err, changed)
 	}
 	return false
 }
@@ -533,7 +533,7 @@ func (r *Robot) flush(ctx context.Context) {
 		case notAssigned(err):
 			r.pending = nil
 		default:
-			r.backoff(ctx, changed)
+			r.backoff(ctx, "report", err, changed)
 		}
 	}
 }

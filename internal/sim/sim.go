@@ -24,21 +24,29 @@
 // before polling again (so the server hears of the result by the report, or
 // by Current when the report is refused).
 //
-// A fleet of 10,000 robots fits in one process: a goroutine per robot, a
-// shared http.Client, and no timer that outlives a wait. With HTTP/1.1 each
+// A fleet of 100,000 robots fits in one process: a goroutine per robot,
+// shared HTTP clients, and no timer that outlives a wait. With HTTP/1.1 each
 // outstanding long poll holds a connection, i.e. two file descriptors per
 // robot when the server runs in the same process; Options.H2C multiplexes
-// them over a few connections instead. The race detector allows at most
-// 8128 live goroutines, so such fleets cannot run under -race.
+// them over shared connections instead, RobotsPerConn robots to one
+// client of its own, so that no connection is asked for more concurrent
+// streams than the server allows (requests beyond them would queue in the
+// client, their signatures ageing, while held polls never free a slot).
+// The race detector allows at most 8128 live goroutines, so such fleets
+// cannot run under -race.
 package sim
 
 import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -111,7 +119,23 @@ type Options struct {
 	// NoSession makes the robots sign every request with their key, as
 	// agents before session credentials did (client.Client.NoSession).
 	NoSession bool
+	// StartRate, when positive, is how many robots Start sets going per
+	// second (in order), so that a large fleet connects and opens its
+	// sessions as a ramp rather than all in the same instant; 0 starts
+	// every robot at once.
+	StartRate float64
 }
+
+// RobotsPerConn is how many robots share one HTTP/2 client (and so, in
+// the steady state, one connection) with Options.H2C: fleetsyncd lets a
+// connection carry 250 concurrent streams (server.MaxStreamsPerConn), and a
+// robot has one request under way at a time, rarely two (a progress report
+// during a download); the rest is headroom.
+const RobotsPerConn = 200
+
+// maxErrorKinds bounds the error kinds a fleet tells apart; further kinds
+// count as "other".
+const maxErrorKinds = 64
 
 // DefaultAccount is fleetsyncd's default bootstrap account.
 const DefaultAccount = "123456789012"
@@ -119,9 +143,12 @@ const DefaultAccount = "123456789012"
 // Fleet is a set of simulated robots run by Start and Stop.
 type Fleet struct {
 	opts      Options
-	http      *http.Client
+	clients   []*http.Client // the robots' shared clients: robot i uses clients[i/RobotsPerConn] (H2C), else clients[0]
 	ownClient bool
 	robots    []*Robot
+
+	errMu    sync.Mutex
+	errKinds map[string]int64
 
 	mu      sync.Mutex
 	cancel  context.CancelFunc
@@ -148,12 +175,24 @@ func New(server string, n int, opts Options) *Fleet {
 	if opts.Account == "" {
 		opts.Account = DefaultAccount
 	}
-	f := &Fleet{opts: opts, http: opts.HTTP}
-	if f.http == nil {
-		f.http, f.ownClient = newHTTPClient(n, opts.H2C), true
+	f := &Fleet{opts: opts, errKinds: map[string]int64{}}
+	switch {
+	case opts.HTTP != nil:
+		f.clients = []*http.Client{opts.HTTP}
+	case opts.H2C:
+		for range (n + RobotsPerConn - 1) / RobotsPerConn {
+			f.clients = append(f.clients, newHTTPClient(RobotsPerConn, true))
+		}
+		f.ownClient = true
+	default:
+		f.clients, f.ownClient = []*http.Client{newHTTPClient(n, false)}, true
 	}
 	width := len(strconv.Itoa(max(n-1, 0)))
 	for i := range n {
+		hc := f.clients[0]
+		if opts.HTTP == nil && opts.H2C {
+			hc = f.clients[i/RobotsPerConn]
+		}
 		pub, priv, err := ed25519.GenerateKey(rand.Reader)
 		if err != nil {
 			panic(fmt.Sprintf("sim: generate key: %v", err)) // crypto/rand never fails
@@ -162,7 +201,7 @@ func New(server string, n int, opts Options) *Fleet {
 			Name:    fmt.Sprintf("%s%0*d", opts.NamePrefix, width, i),
 			AgentID: proto.BoundAgentID(opts.Account, pub),
 			fleet:   f,
-			client:  &client.Client{Server: server, Key: priv, Account: opts.Account, HTTP: f.http, NoSession: opts.NoSession, IdleWait: opts.IdleWait},
+			client:  &client.Client{Server: server, Key: priv, Account: opts.Account, HTTP: hc, NoSession: opts.NoSession, IdleWait: opts.IdleWait},
 			changed: make(chan struct{}),
 		}
 		f.robots = append(f.robots, r)
@@ -170,6 +209,11 @@ func New(server string, n int, opts Options) *Fleet {
 	return f
 }
 
+// newHTTPClient returns a client for n robots: over HTTP/1.1 a pool of a
+// connection per robot; over HTTP/2 one connection in the steady state
+// (n below the server's stream limit), at most two while one is replaced
+// (a GOAWAY), and never a dial per waiting request when n robots start at
+// once.
 func newHTTPClient(n int, h2c bool) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = 0 // no limit
@@ -180,6 +224,7 @@ func newHTTPClient(n int, h2c bool) *http.Client {
 		p.SetUnencryptedHTTP2(true)
 		p.SetHTTP2(true)
 		t.Protocols = &p
+		t.MaxIdleConnsPerHost, t.MaxConnsPerHost = 2, 2
 	}
 	return &http.Client{Transport: t}
 }
@@ -200,12 +245,31 @@ func (f *Fleet) Start(ctx context.Context) {
 	f.running = true
 	ctx, f.cancel = context.WithCancel(ctx)
 	f.wg.Add(len(f.robots))
-	for _, r := range f.robots {
-		go func() {
-			defer f.wg.Done()
-			r.run(ctx)
-		}()
+	if f.opts.StartRate <= 0 {
+		for _, r := range f.robots {
+			go func() {
+				defer f.wg.Done()
+				r.run(ctx)
+			}()
+		}
+		return
 	}
+	// A ramp: robot i starts i/StartRate seconds after Start.
+	go func() {
+		t0 := time.Now()
+		for i, r := range f.robots {
+			at := t0.Add(time.Duration(float64(i) / f.opts.StartRate * float64(time.Second)))
+			if d := time.Until(at); d > 0 && ctx.Err() == nil {
+				sleep(ctx, d, nil)
+			}
+			go func() {
+				defer f.wg.Done()
+				if ctx.Err() == nil {
+					r.run(ctx)
+				}
+			}()
+		}
+	}()
 }
 
 // Stop stops every robot and waits for their goroutines to end. It does
@@ -220,7 +284,9 @@ func (f *Fleet) Stop() {
 	f.wg.Wait()
 	f.running = false
 	if f.ownClient {
-		f.http.CloseIdleConnections()
+		for _, c := range f.clients {
+			c.CloseIdleConnections()
+		}
 	}
 }
 
@@ -231,6 +297,11 @@ type Stats struct {
 	Polls, Reports int64
 	// Errors counts failed polls, reports and download attempts.
 	Errors int64
+	// ErrorKinds counts them by kind: "poll: HTTP 401 Unauthorized: …",
+	// "report: transport: connection reset by peer", "poll: timeout" (the
+	// client gave up waiting), with digits in messages replaced by '#' so
+	// that kinds do not multiply by dates and ids.
+	ErrorKinds map[string]int64
 	// Deploying is the number of robots between receiving an assignment and
 	// sending its result (or dropping it) now; MaxConcurrentDeploying is the
 	// highest it has been since New or ResetMaxConcurrentDeploying.
@@ -243,6 +314,7 @@ func (f *Fleet) Stats() Stats {
 		Polls:                  f.polls.Load(),
 		Reports:                f.reports.Load(),
 		Errors:                 f.errors.Load(),
+		ErrorKinds:             f.errorKinds(),
 		Deploying:              int(f.deploying.Load()),
 		MaxConcurrentDeploying: int(f.maxDeploying.Load()),
 	}
@@ -271,3 +343,77 @@ func (f *Fleet) enter() {
 }
 
 func (f *Fleet) leave() { f.deploying.Add(-1) }
+
+// failed counts a failed request of kind what ("poll", "report",
+// "download").
+func (f *Fleet) failed(what string, err error) {
+	f.errors.Add(1)
+	k := what + ": " + errorKind(err)
+	f.errMu.Lock()
+	defer f.errMu.Unlock()
+	if _, ok := f.errKinds[k]; !ok && len(f.errKinds) >= maxErrorKinds {
+		k = what + ": other"
+	}
+	f.errKinds[k]++
+}
+
+func (f *Fleet) errorKinds() map[string]int64 {
+	f.errMu.Lock()
+	defer f.errMu.Unlock()
+	out := make(map[string]int64, len(f.errKinds))
+	for k, v := range f.errKinds {
+		out[k] = v
+	}
+	return out
+}
+
+// errorKind names what failed without what varies per request (URLs,
+// digits), so that like errors count together.
+func errorKind(err error) string {
+	if he, ok := errors.AsType[*client.HTTPError](err); ok {
+		return fmt.Sprintf("HTTP %d %s: %s", he.Status, he.Code, normalize(he.Message))
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timeout"
+	}
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		err = ue.Err
+	}
+	return "transport: " + normalize(err.Error())
+}
+
+func normalize(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return '#'
+		}
+		return r
+	}, s)
+	for strings.Contains(s, "##") {
+		s = strings.ReplaceAll(s, "##", "#")
+	}
+	if len(s) > 120 {
+		s = s[:120] + "…"
+	}
+	return s
+}
+
+// FormatErrorKinds lists kinds, most frequent first, one per line with
+// indent before each.
+func FormatErrorKinds(kinds map[string]int64, indent string) string {
+	keys := make([]string, 0, len(kinds))
+	for k := range kinds {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if kinds[keys[i]] != kinds[keys[j]] {
+			return kinds[keys[i]] > kinds[keys[j]]
+		}
+		return keys[i] < keys[j]
+	})
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s%d × %s\n", indent, kinds[k], k)
+	}
+	return b.String()
+}

@@ -63,8 +63,8 @@ type Client struct {
 	// IdleWait, when positive, is offered as the poll's IdleWaitSeconds
 	// when a poll waits and sets none: how long the server may hold the
 	// poll of an idle robot (minutes; the server caps it). 0 offers none,
-	// so polls end within 30 s: the agent's runner does work between polls
-	// (relaunching a crashed application) and cannot take longer ones yet.
+	// so polls end within 30 s. The agent's runner sets IdleWaitSeconds in
+	// each poll itself; the simulator uses this field.
 	IdleWait time.Duration
 	// NoSession makes the client sign every request with the key, as
 	// agents did before session credentials; by default it opens a session

@@ -120,6 +120,14 @@ func NewTransport(o TLSOptions) (*http.Transport, error) {
 	tr := &http.Transport{
 		Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true, TLSClientConfig: conf,
 		MaxIdleConnsPerHost: 4, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second,
+		DialContext: (&net.Dialer{Timeout: 30 * time.Second, KeepAliveConfig: keepAlive}).DialContext,
+		// A poll is held for minutes with nothing sent: over HTTP/2 a PING
+		// after a quiet SendPingTimeout keeps proxies and NATs that count
+		// bytes (not TCP keepalives) from dropping the connection, and
+		// finds a dead one long before the poll's own timeout. fleetsyncd
+		// pings every minute itself, so this fires only behind something
+		// that terminates HTTP/2 without pinging.
+		HTTP2: &http.HTTP2Config{SendPingTimeout: 90 * time.Second, PingTimeout: 15 * time.Second},
 	}
 	if !o.InsecureHTTP {
 		// CheckServerURL vets --server only; the bundle and condition URLs
@@ -130,6 +138,12 @@ func NewTransport(o TLSOptions) (*http.Transport, error) {
 	}
 	return tr, nil
 }
+
+// keepAlive is the agent's TCP keepalive: a first probe after 30 s of
+// silence, then every 15 s, the connection given up after 4 unanswered
+// (about 90 s): well inside the few-minute idle timeouts of NAT gateways
+// for a poll held minutes, and a dead server noticed within two minutes.
+var keepAlive = net.KeepAliveConfig{Enable: true, Idle: 30 * time.Second, Interval: 15 * time.Second, Count: 4}
 
 // ErrPlainHTTP is matched (errors.Is) by the error of a request the
 // transport refused to send over plain http:// to a host off loopback:

@@ -72,6 +72,12 @@ type Supervisor struct {
 	// that the agent can report crash loops. It runs on the Supervisor's
 	// goroutine: it must return quickly and must not call Stop or Start.
 	OnCrash func(exitCode int, restarts int)
+	// OnRestart, if set, is called once a restart's process has started
+	// (not after the first launch, which Start returns), so that an agent
+	// holding a long poll can show the new process at once instead of
+	// at its next poll. It runs on the Supervisor's goroutine: it must
+	// return quickly and must not call Stop or Start.
+	OnRestart func(pid int)
 	// Now is the clock of Running's start times and of the backoff reset
 	// (time.Now if nil).
 	Now func() time.Time
@@ -294,6 +300,8 @@ func (r *run) loop(first chan<- error) {
 		}
 		if p, err = r.launch(); err != nil {
 			r.logf("restart failed: %v", err)
+		} else if r.s.OnRestart != nil {
+			r.s.OnRestart(p.pid)
 		}
 	}
 }

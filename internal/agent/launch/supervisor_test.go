@@ -136,6 +136,13 @@ func running(t *testing.T, s *Supervisor) (pid, restarts int) {
 func TestSupervisorRestartsKilledApp(t *testing.T) {
 	t.Parallel()
 	s, spec, c := app(t, `echo $$ >> "$DIR/pids"; exec sleep 1000`+"\n")
+	var mu sync.Mutex
+	var restarted []int // OnRestart's pids
+	s.OnRestart = func(pid int) {
+		mu.Lock()
+		defer mu.Unlock()
+		restarted = append(restarted, pid)
+	}
 	if err := s.Start(spec); err != nil {
 		t.Fatal(err)
 	}
@@ -173,6 +180,16 @@ func TestSupervisorRestartsKilledApp(t *testing.T) {
 		waitFor(t, 5*time.Second, func() bool {
 			return readPid(t, filepath.Join(spec.BundleRoot, "pids")) == pid
 		}, fmt.Sprintf("pid %d of Running to write its pid", pid))
+		var got []int
+		waitFor(t, 5*time.Second, func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			got = append([]int(nil), restarted...)
+			return len(got) >= i
+		}, fmt.Sprintf("OnRestart of restart %d", i))
+		if len(got) != i || got[i-1] != pid {
+			t.Fatalf("OnRestart pids %v after restart %d, want the last to be %d (none after the first launch)", got, i, pid)
+		}
 	}
 }
 

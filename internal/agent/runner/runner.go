@@ -34,6 +34,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,7 +54,18 @@ const (
 	DefaultPollWait  = 30 * time.Second
 	DefaultHeartbeat = 10 * time.Second
 	DefaultSettle    = 2 * time.Second
+	// DefaultIdleWait is the idle wait offered with every poll
+	// (proto.PollRequest.IdleWaitSeconds): the server holds the poll of an
+	// idle robot up to its own cap (4 minutes by default), so an idle
+	// robot costs it a request every few minutes instead of every 30 s.
+	DefaultIdleWait = 4 * time.Minute
 )
+
+// idleFallback is how long the agent offers no idle wait after held polls
+// were cut twice in a row: something between it and the server (a proxy's
+// read timeout, a NAT that forgets quiet connections) ends connections
+// quiet for longer than a plain long poll, and 30 s polls get through.
+const idleFallback = time.Hour
 
 // unknownRobotRetry is the poll interval while the server knows no robot
 // with this agent id: short, so a robot created later is served within
@@ -86,6 +98,12 @@ type Config struct {
 	Limits bundle.Limits
 	// PollWait is the long-poll wait asked of the server (DefaultPollWait).
 	PollWait time.Duration
+	// IdleWait is the longer wait offered for the polls of an idle robot
+	// (proto.PollRequest.IdleWaitSeconds; DefaultIdleWait if zero, none if
+	// negative). A held poll still ends at once when the application
+	// exits or is due to be launched again, and the server answers it at
+	// once with a deployment or a log request.
+	IdleWait time.Duration
 	// Heartbeat is how often the step under way is reported again while it
 	// runs, so the server knows the robot is alive and can abort it
 	// (DefaultHeartbeat).
@@ -131,6 +149,14 @@ type Agent struct {
 	awaiting bool
 	// logBusy is true while a log upload runs.
 	logBusy atomic.Bool
+	// restarted is signaled by the supervisor when it has relaunched the
+	// application, so that a held poll refreshes the status file.
+	restarted chan struct{}
+	// idleCuts counts consecutive held polls that failed after being held
+	// longer than PollWait (see idleFallback); noIdleUntil is when the
+	// agent offers the idle wait again after two.
+	idleCuts    int
+	noIdleUntil time.Time
 
 	mu     sync.Mutex
 	status state.Status
@@ -155,6 +181,9 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if cfg.RetryBase <= 0 {
 		cfg.RetryBase = time.Second
+	}
+	if cfg.IdleWait == 0 {
+		cfg.IdleWait = DefaultIdleWait
 	}
 	log := cfg.Log
 	if log == nil {
@@ -181,7 +210,7 @@ func New(cfg Config) (*Agent, error) {
 		lock.Close()
 		return nil, err
 	}
-	a := &Agent{cfg: cfg, log: log, st: st, crashed: make(chan struct{}, 1), lock: lock}
+	a := &Agent{cfg: cfg, log: log, st: st, crashed: make(chan struct{}, 1), restarted: make(chan struct{}, 1), lock: lock}
 	a.status = state.Status{AgentID: cfg.Client.AgentID(), Server: cfg.Client.Server, PID: os.Getpid(), Current: st.Current}
 	return a, nil
 }
@@ -231,9 +260,9 @@ func (a *Agent) Run(ctx context.Context) error {
 			break
 		}
 		if err != nil {
-			if errors.Is(err, errCrashed) {
+			if errors.Is(err, errCrashed) || errors.Is(err, errRelaunch) {
 				a.saveStatus()
-				continue // poll again at once, telling the server
+				continue // relaunch, or poll again at once, telling the server
 			}
 			if he, ok := errors.AsType[*client.HTTPError](err); ok && he.Code == proto.CodeUnknownRobot {
 				// The robot is not created yet (the agent was installed
@@ -250,8 +279,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		attempt = 0
 		a.contact()
+		var logSent <-chan bool
 		if resp.LogRequest != nil {
-			a.answerLog(ctx, *resp.LogRequest)
+			logSent = a.answerLog(ctx, *resp.LogRequest)
 		}
 		// resp.Abort names a deployment the agent runs but has not
 		// finished; polls happen only between deployments, with Current
@@ -262,13 +292,90 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		// A server that answered well before the wait asked for (no long
 		// poll) sets the pace with its suggested interval, clamped, with
-		// jitter so a fleet does not poll in step.
+		// jitter so a fleet does not poll in step. An answer that carried a
+		// log request came early for that: once the log is delivered (the
+		// server repeats the request until then) the agent polls again at
+		// once, so a deployment assigned next is not held up.
 		if time.Since(began) < a.cfg.PollWait/2 {
 			interval := time.Duration(min(max(resp.PollIntervalSeconds, 1), 300)) * time.Second
-			a.sleep(ctx, interval/2+rand.N(interval/2+1))
+			a.pause(ctx, interval/2+rand.N(interval/2+1), logSent)
 		}
 	}
 	return nil
+}
+
+// pause waits d between polls, cut short when ctx ends, when the
+// application exits or is due to be launched again (the loop then acts and
+// polls at once), or when logSent delivers true (the log request that made
+// the poll return early is answered).
+func (a *Agent) pause(ctx context.Context, d time.Duration, logSent <-chan bool) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	relaunch, stop := a.relaunchDue()
+	defer stop()
+	for {
+		select {
+		case <-t.C:
+			return
+		case <-ctx.Done():
+			return
+		case <-relaunch:
+			return
+		case <-a.crashed:
+			a.saveStatus()
+			return
+		case <-a.restarted:
+			a.saveStatus()
+		case ok := <-logSent:
+			if ok {
+				return
+			}
+			logSent = nil // failed: wait out the interval, as before
+		}
+	}
+}
+
+// relaunchDue returns a channel that fires when the installed application,
+// which does not run (its last launch failed), is due to be launched again
+// (nil when it runs or there is none), and a function releasing its timer.
+func (a *Agent) relaunchDue() (<-chan time.Time, func()) {
+	if a.st.Current == nil || a.app != nil {
+		return nil, func() {}
+	}
+	t := time.NewTimer(max(time.Until(a.nextStart), 0))
+	return t.C, func() { t.Stop() }
+}
+
+// idleWait is the idle wait to offer with the next poll: none when
+// disabled, or for an hour after held polls were cut twice in a row.
+func (a *Agent) idleWait() time.Duration {
+	if a.cfg.IdleWait < 0 || time.Now().Before(a.noIdleUntil) {
+		return 0
+	}
+	return a.cfg.IdleWait
+}
+
+// heldPollEnded notes how a poll that offered the idle wait ended after
+// held: a failure past the plain long-poll wait is a cut (two in a row
+// start the fallback to plain long polls); an answer clears the count.
+func (a *Agent) heldPollEnded(held time.Duration, err error) {
+	if held <= a.cfg.PollWait+5*time.Second {
+		return
+	}
+	if err == nil {
+		a.idleCuts = 0
+		return
+	}
+	if he, ok := errors.AsType[*client.HTTPError](err); ok && he.Status != http.StatusBadGateway && he.Status != http.StatusGatewayTimeout {
+		return // the server's own answer: not the path cutting the poll
+	}
+	if a.idleCuts++; a.idleCuts >= 2 {
+		a.idleCuts = 0
+		a.noIdleUntil = time.Now().Add(idleFallback)
+		a.log.Warn("held polls keep being cut on the way to the server (a proxy's read timeout or a NAT shorter than the idle wait); "+
+			"polling with plain long polls for an hour. Raise the proxy's timeout above the idle wait, or lower --idle-wait",
+			"idleWait", a.cfg.IdleWait, "heldFor", held.Round(time.Second), "error", err)
+	}
 }
 
 // ensureRunning (re)launches the installed application when it is not
@@ -293,9 +400,20 @@ func (a *Agent) ensureRunning() {
 // errCrashed ends a long poll early so the server hears of a crash at once.
 var errCrashed = errors.New("application exited")
 
-// poll makes one long poll, telling the server what runs here.
+// errRelaunch ends a long poll early when the installed application, whose
+// launch failed, is due to be launched again.
+var errRelaunch = errors.New("application due to be launched again")
+
+// poll makes one long poll, telling the server what runs here. It offers
+// the idle wait (the robot is idle: polls happen only between
+// deployments), so the server may hold it for minutes; the poll ends early
+// when the application exits (the server hears of it at once) or is due to
+// be launched again, and a restart of the application meanwhile is written
+// to the status file without ending it.
 func (a *Agent) poll(ctx context.Context) (proto.PollResponse, error) {
 	req := proto.PollRequest{WaitSeconds: int(math.Ceil(a.cfg.PollWait.Seconds())), Overlays: a.cachedOverlays()}
+	idle := a.idleWait()
+	req.IdleWaitSeconds = int(idle / time.Second)
 	if cur := a.st.Current; cur != nil {
 		req.Current = &proto.Current{DeploymentJob: cur.DeploymentJob, Finished: true}
 		a.mu.Lock()
@@ -304,21 +422,39 @@ func (a *Agent) poll(ctx context.Context) (proto.PollResponse, error) {
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	crashed := false
+	relaunch, stop := a.relaunchDue()
+	defer stop()
+	var why error
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		select {
-		case <-a.crashed:
-			crashed = true
-			cancel()
-		case <-pctx.Done():
+		for {
+			select {
+			case <-a.crashed:
+				why = errCrashed
+				cancel()
+				return
+			case <-relaunch:
+				why = errRelaunch
+				cancel()
+				return
+			case <-a.restarted:
+				// The main goroutine waits in Poll meanwhile: a.st and
+				// a.app stay as they are while the status is written.
+				a.saveStatus()
+			case <-pctx.Done():
+				return
+			}
 		}
 	})
+	began := time.Now()
 	resp, err := a.cfg.Client.Poll(pctx, req)
 	cancel()
 	wg.Wait()
-	if err != nil && crashed {
-		return resp, errCrashed
+	if err != nil && why != nil {
+		return resp, why
+	}
+	if idle > 0 && ctx.Err() == nil {
+		a.heldPollEnded(time.Since(began), err)
 	}
 	return resp, err
 }
@@ -366,7 +502,7 @@ func (a *Agent) flush(ctx context.Context) error {
 func (a *Agent) start(app *state.App) error {
 	sup := &launch.Supervisor{
 		LogDir: filepath.Join(a.cfg.StateDir, logsDir), Grace: a.cfg.Grace,
-		BackoffMin: a.cfg.BackoffMin, BackoffMax: a.cfg.BackoffMax, OnCrash: a.onCrash,
+		BackoffMin: a.cfg.BackoffMin, BackoffMax: a.cfg.BackoffMax, OnCrash: a.onCrash, OnRestart: a.onRestart,
 		Cgroup: a.cfg.Cgroup, UnitPrefix: a.unitPrefix(),
 	}
 	if err := sup.Start(a.spec(app)); err != nil {
@@ -431,6 +567,15 @@ func (a *Agent) onCrash(exitCode, restarts int) {
 	}
 }
 
+// onRestart runs on the supervisor's goroutine when it relaunched the
+// application: the main loop (or a held poll's watcher) writes the status.
+func (a *Agent) onRestart(int) {
+	select {
+	case a.restarted <- struct{}{}:
+	default:
+	}
+}
+
 func (a *Agent) spec(app *state.App) launch.Spec {
 	return launch.Spec{
 		BundleRoot: app.Dir, Overlays: app.Overlays, SoftwareSuite: app.SoftwareSuite,
@@ -486,13 +631,17 @@ func (a *Agent) contact() {
 // operator's request, in the background: a slow upload never holds up a
 // poll or a deployment, and only one runs at a time (a request arriving
 // meanwhile is answered at a later poll, since the server repeats it).
-func (a *Agent) answerLog(ctx context.Context, req proto.LogRequest) {
+// The returned channel delivers whether the upload succeeded (nil when
+// one was already under way).
+func (a *Agent) answerLog(ctx context.Context, req proto.LogRequest) <-chan bool {
 	if !a.logBusy.CompareAndSwap(false, true) {
-		return
+		return nil
 	}
 	n := min(max(req.MaxBytes, 1), proto.MaxLogBytes)
+	sent := make(chan bool, 1)
 	go func() {
-		defer a.logBusy.Store(false)
+		ok := false
+		defer func() { a.logBusy.Store(false); sent <- ok }()
 		up := proto.LogUpload{RequestedMs: req.RequestedMs}
 		up.Content = a.appLogTail(n)
 		if up.Content == "" {
@@ -502,8 +651,10 @@ func (a *Agent) answerLog(ctx context.Context, req proto.LogRequest) {
 			a.log.Warn("sending the requested application log failed", "error", err)
 			return
 		}
+		ok = true
 		a.log.Info("sent the application log's tail on request", "bytes", len(up.Content))
 	}()
+	return sent
 }
 
 // saveStatus writes the status snapshot; a failure only costs the status
