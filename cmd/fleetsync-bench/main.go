@@ -25,6 +25,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -101,6 +102,10 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 	}
 	if nReplicas > 1 && database == "" {
 		return fmt.Errorf("--replicas needs --database postgres://")
+	}
+	// The quotas (100,000 robots by default) leave room for the late robots.
+	if total := nRobots + nLate; total > 100_000 {
+		extraServerArgs = append(extraServerArgs, "--max-robots", strconv.Itoa(total), "--max-robots-per-fleet", strconv.Itoa(total))
 	}
 	// Replicas share the bundle directory and the master key, as deployed
 	// replicas must (README, "Several replicas").
