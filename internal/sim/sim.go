@@ -143,7 +143,7 @@ const DefaultAccount = "123456789012"
 // Fleet is a set of simulated robots run by Start and Stop.
 type Fleet struct {
 	opts      Options
-	clients   []*http.Client // the robots' shared clients: robot i uses clients[i/RobotsPerConn] (H2C), else clients[0]
+	clients   []*http.Client // the robots' shared clients: robot i uses clients[i%len(clients)] (H2C), else clients[0]
 	ownClient bool
 	robots    []*Robot
 
@@ -191,7 +191,9 @@ func New(server string, n int, opts Options) *Fleet {
 	for i := range n {
 		hc := f.clients[0]
 		if opts.HTTP == nil && opts.H2C {
-			hc = f.clients[i/RobotsPerConn]
+			// Round robin: the robots a ramp starts together spread over
+			// every client instead of filling one client's first connection.
+			hc = f.clients[i%len(f.clients)]
 		}
 		pub, priv, err := ed25519.GenerateKey(rand.Reader)
 		if err != nil {
