@@ -91,6 +91,35 @@ func newAgent(t testing.TB) ed25519.PrivateKey {
 	return priv
 }
 
+// registeredRobot creates fleet "f" and robot "r" of priv's agent id,
+// registered to it.
+func (e *endpoint) registeredRobot(priv ed25519.PrivateKey) (fleet.Fleet, fleet.Robot) {
+	e.t.Helper()
+	ctx := e.t.Context()
+	f, err := e.reg.CreateFleet(ctx, acct, "f", nil)
+	must(e.t, err)
+	r, err := e.reg.CreateRobot(ctx, acct, "r", fleet.X86_64, agentID(priv), nil)
+	must(e.t, err)
+	must(e.t, e.reg.RegisterRobot(ctx, acct, f.ARN, r.ARN))
+	return f, r
+}
+
+// deployTo creates application "app" (s3://b/app.tar), its version 1 and a
+// deployment job of it to the fleet, which the engine prepares and starts.
+func (e *endpoint) deployTo(fleetARN string) fleet.Job {
+	e.t.Helper()
+	ctx := e.t.Context()
+	app, err := e.reg.CreateApplication(ctx, acct, "app", []fleet.Source{{Bucket: "b", Key: "app.tar", Architecture: fleet.X86_64}}, fleet.SoftwareSuite{Name: "General"}, nil)
+	must(e.t, err)
+	v, err := e.reg.CreateApplicationVersion(ctx, acct, app.ARN, nil, nil)
+	must(e.t, err)
+	j, err := e.jobs.Create(ctx, acct, "t", fleetARN, []fleet.AppConfig{{Application: app.ARN, ApplicationVersion: v.Version,
+		LaunchConfig: fleet.LaunchConfig{PackageName: "p", LaunchFile: "run.sh"}}}, nil, nil)
+	must(e.t, err)
+	e.engine.RunOnce(ctx)
+	return j
+}
+
 func agentID(priv ed25519.PrivateKey) string {
 	return proto.BoundAgentID(acct, priv.Public().(ed25519.PublicKey))
 }
@@ -148,14 +177,7 @@ func TestAgentEndpointInProcess(t *testing.T) {
 			must(t, e.reg.RegisterRobot(ctx, acct, f.ARN, r.ARN))
 		}
 	}
-	app, err := e.reg.CreateApplication(ctx, acct, "app", []fleet.Source{{Bucket: "b", Key: "app.tar", Architecture: fleet.X86_64}}, fleet.SoftwareSuite{Name: "General"}, nil)
-	must(t, err)
-	v, err := e.reg.CreateApplicationVersion(ctx, acct, app.ARN, nil, nil)
-	must(t, err)
-	j, err := e.jobs.Create(ctx, acct, "t", f.ARN, []fleet.AppConfig{{Application: app.ARN, ApplicationVersion: v.Version,
-		LaunchConfig: fleet.LaunchConfig{PackageName: "p", LaunchFile: "run.sh"}}}, nil, nil)
-	must(t, err)
-	e.engine.RunOnce(ctx)
+	j := e.deployTo(f.ARN)
 
 	var resp proto.PollResponse
 	if st := e.call(priv, proto.PathPoll, proto.PollRequest{}, &resp); st != http.StatusOK {
@@ -209,11 +231,7 @@ func BenchmarkPollAssignment(b *testing.B) {
 	e := newEndpoint(b)
 	ctx := b.Context()
 	priv := newAgent(b)
-	f, err := e.reg.CreateFleet(ctx, acct, "f", nil)
-	must(b, err)
-	r, err := e.reg.CreateRobot(ctx, acct, "r", fleet.X86_64, agentID(priv), nil)
-	must(b, err)
-	must(b, e.reg.RegisterRobot(ctx, acct, f.ARN, r.ARN))
+	f, _ := e.registeredRobot(priv)
 	app, err := e.reg.CreateApplication(ctx, acct, "app", []fleet.Source{{Bucket: "b", Key: "app.tar", Architecture: fleet.X86_64}}, fleet.SoftwareSuite{Name: "General"}, nil)
 	must(b, err)
 	v, err := e.reg.CreateApplicationVersion(ctx, acct, app.ARN, nil, nil)

@@ -15,21 +15,9 @@ import (
 // handed the assignment of job.
 func deployed(t *testing.T) (e *endpoint, priv ed25519.PrivateKey, job string) {
 	e = newEndpoint(t)
-	ctx := t.Context()
 	priv = newAgent(t)
-	f, err := e.reg.CreateFleet(ctx, acct, "f", nil)
-	must(t, err)
-	r, err := e.reg.CreateRobot(ctx, acct, "r", fleet.X86_64, agentID(priv), nil)
-	must(t, err)
-	must(t, e.reg.RegisterRobot(ctx, acct, f.ARN, r.ARN))
-	app, err := e.reg.CreateApplication(ctx, acct, "app", []fleet.Source{{Bucket: "b", Key: "app.tar", Architecture: fleet.X86_64}}, fleet.SoftwareSuite{Name: "General"}, nil)
-	must(t, err)
-	v, err := e.reg.CreateApplicationVersion(ctx, acct, app.ARN, nil, nil)
-	must(t, err)
-	j, err := e.jobs.Create(ctx, acct, "t", f.ARN, []fleet.AppConfig{{Application: app.ARN, ApplicationVersion: v.Version,
-		LaunchConfig: fleet.LaunchConfig{PackageName: "p", LaunchFile: "run.sh"}}}, nil, nil)
-	must(t, err)
-	e.engine.RunOnce(ctx)
+	f, _ := e.registeredRobot(priv)
+	j := e.deployTo(f.ARN)
 	var resp proto.PollResponse
 	if st := e.call(priv, proto.PathPoll, proto.PollRequest{}, &resp); st != http.StatusOK || resp.Assignment == nil {
 		t.Fatalf("poll: %d %+v, want the assignment", st, resp)

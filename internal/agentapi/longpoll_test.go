@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/fleetsync/fleetsync/internal/agentapi"
-	"github.com/fleetsync/fleetsync/internal/fleet"
 	"github.com/fleetsync/fleetsync/internal/proto"
 )
 
@@ -80,33 +79,21 @@ func TestOneLongPollPerRobot(t *testing.T) {
 // the held one (409); after each, nothing is left in the hub.
 func TestHeldPollLifecycle(t *testing.T) {
 	e := newEndpoint(t)
-	ctx := t.Context()
 	priv := newAgent(t)
-	f, err := e.reg.CreateFleet(ctx, acct, "f", nil)
-	must(t, err)
-	r, err := e.reg.CreateRobot(ctx, acct, "r", fleet.X86_64, agentID(priv), nil)
-	must(t, err)
-	must(t, e.reg.RegisterRobot(ctx, acct, f.ARN, r.ARN))
-	empty := func(what string) {
+	f, _ := e.registeredRobot(priv)
+	// holding waits until the hub holds (and schedules) n polls.
+	holding := func(what string, n int) {
 		t.Helper()
 		deadline := time.Now().Add(5 * time.Second)
-		for (agentapi.HeldPolls(e.hub) != 0 || agentapi.ScheduledPolls(e.hub) != 0) && time.Now().Before(deadline) {
+		for (agentapi.HeldPolls(e.hub) != n || agentapi.ScheduledPolls(e.hub) != n) && time.Now().Before(deadline) {
 			time.Sleep(time.Millisecond)
 		}
-		if h, s := agentapi.HeldPolls(e.hub), agentapi.ScheduledPolls(e.hub); h != 0 || s != 0 {
-			t.Fatalf("%s: %d polls held, %d scheduled; want none", what, h, s)
+		if h, s := agentapi.HeldPolls(e.hub), agentapi.ScheduledPolls(e.hub); h != n || s != n {
+			t.Fatalf("%s: %d polls held, %d scheduled; want %d of each", what, h, s, n)
 		}
 	}
-	held := func(what string) {
-		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for (agentapi.HeldPolls(e.hub) != 1 || agentapi.ScheduledPolls(e.hub) != 1) && time.Now().Before(deadline) {
-			time.Sleep(time.Millisecond)
-		}
-		if h, s := agentapi.HeldPolls(e.hub), agentapi.ScheduledPolls(e.hub); h != 1 || s != 1 {
-			t.Fatalf("%s: %d polls held, %d scheduled; want one of each", what, h, s)
-		}
-	}
+	empty := func(what string) { t.Helper(); holding(what, 0) }
+	held := func(what string) { t.Helper(); holding(what, 1) }
 	type answer struct {
 		status int
 		resp   proto.PollResponse
@@ -146,14 +133,7 @@ func TestHeldPollLifecycle(t *testing.T) {
 	held("second poll")
 
 	// A deployment wakes the held poll at once.
-	app, err := e.reg.CreateApplication(ctx, acct, "app", []fleet.Source{{Bucket: "b", Key: "app.tar", Architecture: fleet.X86_64}}, fleet.SoftwareSuite{Name: "General"}, nil)
-	must(t, err)
-	v, err := e.reg.CreateApplicationVersion(ctx, acct, app.ARN, nil, nil)
-	must(t, err)
-	j, err := e.jobs.Create(ctx, acct, "t", f.ARN, []fleet.AppConfig{{Application: app.ARN, ApplicationVersion: v.Version,
-		LaunchConfig: fleet.LaunchConfig{PackageName: "p", LaunchFile: "run.sh"}}}, nil, nil)
-	must(t, err)
-	e.engine.RunOnce(ctx)
+	j := e.deployTo(f.ARN)
 	select {
 	case a := <-second:
 		if a.status != http.StatusOK || a.resp.Assignment == nil || a.resp.Assignment.DeploymentJob != j.ARN {
