@@ -221,6 +221,7 @@ func newHTTPClient(n int, h2c bool) *http.Client {
 	t.MaxIdleConns = 0 // no limit
 	t.MaxIdleConnsPerHost = max(n+n/4, 100)
 	t.IdleConnTimeout = 90 * time.Second
+	t.DisableCompression = true // as the agent's transport (client.NewTransport)
 	if h2c {
 		var p http.Protocols
 		p.SetUnencryptedHTTP2(true)

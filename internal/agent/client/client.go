@@ -206,8 +206,9 @@ func (c *Client) post(ctx context.Context, path string, body []byte) (*http.Resp
 		if err != nil {
 			return nil, fmt.Errorf("agent client: %w", err)
 		}
+		// No Accept (the server answers JSON alone): every header is kept
+		// by the server while it holds the poll.
 		r.Header.Set("Content-Type", "application/json")
-		r.Header.Set("Accept", "application/json")
 		c.setVersion(r)
 		s := c.authorize(ctx, r, body, attempt > 0)
 		resp, err := c.httpClient().Do(r)

@@ -118,7 +118,11 @@ func NewTransport(o TLSOptions) (*http.Transport, error) {
 		}
 	}
 	tr := &http.Transport{
-		Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true, TLSClientConfig: conf,
+		// DisableCompression: no Accept-Encoding header (the answers are
+		// small JSON; bundles are verified as the bytes stored, never a
+		// transparently decompressed copy), one header less the server
+		// keeps while it holds a poll.
+		Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true, TLSClientConfig: conf, DisableCompression: true,
 		MaxIdleConnsPerHost: 4, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second,
 		DialContext: (&net.Dialer{Timeout: 30 * time.Second, KeepAliveConfig: keepAlive}).DialContext,
 		// A poll is held for minutes with nothing sent: over HTTP/2 a PING
