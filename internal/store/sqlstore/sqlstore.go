@@ -213,7 +213,13 @@ func (s *Store) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if s.parseEachTime {
 		return nil, errNoCache
 	}
-	pool := s.readPool(ctx)
+	return s.poolStmt(ctx, s.readPool(ctx), query)
+}
+
+// poolStmt returns pool's prepared statement of query, preparing it the
+// first time (s.reads caches the statements of every pool, by pool and
+// query).
+func (s *Store) poolStmt(ctx context.Context, pool *sql.DB, query string) (*sql.Stmt, error) {
 	key := stmtKey{pool, query}
 	if st, ok := s.reads.Load(key); ok {
 		return st.(*sql.Stmt), nil
@@ -378,17 +384,9 @@ func (s *Store) writeStmt(ctx context.Context, query string) *sql.Stmt {
 	if s.writer == nil || s.parseEachTime {
 		return nil
 	}
-	key := stmtKey{s.db, query}
-	if st, ok := s.reads.Load(key); ok {
-		return st.(*sql.Stmt)
-	}
-	st, err := s.db.PrepareContext(ctx, query)
+	st, err := s.poolStmt(ctx, s.db, query)
 	if err != nil {
 		return nil
-	}
-	if prev, loaded := s.reads.LoadOrStore(key, st); loaded {
-		st.Close()
-		return prev.(*sql.Stmt)
 	}
 	return st
 }
