@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/fleetsync/fleetsync/internal/config"
-	"github.com/fleetsync/fleetsync/internal/server"
 	"github.com/fleetsync/fleetsync/internal/store"
 	"github.com/fleetsync/fleetsync/internal/tenancy"
 )
@@ -36,12 +35,8 @@ func buckets(cfg config.Config, args []string) error {
 	if len(pos) != want || (want == 1 && *account == "") {
 		return fmt.Errorf("%s: got arguments %q", bucketsUsage, pos)
 	}
-	log, err := newLogger("warn", cfg.LogFormat)
-	if err != nil {
-		return err
-	}
 	ctx := context.Background()
-	d, err := server.Open(ctx, cfg, log)
+	d, err := openQuietly(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -114,12 +114,8 @@ func credentials(cfg config.Config, args []string) error {
 	if want, known := map[string]int{"create": 0, "list": 0, "revoke": 1}[verb]; known && len(pos) != want {
 		return fmt.Errorf("usage: fleetsyncd credentials create [--account N] | list | revoke KEYID (flags before or after KEYID): got arguments %q", pos)
 	}
-	log, err := newLogger("warn", cfg.LogFormat)
-	if err != nil {
-		return err
-	}
 	ctx := context.Background()
-	d, err := server.Open(ctx, cfg, log)
+	d, err := openQuietly(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -177,4 +173,14 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
+}
+
+// openQuietly opens the data directory and database for an offline
+// subcommand (credentials, buckets), logging warnings only.
+func openQuietly(ctx context.Context, cfg config.Config) (*server.Deps, error) {
+	log, err := newLogger("warn", cfg.LogFormat)
+	if err != nil {
+		return nil, err
+	}
+	return server.Open(ctx, cfg, log)
 }
