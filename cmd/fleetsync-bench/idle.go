@@ -19,16 +19,30 @@ import (
 // window.
 func runIdle(bin string, n int) error {
 	limit := raiseFileLimit(modeOpts.nofile)
+	if modeOpts.tls {
+		dir, err := os.MkdirTemp("", "fleetsync-bench-tls-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		if err := setupTLS(dir); err != nil {
+			return err
+		}
+	}
 	b, err := newBench(bin, 3)
 	if err != nil {
 		return err
 	}
 	defer b.close()
-	proto := "h2c (shared connections)"
-	if !modeOpts.h2c {
+	perConn := max(modeOpts.robotsPerConn, 1)
+	proto := fmt.Sprintf("h2c (%d agents per connection)", perConn)
+	switch {
+	case modeOpts.tls:
+		proto = fmt.Sprintf("HTTP/2 over TLS (%d agents per connection)", perConn)
+	case !modeOpts.h2c:
 		proto = "HTTP/1.1 (one connection per agent)"
 	}
-	sf := sim.New(b.rep.url, n, sim.Options{PollWait: modeOpts.pollWait, IdleWait: modeOpts.idleWait, H2C: modeOpts.h2c, RetryBase: time.Second,
+	sf := sim.New(b.rep.url, n, sim.Options{PollWait: modeOpts.pollWait, IdleWait: modeOpts.idleWait, H2C: modeOpts.h2c && !modeOpts.tls, TLS: benchTLS, RobotsPerConn: perConn, RetryBase: time.Second,
 		NamePrefix: "idle-", StartRate: modeOpts.startRate})
 	t0 := time.Now()
 	var setupSecs float64
@@ -36,8 +50,8 @@ func runIdle(bin string, n int) error {
 		return err
 	}
 	conns := "one connection per outstanding request"
-	if modeOpts.h2c {
-		conns = fmt.Sprintf("%d shared clients of at most %d agents each", (n+sim.RobotsPerConn-1)/sim.RobotsPerConn, sim.RobotsPerConn)
+	if modeOpts.h2c || modeOpts.tls {
+		conns = fmt.Sprintf("%d clients of at most %d agents each", (n+perConn-1)/perConn, perConn)
 	}
 	fmt.Printf("setup: %d robots created and registered in %.1fs (open file limit %d; %s; agents started at %s)\n",
 		n, time.Since(t0).Seconds(), limit, conns, rate(modeOpts.startRate))

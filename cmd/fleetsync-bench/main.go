@@ -87,7 +87,11 @@ func startReplica(bin, dataDir, bundles, database string) (*replica, error) {
 		args = append(args, "--debug-listen", d)
 	}
 	args = append(args, extraServerArgs...)
-	p, err := testenv.Launch(testenv.LaunchOptions{Binary: bin, Args: args, Stderr: os.Stderr,
+	var probe *http.Client
+	if benchTLS != nil {
+		probe = &http.Client{Transport: &http.Transport{TLSClientConfig: benchTLS}, Timeout: 5 * time.Second}
+	}
+	p, err := testenv.Launch(testenv.LaunchOptions{Binary: bin, Args: args, Stderr: os.Stderr, HTTPS: benchTLS != nil, Probe: probe,
 		Env: append(os.Environ(), "FLEETSYNC_BOOTSTRAP_ACCESS_KEY_ID="+keyID, "FLEETSYNC_BOOTSTRAP_SECRET_ACCESS_KEY="+secret)})
 	if err != nil {
 		return nil, err
@@ -141,7 +145,7 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 	for i, r := range reps {
 		sess := session.Must(session.NewSession(&aws.Config{Endpoint: aws.String(r.url), Region: aws.String("us-east-1"),
 			Credentials: credentials.NewStaticCredentials(keyID, secret, ""), MaxRetries: aws.Int(3),
-			HTTPClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}))
+			HTTPClient: sdkHTTPClient()}))
 		clients[i] = robomaker.New(sess)
 		clients[i].Config.Logger = aws.LoggerFunc(func(...any) {})
 	}

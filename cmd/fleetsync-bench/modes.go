@@ -36,6 +36,8 @@ var modeOpts struct {
 	bareListen              string
 	nofile                  uint64
 	startRate               float64
+	tls                     bool
+	robotsPerConn           int
 }
 
 // extraServerArgs are appended to every fleetsyncd command line.
@@ -59,6 +61,8 @@ func registerModeFlags() {
 	flag.StringVar(&o.brackets, "brackets", "", "create: account sizes at which the rate is printed, such as 10000,50000,100000 (default: five equal steps)")
 	flag.StringVar(&o.bareListen, "bare-listen", "", "internal: serve the bare net/http handler of sidebyside at this address")
 	flag.Float64Var(&o.startRate, "start-rate", 2000, "idle: agents started per second (a ramp, as a fleet reconnecting after an outage is spread by its backoff); 0: all at once")
+	flag.BoolVar(&o.tls, "tls", false, "idle: fleetsyncd serves HTTPS (a certificate made for the run) and agents speak HTTP/2 over TLS, as real ones do")
+	flag.IntVar(&o.robotsPerConn, "robots-per-conn", 200, "idle: agents sharing one HTTP/2 connection (--h2c or --tls); 1 is a real fleet's shape, a connection per robot (default 200)")
 	flag.Uint64Var(&o.nofile, "nofile", 1<<20, "raise the open file limit (this process and fleetsyncd) to this")
 }
 
@@ -158,7 +162,7 @@ func newBench(bin string, maxRetries int) (*bench, error) {
 	b.cleanup = append(b.cleanup, func() { b.rep.cmd.Process.Kill(); b.rep.cmd.Wait() })
 	sess := session.Must(session.NewSession(&aws.Config{Endpoint: aws.String(b.rep.url), Region: aws.String("us-east-1"),
 		Credentials: credentials.NewStaticCredentials(keyID, secret, ""), MaxRetries: aws.Int(maxRetries),
-		HTTPClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}))
+		HTTPClient: sdkHTTPClient()}))
 	b.c = robomaker.New(sess)
 	b.c.Config.Logger = aws.LoggerFunc(func(...any) {})
 	os.MkdirAll(filepath.Join(bundles, "bench"), 0o755)

@@ -40,6 +40,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -99,6 +100,14 @@ type Options struct {
 	// prior knowledge for http:// servers (the server must enable it with
 	// http.Server.Protocols.SetUnencryptedHTTP2). Ignored when HTTP is set.
 	H2C bool
+	// TLS, when set, is the TLS configuration of the default clients, for
+	// https:// servers: HTTP/2 by ALPN, as the agent speaks it. The robots
+	// share clients as with H2C. Ignored when HTTP is set.
+	TLS *tls.Config
+	// RobotsPerConn is how many robots share one client (and so one
+	// connection) with H2C or TLS; 0 means DefaultRobotsPerConn. 1 is a
+	// real fleet's shape: a connection of its own per robot.
+	RobotsPerConn int
 	// NamePrefix starts every robot name, followed by the robot's zero-padded
 	// index; empty means "sim-robot-".
 	NamePrefix string
@@ -126,12 +135,12 @@ type Options struct {
 	StartRate float64
 }
 
-// RobotsPerConn is how many robots share one HTTP/2 client (and so, in
-// the steady state, one connection) with Options.H2C: fleetsyncd lets a
+// DefaultRobotsPerConn is how many robots share one HTTP/2 client (and so,
+// in the steady state, one connection) with Options.H2C: fleetsyncd lets a
 // connection carry 250 concurrent streams (server.MaxStreamsPerConn), and a
 // robot has one request under way at a time, rarely two (a progress report
 // during a download); the rest is headroom.
-const RobotsPerConn = 200
+const DefaultRobotsPerConn = 200
 
 // maxErrorKinds bounds the error kinds a fleet tells apart; further kinds
 // count as "other".
@@ -179,18 +188,22 @@ func New(server string, n int, opts Options) *Fleet {
 	switch {
 	case opts.HTTP != nil:
 		f.clients = []*http.Client{opts.HTTP}
-	case opts.H2C:
-		for range (n + RobotsPerConn - 1) / RobotsPerConn {
-			f.clients = append(f.clients, newHTTPClient(RobotsPerConn, true))
+	case opts.H2C || opts.TLS != nil:
+		per := opts.RobotsPerConn
+		if per <= 0 {
+			per = DefaultRobotsPerConn
+		}
+		for range (n + per - 1) / per {
+			f.clients = append(f.clients, newHTTPClient(per, true, opts.TLS))
 		}
 		f.ownClient = true
 	default:
-		f.clients, f.ownClient = []*http.Client{newHTTPClient(n, false)}, true
+		f.clients, f.ownClient = []*http.Client{newHTTPClient(n, false, nil)}, true
 	}
 	width := len(strconv.Itoa(max(n-1, 0)))
 	for i := range n {
 		hc := f.clients[0]
-		if opts.HTTP == nil && opts.H2C {
+		if len(f.clients) > 1 {
 			// Round robin: the robots a ramp starts together spread over
 			// every client instead of filling one client's first connection.
 			hc = f.clients[i%len(f.clients)]
@@ -216,15 +229,19 @@ func New(server string, n int, opts Options) *Fleet {
 // (n below the server's stream limit), at most two while one is replaced
 // (a GOAWAY), and never a dial per waiting request when n robots start at
 // once.
-func newHTTPClient(n int, h2c bool) *http.Client {
+func newHTTPClient(n int, h2 bool, tlsConf *tls.Config) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = 0 // no limit
 	t.MaxIdleConnsPerHost = max(n+n/4, 100)
 	t.IdleConnTimeout = 90 * time.Second
 	t.DisableCompression = true // as the agent's transport (client.NewTransport)
-	if h2c {
+	if h2 {
 		var p http.Protocols
-		p.SetUnencryptedHTTP2(true)
+		if tlsConf != nil {
+			t.TLSClientConfig = tlsConf.Clone()
+		} else {
+			p.SetUnencryptedHTTP2(true)
+		}
 		p.SetHTTP2(true)
 		t.Protocols = &p
 		t.MaxIdleConnsPerHost, t.MaxConnsPerHost = 2, 2
