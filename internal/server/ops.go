@@ -69,9 +69,9 @@ const MaxStreamsPerConn = 250
 // DecoderHeaderTableSize bounds the HPACK table a client's request headers
 // fill on each connection (SETTINGS_HEADER_TABLE_SIZE; net/http's default
 // is 4096): an agent's signature and nonce headers differ in every request,
-// so the table holds little worth reusing, while it cost about 1 KB per
-// robot on a connection of its own (HTTP/2 over TLS, idle agents: 26.2 →
-// 25.2 KB heap per agent, fleetsync-bench --mode idle --tls
+// so the table holds little worth reusing, while it cost about 5 KB per
+// robot on a connection of its own (HTTP/2 over TLS, 9,000 idle agents:
+// 26.2 → 25.2 KB heap per agent, fleetsync-bench --mode idle --tls
 // --robots-per-conn 1).
 const DecoderHeaderTableSize = 512
 
