@@ -93,3 +93,23 @@ func (l serverLatency) quantile(q float64) string {
 	}
 	return "n/a"
 }
+
+// scrapeGauge reads one unlabelled gauge from fleetsyncd's /metrics.
+func scrapeGauge(u, name string) (float64, error) {
+	resp, err := sdkHTTPClient().Get(u + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			return strconv.ParseFloat(v, 64)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	return 0, fmt.Errorf("no %s in %s/metrics", name, u)
+}

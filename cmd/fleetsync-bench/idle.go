@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"github.com/fleetsync/fleetsync/internal/procstat"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go/service/robomaker"
@@ -60,15 +61,19 @@ func runIdle(bin string, n int) error {
 	base := serverStats(pid, true)
 	ctx := context.Background()
 	self0 := procstat.CPUSeconds(os.Getpid())
+	drops0 := procstat.BacklogDrops()
 	sf.Start(ctx)
 	defer sf.Stop()
 	// The steady state: every agent has completed one long poll (all are
 	// in their second), or with an idle wait, every agent's poll is held
-	// (a goroutine each on the server).
+	// (fleetsyncd's gauge of held polls).
 	steady := func() bool { return sf.Stats().Polls >= int64(n) }
 	if modeOpts.idleWait > 0 {
 		// 99 %: a few agents may be between polls at any instant.
-		steady = func() bool { return serverStats(pid, false).goroutines >= base.goroutines+n*99/100 }
+		steady = func() bool {
+			held, err := scrapeGauge(b.rep.url, "fleetsync_agent_held_polls")
+			return err == nil && held >= float64(n*99/100)
+		}
 	}
 	settle := 2*modeOpts.pollWait + 4*time.Minute
 	if modeOpts.startRate > 0 {
@@ -107,6 +112,14 @@ func runIdle(bin string, n int) error {
 		cpu, window, cpu/window, cpu/window/float64(n)*1e6, float64(s1.Polls-s0.Polls)/window)
 	fmt.Printf("  errors: %d in the window, %d over the whole run%s\n", s1.Errors-s0.Errors, s1.Errors, map[bool]string{true: " by kind:", false: ""}[s1.Errors > 0])
 	fmt.Print(sim.FormatErrorKinds(s1.ErrorKinds, "    "))
+	if drops := procstat.BacklogDrops() - drops0; drops0 >= 0 && drops > 0 {
+		// Not fleetsyncd's: the agents' keepalive probes, fired together
+		// by connections opened together, overflowed the loopback's
+		// queue; a real fleet's arrive spread out, over a NIC.
+		max, _ := os.ReadFile("/proc/sys/net/core/netdev_max_backlog")
+		fmt.Printf("  the kernel dropped %d packets over the run: input backlog full (net.core.netdev_max_backlog %s); lost keepalive probes end connections with \"connection timed out\": raise it (sysctl -w net.core.netdev_max_backlog=65536)\n",
+			drops, strings.TrimSpace(string(max)))
+	}
 	fmt.Printf("  load generator (this process) CPU %.1fs over the whole run, RSS %.0f MiB; load average %s\n",
 		self, procstat.MiB(os.Getpid(), "VmRSS"), procstat.LoadAvg())
 	return nil

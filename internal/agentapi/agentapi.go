@@ -13,6 +13,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -57,6 +58,14 @@ type Config struct {
 	IdleWait time.Duration
 	Log      *slog.Logger
 	Now      func() time.Time
+	// NoParking keeps every held poll in its handler's goroutine, even
+	// over plain HTTP/1.1 where it could be parked (park.go).
+	NoParking bool
+	// GiveBack, when set, hands a parked poll's connection back to the
+	// server once it answered, to be served again (false: it could not
+	// be, and the connection is closed). Without it a parked poll's answer
+	// closes its connection.
+	GiveBack func(net.Conn) bool
 	// Guard bounds failed signature checks per client address and agent
 	// id (shared with the API and the console); nil: one of the endpoint's
 	// own with the default limits.

@@ -108,13 +108,19 @@ func (e *endpoint) registeredRobot(priv ed25519.PrivateKey) (fleet.Fleet, fleet.
 // deployment job of it to the fleet, which the engine prepares and starts.
 func (e *endpoint) deployTo(fleetARN string) fleet.Job {
 	e.t.Helper()
+	return e.deployWith(fleetARN, nil)
+}
+
+// deployWith is deployTo with the job's deployment config.
+func (e *endpoint) deployWith(fleetARN string, cfg *deploy.ConfigInput) fleet.Job {
+	e.t.Helper()
 	ctx := e.t.Context()
 	app, err := e.reg.CreateApplication(ctx, acct, "app", []fleet.Source{{Bucket: "b", Key: "app.tar", Architecture: fleet.X86_64}}, fleet.SoftwareSuite{Name: "General"}, nil)
 	must(e.t, err)
 	v, err := e.reg.CreateApplicationVersion(ctx, acct, app.ARN, nil, nil)
 	must(e.t, err)
 	j, err := e.jobs.Create(ctx, acct, "t", fleetARN, []fleet.AppConfig{{Application: app.ARN, ApplicationVersion: v.Version,
-		LaunchConfig: fleet.LaunchConfig{PackageName: "p", LaunchFile: "run.sh"}}}, nil, nil)
+		LaunchConfig: fleet.LaunchConfig{PackageName: "p", LaunchFile: "run.sh"}}}, cfg, nil)
 	must(e.t, err)
 	e.engine.RunOnce(ctx)
 	return j

@@ -21,15 +21,20 @@ import (
 
 // downloadURL returns a short-lived URL of obj for a robot: the store's own
 // presigned URL when it has them, else one of this endpoint.
-func (a *API) downloadURL(ctx context.Context, r *http.Request, robotARN string, obj blob.Object) (string, error) {
+func (a *API) downloadURL(ctx context.Context, base, robotARN string, obj blob.Object) (string, error) {
 	if a.cfg.Presign != nil {
 		return a.cfg.Presign.PresignGet(ctx, obj.Bucket, obj.Key, robotARN, a.cfg.URLTTL)
 	}
-	base := "http://" + r.Host
-	if forwarded.Secure(r) { // here or at a trusted TLS proxy
-		base = "https://" + r.Host
-	}
 	return base + a.signURL(obj.Bucket, obj.Key, obj.ETag, robotARN), nil
+}
+
+// urlBase is the scheme and host download URLs given in answer to r start
+// with: https when r came over TLS, here or at a trusted TLS proxy.
+func urlBase(r *http.Request) string {
+	if forwarded.Secure(r) {
+		return "https://" + r.Host
+	}
+	return "http://" + r.Host
 }
 
 // urlToken is what a signed bundle URL grants: one object with one ETag, to

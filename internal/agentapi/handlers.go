@@ -27,19 +27,25 @@ func (a *API) poll(w http.ResponseWriter, r *http.Request) {
 	if !a.startPoll(w, r, &ps) {
 		return
 	}
-	defer a.cfg.Hub.release(ps.robot.ARN, ps.held)
 	for {
-		due, answered := a.pollLook(w, r, &ps)
+		due, answered := a.pollLook(w, r.Context(), &ps)
 		// The poll gives its work slot back while it waits.
 		ps.leave()
-		if answered || !a.pollWait(w, r.Context(), &ps, due) {
-			return
+		if answered {
+			break
+		}
+		if a.park(w, r, &ps, due) {
+			return // held without this goroutine (park.go)
+		}
+		if !a.pollWait(w, r.Context(), &ps, due) {
+			break
 		}
 		var err error
 		if ps.leave, err = a.slots.enter(r.Context()); err != nil {
-			return
+			break
 		}
 	}
+	a.cfg.Hub.release(ps.robot.ARN, ps.held)
 }
 
 // pollState is what a long poll keeps between its looks.
@@ -66,6 +72,8 @@ type pollState struct {
 	// has.
 	deadline int64
 	expired  bool
+	// urlBase starts the download URLs of an answer (urlBase).
+	urlBase string
 }
 
 // startPoll authenticates the poll, takes in what the robot says and
@@ -76,7 +84,7 @@ func (a *API) startPoll(w http.ResponseWriter, r *http.Request, ps *pollState) b
 	if !ok {
 		return false
 	}
-	ps.robot, ps.leave = robot, leave
+	ps.robot, ps.leave, ps.urlBase = robot, leave, urlBase(r)
 	ps.held = a.cfg.Hub.hold(robot.ARN)
 	a.cfg.Robots.Overlays(r.Context(), robot, req.Overlays)
 	ps.cur = fromProtoCurrent(req.Current)
@@ -101,13 +109,13 @@ func (a *API) startPoll(w http.ResponseWriter, r *http.Request, ps *pollState) b
 // some (or the wait is over, or the poll was superseded, or the look
 // failed): answered. Otherwise it returns when the poll is due to look
 // again without a wake-up (the deadline, or the end of a retry backoff).
-func (a *API) pollLook(w http.ResponseWriter, r *http.Request, ps *pollState) (due int64, answered bool) {
+func (a *API) pollLook(w http.ResponseWriter, reqCtx context.Context, ps *pollState) (due int64, answered bool) {
 	// Not cancelled with the request: every query made under a cancellable
 	// context registers a child in it, and the children map it allocates
 	// stays with a poll held for minutes (0.7 KB per idle agent). A look
 	// is a few milliseconds of reads and at most one write, which its
 	// queue bounds.
-	ctx := context.WithoutCancel(r.Context())
+	ctx := context.WithoutCancel(reqCtx)
 	wakes, live := a.cfg.Hub.arm(ps.robot.ARN, ps.held)
 	if !live {
 		writeSuperseded(w)
@@ -149,7 +157,7 @@ func (a *API) pollLook(w http.ResponseWriter, r *http.Request, ps *pollState) (d
 		return 0, true
 	}
 	if work.Assignment != nil || work.Abort != "" || work.LogRequest != nil || ps.expired {
-		resp, err := a.pollResponse(ctx, r, ps.robot.ARN, work)
+		resp, err := a.pollResponse(ctx, ps.urlBase, ps.robot.ARN, work)
 		if err != nil {
 			a.logFailure(ctx, "poll failed", "robot", ps.robot.ARN, "error", err)
 			unavailable.write(w)
@@ -204,7 +212,7 @@ func fromProtoCurrent(c *proto.Current) *deploy.Current {
 
 // pollResponse encodes the domain's answer, with download URLs for this
 // request's host.
-func (a *API) pollResponse(ctx context.Context, r *http.Request, robotARN string, work deploy.Work) (proto.PollResponse, error) {
+func (a *API) pollResponse(ctx context.Context, urlBase, robotARN string, work deploy.Work) (proto.PollResponse, error) {
 	resp := proto.PollResponse{PollIntervalSeconds: int(a.cfg.PollInterval / time.Second), Abort: work.Abort}
 	if l := work.LogRequest; l != nil {
 		resp.LogRequest = &proto.LogRequest{RequestedMs: l.RequestedMs, MaxBytes: min(l.MaxBytes, proto.MaxLogBytes)}
@@ -213,7 +221,7 @@ func (a *API) pollResponse(ctx context.Context, r *http.Request, robotARN string
 	if as == nil {
 		return resp, nil
 	}
-	bundleURL, err := a.downloadURL(ctx, r, robotARN, as.Bundle.Object)
+	bundleURL, err := a.downloadURL(ctx, urlBase, robotARN, as.Bundle.Object)
 	if err != nil {
 		return resp, err
 	}
@@ -229,7 +237,7 @@ func (a *API) pollResponse(ctx context.Context, r *http.Request, robotARN string
 		HealthSeconds:  as.HealthSeconds,
 	}
 	if dc := as.DownloadCondition; dc != nil {
-		u, err := a.downloadURL(ctx, r, robotARN, dc.Object)
+		u, err := a.downloadURL(ctx, urlBase, robotARN, dc.Object)
 		if err != nil {
 			return resp, err
 		}

@@ -56,6 +56,7 @@ const (
 	wokenUp    uint8 = iota + 1 // the robot was woken (WakeRobot, WakeAll)
 	timeUp                      // the poll's due time came
 	superseded                  // a newer poll of the robot replaced it
+	shutDown                    // the server is closing (CloseParked)
 )
 
 // heldPoll is one live long poll. ch is closed, with why saying why, when
@@ -69,6 +70,9 @@ type heldPoll struct {
 	// it is in the deadline heap (idx >= 0).
 	at  int64
 	idx int
+	// resume, set while the poll is parked (held without a goroutine;
+	// park.go), is run in a goroutine of its own when the poll ends.
+	resume func(why uint8)
 }
 
 // epoch is the origin of the hub's monotonic clock.
@@ -120,6 +124,10 @@ func (h *Hub) end(p *heldPoll, why uint8) {
 	p.why = why
 	close(p.ch)
 	h.unschedule(p)
+	if resume := p.resume; resume != nil {
+		p.resume = nil
+		go resume(why)
+	}
 }
 
 // arm readies p for its next look and wait: a fresh channel if the last
@@ -148,6 +156,38 @@ func (h *Hub) sleepUntil(p *heldPoll, at int64) {
 	if p.why != 0 {
 		return // woken during the look: it acts at once
 	}
+	h.schedule(p, at)
+}
+
+// park is sleepUntil for a poll no goroutine waits for: resume is run (in
+// a goroutine of its own) when p ends. It returns false, and why p ended,
+// when p ended during its look: the caller goes on at once.
+func (h *Hub) park(p *heldPoll, at int64, resume func(why uint8)) (parked bool, why uint8) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if p.why != 0 {
+		return false, p.why
+	}
+	p.resume = resume
+	h.schedule(p, at)
+	return true, 0
+}
+
+// CloseParked ends every parked poll (why shutDown): their connections
+// are closed, as the server's own are when it shuts down, and their agents
+// poll again elsewhere or later.
+func (h *Hub) CloseParked() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, st := range h.robots {
+		if st.poll != nil && st.poll.resume != nil {
+			h.end(st.poll, shutDown)
+		}
+	}
+}
+
+// schedule puts p in the deadline heap at at. h.mu must be held.
+func (h *Hub) schedule(p *heldPoll, at int64) {
 	if p.idx >= 0 {
 		p.at = at
 		heap.Fix(&h.due, p.idx)
@@ -198,17 +238,26 @@ func (h *Hub) fire() {
 	h.resetTimer()
 }
 
-// heldPolls is how many long polls are live (for tests and metrics).
+// heldPolls is how many long polls are live (for tests).
 func (h *Hub) heldPolls() int {
+	all, _ := h.Held()
+	return all
+}
+
+// Held is how many long polls are live, and how many of them are parked
+// (for metrics: a walk over the robots the hub knows).
+func (h *Hub) Held() (all, parked int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	n := 0
 	for _, st := range h.robots {
 		if st.poll != nil {
-			n++
+			all++
+			if st.poll.resume != nil {
+				parked++
+			}
 		}
 	}
-	return n
+	return all, parked
 }
 
 // scheduled is how many polls wait for a due time (for tests).

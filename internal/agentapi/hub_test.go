@@ -114,8 +114,12 @@ func TestHubDueTimes(t *testing.T) {
 	woken := h.hold("woken")
 	h.sleepUntil(woken, now+int64(time.Hour))
 	h.WakeRobot("woken")
-	if ended(woken) != wokenUp || h.scheduled() != 5 {
-		t.Fatalf("woken: ended %d, %d scheduled; want woken and 5 left", ended(woken), h.scheduled())
+	left := 5
+	if ended(polls["past"]) != 0 {
+		left-- // the timer ended it already
+	}
+	if ended(woken) != wokenUp || h.scheduled() != left {
+		t.Fatalf("woken: ended %d, %d scheduled; want woken and %d left", ended(woken), h.scheduled(), left)
 	}
 	for _, c := range []struct {
 		robot string

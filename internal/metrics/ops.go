@@ -34,3 +34,14 @@ func (c *versionCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(agentsDesc, prometheus.GaugeValue, float64(n), v)
 	}
 }
+
+// HeldPolls exports how many agent long polls this process holds now, and
+// how many of them are parked (held without a goroutine: agentapi's
+// park.go).
+func (m *Metrics) HeldPolls(held func() (all, parked int)) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "fleetsync_agent_held_polls",
+		Help: "Agent long polls this process holds now."}, func() float64 { all, _ := held(); return float64(all) }))
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "fleetsync_agent_parked_polls",
+		Help: "Held agent long polls parked: their connection kept without a goroutine or buffers (plain HTTP/1.1)."},
+		func() float64 { _, parked := held(); return float64(parked) }))
+}

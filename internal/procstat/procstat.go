@@ -47,3 +47,28 @@ func LoadAvg() string {
 	}
 	return strings.Join(strings.Fields(string(b))[:3], " ")
 }
+
+// BacklogDrops is how many packets the kernel dropped because a CPU's
+// input backlog was full (net.core.netdev_max_backlog), summed over CPUs
+// from /proc/net/softnet_stat; -1 when it cannot be read. Over loopback a
+// load generator whose connections' keepalive timers fire together can
+// overflow it, and the lost probes end connections with ETIMEDOUT.
+func BacklogDrops() int64 {
+	b, err := os.ReadFile("/proc/net/softnet_stat")
+	if err != nil {
+		return -1
+	}
+	var total int64
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			return -1
+		}
+		n, err := strconv.ParseInt(f[1], 16, 64)
+		if err != nil {
+			return -1
+		}
+		total += n
+	}
+	return total
+}

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bufio"
-	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -43,6 +42,12 @@ func accessLog(log *slog.Logger, versions *agentVersions, next http.Handler) htt
 func logRequest(log *slog.Logger, versions *agentVersions, r *http.Request, rec *recorder, kind, op string, lat time.Duration) {
 	attrs := []any{"kind", kind, "operation", op, "status", rec.status, "latency_ms", float64(lat.Microseconds()) / 1000,
 		"client", forwarded.Client(r)}
+	if rec.parked {
+		// Answered later on its own connection: the status is not known
+		// yet, the latency is the time to park.
+		attrs[5] = 0
+		attrs = append(attrs, "parked", true)
+	}
 	if kind == "api" {
 		if id := rec.Header().Get("x-amzn-RequestId"); id != "" {
 			attrs = append(attrs, "request_id", id)
@@ -60,7 +65,7 @@ func logRequest(log *slog.Logger, versions *agentVersions, r *http.Request, rec 
 		if v := agentVersion(r); v != "" {
 			attrs = append(attrs, "agent_version", v)
 		}
-		if rec.status/100 == 2 && op != "bundle" {
+		if (rec.status/100 == 2 || rec.parked) && op != "bundle" {
 			versions.seen(agentID(r), agentVersion(r), time.Now())
 		}
 	}
@@ -193,6 +198,19 @@ type recorder struct {
 	status  int
 	wrote   bool
 	errBody []byte
+	// parked: the handler took the connection over (a long poll parked,
+	// agentapi's park.go) and will answer on it later.
+	parked bool
+}
+
+// Hijack implements http.Hijacker (through http.ResponseController), noting
+// the request as parked.
+func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := http.NewResponseController(r.ResponseWriter).Hijack()
+	if err == nil {
+		r.parked = true
+	}
+	return c, rw, err
 }
 
 const maxErrBody = 1 << 10
@@ -223,14 +241,6 @@ func (r *recorder) Flush() {
 	if f, ok := r.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
-}
-
-// Hijack implements http.Hijacker.
-func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	if h, ok := r.ResponseWriter.(http.Hijacker); ok {
-		return h.Hijack()
-	}
-	return nil, nil, errors.New("hijack not supported")
 }
 
 // messagePattern finds the message of an AWS ({"message":…}) or agent

@@ -31,8 +31,9 @@ import (
 const fdReserve = 64
 
 // guard applies lim to srv and returns ln wrapped so that connections are
-// counted and capped. Call it once, before srv.Serve(ln).
-func guard(srv *http.Server, ln net.Listener, lim config.Limits, log *slog.Logger) net.Listener {
+// counted and capped, and connections given back through back are served
+// again. Call it once, before srv.Serve(ln).
+func guard(srv *http.Server, ln net.Listener, lim config.Limits, back *returnedConns, log *slog.Logger) net.Listener {
 	t := &tracker{max: lim.MaxConns, perClient: lim.MaxConnsPerClient, conns: map[*trackedConn]struct{}{},
 		byClient: map[string]int{}, log: log}
 	if t.max == 0 {
@@ -64,8 +65,35 @@ func guard(srv *http.Server, ln net.Listener, lim config.Limits, log *slog.Logge
 	srv.Handler = &bodyDeadline{next: awsapi.CanonicalPaths(srv.Handler), timeout: lim.BodyTimeout}
 	log.Info("connection limits", "max_conns", t.max, "max_conns_per_client", t.perClient,
 		"body_timeout", lim.BodyTimeout, "read_header_timeout", lim.ReadHeaderTimeout, "max_header_bytes", lim.MaxHeaderBytes)
-	return &limitedListener{Listener: ln, t: t}
+	return &limitedListener{Listener: ln, t: t, back: back, accepted: make(chan acceptResult, 1)}
 }
+
+// returnedConns carries connections a handler took over (a parked long
+// poll, agentapi's park.go) back to the listener once it answered on
+// them, to be served again like a new connection: the agent keeps its
+// connection, as it would have had the poll waited in its handler.
+type returnedConns struct {
+	ch   chan net.Conn
+	done chan struct{}
+	once sync.Once
+}
+
+func newReturnedConns() *returnedConns {
+	return &returnedConns{ch: make(chan net.Conn), done: make(chan struct{})}
+}
+
+// give hands c back to be served; false when the listener is closed (the
+// caller closes c).
+func (r *returnedConns) give(c net.Conn) bool {
+	select {
+	case r.ch <- c:
+		return true
+	case <-r.done:
+		return false
+	}
+}
+
+func (r *returnedConns) close() { r.once.Do(func() { close(r.done) }) }
 
 // autoMaxConns is half the open-file limit less fdReserve: every
 // connection may hold a bundle file open while it downloads.
@@ -175,15 +203,55 @@ func clientIP(a net.Addr) string {
 	return host
 }
 
-// limitedListener admits connections through a tracker.
+// limitedListener admits connections through a tracker, and serves again
+// the connections given back (returnedConns), already admitted.
 type limitedListener struct {
 	net.Listener
-	t *tracker
+	t    *tracker
+	back *returnedConns
+	// accepted carries what the pump's Accept returned.
+	accepted chan acceptResult
+	pumping  sync.Once
 }
 
-// Accept implements net.Listener. A connection over the cap with nothing to
-// evict gets a 503 in the AWS envelope and is closed.
+type acceptResult struct {
+	c   net.Conn
+	err error
+}
+
+// Accept implements net.Listener.
 func (l *limitedListener) Accept() (net.Conn, error) {
+	l.pumping.Do(func() { go l.pump() })
+	select {
+	case c := <-l.back.ch:
+		return c, nil
+	case a := <-l.accepted:
+		return a.c, a.err
+	}
+}
+
+// Close implements net.Listener; connections given back afterwards are
+// closed by their givers.
+func (l *limitedListener) Close() error {
+	l.back.close()
+	return l.Listener.Close()
+}
+
+// pump accepts new connections for Accept until the listener fails for
+// good.
+func (l *limitedListener) pump() {
+	for {
+		c, err := l.accept()
+		l.accepted <- acceptResult{c, err}
+		if ne, ok := err.(net.Error); err != nil && (!ok || !ne.Temporary()) { //lint:ignore SA1019 net/http's own test of an Accept error
+			return
+		}
+	}
+}
+
+// accept is the next admitted connection. A connection over the cap with
+// nothing to evict gets a 503 in the AWS envelope and is closed.
+func (l *limitedListener) accept() (net.Conn, error) {
 	for {
 		c, err := l.Listener.Accept()
 		if err != nil {

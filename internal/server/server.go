@@ -285,6 +285,7 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *Server, err erro
 	reg := &registry.Service{Store: d.Store, Bundles: granted, Region: cfg.Region, Limits: registryLimits(cfg)}
 	forget := deploy.Forgetters{}
 	hub := &agentapi.Hub{}
+	mets.HeldPolls(hub.Held)
 	presence := &deploy.Presence{}
 	maxWait := cfg.AgentMaxWait
 	engine := &deploy.Engine{
@@ -320,11 +321,13 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *Server, err erro
 	reg.Forget = append(forget, robots)
 	// One set of failed-authentication budgets for every door.
 	authGuard := authguard.New(authguard.DefaultLimits(), o.Now)
+	// Parked polls' connections come back to the listener (limits.go).
+	back := newReturnedConns()
 	agents := agentapi.New(agentapi.Config{
 		Robots: robots, Bundles: granted, Presign: presign, Hub: hub, Nonces: nonces,
 		RatePerSecond: cfg.Limits.AgentRatePerSecond, Burst: cfg.Limits.AgentBurst,
 		URLKey: d.Keys.Derive("bundle-url"), URLTTL: cfg.BundleURLTTL, PollInterval: cfg.AgentPollInterval, MaxWait: maxWait, IdleWait: cfg.AgentIdleWait,
-		Log: log.With("component", "agentapi"), Guard: authGuard,
+		Log: log.With("component", "agentapi"), Guard: authGuard, GiveBack: back.give,
 		Now: o.Now,
 	})
 	evidence := &deploy.Evidence{Store: d.Store, Wake: wake}
@@ -367,6 +370,9 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *Server, err erro
 	// The protocols (HTTP/1.1, h2c or h2 over TLS) are set by serve (ops.go).
 	s.srv = &http.Server{Handler: s.handler}
 	s.srv.RegisterOnShutdown(cons.Close)
+	// Parked polls' connections are the hub's, not the server's: closed
+	// with it.
+	s.srv.RegisterOnShutdown(hub.CloseParked)
 	// The certificate watcher lives as long as the server (until close).
 	tlsCtx, stopTLS := context.WithCancel(context.Background())
 	s.closers = append(s.closers, stopTLS)
@@ -391,7 +397,7 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *Server, err erro
 		}
 	}
 	s.closers = append(s.closers, func() { s.ln.Close() })
-	s.ln = guard(s.srv, s.ln, cfg.Limits, log) // timeouts, size and connection limits (limits.go)
+	s.ln = guard(s.srv, s.ln, cfg.Limits, back, log) // timeouts, size and connection limits (limits.go)
 	return s, nil
 }
 

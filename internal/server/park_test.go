@@ -1,0 +1,133 @@
+package server
+
+//lint:file-ignore SA1019 aws-sdk-go v1 (deprecated) is the reference client fleetsync serves.
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go/aws"
+	"github.com/aws/aws-sdk-go/aws/credentials"
+	"github.com/aws/aws-sdk-go/aws/session"
+	"github.com/aws/aws-sdk-go/service/robomaker"
+
+	"github.com/fleetsync/fleetsync/internal/config"
+	"github.com/fleetsync/fleetsync/internal/proto"
+)
+
+// TestParkedPollKeepsItsConnection: over plain HTTP/1.1 a held poll is
+// parked (fleetsync_agent_parked_polls counts it), and once it is answered
+// its connection is given back to the server: the agent's next polls go
+// over the same connection (one dial for three polls, no Connection:
+// close), as they did when a poll waited in its handler.
+func TestParkedPollKeepsItsConnection(t *testing.T) {
+	cfg := config.Default()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	cfg.BootstrapKeyID, cfg.BootstrapSecret = "AKSERVERTEST00000001", "server-test-secret-0123456789"
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logs lockedLog
+	s, err := New(ctx, cfg, Options{Stdout: io.Discard, Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + s.Addr().String()
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	account := cfg.BootstrapAccount
+	c := robomaker.New(session.Must(session.NewSession(&aws.Config{
+		Endpoint: aws.String(url), Region: aws.String(cfg.Region), MaxRetries: aws.Int(0),
+		Credentials: credentials.NewStaticCredentials(cfg.BootstrapKeyID, cfg.BootstrapSecret, ""),
+	})))
+	if _, err := c.CreateRobot(&robomaker.CreateRobotInput{Name: aws.String("r"), Architecture: aws.String("X86_64"),
+		GreengrassGroupId: aws.String(proto.BoundAgentID(account, pub))}); err != nil {
+		t.Fatal(err)
+	}
+	var dials atomic.Int64
+	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials.Add(1)
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}}}
+	defer client.CloseIdleConnections()
+	gauge := func(name string) string {
+		resp, err := http.Get(url + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, name+" "); ok {
+				return v
+			}
+		}
+		return "(none)"
+	}
+	for i := range 3 {
+		body, _ := json.Marshal(proto.PollRequest{WaitSeconds: 1})
+		req, _ := http.NewRequest(http.MethodPost, url+proto.PathPoll, strings.NewReader(string(body)))
+		proto.SignAs(req, account, priv, body, time.Now())
+		answered := make(chan *http.Response, 1)
+		go func() {
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Error(err)
+			}
+			answered <- resp
+		}()
+		if i == 0 {
+			time.Sleep(300 * time.Millisecond) // held for its 1 s
+			if got := gauge("fleetsync_agent_parked_polls"); got != "1" {
+				t.Errorf("fleetsync_agent_parked_polls = %s while the poll is held, want 1", got)
+			}
+		}
+		resp := <-answered
+		if resp == nil {
+			t.FailNow()
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Close {
+			t.Fatalf("poll %d: %d, Connection: close %v; want 200 on a kept connection", i, resp.StatusCode, resp.Close)
+		}
+	}
+	if n := dials.Load(); n != 1 {
+		t.Errorf("%d connections for 3 polls one after another, want 1 (the parked poll's connection served again)", n)
+	}
+	if l := logs.String(); !strings.Contains(l, "operation=poll status=0") || !strings.Contains(l, "parked=true") {
+		t.Errorf("no access line of a parked poll (operation=poll status=0 … parked=true) in:\n%s", l)
+	}
+}
+
+// lockedLog is a log sink written by the server's goroutines.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
