@@ -72,7 +72,12 @@ func runIdle(bin string, n int) error {
 		// 99 %: a few agents may be between polls at any instant.
 		steady = func() bool {
 			held, err := scrapeGauge(b.rep.url, "fleetsync_agent_held_polls")
-			return err == nil && held >= float64(n*99/100)
+			if err != nil {
+				// A fleetsyncd without the gauge (before parking): a
+				// goroutine per held poll.
+				return serverStats(pid, false).goroutines >= base.goroutines+n*99/100
+			}
+			return held >= float64(n*99/100)
 		}
 	}
 	settle := 2*modeOpts.pollWait + 4*time.Minute
