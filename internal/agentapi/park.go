@@ -37,6 +37,28 @@ type parkedPoll struct {
 	// parked; those bytes went with net/http's reader, so the connection
 	// cannot be served again.
 	pipelined bool
+	// done, when set, is told the answer's status (ParkObserver).
+	done func(status int)
+}
+
+// ParkObserver is implemented by a ResponseWriter wrapper that wants to
+// hear of a parked poll's answer (the server's access log): Parked is
+// called as the poll is parked, and the func it returns with the status
+// of the answer (0: the connection was closed unanswered, at shutdown).
+type ParkObserver interface{ Parked() func(status int) }
+
+// parkObserver finds a ParkObserver in w's chain of wrappers.
+func parkObserver(w http.ResponseWriter) ParkObserver {
+	for {
+		if o, ok := w.(ParkObserver); ok {
+			return o
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return nil
+		}
+		w = u.Unwrap()
+	}
 }
 
 // parkedWriteTimeout bounds writing a parked poll's answer: the agent may
@@ -59,6 +81,9 @@ func (a *API) park(w http.ResponseWriter, r *http.Request, ps *pollState, due in
 	// body is read, and an agent sends nothing more before the answer.
 	conn.SetDeadline(time.Time{})
 	pp := &parkedPoll{a: a, conn: conn, ps: *ps, pipelined: brw.Reader.Buffered() > 0}
+	if o := parkObserver(w); o != nil {
+		pp.done = o.Parked()
+	}
 	pp.ps.leave = nil
 	if parked, why := a.cfg.Hub.park(pp.ps.held, due, pp.resume); !parked {
 		go pp.resume(why) // woken while it looked: on at once
@@ -81,6 +106,9 @@ func (pp *parkedPoll) resume(why uint8) {
 			return
 		case shutDown:
 			pp.conn.Close()
+			if pp.done != nil {
+				pp.done(0)
+			}
 			a.cfg.Hub.release(ps.robot.ARN, ps.held)
 			return
 		case timeUp:
@@ -126,6 +154,9 @@ func (pp *parkedPoll) answer(rw *bufferedResponse) {
 		giveBack = false
 	}
 	pp.conn.SetWriteDeadline(time.Time{})
+	if pp.done != nil {
+		pp.done(resp.StatusCode)
+	}
 	if !giveBack || !pp.a.cfg.GiveBack(pp.conn) {
 		pp.conn.Close()
 	}

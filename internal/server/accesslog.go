@@ -30,8 +30,11 @@ func accessLog(log *slog.Logger, versions *agentVersions, next http.Handler) htt
 			return
 		}
 		start := time.Now()
-		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+		rec := &recorder{ResponseWriter: w, status: http.StatusOK, req: r, log: log, versions: versions, op: op, start: start}
 		next.ServeHTTP(rec, r)
+		if rec.parked {
+			return // its line is written when it is answered (Parked)
+		}
 		logRequest(log, versions, r, rec, kind, op, time.Since(start))
 	})
 }
@@ -42,12 +45,6 @@ func accessLog(log *slog.Logger, versions *agentVersions, next http.Handler) htt
 func logRequest(log *slog.Logger, versions *agentVersions, r *http.Request, rec *recorder, kind, op string, lat time.Duration) {
 	attrs := []any{"kind", kind, "operation", op, "status", rec.status, "latency_ms", float64(lat.Microseconds()) / 1000,
 		"client", forwarded.Client(r)}
-	if rec.parked {
-		// Answered later on its own connection: the status is not known
-		// yet, the latency is the time to park.
-		attrs[5] = 0
-		attrs = append(attrs, "parked", true)
-	}
 	if kind == "api" {
 		if id := rec.Header().Get("x-amzn-RequestId"); id != "" {
 			attrs = append(attrs, "request_id", id)
@@ -59,13 +56,8 @@ func logRequest(log *slog.Logger, versions *agentVersions, r *http.Request, rec 
 			attrs = append(attrs, "access_key_id", key)
 		}
 	} else {
-		if id := agentID(r); id != "" {
-			attrs = append(attrs, "agent_id", id)
-		}
-		if v := agentVersion(r); v != "" {
-			attrs = append(attrs, "agent_version", v)
-		}
-		if (rec.status/100 == 2 || rec.parked) && op != "bundle" {
+		attrs = agentAttrs(attrs, agentID(r), agentVersion(r))
+		if rec.status/100 == 2 && op != "bundle" {
 			versions.seen(agentID(r), agentVersion(r), time.Now())
 		}
 	}
@@ -78,6 +70,37 @@ func logRequest(log *slog.Logger, versions *agentVersions, r *http.Request, rec 
 			warn = append(warn, "agent_id", agentID(r))
 		}
 		log.Warn("authentication refused", warn...)
+	}
+}
+
+// agentAttrs appends an agent request's identity to an access line.
+func agentAttrs(attrs []any, id, version string) []any {
+	if id != "" {
+		attrs = append(attrs, "agent_id", id)
+	}
+	if version != "" {
+		attrs = append(attrs, "agent_version", version)
+	}
+	return attrs
+}
+
+// Parked implements agentapi.ParkObserver: the handler took the
+// connection over to answer the poll later (a parked long poll), and the
+// returned func writes its access line then, with the answer's status and
+// the whole hold as latency (0: closed unanswered, at shutdown). It keeps
+// the few strings the line needs, not the request.
+func (r *recorder) Parked() func(status int) {
+	r.parked = true
+	log, versions, op, start := r.log, r.versions, r.op, r.start
+	client, id, version := forwarded.Client(r.req), agentID(r.req), agentVersion(r.req)
+	versions.seen(id, version, time.Now()) // it authenticated
+	return func(status int) {
+		attrs := []any{"kind", "agent", "operation", op, "status", status, "latency_ms", float64(time.Since(start).Microseconds()) / 1000,
+			"client", client, "parked", true}
+		log.Info("request", agentAttrs(attrs, id, version)...)
+		if status/100 == 2 {
+			versions.seen(id, version, time.Now())
+		}
 	}
 }
 
@@ -199,18 +222,19 @@ type recorder struct {
 	wrote   bool
 	errBody []byte
 	// parked: the handler took the connection over (a long poll parked,
-	// agentapi's park.go) and will answer on it later.
-	parked bool
+	// agentapi's park.go) and writes the access line when it answers;
+	// what that line needs follows.
+	parked   bool
+	req      *http.Request
+	log      *slog.Logger
+	versions *agentVersions
+	op       string
+	start    time.Time
 }
 
-// Hijack implements http.Hijacker (through http.ResponseController), noting
-// the request as parked.
+// Hijack implements http.Hijacker.
 func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	c, rw, err := http.NewResponseController(r.ResponseWriter).Hijack()
-	if err == nil {
-		r.parked = true
-	}
-	return c, rw, err
+	return http.NewResponseController(r.ResponseWriter).Hijack()
 }
 
 const maxErrBody = 1 << 10

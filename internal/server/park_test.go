@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -109,8 +111,16 @@ func TestParkedPollKeepsItsConnection(t *testing.T) {
 	if n := dials.Load(); n != 1 {
 		t.Errorf("%d connections for 3 polls one after another, want 1 (the parked poll's connection served again)", n)
 	}
-	if l := logs.String(); !strings.Contains(l, "operation=poll status=0") || !strings.Contains(l, "parked=true") {
-		t.Errorf("no access line of a parked poll (operation=poll status=0 … parked=true) in:\n%s", l)
+	// Each poll's access line is written when it is answered, with the
+	// whole hold (its 1 s wait) as latency.
+	lines := regexp.MustCompile(`operation=poll status=200 latency_ms=(\d+)\.\d+ client=\S+ parked=true agent_id=`).FindAllStringSubmatch(logs.String(), -1)
+	if len(lines) != 3 {
+		t.Fatalf("%d access lines of answered parked polls, want 3, in:\n%s", len(lines), logs.String())
+	}
+	for _, m := range lines {
+		if ms, _ := strconv.Atoi(m[1]); ms < 900 {
+			t.Errorf("a parked poll's access line says latency_ms=%d, want its 1 s hold", ms)
+		}
 	}
 }
 
