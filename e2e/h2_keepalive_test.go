@@ -61,7 +61,7 @@ func TestH2CKeepalivePing(t *testing.T) {
 			quiet := time.Since(start)
 			t.Logf("PING after %v of silence; SETTINGS_MAX_CONCURRENT_STREAMS %d", quiet.Round(time.Second), streams)
 			if streams != 250 {
-				t.Errorf("SETTINGS_MAX_CONCURRENT_STREAMS = %d, want 250 (sim.RobotsPerConn relies on it)", streams)
+				t.Errorf("SETTINGS_MAX_CONCURRENT_STREAMS = %d, want 250 (sim.DefaultRobotsPerConn relies on it)", streams)
 			}
 			if quiet < 50*time.Second {
 				t.Errorf("PING after %v of silence, want about a minute (not a ping storm)", quiet)
