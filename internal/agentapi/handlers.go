@@ -27,25 +27,30 @@ func (a *API) poll(w http.ResponseWriter, r *http.Request) {
 	if !a.startPoll(w, r, &ps) {
 		return
 	}
+	parked := false
+	defer func() {
+		if !parked { // a parked poll is released when it answers
+			a.cfg.Hub.release(ps.robot.ARN, ps.held)
+		}
+	}()
 	for {
 		due, answered := a.pollLook(w, r.Context(), &ps)
 		// The poll gives its work slot back while it waits.
 		ps.leave()
 		if answered {
-			break
+			return
 		}
-		if a.park(w, r, &ps, due) {
+		if parked = a.park(w, r, &ps, due); parked {
 			return // held without this goroutine (park.go)
 		}
 		if !a.pollWait(w, r.Context(), &ps, due) {
-			break
+			return
 		}
 		var err error
 		if ps.leave, err = a.slots.enter(r.Context()); err != nil {
-			break
+			return
 		}
 	}
-	a.cfg.Hub.release(ps.robot.ARN, ps.held)
 }
 
 // pollState is what a long poll keeps between its looks.
