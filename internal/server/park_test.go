@@ -113,7 +113,12 @@ func TestParkedPollKeepsItsConnection(t *testing.T) {
 	}
 	// Each poll's access line is written when it is answered, with the
 	// whole hold (its 1 s wait) as latency.
-	lines := regexp.MustCompile(`operation=poll status=200 latency_ms=(\d+)\.\d+ client=\S+ parked=true agent_id=`).FindAllStringSubmatch(logs.String(), -1)
+	// The line follows the answer's write: the last may still be coming.
+	line := regexp.MustCompile(`operation=poll status=200 latency_ms=(\d+)\.\d+ client=\S+ parked=true agent_id=`)
+	lines := line.FindAllStringSubmatch(logs.String(), -1)
+	for deadline := time.Now().Add(5 * time.Second); len(lines) < 3 && time.Now().Before(deadline); lines = line.FindAllStringSubmatch(logs.String(), -1) {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if len(lines) != 3 {
 		t.Fatalf("%d access lines of answered parked polls, want 3, in:\n%s", len(lines), logs.String())
 	}
