@@ -4,10 +4,10 @@ import (
 	"bufio"
 	"fmt"
 	"math"
-	"net/http"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -23,39 +23,51 @@ func scrapeLatency(urls []string, op string) (serverLatency, error) {
 	out := serverLatency{}
 	prefix := `fleetsync_api_request_duration_seconds_bucket{operation="` + op + `",le="`
 	for _, u := range urls {
-		resp, err := http.Get(u + "/metrics")
-		if err != nil {
-			return nil, err
-		}
-		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			rest, ok := strings.CutPrefix(sc.Text(), prefix)
+		err := eachMetricLine(u, func(line string) bool {
+			rest, ok := strings.CutPrefix(line, prefix)
 			if !ok {
-				continue
+				return true
 			}
 			le, count, ok := strings.Cut(rest, `"} `)
 			if !ok {
-				continue
+				return true
 			}
 			bound := math.Inf(1)
 			if le != "+Inf" {
+				var err error
 				if bound, err = strconv.ParseFloat(le, 64); err != nil {
-					continue
+					return true
 				}
 			}
-			n, err := strconv.ParseFloat(count, 64)
-			if err != nil {
-				continue
+			if n, err := strconv.ParseFloat(count, 64); err == nil {
+				out[bound] += n
 			}
-			out[bound] += n
-		}
-		resp.Body.Close()
-		if err := sc.Err(); err != nil {
+			return true
+		})
+		if err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// metricsClient scrapes /metrics, over TLS with --tls: one client, made at
+// the first scrape (after setupTLS), so that its connections are reused.
+var metricsClient = sync.OnceValue(sdkHTTPClient)
+
+// eachMetricLine reads fleetsyncd's /metrics at u and calls each with every
+// line until it returns false.
+func eachMetricLine(u string, each func(line string) bool) error {
+	resp, err := metricsClient().Get(u + "/metrics")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() && each(sc.Text()) {
+	}
+	return sc.Err()
 }
 
 // since is what was observed after before was scraped.
@@ -96,20 +108,24 @@ func (l serverLatency) quantile(q float64) string {
 
 // scrapeGauge reads one unlabelled gauge from fleetsyncd's /metrics.
 func scrapeGauge(u, name string) (float64, error) {
-	resp, err := sdkHTTPClient().Get(u + "/metrics")
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			return strconv.ParseFloat(v, 64)
+	var v float64
+	var found bool
+	var perr error
+	err := eachMetricLine(u, func(line string) bool {
+		s, ok := strings.CutPrefix(line, name+" ")
+		if ok {
+			v, perr = strconv.ParseFloat(s, 64)
+			found = true
 		}
-	}
-	if err := sc.Err(); err != nil {
+		return !ok
+	})
+	switch {
+	case err != nil:
 		return 0, err
+	case perr != nil:
+		return 0, perr
+	case !found:
+		return 0, fmt.Errorf("no %s in %s/metrics", name, u)
 	}
-	return 0, fmt.Errorf("no %s in %s/metrics", name, u)
+	return v, nil
 }

@@ -37,11 +37,28 @@ func (c *versionCollector) Collect(ch chan<- prometheus.Metric) {
 
 // HeldPolls exports how many agent long polls this process holds now, and
 // how many of them are parked (held without a goroutine: agentapi's
-// park.go).
+// park.go). held is called once per scrape, for both gauges: it walks every
+// robot the hub knows.
 func (m *Metrics) HeldPolls(held func() (all, parked int)) {
-	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "fleetsync_agent_held_polls",
-		Help: "Agent long polls this process holds now."}, func() float64 { all, _ := held(); return float64(all) }))
-	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "fleetsync_agent_parked_polls",
-		Help: "Held agent long polls parked: their connection kept without a goroutine or buffers (plain HTTP/1.1)."},
-		func() float64 { _, parked := held(); return float64(parked) }))
+	m.reg.MustRegister(&heldCollector{held: held})
+}
+
+var (
+	heldPollsDesc = prometheus.NewDesc("fleetsync_agent_held_polls",
+		"Agent long polls this process holds now.", nil, nil)
+	parkedPollsDesc = prometheus.NewDesc("fleetsync_agent_parked_polls",
+		"Held agent long polls parked: their connection kept without a goroutine or buffers (plain HTTP/1.1).", nil, nil)
+)
+
+type heldCollector struct{ held func() (all, parked int) }
+
+func (c *heldCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- heldPollsDesc
+	ch <- parkedPollsDesc
+}
+
+func (c *heldCollector) Collect(ch chan<- prometheus.Metric) {
+	all, parked := c.held()
+	ch <- prometheus.MustNewConstMetric(heldPollsDesc, prometheus.GaugeValue, float64(all))
+	ch <- prometheus.MustNewConstMetric(parkedPollsDesc, prometheus.GaugeValue, float64(parked))
 }
