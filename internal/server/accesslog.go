@@ -43,8 +43,7 @@ func accessLog(log *slog.Logger, versions *agentVersions, next http.Handler) htt
 // is apart so that the log line's locals are not in the frame that stays
 // on the stack while a long poll is held.
 func logRequest(log *slog.Logger, versions *agentVersions, r *http.Request, rec *recorder, kind, op string, lat time.Duration) {
-	attrs := []any{"kind", kind, "operation", op, "status", rec.status, "latency_ms", float64(lat.Microseconds()) / 1000,
-		"client", forwarded.Client(r)}
+	attrs := lineAttrs(kind, op, rec.status, lat, forwarded.Client(r))
 	if kind == "api" {
 		if id := rec.Header().Get("x-amzn-RequestId"); id != "" {
 			attrs = append(attrs, "request_id", id)
@@ -73,6 +72,11 @@ func logRequest(log *slog.Logger, versions *agentVersions, r *http.Request, rec 
 	}
 }
 
+// lineAttrs starts an access line: what every request's line says first.
+func lineAttrs(kind, op string, status int, lat time.Duration, client string) []any {
+	return []any{"kind", kind, "operation", op, "status", status, "latency_ms", float64(lat.Microseconds()) / 1000, "client", client}
+}
+
 // agentAttrs appends an agent request's identity to an access line.
 func agentAttrs(attrs []any, id, version string) []any {
 	if id != "" {
@@ -95,8 +99,7 @@ func (r *recorder) Parked() func(status int) {
 	client, id, version := forwarded.Client(r.req), agentID(r.req), agentVersion(r.req)
 	versions.seen(id, version, time.Now()) // it authenticated
 	return func(status int) {
-		attrs := []any{"kind", "agent", "operation", op, "status", status, "latency_ms", float64(time.Since(start).Microseconds()) / 1000,
-			"client", client, "parked", true}
+		attrs := append(lineAttrs("agent", op, status, time.Since(start), client), "parked", true)
 		log.Info("request", agentAttrs(attrs, id, version)...)
 		if status/100 == 2 {
 			versions.seen(id, version, time.Now())

@@ -20,11 +20,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go/aws"
-	"github.com/aws/aws-sdk-go/aws/credentials"
-	"github.com/aws/aws-sdk-go/aws/session"
 	"github.com/aws/aws-sdk-go/service/robomaker"
 
-	"github.com/fleetsync/fleetsync/internal/config"
 	"github.com/fleetsync/fleetsync/internal/proto"
 )
 
@@ -34,29 +31,13 @@ import (
 // over the same connection (one dial for three polls, no Connection:
 // close), as they did when a poll waited in its handler.
 func TestParkedPollKeepsItsConnection(t *testing.T) {
-	cfg := config.Default()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.DataDir = t.TempDir()
-	cfg.BootstrapKeyID, cfg.BootstrapSecret = "AKSERVERTEST00000001", "server-test-secret-0123456789"
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	var logs lockedLog
-	s, err := New(ctx, cfg, Options{Stdout: io.Discard, Log: slog.New(slog.NewTextHandler(&logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := "http://" + s.Addr().String()
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
-	defer func() { cancel(); <-done }()
+	p := serveInProcess(t, Options{Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	url := p.url
 
 	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-	account := cfg.BootstrapAccount
-	c := robomaker.New(session.Must(session.NewSession(&aws.Config{
-		Endpoint: aws.String(url), Region: aws.String(cfg.Region), MaxRetries: aws.Int(0),
-		Credentials: credentials.NewStaticCredentials(cfg.BootstrapKeyID, cfg.BootstrapSecret, ""),
-	})))
-	if _, err := c.CreateRobot(&robomaker.CreateRobotInput{Name: aws.String("r"), Architecture: aws.String("X86_64"),
+	account := p.cfg.BootstrapAccount
+	if _, err := p.sdk.CreateRobot(&robomaker.CreateRobotInput{Name: aws.String("r"), Architecture: aws.String("X86_64"),
 		GreengrassGroupId: aws.String(proto.BoundAgentID(account, pub))}); err != nil {
 		t.Fatal(err)
 	}

@@ -4,10 +4,12 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,25 +21,64 @@ import (
 	"github.com/fleetsync/fleetsync/internal/config"
 )
 
-// TestNewServeInProcess builds the whole server in the test process on
-// port 0, serves it, drives it with the real SDK, and shuts it down.
-func TestNewServeInProcess(t *testing.T) {
+// inProcess is the whole server built and served in the test process on
+// port 0, with an SDK client of its bootstrap credential.
+type inProcess struct {
+	cfg config.Config
+	url string
+	sdk *robomaker.RoboMaker
+	// stop ends Serve and returns what it returned (an error when it did
+	// not return within 30 s); it also runs when the test ends.
+	stop func() error
+}
+
+// serveInProcess builds and serves a server with options o (Stdout
+// discarded unless set).
+func serveInProcess(t *testing.T, o Options) *inProcess {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	cfg.BootstrapKeyID, cfg.BootstrapSecret = "AKSERVERTEST00000001", "server-test-secret-0123456789"
+	if o.Stdout == nil {
+		o.Stdout = io.Discard
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	s, err := New(ctx, cfg, Options{Stdout: io.Discard})
+	s, err := New(ctx, cfg, o)
 	if err != nil {
+		cancel()
 		t.Fatal(err)
 	}
-	url := "http://" + s.Addr().String()
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx) }()
+	var once sync.Once
+	var served error
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case served = <-done:
+			case <-time.After(30 * time.Second):
+				served = errors.New("Serve did not return within 30 s after its context ended")
+			}
+		})
+		return served
+	}
+	t.Cleanup(func() { stop() })
+	url := "http://" + s.Addr().String()
+	sdk := robomaker.New(session.Must(session.NewSession(&aws.Config{
+		Endpoint: aws.String(url), Region: aws.String(cfg.Region), MaxRetries: aws.Int(0),
+		Credentials: credentials.NewStaticCredentials(cfg.BootstrapKeyID, cfg.BootstrapSecret, ""),
+	})))
+	return &inProcess{cfg: cfg, url: url, sdk: sdk, stop: stop}
+}
 
+// TestNewServeInProcess builds the whole server in the test process on
+// port 0, serves it, drives it with the real SDK, and shuts it down.
+func TestNewServeInProcess(t *testing.T) {
+	p := serveInProcess(t, Options{})
 	for _, path := range []string{"/healthz", "/readyz"} {
-		resp, err := http.Get(url + path)
+		resp, err := http.Get(p.url + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -46,29 +87,19 @@ func TestNewServeInProcess(t *testing.T) {
 			t.Errorf("%s = %d", path, resp.StatusCode)
 		}
 	}
-	c := robomaker.New(session.Must(session.NewSession(&aws.Config{
-		Endpoint: aws.String(url), Region: aws.String(cfg.Region), MaxRetries: aws.Int(0),
-		Credentials: credentials.NewStaticCredentials(cfg.BootstrapKeyID, cfg.BootstrapSecret, ""),
-	})))
-	f, err := c.CreateFleet(&robomaker.CreateFleetInput{Name: aws.String("in-process")})
+	f, err := p.sdk.CreateFleet(&robomaker.CreateFleetInput{Name: aws.String("in-process")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := c.DescribeFleet(&robomaker.DescribeFleetInput{Fleet: f.Arn})
+	got, err := p.sdk.DescribeFleet(&robomaker.DescribeFleetInput{Fleet: f.Arn})
 	if err != nil || aws.StringValue(got.Name) != "in-process" {
 		t.Fatalf("DescribeFleet = %v, %v", got, err)
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Serve = %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("Serve did not return after its context ended")
+	if err := p.stop(); err != nil {
+		t.Fatalf("Serve = %v", err)
 	}
-	if _, err := http.Get(url + "/healthz"); err == nil {
+	if _, err := http.Get(p.url + "/healthz"); err == nil {
 		t.Error("still serving after Serve returned")
 	}
 }
@@ -78,25 +109,9 @@ func TestNewServeInProcess(t *testing.T) {
 // signatures against it (a request signed 5 minutes away from it is inside
 // the 15-minute skew allowed).
 func TestOptionsNowIsEveryComponentsClock(t *testing.T) {
-	cfg := config.Default()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.DataDir = t.TempDir()
-	cfg.BootstrapKeyID, cfg.BootstrapSecret = "AKSERVERTEST00000001", "server-test-secret-0123456789"
 	fixed := time.Now().Add(-5 * time.Minute).Truncate(time.Millisecond)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	s, err := New(ctx, cfg, Options{Stdout: io.Discard, Now: func() time.Time { return fixed }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
-	defer func() { cancel(); <-done }()
-	c := robomaker.New(session.Must(session.NewSession(&aws.Config{
-		Endpoint: aws.String("http://" + s.Addr().String()), Region: aws.String(cfg.Region), MaxRetries: aws.Int(0),
-		Credentials: credentials.NewStaticCredentials(cfg.BootstrapKeyID, cfg.BootstrapSecret, ""),
-	})))
-	f, err := c.CreateFleet(&robomaker.CreateFleetInput{Name: aws.String("clock")})
+	p := serveInProcess(t, Options{Now: func() time.Time { return fixed }})
+	f, err := p.sdk.CreateFleet(&robomaker.CreateFleetInput{Name: aws.String("clock")})
 	if err != nil {
 		t.Fatal(err)
 	}
