@@ -21,21 +21,26 @@ import (
 
 // downloadURL returns a short-lived URL of obj for a robot: the store's own
 // presigned URL when it has them, else one of this endpoint.
-func (a *API) downloadURL(ctx context.Context, base, robotARN string, obj blob.Object) (string, error) {
+func (a *API) downloadURL(ctx context.Context, o origin, robotARN string, obj blob.Object) (string, error) {
 	if a.cfg.Presign != nil {
 		return a.cfg.Presign.PresignGet(ctx, obj.Bucket, obj.Key, robotARN, a.cfg.URLTTL)
+	}
+	base := "http://" + o.host
+	if o.secure {
+		base = "https://" + o.host
 	}
 	return base + a.signURL(obj.Bucket, obj.Key, obj.ETag, robotARN), nil
 }
 
-// urlBase is the scheme and host download URLs given in answer to r start
-// with: https when r came over TLS, here or at a trusted TLS proxy.
-func urlBase(r *http.Request) string {
-	if forwarded.Secure(r) {
-		return "https://" + r.Host
-	}
-	return "http://" + r.Host
+// origin is what a download URL given in answer to a request starts from:
+// the request's host, and whether it came over TLS (here or at a trusted
+// TLS proxy). A poll keeps it, not its request, while it is held.
+type origin struct {
+	host   string
+	secure bool
 }
+
+func originOf(r *http.Request) origin { return origin{host: r.Host, secure: forwarded.Secure(r)} }
 
 // urlToken is what a signed bundle URL grants: one object with one ETag, to
 // one robot, until an expiry.

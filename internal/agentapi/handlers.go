@@ -77,8 +77,8 @@ type pollState struct {
 	// has.
 	deadline int64
 	expired  bool
-	// urlBase starts the download URLs of an answer (urlBase).
-	urlBase string
+	// origin is where the download URLs of an answer point (originOf).
+	origin origin
 }
 
 // startPoll authenticates the poll, takes in what the robot says and
@@ -89,7 +89,7 @@ func (a *API) startPoll(w http.ResponseWriter, r *http.Request, ps *pollState) b
 	if !ok {
 		return false
 	}
-	ps.robot, ps.leave, ps.urlBase = robot, leave, urlBase(r)
+	ps.robot, ps.leave, ps.origin = robot, leave, originOf(r)
 	ps.held = a.cfg.Hub.hold(robot.ARN)
 	a.cfg.Robots.Overlays(r.Context(), robot, req.Overlays)
 	ps.cur = fromProtoCurrent(req.Current)
@@ -162,7 +162,7 @@ func (a *API) pollLook(w http.ResponseWriter, reqCtx context.Context, ps *pollSt
 		return 0, true
 	}
 	if work.Assignment != nil || work.Abort != "" || work.LogRequest != nil || ps.expired {
-		resp, err := a.pollResponse(ctx, ps.urlBase, ps.robot.ARN, work)
+		resp, err := a.pollResponse(ctx, ps.origin, ps.robot.ARN, work)
 		if err != nil {
 			a.logFailure(ctx, "poll failed", "robot", ps.robot.ARN, "error", err)
 			unavailable.write(w)
@@ -217,7 +217,7 @@ func fromProtoCurrent(c *proto.Current) *deploy.Current {
 
 // pollResponse encodes the domain's answer, with download URLs for this
 // request's host.
-func (a *API) pollResponse(ctx context.Context, urlBase, robotARN string, work deploy.Work) (proto.PollResponse, error) {
+func (a *API) pollResponse(ctx context.Context, o origin, robotARN string, work deploy.Work) (proto.PollResponse, error) {
 	resp := proto.PollResponse{PollIntervalSeconds: int(a.cfg.PollInterval / time.Second), Abort: work.Abort}
 	if l := work.LogRequest; l != nil {
 		resp.LogRequest = &proto.LogRequest{RequestedMs: l.RequestedMs, MaxBytes: min(l.MaxBytes, proto.MaxLogBytes)}
@@ -226,7 +226,7 @@ func (a *API) pollResponse(ctx context.Context, urlBase, robotARN string, work d
 	if as == nil {
 		return resp, nil
 	}
-	bundleURL, err := a.downloadURL(ctx, urlBase, robotARN, as.Bundle.Object)
+	bundleURL, err := a.downloadURL(ctx, o, robotARN, as.Bundle.Object)
 	if err != nil {
 		return resp, err
 	}
@@ -242,7 +242,7 @@ func (a *API) pollResponse(ctx context.Context, urlBase, robotARN string, work d
 		HealthSeconds:  as.HealthSeconds,
 	}
 	if dc := as.DownloadCondition; dc != nil {
-		u, err := a.downloadURL(ctx, urlBase, robotARN, dc.Object)
+		u, err := a.downloadURL(ctx, o, robotARN, dc.Object)
 		if err != nil {
 			return resp, err
 		}
