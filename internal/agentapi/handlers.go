@@ -30,7 +30,7 @@ func (a *API) poll(w http.ResponseWriter, r *http.Request) {
 	parked := false
 	defer func() {
 		if !parked { // a parked poll is released when it answers
-			a.cfg.Hub.release(ps.robot.ARN, ps.held)
+			a.cfg.Hub.release(ps.arn, ps.held)
 		}
 	}()
 	for {
@@ -58,27 +58,29 @@ type pollState struct {
 	held *heldPoll
 	// leave gives back the work slot the poll holds while it looks.
 	leave func()
-	// robot is the polling robot; while the poll is held only its
-	// identity is kept (stripped: its tags and the rest are a kilobyte
-	// per waiting robot), and the next look that needs it reads it again.
-	robot    fleet.Robot
-	stripped bool
+	// arn and agentID name the polling robot. robot is the whole robot
+	// while the poll looks; while it is held only arn and agentID are
+	// kept (robot nil: its tags and the rest are a kilobyte per waiting
+	// robot), and the next look that needs it reads it again.
+	arn, agentID string
+	robot        *fleet.Robot
 	// cur is what the robot said it runs (curJob, curFinished).
-	cur         *deploy.Current
-	curJob      string
+	cur    *deploy.Current
+	curJob string
+	// deadline is when the wait ends (the hub's clock); expired once it
+	// has.
+	deadline int64
+	// origin is where the download URLs of an answer point (originOf).
+	origin origin
+	// The flags last, so that they share a word.
 	curFinished bool
 	// memo: a robot known idle with what it runs now, saying nothing new
 	// (no crash loop to log), is answered from memory: no SQL.
 	memo bool
 	// looked: what the robot said was taken in (Robots.Poll, once); the
 	// next looks only ask for work (Robots.Work).
-	looked bool
-	// deadline is when the wait ends (the hub's clock); expired once it
-	// has.
-	deadline int64
-	expired  bool
-	// origin is where the download URLs of an answer point (originOf).
-	origin origin
+	looked  bool
+	expired bool
 }
 
 // startPoll authenticates the poll, takes in what the robot says and
@@ -89,7 +91,7 @@ func (a *API) startPoll(w http.ResponseWriter, r *http.Request, ps *pollState) b
 	if !ok {
 		return false
 	}
-	ps.robot, ps.leave, ps.origin = robot, leave, originOf(r)
+	ps.arn, ps.agentID, ps.robot, ps.leave, ps.origin = robot.ARN, robot.AgentID, &robot, leave, originOf(r)
 	ps.held = a.cfg.Hub.hold(robot.ARN)
 	a.cfg.Robots.Overlays(r.Context(), robot, req.Overlays)
 	ps.cur = fromProtoCurrent(req.Current)
@@ -121,57 +123,57 @@ func (a *API) pollLook(w http.ResponseWriter, reqCtx context.Context, ps *pollSt
 	// is a few milliseconds of reads and at most one write, which its
 	// queue bounds.
 	ctx := context.WithoutCancel(reqCtx)
-	wakes, live := a.cfg.Hub.arm(ps.robot.ARN, ps.held)
+	wakes, live := a.cfg.Hub.arm(ps.arn, ps.held)
 	if !live {
 		writeSuperseded(w)
 		return 0, true
 	}
 	var work deploy.Work
 	var err error
-	if !ps.memo || !a.cfg.Hub.knownIdle(ps.robot.ARN, ps.curJob, ps.curFinished, a.cfg.Now().UnixMilli()) {
-		if ps.stripped {
+	if !ps.memo || !a.cfg.Hub.knownIdle(ps.arn, ps.curJob, ps.curFinished, a.cfg.Now().UnixMilli()) {
+		if ps.robot == nil {
 			// Looked up again after a hold, so a robot deleted
 			// meanwhile is refused; in the account the id is bound to
 			// ("" for a v1 id), as authenticate looked it up.
-			ident, _ := proto.ParseAgentID(ps.robot.AgentID)
-			full, err := a.cfg.Robots.ByAgent(ctx, ident.Account, ps.robot.AgentID)
+			ident, _ := proto.ParseAgentID(ps.agentID)
+			full, err := a.cfg.Robots.ByAgent(ctx, ident.Account, ps.agentID)
 			if fleet.CodeOf(err) == fleet.NotFound {
 				writeErr(w, http.StatusUnauthorized, "Unauthorized", "no robot has this agent id as its greengrassGroupId")
 				return 0, true
 			}
 			if err != nil {
-				a.logFailure(ctx, "poll failed", "robot", ps.robot.ARN, "error", err)
+				a.logFailure(ctx, "poll failed", "robot", ps.arn, "error", err)
 				unavailable.write(w)
 				return 0, true
 			}
-			ps.robot, ps.stripped = full, false
+			ps.robot = &full
 		}
 		look := a.cfg.Robots.Poll
 		if ps.looked {
 			look = a.cfg.Robots.Work
 		}
-		work, err = look(ctx, ps.robot, ps.cur)
+		work, err = look(ctx, *ps.robot, ps.cur)
 		if err == nil && work.Assignment == nil && work.Abort == "" && work.RetryAtMs == 0 && ps.memo {
-			a.cfg.Hub.rememberIdle(ps.robot.ARN, wakes, ps.curJob, ps.curFinished, a.cfg.Now().UnixMilli())
+			a.cfg.Hub.rememberIdle(ps.arn, wakes, ps.curJob, ps.curFinished, a.cfg.Now().UnixMilli())
 		}
 	}
 	ps.looked = true // what the robot said is taken in once
 	if err != nil {
-		a.logFailure(ctx, "poll failed", "robot", ps.robot.ARN, "error", err)
+		a.logFailure(ctx, "poll failed", "robot", ps.arn, "error", err)
 		unavailable.write(w)
 		return 0, true
 	}
 	if work.Assignment != nil || work.Abort != "" || work.LogRequest != nil || ps.expired {
-		resp, err := a.pollResponse(ctx, ps.origin, ps.robot.ARN, work)
+		resp, err := a.pollResponse(ctx, ps.origin, ps.arn, work)
 		if err != nil {
-			a.logFailure(ctx, "poll failed", "robot", ps.robot.ARN, "error", err)
+			a.logFailure(ctx, "poll failed", "robot", ps.arn, "error", err)
 			unavailable.write(w)
 			return 0, true
 		}
 		writeJSON(w, http.StatusOK, resp)
 		return 0, true
 	}
-	ps.robot, ps.stripped = fleet.Robot{ARN: ps.robot.ARN, AgentID: ps.robot.AgentID}, true
+	ps.robot = nil
 	// A deployment waiting out its retry backoff is handed out when the
 	// backoff ends, without a wake-up.
 	due = ps.deadline
@@ -197,7 +199,7 @@ func (a *API) pollWait(w http.ResponseWriter, ctx context.Context, ps *pollState
 		writeSuperseded(w)
 		return false
 	}
-	a.cfg.Robots.Heard(ps.robot.ARN)
+	a.cfg.Robots.Heard(ps.arn)
 	return true
 }
 

@@ -12,8 +12,8 @@ import (
 //
 // What a held poll costs here is kept to a few hundred bytes, since an
 // idle fleet is mostly held polls: one entry per robot (its live poll and
-// its idle memo), one heldPoll with one channel per poll, and one slot in
-// the hub's deadline heap; a single timer serves every held poll's
+// its idle memo), one heldPoll (with a channel while a goroutine waits on
+// it), and one slot in the hub's deadline heap; a single timer serves every held poll's
 // deadline, so no per-poll timer or goroutine is left running.
 type Hub struct {
 	// Engine is this process's engine; nil when there is none.
@@ -61,8 +61,9 @@ const (
 
 // heldPoll is one live long poll. ch is closed, with why saying why, when
 // the poll has something to do; arm gives it a fresh one for its next
-// wait. Fields are guarded by Hub.mu, except that why may be read without
-// it once ch is seen closed (the close orders the write before).
+// wait (a parked poll has none: its resumer is run instead). Fields are
+// guarded by Hub.mu, except that why may be read without it once ch is
+// seen closed (the close orders the write before).
 type heldPoll struct {
 	ch  chan struct{}
 	why uint8
@@ -72,8 +73,13 @@ type heldPoll struct {
 	idx int
 	// resume, set while the poll is parked (held without a goroutine;
 	// park.go), is run in a goroutine of its own when the poll ends.
-	resume func(why uint8)
+	resume resumer
 }
+
+// resumer carries a parked poll on when it ends (parkedPoll). An
+// interface holding the parked poll, where a method value would be a
+// closure allocated at every park.
+type resumer interface{ resume(why uint8) }
 
 // epoch is the origin of the hub's monotonic clock.
 var epoch = time.Now()
@@ -122,11 +128,13 @@ func (h *Hub) end(p *heldPoll, why uint8) {
 		return
 	}
 	p.why = why
-	close(p.ch)
+	if p.ch != nil {
+		close(p.ch)
+	}
 	h.unschedule(p)
-	if resume := p.resume; resume != nil {
+	if r := p.resume; r != nil {
 		p.resume = nil
-		go resume(why)
+		go r.resume(why)
 	}
 }
 
@@ -139,7 +147,7 @@ func (h *Hub) arm(robotARN string, p *heldPoll) (wakes uint32, live bool) {
 	if p.why == superseded {
 		return 0, false
 	}
-	if p.why != 0 {
+	if p.why != 0 || p.ch == nil {
 		p.ch, p.why = make(chan struct{}), 0
 	}
 	if st := h.robots[robotARN]; st != nil {
@@ -162,13 +170,15 @@ func (h *Hub) sleepUntil(p *heldPoll, at int64) {
 // park is sleepUntil for a poll no goroutine waits for: resume is run (in
 // a goroutine of its own) when p ends. It returns false, and why p ended,
 // when p ended during its look: the caller goes on at once.
-func (h *Hub) park(p *heldPoll, at int64, resume func(why uint8)) (parked bool, why uint8) {
+func (h *Hub) park(p *heldPoll, at int64, resume resumer) (parked bool, why uint8) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if p.why != 0 {
 		return false, p.why
 	}
-	p.resume = resume
+	// No goroutine waits on the channel now: it goes (96 bytes per parked
+	// poll), and arm makes one again if the poll ever waits in one.
+	p.resume, p.ch = resume, nil
 	h.schedule(p, at)
 	return true, 0
 }

@@ -195,3 +195,48 @@ func TestHubIdleMemo(t *testing.T) {
 		t.Error("the hub keeps a robot whose memo expired and whose poll ended")
 	}
 }
+
+// TestHubPark: a parked poll keeps no channel (no goroutine waits on
+// it); its end runs resume once, with why; arm gives it a channel again
+// for a goroutine's wait; a poll that ended during its look is not
+// parked.
+func TestHubPark(t *testing.T) {
+	var h Hub
+	p := h.hold("r")
+	whys := make(chan uint8, 2)
+	if parked, _ := h.park(p, monoNow()+int64(time.Hour), resumeFunc(func(why uint8) { whys <- why })); !parked {
+		t.Fatal("an open poll was not parked")
+	}
+	if p.ch != nil {
+		t.Fatal("a parked poll keeps its channel")
+	}
+	if _, parked := h.Held(); parked != 1 {
+		t.Fatalf("Held reports %d parked polls, want 1", parked)
+	}
+	h.WakeRobot("r")
+	h.WakeRobot("r") // ended already: resume is not run twice
+	if why := <-whys; why != wokenUp {
+		t.Fatalf("resume told %d, want wokenUp", why)
+	}
+	if h.scheduled() != 0 {
+		t.Fatal("the woken parked poll is still in the deadline heap")
+	}
+	if _, live := h.arm("r", p); !live || p.ch == nil || closed(p.ch) {
+		t.Fatal("arm did not give the woken poll an open channel")
+	}
+	h.WakeRobot("r")
+	if parked, why := h.park(p, monoNow()+int64(time.Hour), resumeFunc(func(uint8) { t.Error("resume of a poll not parked") })); parked || why != wokenUp {
+		t.Fatalf("park of a poll woken during its look: parked %v, why %d; want false, wokenUp", parked, why)
+	}
+	select {
+	case why := <-whys:
+		t.Fatalf("resume run again (%d)", why)
+	default:
+	}
+	h.release("r", p)
+}
+
+// resumeFunc is a func as a resumer.
+type resumeFunc func(why uint8)
+
+func (f resumeFunc) resume(why uint8) { f(why) }

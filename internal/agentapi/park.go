@@ -43,9 +43,14 @@ type parkedPoll struct {
 
 // ParkObserver is implemented by a ResponseWriter wrapper that wants to
 // hear of a parked poll's answer (the server's access log): Parked is
-// called as the poll is parked, and the func it returns with the status
-// of the answer (0: the connection was closed unanswered, at shutdown).
-type ParkObserver interface{ Parked() func(status int) }
+// called as the poll is parked, with the authenticated robot's agent id
+// (the robot's own string, which the observer may keep: the request's
+// copy would be one more per parked poll), and the func it returns with
+// the status of the answer (0: the connection was closed unanswered, at
+// shutdown).
+type ParkObserver interface {
+	Parked(agentID string) func(status int)
+}
 
 // parkObserver finds a ParkObserver in w's chain of wrappers.
 func parkObserver(w http.ResponseWriter) ParkObserver {
@@ -82,10 +87,10 @@ func (a *API) park(w http.ResponseWriter, r *http.Request, ps *pollState, due in
 	conn.SetDeadline(time.Time{})
 	pp := &parkedPoll{a: a, conn: conn, ps: *ps, pipelined: brw.Reader.Buffered() > 0}
 	if o := parkObserver(w); o != nil {
-		pp.done = o.Parked()
+		pp.done = o.Parked(ps.agentID)
 	}
 	pp.ps.leave = nil
-	if parked, why := a.cfg.Hub.park(pp.ps.held, due, pp.resume); !parked {
+	if parked, why := a.cfg.Hub.park(pp.ps.held, due, pp); !parked {
 		go pp.resume(why) // woken while it looked: on at once
 	}
 	return true
@@ -102,19 +107,19 @@ func (pp *parkedPoll) resume(why uint8) {
 			var rw bufferedResponse
 			writeSuperseded(&rw)
 			pp.answer(&rw)
-			a.cfg.Hub.release(ps.robot.ARN, ps.held)
+			a.cfg.Hub.release(ps.arn, ps.held)
 			return
 		case shutDown:
 			pp.conn.Close()
 			if pp.done != nil {
 				pp.done(0)
 			}
-			a.cfg.Hub.release(ps.robot.ARN, ps.held)
+			a.cfg.Hub.release(ps.arn, ps.held)
 			return
 		case timeUp:
 			ps.expired = monoNow() >= ps.deadline
 		}
-		a.cfg.Robots.Heard(ps.robot.ARN)
+		a.cfg.Robots.Heard(ps.arn)
 		ps.leave, _ = a.slots.enter(ctx) // fails only with ctx
 		var rw bufferedResponse
 		due, answered := a.pollLook(&rw, ctx, ps)
@@ -122,11 +127,11 @@ func (pp *parkedPoll) resume(why uint8) {
 		ps.leave = nil
 		if answered {
 			pp.answer(&rw)
-			a.cfg.Hub.release(ps.robot.ARN, ps.held)
+			a.cfg.Hub.release(ps.arn, ps.held)
 			return
 		}
 		var parked bool
-		if parked, why = a.cfg.Hub.park(ps.held, due, pp.resume); parked {
+		if parked, why = a.cfg.Hub.park(ps.held, due, pp); parked {
 			return
 		}
 	}
@@ -150,7 +155,7 @@ func (pp *parkedPoll) answer(rw *bufferedResponse) {
 		err = bw.Flush()
 	}
 	if err != nil {
-		pp.a.cfg.Log.Debug("parked poll's answer not delivered (agent gone)", "robot", pp.ps.robot.ARN, "error", err)
+		pp.a.cfg.Log.Debug("parked poll's answer not delivered (agent gone)", "robot", pp.ps.arn, "error", err)
 		giveBack = false
 	}
 	pp.conn.SetWriteDeadline(time.Time{})

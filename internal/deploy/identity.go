@@ -44,51 +44,81 @@ const IdentityTTL = 10 * time.Minute
 // makes about seven within seconds, and an idle one polls every few
 // minutes; this saves the store reads of all but the first.
 type identities struct {
-	known memo[identityKey, fleet.Robot]
+	known memo[identityKey, identity]
 	mu    sync.Mutex
-	// byARN are the keys each robot is remembered under, for forget.
-	byARN map[string][]identityKey
+	// byARN is the key each robot is remembered under, for forget. A
+	// robot's agent id never changes, and the account of its key is a
+	// function of the id (the bound account, or "" for a v1 id), so there
+	// is one; were there another, the older entry is dropped (a cache
+	// entry dropped is only a store read later).
+	byARN map[string]identityKey
 	once  sync.Once
 }
 
 type identityKey struct{ account, agentID string }
 
+// identity is what is kept of a robot: its unchanging fields, 88 bytes
+// where a whole fleet.Robot in each slot would be 152.
+type identity struct {
+	arn, account, name, agentID string
+	arch                        fleet.Architecture
+	createdMs                   int64
+}
+
+func (id identity) robot() fleet.Robot {
+	return fleet.Robot{ARN: id.arn, Account: id.account, Name: id.name, Architecture: id.arch, AgentID: id.agentID, CreatedMs: id.createdMs}
+}
+
 func (c *identities) init() {
 	c.once.Do(func() {
-		c.known.onDrop = func(k identityKey, r fleet.Robot) { c.dropKey(r.ARN, k) }
+		c.known.onDrop = func(k identityKey, id identity) { c.dropKey(id.arn, k) }
 	})
 }
 
 // get returns the robot remembered for the key, if not expired.
 func (c *identities) get(account, agentID string, nowMs int64) (fleet.Robot, bool) {
-	return c.known.get(identityKey{account, agentID}, nowMs)
+	id, ok := c.known.get(identityKey{account, agentID}, nowMs)
+	return id.robot(), ok
 }
 
-// put remembers robot under the key until nowMs + IdentityTTL, keeping
-// only its unchanging fields.
+// put remembers robot (found by agentID within account) under the key
+// until nowMs + IdentityTTL, keeping only its unchanging fields. The key
+// is made of the robot's own strings, which the entry keeps anyway, not
+// the caller's (those of a request, an agent id header of 70 bytes and
+// more: kept, each would be a copy per robot).
 func (c *identities) put(account, agentID string, robot fleet.Robot, nowMs int64) {
 	c.init()
-	keep := fleet.Robot{ARN: robot.ARN, Account: robot.Account, Name: robot.Name, Architecture: robot.Architecture,
-		AgentID: robot.AgentID, CreatedMs: robot.CreatedMs}
+	keep := identity{arn: robot.ARN, account: robot.Account, name: robot.Name, arch: robot.Architecture,
+		agentID: robot.AgentID, createdMs: robot.CreatedMs}
 	k := identityKey{account, agentID}
+	if robot.AgentID == agentID {
+		k.agentID = robot.AgentID
+	}
+	if robot.Account == account {
+		k.account = robot.Account
+	}
 	ttl := IdentityTTL.Milliseconds()
 	if c.known.put(k, keep, nowMs, nowMs+ttl, ttl) {
 		c.mu.Lock()
 		if c.byARN == nil {
-			c.byARN = map[string][]identityKey{}
+			c.byARN = map[string]identityKey{}
 		}
-		c.byARN[keep.ARN] = append(c.byARN[keep.ARN], k)
+		old, had := c.byARN[keep.arn]
+		c.byARN[keep.arn] = k
 		c.mu.Unlock()
+		if had && old != k {
+			c.known.drop(old) // outside c.mu: a sweep holds the memo's lock, then c.mu
+		}
 	}
 }
 
-// forget drops every key naming the robot.
+// forget drops the key naming the robot.
 func (c *identities) forget(robotARN string) {
 	c.mu.Lock()
-	keys := c.byARN[robotARN]
+	k, ok := c.byARN[robotARN]
 	delete(c.byARN, robotARN)
 	c.mu.Unlock()
-	for _, k := range keys {
+	if ok {
 		c.known.drop(k)
 	}
 }
@@ -105,17 +135,8 @@ func (c *identities) forgetAll() {
 func (c *identities) dropKey(robotARN string, k identityKey) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	keys := c.byARN[robotARN]
-	for i, o := range keys {
-		if o == k {
-			keys = append(keys[:i], keys[i+1:]...)
-			break
-		}
-	}
-	if len(keys) == 0 {
+	if c.byARN[robotARN] == k {
 		delete(c.byARN, robotARN)
-	} else {
-		c.byARN[robotARN] = keys
 	}
 }
 

@@ -34,9 +34,11 @@ func TestIdentities(t *testing.T) {
 			{op: "get", account: "b", at: 1},
 			{op: "get", account: "", at: 1},
 		}, 1},
-		{"a deleted robot is forgotten under every key", []step{
+		{"one key per robot, and a deleted robot is forgotten", []step{
 			{op: "put", account: "a", arn: "r1", at: 0},
-			{op: "put", account: "", arn: "r1", at: 0},
+			{op: "put", account: "", arn: "r1", at: 0}, // another key: the older goes
+			{op: "get", account: "a", at: 1},
+			{op: "get", account: "", at: 1, want: "r1"},
 			{op: "put", account: "b", arn: "r2", at: 0},
 			{op: "forget", arn: "r1"},
 			{op: "get", account: "a", at: 1},

@@ -93,19 +93,27 @@ func agentAttrs(attrs []any, id, version string) []any {
 // returned func writes its access line then, with the answer's status and
 // the whole hold as latency (0: closed unanswered, at shutdown). It keeps
 // the few strings the line needs, not the request.
-func (r *recorder) Parked() func(status int) {
+func (r *recorder) Parked(id string) func(status int) {
 	r.parked = true
-	log, versions, op, start := r.log, r.versions, r.op, r.start
-	client, id, version := forwarded.Client(r.req), agentID(r.req), agentVersion(r.req)
-	versions.seen(id, version, time.Now()) // it authenticated
+	// The closure is kept per parked poll: the start as a monotonic
+	// offset (8 bytes, where a time.Time is 24), the id the robot's own
+	// string and the version the table's shared one, no string of the
+	// request.
+	log, versions, op := r.log, r.versions, r.op
+	start := r.start.Sub(monoEpoch)
+	client := forwarded.Client(r.req)
+	version := versions.seen(id, agentVersion(r.req), time.Now()) // it authenticated
 	return func(status int) {
-		attrs := append(lineAttrs("agent", op, status, time.Since(start), client), "parked", true)
+		attrs := append(lineAttrs("agent", op, status, time.Since(monoEpoch)-start, client), "parked", true)
 		log.Info("request", agentAttrs(attrs, id, version)...)
 		if status/100 == 2 {
 			versions.seen(id, version, time.Now())
 		}
 	}
 }
+
+// monoEpoch is the origin of parked polls' monotonic start offsets.
+var monoEpoch = time.Now()
 
 // authCodes are the API error codes of a refused authentication.
 var authCodes = map[string]bool{
@@ -304,12 +312,21 @@ const maxTrackedAgents = 1 << 20
 // is kept as the request's own string (still correct, only not shared).
 const maxInternedVersions = 1024
 
-func (v *agentVersions) seen(id, version string, now time.Time) {
-	if id == "" {
-		return
-	}
+// seen records that agent id reported version at now, and returns the
+// version's shared string. (A map assignment keeps the id it is given as
+// the key: a parked poll's, the robot's own string, frees the request's.)
+func (v *agentVersions) seen(id, version string, now time.Time) string {
 	if version == "" {
-		version = "unknown" // agents from before versions were reported
+		v.record(id, "unknown", now) // agents from before versions were reported
+		return ""
+	}
+	return v.record(id, version, now)
+}
+
+// record is seen's table write; it returns the version's shared string.
+func (v *agentVersions) record(id, version string, now time.Time) string {
+	if id == "" {
+		return version
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -317,7 +334,7 @@ func (v *agentVersions) seen(id, version string, now time.Time) {
 		v.m, v.interned = map[string]agentSeen{}, map[string]string{}
 	}
 	if _, ok := v.m[id]; !ok && len(v.m) >= maxTrackedAgents {
-		return
+		return version
 	}
 	if iv, ok := v.interned[version]; ok {
 		version = iv
@@ -326,6 +343,7 @@ func (v *agentVersions) seen(id, version string, now time.Time) {
 		v.interned[version] = version
 	}
 	v.m[id] = agentSeen{version, now.Unix()}
+	return version
 }
 
 // Version returns the version agent id last reported, or "".
