@@ -127,27 +127,33 @@ func TestTLSClients(t *testing.T) {
 }
 
 // TestTLSAgentsAndRotation: real agents deploy over HTTPS trusting the CA
-// with --ca-file; the certificate is replaced on disk (and again with
-// SIGHUP) while they long-poll; the new one is served, every agent keeps its
-// application and takes the next deployment. An agent given another CA
-// refuses the server, saying why.
+// with --ca-file, one over HTTP/2 and one with --http1 (HTTP/1.1 over TLS,
+// whose held polls fleetsyncd parks); the certificate is replaced on disk
+// (and again with SIGHUP) while they long-poll; the new one is served,
+// every agent keeps its application and takes the next deployment. An
+// agent given another CA refuses the server, saying why.
 func TestTLSAgentsAndRotation(t *testing.T) {
 	s, ca, live := startTLS(t, "--tls-reload-interval", "200ms")
 	f := newAgentFleet(t, s, "General")
-	for _, n := range []string{"t1", "t2"} {
-		f.addAgent(n, s.URL, nil, "--ca-file", ca.CertFile, "--ca-only")
-	}
+	f.addAgent("t1", s.URL, nil, "--ca-file", ca.CertFile, "--ca-only")
+	f.addAgent("t2", s.URL, nil, "--ca-file", ca.CertFile, "--ca-only", "--http1")
 	v1 := f.version(tarGz(t, map[string]bundleFile{"app/run.sh": {appScript("v1"), 0o755}}))
 	if d := f.wait(f.deploy(v1, deployOpts{})); aws.StringValue(d.Status) != "Succeeded" {
 		t.Fatalf("deployment over TLS: %v", d)
 	}
 	pids := map[string]int{"t1": f.pid("t1"), "t2": f.pid("t2")}
 
-	// The agents report their version; /metrics counts them.
-	resp, err := ca.HTTPClient(t).Get(s.URL + "/metrics")
-	must(t, err)
-	metrics, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	// The agents report their version; /metrics counts them. Both polls
+	// are held, t2's (HTTP/1.1) parked, t1's (HTTP/2) in its handler.
+	var metrics []byte
+	eventually(t, 10*time.Second, "both agents' polls held, one of them parked", func() bool {
+		resp, err := ca.HTTPClient(t).Get(s.URL + "/metrics")
+		must(t, err)
+		metrics, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return regexp.MustCompile(`(?m)^fleetsync_agent_held_polls 2$`).Match(metrics) &&
+			regexp.MustCompile(`(?m)^fleetsync_agent_parked_polls 1$`).Match(metrics)
+	})
 	if !regexp.MustCompile(`(?m)^fleetsync_agents\{version="[^"]+"\} 2$`).Match(metrics) {
 		t.Errorf("/metrics has no agent version count of 2:\n%s", grepLines(string(metrics), "fleetsync_agents"))
 	}

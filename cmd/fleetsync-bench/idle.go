@@ -37,13 +37,17 @@ func runIdle(bin string, n int) error {
 	defer b.close()
 	perConn := max(modeOpts.robotsPerConn, 1)
 	proto := fmt.Sprintf("h2c (%d agents per connection)", perConn)
+	shared := modeOpts.h2c // HTTP/2: agents share connections, perConn each
 	switch {
+	case modeOpts.tls && !modeOpts.h2c:
+		proto = "HTTP/1.1 over TLS (one connection per agent)"
 	case modeOpts.tls:
 		proto = fmt.Sprintf("HTTP/2 over TLS (%d agents per connection)", perConn)
 	case !modeOpts.h2c:
 		proto = "HTTP/1.1 (one connection per agent)"
 	}
-	sf := sim.New(b.rep.url, n, sim.Options{PollWait: modeOpts.pollWait, IdleWait: modeOpts.idleWait, H2C: modeOpts.h2c && !modeOpts.tls, TLS: benchTLS, RobotsPerConn: perConn, RetryBase: time.Second,
+	sf := sim.New(b.rep.url, n, sim.Options{PollWait: modeOpts.pollWait, IdleWait: modeOpts.idleWait, H2C: modeOpts.h2c && !modeOpts.tls,
+		TLS: benchTLS, HTTP1: !modeOpts.h2c, RobotsPerConn: perConn, RetryBase: time.Second,
 		NamePrefix: "idle-", StartRate: modeOpts.startRate})
 	t0 := time.Now()
 	var setupSecs float64
@@ -51,7 +55,7 @@ func runIdle(bin string, n int) error {
 		return err
 	}
 	conns := "one connection per outstanding request"
-	if modeOpts.h2c || modeOpts.tls {
+	if shared {
 		conns = fmt.Sprintf("%d clients of at most %d agents each", (n+perConn-1)/perConn, perConn)
 	}
 	fmt.Printf("setup: %d robots created and registered in %.1fs (open file limit %d; %s; agents started at %s)\n",

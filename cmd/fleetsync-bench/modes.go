@@ -51,7 +51,7 @@ func registerModeFlags() {
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "rollout: write fleetsyncd's CPU profile of the first --profile-seconds of the rollout to this file")
 	flag.IntVar(&o.profileSeconds, "profile-seconds", 30, "length of the CPU profile")
 	flag.StringVar(&o.heapProfile, "heapprofile", "", "idle: write fleetsyncd's heap profile (after a GC) with every agent idle to this file")
-	flag.BoolVar(&o.h2c, "h2c", true, "idle, sidebyside: agents speak HTTP/2 without TLS over shared connections; false: HTTP/1.1, one connection per outstanding request")
+	flag.BoolVar(&o.h2c, "h2c", true, "idle, sidebyside: agents speak HTTP/2 over shared connections (without TLS, or over TLS with --tls); false: HTTP/1.1 (over TLS with --tls), one connection per outstanding request")
 	flag.DurationVar(&o.window, "window", 60*time.Second, "idle: how long idle CPU is measured; sidebyside: the length of each round")
 	flag.DurationVar(&o.pollWait, "poll-wait", 30*time.Second, "idle: the long-poll wait agents ask for")
 	flag.DurationVar(&o.idleWait, "idle-wait", 0, "idle: the idle wait agents offer (idleWaitSeconds; the server holds idle polls up to 4 minutes); 0 offers none. Measure over a --window of at least one idle wait")
@@ -61,7 +61,7 @@ func registerModeFlags() {
 	flag.StringVar(&o.brackets, "brackets", "", "create: account sizes at which the rate is printed, such as 10000,50000,100000 (default: five equal steps)")
 	flag.StringVar(&o.bareListen, "bare-listen", "", "internal: serve the bare net/http handler of sidebyside at this address")
 	flag.Float64Var(&o.startRate, "start-rate", 2000, "idle: agents started per second (a ramp, as a fleet reconnecting after an outage is spread by its backoff); 0: all at once")
-	flag.BoolVar(&o.tls, "tls", false, "idle: fleetsyncd serves HTTPS (a certificate made for the run) and agents speak HTTP/2 over TLS, as real ones do")
+	flag.BoolVar(&o.tls, "tls", false, "idle: fleetsyncd serves HTTPS (a certificate made for the run) and agents speak HTTP/2 over TLS, as real ones do by default (HTTP/1.1 over TLS with --h2c=false)")
 	flag.IntVar(&o.robotsPerConn, "robots-per-conn", 200, "idle: agents sharing one HTTP/2 connection (--h2c or --tls); 1 is a real fleet's shape, a connection per robot")
 	flag.Uint64Var(&o.nofile, "nofile", 1<<20, "raise the open file limit (this process and fleetsyncd) to this")
 }

@@ -59,7 +59,7 @@ type Config struct {
 	Log      *slog.Logger
 	Now      func() time.Time
 	// NoParking keeps every held poll in its handler's goroutine, even
-	// over plain HTTP/1.1 where it could be parked (park.go).
+	// over HTTP/1.1 where it could be parked (park.go).
 	NoParking bool
 	// GiveBack, when set, hands a parked poll's connection back to the
 	// server once it answered, to be served again (false: it could not

@@ -10,22 +10,23 @@ import (
 	"time"
 )
 
-// Parking: a long poll that came over plain HTTP/1.1 (an agent behind a
+// Parking: a long poll that came over HTTP/1.1 (an agent behind a
 // TLS-terminating proxy such as nginx, whose upstream connections are
-// HTTP/1.1, or an agent on --insecure-http) gives up, while it is held,
-// everything net/http keeps for a request: its goroutines (the handler's
-// and the connection's reader), its 4 KB read and write buffers and the
-// request itself. The handler takes the connection over (Hijack) and
-// returns; the hub keeps the connection with the poll's state and runs
-// resume, in a goroutine of its own, when the poll is woken, due or
-// superseded. resume looks as a waiting poll would, writes the answer on
-// the connection and gives the connection back to the server
-// (Config.GiveBack), which serves the agent's next request on it as on a
-// new connection; without GiveBack, or when the agent had sent more after
-// its poll, the answer closes the connection (Connection: close).
+// HTTP/1.1; an agent that chose HTTP/1.1 over TLS; or one on
+// --insecure-http) gives up, while it is held, everything net/http keeps
+// for a request: its goroutines (the handler's and the connection's
+// reader), its 4 KB read and write buffers and the request itself. The
+// handler takes the connection over (Hijack) and returns; the hub keeps
+// the connection with the poll's state and runs resume, in a goroutine of
+// its own, when the poll is woken, due or superseded. resume looks as a
+// waiting poll would, writes the answer on the connection and gives the
+// connection back to the server (Config.GiveBack), which serves the
+// agent's next request on it as on a new connection (a TLS connection as
+// it is, its handshake done); without GiveBack, or when the agent had
+// sent more after its poll, the answer closes the connection
+// (Connection: close).
 //
-// Over HTTP/2 (h2c, or h2 over TLS) a stream cannot be taken over, and
-// over HTTP/1.1 with TLS the connection's TLS state would stay anyway: those
+// Over HTTP/2 (h2c, or h2 over TLS) a stream cannot be taken over: those
 // polls wait in their handler's goroutine as before.
 
 // parkedPoll is a held poll no goroutine waits for.
@@ -75,7 +76,7 @@ const parkedWriteTimeout = 10 * time.Second
 // wait to the hub. It returns false when the poll cannot be parked: it
 // then waits in this goroutine.
 func (a *API) park(w http.ResponseWriter, r *http.Request, ps *pollState, due int64) bool {
-	if a.cfg.NoParking || r.ProtoMajor != 1 || r.TLS != nil {
+	if a.cfg.NoParking || r.ProtoMajor != 1 {
 		return false
 	}
 	conn, brw, err := http.NewResponseController(w).Hijack()

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"io"
 	"log/slog"
 	"net"
@@ -31,9 +32,10 @@ import (
 const fdReserve = 64
 
 // guard applies lim to srv and returns ln wrapped so that connections are
-// counted and capped, and connections given back through back are served
-// again. Call it once, before srv.Serve(ln).
-func guard(srv *http.Server, ln net.Listener, lim config.Limits, back *returnedConns, log *slog.Logger) net.Listener {
+// counted and capped, made TLS connections when tlsConf is set (srv's
+// TLSConfig, which serve sets), and connections given back through back
+// are served again. Call it once, before srv.Serve(ln).
+func guard(srv *http.Server, ln net.Listener, lim config.Limits, back *returnedConns, tlsConf *tls.Config, log *slog.Logger) net.Listener {
 	t := &tracker{max: lim.MaxConns, perClient: lim.MaxConnsPerClient, conns: map[*trackedConn]struct{}{},
 		byClient: map[string]int{}, log: log}
 	if t.max == 0 {
@@ -65,7 +67,7 @@ func guard(srv *http.Server, ln net.Listener, lim config.Limits, back *returnedC
 	srv.Handler = &bodyDeadline{next: awsapi.CanonicalPaths(srv.Handler), timeout: lim.BodyTimeout}
 	log.Info("connection limits", "max_conns", t.max, "max_conns_per_client", t.perClient,
 		"body_timeout", lim.BodyTimeout, "read_header_timeout", lim.ReadHeaderTimeout, "max_header_bytes", lim.MaxHeaderBytes)
-	return &limitedListener{Listener: ln, t: t, back: back, accepted: make(chan acceptResult, 1)}
+	return &limitedListener{Listener: ln, t: t, back: back, tls: tlsConf, accepted: make(chan acceptResult, 1)}
 }
 
 // returnedConns carries connections a handler took over (a parked long
@@ -204,11 +206,15 @@ func clientIP(a net.Addr) string {
 }
 
 // limitedListener admits connections through a tracker, and serves again
-// the connections given back (returnedConns), already admitted.
+// the connections given back (returnedConns), already admitted. With tls
+// set it makes each admitted connection a TLS server connection (as
+// http.Server.ServeTLS would); those given back are TLS connections
+// already, their handshake done, and are served again as they are.
 type limitedListener struct {
 	net.Listener
 	t    *tracker
 	back *returnedConns
+	tls  *tls.Config
 	// accepted carries what the pump's Accept returned.
 	accepted chan acceptResult
 	pumping  sync.Once
@@ -258,6 +264,9 @@ func (l *limitedListener) accept() (net.Conn, error) {
 			return nil, err
 		}
 		if tc := l.t.admit(c); tc != nil {
+			if l.tls != nil {
+				return tls.Server(tc, l.tls), nil
+			}
 			return tc, nil
 		}
 		l.t.log.Warn("connection refused: connection cap reached and none stalled", "client", clientIP(c.RemoteAddr()), "max_conns", l.t.max)

@@ -40,8 +40,22 @@ func registryLimits(cfg config.Config) registry.Limits {
 	return l
 }
 
-// serve serves srv on ln: HTTPS with HTTP/2 and HTTP/1.1 when tlsConf is set
-// (ServeTLS adds the ALPN protocols), else plain HTTP/1.1 and h2c.
+// serverTLS is the TLS configuration connections are served with: conf
+// offering HTTP/2 and HTTP/1.1 by ALPN (what ServeTLS would add); nil
+// without TLS.
+func serverTLS(conf *tls.Config) *tls.Config {
+	if conf == nil {
+		return nil
+	}
+	c := conf.Clone()
+	c.NextProtos = []string{"h2", "http/1.1"}
+	return c
+}
+
+// serve serves srv on ln: HTTPS with HTTP/2 and HTTP/1.1 when tlsConf (a
+// serverTLS configuration) is set: ln makes the TLS connections with it,
+// and it tells net/http to serve HTTP/2 on those that chose it. Else plain
+// HTTP/1.1 and h2c.
 func serve(srv *http.Server, ln net.Listener, tlsConf *tls.Config, log *slog.Logger) error {
 	srv.Protocols = new(http.Protocols)
 	srv.Protocols.SetHTTP1(true)
@@ -57,7 +71,7 @@ func serve(srv *http.Server, ln net.Listener, tlsConf *tls.Config, log *slog.Log
 	// Handshake errors (scanners, clients that do not trust the certificate)
 	// go to the structured log at debug level instead of the standard logger.
 	srv.ErrorLog = slog.NewLogLogger(log.With("component", "tls").Handler(), slog.LevelDebug)
-	return srv.ServeTLS(ln, "", "")
+	return srv.Serve(ln)
 }
 
 // MaxStreamsPerConn is how many requests one HTTP/2 connection may carry at

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -22,17 +23,28 @@ import (
 	"github.com/aws/aws-sdk-go/aws"
 	"github.com/aws/aws-sdk-go/service/robomaker"
 
+	"github.com/fleetsync/fleetsync/internal/config"
 	"github.com/fleetsync/fleetsync/internal/proto"
 )
 
-// TestParkedPollKeepsItsConnection: over plain HTTP/1.1 a held poll is
-// parked (fleetsync_agent_parked_polls counts it), and once it is answered
-// its connection is given back to the server: the agent's next polls go
-// over the same connection (one dial for three polls, no Connection:
-// close), as they did when a poll waited in its handler.
+// TestParkedPollKeepsItsConnection: over HTTP/1.1, plain or over TLS, a
+// held poll is parked (fleetsync_agent_parked_polls counts it), and once
+// it is answered its connection is given back to the server: the agent's
+// next polls go over the same connection (one dial for three polls, no
+// Connection: close; over TLS, one handshake), as they did when a poll
+// waited in its handler.
 func TestParkedPollKeepsItsConnection(t *testing.T) {
+	t.Run("plain", func(t *testing.T) { testParkedPollKeepsItsConnection(t, false) })
+	t.Run("TLS", func(t *testing.T) { testParkedPollKeepsItsConnection(t, true) })
+}
+
+func testParkedPollKeepsItsConnection(t *testing.T, overTLS bool) {
 	var logs lockedLog
-	p := serveInProcess(t, Options{Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	var tweaks []func(*testing.T, *config.Config)
+	if overTLS {
+		tweaks = append(tweaks, withTLS)
+	}
+	p := serveInProcess(t, Options{Log: slog.New(slog.NewTextHandler(&logs, nil))}, tweaks...)
 	url := p.url
 
 	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
@@ -42,13 +54,16 @@ func TestParkedPollKeepsItsConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	var dials atomic.Int64
-	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+	// HTTP/1.1 (a TLS config of its own keeps net/http from HTTP/2).
+	tlsConf := &tls.Config{RootCAs: p.roots}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConf, DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		dials.Add(1)
 		return (&net.Dialer{}).DialContext(ctx, network, addr)
 	}}}
 	defer client.CloseIdleConnections()
+	metrics := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConf}}
 	gauge := func(name string) string {
-		resp, err := http.Get(url + "/metrics")
+		resp, err := metrics.Get(url + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,8 +100,8 @@ func TestParkedPollKeepsItsConnection(t *testing.T) {
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || resp.Close {
-			t.Fatalf("poll %d: %d, Connection: close %v; want 200 on a kept connection", i, resp.StatusCode, resp.Close)
+		if resp.StatusCode != http.StatusOK || resp.Close || resp.ProtoMajor != 1 || (resp.TLS != nil) != overTLS {
+			t.Fatalf("poll %d: %d %s, Connection: close %v, TLS %v; want 200 over HTTP/1.1 on a kept connection", i, resp.StatusCode, resp.Proto, resp.Close, resp.TLS != nil)
 		}
 	}
 	if n := dials.Load(); n != 1 {

@@ -379,6 +379,7 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *Server, err erro
 	if s.tls, err = setupTLS(tlsCtx, cfg.TLSCert, cfg.TLSKey, cfg.TLSReloadInterval, o.Reload, log); err != nil {
 		return nil, err
 	}
+	s.tls = serverTLS(s.tls)
 
 	s.background = append(s.background,
 		engine.Run,
@@ -397,7 +398,9 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *Server, err erro
 		}
 	}
 	s.closers = append(s.closers, func() { s.ln.Close() })
-	s.ln = guard(s.srv, s.ln, cfg.Limits, back, log) // timeouts, size and connection limits (limits.go)
+	// TLS is made in the listener, beneath where parked polls' connections
+	// come back (served again as they are: their handshake is done).
+	s.ln = guard(s.srv, s.ln, cfg.Limits, back, s.tls, log) // timeouts, size and connection limits (limits.go)
 	return s, nil
 }
 

@@ -3,11 +3,14 @@ package server
 //lint:file-ignore SA1019 aws-sdk-go v1 (deprecated) is the reference client fleetsync serves.
 
 import (
+	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go/service/robomaker"
 
 	"github.com/fleetsync/fleetsync/internal/config"
+	"github.com/fleetsync/fleetsync/internal/selfsigned"
 )
 
 // inProcess is the whole server built and served in the test process on
@@ -27,19 +31,25 @@ type inProcess struct {
 	cfg config.Config
 	url string
 	sdk *robomaker.RoboMaker
+	// roots are what a client trusts of a server on HTTPS (withTLS); nil
+	// on plain HTTP.
+	roots *x509.CertPool
 	// stop ends Serve and returns what it returned (an error when it did
 	// not return within 30 s); it also runs when the test ends.
 	stop func() error
 }
 
 // serveInProcess builds and serves a server with options o (Stdout
-// discarded unless set).
-func serveInProcess(t *testing.T, o Options) *inProcess {
+// discarded unless set), its configuration changed by tweaks.
+func serveInProcess(t *testing.T, o Options, tweaks ...func(*testing.T, *config.Config)) *inProcess {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	cfg.BootstrapKeyID, cfg.BootstrapSecret = "AKSERVERTEST00000001", "server-test-secret-0123456789"
+	for _, tweak := range tweaks {
+		tweak(t, &cfg)
+	}
 	if o.Stdout == nil {
 		o.Stdout = io.Discard
 	}
@@ -65,12 +75,35 @@ func serveInProcess(t *testing.T, o Options) *inProcess {
 		return served
 	}
 	t.Cleanup(func() { stop() })
-	url := "http://" + s.Addr().String()
-	sdk := robomaker.New(session.Must(session.NewSession(&aws.Config{
-		Endpoint: aws.String(url), Region: aws.String(cfg.Region), MaxRetries: aws.Int(0),
+	p := &inProcess{cfg: cfg, url: "http://" + s.Addr().String(), stop: stop}
+	var opts session.Options
+	if cfg.TLSCert != "" {
+		pem, err := os.ReadFile(cfg.TLSCert)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.roots = x509.NewCertPool()
+		p.roots.AppendCertsFromPEM(pem)
+		p.url = "https://" + s.Addr().String()
+		// The SDK's own way (AWS_CA_BUNDLE, if set, would replace a
+		// client's roots).
+		opts.CustomCABundle = bytes.NewReader(pem)
+	}
+	opts.Config = aws.Config{
+		Endpoint: aws.String(p.url), Region: aws.String(cfg.Region), MaxRetries: aws.Int(0),
 		Credentials: credentials.NewStaticCredentials(cfg.BootstrapKeyID, cfg.BootstrapSecret, ""),
-	})))
-	return &inProcess{cfg: cfg, url: url, sdk: sdk, stop: stop}
+	}
+	p.sdk = robomaker.New(session.Must(session.NewSessionWithOptions(opts)))
+	return p
+}
+
+// withTLS serves HTTPS with a self-signed certificate for 127.0.0.1
+// (inProcess.roots trusts it).
+func withTLS(t *testing.T, cfg *config.Config) {
+	var err error
+	if cfg.TLSCert, cfg.TLSKey, _, err = selfsigned.Write(t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestNewServeInProcess builds the whole server in the test process on

@@ -101,9 +101,12 @@ type Options struct {
 	// http.Server.Protocols.SetUnencryptedHTTP2). Ignored when HTTP is set.
 	H2C bool
 	// TLS, when set, is the TLS configuration of the default clients, for
-	// https:// servers: HTTP/2 by ALPN, as the agent speaks it. The robots
-	// share clients as with H2C. Ignored when HTTP is set.
+	// https:// servers: HTTP/2 by ALPN, as the agent speaks it by default.
+	// The robots share clients as with H2C. Ignored when HTTP is set.
 	TLS *tls.Config
+	// HTTP1 makes the TLS clients speak HTTP/1.1 (ALPN http/1.1), a
+	// connection per outstanding request, as an agent run with --http1.
+	HTTP1 bool
 	// RobotsPerConn is how many robots share one client (and so one
 	// connection) with H2C or TLS; 0 means DefaultRobotsPerConn. 1 is a
 	// real fleet's shape: a connection of its own per robot.
@@ -188,7 +191,7 @@ func New(server string, n int, opts Options) *Fleet {
 	switch {
 	case opts.HTTP != nil:
 		f.clients = []*http.Client{opts.HTTP}
-	case opts.H2C || opts.TLS != nil:
+	case (opts.H2C || opts.TLS != nil) && !opts.HTTP1:
 		per := opts.RobotsPerConn
 		if per <= 0 {
 			per = DefaultRobotsPerConn
@@ -198,7 +201,7 @@ func New(server string, n int, opts Options) *Fleet {
 		}
 		f.ownClient = true
 	default:
-		f.clients, f.ownClient = []*http.Client{newHTTPClient(n, false, nil)}, true
+		f.clients, f.ownClient = []*http.Client{newHTTPClient(n, false, opts.TLS)}, true
 	}
 	width := len(strconv.Itoa(max(n-1, 0)))
 	for i := range n {
@@ -235,15 +238,20 @@ func newHTTPClient(n int, h2 bool, tlsConf *tls.Config) *http.Client {
 	t.MaxIdleConnsPerHost = max(n+n/4, 100)
 	t.IdleConnTimeout = 90 * time.Second
 	t.DisableCompression = true // as the agent's transport (client.NewTransport)
-	if h2 {
-		var p http.Protocols
-		if tlsConf != nil {
-			t.TLSClientConfig = tlsConf.Clone()
-		} else {
-			p.SetUnencryptedHTTP2(true)
-		}
+	var p http.Protocols
+	if tlsConf != nil {
+		t.TLSClientConfig = tlsConf.Clone()
+	}
+	switch {
+	case !h2:
+		p.SetHTTP1(true)
+	case tlsConf != nil:
 		p.SetHTTP2(true)
-		t.Protocols = &p
+	default:
+		p.SetUnencryptedHTTP2(true)
+	}
+	t.Protocols = &p
+	if h2 {
 		t.MaxIdleConnsPerHost, t.MaxConnsPerHost = 2, 2
 	}
 	return &http.Client{Transport: t}

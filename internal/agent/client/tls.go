@@ -40,6 +40,12 @@ type TLSOptions struct {
 	// the server, and the download URLs it hands out (NewTransport refuses
 	// them otherwise).
 	InsecureHTTP bool
+	// HTTP1 speaks HTTP/1.1 over TLS (ALPN http/1.1 only) instead of
+	// HTTP/2: fleetsyncd then parks the robot's held poll (no goroutine,
+	// no HTTP/2 state; docs/agent-protocol.md), at about a quarter of the
+	// server memory per idle robot. A request made while a poll is held
+	// takes a second connection.
+	HTTP1 bool
 }
 
 // CheckServerURL refuses what the agent must not talk to: anything but an
@@ -68,7 +74,8 @@ func isLoopback(host string) bool {
 }
 
 // NewTransport returns the agent's HTTP transport: HTTP/2 over TLS where the
-// server offers it, TLS 1.2 at least, the roots and pins of o.
+// server offers it (HTTP/1.1 with o.HTTP1), TLS 1.2 at least, the roots and
+// pins of o.
 func NewTransport(o TLSOptions) (*http.Transport, error) {
 	conf := &tls.Config{MinVersion: tls.VersionTLS12}
 	if o.CAFile != "" {
@@ -132,6 +139,11 @@ func NewTransport(o TLSOptions) (*http.Transport, error) {
 		// pings every minute itself, so this fires only behind something
 		// that terminates HTTP/2 without pinging.
 		HTTP2: &http.HTTP2Config{SendPingTimeout: 90 * time.Second, PingTimeout: 15 * time.Second},
+	}
+	if o.HTTP1 {
+		var p http.Protocols
+		p.SetHTTP1(true)
+		tr.Protocols, tr.ForceAttemptHTTP2 = &p, false
 	}
 	if !o.InsecureHTTP {
 		// CheckServerURL vets --server only; the bundle and condition URLs

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -163,4 +164,36 @@ func getWithin(t *testing.T, o TLSOptions, url string) error {
 		resp.Body.Close()
 	}
 	return err
+}
+
+// TestTransportHTTP1: the transport speaks HTTP/2 to a server offering it,
+// and HTTP/1.1 over TLS with HTTP1 (what lets fleetsyncd park a held poll).
+func TestTransportHTTP1(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(r.Proto)) }))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		http1 bool
+		want  string
+	}{{false, "HTTP/2.0"}, {true, "HTTP/1.1"}} {
+		tr, err := NewTransport(TLSOptions{CAFile: ca, HTTP1: tc.http1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := (&http.Client{Transport: tr}).Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		tr.CloseIdleConnections()
+		if string(b) != tc.want {
+			t.Errorf("HTTP1 %v: the server saw %s, want %s", tc.http1, b, tc.want)
+		}
+	}
 }
