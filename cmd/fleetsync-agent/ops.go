@@ -28,7 +28,7 @@ func (t *transportFlags) register(flags *flag.FlagSet) {
 	flags.BoolVar(&t.caOnly, "ca-only", false, "trust only --ca-file, not the system roots")
 	flags.StringVar(&t.pins, "pin-sha256", "", "comma-separated base64 SHA-256 hashes of public keys (SPKI), one of which the server's verified chain must hold")
 	flags.BoolVar(&t.insecureHTTP, "insecure-http", false, "allow plain http:// to a server, or a download URL, that is not on loopback (unencrypted: trusted networks only)")
-	flags.BoolVar(&t.http1, "http1", false, "speak HTTP/1.1 over TLS instead of HTTP/2: the server then holds this robot's idle poll at about a quarter of the memory (no HTTP/2 state, no goroutine)")
+	flags.BoolVar(&t.http1, "http1", false, "speak HTTP/1.1 over TLS instead of HTTP/2: the server then holds this robot's idle poll at about a third of the memory (no HTTP/2 state, no goroutine)")
 	flags.StringVar(&t.logFormat, "log-format", "text", "log format: text or json")
 }
 

@@ -134,5 +134,8 @@ func (a *API) authenticate(w http.ResponseWriter, r *http.Request, v any) (robot
 		return fleet.Robot{}, nil, false
 	}
 	a.cfg.Robots.Heard(robot.ARN)
+	if o := observerOf(w); o != nil {
+		o.Authenticated(robot.AgentID)
+	}
 	return robot, leave, true
 }

@@ -12,9 +12,10 @@ import (
 //
 // What a held poll costs here is kept to a few hundred bytes, since an
 // idle fleet is mostly held polls: one entry per robot (its live poll and
-// its idle memo), one heldPoll (with a channel while a goroutine waits on
-// it), and one slot in the hub's deadline heap; a single timer serves every held poll's
-// deadline, so no per-poll timer or goroutine is left running.
+// its idle memo), one heldPoll (with a channel, except while it is
+// parked), and one slot in the hub's deadline heap; a single timer serves
+// every held poll's deadline, so no per-poll timer or goroutine is left
+// running.
 type Hub struct {
 	// Engine is this process's engine; nil when there is none.
 	Engine interface{ WakeEngine() }
@@ -28,6 +29,8 @@ type Hub struct {
 	// timerAt is when timer is set to fire (monotonic ns since epoch), 0
 	// when it is stopped.
 	timerAt int64
+	// closed: CloseParked ran; no poll parks any more.
+	closed bool
 }
 
 // robotState is what the hub knows of one robot: its live long poll (a new
@@ -176,19 +179,25 @@ func (h *Hub) park(p *heldPoll, at int64, resume resumer) (parked bool, why uint
 	if p.why != 0 {
 		return false, p.why
 	}
+	if h.closed {
+		return false, shutDown // CloseParked ran while the poll looked
+	}
 	// No goroutine waits on the channel now: it goes (96 bytes per parked
-	// poll), and arm makes one again if the poll ever waits in one.
+	// poll); arm makes a fresh one for the poll's next look (garbage as
+	// soon as it parks again, the price of one arm for both kinds).
 	p.resume, p.ch = resume, nil
 	h.schedule(p, at)
 	return true, 0
 }
 
-// CloseParked ends every parked poll (why shutDown): their connections
-// are closed, as the server's own are when it shuts down, and their agents
-// poll again elsewhere or later.
+// CloseParked ends every parked poll (why shutDown), and those that would
+// park from now on (a poll looking now): their connections are closed, as
+// the server's own are when it shuts down, and their agents poll again
+// elsewhere or later.
 func (h *Hub) CloseParked() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.closed = true
 	for _, st := range h.robots {
 		if st.poll != nil && st.poll.resume != nil {
 			h.end(st.poll, shutDown)

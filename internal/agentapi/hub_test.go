@@ -199,7 +199,7 @@ func TestHubIdleMemo(t *testing.T) {
 // TestHubPark: a parked poll keeps no channel (no goroutine waits on
 // it); its end runs resume once, with why; arm gives it a channel again
 // for a goroutine's wait; a poll that ended during its look is not
-// parked.
+// parked, nor one that would park after CloseParked.
 func TestHubPark(t *testing.T) {
 	var h Hub
 	p := h.hold("r")
@@ -228,12 +228,21 @@ func TestHubPark(t *testing.T) {
 	if parked, why := h.park(p, monoNow()+int64(time.Hour), resumeFunc(func(uint8) { t.Error("resume of a poll not parked") })); parked || why != wokenUp {
 		t.Fatalf("park of a poll woken during its look: parked %v, why %d; want false, wokenUp", parked, why)
 	}
+	// A second run would be in a goroutine of its own: give it time.
 	select {
 	case why := <-whys:
 		t.Fatalf("resume run again (%d)", why)
-	default:
+	case <-time.After(50 * time.Millisecond):
 	}
 	h.release("r", p)
+
+	// After CloseParked no poll parks: it is told shutDown at once.
+	q := h.hold("r")
+	h.CloseParked()
+	if parked, why := h.park(q, monoNow()+int64(time.Hour), resumeFunc(func(uint8) { t.Error("resume of a poll not parked") })); parked || why != shutDown {
+		t.Fatalf("park after CloseParked: parked %v, why %d; want false, shutDown", parked, why)
+	}
+	h.release("r", q)
 }
 
 // resumeFunc is a func as a resumer.

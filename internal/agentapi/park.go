@@ -42,21 +42,23 @@ type parkedPoll struct {
 	done func(status int)
 }
 
-// ParkObserver is implemented by a ResponseWriter wrapper that wants to
-// hear of a parked poll's answer (the server's access log): Parked is
-// called as the poll is parked, with the authenticated robot's agent id
-// (the robot's own string, which the observer may keep: the request's
-// copy would be one more per parked poll), and the func it returns with
-// the status of the answer (0: the connection was closed unanswered, at
-// shutdown).
-type ParkObserver interface {
-	Parked(agentID string) func(status int)
+// RequestObserver is implemented by a ResponseWriter wrapper that wants to
+// hear what the agent endpoint learnt of a request (the server's access
+// log). Authenticated is told the robot's agent id once the request has
+// authenticated: the robot's own string, which the observer may keep (the
+// request's copy, kept, would be one more per robot), and the id of a
+// session-authenticated request, which carries none. Parked is called as a
+// held poll is parked, and the func it returns with the status of the
+// answer (0: the connection was closed unanswered, at shutdown).
+type RequestObserver interface {
+	Authenticated(agentID string)
+	Parked() func(status int)
 }
 
-// parkObserver finds a ParkObserver in w's chain of wrappers.
-func parkObserver(w http.ResponseWriter) ParkObserver {
+// observerOf finds a RequestObserver in w's chain of wrappers.
+func observerOf(w http.ResponseWriter) RequestObserver {
 	for {
-		if o, ok := w.(ParkObserver); ok {
+		if o, ok := w.(RequestObserver); ok {
 			return o
 		}
 		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
@@ -87,8 +89,8 @@ func (a *API) park(w http.ResponseWriter, r *http.Request, ps *pollState, due in
 	// body is read, and an agent sends nothing more before the answer.
 	conn.SetDeadline(time.Time{})
 	pp := &parkedPoll{a: a, conn: conn, ps: *ps, pipelined: brw.Reader.Buffered() > 0}
-	if o := parkObserver(w); o != nil {
-		pp.done = o.Parked(ps.agentID)
+	if o := observerOf(w); o != nil {
+		pp.done = o.Parked()
 	}
 	pp.ps.leave = nil
 	if parked, why := a.cfg.Hub.park(pp.ps.held, due, pp); !parked {

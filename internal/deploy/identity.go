@@ -82,11 +82,13 @@ func (c *identities) get(account, agentID string, nowMs int64) (fleet.Robot, boo
 }
 
 // put remembers robot (found by agentID within account) under the key
-// until nowMs + IdentityTTL, keeping only its unchanging fields. The key
+// until nowMs + IdentityTTL, keeping only its unchanging fields, and
+// returns the robot as remembered (what get returns, whatever a
+// concurrent forget does meanwhile). The key
 // is made of the robot's own strings, which the entry keeps anyway, not
 // the caller's (those of a request, an agent id header of 70 bytes and
 // more: kept, each would be a copy per robot).
-func (c *identities) put(account, agentID string, robot fleet.Robot, nowMs int64) {
+func (c *identities) put(account, agentID string, robot fleet.Robot, nowMs int64) fleet.Robot {
 	c.init()
 	keep := identity{arn: robot.ARN, account: robot.Account, name: robot.Name, arch: robot.Architecture,
 		agentID: robot.AgentID, createdMs: robot.CreatedMs}
@@ -110,6 +112,7 @@ func (c *identities) put(account, agentID string, robot fleet.Robot, nowMs int64
 			c.known.drop(old) // outside c.mu: a sweep holds the memo's lock, then c.mu
 		}
 	}
+	return keep.robot()
 }
 
 // forget drops the key naming the robot.

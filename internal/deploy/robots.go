@@ -176,8 +176,7 @@ func (r *Robots) ByAgent(ctx context.Context, account, agentID string) (fleet.Ro
 	}
 	robot, err := r.Store.RobotByAgent(ctx, account, agentID)
 	if err == nil {
-		r.known.put(account, agentID, robot, now)
-		robot, _ = r.known.get(account, agentID, now)
+		robot = r.known.put(account, agentID, robot, now)
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):

@@ -47,7 +47,7 @@ var (
 	heldPollsDesc = prometheus.NewDesc("fleetsync_agent_held_polls",
 		"Agent long polls this process holds now.", nil, nil)
 	parkedPollsDesc = prometheus.NewDesc("fleetsync_agent_parked_polls",
-		"Held agent long polls parked: their connection kept without a goroutine or buffers (plain HTTP/1.1).", nil, nil)
+		"Held agent long polls parked: their connection kept without a goroutine or buffers (HTTP/1.1, plain or TLS).", nil, nil)
 )
 
 type heldCollector struct{ held func() (all, parked int) }

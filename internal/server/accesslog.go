@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/fleetsync/fleetsync/internal/agentapi"
 	"github.com/fleetsync/fleetsync/internal/forwarded"
 	"github.com/fleetsync/fleetsync/internal/proto"
 )
@@ -55,9 +56,10 @@ func logRequest(log *slog.Logger, versions *agentVersions, r *http.Request, rec 
 			attrs = append(attrs, "access_key_id", key)
 		}
 	} else {
-		attrs = agentAttrs(attrs, agentID(r), agentVersion(r))
+		id := rec.agentID(r)
+		attrs = agentAttrs(attrs, id, agentVersion(r))
 		if rec.status/100 == 2 && op != "bundle" {
-			versions.seen(agentID(r), agentVersion(r), time.Now())
+			versions.seen(id, agentVersion(r), time.Now())
 		}
 	}
 	log.Info("request", attrs...)
@@ -88,18 +90,31 @@ func agentAttrs(attrs []any, id, version string) []any {
 	return attrs
 }
 
-// Parked implements agentapi.ParkObserver: the handler took the
+// Authenticated implements agentapi.RequestObserver: the request
+// authenticated as the robot whose agent id is id.
+func (r *recorder) Authenticated(id string) { r.authID = id }
+
+// agentID is the agent id of the line: the one the request authenticated
+// as, else the one it claimed (a refused request's header, when valid).
+func (r *recorder) agentID(req *http.Request) string {
+	if r.authID != "" {
+		return r.authID
+	}
+	return agentID(req)
+}
+
+// Parked implements agentapi.RequestObserver: the handler took the
 // connection over to answer the poll later (a parked long poll), and the
 // returned func writes its access line then, with the answer's status and
 // the whole hold as latency (0: closed unanswered, at shutdown). It keeps
 // the few strings the line needs, not the request.
-func (r *recorder) Parked(id string) func(status int) {
+func (r *recorder) Parked() func(status int) {
 	r.parked = true
 	// The closure is kept per parked poll: the start as a monotonic
 	// offset (8 bytes, where a time.Time is 24), the id the robot's own
 	// string and the version the table's shared one, no string of the
 	// request.
-	log, versions, op := r.log, r.versions, r.op
+	log, versions, op, id := r.log, r.versions, r.op, r.agentID(r.req)
 	start := r.start.Sub(monoEpoch)
 	client := forwarded.Client(r.req)
 	version := versions.seen(id, agentVersion(r.req), time.Now()) // it authenticated
@@ -111,6 +126,8 @@ func (r *recorder) Parked(id string) func(status int) {
 		}
 	}
 }
+
+var _ agentapi.RequestObserver = (*recorder)(nil)
 
 // monoEpoch is the origin of parked polls' monotonic start offsets.
 var monoEpoch = time.Now()
@@ -235,7 +252,9 @@ type recorder struct {
 	// parked: the handler took the connection over (a long poll parked,
 	// agentapi's park.go) and writes the access line when it answers;
 	// what that line needs follows.
-	parked   bool
+	parked bool
+	// authID is the agent id the request authenticated as (Authenticated).
+	authID   string
 	req      *http.Request
 	log      *slog.Logger
 	versions *agentVersions

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetsync/fleetsync/internal/agentapi"
 	"github.com/fleetsync/fleetsync/internal/proto"
 )
 
@@ -58,8 +59,10 @@ func TestAccessKeyID(t *testing.T) {
 
 // TestAccessLogLines: one line per request with the operation, status,
 // AWS code, request id and key id; a warning for a refused authentication
-// with its reason; nothing secret; authenticated agents' versions recorded.
+// with its reason; nothing secret; authenticated agents' versions recorded,
+// session-authenticated ones' by the id the agent endpoint names.
 func TestAccessLogLines(t *testing.T) {
+	const sessionAgent = proto.BoundAgentIDPrefix + "123456789012-sessionSESSION0123"
 	var buf bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&buf, nil))
 	versions := &agentVersions{}
@@ -70,6 +73,11 @@ func TestAccessLogLines(t *testing.T) {
 			w.Header().Set("x-amzn-ErrorType", "InvalidSignatureException")
 			w.WriteHeader(http.StatusForbidden)
 			w.Write([]byte(`{"__type":"InvalidSignatureException","message":"The request signature we calculated does not match the signature you provided."}`))
+		case proto.PathReport:
+			// A session-authenticated request carries no agent id: the
+			// agent endpoint says whom it authenticated.
+			w.(agentapi.RequestObserver).Authenticated(sessionAgent)
+			w.Write([]byte(`{}`))
 		case proto.PathPoll:
 			if r.Header.Get(proto.HeaderSignature) == "bad" {
 				w.WriteHeader(http.StatusUnauthorized)
@@ -93,8 +101,14 @@ func TestAccessLogLines(t *testing.T) {
 		r.Header.Set(proto.HeaderAgentVersion, "1.2.3")
 		h.ServeHTTP(httptest.NewRecorder(), r)
 	}
+	r = httptest.NewRequest("POST", proto.PathReport, strings.NewReader("{}"))
+	r.Header.Set(proto.HeaderSession, "token")
+	r.Header.Set(proto.HeaderAgentVersion, "1.2.4")
+	h.ServeHTTP(httptest.NewRecorder(), r)
 	out := buf.String()
 	for _, want := range []string{
+		`msg=request kind=agent operation=report status=200 latency_ms=`,
+		`agent_id=` + sessionAgent + ` agent_version=1.2.4`,
 		`msg=request kind=api operation=ListFleets status=403`,
 		`client=192.0.2.44 request_id=11111111-2222-3333-4444-555555555555 error=InvalidSignatureException access_key_id=AKIAEXAMPLE000000001`,
 		`level=WARN msg="authentication refused" kind=api operation=ListFleets client=192.0.2.44 reason="The request signature we calculated`,
@@ -112,7 +126,10 @@ func TestAccessLogLines(t *testing.T) {
 	if got := versions.Version(agent); got != "1.2.3" {
 		t.Errorf("agent version recorded %q", got)
 	}
-	if c := versions.counts(time.Now().Add(-time.Minute)); c["1.2.3"] != 1 {
+	if got := versions.Version(sessionAgent); got != "1.2.4" {
+		t.Errorf("a session-authenticated agent's version recorded %q, want 1.2.4", got)
+	}
+	if c := versions.counts(time.Now().Add(-time.Minute)); c["1.2.3"] != 1 || c["1.2.4"] != 1 {
 		t.Errorf("counts = %v", c)
 	}
 	if c := versions.counts(time.Now().Add(time.Minute)); len(c) != 0 || versions.Version(agent) != "" {

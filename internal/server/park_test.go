@@ -62,6 +62,7 @@ func testParkedPollKeepsItsConnection(t *testing.T, overTLS bool) {
 	}}}
 	defer client.CloseIdleConnections()
 	metrics := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConf}}
+	defer metrics.CloseIdleConnections()
 	gauge := func(name string) string {
 		resp, err := metrics.Get(url + "/metrics")
 		if err != nil {

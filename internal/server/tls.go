@@ -103,8 +103,8 @@ func (r *certReloader) watch(ctx context.Context, interval time.Duration, hup <-
 }
 
 // tlsConfig is the server side: TLS 1.2 at least, Go's default (AEAD, forward
-// secret) cipher suites, the certificate from the reloader. The HTTP server
-// adds "h2" and "http/1.1" to NextProtos itself (ServeTLS).
+// secret) cipher suites, the certificate from the reloader. serverTLS
+// (ops.go) adds the ALPN protocols, "h2" and "http/1.1".
 func tlsConfig(r *certReloader) *tls.Config {
 	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: r.GetCertificate}
 }

@@ -104,7 +104,7 @@ type Options struct {
 	// https:// servers: HTTP/2 by ALPN, as the agent speaks it by default.
 	// The robots share clients as with H2C. Ignored when HTTP is set.
 	TLS *tls.Config
-	// HTTP1 makes the TLS clients speak HTTP/1.1 (ALPN http/1.1), a
+	// HTTP1 makes the TLS clients speak HTTP/1.1 (no HTTP/2 by ALPN), a
 	// connection per outstanding request, as an agent run with --http1.
 	HTTP1 bool
 	// RobotsPerConn is how many robots share one client (and so one

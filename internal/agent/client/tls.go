@@ -40,11 +40,12 @@ type TLSOptions struct {
 	// the server, and the download URLs it hands out (NewTransport refuses
 	// them otherwise).
 	InsecureHTTP bool
-	// HTTP1 speaks HTTP/1.1 over TLS (ALPN http/1.1 only) instead of
-	// HTTP/2: fleetsyncd then parks the robot's held poll (no goroutine,
-	// no HTTP/2 state; docs/agent-protocol.md), at about a quarter of the
+	// HTTP1 speaks HTTP/1.1 over TLS (ALPN offers http/1.1 only) instead
+	// of HTTP/2: fleetsyncd then parks the robot's held poll (no goroutine,
+	// no HTTP/2 state; docs/agent-protocol.md), at about a third of the
 	// server memory per idle robot. A request made while a poll is held
-	// takes a second connection.
+	// takes a second connection, and a held poll has no HTTP/2 PINGs (TCP
+	// keepalive still runs).
 	HTTP1 bool
 }
 
@@ -144,6 +145,7 @@ func NewTransport(o TLSOptions) (*http.Transport, error) {
 		var p http.Protocols
 		p.SetHTTP1(true)
 		tr.Protocols, tr.ForceAttemptHTTP2 = &p, false
+		conf.NextProtos = []string{"http/1.1"} // said by ALPN, for servers and proxies that ask
 	}
 	if !o.InsecureHTTP {
 		// CheckServerURL vets --server only; the bundle and condition URLs
