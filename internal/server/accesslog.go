@@ -333,7 +333,8 @@ const maxInternedVersions = 1024
 
 // seen records that agent id reported version at now, and returns the
 // version's shared string. (A map assignment keeps the id it is given as
-// the key: a parked poll's, the robot's own string, frees the request's.)
+// the key: the id an authenticated request's recorder was told, the
+// robot's own string, so no string of a request stays in the table.)
 func (v *agentVersions) seen(id, version string, now time.Time) string {
 	if version == "" {
 		v.record(id, "unknown", now) // agents from before versions were reported
