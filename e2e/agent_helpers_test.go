@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go/aws"
 	"github.com/aws/aws-sdk-go/service/robomaker"
 
+	"github.com/fleetsync/fleetsync/internal/syncbuf"
 	"github.com/fleetsync/fleetsync/internal/testenv"
 )
 
@@ -43,7 +44,7 @@ type agentProc struct {
 	env      []string // added to the test's environment
 	cmd      *exec.Cmd
 	done     chan struct{}
-	log      *opSyncBuffer
+	log      *syncbuf.Buffer
 }
 
 // newAgent runs `fleetsync-agent init --account <bootstrap account>` in a
@@ -66,7 +67,7 @@ func newAgentOf(t *testing.T, account, server string, extra ...string) *agentPro
 	if strings.Count(string(out), "\n") != 1 || !strings.HasPrefix(id, "fsa2-"+account+"-") {
 		t.Fatalf("init printed %q, want the agent id alone on one line", out)
 	}
-	a := &agentProc{t: t, ID: id, StateDir: dir, server: server, args: append(append([]string{}, agentArgs...), extra...), log: &opSyncBuffer{}}
+	a := &agentProc{t: t, ID: id, StateDir: dir, server: server, args: append(append([]string{}, agentArgs...), extra...), log: &syncbuf.Buffer{}}
 	t.Cleanup(func() {
 		a.Kill()
 		if t.Failed() {

@@ -151,24 +151,6 @@ func opCredentialsCmd(t testing.TB, dataDir string, args ...string) (stdout, std
 	return opRunFleetsyncd(t, nil, append(full, args[1:]...)...)
 }
 
-// opSyncBuffer is a bytes.Buffer a process writes while the test reads it.
-type opSyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *opSyncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *opSyncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // opStartFleetsyncd starts fleetsyncd in dir with a hermetic environment plus
 // env, through testenv's launcher (args or env say where it listens; port 0
 // is read back from its address file), and waits until it is ready; it is

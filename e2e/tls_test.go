@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go/aws"
 	"github.com/aws/aws-sdk-go/service/robomaker"
 
+	"github.com/fleetsync/fleetsync/internal/syncbuf"
 	"github.com/fleetsync/fleetsync/internal/testenv"
 )
 
@@ -236,7 +237,7 @@ func TestAgentRefusesPlainHTTPToRemote(t *testing.T) {
 	}
 	// With --insecure-http it starts (and keeps retrying the unreachable host).
 	cmd := exec.Command(bin, "run", "--server", "http://192.0.2.10:8080", "--state-dir", a.StateDir, "--insecure-http", "--retry-base", "100ms")
-	var log opSyncBuffer
+	var log syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	must(t, cmd.Start())
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()

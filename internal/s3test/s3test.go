@@ -11,17 +11,16 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"strings"
-	"sync"
 	"testing"
-
-	"github.com/fleetsync/fleetsync/internal/testskip"
 	"time"
 
 	"github.com/aws/aws-sdk-go/aws"
 	"github.com/aws/aws-sdk-go/aws/credentials"
 	"github.com/aws/aws-sdk-go/aws/session"
 	"github.com/aws/aws-sdk-go/service/s3"
+
+	"github.com/fleetsync/fleetsync/internal/syncbuf"
+	"github.com/fleetsync/fleetsync/internal/testskip"
 )
 
 // EnvBinary names the variable holding the versitygw binary's path.
@@ -82,7 +81,7 @@ func Launch(bin, dir string) (*exec.Cmd, *Server, error) {
 	ln.Close()
 	cmd := exec.Command(bin, "--port", addr, "posix", dir)
 	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+AccessKey, "ROOT_SECRET_KEY="+SecretKey)
-	var log lockedBuffer
+	log := syncbuf.Buffer{Max: 1 << 20}
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
 		return nil, nil, err
@@ -133,24 +132,4 @@ func (s *Server) Client() *s3.S3 {
 		HTTPClient:  &http.Client{Transport: &http.Transport{}, Timeout: 5 * time.Minute},
 	}))
 	return s3.New(sess)
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.b.Len() < 1<<20 {
-		l.b.Write(p)
-	}
-	return len(p), nil
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

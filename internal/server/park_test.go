@@ -15,7 +15,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/fleetsync/fleetsync/internal/config"
 	"github.com/fleetsync/fleetsync/internal/proto"
+	"github.com/fleetsync/fleetsync/internal/syncbuf"
 )
 
 // TestParkedPollKeepsItsConnection: over HTTP/1.1, plain or over TLS, a
@@ -39,7 +39,7 @@ func TestParkedPollKeepsItsConnection(t *testing.T) {
 }
 
 func testParkedPollKeepsItsConnection(t *testing.T, overTLS bool) {
-	var logs lockedLog
+	var logs syncbuf.Buffer
 	var tweaks []func(*testing.T, *config.Config)
 	if overTLS {
 		tweaks = append(tweaks, withTLS)
@@ -124,22 +124,4 @@ func testParkedPollKeepsItsConnection(t *testing.T, overTLS bool) {
 			t.Errorf("a parked poll's access line says latency_ms=%d, want its 1 s hold", ms)
 		}
 	}
-}
-
-// lockedLog is a log sink written by the server's goroutines.
-type lockedLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

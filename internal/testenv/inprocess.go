@@ -15,6 +15,7 @@ import (
 	"github.com/fleetsync/fleetsync/internal/config"
 	"github.com/fleetsync/fleetsync/internal/pgtest"
 	"github.com/fleetsync/fleetsync/internal/server"
+	"github.com/fleetsync/fleetsync/internal/syncbuf"
 )
 
 // inProcess is a server built in the test process (server.New) and served
@@ -24,7 +25,7 @@ type inProcess struct {
 	transport *http.Transport
 	stop      context.CancelFunc
 	done      chan error
-	log       *lockedWriter
+	log       *syncbuf.Buffer
 }
 
 // StartInProcess builds the whole fleetsyncd (API, agent endpoint, console,
@@ -71,7 +72,7 @@ func StartInProcess(t *testing.T, o Options) *Server {
 	if !o.NoBootstrap {
 		cfg.BootstrapKeyID, cfg.BootstrapSecret, cfg.BootstrapAccount = KeyID, Secret, Account
 	}
-	ip := &inProcess{ln: newMemListener(), done: make(chan error, 1), log: &lockedWriter{w: &strings.Builder{}}}
+	ip := &inProcess{ln: newMemListener(), done: make(chan error, 1), log: &syncbuf.Buffer{}}
 	ip.transport = ip.ln.transport()
 	log := slog.New(slog.NewTextHandler(ip.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, stop := context.WithCancel(context.Background())

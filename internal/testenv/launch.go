@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -10,10 +9,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fleetsync/fleetsync/internal/syncbuf"
 )
 
 // LaunchOptions say how to start one fleetsyncd process.
@@ -57,7 +57,7 @@ type Process struct {
 	// --addr-file; URL is http://Addr.
 	Addr, URL string
 
-	stdout, stderr *lockedWriter
+	stdout, stderr *syncbuf.Buffer
 	done           chan struct{}
 	dir            string
 }
@@ -83,7 +83,7 @@ func Launch(o LaunchOptions) (*Process, error) {
 		argv = append(append([]string{}, o.Wrapper...), argv...)
 	}
 	p := &Process{Cmd: exec.Command(argv[0], argv[1:]...), dir: dir, done: make(chan struct{}),
-		stdout: &lockedWriter{w: &bytes.Buffer{}}, stderr: &lockedWriter{w: &bytes.Buffer{}}}
+		stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}}
 	p.Cmd.Dir, p.Cmd.Env = o.Dir, o.Env
 	if p.Cmd.Env == nil {
 		p.Cmd.Env = os.Environ()
@@ -108,7 +108,7 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-func tee(buf *lockedWriter, w io.Writer) io.Writer {
+func tee(buf *syncbuf.Buffer, w io.Writer) io.Writer {
 	if w == nil {
 		return buf
 	}
@@ -186,27 +186,6 @@ func (p *Process) Stdout() string { return p.stdout.String() }
 
 // Stderr returns the process's log so far.
 func (p *Process) Stderr() string { return p.stderr.String() }
-
-// lockedWriter lets the test read a buffer the process is writing.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  interface {
-		io.Writer
-		String() string
-	}
-}
-
-func (l *lockedWriter) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(b)
-}
-
-func (l *lockedWriter) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.String()
-}
 
 // FreeAddr returns a loopback address with a port nobody listens on now,
 // by listening and closing: racy, so only for third-party servers (nginx)
