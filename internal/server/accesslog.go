@@ -56,10 +56,10 @@ func logRequest(log *slog.Logger, versions *agentVersions, r *http.Request, rec 
 			attrs = append(attrs, "access_key_id", key)
 		}
 	} else {
-		id := rec.agentID(r)
-		attrs = agentAttrs(attrs, id, agentVersion(r))
+		id, version := rec.agentID(r), agentVersion(r)
+		attrs = agentAttrs(attrs, id, version)
 		if rec.status/100 == 2 && op != "bundle" {
-			versions.seen(id, agentVersion(r), time.Now())
+			versions.seen(id, version, time.Now())
 		}
 	}
 	log.Info("request", attrs...)
