@@ -35,12 +35,20 @@ func maxLen(n int) string {
 
 // tamper changes one character of a token's payload, keeping it within the
 // PaginationToken pattern so the change reaches the token check.
-func tamper(token string) string {
+func tamper(token string) string { return flipAt(token, 2) }
+
+// tamperMAC changes the first character of the token's MAC (after its
+// last '.'): one that always changes the MAC's bytes, where its last
+// characters' spare bits may decode to the same bytes.
+func tamperMAC(token string) string { return flipAt(token, strings.LastIndex(token, ".")+1) }
+
+// flipAt replaces token's character at i with another base64url one.
+func flipAt(token string, i int) string {
 	b := []byte(token)
-	if b[2] == 'A' {
-		b[2] = 'B'
+	if b[i] == 'A' {
+		b[i] = 'B'
 	} else {
-		b[2] = 'A'
+		b[i] = 'A'
 	}
 	return string(b)
 }
@@ -199,7 +207,7 @@ func TestAPIValidation(t *testing.T) {
 				return err
 			}, []string{"nextToken"}},
 			{"NextTokenTamperedMAC", func() error {
-				_, err := c.ListFleets(&robomaker.ListFleetsInput{NextToken: aws.String(fleetToken[:len(fleetToken)-2] + "zz")})
+				_, err := c.ListFleets(&robomaker.ListFleetsInput{NextToken: aws.String(tamperMAC(fleetToken))})
 				return err
 			}, []string{"nextToken"}},
 			{"NextTokenForged", func() error {
