@@ -217,7 +217,7 @@ func TestAgentEndpointInProcess(t *testing.T) {
 	if st := e.call(priv, proto.PathReport, proto.Report{DeploymentJob: j.ARN, Step: proto.StepFinished, Result: proto.ResultSucceeded}, &rr); st != http.StatusOK || rr.Abort {
 		t.Fatalf("report: %d abort=%v, want 200 and no abort", st, rr.Abort)
 	}
-	_, rows, err := e.jobs.Describe(ctx, acct, j.ARN)
+	_, rows, _, err := e.jobs.Describe(ctx, acct, j.ARN, 0)
 	must(t, err)
 	if len(rows) != 1 || rows[0].Status != fleet.RobotInSync {
 		t.Fatalf("rows after the report: %+v, want one InSync", rows)

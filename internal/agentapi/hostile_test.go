@@ -70,7 +70,7 @@ func TestHostileReportsRefused(t *testing.T) {
 	if st, out := send(t, e.signed(priv, http.MethodPost, e.srv.URL+proto.PathReport, big), big); st != http.StatusRequestEntityTooLarge {
 		t.Errorf("1 MiB report: %d %.200s, want 413", st, out)
 	}
-	_, rows, err := e.jobs.Describe(t.Context(), acct, job)
+	_, rows, _, err := e.jobs.Describe(t.Context(), acct, job, 0)
 	must(t, err)
 	if len(rows) != 1 || rows[0].Status != fleet.RobotDeploying || rows[0].FailureCode != "" || rows[0].FailureReason != "" {
 		t.Fatalf("row after refused reports: %+v, want still Deploying with no failure", rows)
@@ -86,7 +86,7 @@ func TestHostileReportsRefused(t *testing.T) {
 		FailureCode: proto.FailurePreLaunchFile, FailureReason: reason}, nil); st != http.StatusOK {
 		t.Fatalf("failure with a 1,024-character reason: %d, want 200", st)
 	}
-	_, rows, err = e.jobs.Describe(t.Context(), acct, job)
+	_, rows, _, err = e.jobs.Describe(t.Context(), acct, job, 0)
 	must(t, err)
 	if rows[0].Status != fleet.RobotFailed || rows[0].FailureCode != proto.FailurePreLaunchFile || rows[0].FailureReason != reason {
 		t.Fatalf("row after the failure: %+v", rows[0])

@@ -69,6 +69,10 @@ type API struct {
 
 	limitersMu sync.Mutex
 	limiters   map[string]*rate.Limiter
+
+	// described keeps the encoded rows of the jobs DescribeDeploymentJob
+	// answered, to encode only what changed next time.
+	described *describeCache
 }
 
 // caller is the authenticated principal of a request.
@@ -85,7 +89,8 @@ func New(cfg Config) *API {
 	if cfg.Guard == nil {
 		cfg.Guard = authguard.New(authguard.DefaultLimits(), cfg.Now)
 	}
-	a := &API{cfg: cfg, tokens: tokens{cfg.TokenKey}, mux: http.NewServeMux(), limiters: map[string]*rate.Limiter{}}
+	a := &API{cfg: cfg, tokens: tokens{cfg.TokenKey}, mux: http.NewServeMux(), limiters: map[string]*rate.Limiter{},
+		described: newDescribeCache(describeCacheBytes)}
 	a.routes()
 	a.handler = CanonicalPaths(a.mux)
 	return a
@@ -286,6 +291,10 @@ func typed[T any](fn func(ctx context.Context, c caller, in *T) (any, error)) op
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	if p, ok := v.(encodedJSON); ok {
+		p.write(w, status)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)

@@ -157,22 +157,34 @@ type jobIn struct {
 }
 
 func (a *API) describeDeploymentJob(ctx context.Context, c caller, in *jobIn) (any, error) {
-	j, rows, err := a.cfg.Deploy.Describe(ctx, c.account, in.Job)
+	e := a.described.entry(in.Job)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	j, changed, next, err := a.cfg.Deploy.Describe(ctx, c.account, in.Job, e.next)
 	if err != nil {
 		return nil, err
 	}
-	w := toWireJob(j, true)
-	summary := make([]wireRobotDeploy, len(rows))
-	for i, r := range rows {
-		d := wireRobotDeploy{ARN: r.Robot, DeploymentStartTime: epochPtr(r.StartedMs), DeploymentFinishTime: epochPtr(r.FinishedMs),
-			Status: string(r.Status), FailureReason: r.FailureReason, FailureCode: r.FailureCode}
-		if r.Step != "" {
-			d.ProgressDetail = wireProgress{CurrentProgress: r.Step, PercentDone: r.PercentDone, EstimatedTimeRemainingSeconds: r.ETASeconds, TargetResource: j.ARN}
-		}
-		summary[i] = d
+	if err := e.merge(changed, j.ARN); err != nil {
+		return nil, err
 	}
-	w.RobotDeploymentSummary = &summary
-	return w, nil
+	e.next = next
+	out, err := e.response(toWireJob(j, true))
+	if err != nil {
+		return nil, err
+	}
+	a.described.done(in.Job, e)
+	return out, nil
+}
+
+// toWireRobotDeploy is a row as robotDeploymentSummary lists it; target is
+// its job's ARN.
+func toWireRobotDeploy(r fleet.RobotDeployment, target string) wireRobotDeploy {
+	d := wireRobotDeploy{ARN: r.Robot, DeploymentStartTime: epochPtr(r.StartedMs), DeploymentFinishTime: epochPtr(r.FinishedMs),
+		Status: string(r.Status), FailureReason: r.FailureReason, FailureCode: r.FailureCode}
+	if r.Step != "" {
+		d.ProgressDetail = wireProgress{CurrentProgress: r.Step, PercentDone: r.PercentDone, EstimatedTimeRemainingSeconds: r.ETASeconds, TargetResource: target}
+	}
+	return d
 }
 
 type listDeploymentJobsOut struct {

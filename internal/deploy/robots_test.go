@@ -158,7 +158,7 @@ func (s *robotSide) settle() {
 
 func (s *robotSide) row(jobARN, robotARN string) fleet.RobotDeployment {
 	s.t.Helper()
-	_, rows, err := s.jobs.Describe(s.t.Context(), acct, jobARN)
+	_, rows, _, err := s.jobs.Describe(s.t.Context(), acct, jobARN, 0)
 	must(s.t, err)
 	for _, r := range rows {
 		if r.Robot == robotARN {
@@ -171,7 +171,7 @@ func (s *robotSide) row(jobARN, robotARN string) fleet.RobotDeployment {
 
 func (s *robotSide) job(jobARN string) fleet.Job {
 	s.t.Helper()
-	j, _, err := s.jobs.Describe(s.t.Context(), acct, jobARN)
+	j, _, _, err := s.jobs.Describe(s.t.Context(), acct, jobARN, 0)
 	must(s.t, err)
 	return j
 }

@@ -26,7 +26,7 @@ type ServiceStore interface {
 	JobByToken(ctx context.Context, account, operation, token string) (fleet.Job, string, error)
 	GetJob(ctx context.Context, account, arn string) (fleet.Job, error)
 	ListJobs(ctx context.Context, q fleet.ListQuery) (fleet.Page[fleet.Job], error)
-	JobRobots(ctx context.Context, jobARN string) ([]fleet.RobotDeployment, error)
+	JobRobotsSince(ctx context.Context, jobARN string, since int64) ([]fleet.RobotDeployment, int64, error)
 	SourceJob(ctx context.Context, account, fleetARN string) (fleet.Job, error)
 	SyncTargets(ctx context.Context, account, fleetARN, fingerprint string) ([]fleet.Robot, error)
 	Rows(ctx context.Context, jobARN string, status fleet.RobotStatus, limit int) ([]fleet.RobotDeployment, error)
@@ -285,17 +285,21 @@ func nonNil(t fleet.Tags) fleet.Tags {
 	return t
 }
 
-// Describe returns a job and its per-robot rows.
-func (s *Service) Describe(ctx context.Context, account, jobARN string) (fleet.Job, []fleet.RobotDeployment, error) {
+// Describe returns a job and, in start order, its per-robot rows that may
+// have changed since the Describe that returned since as its next (0: all
+// of them), with the next to pass: a caller that keeps what it read (the
+// wire layer's cache of encoded rows) reads only the rows a rollout
+// changed, not every row of the job each time.
+func (s *Service) Describe(ctx context.Context, account, jobARN string, since int64) (fleet.Job, []fleet.RobotDeployment, int64, error) {
 	j, err := s.job(ctx, account, jobARN)
 	if err != nil {
-		return fleet.Job{}, nil, err
+		return fleet.Job{}, nil, 0, err
 	}
-	rows, err := s.Store.JobRobots(ctx, jobARN)
+	rows, next, err := s.Store.JobRobotsSince(ctx, jobARN, since)
 	if err != nil {
-		return fleet.Job{}, nil, fleet.Wrap(fleet.Internal, err, "store failure")
+		return fleet.Job{}, nil, 0, fleet.Wrap(fleet.Internal, err, "store failure")
 	}
-	return j, rows, nil
+	return j, rows, next, nil
 }
 
 // Summary returns a job, how many of its robots are in each status, and

@@ -209,6 +209,13 @@ type Jobs interface {
 	ListJobs(ctx context.Context, q fleet.ListQuery) (fleet.Page[fleet.Job], error)
 	// JobRobots returns a job's rows in start order.
 	JobRobots(ctx context.Context, jobARN string) ([]fleet.RobotDeployment, error)
+	// JobRobotsSince returns, in start order, the job's rows that may have
+	// changed since the read that returned since as its next (0: every
+	// row), and the next to pass: a Describe of a job of 100,000 robots
+	// reads only what changed since the one before. It may return rows that
+	// did not change, never miss one that did. A job's set of rows is fixed
+	// once it is prepared; only the job's deletion removes them.
+	JobRobotsSince(ctx context.Context, jobARN string, since int64) (rows []fleet.RobotDeployment, next int64, err error)
 	// SourceJob returns the fleet's most recent job that was not Canceled.
 	SourceJob(ctx context.Context, account, fleetARN string) (fleet.Job, error)
 	// SyncTargets returns the fleet's robots that do not run fingerprint

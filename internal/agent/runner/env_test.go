@@ -101,7 +101,7 @@ func TestEnvWithNULFailsDeployment(t *testing.T) {
 	defer func() { cancel(); <-done }()
 
 	for {
-		_, rows, err := jobs.Describe(ctx, acct, j.ARN)
+		_, rows, _, err := jobs.Describe(ctx, acct, j.ARN, 0)
 		must(t, err)
 		if len(rows) == 1 && (rows[0].Status == fleet.RobotFailed || rows[0].Status == fleet.RobotInSync) {
 			row := rows[0]

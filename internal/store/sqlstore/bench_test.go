@@ -268,3 +268,45 @@ func BenchmarkCreateRobot(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkJobRobotsSince is the read behind a DescribeDeploymentJob of a
+// job of 10,000 deploying robots that a client described before: all rows
+// (the first Describe), none changed since, and 1 % changed since.
+// Run: go test -run '^$' -bench JobRobotsSince ./internal/store/sqlstore/
+func BenchmarkJobRobotsSince(b *testing.B) {
+	ctx := context.Background()
+	s := openBench(b)
+	job, arns := deployingFixture(b, s, 10_000)
+	_, before, err := s.JobRobotsSince(ctx, job, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pct := 50.0
+	for _, a := range arns[:100] {
+		if _, err := s.RecordProgress(ctx, job, a, "Launching", &pct, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := s.FlushProgress(ctx); err != nil {
+		b.Fatal(err)
+	}
+	_, now, err := s.JobRobotsSince(ctx, job, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		since int64
+		want  int
+	}{{"all", 0, len(arns)}, {"none changed", now, 0}, {"1% changed", before, 100}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				rows, _, err := s.JobRobotsSince(ctx, job, c.since)
+				if err != nil || len(rows) != c.want {
+					b.Fatalf("JobRobotsSince = %d rows, %v; want %d", len(rows), err, c.want)
+				}
+			}
+		})
+	}
+}

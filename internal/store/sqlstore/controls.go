@@ -37,7 +37,7 @@ func (s *Store) CountAttempt(ctx context.Context, jobARN, robotARN string, expec
 
 // DeferRetry implements store.Retries.
 func (s *Store) DeferRetry(ctx context.Context, jobARN, robotARN string, retryAtMs int64) (bool, error) {
-	res, err := s.exec(ctx, `UPDATE job_robots SET retry_at_ms = $1, step = '', percent_done = NULL, eta_seconds = NULL
+	res, err := s.exec(ctx, `UPDATE job_robots SET retry_at_ms = $1, step = '', percent_done = NULL, eta_seconds = NULL, `+s.rev()+`
 		WHERE job_arn = $2 AND robot_arn = $3 AND status = $4`, retryAtMs, jobARN, robotARN, fleet.RobotDeploying)
 	if err != nil {
 		return false, err

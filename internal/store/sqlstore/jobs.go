@@ -179,6 +179,30 @@ func (s *Store) JobRobots(ctx context.Context, jobARN string) ([]fleet.RobotDepl
 	}, `SELECT `+cols+` FROM job_robots WHERE job_arn = $1 ORDER BY seq`, jobARN)
 }
 
+// JobRobotsSince implements store.Jobs. The next is read before the rows,
+// so a write that commits between the two is read again next time, never
+// missed.
+func (s *Store) JobRobotsSince(ctx context.Context, jobARN string, since int64) ([]fleet.RobotDeployment, int64, error) {
+	q, args := s.dialect.rowWatermark(jobARN)
+	var next int64
+	if err := s.readRow(ctx, q, args...).Scan(&next); err != nil {
+		return nil, 0, err
+	}
+	if since <= 0 {
+		rows, err := s.JobRobots(ctx, jobARN)
+		return rows, next, err
+	}
+	cols := strings.TrimPrefix(rowCols, "job_arn, ")
+	rows, err := queryAll(ctx, reader{s}, func(r interface{ Scan(...any) error }) (fleet.RobotDeployment, error) {
+		return scanRow(ofJob{r, jobARN})
+	}, `SELECT `+cols+` FROM job_robots WHERE job_arn = $1 AND rev >= $2 ORDER BY seq`, jobARN, since)
+	return rows, next, err
+}
+
+// rev is the SET clause of a write to job_robots that changes what
+// Describe shows of a row (JobRobotsSince).
+func (s *Store) rev() string { return s.dialect.revSet }
+
 // ofJob scans a row read without its job_arn column: scanRow's first
 // field (the job) is set to job, the others read from the row.
 type ofJob struct {
@@ -316,8 +340,8 @@ func (s *Store) Prepare(ctx context.Context, jobARN string, rows []fleet.RobotDe
 			if r.Status.Finished() {
 				finished = nowMs
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO job_robots (job_arn, robot_arn, seq, status, prior_status, step, finished_ms, failure_code, failure_reason)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, jobARN, r.Robot, r.Seq, r.Status, prior, r.Step, finished, r.FailureCode, r.FailureReason); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO job_robots (job_arn, robot_arn, seq, status, prior_status, step, finished_ms, failure_code, failure_reason, rev)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, `+s.dialect.rowRev("$1")+`)`, jobARN, r.Robot, r.Seq, r.Status, prior, r.Step, finished, r.FailureCode, r.FailureReason); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE robots SET status = $1, last_job_arn = $2, last_job_ms = $3 WHERE arn = $4`,
@@ -352,7 +376,7 @@ func finishRow(ctx context.Context, tx wtx, jobARN, robotARN string, from, to fl
 	if !fleet.CanRobot(from, to) {
 		return false, fmt.Errorf("sqlstore: robot %s cannot move %s → %s", robotARN, from, to)
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE job_robots SET status = $1, failure_code = $2, failure_reason = $3, finished_ms = $4
+	res, err := tx.ExecContext(ctx, `UPDATE job_robots SET status = $1, failure_code = $2, failure_reason = $3, finished_ms = $4, `+tx.s.rev()+`
 		WHERE job_arn = $5 AND robot_arn = $6 AND status = $7`, to, code, reason, nowMs, jobARN, robotARN, from)
 	if err := mustAffect(res, err); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -401,7 +425,7 @@ func (s *Store) Apply(ctx context.Context, jobARN string, step store.Step, nowMs
 			}
 		}
 		for _, r := range step.Start {
-			res, err := tx.ExecContext(ctx, `UPDATE job_robots SET status = $1, started_ms = $2, step = '' WHERE job_arn = $3 AND robot_arn = $4 AND status = $5`,
+			res, err := tx.ExecContext(ctx, `UPDATE job_robots SET status = $1, started_ms = $2, step = '', `+s.rev()+` WHERE job_arn = $3 AND robot_arn = $4 AND status = $5`,
 				fleet.RobotDeploying, nowMs, jobARN, r, fleet.RobotPendingNewDeployment)
 			if err := mustAffect(res, err); err != nil {
 				if errors.Is(err, store.ErrNotFound) {
@@ -652,7 +676,7 @@ func (s *Store) recordResultTx(ctx context.Context, jobARN, robotARN string, res
 			// deployment while it is in that deployment's fleet (as
 			// finishRow's).
 			r, err := tx.ExecContext(ctx, `UPDATE job_robots SET status = $1, failure_code = '', failure_reason = '', finished_ms = $2,
-				step = 'Finished', percent_done = NULL, eta_seconds = NULL WHERE job_arn = $3 AND robot_arn = $4 AND status = $5`,
+				step = 'Finished', percent_done = NULL, eta_seconds = NULL, `+s.rev()+` WHERE job_arn = $3 AND robot_arn = $4 AND status = $5`,
 				to, res.NowMs, jobARN, robotARN, from)
 			if err := mustAffect(r, err); err != nil {
 				if errors.Is(err, store.ErrNotFound) {
@@ -672,7 +696,7 @@ func (s *Store) recordResultTx(ctx context.Context, jobARN, robotARN string, res
 		case res.Step != "":
 			// The step the robot failed in, even when its last progress
 			// report (coalesced) named an earlier one.
-			if _, err = tx.ExecContext(ctx, `UPDATE job_robots SET step = $1 WHERE job_arn = $2 AND robot_arn = $3`, res.Step, jobARN, robotARN); err != nil {
+			if _, err = tx.ExecContext(ctx, `UPDATE job_robots SET step = $1, `+s.rev()+` WHERE job_arn = $2 AND robot_arn = $3`, res.Step, jobARN, robotARN); err != nil {
 				return err
 			}
 		}

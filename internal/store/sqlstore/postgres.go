@@ -30,6 +30,13 @@ var postgresDialect = dialect{
 		return err
 	},
 	forUpdate: " FOR UPDATE",
+	rowRev:    func(string) string { return `pg_current_xact_id()::text::bigint` },
+	// A transaction id below the snapshot's xmin has ended, and one that
+	// starts later has a larger id, so rows at least xmin hold every write
+	// this read may not have seen.
+	rowWatermark: func(string) (string, []any) {
+		return `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint`, nil
+	},
 	// Replicas starting together on a fresh database would otherwise all
 	// run the first migration at once (and all but one fail). goose's
 	// Provider locks only with a session locker: a session-level advisory

@@ -182,7 +182,7 @@ func (s *Store) FlushProgress(ctx context.Context) error {
 }
 
 func writeProgress(ctx context.Context, tx wtx, k progressKey, p progressRow) error {
-	_, err := tx.ExecContext(ctx, `UPDATE job_robots SET step = $1, percent_done = $2, eta_seconds = $3
+	_, err := tx.ExecContext(ctx, `UPDATE job_robots SET step = $1, percent_done = $2, eta_seconds = $3, `+tx.s.rev()+`
 		WHERE job_arn = $4 AND robot_arn = $5 AND status IN ($6, $7)`, p.step, p.percent, p.eta, k.job, k.robot, fleet.RobotDeploying, fleet.RobotNoResponse)
 	return err
 }

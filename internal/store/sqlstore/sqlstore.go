@@ -40,6 +40,17 @@ type dialect struct {
 	lockAccount func(ctx context.Context, tx wtx, account string) error
 	// forUpdate is appended to a SELECT whose row the transaction will change.
 	forUpdate string
+	// rowRev is the SQL value of a job row's rev in a write, given the SQL
+	// of the row's job ARN; rowWatermark the query (and its arguments) of
+	// the next to return from JobRobotsSince: every row written later, and
+	// every row whose writer had not committed, has a rev at least that.
+	// SQLite's writers are serialised, so one more than the job's largest
+	// rev is both. PostgreSQL's commit out of order: the writer's
+	// transaction id, and the oldest transaction still running.
+	rowRev       func(jobARN string) string
+	rowWatermark func(jobARN string) (string, []any)
+	// revSet is "rev = rowRev" for an UPDATE of job_robots, made once.
+	revSet string
 	// retryable reports whether a transaction failed only because of a
 	// concurrent one (deadlock victim) and can run again; nil: never.
 	retryable func(error) bool
@@ -66,6 +77,12 @@ var sqliteDialect = dialect{
 		return false
 	},
 	lockAccount: func(context.Context, wtx, string) error { return nil },
+	rowRev: func(jobARN string) string {
+		return `(SELECT COALESCE(MAX(v.rev), 0) + 1 FROM job_robots v WHERE v.job_arn = ` + jobARN + `)`
+	},
+	rowWatermark: func(jobARN string) (string, []any) {
+		return `SELECT COALESCE(MAX(rev), 0) + 1 FROM job_robots WHERE job_arn = $1`, []any{jobARN}
+	},
 	isBusy: func(err error) bool {
 		var se *sqlite.Error
 		return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
@@ -77,6 +94,12 @@ var sqliteDialect = dialect{
 // retries). A 10,000-robot rollout on a 2-core machine at load average 20
 // queued agent reports past 10 s, hence 30 s; an agent gives a report 60 s.
 const WriteWait = 30 * time.Second
+
+func init() {
+	for _, d := range []*dialect{&sqliteDialect, &postgresDialect} {
+		d.revSet = `rev = ` + d.rowRev("job_robots.job_arn")
+	}
+}
 
 // Store is the SQL implementation of store.Store.
 type Store struct {

@@ -51,6 +51,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Retries", testRetries},
 		{"Quarantine", testQuarantine},
 		{"DryRuns", testDryRuns},
+		{"RowRevisions", testRowRevisions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
