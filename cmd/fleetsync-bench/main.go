@@ -178,7 +178,8 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 			if i < n%len(reps) {
 				share++
 			}
-			sf := sim.New(r.url, share, sim.Options{PollWait: 25 * time.Second, H2C: true, RetryBase: 100 * time.Millisecond, NamePrefix: fmt.Sprintf("%s%d-", prefix, i)})
+			sf := sim.New(r.url, share, sim.Options{PollWait: 25 * time.Second, H2C: true, RobotsPerConn: modeOpts.robotsPerConn,
+				RetryBase: 100 * time.Millisecond, NamePrefix: fmt.Sprintf("%s%d-", prefix, i)})
 			if err := register(clients, aws.StringValue(f.Arn), sf.Robots()); err != nil {
 				return nil, err
 			}
