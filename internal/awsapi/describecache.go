@@ -17,9 +17,12 @@ import (
 // polling a rollout of 10,000 robots cost a read and an encoding of every
 // row, about 40 ms of CPU, on each call.
 //
-// Who may see a job is decided before the cache is used (the domain's
-// Describe checks the caller's account first); the cache only saves work.
-// It is bounded by the bytes it holds and evicts the job described least
+// Who may see a job is decided by the domain's Describe, which checks the
+// caller's account before any row is read; the cache only saves work. Its
+// entries are keyed by the caller's account and the job, so a caller of
+// another account naming the job never waits on (or touches) the owner's
+// entry, and an entry is kept only after a Describe that succeeded. It is
+// bounded by the bytes it holds and evicts the job described least
 // recently.
 type describeCache struct {
 	mu       sync.Mutex
@@ -30,9 +33,15 @@ type describeCache struct {
 }
 
 // describeCacheBytes bounds the describe cache: a job of 100,000 robots
-// holds about 35 MB (about 350 bytes a row: its JSON, its key and the
-// index entry).
+// holds about 35 MB (about 350 bytes a row: its JSON, its key, its slot
+// and its index entry).
 const describeCacheBytes = 128 << 20
+
+// rowOverhead and entryOverhead are what a row and an entry hold besides
+// the rows' JSON and keys (the encodedRow, the index's map slot; the
+// entry, its key and the map's): counted so that the bound is the memory
+// held, and so that entries of jobs without rows are not free.
+const rowOverhead, entryOverhead = 96, 512
 
 // describedJob is one job's encoded rows, in start order.
 type describedJob struct {
@@ -57,31 +66,34 @@ func newDescribeCache(maxBytes int) *describeCache {
 	return &describeCache{jobs: map[string]*describedJob{}, maxBytes: maxBytes}
 }
 
-// entry returns the job's entry, or a new one that is kept only when
-// done is called on it after a successful Describe.
-func (c *describeCache) entry(jobARN string) *describedJob {
+// describeKey is the cache key of an account's Describe of a job.
+func describeKey(account, jobARN string) string { return account + " " + jobARN }
+
+// entry returns the entry of key, or a new one that is kept only when done
+// is called on it after a successful Describe.
+func (c *describeCache) entry(key string) *describedJob {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e := c.jobs[jobARN]; e != nil {
+	if e := c.jobs[key]; e != nil {
 		return e
 	}
-	return &describedJob{at: map[string]int{}}
+	return &describedJob{at: map[string]int{}, size: entryOverhead + len(key)}
 }
 
-// done keeps e as the job's entry with its new size, and evicts the jobs
+// done keeps e as the entry of key with its new size, and evicts the jobs
 // described least recently while the cache holds more than its bound.
 // Called with e.mu held.
-func (c *describeCache) done(jobARN string, e *describedJob) {
+func (c *describeCache) done(key string, e *describedJob) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.tick++
 	e.used = c.tick
-	cur := c.jobs[jobARN]
+	cur := c.jobs[key]
 	if e.size > c.maxBytes {
 		// Larger than the whole cache: not kept, and nothing evicted for it.
 		if cur == e {
 			c.total -= e.held
-			delete(c.jobs, jobARN)
+			delete(c.jobs, key)
 		}
 		return
 	}
@@ -89,7 +101,7 @@ func (c *describeCache) done(jobARN string, e *describedJob) {
 	case cur == e:
 		c.total += e.size - e.held
 	case cur == nil:
-		c.jobs[jobARN] = e
+		c.jobs[key] = e
 		c.total += e.size
 	default:
 		return // a concurrent first Describe of the job was kept first
@@ -109,21 +121,27 @@ func (c *describeCache) done(jobARN string, e *describedJob) {
 
 // merge replaces the entry's rows by the changed ones and adds those it
 // did not have, encoding each; target is the job's ARN (every row's
-// progress names it).
+// progress names it). Every row is encoded before any is merged: on an
+// error the entry is as it was.
 func (e *describedJob) merge(changed []fleet.RobotDeployment, target string) error {
-	added := false
-	for _, r := range changed {
+	encoded := make([][]byte, len(changed))
+	for i, r := range changed {
 		b, err := json.Marshal(toWireRobotDeploy(r, target))
 		if err != nil {
 			return err
 		}
+		encoded[i] = b
+	}
+	added := false
+	for k, r := range changed {
+		b := encoded[k]
 		if i, ok := e.at[r.Robot]; ok {
 			e.size += len(b) - len(e.rows[i].json)
 			e.rows[i].json = b
 			continue
 		}
 		e.rows = append(e.rows, encodedRow{seq: r.Seq, robot: r.Robot, json: b})
-		e.size += len(b) + len(r.Robot)
+		e.size += len(b) + len(r.Robot) + rowOverhead
 		added = true
 	}
 	if added {

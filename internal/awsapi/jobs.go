@@ -157,7 +157,8 @@ type jobIn struct {
 }
 
 func (a *API) describeDeploymentJob(ctx context.Context, c caller, in *jobIn) (any, error) {
-	e := a.described.entry(in.Job)
+	key := describeKey(c.account, in.Job)
+	e := a.described.entry(key)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	j, changed, next, err := a.cfg.Deploy.Describe(ctx, c.account, in.Job, e.next)
@@ -172,7 +173,7 @@ func (a *API) describeDeploymentJob(ctx context.Context, c caller, in *jobIn) (a
 	if err != nil {
 		return nil, err
 	}
-	a.described.done(in.Job, e)
+	a.described.done(key, e)
 	return out, nil
 }
 

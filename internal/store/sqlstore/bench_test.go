@@ -69,7 +69,7 @@ func BenchmarkAgentPollReads(b *testing.B) {
 
 // deployingFixture makes a store with one fleet of n robots and a job
 // deploying to the first; it returns the job ARN and the robots' ARNs.
-func deployingFixture(b *testing.B, s *Store, n int) (string, []string) {
+func deployingFixture(b testing.TB, s *Store, n int) (string, []string) {
 	ctx := context.Background()
 	const acct = "123456789012"
 	must := func(err error) {

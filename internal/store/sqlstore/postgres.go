@@ -30,7 +30,8 @@ var postgresDialect = dialect{
 		return err
 	},
 	forUpdate: " FOR UPDATE",
-	rowRev:    func(string) string { return `pg_current_xact_id()::text::bigint` },
+	// The same as the trigger of migration 00013 sets for every writer.
+	rowRev: func(string) string { return `pg_current_xact_id()::text::bigint` },
 	// A transaction id below the snapshot's xmin has ended, and one that
 	// starts later has a larger id, so rows at least xmin hold every write
 	// this read may not have seen.

@@ -141,3 +141,35 @@ func TestSQLiteWriteWaitIsBounded(t *testing.T) {
 		t.Errorf("write once the writer is free: %v", err)
 	}
 }
+
+// TestPostgresRevisionsOfOlderWriters: a write that does not set rev, as a
+// replica of the version before row revisions makes during a rolling
+// upgrade, still reaches JobRobotsSince (the trigger of migration 00013).
+func TestPostgresRevisionsOfOlderWriters(t *testing.T) {
+	s, err := OpenPostgres(t.Context(), pgtest.NewDatabase(t), PostgresOptions{MaxConns: 4}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	job, arns := deployingFixture(t, s, 3)
+	_, next, err := s.JobRobotsSince(ctx, job, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The older version's statements, word for word: no rev.
+	if _, err := s.db.ExecContext(ctx, `UPDATE job_robots SET step = $1, percent_done = $2, eta_seconds = $3
+		WHERE job_arn = $4 AND robot_arn = $5 AND status IN ($6, $7)`, "Launching", 50.0, nil, job, arns[1], fleet.RobotDeploying, fleet.RobotNoResponse); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.ExecContext(ctx, `UPDATE job_robots SET attempts = attempts + 1 WHERE job_arn = $1 AND robot_arn = $2`, job, arns[2]); err != nil {
+		t.Fatal(err)
+	}
+	rows, _, err := s.JobRobotsSince(ctx, job, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || rows[0].Robot != arns[1] || rows[0].Step != "Launching" {
+		t.Errorf("rows changed since = %+v, want the one an older writer changed (and not the one whose attempts alone changed)", rows)
+	}
+}
