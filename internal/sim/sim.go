@@ -105,7 +105,10 @@ type Options struct {
 	// The robots share clients as with H2C. Ignored when HTTP is set.
 	TLS *tls.Config
 	// HTTP1 makes the TLS clients speak HTTP/1.1 (no HTTP/2 by ALPN), a
-	// connection per outstanding request, as an agent run with --http1.
+	// connection per outstanding request, as an agent run with --http1:
+	// each robot has a client of its own, as each agent has. (Without TLS
+	// the robots share one client, as the robots behind a TLS proxy share
+	// its connections to fleetsyncd.)
 	HTTP1 bool
 	// RobotsPerConn is how many robots share one client (and so one
 	// connection) with H2C or TLS; 0 means DefaultRobotsPerConn. 1 is a
@@ -198,6 +201,17 @@ func New(server string, n int, opts Options) *Fleet {
 		}
 		for range (n + per - 1) / per {
 			f.clients = append(f.clients, newHTTPClient(per, true, opts.TLS))
+		}
+		f.ownClient = true
+	case opts.TLS != nil && opts.HTTP1:
+		// A pool shared by thousands of robots opens more connections
+		// than robots while TLS handshakes race (a request that waited
+		// for one takes another freed meanwhile), past fleetsyncd's
+		// connection cap, which then evicts idle ones from under the pool:
+		// 1,264 of 9,000 first polls failed so. An agent's own pool holds
+		// at most its poll's and a report's connection.
+		for range n {
+			f.clients = append(f.clients, newHTTPClient(1, false, opts.TLS))
 		}
 		f.ownClient = true
 	default:
