@@ -33,8 +33,9 @@ type describeCache struct {
 }
 
 // describeCacheBytes bounds the describe cache: a job of 100,000 robots
-// holds about 35 MB (about 350 bytes a row: its JSON, its key, its slot
-// and its index entry).
+// holds about 50 MB (about 500 bytes a row: its JSON, about 340 bytes for
+// a row with progress, its key, its slot and its index entry; measured
+// with runtime.MemStats, and what size counts).
 const describeCacheBytes = 128 << 20
 
 // rowOverhead and entryOverhead are what a row and an entry hold besides
@@ -49,7 +50,7 @@ type describedJob struct {
 	next int64      // what to pass as since (0: nothing read yet)
 	rows []encodedRow
 	at   map[string]int // robot ARN → index in rows
-	size int            // bytes of rows' JSON and their keys
+	size int            // bytes held: rows' JSON, keys and overheads
 
 	// Guarded by describeCache.mu.
 	held int    // size as last accounted in describeCache.total
