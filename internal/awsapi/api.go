@@ -90,7 +90,7 @@ func New(cfg Config) *API {
 		cfg.Guard = authguard.New(authguard.DefaultLimits(), cfg.Now)
 	}
 	a := &API{cfg: cfg, tokens: tokens{cfg.TokenKey}, mux: http.NewServeMux(), limiters: map[string]*rate.Limiter{},
-		described: newDescribeCache(describeCacheBytes)}
+		described: newDescribeCache(describeCacheBytes, describeCacheJobs)}
 	a.routes()
 	a.handler = CanonicalPaths(a.mux)
 	return a

@@ -22,14 +22,15 @@ import (
 // entries are keyed by the caller's account and the job, so a caller of
 // another account naming the job never waits on (or touches) the owner's
 // entry, and an entry is kept only after a Describe that succeeded. It is
-// bounded by the bytes it holds and evicts the job described least
-// recently.
+// bounded by the bytes and the jobs it holds, and evicts the job described
+// least recently.
 type describeCache struct {
 	mu       sync.Mutex
 	jobs     map[string]*describedJob
 	total    int    // bytes held, the sum of the jobs' held
 	tick     uint64 // the last use given out
 	maxBytes int
+	maxJobs  int
 }
 
 // describeCacheBytes bounds the describe cache: a job of 100,000 robots
@@ -43,6 +44,11 @@ const describeCacheBytes = 128 << 20
 // entry, its key and the map's): counted so that the bound is the memory
 // held, and so that entries of jobs without rows are not free.
 const rowOverhead, entryOverhead = 96, 512
+
+// describeCacheJobs bounds the jobs the cache holds: finding the job to
+// evict walks them all, which a client describing thousands of small jobs
+// would otherwise make slow.
+const describeCacheJobs = 4096
 
 // describedJob is one job's encoded rows, in start order.
 type describedJob struct {
@@ -63,8 +69,8 @@ type encodedRow struct {
 	json  []byte
 }
 
-func newDescribeCache(maxBytes int) *describeCache {
-	return &describeCache{jobs: map[string]*describedJob{}, maxBytes: maxBytes}
+func newDescribeCache(maxBytes, maxJobs int) *describeCache {
+	return &describeCache{jobs: map[string]*describedJob{}, maxBytes: maxBytes, maxJobs: maxJobs}
 }
 
 // describeKey is the cache key of an account's Describe of a job.
@@ -108,7 +114,7 @@ func (c *describeCache) done(key string, e *describedJob) {
 		return // a concurrent first Describe of the job was kept first
 	}
 	e.held = e.size
-	for c.total > c.maxBytes && len(c.jobs) > 0 {
+	for (c.total > c.maxBytes || len(c.jobs) > c.maxJobs) && len(c.jobs) > 0 {
 		var oldest string
 		for arn, j := range c.jobs {
 			if oldest == "" || j.used < c.jobs[oldest].used {

@@ -38,8 +38,8 @@ func robotRows(n int, status fleet.RobotStatus) []fleet.RobotDeployment {
 // TestDescribeCacheEvictsTheLeastRecentlyDescribed: the cache holds at
 // most its bytes, dropping the job described longest ago.
 func TestDescribeCacheEvictsTheLeastRecentlyDescribed(t *testing.T) {
-	one := describeOnce(t, newDescribeCache(1<<20), "probe", robotRows(10, fleet.RobotDeploying)).size
-	c := newDescribeCache(2*one + one/2) // room for two jobs of 10 rows
+	one := describeOnce(t, newDescribeCache(1<<20, 10), "probe", robotRows(10, fleet.RobotDeploying)).size
+	c := newDescribeCache(2*one+one/2, 10) // room for two jobs of 10 rows
 	describeOnce(t, c, "a", robotRows(10, fleet.RobotDeploying))
 	describeOnce(t, c, "b", robotRows(10, fleet.RobotDeploying))
 	describeOnce(t, c, "a", nil) // a is now the more recent
@@ -74,7 +74,7 @@ func TestDescribeCacheEvictsTheLeastRecentlyDescribed(t *testing.T) {
 // order, and the response is the job with every row, as encoding/json
 // would write the whole output.
 func TestDescribeCacheResponse(t *testing.T) {
-	c := newDescribeCache(1 << 20)
+	c := newDescribeCache(1<<20, 10)
 	rows := robotRows(4, fleet.RobotPendingNewDeployment)
 	describeOnce(t, c, "j", []fleet.RobotDeployment{rows[3], rows[1]})
 	rows[1].Status, rows[1].Step = fleet.RobotDeploying, "Launching"
@@ -101,6 +101,18 @@ func TestDescribeCacheResponse(t *testing.T) {
 	json.Unmarshal(want, &w)
 	if !reflect.DeepEqual(g, w) {
 		t.Errorf("response\n%s\nwant\n%s", body, want)
+	}
+}
+
+// TestDescribeCacheBoundsItsJobs: past its count of jobs the cache evicts
+// the least recently described, however small.
+func TestDescribeCacheBoundsItsJobs(t *testing.T) {
+	c := newDescribeCache(1<<30, 3)
+	for _, j := range []string{"a", "b", "c", "a", "d"} {
+		describeOnce(t, c, j, nil)
+	}
+	if len(c.jobs) != 3 || c.jobs["b"] != nil || c.jobs["a"] == nil || c.jobs["d"] == nil {
+		t.Errorf("cache holds %v, want a, c and d (b described longest ago)", keys(c.jobs))
 	}
 }
 
