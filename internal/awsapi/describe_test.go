@@ -152,10 +152,10 @@ func must(t testing.TB, err error) {
 	}
 }
 
-// TestDescribeRereadsOnlyChangedRowsAndStaysRight follows a job through its
+// TestDescribeFromCacheEqualsAFullRead follows a job through its
 // rollout with repeated Describes: each answer is the one a Describe reading
 // every row gives, another account is refused, and a job gone is gone.
-func TestDescribeRereadsOnlyChangedRowsAndStaysRight(t *testing.T) {
+func TestDescribeFromCacheEqualsAFullRead(t *testing.T) {
 	h := newDescribeHarness(t)
 	ctx := t.Context()
 	job, robots := h.pendingJob(ctx, 5)
