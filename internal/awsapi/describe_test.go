@@ -11,6 +11,8 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"reflect"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -241,5 +243,78 @@ func BenchmarkDescribeDeploymentJob(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestDescribeConcurrentWithWrites: Describes of one job from several
+// clients at once, while its rows change, all succeed, and once the writes
+// stop the cached answer is a full read's (run under -race in CI).
+func TestDescribeConcurrentWithWrites(t *testing.T) {
+	h := newDescribeHarness(t)
+	ctx := t.Context()
+	job, robots := h.pendingJob(ctx, 40)
+	h.prepare(ctx, job, robots)
+	must(t, h.st.Apply(ctx, job, store.Step{Start: robots}, 300))
+	done := make(chan struct{})
+	errs := make(chan error, 8)
+	go func() {
+		defer close(done)
+		for i, r := range robots {
+			pct := float64(i)
+			if _, err := h.st.RecordProgress(ctx, job, r, "Launching", &pct, nil); err != nil {
+				errs <- err
+				return
+			}
+			if i%5 == 0 {
+				if err := h.st.FlushProgress(ctx); err != nil {
+					errs <- err
+					return
+				}
+			}
+			if i%2 == 0 {
+				if _, err := h.st.RecordResult(ctx, job, r, store.Result{Success: true, NowMs: int64(400 + i)}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}
+		errs <- h.st.FlushProgress(ctx)
+	}()
+	var wg sync.WaitGroup
+	var calls atomic.Int64
+	for range 4 {
+		wg.Go(func() {
+			for {
+				if rec := h.serve(h.api, "AKOWNER", "owner-secret", job); rec.Code != http.StatusOK {
+					errs <- fmt.Errorf("Describe during writes = %d %s", rec.Code, rec.Body)
+					return
+				}
+				calls.Add(1)
+				select {
+				case <-done:
+					return
+				default:
+				}
+			}
+		})
+	}
+	wg.Wait()
+	<-done
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("%d Describes during the writes", calls.Load())
+	d := h.check(job, "concurrent Describes and writes")
+	inSync := 0
+	for _, r := range d["robotDeploymentSummary"].([]any) {
+		if r.(map[string]any)["status"] == "InSync" {
+			inSync++
+		}
+	}
+	if inSync != len(robots)/2 {
+		t.Errorf("%d rows InSync after the writes, want %d", inSync, len(robots)/2)
 	}
 }
