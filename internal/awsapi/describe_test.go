@@ -124,6 +124,14 @@ func (h *describeHarness) pendingJob(ctx context.Context, n int) (string, []stri
 	return job, robots
 }
 
+// deployingJob is pendingJob prepared, with every robot started.
+func (h *describeHarness) deployingJob(ctx context.Context, n int) (string, []string) {
+	job, robots := h.pendingJob(ctx, n)
+	h.prepare(ctx, job, robots)
+	must(h.t, h.st.Apply(ctx, job, store.Step{Start: robots}, 300))
+	return job, robots
+}
+
 // prepare gives the job its rows, the robots in reverse start order.
 func (h *describeHarness) prepare(ctx context.Context, job string, robots []string) {
 	must(h.t, h.st.StartPreparing(ctx, job))
@@ -213,9 +221,7 @@ func TestDescribeFromCacheEqualsAFullRead(t *testing.T) {
 func BenchmarkDescribeDeploymentJob(b *testing.B) {
 	h := newDescribeHarness(b)
 	ctx := b.Context()
-	job, robots := h.pendingJob(ctx, 10_000)
-	h.prepare(ctx, job, robots)
-	must(b, h.st.Apply(ctx, job, store.Step{Start: robots}, 300))
+	job, robots := h.deployingJob(ctx, 10_000)
 	pct := 50.0
 	for _, c := range []struct {
 		name    string
@@ -252,9 +258,7 @@ func BenchmarkDescribeDeploymentJob(b *testing.B) {
 func TestDescribeConcurrentWithWrites(t *testing.T) {
 	h := newDescribeHarness(t)
 	ctx := t.Context()
-	job, robots := h.pendingJob(ctx, 40)
-	h.prepare(ctx, job, robots)
-	must(t, h.st.Apply(ctx, job, store.Step{Start: robots}, 300))
+	job, robots := h.deployingJob(ctx, 40)
 	done := make(chan struct{})
 	errs := make(chan error, 8)
 	go func() {

@@ -169,14 +169,22 @@ func scanRow(row interface{ Scan(...any) error }) (fleet.RobotDeployment, error)
 // allocated per Describe of 10,000 robots instead of 12.6
 // (BenchmarkJobRobots).
 func (s *Store) JobRobots(ctx context.Context, jobARN string) ([]fleet.RobotDeployment, error) {
-	cols := strings.TrimPrefix(rowCols, "job_arn, ")
 	var n int
 	if err := s.readRow(ctx, `SELECT COUNT(*) FROM job_robots WHERE job_arn = $1`, jobARN).Scan(&n); err != nil {
 		return nil, err
 	}
-	return queryAllSized(ctx, reader{s}, n, func(r interface{ Scan(...any) error }) (fleet.RobotDeployment, error) {
+	return queryAllSized(ctx, reader{s}, n, scanOfJob(jobARN), `SELECT `+jobRowCols+` FROM job_robots WHERE job_arn = $1 ORDER BY seq`, jobARN)
+}
+
+// jobRowCols are rowCols without job_arn, for the reads of one job's rows
+// (scanOfJob).
+var jobRowCols = strings.TrimPrefix(rowCols, "job_arn, ")
+
+// scanOfJob scans a row of jobRowCols of the job.
+func scanOfJob(jobARN string) func(interface{ Scan(...any) error }) (fleet.RobotDeployment, error) {
+	return func(r interface{ Scan(...any) error }) (fleet.RobotDeployment, error) {
 		return scanRow(ofJob{r, jobARN})
-	}, `SELECT `+cols+` FROM job_robots WHERE job_arn = $1 ORDER BY seq`, jobARN)
+	}
 }
 
 // JobRobotsSince implements store.Jobs. The next is read before the rows,
@@ -192,10 +200,7 @@ func (s *Store) JobRobotsSince(ctx context.Context, jobARN string, since int64) 
 		rows, err := s.JobRobots(ctx, jobARN)
 		return rows, next, err
 	}
-	cols := strings.TrimPrefix(rowCols, "job_arn, ")
-	rows, err := queryAll(ctx, reader{s}, func(r interface{ Scan(...any) error }) (fleet.RobotDeployment, error) {
-		return scanRow(ofJob{r, jobARN})
-	}, `SELECT `+cols+` FROM job_robots WHERE job_arn = $1 AND rev >= $2 ORDER BY seq`, jobARN, since)
+	rows, err := queryAll(ctx, reader{s}, scanOfJob(jobARN), `SELECT `+jobRowCols+` FROM job_robots WHERE job_arn = $1 AND rev >= $2 ORDER BY seq`, jobARN, since)
 	return rows, next, err
 }
 

@@ -77,11 +77,9 @@ var sqliteDialect = dialect{
 		return false
 	},
 	lockAccount: func(context.Context, wtx, string) error { return nil },
-	rowRev: func(jobARN string) string {
-		return `(SELECT COALESCE(MAX(v.rev), 0) + 1 FROM job_robots v WHERE v.job_arn = ` + jobARN + `)`
-	},
+	rowRev:      sqliteNextRev,
 	rowWatermark: func(jobARN string) (string, []any) {
-		return `SELECT COALESCE(MAX(rev), 0) + 1 FROM job_robots WHERE job_arn = $1`, []any{jobARN}
+		return `SELECT ` + sqliteNextRev("$1"), []any{jobARN}
 	},
 	isBusy: func(err error) bool {
 		var se *sqlite.Error
@@ -94,6 +92,12 @@ var sqliteDialect = dialect{
 // retries). A 10,000-robot rollout on a 2-core machine at load average 20
 // queued agent reports past 10 s, hence 30 s; an agent gives a report 60 s.
 const WriteWait = 30 * time.Second
+
+// sqliteNextRev is one more than the largest rev of the job given as SQL:
+// on SQLite both a new write's revision and the next of a read.
+func sqliteNextRev(jobARN string) string {
+	return `(SELECT COALESCE(MAX(v.rev), 0) + 1 FROM job_robots v WHERE v.job_arn = ` + jobARN + `)`
+}
 
 func init() {
 	for _, d := range []*dialect{&sqliteDialect, &postgresDialect} {
