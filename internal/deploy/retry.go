@@ -99,10 +99,7 @@ type RetryStore interface {
 // wait (backoff not over), exhausted (the robot must fail), or go (the
 // attempt is counted); retryAtMs is when a wait ends.
 func (r *Robots) handout(ctx context.Context, as store.Assignment) (wait, exhausted bool, attempts int, retryAtMs int64, err error) {
-	attempts, retryAt, err := r.Retry.RowAttempts(ctx, as.Job.ARN, as.Row.Robot)
-	if err != nil {
-		return false, false, 0, 0, err
-	}
+	attempts, retryAt := as.Attempts, as.RetryAtMs
 	if retryAt > r.now().UnixMilli() {
 		return true, false, attempts, retryAt, nil
 	}

@@ -24,10 +24,10 @@ type RobotStore interface {
 	RobotByAgent(ctx context.Context, account, agentID string) (fleet.Robot, error)
 	ResourceTags(ctx context.Context, arn string) (fleet.Tags, error)
 	CurrentAssignment(ctx context.Context, robotARN string) (store.Assignment, error)
+	RobotPoll(ctx context.Context, robotARN string) (store.RobotPoll, error)
 	GetApplication(ctx context.Context, account, arn, version string) (fleet.Application, error)
 	RecordProgress(ctx context.Context, jobARN, robotARN, step string, percent *float64, eta *int64) (abort bool, err error)
 	RecordResult(ctx context.Context, jobARN, robotARN string, res store.Result) (abort bool, err error)
-	PendingRobotLog(ctx context.Context, robotARN string) (store.RobotLog, error)
 	PutRobotLog(ctx context.Context, l store.RobotLog) error
 	GetFleet(ctx context.Context, account, arn string) (fleet.Fleet, error)
 	GetJob(ctx context.Context, account, arn string) (fleet.Job, error)
@@ -211,20 +211,44 @@ func (r *Robots) Poll(ctx context.Context, robot fleet.Robot, cur *Current) (Wor
 		r.Log.Warn("robot application keeps exiting", "robot", robot.ARN, "job", cur.DeploymentJob,
 			"restarts", cur.Restarts, "lastExitCode", *cur.LastExitCode)
 	}
-	if cur != nil && cur.Finished && cur.DeploymentJob != "" {
+	p, err := r.Store.RobotPoll(ctx, robot.ARN)
+	if err != nil {
+		return Work{}, err
+	}
+	if cur != nil && cur.Finished && cur.DeploymentJob != "" && !finishedAlready(p.Latest, cur.DeploymentJob) {
 		// The robot finished a deployment the server did not hear about
 		// (it was offline, or timed out as NoResponse, and came back).
+		// Every later poll says so again: the read above answers those
+		// with no write.
 		if _, err := r.Store.RecordResult(ctx, cur.DeploymentJob, robot.ARN, store.Result{Success: true, NowMs: r.now().UnixMilli()}); err == nil {
 			orNop(r.Wake).WakeEngine()
+			if p, err = r.Store.RobotPoll(ctx, robot.ARN); err != nil {
+				return Work{}, err
+			}
 		}
 	}
-	return r.Work(ctx, robot, cur)
+	return r.workFrom(ctx, robot, cur, p)
+}
+
+// finishedAlready reports whether the robot's latest row is job's and a
+// success could no longer change it, so that recording one is a no-op.
+func finishedAlready(latest fleet.RobotDeployment, job string) bool {
+	return latest.Job == job && !fleet.CanRobot(latest.Status, fleet.RobotInSync)
 }
 
 // Work returns what the robot must do now, given what it runs, and an
 // operator's pending log request.
 func (r *Robots) Work(ctx context.Context, robot fleet.Robot, cur *Current) (Work, error) {
-	w, err := r.work(ctx, robot, cur)
+	p, err := r.Store.RobotPoll(ctx, robot.ARN)
+	if err != nil {
+		return Work{}, err
+	}
+	return r.workFrom(ctx, robot, cur, p)
+}
+
+// workFrom is Work given what the store holds of the robot (p).
+func (r *Robots) workFrom(ctx context.Context, robot fleet.Robot, cur *Current, p store.RobotPoll) (Work, error) {
+	w, err := r.work(ctx, robot, cur, p.Assignment)
 	if err != nil {
 		return w, err
 	}
@@ -232,28 +256,24 @@ func (r *Robots) Work(ctx context.Context, robot fleet.Robot, cur *Current) (Wor
 	// agent's business between deployments, never part of one.
 	// A request older than logRequestTTL is stale: an agent that does not
 	// answer (an older version) goes back to plain long polls.
-	if l, err := r.Store.PendingRobotLog(ctx, robot.ARN); err == nil && r.now().UnixMilli()-l.RequestedMs < logRequestTTL.Milliseconds() {
+	if l := p.Log; l != nil && r.now().UnixMilli()-l.RequestedMs < logRequestTTL.Milliseconds() {
 		w.LogRequest = &LogRequest{RequestedMs: l.RequestedMs, MaxBytes: l.MaxBytes}
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return w, err
 	}
 	return w, nil
 }
 
-// work returns what the robot must do now, given what it runs.
-func (r *Robots) work(ctx context.Context, robot fleet.Robot, cur *Current) (Work, error) {
-	as, err := r.Store.CurrentAssignment(ctx, robot.ARN)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return Work{}, err
-	}
+// work returns what the robot must do now, given what it runs and its
+// current assignment (nil for none).
+func (r *Robots) work(ctx context.Context, robot fleet.Robot, cur *Current, asp *store.Assignment) (Work, error) {
 	running := cur != nil && cur.DeploymentJob != "" && !cur.Finished
 	var w Work
-	if errors.Is(err, store.ErrNotFound) {
+	if asp == nil {
 		if running {
 			w.Abort = cur.DeploymentJob // canceled or superseded
 		}
 		return w, nil
 	}
+	as := *asp
 	if cur != nil && cur.DeploymentJob == as.Job.ARN {
 		return w, nil // the robot is on it already
 	}

@@ -289,6 +289,24 @@ func TestRobotsPollRecordsADeploymentFinishedOffline(t *testing.T) {
 	if row := s.row(j.ARN, r.ARN); row.Status != fleet.RobotInSync {
 		t.Fatalf("row is %s, want InSync from the robot's own account", row.Status)
 	}
+	// Every later poll says the same: answered from the poll's read, with
+	// no write (the row's revision stays) and no engine pass.
+	_, rev, err := s.st.JobRobotsSince(ctx, j.ARN, 0)
+	must(t, err)
+	wakes := s.wakes.engineWakes()
+	for range 3 {
+		w, err := s.robots.Poll(ctx, r, &deploy.Current{DeploymentJob: j.ARN, Finished: true})
+		must(t, err)
+		if w.Assignment != nil || w.Abort != "" {
+			t.Fatalf("a repeated Poll = %+v, want nothing to do", w)
+		}
+	}
+	if _, after, err := s.st.JobRobotsSince(ctx, j.ARN, 0); err != nil || after != rev {
+		t.Errorf("rows' revision after repeated polls = %d, %v; want %d (nothing written)", after, err, rev)
+	}
+	if n := s.wakes.engineWakes(); n != wakes {
+		t.Errorf("repeated polls woke the engine %d times", n-wakes)
+	}
 }
 
 func TestRobotsFailAtAssignmentWhenTheObjectChangedOrWentAway(t *testing.T) {

@@ -336,6 +336,21 @@ type Evidence interface {
 type Assignment struct {
 	Job fleet.Job
 	Row fleet.RobotDeployment
+	// Attempts and RetryAtMs are the row's, as RowAttempts returns them.
+	Attempts  int
+	RetryAtMs int64
+}
+
+// RobotPoll is what an agent's poll needs of its robot, read at once.
+type RobotPoll struct {
+	// Latest is the robot's latest row (Latest.Job "" when it has none).
+	Latest fleet.RobotDeployment
+	// Assignment is Latest when it is the robot's to run now, as
+	// CurrentAssignment returns it; nil otherwise.
+	Assignment *Assignment
+	// Log is the robot's unanswered log request (PendingRobotLog); nil
+	// when there is none.
+	Log *RobotLog
 }
 
 // Agents is what the agent endpoint needs.
@@ -351,6 +366,11 @@ type Agents interface {
 	// its agent has not reported giving up at its own deadline (a
 	// NoResponse result); ErrNotFound otherwise.
 	CurrentAssignment(ctx context.Context, robotARN string) (Assignment, error)
+	// RobotPoll returns what a poll needs of the robot: its latest row, that
+	// row as an Assignment when CurrentAssignment would return it, and its
+	// unanswered log request, from one read where it can. A robot with no
+	// row (or none at all) has a zero Latest and no Assignment.
+	RobotPoll(ctx context.Context, robotARN string) (RobotPoll, error)
 	// RecordProgress stores a step of a deploying row. It returns abort=true
 	// when the row is no longer running (canceled, superseded, finished).
 	// The step may be written later, batched with others (sqlstore: within

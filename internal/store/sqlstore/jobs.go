@@ -72,13 +72,31 @@ func (s *Store) CreateJob(ctx context.Context, nj store.NewJob, maxActive int) e
 const jobCols = `arn, account, fleet_arn, status, failure_code, failure_reason, spec, targets, created_ms, finished_ms, operation, paused_ms, paused_total_ms`
 
 func scanJob(row interface{ Scan(...any) error }) (fleet.Job, error) {
-	var j fleet.Job
-	var status, spec string
-	if err := row.Scan(&j.ARN, &j.Account, &j.Fleet, &status, &j.FailureCode, &j.FailureReason, &spec, &j.Targets, &j.CreatedMs, &j.FinishedMs, &j.Operation, &j.PausedMs, &j.PausedTotalMs); err != nil {
-		return j, err
+	var js jobScan
+	if err := row.Scan(js.dest()...); err != nil {
+		return js.j, err
 	}
-	j.Status = fleet.JobStatus(status)
-	if err := json.Unmarshal([]byte(spec), &j.Spec); err != nil {
+	return js.job()
+}
+
+// jobScan holds jobCols as scanned, for a query that reads them with other
+// columns; job decodes them.
+type jobScan struct {
+	j            fleet.Job
+	status, spec string
+}
+
+// dest is where jobCols scan to, in order.
+func (js *jobScan) dest() []any {
+	j := &js.j
+	return []any{&j.ARN, &j.Account, &j.Fleet, &js.status, &j.FailureCode, &j.FailureReason, &js.spec, &j.Targets, &j.CreatedMs, &j.FinishedMs, &j.Operation, &j.PausedMs, &j.PausedTotalMs}
+}
+
+// job is the job scanned, its spec decoded.
+func (js *jobScan) job() (fleet.Job, error) {
+	j := js.j
+	j.Status = fleet.JobStatus(js.status)
+	if err := json.Unmarshal([]byte(js.spec), &j.Spec); err != nil {
 		return j, fmt.Errorf("sqlstore: corrupt job spec of %s: %w", j.ARN, err)
 	}
 	return j, nil
@@ -128,12 +146,15 @@ func (s *Store) ListJobs(ctx context.Context, q fleet.ListQuery) (fleet.Page[fle
 const rowCols = `job_arn, robot_arn, seq, status, prior_status, step, percent_done, eta_seconds, started_ms, finished_ms, failure_code, failure_reason`
 
 // rowColsOf is rowCols qualified by a table alias, for joins.
-func rowColsOf(alias string) string {
-	cols := strings.Split(rowCols, ", ")
-	for i, c := range cols {
-		cols[i] = alias + "." + c
+func rowColsOf(alias string) string { return qualified(alias, rowCols) }
+
+// qualified is a column list qualified by a table alias, for joins.
+func qualified(alias, cols string) string {
+	list := strings.Split(cols, ", ")
+	for i, c := range list {
+		list[i] = alias + "." + c
 	}
-	return strings.Join(cols, ", ")
+	return strings.Join(list, ", ")
 }
 
 // withExtra scans a row's columns into scanRow's fields, then the extra
@@ -580,22 +601,65 @@ func (s *Store) RobotByAgent(ctx context.Context, account, agentID string) (flee
 
 // CurrentAssignment implements store.Agents.
 func (s *Store) CurrentAssignment(ctx context.Context, robotARN string) (store.Assignment, error) {
-	ctx = forAgents(ctx)
-	// One read: the robot's latest row, through its last job.
-	var gaveUp bool
-	row, err := scanRow(withExtra{s.readRow(ctx, `SELECT `+rowColsOf("jr")+`, jr.agent_gave_up FROM robots r
-		JOIN job_robots jr ON jr.job_arn = r.last_job_arn AND jr.robot_arn = r.arn WHERE r.arn = $1`, robotARN), []any{&gaveUp}})
-	if err != nil {
-		return store.Assignment{}, notFound(err)
-	}
-	if row.Status != fleet.RobotDeploying && (row.Status != fleet.RobotNoResponse || gaveUp) {
+	p, err := s.RobotPoll(ctx, robotARN)
+	switch {
+	case err != nil:
+		return store.Assignment{}, err
+	case p.Assignment == nil:
 		return store.Assignment{}, store.ErrNotFound
 	}
-	j, err := s.GetJob(ctx, "", row.Job)
-	if err != nil {
-		return store.Assignment{}, err
+	return *p.Assignment, nil
+}
+
+// robotPollQuery reads a robot's latest row through its last job, with
+// the job, the row's attempts and the robot's unanswered log request.
+var robotPollQuery = `SELECT ` + rowColsOf("jr") + `, jr.agent_gave_up, jr.attempts, jr.retry_at_ms, ` + qualified("j", jobCols) + `,
+	(SELECT l.requested_ms FROM robot_logs l WHERE l.robot_arn = r.arn AND l.taken_ms = 0),
+	(SELECT l.max_bytes FROM robot_logs l WHERE l.robot_arn = r.arn AND l.taken_ms = 0)
+	FROM robots r JOIN job_robots jr ON jr.job_arn = r.last_job_arn AND jr.robot_arn = r.arn
+	JOIN deployment_jobs j ON j.arn = jr.job_arn WHERE r.arn = $1`
+
+// RobotPoll implements store.Agents: one read for a robot that was ever
+// deployed to (two for one that never was, or is unknown).
+func (s *Store) RobotPoll(ctx context.Context, robotARN string) (store.RobotPoll, error) {
+	ctx = forAgents(ctx)
+	var gaveUp bool
+	var attempts int
+	var retryAt int64
+	var js jobScan
+	var logAt, logMax sql.NullInt64
+	extra := append([]any{&gaveUp, &attempts, &retryAt}, js.dest()...)
+	row, err := scanRow(withExtra{s.readRow(ctx, robotPollQuery, robotARN), append(extra, &logAt, &logMax)})
+	if errors.Is(err, sql.ErrNoRows) {
+		// No latest row: only a log request may be pending.
+		var p store.RobotPoll
+		l, err := s.PendingRobotLog(ctx, robotARN)
+		if err == nil {
+			p.Log = &l
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return p, err
+		}
+		return p, nil
 	}
-	return store.Assignment{Job: j, Row: row}, nil
+	if err != nil {
+		return store.RobotPoll{}, err
+	}
+	p := store.RobotPoll{Latest: row}
+	if logAt.Valid {
+		p.Log = &store.RobotLog{Robot: robotARN, RequestedMs: logAt.Int64, MaxBytes: int(logMax.Int64)}
+	}
+	if row.Status != fleet.RobotDeploying && (row.Status != fleet.RobotNoResponse || gaveUp) {
+		return p, nil
+	}
+	j, err := js.job()
+	if err != nil {
+		return store.RobotPoll{}, err
+	}
+	if j.Tags, err = s.ResourceTags(ctx, j.ARN); err != nil {
+		return store.RobotPoll{}, err
+	}
+	p.Assignment = &store.Assignment{Job: j, Row: row, Attempts: attempts, RetryAtMs: retryAt}
+	return p, nil
 }
 
 // RecordResult implements store.Agents. A result that changes nothing (the

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/fleetsync/fleetsync/internal/fleet"
@@ -240,5 +241,83 @@ func testDryRuns(t *testing.T, s store.Store) {
 	}
 	if d, _ := s.RecentDurations(ctx, acct, fx.fleet.ARN, 1); len(d) != 1 {
 		t.Errorf("limit 1 gave %v", d)
+	}
+}
+
+// testRobotPoll: a poll's one read agrees with what CurrentAssignment,
+// RowAttempts and PendingRobotLog say of the same robot, before any
+// deployment, while it deploys (with the job's tags and the row's
+// attempts), once it finished, and with a log request pending or answered.
+func testRobotPoll(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	fx := newJobFixture(t, s)
+	r0, r1 := fx.robots[0].ARN, fx.robots[1].ARN
+	poll := func(robot string) store.RobotPoll {
+		t.Helper()
+		p, err := s.RobotPoll(ctx, robot)
+		must(t, err)
+		return p
+	}
+	if p := poll(r0); p.Latest.Job != "" || p.Assignment != nil || p.Log != nil {
+		t.Errorf("RobotPoll before any deployment = %+v", p)
+	}
+	if p, err := s.RobotPoll(ctx, "arn:nope"); err != nil || p.Latest.Job != "" || p.Assignment != nil || p.Log != nil {
+		t.Errorf("RobotPoll of an unknown robot = %+v, %v; want nothing", p, err)
+	}
+	must(t, s.RequestRobotLog(ctx, r1, 2048, 1000, 5000))
+	if p := poll(r1); p.Log == nil || p.Log.RequestedMs != 1000 || p.Log.MaxBytes != 2048 || p.Assignment != nil {
+		t.Errorf("RobotPoll of a never-deployed robot with a log request = %+v", p)
+	}
+
+	nj := fx.job("arn:rp", 100, fleet.OpCreateDeploymentJob)
+	nj.Job.Tags = fleet.Tags{"wave": "1"}
+	must(t, s.CreateJob(ctx, nj, 10))
+	must(t, s.StartPreparing(ctx, "arn:rp"))
+	var rows []fleet.RobotDeployment
+	for i, r := range fx.robots {
+		rows = append(rows, fleet.RobotDeployment{Robot: r.ARN, Seq: i, Status: fleet.RobotPendingNewDeployment})
+	}
+	must(t, s.Prepare(ctx, "arn:rp", rows, store.JobOutcome{}, 200))
+	if p := poll(r0); p.Latest.Job != "arn:rp" || p.Latest.Status != fleet.RobotPendingNewDeployment || p.Assignment != nil {
+		t.Errorf("RobotPoll of a pending row = %+v; want the row and no assignment", p)
+	}
+	must(t, s.Apply(ctx, "arn:rp", store.Step{Start: []string{r0, r1}}, 300))
+	if ok, err := s.CountAttempt(ctx, "arn:rp", r0, 0); !ok || err != nil {
+		t.Fatalf("CountAttempt = %v, %v", ok, err)
+	}
+	if ok, err := s.DeferRetry(ctx, "arn:rp", r0, 7000); !ok || err != nil {
+		t.Fatalf("DeferRetry = %v, %v", ok, err)
+	}
+	p := poll(r0)
+	as, err := s.CurrentAssignment(ctx, r0)
+	must(t, err)
+	switch {
+	case p.Assignment == nil:
+		t.Fatalf("RobotPoll of a deploying row has no assignment: %+v", p)
+	case p.Assignment.Job.ARN != "arn:rp" || p.Assignment.Job.Tags["wave"] != "1" || len(p.Assignment.Job.Spec.Apps) != 1:
+		t.Errorf("RobotPoll's job = %+v; want arn:rp with its tags and spec", p.Assignment.Job)
+	case p.Assignment.Attempts != 1 || p.Assignment.RetryAtMs != 7000:
+		t.Errorf("RobotPoll's attempts = %d, retry at %d; want 1 and 7000", p.Assignment.Attempts, p.Assignment.RetryAtMs)
+	case p.Latest.Status != fleet.RobotDeploying || p.Assignment.Row != p.Latest:
+		t.Errorf("RobotPoll's row = %+v, assignment row %+v; want the Deploying row in both", p.Latest, p.Assignment.Row)
+	case as.Job.ARN != p.Assignment.Job.ARN || as.Attempts != 1 || as.RetryAtMs != 7000 || as.Row != p.Assignment.Row:
+		t.Errorf("CurrentAssignment = %+v; want RobotPoll's %+v", as, *p.Assignment)
+	}
+	if p := poll(r1); p.Assignment == nil || p.Log == nil || p.Log.RequestedMs != 1000 {
+		t.Errorf("RobotPoll of a deploying robot with a log request = %+v", p)
+	}
+	must(t, s.PutRobotLog(ctx, store.RobotLog{Robot: r1, RequestedMs: 1000, TakenMs: 1500, Content: "x"}))
+	if p := poll(r1); p.Log != nil {
+		t.Errorf("RobotPoll after the log was answered = %+v; want no log request", p.Log)
+	}
+
+	if _, err := s.RecordResult(ctx, "arn:rp", r1, store.Result{Success: true, NowMs: 400}); err != nil {
+		t.Fatal(err)
+	}
+	if p := poll(r1); p.Latest.Job != "arn:rp" || p.Latest.Status != fleet.RobotInSync || p.Assignment != nil {
+		t.Errorf("RobotPoll of a finished row = %+v; want the InSync row and no assignment", p)
+	}
+	if _, err := s.CurrentAssignment(ctx, r1); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("CurrentAssignment of a finished row: %v, want ErrNotFound", err)
 	}
 }

@@ -49,6 +49,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"JobPause", testJobPause},
 		{"CountsBefore", testCountsBefore},
 		{"Retries", testRetries},
+		{"RobotPoll", testRobotPoll},
 		{"Quarantine", testQuarantine},
 		{"DryRuns", testDryRuns},
 		{"RowRevisions", testRowRevisions},
