@@ -31,6 +31,11 @@ type Hub struct {
 	timerAt int64
 	// closed: CloseParked ran; no poll parks any more.
 	closed bool
+	// held and parked count the live polls and those of them parked
+	// (Held), kept as polls come and go so that a scrape walks nothing.
+	held, parked int
+	// resumes carries parked polls on when they end.
+	resumes resumeQueue
 }
 
 // robotState is what the hub knows of one robot: its live long poll (a new
@@ -75,7 +80,7 @@ type heldPoll struct {
 	at  int64
 	idx int
 	// resume, set while the poll is parked (held without a goroutine;
-	// park.go), is run in a goroutine of its own when the poll ends.
+	// park.go), is run by the hub's resume workers when the poll ends.
 	resume resumer
 }
 
@@ -83,6 +88,61 @@ type heldPoll struct {
 // interface holding the parked poll, where a method value would be a
 // closure allocated at every park.
 type resumer interface{ resume(why uint8) }
+
+// resumeWorkers bounds the goroutines carrying parked polls on. A
+// deployment to a whole fleet, or a WakeAll, ends every parked poll at
+// once: a goroutine each would be 100,000 goroutines (and their stacks)
+// for a fleet of 100,000 behind a proxy, all but a few waiting for one of
+// the agent endpoint's slots. Queued, an ended poll costs a queue entry
+// until a worker takes it; the workers outnumber the slots, so that one
+// writing its answer to a slow connection (parkedWriteTimeout) does not
+// hold the others up.
+const resumeWorkers = 64
+
+// resumeQueue runs resumers in at most resumeWorkers goroutines, first
+// ended first, started when there is work and gone when there is none.
+type resumeQueue struct {
+	mu      sync.Mutex
+	queue   []queuedResume
+	workers int
+}
+
+type queuedResume struct {
+	r   resumer
+	why uint8
+}
+
+// push queues r to be resumed for why; it never blocks.
+func (q *resumeQueue) push(r resumer, why uint8) {
+	q.mu.Lock()
+	q.queue = append(q.queue, queuedResume{r, why})
+	start := q.workers < resumeWorkers
+	if start {
+		q.workers++
+	}
+	q.mu.Unlock()
+	if start {
+		go q.work()
+	}
+}
+
+// work resumes queued polls until the queue is empty.
+func (q *resumeQueue) work() {
+	for {
+		q.mu.Lock()
+		if len(q.queue) == 0 {
+			q.queue = nil // the backing array of a burst goes too
+			q.workers--
+			q.mu.Unlock()
+			return
+		}
+		next := q.queue[0]
+		q.queue[0] = queuedResume{}
+		q.queue = q.queue[1:]
+		q.mu.Unlock()
+		next.r.resume(next.why)
+	}
+}
 
 // epoch is the origin of the hub's monotonic clock.
 var epoch = time.Now()
@@ -106,6 +166,8 @@ func (h *Hub) hold(robotARN string) *heldPoll {
 	}
 	if st.poll != nil {
 		h.end(st.poll, superseded)
+	} else {
+		h.held++
 	}
 	st.poll = p
 	return p
@@ -118,6 +180,7 @@ func (h *Hub) release(robotARN string, p *heldPoll) {
 	h.unschedule(p)
 	if st := h.robots[robotARN]; st != nil && st.poll == p {
 		st.poll = nil
+		h.held--
 		if !st.memo {
 			delete(h.robots, robotARN)
 		}
@@ -137,7 +200,8 @@ func (h *Hub) end(p *heldPoll, why uint8) {
 	h.unschedule(p)
 	if r := p.resume; r != nil {
 		p.resume = nil
-		go r.resume(why)
+		h.parked--
+		h.resumes.push(r, why)
 	}
 }
 
@@ -170,8 +234,8 @@ func (h *Hub) sleepUntil(p *heldPoll, at int64) {
 	h.schedule(p, at)
 }
 
-// park is sleepUntil for a poll no goroutine waits for: resume is run (in
-// a goroutine of its own) when p ends. It returns false, and why p ended,
+// park is sleepUntil for a poll no goroutine waits for: resume is run
+// (by the hub's resume workers) when p ends. It returns false, and why p ended,
 // when p ended during its look: the caller goes on at once.
 func (h *Hub) park(p *heldPoll, at int64, resume resumer) (parked bool, why uint8) {
 	h.mu.Lock()
@@ -186,6 +250,7 @@ func (h *Hub) park(p *heldPoll, at int64, resume resumer) (parked bool, why uint
 	// poll); arm makes a fresh one for the poll's next look (garbage as
 	// soon as it parks again, the price of one arm for both kinds).
 	p.resume, p.ch = resume, nil
+	h.parked++
 	h.schedule(p, at)
 	return true, 0
 }
@@ -264,19 +329,11 @@ func (h *Hub) heldPolls() int {
 }
 
 // Held is how many long polls are live, and how many of them are parked
-// (for metrics: a walk over the robots the hub knows).
+// (for metrics).
 func (h *Hub) Held() (all, parked int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, st := range h.robots {
-		if st.poll != nil {
-			all++
-			if st.poll.resume != nil {
-				parked++
-			}
-		}
-	}
-	return all, parked
+	return h.held, h.parked
 }
 
 // scheduled is how many polls wait for a due time (for tests).

@@ -1,6 +1,8 @@
 package agentapi
 
 import (
+	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -249,3 +251,64 @@ func TestHubPark(t *testing.T) {
 type resumeFunc func(why uint8)
 
 func (f resumeFunc) resume(why uint8) { f(why) }
+
+// TestWakeAllResumesParkedPollsInAFewWorkers: a WakeAll over 5,000 parked
+// polls resumes each once, and never more than resumeWorkers at a time
+// (a goroutine per parked poll would run them all at once); Held counts
+// them without a walk, before and after.
+func TestWakeAllResumesParkedPollsInAFewWorkers(t *testing.T) {
+	const n = 5000
+	h := &Hub{}
+	var running, most, done atomic.Int64
+	gate := make(chan struct{})
+	polls := make([]*heldPoll, n)
+	for i := range polls {
+		arn := fmt.Sprintf("r%d", i)
+		p := h.hold(arn)
+		polls[i] = p
+		if parked, why := h.park(p, monoNow()+int64(time.Hour), resumeFunc(func(why uint8) {
+			if why != wokenUp {
+				t.Errorf("resumed for %d, want wokenUp", why)
+			}
+			now := running.Add(1)
+			for m := most.Load(); now > m && !most.CompareAndSwap(m, now); m = most.Load() {
+			}
+			<-gate
+			running.Add(-1)
+			h.release(arn, p)
+			done.Add(1)
+		})); !parked {
+			t.Fatalf("poll %d not parked (why %d)", i, why)
+		}
+	}
+	if all, parked := h.Held(); all != n || parked != n {
+		t.Fatalf("Held = %d, %d; want %d, %d", all, parked, n, n)
+	}
+	h.WakeAll()
+	if all, parked := h.Held(); all != n || parked != 0 {
+		t.Errorf("Held after WakeAll = %d, %d; want %d live, none parked", all, parked, n)
+	}
+	// Every worker is started and blocked at the gate.
+	deadline := time.Now().Add(10 * time.Second)
+	for running.Load() < resumeWorkers && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond) // room for a worker too many to show
+	if got := running.Load(); got != resumeWorkers {
+		t.Errorf("%d resumes ran at once, want %d (resumeWorkers)", got, resumeWorkers)
+	}
+	close(gate)
+	deadline = time.Now().Add(10 * time.Second)
+	for done.Load() < n && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if got := done.Load(); got != n {
+		t.Fatalf("%d of %d parked polls resumed", got, n)
+	}
+	if m := most.Load(); m > resumeWorkers {
+		t.Errorf("at most %d resumes ran at once, want ≤ %d", m, resumeWorkers)
+	}
+	if all, parked := h.Held(); all != 0 || parked != 0 {
+		t.Errorf("Held after every poll answered = %d, %d; want 0, 0", all, parked)
+	}
+}

@@ -17,9 +17,9 @@ import (
 // for a request: its goroutines (the handler's and the connection's
 // reader), its 4 KB read and write buffers and the request itself. The
 // handler takes the connection over (Hijack) and returns; the hub keeps
-// the connection with the poll's state and runs resume, in a goroutine of
-// its own, when the poll is woken, due or superseded. resume looks as a
-// waiting poll would, writes the answer on the connection and gives the
+// the connection with the poll's state and runs resume (in one of its few
+// resume workers) when the poll is woken, due or superseded. resume looks
+// as a waiting poll would, writes the answer on the connection and gives the
 // connection back to the server (Config.GiveBack), which serves the
 // agent's next request on it as on a new connection (a TLS connection as
 // it is, its handshake done); without GiveBack, or when the agent had
@@ -94,7 +94,7 @@ func (a *API) park(w http.ResponseWriter, r *http.Request, ps *pollState, due in
 	}
 	pp.ps.leave = nil
 	if parked, why := a.cfg.Hub.park(pp.ps.held, due, pp); !parked {
-		go pp.resume(why) // woken while it looked: on at once
+		a.cfg.Hub.resumes.push(pp, why) // woken while it looked: on at once
 	}
 	return true
 }
