@@ -178,7 +178,7 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 			if i < n%len(reps) {
 				share++
 			}
-			sf := sim.New(r.url, share, sim.Options{PollWait: 25 * time.Second, H2C: true, RobotsPerConn: modeOpts.robotsPerConn,
+			sf := sim.New(r.url, share, sim.Options{PollWait: 25 * time.Second, H2C: modeOpts.h2c, HTTP1: !modeOpts.h2c, RobotsPerConn: modeOpts.robotsPerConn,
 				RetryBase: 100 * time.Millisecond, NamePrefix: fmt.Sprintf("%s%d-", prefix, i)})
 			if err := register(clients, aws.StringValue(f.Arn), sf.Robots()); err != nil {
 				return nil, err
@@ -202,7 +202,11 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 	defer first()
 	fmt.Printf("setup: %d robots created and registered in %.1fs\n", nRobots, time.Since(start).Seconds())
 	time.Sleep(time.Second) // let every robot's first long poll arrive
-	waitPolling(reps[0].cmd.Process.Pid, nRobots)
+	urls := make([]string, len(reps))
+	for i, r := range reps {
+		urls[i] = r.url
+	}
+	waitPolling(urls, nRobots)
 
 	measure := func(label string, call func() (string, error), n int) error {
 		pids := make([]int, len(reps))
@@ -211,14 +215,11 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 			pids[i] = r.cmd.Process.Pid
 			cpu0 += procstat.CPUSeconds(pids[i])
 		}
-		urls := make([]string, len(reps))
-		for i, r := range reps {
-			urls[i] = r.url
-		}
 		server0, err := scrapeLatency(urls, "DescribeDeploymentJob")
 		if err != nil {
 			return err
 		}
+		peakGoroutines := peakGauge(urls, "go_goroutines")
 		t0 := time.Now()
 		job, err := call()
 		if err != nil {
@@ -250,6 +251,7 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 			time.Sleep(100 * time.Millisecond)
 		}
 		took := time.Since(t0)
+		goroutines := peakGoroutines()
 		// The same Describe once the job is over and the fleet quiet: what
 		// the call itself costs, apart from a busy machine.
 		quiet0, err := scrapeLatency(urls, "DescribeDeploymentJob")
@@ -278,9 +280,9 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 		server := quiet0.since(server0)
 		slices.Sort(lat)
 		p := func(q float64) time.Duration { return lat[min(len(lat)-1, int(q*float64(len(lat))))] }
-		fmt.Printf("%-28s robots=%-6d all InSync in %6.2fs  fleetsyncd CPU %6.2fs = %.3f ms/robot  Describe p50 %v p99 %v (n=%d; server-side p50 %s p99 %s; afterwards, quiet, p50 %v, server-side %s)  peak RSS %.0f MiB  load %s\n",
+		fmt.Printf("%-28s robots=%-6d all InSync in %6.2fs  fleetsyncd CPU %6.2fs = %.3f ms/robot  Describe p50 %v p99 %v (n=%d; server-side p50 %s p99 %s; afterwards, quiet, p50 %v, server-side %s)  peak RSS %.0f MiB, %.0f goroutines  load %s\n",
 			label, n, took.Seconds(), cpu, cpu*1000/float64(n), p(0.5).Round(time.Microsecond), p(0.99).Round(time.Microsecond), len(lat),
-			server.quantile(0.5), server.quantile(0.99), quiet[len(quiet)/2].Round(time.Microsecond), quiet1.since(quiet0).quantile(0.5), rss, procstat.LoadAvg())
+			server.quantile(0.5), server.quantile(0.99), quiet[len(quiet)/2].Round(time.Microsecond), quiet1.since(quiet0).quantile(0.5), rss, goroutines, procstat.LoadAvg())
 		return nil
 	}
 	stopProfile := startCPUProfile()

@@ -51,7 +51,7 @@ func registerModeFlags() {
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "rollout: write fleetsyncd's CPU profile of the first --profile-seconds of the rollout to this file")
 	flag.IntVar(&o.profileSeconds, "profile-seconds", 30, "length of the CPU profile")
 	flag.StringVar(&o.heapProfile, "heapprofile", "", "idle: write fleetsyncd's heap profile (after a GC) with every agent idle to this file")
-	flag.BoolVar(&o.h2c, "h2c", true, "idle, sidebyside: agents speak HTTP/2 over shared connections (without TLS, or over TLS with --tls); false: HTTP/1.1 (over TLS with --tls), one connection per outstanding request")
+	flag.BoolVar(&o.h2c, "h2c", true, "idle, sidebyside, rollout: agents speak HTTP/2 over shared connections (without TLS, or over TLS with --tls); false: HTTP/1.1 (over TLS with --tls), one connection per outstanding request, so held polls are parked (rollout: at most about --nofile/2 robots)")
 	flag.DurationVar(&o.window, "window", 60*time.Second, "idle: how long idle CPU is measured; sidebyside: the length of each round")
 	flag.DurationVar(&o.pollWait, "poll-wait", 30*time.Second, "idle: the long-poll wait agents ask for")
 	flag.DurationVar(&o.idleWait, "idle-wait", 0, "idle: the idle wait agents offer (idleWaitSeconds; the server holds idle polls up to 4 minutes); 0 offers none. Measure over a --window of at least one idle wait")
@@ -315,17 +315,46 @@ func waitFor(ctx context.Context, d time.Duration, cond func() bool) bool {
 	return true
 }
 
-// waitPolling waits (at most a minute) until a single fleetsyncd holds n
-// more long polls than it runs goroutines of its own, so that a rollout is
-// measured from a fleet at rest, not with its robots still connecting and
-// opening sessions on a loaded machine. Without the debug listener it
-// returns at once.
-func waitPolling(pid, n int) {
-	if debugAddr == "" {
-		return
+// waitPolling waits (at most a minute) until the replicas hold n long
+// polls between them (fleetsync_agent_held_polls: waiting or parked), so
+// that a rollout is measured from a fleet at rest, not with its robots
+// still connecting and opening sessions on a loaded machine.
+func waitPolling(urls []string, n int) {
+	held := func() int {
+		total := 0
+		for _, u := range urls {
+			v, _ := scrapeGauge(u, "fleetsync_agent_held_polls")
+			total += int(v)
+		}
+		return total
 	}
-	const own = 40 // fleetsyncd's goroutines with no agent
-	if !waitFor(context.Background(), time.Minute, func() bool { return serverStats(pid, false).goroutines >= own+n }) {
-		fmt.Fprintf(os.Stderr, "fleetsync-bench: not every robot polling after a minute (%d goroutines)\n", serverStats(pid, false).goroutines)
+	if !waitFor(context.Background(), time.Minute, func() bool { return held() >= n }) {
+		fmt.Fprintf(os.Stderr, "fleetsync-bench: not every robot polling after a minute (%d of %d polls held)\n", held(), n)
 	}
+}
+
+// peakGauge samples an unlabelled gauge of every replica every 250 ms
+// until stop is called, which returns the largest value one replica showed.
+func peakGauge(urls []string, name string) (stop func() float64) {
+	done := make(chan struct{})
+	result := make(chan float64)
+	go func() {
+		peak := 0.0
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			for _, u := range urls {
+				if v, err := scrapeGauge(u, name); err == nil {
+					peak = max(peak, v)
+				}
+			}
+			select {
+			case <-done:
+				result <- peak
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() float64 { close(done); return <-result }
 }
