@@ -26,6 +26,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -220,6 +221,7 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 			return err
 		}
 		peakGoroutines := peakGauge(urls, "go_goroutines")
+		defer peakGoroutines()
 		t0 := time.Now()
 		job, err := call()
 		if err != nil {
@@ -235,7 +237,7 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 			lat = append(lat, time.Since(d0))
 			if s := aws.StringValue(d.Status); s == "Succeeded" || s == "Failed" || s == "Canceled" {
 				if s != "Succeeded" {
-					return fmt.Errorf("%s job ended %s (%s)", label, s, aws.StringValue(d.FailureCode))
+					return fmt.Errorf("%s job ended %s (%s); robots by outcome:\n%s", label, s, aws.StringValue(d.FailureCode), outcomes(d.RobotDeploymentSummary))
 				}
 				in := 0
 				for _, rd := range d.RobotDeploymentSummary {
@@ -340,4 +342,24 @@ func register(clients []*robomaker.RoboMaker, fleetARN string, robots []*sim.Rob
 	close(next)
 	wg.Wait()
 	return first
+}
+
+// outcomes counts robot deployments by status and failure code, with one
+// failure reason of each, for a job that did not succeed.
+func outcomes(rows []*robomaker.RobotDeployment) string {
+	type key struct{ status, code string }
+	counts := map[key]int{}
+	reasons := map[key]string{}
+	for _, r := range rows {
+		k := key{aws.StringValue(r.Status), aws.StringValue(r.FailureCode)}
+		counts[k]++
+		if reasons[k] == "" {
+			reasons[k] = aws.StringValue(r.FailureReason)
+		}
+	}
+	var b strings.Builder
+	for k, n := range counts {
+		fmt.Fprintf(&b, "  %6d %s %s %s\n", n, k.status, k.code, reasons[k])
+	}
+	return b.String()
 }

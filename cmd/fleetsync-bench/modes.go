@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -320,21 +321,26 @@ func waitFor(ctx context.Context, d time.Duration, cond func() bool) bool {
 // that a rollout is measured from a fleet at rest, not with its robots
 // still connecting and opening sessions on a loaded machine.
 func waitPolling(urls []string, n int) {
+	var scrapeErr error
 	held := func() int {
 		total := 0
 		for _, u := range urls {
-			v, _ := scrapeGauge(u, "fleetsync_agent_held_polls")
+			v, err := scrapeGauge(u, "fleetsync_agent_held_polls")
+			if err != nil {
+				scrapeErr = err
+			}
 			total += int(v)
 		}
 		return total
 	}
 	if !waitFor(context.Background(), time.Minute, func() bool { return held() >= n }) {
-		fmt.Fprintf(os.Stderr, "fleetsync-bench: not every robot polling after a minute (%d of %d polls held)\n", held(), n)
+		fmt.Fprintf(os.Stderr, "fleetsync-bench: not every robot polling after a minute (%d of %d polls held; last scrape error: %v)\n", held(), n, scrapeErr)
 	}
 }
 
 // peakGauge samples an unlabelled gauge of every replica every 250 ms
-// until stop is called, which returns the largest value one replica showed.
+// until stop is called (once or more), which returns the largest value one
+// replica showed.
 func peakGauge(urls []string, name string) (stop func() float64) {
 	done := make(chan struct{})
 	result := make(chan float64)
@@ -356,5 +362,5 @@ func peakGauge(urls []string, name string) (stop func() float64) {
 			}
 		}
 	}()
-	return func() float64 { close(done); return <-result }
+	return sync.OnceValue(func() float64 { close(done); return <-result })
 }

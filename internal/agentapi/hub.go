@@ -2,6 +2,7 @@ package agentapi
 
 import (
 	"container/heap"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -89,7 +90,8 @@ type heldPoll struct {
 // closure allocated at every park.
 type resumer interface{ resume(why uint8) }
 
-// resumeWorkers bounds the goroutines carrying parked polls on. A
+// resumeWorkers bounds the goroutines carrying parked polls on (64 on
+// up to 8 cores, twice the slots beyond). A
 // deployment to a whole fleet, or a WakeAll, ends every parked poll at
 // once: a goroutine each would be 100,000 goroutines (and their stacks)
 // for a fleet of 100,000 behind a proxy, all but a few waiting for one of
@@ -97,7 +99,7 @@ type resumer interface{ resume(why uint8) }
 // until a worker takes it; the workers outnumber the slots, so that one
 // writing its answer to a slow connection (parkedWriteTimeout) does not
 // hold the others up.
-const resumeWorkers = 64
+var resumeWorkers = max(64, 2*slotsPerCPU*runtime.GOMAXPROCS(0))
 
 // resumeQueue runs resumers in at most resumeWorkers goroutines, first
 // ended first, started when there is work and gone when there is none.
@@ -201,7 +203,13 @@ func (h *Hub) end(p *heldPoll, why uint8) {
 	if r := p.resume; r != nil {
 		p.resume = nil
 		h.parked--
-		h.resumes.push(r, why)
+		if why == superseded || why == shutDown {
+			// No look, no slot: an answer or a close, at once, never
+			// behind looks waiting for the database.
+			go r.resume(why)
+		} else {
+			h.resumes.push(r, why)
+		}
 	}
 }
 
@@ -211,16 +219,16 @@ func (h *Hub) end(p *heldPoll, why uint8) {
 func (h *Hub) arm(robotARN string, p *heldPoll) (wakes uint32, live bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if p.why == superseded {
+	st := h.robots[robotARN]
+	if p.why == superseded || st == nil || st.poll != p {
+		// Replaced: told so by end, or replaced after it had ended
+		// (woken or due), when end left it as it was.
 		return 0, false
 	}
 	if p.why != 0 || p.ch == nil {
 		p.ch, p.why = make(chan struct{}), 0
 	}
-	if st := h.robots[robotARN]; st != nil {
-		wakes = st.wakes
-	}
-	return wakes, true
+	return st.wakes, true
 }
 
 // sleepUntil schedules p's channel to close (why timeUp) at the monotonic

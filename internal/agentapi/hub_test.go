@@ -230,7 +230,7 @@ func TestHubPark(t *testing.T) {
 	if parked, why := h.park(p, monoNow()+int64(time.Hour), resumeFunc(func(uint8) { t.Error("resume of a poll not parked") })); parked || why != wokenUp {
 		t.Fatalf("park of a poll woken during its look: parked %v, why %d; want false, wokenUp", parked, why)
 	}
-	// A second run would be in a goroutine of its own: give it time.
+	// A second run would be in a resume worker: give it time.
 	select {
 	case why := <-whys:
 		t.Fatalf("resume run again (%d)", why)
@@ -290,11 +290,11 @@ func TestWakeAllResumesParkedPollsInAFewWorkers(t *testing.T) {
 	}
 	// Every worker is started and blocked at the gate.
 	deadline := time.Now().Add(10 * time.Second)
-	for running.Load() < resumeWorkers && time.Now().Before(deadline) {
+	for running.Load() < int64(resumeWorkers) && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
 	time.Sleep(20 * time.Millisecond) // room for a worker too many to show
-	if got := running.Load(); got != resumeWorkers {
+	if got := running.Load(); got != int64(resumeWorkers) {
 		t.Errorf("%d resumes ran at once, want %d (resumeWorkers)", got, resumeWorkers)
 	}
 	close(gate)
@@ -305,10 +305,46 @@ func TestWakeAllResumesParkedPollsInAFewWorkers(t *testing.T) {
 	if got := done.Load(); got != n {
 		t.Fatalf("%d of %d parked polls resumed", got, n)
 	}
-	if m := most.Load(); m > resumeWorkers {
+	if m := most.Load(); m > int64(resumeWorkers) {
 		t.Errorf("at most %d resumes ran at once, want ≤ %d", m, resumeWorkers)
 	}
 	if all, parked := h.Held(); all != 0 || parked != 0 {
 		t.Errorf("Held after every poll answered = %d, %d; want 0, 0", all, parked)
+	}
+	// The workers go once the queue is empty.
+	workers := func() int { h.resumes.mu.Lock(); defer h.resumes.mu.Unlock(); return h.resumes.workers }
+	for workers() > 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := workers(); n != 0 {
+		t.Errorf("%d resume workers left with nothing queued", n)
+	}
+}
+
+// TestSupersededAfterItEnded: a poll woken (its resume queued, or its
+// handler waking) and then replaced by a newer poll of the robot is told
+// it was superseded at its next arm, instead of looking and parking again
+// out of the hub's reach; the counts stay right.
+func TestSupersededAfterItEnded(t *testing.T) {
+	h := &Hub{}
+	old := h.hold("r")
+	if _, live := h.arm("r", old); !live {
+		t.Fatal("a fresh poll is not live")
+	}
+	h.WakeRobot("r") // ended: why wokenUp
+	newer := h.hold("r")
+	if _, live := h.arm("r", old); live {
+		t.Error("the replaced poll is live at its next arm")
+	}
+	h.release("r", old)
+	if all, parked := h.Held(); all != 1 || parked != 0 {
+		t.Errorf("Held = %d, %d; want the newer poll only", all, parked)
+	}
+	if _, live := h.arm("r", newer); !live {
+		t.Error("the newer poll is not live")
+	}
+	h.release("r", newer)
+	if all, _ := h.Held(); all != 0 {
+		t.Errorf("Held after both answered = %d", all)
 	}
 }

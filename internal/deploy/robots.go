@@ -222,8 +222,12 @@ func (r *Robots) Poll(ctx context.Context, robot fleet.Robot, cur *Current) (Wor
 		// with no write.
 		if _, err := r.Store.RecordResult(ctx, cur.DeploymentJob, robot.ARN, store.Result{Success: true, NowMs: r.now().UnixMilli()}); err == nil {
 			orNop(r.Wake).WakeEngine()
-			if p, err = r.Store.RobotPoll(ctx, robot.ARN); err != nil {
-				return Work{}, err
+			// Only the latest row's own result can change what the read
+			// says (the robot's status follows its latest job alone).
+			if p.Latest.Job == cur.DeploymentJob {
+				if p, err = r.Store.RobotPoll(ctx, robot.ARN); err != nil {
+					return Work{}, err
+				}
 			}
 		}
 	}

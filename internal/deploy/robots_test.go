@@ -309,6 +309,32 @@ func TestRobotsPollRecordsADeploymentFinishedOffline(t *testing.T) {
 	}
 }
 
+// TestRobotsPollNamingThePreviousJobGetsTheNext: a robot that still names
+// the deployment it finished gets the fleet's next one, which that
+// finished job's result (a no-op) leaves as it was.
+func TestRobotsPollNamingThePreviousJobGetsTheNext(t *testing.T) {
+	s := newRobotSide(t)
+	ctx := t.Context()
+	r := s.robot("r", fleet.X86_64, nil)
+	j1 := s.deploy(nil, nil)
+	if _, err := s.robots.Poll(ctx, r, &deploy.Current{DeploymentJob: j1.ARN, Finished: true}); err != nil {
+		t.Fatal(err)
+	}
+	s.settle()
+	j2 := s.deploy(nil, nil)
+	w, err := s.robots.Poll(ctx, r, &deploy.Current{DeploymentJob: j1.ARN, Finished: true})
+	must(t, err)
+	if w.Assignment == nil || w.Assignment.Job.ARN != j2.ARN || w.Abort != "" {
+		t.Fatalf("Poll naming the finished %s = %+v; want the assignment of %s", j1.ARN, w, j2.ARN)
+	}
+	if row := s.row(j1.ARN, r.ARN); row.Status != fleet.RobotInSync {
+		t.Errorf("the first job's row is %s, want InSync", row.Status)
+	}
+	if row := s.row(j2.ARN, r.ARN); row.Status != fleet.RobotDeploying {
+		t.Errorf("the second job's row is %s, want Deploying", row.Status)
+	}
+}
+
 func TestRobotsFailAtAssignmentWhenTheObjectChangedOrWentAway(t *testing.T) {
 	for _, c := range []struct {
 		name   string

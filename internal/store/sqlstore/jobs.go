@@ -620,7 +620,8 @@ var robotPollQuery = `SELECT ` + rowColsOf("jr") + `, jr.agent_gave_up, jr.attem
 	JOIN deployment_jobs j ON j.arn = jr.job_arn WHERE r.arn = $1`
 
 // RobotPoll implements store.Agents: one read for a robot that was ever
-// deployed to (two for one that never was, or is unknown).
+// deployed to (two when it hands out an assignment: the job's tags; two
+// for a robot that never was deployed to, or is unknown).
 func (s *Store) RobotPoll(ctx context.Context, robotARN string) (store.RobotPoll, error) {
 	ctx = forAgents(ctx)
 	var gaveUp bool
