@@ -220,8 +220,8 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 		if err != nil {
 			return err
 		}
-		peakGoroutines := peakGauge(urls, "go_goroutines")
-		defer peakGoroutines()
+		stopGoroutines := peakGoroutines(urls)
+		defer stopGoroutines()
 		t0 := time.Now()
 		job, err := call()
 		if err != nil {
@@ -253,7 +253,7 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 			time.Sleep(100 * time.Millisecond)
 		}
 		took := time.Since(t0)
-		goroutines := peakGoroutines()
+		goroutines := stopGoroutines()
 		// The same Describe once the job is over and the fleet quiet: what
 		// the call itself costs, apart from a busy machine.
 		quiet0, err := scrapeLatency(urls, "DescribeDeploymentJob")
