@@ -91,9 +91,8 @@ type heldPoll struct {
 type resumer interface{ resume(why uint8) }
 
 // resumeWorkers bounds the goroutines carrying parked polls on (64 on
-// up to 8 cores, twice the slots beyond). A
-// deployment to a whole fleet, or a WakeAll, ends every parked poll at
-// once: a goroutine each would be 100,000 goroutines (and their stacks)
+// up to 8 cores, twice the slots beyond). A deployment to a whole fleet,
+// or a WakeAll, ends every parked poll at once: a goroutine each would be 100,000 goroutines (and their stacks)
 // for a fleet of 100,000 behind a proxy, all but a few waiting for one of
 // the agent endpoint's slots. Queued, an ended poll costs a queue entry
 // until a worker takes it; the workers outnumber the slots, so that one
@@ -203,14 +202,20 @@ func (h *Hub) end(p *heldPoll, why uint8) {
 	if r := p.resume; r != nil {
 		p.resume = nil
 		h.parked--
-		if why == superseded || why == shutDown {
-			// No look, no slot: an answer or a close, at once, never
-			// behind looks waiting for the database.
-			go r.resume(why)
-		} else {
-			h.resumes.push(r, why)
-		}
+		h.carryOn(r, why)
 	}
+}
+
+// carryOn runs the resume of a parked poll that ended for why: a look
+// (woken or due) waits for one of the resume workers; a 409 or a close
+// (superseded, shut down) needs no slot and runs at once, never behind
+// looks waiting for the database.
+func (h *Hub) carryOn(r resumer, why uint8) {
+	if why == superseded || why == shutDown {
+		go r.resume(why)
+		return
+	}
+	h.resumes.push(r, why)
 }
 
 // arm readies p for its next look and wait: a fresh channel if the last
@@ -243,8 +248,8 @@ func (h *Hub) sleepUntil(p *heldPoll, at int64) {
 }
 
 // park is sleepUntil for a poll no goroutine waits for: resume is run
-// (by the hub's resume workers) when p ends. It returns false, and why p ended,
-// when p ended during its look: the caller goes on at once.
+// (carryOn) when p ends. It returns false, and why p ended, when p ended
+// during its look: the caller goes on at once (carryOn too).
 func (h *Hub) park(p *heldPoll, at int64, resume resumer) (parked bool, why uint8) {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -94,7 +94,7 @@ func (a *API) park(w http.ResponseWriter, r *http.Request, ps *pollState, due in
 	}
 	pp.ps.leave = nil
 	if parked, why := a.cfg.Hub.park(pp.ps.held, due, pp); !parked {
-		a.cfg.Hub.resumes.push(pp, why) // woken while it looked: on at once
+		a.cfg.Hub.carryOn(pp, why) // ended while it looked: on at once
 	}
 	return true
 }

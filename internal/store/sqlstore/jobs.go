@@ -614,10 +614,10 @@ func (s *Store) CurrentAssignment(ctx context.Context, robotARN string) (store.A
 // robotPollQuery reads a robot's latest row through its last job, with
 // the job, the row's attempts and the robot's unanswered log request.
 var robotPollQuery = `SELECT ` + rowColsOf("jr") + `, jr.agent_gave_up, jr.attempts, jr.retry_at_ms, ` + qualified("j", jobCols) + `,
-	(SELECT l.requested_ms FROM robot_logs l WHERE l.robot_arn = r.arn AND l.taken_ms = 0),
-	(SELECT l.max_bytes FROM robot_logs l WHERE l.robot_arn = r.arn AND l.taken_ms = 0)
+	l.requested_ms, l.max_bytes
 	FROM robots r JOIN job_robots jr ON jr.job_arn = r.last_job_arn AND jr.robot_arn = r.arn
-	JOIN deployment_jobs j ON j.arn = jr.job_arn WHERE r.arn = $1`
+	JOIN deployment_jobs j ON j.arn = jr.job_arn
+	LEFT JOIN robot_logs l ON l.robot_arn = r.arn AND l.taken_ms = 0 WHERE r.arn = $1`
 
 // RobotPoll implements store.Agents: one read for a robot that was ever
 // deployed to (two when it hands out an assignment: the job's tags; two
