@@ -246,7 +246,7 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 					}
 				}
 				if in != n {
-					return fmt.Errorf("%s: %d of %d robots InSync", label, in, n)
+					return fmt.Errorf("%s: job Succeeded with %d of %d robots InSync; robots by outcome:\n%s", label, in, n, outcomes(d.RobotDeploymentSummary))
 				}
 				break
 			}

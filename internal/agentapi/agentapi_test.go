@@ -46,6 +46,8 @@ type endpoint struct {
 	hub    *agentapi.Hub
 	ev     *deploy.Evidence
 	bundle []byte
+	// presence is where the robots' liveness is kept.
+	presence *deploy.Presence
 }
 
 // newEndpoint builds the endpoint; opts change its configuration.
@@ -66,13 +68,15 @@ func newEndpoint(t testing.TB, opts ...func(*agentapi.Config)) *endpoint {
 	must(t, st.CreateCredential(ctx, store.Credential{AccessKeyID: "AKTEST", Account: acct, SecretSealed: []byte{1}}))
 	granted := &tenancy.Bundles{Store: bundles, Grants: st}
 	hub := &agentapi.Hub{}
+	// One presence, the engine's and the robots', as fleetsyncd wires it.
+	e.presence = &deploy.Presence{}
 	e.reg = &registry.Service{Store: st, Bundles: granted, Region: "us-east-1", Limits: registry.DefaultLimits()}
 	e.jobs = &deploy.Service{Store: st, Region: "us-east-1", MaxActiveJobs: 10, Wake: hub}
-	e.engine = &deploy.Engine{Store: st, Bundles: granted, Presence: &deploy.Presence{}, Wake: hub,
+	e.engine = &deploy.Engine{Store: st, Bundles: granted, Presence: e.presence, Wake: hub,
 		Limits: deploy.Limits{FleetTimeoutMs: (30 * 24 * time.Hour).Milliseconds()}, Tick: time.Second, LeaseTTL: time.Minute, Log: log}
 	hub.Engine = e.engine
 	e.ev = &deploy.Evidence{Store: st, Wake: hub}
-	robots := &deploy.Robots{Store: st, Bundles: granted, Presence: &deploy.Presence{}, Wake: hub, Log: log}
+	robots := &deploy.Robots{Store: st, Bundles: granted, Presence: e.presence, Wake: hub, Log: log}
 	cfg := agentapi.Config{Robots: robots, Bundles: granted, Hub: hub, URLKey: []byte("test-url-key"),
 		URLTTL: time.Minute, PollInterval: 5 * time.Second, MaxWait: 30 * time.Second, Log: log}
 	for _, o := range opts {

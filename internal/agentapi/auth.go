@@ -119,14 +119,28 @@ func (a *API) authenticate(w http.ResponseWriter, r *http.Request, v any) (robot
 		return fleet.Robot{}, nil, false
 	}
 	// A slot is taken only with the body read: a stalled upload holds none.
-	if leave, err = a.slots.enter(r.Context()); err != nil {
-		return fleet.Robot{}, nil, false // the agent went away
-	}
-	robot, ref := a.verifyAgent(r, body, nil)
-	if ref != nil {
-		leave()
-		ref.write(w)
-		return fleet.Robot{}, nil, false
+	var ref *refusal
+	if r.Header.Get(proto.HeaderSession) != "" {
+		// A session credential is a MAC and lookups in memory: checked
+		// before the wait for a slot, so that the robot is heard while it
+		// waits (a saturated server's queue is not the agent's silence).
+		if robot, ref = a.verifyAgent(r, body, nil); ref != nil {
+			ref.write(w)
+			return fleet.Robot{}, nil, false
+		}
+		if leave, err = a.enterSlot(r.Context(), robot.ARN); err != nil {
+			return fleet.Robot{}, nil, false // the agent went away
+		}
+	} else {
+		// A signature costs an Ed25519 verification: inside the slot.
+		if leave, err = a.slots.enter(r.Context()); err != nil {
+			return fleet.Robot{}, nil, false
+		}
+		if robot, ref = a.verifyAgent(r, body, nil); ref != nil {
+			leave()
+			ref.write(w)
+			return fleet.Robot{}, nil, false
+		}
 	}
 	if err := json.NewDecoder(bytes.NewReader(body)).Decode(v); err != nil && len(bytes.TrimSpace(body)) > 0 {
 		leave()

@@ -18,3 +18,17 @@ func RateBuckets(a *API) int { return a.rates.held() }
 
 // ScheduledPolls is how many held polls wait in h's deadline heap.
 func ScheduledPolls(h *Hub) int { return h.scheduled() }
+
+// HoldSlots takes every work slot of a, as a saturated server's requests
+// would; the func it returns gives them back.
+func HoldSlots(a *API) (release func()) {
+	var held []func()
+	for a.slots.tryEnter() {
+		held = append(held, a.slots.leave)
+	}
+	return func() {
+		for _, leave := range held {
+			leave()
+		}
+	}
+}

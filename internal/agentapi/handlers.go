@@ -47,7 +47,7 @@ func (a *API) poll(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		var err error
-		if ps.leave, err = a.slots.enter(r.Context()); err != nil {
+		if ps.leave, err = a.enterSlot(r.Context(), ps.arn); err != nil {
 			return
 		}
 	}

@@ -87,8 +87,13 @@ type heldPoll struct {
 
 // resumer carries a parked poll on when it ends (parkedPoll). An
 // interface holding the parked poll, where a method value would be a
-// closure allocated at every park.
-type resumer interface{ resume(why uint8) }
+// closure allocated at every park. queued is told that it waits for a
+// resume worker (before a resume for a look; not before one that answers
+// at once).
+type resumer interface {
+	queued()
+	resume(why uint8)
+}
 
 // resumeWorkers bounds the goroutines carrying parked polls on (64 on
 // up to 8 cores, twice the slots beyond). A deployment to a whole fleet,
@@ -115,6 +120,7 @@ type queuedResume struct {
 
 // push queues r to be resumed for why; it never blocks.
 func (q *resumeQueue) push(r resumer, why uint8) {
+	r.queued()
 	q.mu.Lock()
 	q.queue = append(q.queue, queuedResume{r, why})
 	start := q.workers < resumeWorkers

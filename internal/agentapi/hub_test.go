@@ -251,6 +251,7 @@ func TestHubPark(t *testing.T) {
 type resumeFunc func(why uint8)
 
 func (f resumeFunc) resume(why uint8) { f(why) }
+func (f resumeFunc) queued()          {}
 
 // TestWakeAllResumesParkedPollsInAFewWorkers: a WakeAll over 5,000 parked
 // polls resumes each once, and never more than resumeWorkers at a time

@@ -40,6 +40,17 @@ type parkedPoll struct {
 	pipelined bool
 	// done, when set, is told the answer's status (ParkObserver).
 	done func(status int)
+	// waiting: queued for a resume worker, the robot counted as heard
+	// (deploy.Robots.Waiting) until the resume begins.
+	waiting bool
+}
+
+// queued counts the robot as heard while the poll waits for a resume
+// worker: a rollout that ends 100,000 parked polls at once queues them
+// for longer than the agent silence limit.
+func (pp *parkedPoll) queued() {
+	pp.waiting = true
+	pp.a.cfg.Robots.Waiting(pp.ps.arn)
 }
 
 // RequestObserver is implemented by a ResponseWriter wrapper that wants to
@@ -104,6 +115,10 @@ func (a *API) park(w http.ResponseWriter, r *http.Request, ps *pollState, due in
 func (pp *parkedPoll) resume(why uint8) {
 	a, ps := pp.a, &pp.ps
 	ctx := context.Background()
+	if pp.waiting {
+		pp.waiting = false
+		a.cfg.Robots.EndWait(ps.arn)
+	}
 	for {
 		switch why {
 		case superseded:
@@ -123,7 +138,7 @@ func (pp *parkedPoll) resume(why uint8) {
 			ps.expired = monoNow() >= ps.deadline
 		}
 		a.cfg.Robots.Heard(ps.arn)
-		ps.leave, _ = a.slots.enter(ctx) // fails only with ctx
+		ps.leave, _ = a.enterSlot(ctx, ps.arn) // fails only with ctx
 		var rw bufferedResponse
 		due, answered := a.pollLook(&rw, ctx, ps)
 		ps.leave()

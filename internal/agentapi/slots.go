@@ -26,12 +26,25 @@ const slotsPerCPU = 4
 // enter waits for a slot; release gives it back. It fails only when ctx
 // ends first (the agent went away).
 func (s *slots) enter(ctx context.Context) (release func(), err error) {
+	if s.tryEnter() {
+		return s.leave, nil
+	}
+	return s.wait(ctx)
+}
+
+// tryEnter takes a free slot, if there is one, without waiting.
+func (s *slots) tryEnter() bool {
 	s.once.Do(func() { s.ch = make(chan struct{}, slotsPerCPU*runtime.GOMAXPROCS(0)) })
 	select {
 	case s.ch <- struct{}{}:
-		return s.leave, nil
+		return true
 	default:
+		return false
 	}
+}
+
+// wait waits for a slot (after tryEnter).
+func (s *slots) wait(ctx context.Context) (release func(), err error) {
 	select {
 	case s.ch <- struct{}{}:
 		return s.leave, nil
@@ -41,3 +54,14 @@ func (s *slots) enter(ctx context.Context) (release func(), err error) {
 }
 
 func (s *slots) leave() { <-s.ch }
+
+// enterSlot is slots.enter for a request of a known robot: while it waits
+// for its turn the robot counts as heard (deploy.Presence.Waiting).
+func (a *API) enterSlot(ctx context.Context, robotARN string) (release func(), err error) {
+	if a.slots.tryEnter() {
+		return a.slots.leave, nil
+	}
+	a.cfg.Robots.Waiting(robotARN)
+	defer a.cfg.Robots.EndWait(robotARN)
+	return a.slots.wait(ctx)
+}

@@ -375,7 +375,7 @@ func (c *Console) fleetPage(w http.ResponseWriter, r *http.Request, s session) {
 	var list []robotRow
 	for _, rb := range robots {
 		row := robotRow{Robot: rb, Last: last[rb.ARN], LastSeen: "never (by this server)"}
-		if seen := c.cfg.Presence.Last(rb.ARN); seen > 0 {
+		if seen := c.cfg.Presence.Last(rb.ARN, now); seen > 0 {
 			row.LastSeen = formatAgo(now - seen)
 		}
 		if c.cfg.AgentVersion != nil {
@@ -602,7 +602,7 @@ func (c *Console) jobView(ctx context.Context, s session, arn string) (jobView, 
 		}
 		if row.Status == fleet.RobotDeploying && row.Step == "" {
 			rv.Agent = "agent never connected to this server"
-			if seen := c.cfg.Presence.Last(row.Robot); seen > 0 {
+			if seen := c.cfg.Presence.Last(row.Robot, now); seen > 0 {
 				rv.Agent = "waiting for the agent, last seen " + formatAgo(now-seen)
 			}
 		}
@@ -738,8 +738,9 @@ func (c *Console) robotLogPage(w http.ResponseWriter, r *http.Request, s session
 		c.fail(w, r, s, err)
 		return
 	}
-	if seen := c.cfg.Presence.Last(arn); seen > 0 {
-		data["LastSeen"] = formatAgo(c.now().UnixMilli() - seen)
+	now := c.now().UnixMilli()
+	if seen := c.cfg.Presence.Last(arn, now); seen > 0 {
+		data["LastSeen"] = formatAgo(now - seen)
 	}
 	c.render(w, http.StatusOK, "robotlog", s, data)
 }

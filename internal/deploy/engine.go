@@ -333,7 +333,7 @@ func (e *Engine) advance(ctx context.Context, j fleet.Job) error {
 	}
 	for _, d := range deploying {
 		// A robot is not silent before this engine could have heard it.
-		seen := max(e.Presence.Last(d.Robot), d.SeenMs, e.startedMs)
+		seen := max(e.Presence.Last(d.Robot, now), d.SeenMs, e.startedMs)
 		o.Deploying = append(o.Deploying, Deploying{Robot: d.Robot, StartedMs: d.StartedMs, AgentSeenMs: seen})
 	}
 	if free := Window(o.Targets, o.ConcurrentPercent) - o.DeployingTotal; free > 0 && o.PendingTotal > 0 && o.PausedMs == 0 {

@@ -202,6 +202,22 @@ func (r *Robots) Heard(robotARN string) {
 	}
 }
 
+// Waiting records that a request of the robot's agent waits for its turn
+// at this server from now on: the robot is heard until EndWait, which must
+// follow once (Presence.Waiting).
+func (r *Robots) Waiting(robotARN string) {
+	if r.Presence != nil {
+		r.Presence.Waiting(robotARN, r.now().UnixMilli())
+	}
+}
+
+// EndWait ends a wait Waiting began.
+func (r *Robots) EndWait(robotARN string) {
+	if r.Presence != nil {
+		r.Presence.EndWait(robotARN, r.now().UnixMilli())
+	}
+}
+
 // Poll takes in what a polling robot says it runs, once per poll request,
 // and returns what it must do now. A long poll asks again with Work.
 func (r *Robots) Poll(ctx context.Context, robot fleet.Robot, cur *Current) (Work, error) {

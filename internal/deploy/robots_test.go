@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -199,7 +200,7 @@ func TestRobotsPollHandsTheSourceOfTheRobotsArchitecture(t *testing.T) {
 		t.Fatalf("ARM64 robot got bundle %+v, want app/arm.tar with its ETag, SHA-256 and size", as.Bundle)
 	}
 	// The job's tags overlay the robot's.
-	if want := (fleet.Tags{"team": "blue", "env": "job"}); !maps(as.Tags, want) {
+	if want := (fleet.Tags{"team": "blue", "env": "job"}); !maps.Equal(as.Tags, want) {
 		t.Fatalf("tags %v, want %v", as.Tags, want)
 	}
 	if as.DownloadCondition != nil {
@@ -216,18 +217,6 @@ func TestRobotsPollHandsTheSourceOfTheRobotsArchitecture(t *testing.T) {
 	if w.Assignment != nil || w.Abort != "" {
 		t.Fatalf("Work for a robot running its assignment = %+v, want nothing new", w)
 	}
-}
-
-func maps(a, b fleet.Tags) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 func TestRobotsReportProgressAndResult(t *testing.T) {

@@ -287,11 +287,14 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *Server, err erro
 	forget := deploy.Forgetters{}
 	hub := &agentapi.Hub{}
 	mets.HeldPolls(hub.Held)
-	presence := &deploy.Presence{}
 	maxWait := cfg.AgentMaxWait
+	silence := 3*cfg.AgentPollInterval + maxWait
+	// A robot waiting here is stamped again for the other replicas well
+	// inside the silence limit: a third of it, plus a flush.
+	presence := &deploy.Presence{KeepAliveMs: (silence / 3).Milliseconds(), Now: o.Now}
 	engine := &deploy.Engine{
 		Store: d.Store, Bundles: granted, Presence: presence,
-		Limits: deploy.Limits{FleetTimeoutMs: cfg.FleetTimeout.Milliseconds(), AgentSilenceMs: (3*cfg.AgentPollInterval + maxWait).Milliseconds()},
+		Limits: deploy.Limits{FleetTimeoutMs: cfg.FleetTimeout.Milliseconds(), AgentSilenceMs: silence.Milliseconds()},
 		Tick:   cfg.EngineTick, LeaseTTL: cfg.JobLeaseTTL, Retention: cfg.JobRetention,
 		Log: log.With("component", "engine"), Owner: d.NodeID, OnTick: mets.ObserveTick,
 	}
