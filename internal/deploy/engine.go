@@ -33,7 +33,7 @@ type EngineStore interface {
 	CountsBefore(ctx context.Context, jobARN string, seq int) (store.JobCounts, error)
 	QuarantinedRobots(ctx context.Context, account, fleetARN string) ([]store.RobotFailures, error)
 	Rows(ctx context.Context, jobARN string, status fleet.RobotStatus, limit int) ([]fleet.RobotDeployment, error)
-	Deploying(ctx context.Context, jobARN string, startedBefore int64) ([]store.Deploying, error)
+	Deploying(ctx context.Context, jobARN string, cut store.DeployingCut) ([]store.Deploying, error)
 	Apply(ctx context.Context, jobARN string, step store.Step, nowMs int64) error
 	DeleteJobsFinishedBefore(ctx context.Context, ms int64) (int, error)
 }

@@ -9,6 +9,7 @@ import (
 	"math"
 
 	"github.com/fleetsync/fleetsync/internal/fleet"
+	"github.com/fleetsync/fleetsync/internal/store"
 )
 
 // Job-level failure codes the engine sets, and the robot-level ones, which
@@ -67,7 +68,7 @@ type Observed struct {
 	// Failed counts rows already Failed or NoResponse.
 	Failed int
 	// Deploying are the rows now Deploying that could time out now (those
-	// started at or before LivenessCutoff); DeployingTotal counts every
+	// LivenessCutoff selects); DeployingTotal counts every
 	// Deploying row (0: len(Deploying), all of them).
 	Deploying      []Deploying
 	DeployingTotal int
@@ -193,27 +194,27 @@ func Decide(o Observed, lim Limits, nowMs int64) Plan {
 	return p
 }
 
-// LivenessCutoff is the latest start (epoch ms) of a Deploying row that
-// could time out at nowMs: a robot times out no sooner than its robot
-// timeout or the agent silence limit after it started (silence counts
-// from the later of its start and its agent last heard), and every row
-// once the fleet timeout ends the job. The engine reads only the rows
-// started at or before it (Observed.Deploying), and counts the rest.
-func LivenessCutoff(o Observed, lim Limits, nowMs int64) int64 {
+// LivenessCutoff selects the Deploying rows that could time out at nowMs:
+// those started at least the robot timeout ago, those whose start and
+// agent's last hearing are both at least the agent silence limit ago
+// (silence counts from the later of the two), and every row once the
+// fleet timeout ends the job. The engine reads only those
+// (Observed.Deploying) and counts the rest: at 100,000 robots a rollout
+// runs for minutes, and rereading every row still heard from at every
+// pass cost more than the robots' own requests.
+func LivenessCutoff(o Observed, lim Limits, nowMs int64) store.DeployingCut {
 	running := fleet.Job{CreatedMs: o.CreatedMs, PausedMs: o.PausedMs, PausedTotalMs: o.PausedTotalMs}.RunningMs(nowMs)
 	if lim.FleetTimeoutMs > 0 && running >= lim.FleetTimeoutMs {
-		return math.MaxInt64
+		return store.DeployingCut{StartedBefore: math.MaxInt64, SilentBefore: math.MaxInt64}
 	}
-	soonest := int64(math.MaxInt64)
-	for _, after := range []int64{o.RobotTimeoutMs, lim.AgentSilenceMs} {
-		if after > 0 {
-			soonest = min(soonest, after)
-		}
+	cut := store.DeployingCut{StartedBefore: math.MinInt64, SilentBefore: math.MinInt64}
+	if o.RobotTimeoutMs > 0 {
+		cut.StartedBefore = nowMs - o.RobotTimeoutMs
 	}
-	if soonest == math.MaxInt64 {
-		return math.MinInt64 // nothing times out
+	if lim.AgentSilenceMs > 0 {
+		cut.SilentBefore = nowMs - lim.AgentSilenceMs
 	}
-	return nowMs - soonest
+	return cut
 }
 
 // CanarySize is a job's canary (its fleetsync:canary tag), 0 for none.

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/fleetsync/fleetsync/internal/fleet"
+	"github.com/fleetsync/fleetsync/internal/store"
 )
 
 func TestWindow(t *testing.T) {
@@ -303,30 +304,40 @@ func canaryJob(j fleet.Job, n string) fleet.Job {
 
 func TestLivenessCutoff(t *testing.T) {
 	const now = 10_000_000
+	const none = math.MinInt64
 	lim := Limits{FleetTimeoutMs: 1_000_000, AgentSilenceMs: 60_000}
 	for _, c := range []struct {
 		name string
 		o    Observed
 		lim  Limits
-		want int64
+		want store.DeployingCut
 	}{
-		{"silence sooner than the robot timeout", Observed{RobotTimeoutMs: 300_000, CreatedMs: now - 1000}, lim, now - 60_000},
-		{"robot timeout sooner", Observed{RobotTimeoutMs: 30_000, CreatedMs: now - 1000}, lim, now - 30_000},
-		{"no robot timeout", Observed{CreatedMs: now - 1000}, lim, now - 60_000},
-		{"nothing times out", Observed{CreatedMs: now - 1000}, Limits{}, math.MinInt64},
-		{"the fleet timeout ends every row", Observed{RobotTimeoutMs: 300_000, CreatedMs: now - 1_000_000}, lim, math.MaxInt64},
-		{"pauses do not count toward the fleet timeout", Observed{RobotTimeoutMs: 300_000, CreatedMs: now - 1_000_000, PausedTotalMs: 10}, lim, now - 60_000},
+		{"silence sooner than the robot timeout", Observed{RobotTimeoutMs: 300_000, CreatedMs: now - 1000}, lim, store.DeployingCut{StartedBefore: now - 300_000, SilentBefore: now - 60_000}},
+		{"robot timeout sooner", Observed{RobotTimeoutMs: 30_000, CreatedMs: now - 1000}, lim, store.DeployingCut{StartedBefore: now - 30_000, SilentBefore: now - 60_000}},
+		{"no robot timeout", Observed{CreatedMs: now - 1000}, lim, store.DeployingCut{StartedBefore: none, SilentBefore: now - 60_000}},
+		{"nothing times out", Observed{CreatedMs: now - 1000}, Limits{}, store.DeployingCut{StartedBefore: none, SilentBefore: none}},
+		{"the fleet timeout ends every row", Observed{RobotTimeoutMs: 300_000, CreatedMs: now - 1_000_000}, lim, store.DeployingCut{StartedBefore: math.MaxInt64, SilentBefore: math.MaxInt64}},
+		{"pauses do not count toward the fleet timeout", Observed{RobotTimeoutMs: 300_000, CreatedMs: now - 1_000_000, PausedTotalMs: 10}, lim, store.DeployingCut{StartedBefore: now - 300_000, SilentBefore: now - 60_000}},
 	} {
 		if got := LivenessCutoff(c.o, c.lim, now); got != c.want {
-			t.Errorf("%s: LivenessCutoff = %d, want %d", c.name, got, c.want)
+			t.Errorf("%s: LivenessCutoff = %+v, want %+v", c.name, got, c.want)
 		}
 	}
-	// The cutoff never leaves out a row Decide would time out.
+	// The cut never leaves out a row Decide would time out (selected as the
+	// store selects: started at or before StartedBefore, or started and
+	// heard at or before SilentBefore).
+	selected := func(cut store.DeployingCut, d Deploying) bool {
+		return d.StartedMs <= cut.StartedBefore || max(d.StartedMs, d.AgentSeenMs) <= cut.SilentBefore
+	}
 	for started := int64(now - 400_000); started <= now; started += 5_000 {
-		for _, o := range []Observed{{RobotTimeoutMs: 300_000, CreatedMs: now - 1000}, {RobotTimeoutMs: 30_000, CreatedMs: now - 1000}} {
-			o.Deploying = []Deploying{{"d", started, started}}
-			if len(Decide(o, lim, now).NoResponse) > 0 && started > LivenessCutoff(o, lim, now) {
-				t.Fatalf("a row started at %d times out but is after the cutoff %d", started, LivenessCutoff(o, lim, now))
+		for seen := started - 10_000; seen <= now; seen += 15_000 {
+			for _, o := range []Observed{{RobotTimeoutMs: 300_000, CreatedMs: now - 1000}, {RobotTimeoutMs: 30_000, CreatedMs: now - 1000}, {CreatedMs: now - 1000}} {
+				d := Deploying{"d", started, seen}
+				o.Deploying = []Deploying{d}
+				cut := LivenessCutoff(o, lim, now)
+				if len(Decide(o, lim, now).NoResponse) > 0 && !selected(cut, d) {
+					t.Fatalf("a row started at %d, heard at %d, times out but the cut %+v leaves it out", started, seen, cut)
+				}
 			}
 		}
 	}

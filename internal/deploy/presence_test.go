@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"testing"
 
@@ -16,10 +17,17 @@ func (r *recordedSeen) RecordAgentsSeen(_ context.Context, seen map[string]int64
 	return nil
 }
 
+// failingSeen is a PresenceStore that is down.
+type failingSeen struct{}
+
+func (failingSeen) RecordAgentsSeen(context.Context, map[string]int64) error {
+	return errors.New("store down")
+}
+
 // TestPresenceWaiting: a robot is heard for as long as one of its requests
-// waits (Last answers the time asked about), and a flush stamps a robot
-// that has waited longer than KeepAliveMs again for the other replicas;
-// once the wait ends, Last is its end and flushes stamp nothing more.
+// waits (Last answers the time asked about); a robot's stamp is written at
+// most once per KeepAliveMs, and a waiting robot's again once it is due;
+// once the wait ends, Last is its end.
 func TestPresenceWaiting(t *testing.T) {
 	p := &deploy.Presence{KeepAliveMs: 20_000}
 	st := &recordedSeen{}
@@ -40,44 +48,39 @@ func TestPresenceWaiting(t *testing.T) {
 			t.Errorf("Last(%s, %d) = %d, want %d", c.robot, c.at, got, c.want)
 		}
 	}
-	steps := []struct {
-		at   int64
-		want map[string]int64 // the batch stored (nil: none)
-	}{
-		{5_000, map[string]int64{"idle": 1_000, "busy": 2_000}}, // what was heard
-		{15_000, nil}, // busy waited 13 s: not yet stale
-		{22_000, map[string]int64{"busy": 22_000}}, // 20 s since: stamped again
-		{30_000, nil},
-		{42_000, map[string]int64{"busy": 42_000}},
-	}
-	for _, s := range steps {
+	flush := func(at int64, want map[string]int64) {
+		t.Helper()
 		n := len(st.batches)
-		if err := p.Flush(ctx, st, s.at); err != nil {
-			t.Fatal(err)
-		}
+		must(t, p.Flush(ctx, st, at))
 		var got map[string]int64
 		if len(st.batches) > n {
 			got = st.batches[n]
 		}
-		if !maps.Equal(got, s.want) {
-			t.Errorf("flush at %d stored %v, want %v", s.at, got, s.want)
+		if !maps.Equal(got, want) {
+			t.Errorf("flush at %d stored %v, want %v", at, got, want)
 		}
 	}
-	p.EndWait("busy", 45_000)
-	if got := p.Last("busy", 50_000); got != 50_000 {
-		t.Errorf("Last after one of two waits ended = %d, want 50000 (the other still waits)", got)
+	flush(5_000, map[string]int64{"idle": 1_000, "busy": 5_000}) // first stamps; busy waits now
+	flush(15_000, nil)                                           // busy written 10 s ago
+	flush(25_000, map[string]int64{"busy": 25_000})              // 20 s since: again
+	p.Seen("idle", 30_000)
+	flush(31_000, map[string]int64{"idle": 30_000})
+	p.Seen("idle", 35_000)
+	flush(40_000, nil) // idle written 10 s ago: held back
+	flush(50_000, map[string]int64{"idle": 35_000, "busy": 50_000})
+	p.EndWait("busy", 55_000)
+	if got := p.Last("busy", 60_000); got != 60_000 {
+		t.Errorf("Last after one of two waits ended = %d, want 60000 (the other still waits)", got)
 	}
-	p.EndWait("busy", 46_000)
-	if got := p.Last("busy", 90_000); got != 46_000 {
-		t.Errorf("Last after both waits ended = %d, want 46000", got)
+	p.EndWait("busy", 56_000)
+	if got := p.Last("busy", 90_000); got != 56_000 {
+		t.Errorf("Last after both waits ended = %d, want 56000", got)
 	}
-	n := len(st.batches)
-	must(t, p.Flush(ctx, st, 90_000))
-	if len(st.batches) != n+1 || !maps.Equal(st.batches[n], map[string]int64{"busy": 46_000}) {
-		t.Errorf("flush after the waits: %v, want busy at 46000 once", st.batches[n:])
+	flush(60_000, nil)
+	// A batch the store refused is written at the next due flush.
+	if err := p.Flush(ctx, failingSeen{}, 70_000); err == nil {
+		t.Error("a flush into a failing store reported no error")
 	}
-	must(t, p.Flush(ctx, st, 200_000))
-	if len(st.batches) != n+1 {
-		t.Errorf("a flush with nothing heard or waiting stored %v", st.batches[n+1:])
-	}
+	flush(71_000, map[string]int64{"busy": 56_000})
+	flush(200_000, nil)
 }

@@ -289,9 +289,12 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *Server, err erro
 	mets.HeldPolls(hub.Held)
 	maxWait := cfg.AgentMaxWait
 	silence := 3*cfg.AgentPollInterval + maxWait
-	// A robot waiting here is stamped again for the other replicas well
-	// inside the silence limit: a third of it, plus a flush.
-	presence := &deploy.Presence{KeepAliveMs: (silence / 3).Milliseconds(), Now: o.Now}
+	// The stored stamps the other replicas' engines judge silence by are at
+	// most a tenth of the limit (6 s at the defaults: a robot heard all
+	// along is written at every other 5 s flush) and a flush behind: a
+	// robot they fail was silent for 49 s at least, longer than the long
+	// poll (30 s) a deploying agent renews.
+	presence := &deploy.Presence{KeepAliveMs: (silence / 10).Milliseconds(), Now: o.Now}
 	engine := &deploy.Engine{
 		Store: d.Store, Bundles: granted, Presence: presence,
 		Limits: deploy.Limits{FleetTimeoutMs: cfg.FleetTimeout.Milliseconds(), AgentSilenceMs: silence.Milliseconds()},

@@ -392,14 +392,23 @@ type Agents interface {
 	// by robot ARN), so that whichever replica drives a job knows it; a
 	// robot's time never moves back. It takes no lock on robots or jobs.
 	RecordAgentsSeen(ctx context.Context, seen map[string]int64) error
-	// Deploying returns the job's Deploying rows started at or before
-	// startedBefore (epoch ms), each with when it started and when its
-	// robot's agent was last recorded as heard (0: never): the rows the
-	// engine's liveness checks could time out now, read from an index.
-	Deploying(ctx context.Context, jobARN string, startedBefore int64) ([]Deploying, error)
+	// Deploying returns the job's Deploying rows that cut selects, each
+	// with when it started and when its robot's agent was last recorded as
+	// heard (0: never), in start order: the rows the engine's liveness
+	// checks could time out now, read from an index.
+	Deploying(ctx context.Context, jobARN string, cut DeployingCut) ([]Deploying, error)
 }
 
 // Deploying is one Deploying row as the engine's liveness checks see it.
+// DeployingCut selects the Deploying rows started at or before
+// StartedBefore, and those whose start and agent's last recorded hearing
+// are both at or before SilentBefore (epoch ms; math.MinInt64 selects
+// none by that rule): a row still heard from is not read at every engine
+// pass just because it started long ago.
+type DeployingCut struct {
+	StartedBefore, SilentBefore int64
+}
+
 type Deploying struct {
 	Robot     string
 	StartedMs int64

@@ -30,10 +30,13 @@ func (s *Store) RecordAgentsSeen(ctx context.Context, seen map[string]int64) err
 }
 
 // Deploying implements store.Agents.
-func (s *Store) Deploying(ctx context.Context, jobARN string, startedBefore int64) ([]store.Deploying, error) {
+func (s *Store) Deploying(ctx context.Context, jobARN string, cut store.DeployingCut) ([]store.Deploying, error) {
+	// The index bounds the start ($5, the later cut); the silence rule is
+	// a filter of that range.
 	rows, err := reader{s}.QueryContext(ctx, `SELECT jr.robot_arn, jr.started_ms, COALESCE(p.seen_ms, 0) FROM job_robots jr
-		LEFT JOIN agent_presence p ON p.robot_arn = jr.robot_arn WHERE jr.job_arn = $1 AND jr.status = $2 AND jr.started_ms <= $3
-		ORDER BY jr.started_ms, jr.seq`, jobARN, fleet.RobotDeploying, startedBefore)
+		LEFT JOIN agent_presence p ON p.robot_arn = jr.robot_arn
+		WHERE jr.job_arn = $1 AND jr.status = $2 AND jr.started_ms <= $5 AND (jr.started_ms <= $3 OR COALESCE(p.seen_ms, 0) <= $4)
+		ORDER BY jr.started_ms, jr.seq`, jobARN, fleet.RobotDeploying, cut.StartedBefore, cut.SilentBefore, max(cut.StartedBefore, cut.SilentBefore))
 	if err != nil {
 		return nil, err
 	}

@@ -26,7 +26,7 @@ func testAgentsSeen(t *testing.T, s store.Store) {
 
 	seen := func() map[string]int64 {
 		t.Helper()
-		rows, err := s.Deploying(ctx, "arn:seen", math.MaxInt64)
+		rows, err := s.Deploying(ctx, "arn:seen", store.DeployingCut{StartedBefore: math.MaxInt64, SilentBefore: math.MaxInt64})
 		must(t, err)
 		out := map[string]int64{}
 		for i, d := range rows {
@@ -43,7 +43,7 @@ func testAgentsSeen(t *testing.T, s store.Store) {
 	}
 	// Only rows started at or before the bound are read.
 	for bound, want := range map[int64]int{299: 0, 300: 2} {
-		rows, err := s.Deploying(ctx, "arn:seen", bound)
+		rows, err := s.Deploying(ctx, "arn:seen", store.DeployingCut{StartedBefore: bound, SilentBefore: math.MinInt64})
 		must(t, err)
 		if len(rows) != want {
 			t.Errorf("Deploying started at or before %d: %d rows, want %d", bound, len(rows), want)
@@ -55,6 +55,25 @@ func testAgentsSeen(t *testing.T, s store.Store) {
 	got = seen()
 	if len(got) != 2 || got[fx.robots[0].ARN] != 500 || got[fx.robots[1].ARN] != 0 {
 		t.Errorf("after recording: %v, want robot 0 at 500 (not moved back), robot 1 at 0, robot 2 absent (not deploying)", got)
+	}
+	// The silence rule reads a row only when its start and its agent's
+	// last hearing are both at or before the bound; either rule selects.
+	for _, c := range []struct {
+		cut  store.DeployingCut
+		want int // rows, from robot 0 in start order
+		from int
+	}{
+		{store.DeployingCut{StartedBefore: math.MinInt64, SilentBefore: 299}, 0, 0},
+		{store.DeployingCut{StartedBefore: math.MinInt64, SilentBefore: 400}, 1, 1}, // robot 0 heard at 500
+		{store.DeployingCut{StartedBefore: math.MinInt64, SilentBefore: 500}, 2, 0},
+		{store.DeployingCut{StartedBefore: 300, SilentBefore: 400}, 2, 0},
+		{store.DeployingCut{StartedBefore: 299, SilentBefore: 400}, 1, 1},
+	} {
+		rows, err := s.Deploying(ctx, "arn:seen", c.cut)
+		must(t, err)
+		if len(rows) != c.want || (c.want > 0 && rows[0].Robot != fx.robots[c.from].ARN) {
+			t.Errorf("Deploying %+v: %+v, want %d rows from robot %d", c.cut, rows, c.want, c.from)
+		}
 	}
 }
 
