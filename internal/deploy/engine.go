@@ -71,7 +71,11 @@ type Engine struct {
 	// (epoch ms), so that a wake-up soon after a renewal does not write
 	// the lease again. Only the Run goroutine touches it.
 	held map[string]int64
-	wake chan struct{}
+	// livenessAt maps the jobs driven here to when their deploying rows are
+	// next read for timeouts (epoch ms): at most once per livenessEvery,
+	// not at every pass. Only the Run goroutine touches it.
+	livenessAt map[string]int64
+	wake       chan struct{}
 	once sync.Once
 }
 
@@ -99,6 +103,13 @@ func (e *Engine) WakeEngine() {
 	default:
 	}
 }
+
+// livenessEvery is how often a job's deploying rows are read for
+// timeouts at most: timeouts are whole seconds, while under load the
+// passes follow each other every few tens of milliseconds, and at 100,000
+// robots each read of the rows that could time out cost a tenth of the
+// server's CPU.
+const livenessEvery = time.Second
 
 // minRest is the least time between two engine passes: a wake-up sooner
 // waits for it. A robot's next batch starts at most this much later.
@@ -161,7 +172,11 @@ func (e *Engine) RunOnce(ctx context.Context) {
 		return
 	}
 	held := make(map[string]int64, len(jobs))
+	// Only the active jobs' liveness times are kept.
+	old := e.livenessAt
+	e.livenessAt = make(map[string]int64, len(jobs))
 	for _, arn := range jobs {
+		e.livenessAt[arn] = old[arn]
 		now := e.Now()
 		// A lease with more than two thirds of its time left is still ours
 		// for sure; renewing it again would only cost a write.
@@ -322,14 +337,17 @@ func (e *Engine) advance(ctx context.Context, j fleet.Job) error {
 	if err := e.observeCanary(ctx, j, &o); err != nil {
 		return err
 	}
-	// Only rows that could time out now are read (the rest are counted);
-	// agents may talk to another replica: what every replica heard is in
-	// the store.
+	// Only rows that could time out now are read (the rest are counted),
+	// at most once per livenessEvery; agents may talk to another replica:
+	// what every replica heard is in the store.
 	now := e.Now().UnixMilli()
 	o.DeployingTotal = counts[fleet.RobotDeploying]
-	deploying, err := e.Store.Deploying(ctx, j.ARN, LivenessCutoff(o, e.Limits, now))
-	if err != nil {
-		return err
+	var deploying []store.Deploying
+	if o.DeployingTotal > 0 && now >= e.livenessAt[j.ARN] {
+		if deploying, err = e.Store.Deploying(ctx, j.ARN, LivenessCutoff(o, e.Limits, now)); err != nil {
+			return err
+		}
+		e.livenessAt[j.ARN] = now + livenessEvery.Milliseconds()
 	}
 	for _, d := range deploying {
 		// A robot is not silent before this engine could have heard it.

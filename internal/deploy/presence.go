@@ -17,9 +17,9 @@ type PresenceStore interface {
 // process, and hands that to the store in batches (Flush) so that the
 // replica driving a job knows of agents that talk to another replica.
 //
-// A robot is written to the store at most once per KeepAliveMs: the
+// A robot is written to the store at most once per WriteEveryMs: the
 // stored stamps, which only the other replicas' engines need (this one's
-// reads Last), are at most KeepAliveMs and a flush behind. A rollout to
+// reads Last), are at most WriteEveryMs and a flush behind. A rollout to
 // 100,000 robots hears each of them every few seconds, and writing every
 // robot heard at every flush was 6 % of the server's CPU.
 //
@@ -30,10 +30,15 @@ type PresenceStore interface {
 // requests for tens of seconds, and counting that wait as silence failed
 // live robots.
 type Presence struct {
-	// KeepAliveMs is how far behind what this process heard a robot's
+	// WriteEveryMs is how far behind what this process heard a robot's
 	// stored stamp may fall (0: written at every flush). Well under the
 	// agent silence limit: another replica's engine judges silence from
 	// the stored stamps.
+	WriteEveryMs int64
+	// KeepAliveMs is how old the stored stamp of a robot still waiting
+	// here may grow before a flush stamps it again: under the silence
+	// limit, but not much (a saturated server has most robots waiting,
+	// and stamping them as often as WriteEveryMs doubled the writes).
 	KeepAliveMs int64
 	// Now is Run's clock; nil means time.Now.
 	Now func() time.Time
@@ -105,25 +110,26 @@ func (p *Presence) Last(robotARN string, nowMs int64) int64 {
 	return p.at[robotARN].seen
 }
 
-// due reports whether a robot's stamp is to be written at nowMs.
-func (p *Presence) due(st stamp, nowMs int64) bool {
-	return st.flushed == 0 || nowMs-st.flushed >= p.KeepAliveMs
+// due reports whether a robot's stamp written after, at least, ms ago is
+// to be written again at nowMs.
+func due(st stamp, nowMs, after int64) bool {
+	return st.flushed == 0 || nowMs-st.flushed >= after
 }
 
 // Flush stores, as of nowMs, what was heard of the robots whose stored
-// stamp is due (a robot waiting here is heard at nowMs); on failure the
-// batch is written at the next one.
+// stamp is due (a robot waiting here since its stamp is KeepAliveMs old
+// is heard at nowMs); on failure the batch is written at the next one.
 func (p *Presence) Flush(ctx context.Context, st PresenceStore, nowMs int64) error {
 	p.mu.Lock()
 	p.init()
 	for r := range p.waiting {
-		if p.due(p.at[r], nowMs) {
+		if due(p.at[r], nowMs, p.KeepAliveMs) {
 			p.stamp(r, nowMs)
 		}
 	}
 	batch := map[string]int64{}
 	for r := range p.dirty {
-		if s := p.at[r]; p.due(s, nowMs) {
+		if s := p.at[r]; due(s, nowMs, p.WriteEveryMs) {
 			batch[r] = s.seen
 			delete(p.dirty, r)
 		}

@@ -26,10 +26,10 @@ func (failingSeen) RecordAgentsSeen(context.Context, map[string]int64) error {
 
 // TestPresenceWaiting: a robot is heard for as long as one of its requests
 // waits (Last answers the time asked about); a robot's stamp is written at
-// most once per KeepAliveMs, and a waiting robot's again once it is due;
-// once the wait ends, Last is its end.
+// most once per WriteEveryMs, and a waiting robot is stamped again once its
+// stored stamp is KeepAliveMs old; once the wait ends, Last is its end.
 func TestPresenceWaiting(t *testing.T) {
-	p := &deploy.Presence{KeepAliveMs: 20_000}
+	p := &deploy.Presence{WriteEveryMs: 10_000, KeepAliveMs: 20_000}
 	st := &recordedSeen{}
 	ctx := t.Context()
 	p.Seen("idle", 1_000)
@@ -61,12 +61,14 @@ func TestPresenceWaiting(t *testing.T) {
 		}
 	}
 	flush(5_000, map[string]int64{"idle": 1_000, "busy": 5_000}) // first stamps; busy waits now
-	flush(15_000, nil)                                           // busy written 10 s ago
+	flush(15_000, nil)                                           // busy waits, written 10 s ago
 	flush(25_000, map[string]int64{"busy": 25_000})              // 20 s since: again
 	p.Seen("idle", 30_000)
 	flush(31_000, map[string]int64{"idle": 30_000})
 	p.Seen("idle", 35_000)
-	flush(40_000, nil) // idle written 10 s ago: held back
+	// idle written 8 s ago: held back; busy written 13 s ago, still
+	// waiting and heard of nothing new: not stamped before 20 s.
+	flush(38_000, nil)
 	flush(50_000, map[string]int64{"idle": 35_000, "busy": 50_000})
 	p.EndWait("busy", 55_000)
 	if got := p.Last("busy", 60_000); got != 60_000 {
@@ -76,7 +78,7 @@ func TestPresenceWaiting(t *testing.T) {
 	if got := p.Last("busy", 90_000); got != 56_000 {
 		t.Errorf("Last after both waits ended = %d, want 56000", got)
 	}
-	flush(60_000, nil)
+	flush(58_000, nil) // busy's end, heard 8 s after its last write
 	// A batch the store refused is written at the next due flush.
 	if err := p.Flush(ctx, failingSeen{}, 70_000); err == nil {
 		t.Error("a flush into a failing store reported no error")

@@ -293,8 +293,9 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *Server, err erro
 	// most a tenth of the limit (6 s at the defaults: a robot heard all
 	// along is written at every other 5 s flush) and a flush behind: a
 	// robot they fail was silent for 49 s at least, longer than the long
-	// poll (30 s) a deploying agent renews.
-	presence := &deploy.Presence{KeepAliveMs: (silence / 10).Milliseconds(), Now: o.Now}
+	// poll (30 s) a deploying agent renews. A robot waiting here is
+	// stamped again once its stored stamp is a third of the limit old.
+	presence := &deploy.Presence{WriteEveryMs: (silence / 10).Milliseconds(), KeepAliveMs: (silence / 3).Milliseconds(), Now: o.Now}
 	engine := &deploy.Engine{
 		Store: d.Store, Bundles: granted, Presence: presence,
 		Limits: deploy.Limits{FleetTimeoutMs: cfg.FleetTimeout.Milliseconds(), AgentSilenceMs: silence.Milliseconds()},
