@@ -76,7 +76,7 @@ type Engine struct {
 	// not at every pass. Only the Run goroutine touches it.
 	livenessAt map[string]int64
 	wake       chan struct{}
-	once sync.Once
+	once       sync.Once
 }
 
 func (e *Engine) init() {
