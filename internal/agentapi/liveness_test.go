@@ -102,3 +102,34 @@ func TestWaitingForASlotIsNotSilence(t *testing.T) {
 		}
 	}
 }
+
+// TestFleetTimeoutEndsDeployingRowsAtOnce: the fleet timeout ends the job
+// and fails its deploying rows in the same pass, even when the engine read
+// the rows that could time out less than a second before (its once-a-second
+// read is for the robots' own timeouts, not the job's).
+func TestFleetTimeoutEndsDeployingRowsAtOnce(t *testing.T) {
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixMilli())
+	now := func() time.Time { return time.UnixMilli(clock.Load()) }
+	const fleetTimeoutMs = 5_000
+	e := newEndpoint(t, func(c *agentapi.Config) { c.Now, c.Robots.Now = now, now })
+	e.engine.Now, e.jobs.Now, e.engine.Limits.FleetTimeoutMs = now, now, fleetTimeoutMs
+	ctx := t.Context()
+	priv := newAgent(t)
+	f, _ := e.registeredRobot(priv)
+	created := clock.Load()
+	j := e.deployTo(f.ARN)
+	c := &client.Client{Server: e.srv.URL, Key: priv, Account: acct, Now: now}
+	if resp, err := c.Poll(ctx, proto.PollRequest{}); err != nil || resp.Assignment == nil {
+		t.Fatalf("poll: %+v, %v; want the job's assignment", resp, err)
+	}
+	clock.Store(created + fleetTimeoutMs - 500)
+	e.engine.RunOnce(ctx) // reads the deploying row: nothing times out yet
+	clock.Store(created + fleetTimeoutMs + 100)
+	e.engine.RunOnce(ctx)
+	job, rows, _, err := e.jobs.Describe(ctx, acct, j.ARN, 0)
+	must(t, err)
+	if job.Status != fleet.JobFailed || len(rows) != 1 || rows[0].Status != fleet.RobotNoResponse {
+		t.Fatalf("after the fleet timeout: job %s, rows %+v; want Failed with its row NoResponse", job.Status, rows)
+	}
+}

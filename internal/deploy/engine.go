@@ -338,12 +338,13 @@ func (e *Engine) advance(ctx context.Context, j fleet.Job) error {
 		return err
 	}
 	// Only rows that could time out now are read (the rest are counted),
-	// at most once per livenessEvery; agents may talk to another replica:
-	// what every replica heard is in the store.
+	// at most once per livenessEvery, but all of them at once when the
+	// fleet timeout ends the job with them; agents may talk to another
+	// replica: what every replica heard is in the store.
 	now := e.Now().UnixMilli()
 	o.DeployingTotal = counts[fleet.RobotDeploying]
 	var deploying []store.Deploying
-	if o.DeployingTotal > 0 && now >= e.livenessAt[j.ARN] {
+	if o.DeployingTotal > 0 && (now >= e.livenessAt[j.ARN] || fleetTimedOut(o, e.Limits, now)) {
 		if deploying, err = e.Store.Deploying(ctx, j.ARN, LivenessCutoff(o, e.Limits, now)); err != nil {
 			return err
 		}

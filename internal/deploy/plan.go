@@ -139,8 +139,7 @@ func Breached(failed, n, thresholdPercent int) bool {
 // observation and clock give the same plan.
 func Decide(o Observed, lim Limits, nowMs int64) Plan {
 	var p Plan
-	running := fleet.Job{CreatedMs: o.CreatedMs, PausedMs: o.PausedMs, PausedTotalMs: o.PausedTotalMs}.RunningMs(nowMs)
-	if lim.FleetTimeoutMs > 0 && running >= lim.FleetTimeoutMs {
+	if fleetTimedOut(o, lim, nowMs) {
 		for _, d := range o.Deploying {
 			p.NoResponse = append(p.NoResponse, Timeout{d.Robot, fleet.CauseFleetTimeout, reasonFleetTimeout})
 		}
@@ -194,6 +193,13 @@ func Decide(o Observed, lim Limits, nowMs int64) Plan {
 	return p
 }
 
+// fleetTimedOut reports whether the job has run (pauses aside) for the
+// fleet timeout: it ends, with every row still deploying.
+func fleetTimedOut(o Observed, lim Limits, nowMs int64) bool {
+	running := fleet.Job{CreatedMs: o.CreatedMs, PausedMs: o.PausedMs, PausedTotalMs: o.PausedTotalMs}.RunningMs(nowMs)
+	return lim.FleetTimeoutMs > 0 && running >= lim.FleetTimeoutMs
+}
+
 // LivenessCutoff selects the Deploying rows that could time out at nowMs:
 // those started at least the robot timeout ago, those whose start and
 // agent's last hearing are both at least the agent silence limit ago
@@ -203,8 +209,7 @@ func Decide(o Observed, lim Limits, nowMs int64) Plan {
 // runs for minutes, and rereading every row still heard from at every
 // pass cost more than the robots' own requests.
 func LivenessCutoff(o Observed, lim Limits, nowMs int64) store.DeployingCut {
-	running := fleet.Job{CreatedMs: o.CreatedMs, PausedMs: o.PausedMs, PausedTotalMs: o.PausedTotalMs}.RunningMs(nowMs)
-	if lim.FleetTimeoutMs > 0 && running >= lim.FleetTimeoutMs {
+	if fleetTimedOut(o, lim, nowMs) {
 		return store.DeployingCut{StartedBefore: math.MaxInt64, SilentBefore: math.MaxInt64}
 	}
 	cut := store.DeployingCut{StartedBefore: math.MinInt64, SilentBefore: math.MinInt64}
