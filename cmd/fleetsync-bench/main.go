@@ -171,6 +171,15 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 	}
 
 	ctx := context.Background()
+	// every is each simulated fleet, for the requests the robots made.
+	var every []*sim.Fleet
+	requests := func() (n int64) {
+		for _, sf := range every {
+			st := sf.Stats()
+			n += st.Polls + st.Reports
+		}
+		return n
+	}
 	// Robots are spread evenly over the replicas, as a load balancer would.
 	addFleet := func(n int, prefix string) (stop func(), err error) {
 		var fleets []*sim.Fleet
@@ -180,12 +189,13 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 				share++
 			}
 			sf := sim.New(r.url, share, sim.Options{PollWait: 25 * time.Second, H2C: modeOpts.h2c, HTTP1: !modeOpts.h2c, RobotsPerConn: modeOpts.robotsPerConn,
-				RetryBase: 100 * time.Millisecond, NamePrefix: fmt.Sprintf("%s%d-", prefix, i)})
+				Coalesce: modeOpts.coalesce, RetryBase: 100 * time.Millisecond, NamePrefix: fmt.Sprintf("%s%d-", prefix, i)})
 			if err := register(clients, aws.StringValue(f.Arn), sf.Robots()); err != nil {
 				return nil, err
 			}
 			fleets = append(fleets, sf)
 		}
+		every = append(every, fleets...)
 		for _, sf := range fleets {
 			sf.Start(ctx)
 		}
@@ -222,6 +232,7 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 		}
 		stopGoroutines := peakGoroutines(urls)
 		defer stopGoroutines()
+		req0 := requests()
 		t0 := time.Now()
 		job, err := call()
 		if err != nil {
@@ -254,6 +265,7 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 		}
 		took := time.Since(t0)
 		goroutines := stopGoroutines()
+		perRobot := float64(requests()-req0) / float64(n)
 		// The same Describe once the job is over and the fleet quiet: what
 		// the call itself costs, apart from a busy machine.
 		quiet0, err := scrapeLatency(urls, "DescribeDeploymentJob")
@@ -282,8 +294,8 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 		server := quiet0.since(server0)
 		slices.Sort(lat)
 		p := func(q float64) time.Duration { return lat[min(len(lat)-1, int(q*float64(len(lat))))] }
-		fmt.Printf("%-28s robots=%-6d all InSync in %6.2fs  fleetsyncd CPU %6.2fs = %.3f ms/robot  Describe p50 %v p99 %v (n=%d; server-side p50 %s p99 %s; afterwards, quiet, p50 %v, server-side %s)  peak RSS %.0f MiB, %.0f goroutines  load %s\n",
-			label, n, took.Seconds(), cpu, cpu*1000/float64(n), p(0.5).Round(time.Microsecond), p(0.99).Round(time.Microsecond), len(lat),
+		fmt.Printf("%-28s robots=%-6d all InSync in %6.2fs  fleetsyncd CPU %6.2fs = %.3f ms/robot, %.1f agent requests/robot  Describe p50 %v p99 %v (n=%d; server-side p50 %s p99 %s; afterwards, quiet, p50 %v, server-side %s)  peak RSS %.0f MiB, %.0f goroutines  load %s\n",
+			label, n, took.Seconds(), cpu, cpu*1000/float64(n), perRobot, p(0.5).Round(time.Microsecond), p(0.99).Round(time.Microsecond), len(lat),
 			server.quantile(0.5), server.quantile(0.99), quiet[len(quiet)/2].Round(time.Microsecond), quiet1.since(quiet0).quantile(0.5), rss, goroutines, procstat.LoadAvg())
 		return nil
 	}

@@ -39,6 +39,7 @@ var modeOpts struct {
 	startRate               float64
 	tls                     bool
 	robotsPerConn           int
+	coalesce                bool
 }
 
 // extraServerArgs are appended to every fleetsyncd command line.
@@ -64,6 +65,7 @@ func registerModeFlags() {
 	flag.Float64Var(&o.startRate, "start-rate", 2000, "idle: agents started per second (a ramp, as a fleet reconnecting after an outage is spread by its backoff); 0: all at once")
 	flag.BoolVar(&o.tls, "tls", false, "idle: fleetsyncd serves HTTPS (a certificate made for the run) and agents speak HTTP/2 over TLS, as real ones do by default (HTTP/1.1 over TLS with --h2c=false)")
 	flag.IntVar(&o.robotsPerConn, "robots-per-conn", 200, "idle, rollout: agents sharing one HTTP/2 connection (idle: with --h2c or --tls); 1 is a real fleet's shape, a connection per robot")
+	flag.BoolVar(&o.coalesce, "coalesce", true, "rollout: robots report progress as the real agent does, the latest step at a time (a step passed without a wait is superseded by the next); false: every step is reported, as the bench did before 2026-12-02")
 	flag.Uint64Var(&o.nofile, "nofile", 1<<20, "raise the open file limit (this process and fleetsyncd) to this")
 }
 

@@ -54,6 +54,11 @@ type deployment struct {
 	steps []proto.Step
 	next  int  // index in steps of the step to run next
 	count bool // counted in Fleet.deploying
+	// reported: a progress report of the deployment was sent (Coalesce:
+	// the ones after it are held until the robot waits); held is the
+	// latest report not sent yet.
+	reported bool
+	held     *proto.Report
 }
 
 // final is a final report waiting for delivery.
@@ -282,7 +287,7 @@ func (r *Robot) deploy(ctx context.Context) {
 		job := d.a.DeploymentJob
 		switch {
 		case step == b.FailAt:
-			if !r.progress(ctx, d, proto.Report{DeploymentJob: job, Step: step}) || !sleep(ctx, stepDelay, nil) {
+			if !r.progress(ctx, d, proto.Report{DeploymentJob: job, Step: step}) || !r.pause(ctx, d, stepDelay) {
 				return
 			}
 			r.finish(ctx, proto.Report{DeploymentJob: job, Step: step, Result: proto.ResultFailed,
@@ -296,7 +301,7 @@ func (r *Robot) deploy(ctx context.Context) {
 				return
 			}
 		case step == proto.StepExecutingDownloadCondition && b.Download:
-			if !r.progress(ctx, d, proto.Report{DeploymentJob: job, Step: step}) {
+			if !r.progress(ctx, d, proto.Report{DeploymentJob: job, Step: step}) || !r.sendHeld(ctx, d) {
 				return
 			}
 			if err := r.fetch(ctx, d, *d.a.DownloadCondition, nil); err != nil {
@@ -306,11 +311,11 @@ func (r *Robot) deploy(ctx context.Context) {
 				}
 				return
 			}
-			if !sleep(ctx, stepDelay, nil) {
+			if !r.pause(ctx, d, stepDelay) {
 				return
 			}
 		default:
-			if !r.progress(ctx, d, proto.Report{DeploymentJob: job, Step: step}) || !sleep(ctx, stepDelay, nil) {
+			if !r.progress(ctx, d, proto.Report{DeploymentJob: job, Step: step}) || !r.pause(ctx, d, stepDelay) {
 				return
 			}
 		}
@@ -338,6 +343,9 @@ func failCode(b Behavior) string {
 // hang keeps polling, reporting nothing, until Hang is cleared, the job is
 // aborted or replaced, or ctx is done.
 func (r *Robot) hang(ctx context.Context, d *deployment) {
+	if !r.sendHeld(ctx, d) {
+		return
+	}
 	for r.alive(ctx, d) {
 		b, changed := r.snapshot()
 		switch {
@@ -356,6 +364,9 @@ func (r *Robot) hang(ctx context.Context, d *deployment) {
 func (r *Robot) downloadStep(ctx context.Context, d *deployment, b Behavior, stepDelay time.Duration) bool {
 	job := d.a.DeploymentJob
 	if !r.progress(ctx, d, percent(job, 0, stepDelay)) {
+		return false
+	}
+	if b.Download && !r.sendHeld(ctx, d) {
 		return false
 	}
 	if b.Download {
@@ -390,7 +401,7 @@ func (r *Robot) downloadStep(ctx context.Context, d *deployment, b Behavior, ste
 			return false
 		}
 	}
-	return sleep(ctx, stepDelay, nil) && r.progress(ctx, d, percent(job, 100, 0))
+	return r.pause(ctx, d, stepDelay) && r.progress(ctx, d, percent(job, 100, 0))
 }
 
 func percent(job string, pct float64, eta time.Duration) proto.Report {
@@ -450,9 +461,40 @@ func (r *Robot) fetch(ctx context.Context, d *deployment, obj proto.Object, prog
 	}
 }
 
-// progress sends a progress report of job d. While offline it is dropped.
-// It returns false when the job is over or ctx is done.
+// progress sends a progress report of job d (Options.Coalesce: holds it
+// when one was sent and the robot has not waited since). While offline it
+// is dropped. It returns false when the job is over or ctx is done.
 func (r *Robot) progress(ctx context.Context, d *deployment, rep proto.Report) bool {
+	if r.fleet.opts.Coalesce && d.reported {
+		d.held = &rep
+		return r.alive(ctx, d)
+	}
+	d.reported = true
+	return r.send(ctx, d, rep)
+}
+
+// sendHeld sends the progress report Options.Coalesce held, if any; false
+// when the job is over or ctx is done.
+func (r *Robot) sendHeld(ctx context.Context, d *deployment) bool {
+	rep := d.held
+	if rep == nil {
+		return r.alive(ctx, d)
+	}
+	d.held = nil
+	return r.send(ctx, d, *rep)
+}
+
+// pause waits a step's delay, sending the held progress first when there
+// is a wait: a report is held only while no time passes.
+func (r *Robot) pause(ctx context.Context, d *deployment, delay time.Duration) bool {
+	if delay != 0 && !r.sendHeld(ctx, d) {
+		return false
+	}
+	return sleep(ctx, delay, nil)
+}
+
+// send delivers one progress report of d; see progress.
+func (r *Robot) send(ctx context.Context, d *deployment, rep proto.Report) bool {
 	for r.alive(ctx, d) {
 		b, changed := r.snapshot()
 		if b.Offline {
@@ -490,6 +532,11 @@ func notAssigned(err error) bool {
 // delivers the report (now, or once back online).
 func (r *Robot) finish(ctx context.Context, rep proto.Report) {
 	d := r.job
+	// The held step goes first, as the agent's heartbeat would send it
+	// while the result is made; an abort in answer ends the job unfinished.
+	if !r.sendHeld(ctx, d) {
+		return
+	}
 	r.job = nil
 	r.mu.Lock()
 	p := &final{rep: rep, previous: r.current, d: d}

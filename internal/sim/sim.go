@@ -139,6 +139,15 @@ type Options struct {
 	// sessions as a ramp rather than all in the same instant; 0 starts
 	// every robot at once.
 	StartRate float64
+	// Coalesce makes the robots report progress as the real agent does
+	// (its heartbeat sends the latest step, one report at a time): a step
+	// reported while the robot has not waited since its last report is
+	// held, and superseded by the next, until the robot waits (a step's
+	// Delay, a download, a hang) or sends its final report. With Delay 0
+	// a deployment then sends Validating, its last step and the result
+	// (three reports instead of every step's). Off, every step is reported
+	// as it is entered, which tests of the step sequence rely on.
+	Coalesce bool
 }
 
 // DefaultRobotsPerConn is how many robots share one HTTP/2 client (and so,

@@ -275,7 +275,15 @@ func (f *fakeAPI) assignment(job string) *proto.Assignment {
 // the assignments jobs returns for it; Stop runs at cleanup.
 func newFleet(t *testing.T, f *fakeAPI, n int, jobs func(i int) []*proto.Assignment) *Fleet {
 	t.Helper()
-	fl := New(f.srv.URL, n, Options{PollWait: time.Second, RetryBase: 5 * time.Millisecond, DownloadDir: t.TempDir()})
+	return newFleetWith(t, f, n, Options{}, jobs)
+}
+
+// newFleetWith is newFleet with more options (the test's poll wait, retry
+// base and download directory are set on o).
+func newFleetWith(t *testing.T, f *fakeAPI, n int, o Options, jobs func(i int) []*proto.Assignment) *Fleet {
+	t.Helper()
+	o.PollWait, o.RetryBase, o.DownloadDir = time.Second, 5*time.Millisecond, t.TempDir()
+	fl := New(f.srv.URL, n, o)
 	for i, r := range fl.Robots() {
 		f.add(r.AgentID, jobs(i)...)
 	}
@@ -367,6 +375,41 @@ func TestStepOrderAndCompleted(t *testing.T) {
 	}
 	if s := fl.Stats(); s.Polls < 2 || s.Reports != int64(len(want[0])+len(want[1])) || s.Deploying != 0 || s.MaxConcurrentDeploying < 1 {
 		t.Errorf("stats %+v", s)
+	}
+}
+
+// With Coalesce a robot reports as the real agent's heartbeat does: the
+// steps it passes without waiting are superseded by the latest, which is
+// sent before it waits or before its result.
+func TestCoalesce(t *testing.T) {
+	f := newFakeAPI(t, false)
+	fl := newFleetWith(t, f, 4, Options{Coalesce: true}, func(i int) []*proto.Assignment {
+		a := f.assignment(fmt.Sprintf("job-%d", i))
+		if i%2 == 1 {
+			a.LaunchConfig.PreLaunchFile = "pre.sh"
+			a.LaunchConfig.PostLaunchFile = "post.sh"
+		}
+		return []*proto.Assignment{a}
+	})
+	robots := fl.Robots()
+	robots[2].SetBehavior(Behavior{Delay: 40 * time.Millisecond}) // every step but the last waits
+	robots[3].SetBehavior(Behavior{FailAt: proto.StepExecutingPreLaunch})
+	start(t, fl)
+	want := [][]string{
+		{"Validating", "Launching", "Finished:Succeeded"},
+		{"Validating", "ExecutingPostLaunch", "Finished:Succeeded"},
+		// 100 % is superseded by Launching, entered without a wait.
+		{"Validating", "DownloadingExtracting/0", "Launching", "Finished:Succeeded"},
+		{"Validating", "ExecutingPreLaunch", "ExecutingPreLaunch:Failed/PreLaunchFileFailure"},
+	}
+	for i, r := range robots {
+		eventually(t, r.Name+" reports its result", func() bool {
+			reps := f.robot(r.AgentID).reports
+			return len(reps) > 0 && reps[len(reps)-1].Result != ""
+		})
+		if got := steps(f.robot(r.AgentID).reports); !slices.Equal(got, want[i]) {
+			t.Errorf("%s reported\n%q\nwant\n%q", r.Name, got, want[i])
+		}
 	}
 }
 
