@@ -321,3 +321,81 @@ func testRobotPoll(t *testing.T, s store.Store) {
 		t.Errorf("CurrentAssignment of a finished row: %v, want ErrNotFound", err)
 	}
 }
+
+// testCountsFollowRows: a job's Counts agree with its rows after every kind
+// of write that changes them: preparation, starts, results, a silent
+// robot, a cancel, and retention deleting the finished jobs, after which a
+// job has no counts.
+func testCountsFollowRows(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	fx := newJobFixture(t, s)
+	check := func(job, when string) {
+		t.Helper()
+		rows, _, err := s.JobRobotsSince(ctx, job, 0)
+		must(t, err)
+		want := store.JobCounts{}
+		for _, r := range rows {
+			want[r.Status]++
+		}
+		got, err := s.Counts(ctx, job)
+		must(t, err)
+		for st, n := range want {
+			if got[st] != n {
+				t.Errorf("%s: Counts(%s) = %v, rows say %v", when, job, got, want)
+				return
+			}
+		}
+		for st, n := range got {
+			if n != want[st] {
+				t.Errorf("%s: Counts(%s) = %v, rows say %v", when, job, got, want)
+				return
+			}
+		}
+	}
+	prepare := func(job string, ms int64) {
+		must(t, s.CreateJob(ctx, fx.job(job, ms, fleet.OpCreateDeploymentJob), 10))
+		check(job, "created")
+		must(t, s.StartPreparing(ctx, job))
+		var rows []fleet.RobotDeployment
+		for i, r := range fx.robots {
+			rows = append(rows, fleet.RobotDeployment{Robot: r.ARN, Seq: i, Status: fleet.RobotPendingNewDeployment})
+		}
+		must(t, s.Prepare(ctx, job, rows, store.JobOutcome{}, ms+1))
+		check(job, "prepared")
+	}
+	prepare("arn:cf1", 100)
+	r0, r1, r2 := fx.robots[0].ARN, fx.robots[1].ARN, fx.robots[2].ARN
+	must(t, s.Apply(ctx, "arn:cf1", store.Step{Start: []string{r0, r1}}, 200))
+	check("arn:cf1", "two started")
+	if _, err := s.RecordResult(ctx, "arn:cf1", r0, store.Result{Success: true, NowMs: 300}); err != nil {
+		t.Fatal(err)
+	}
+	check("arn:cf1", "one InSync")
+	// The same result again changes nothing.
+	if _, err := s.RecordResult(ctx, "arn:cf1", r0, store.Result{Success: true, NowMs: 310}); err != nil {
+		t.Fatal(err)
+	}
+	check("arn:cf1", "a repeated result")
+	must(t, s.Apply(ctx, "arn:cf1", store.Step{Start: []string{r2},
+		NoResponse: []store.RobotOutcome{{Robot: r1, Code: "RobotAgentConnectionTimeout", Reason: "silent"}}}, 400))
+	check("arn:cf1", "one silent, the last started")
+	if _, err := s.RecordResult(ctx, "arn:cf1", r2, store.Result{Status: fleet.RobotFailed, Code: "PreLaunchFileFailure", Reason: "x", NowMs: 500}); err != nil {
+		t.Fatal(err)
+	}
+	must(t, s.Apply(ctx, "arn:cf1", store.Step{Finish: store.JobOutcome{Status: fleet.JobFailed, Code: "x", Reason: "y"}}, 600))
+	check("arn:cf1", "finished")
+
+	prepare("arn:cf2", 700)
+	must(t, s.Apply(ctx, "arn:cf2", store.Step{Start: []string{r0}}, 800))
+	must(t, s.CancelJob(ctx, acct, "arn:cf2", "DeploymentJobCanceled", "canceled", 900))
+	check("arn:cf2", "canceled")
+
+	if _, err := s.DeleteJobsFinishedBefore(ctx, 1000); err != nil {
+		t.Fatal(err)
+	}
+	for _, job := range []string{"arn:cf1", "arn:cf2"} {
+		if c, err := s.Counts(ctx, job); err != nil || len(c) != 0 {
+			t.Errorf("Counts(%s) after retention = %v, %v; want none", job, c, err)
+		}
+	}
+}

@@ -48,6 +48,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RobotLogs", testRobotLogs},
 		{"JobPause", testJobPause},
 		{"CountsBefore", testCountsBefore},
+		{"CountsFollowRows", testCountsFollowRows},
 		{"Retries", testRetries},
 		{"RobotPoll", testRobotPoll},
 		{"Quarantine", testQuarantine},
