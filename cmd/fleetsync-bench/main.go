@@ -180,6 +180,30 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 		}
 		return n
 	}
+	// failed is every agent request that failed so far, by kind.
+	failed := func() map[string]int64 {
+		kinds := map[string]int64{}
+		for _, sf := range every {
+			for k, n := range sf.Stats().ErrorKinds {
+				kinds[k] += n
+			}
+		}
+		return kinds
+	}
+	// printFailed prints the requests that failed since before (a
+	// failed() taken earlier), by kind, if any.
+	printFailed := func(what string, before map[string]int64) {
+		since := map[string]int64{}
+		total := int64(0)
+		for k, n := range failed() {
+			if d := n - before[k]; d > 0 {
+				since[k], total = d, total+d
+			}
+		}
+		if total > 0 {
+			fmt.Printf("  %d agent requests failed %s (the robots retried):\n%s", total, what, sim.FormatErrorKinds(since, "    "))
+		}
+	}
 	// Robots are spread evenly over the replicas, as a load balancer would.
 	addFleet := func(n int, prefix string) (stop func(), err error) {
 		var fleets []*sim.Fleet
@@ -218,6 +242,7 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 		urls[i] = r.url
 	}
 	waitPolling(urls, nRobots)
+	printFailed("while the robots started", nil)
 
 	measure := func(label string, call func() (string, error), n int) error {
 		pids := make([]int, len(reps))
@@ -232,7 +257,7 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 		}
 		stopGoroutines := peakGoroutines(urls)
 		defer stopGoroutines()
-		req0 := requests()
+		req0, failed0 := requests(), failed()
 		t0 := time.Now()
 		job, err := call()
 		if err != nil {
@@ -297,6 +322,7 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 		fmt.Printf("%-28s robots=%-6d all InSync in %6.2fs  fleetsyncd CPU %6.2fs = %.3f ms/robot, %.1f agent requests/robot  Describe p50 %v p99 %v (n=%d; server-side p50 %s p99 %s; afterwards, quiet, p50 %v, server-side %s)  peak RSS %.0f MiB, %.0f goroutines  load %s\n",
 			label, n, took.Seconds(), cpu, cpu*1000/float64(n), perRobot, p(0.5).Round(time.Microsecond), p(0.99).Round(time.Microsecond), len(lat),
 			server.quantile(0.5), server.quantile(0.99), quiet[len(quiet)/2].Round(time.Microsecond), quiet1.since(quiet0).quantile(0.5), rss, goroutines, procstat.LoadAvg())
+		printFailed("during "+label, failed0)
 		return nil
 	}
 	stopProfile := startCPUProfile()

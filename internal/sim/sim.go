@@ -9,7 +9,8 @@
 // assignment has a download condition), DownloadingExtracting (reported with
 // percentDone 0 and 100, and in between when downloading), ExecutingPreLaunch
 // (when a preLaunchFile is set), Launching, ExecutingPostLaunch (when a
-// postLaunchFile is set) — reporting each step as it enters it, then sends
+// postLaunchFile is set) — reporting each step as it enters it (with
+// Options.Coalesce, as the real agent: the latest step at a time), then sends
 // one final report {Step: Finished, Result: Succeeded}, or {Step: FailAt,
 // Result: Failed, FailureCode: FailCode} after entering the FailAt step. It
 // sends its last successfully finished deployment as Current in every poll.
