@@ -24,6 +24,11 @@ import (
 // fleet is mostly goroutines parked here).
 func (a *API) poll(w http.ResponseWriter, r *http.Request) {
 	var ps pollState
+	// The wait the robot asked for counts from the poll's arrival: time
+	// spent in a saturated server's queue (a slot) is part of it, so the
+	// answer comes within the wait and the agent's slack (PollSlack) even
+	// when 100,000 robots poll at once.
+	ps.deadline = monoNow()
 	if !a.startPoll(w, r, &ps) {
 		return
 	}
@@ -47,7 +52,7 @@ func (a *API) poll(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		var err error
-		if ps.leave, err = a.enterSlot(r.Context(), ps.arn); err != nil {
+		if ps.leave, err = a.lookSlot(r.Context(), &ps); err != nil {
 			return
 		}
 	}
@@ -102,9 +107,10 @@ func (a *API) startPoll(w http.ResponseWriter, r *http.Request, ps *pollState) b
 	if idle := min(time.Duration(req.IdleWaitSeconds)*time.Second, a.cfg.IdleWait); idle > wait && (ps.cur == nil || ps.cur.Finished || ps.cur.DeploymentJob == "") {
 		wait = max(wait, idle-time.Duration(rand.Int64N(int64(idle/5)+1)))
 	}
-	// The hub's one timer ends the wait (no timer of this poll's own).
-	ps.deadline = monoNow() + int64(wait)
-	ps.expired = wait <= 0
+	// The hub's one timer ends the wait (no timer of this poll's own);
+	// ps.deadline holds the poll's arrival (poll).
+	ps.deadline += int64(wait)
+	ps.expired = wait <= 0 || monoNow() >= ps.deadline
 	if ps.cur != nil {
 		ps.curJob, ps.curFinished = ps.cur.DeploymentJob, ps.cur.Finished
 	}
@@ -130,7 +136,7 @@ func (a *API) pollLook(w http.ResponseWriter, reqCtx context.Context, ps *pollSt
 	}
 	var work deploy.Work
 	var err error
-	if !ps.memo || !a.cfg.Hub.knownIdle(ps.arn, ps.curJob, ps.curFinished, a.cfg.Now().UnixMilli()) {
+	if !a.fromMemory(ps) {
 		if ps.robot == nil {
 			// Looked up again after a hold, so a robot deleted
 			// meanwhile is refused; in the account the id is bound to
@@ -181,6 +187,23 @@ func (a *API) pollLook(w http.ResponseWriter, reqCtx context.Context, ps *pollSt
 		due = min(due, monoNow()+max(work.RetryAtMs-a.cfg.Now().UnixMilli(), 0)*int64(time.Millisecond))
 	}
 	return due, false
+}
+
+// lookSlot takes the work slot for a held poll's next look, unless the
+// poll is over and its answer, "nothing to do", comes from memory: then it
+// takes none, so that an expiring poll does not queue behind the work of
+// others (its robot would time out and poll again, adding to the queue).
+func (a *API) lookSlot(ctx context.Context, ps *pollState) (leave func(), err error) {
+	if ps.expired && a.fromMemory(ps) {
+		return func() {}, nil
+	}
+	return a.enterSlot(ctx, ps.arn)
+}
+
+// fromMemory reports whether the poll's look needs no store: its robot is
+// known idle with what it runs now and says nothing new (pollState.memo).
+func (a *API) fromMemory(ps *pollState) bool {
+	return ps.memo && a.cfg.Hub.knownIdle(ps.arn, ps.curJob, ps.curFinished, a.cfg.Now().UnixMilli())
 }
 
 // pollWait holds the poll until it is woken, superseded or due; false when

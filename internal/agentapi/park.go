@@ -138,7 +138,7 @@ func (pp *parkedPoll) resume(why uint8) {
 			ps.expired = monoNow() >= ps.deadline
 		}
 		a.cfg.Robots.Heard(ps.arn)
-		ps.leave, _ = a.enterSlot(ctx, ps.arn) // fails only with ctx
+		ps.leave, _ = a.lookSlot(ctx, ps) // fails only with ctx
 		var rw bufferedResponse
 		due, answered := a.pollLook(&rw, ctx, ps)
 		ps.leave()
