@@ -366,10 +366,10 @@ func (r *Robot) downloadStep(ctx context.Context, d *deployment, b Behavior, ste
 	if !r.progress(ctx, d, percent(job, 0, stepDelay)) {
 		return false
 	}
-	if b.Download && !r.sendHeld(ctx, d) {
-		return false
-	}
 	if b.Download {
+		if !r.sendHeld(ctx, d) { // the download takes time
+			return false
+		}
 		start := time.Now()
 		next := 25.0
 		err := r.fetch(ctx, d, d.a.Bundle, func(done, total int64) {
