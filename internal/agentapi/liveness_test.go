@@ -13,17 +13,26 @@ import (
 	"github.com/fleetsync/fleetsync/internal/proto"
 )
 
+// clockedEndpoint is newEndpoint with the agent endpoint, the robots and
+// the engine on a clock the test moves (milliseconds since the epoch,
+// starting now); now reads it.
+func clockedEndpoint(t *testing.T) (e *endpoint, clock *atomic.Int64, now func() time.Time) {
+	clock = new(atomic.Int64)
+	clock.Store(time.Now().UnixMilli())
+	now = func() time.Time { return time.UnixMilli(clock.Load()) }
+	e = newEndpoint(t, func(c *agentapi.Config) { c.Now, c.Robots.Now = now, now })
+	e.engine.Now = now
+	return e, clock, now
+}
+
 // TestWaitingForASlotIsNotSilence: a deploying robot whose report waits
 // for a work slot of a saturated server for longer than the agent silence
 // limit is not failed as NoResponse (the wait is the server's, not the
 // agent's), while a robot that sends nothing for as long is.
 func TestWaitingForASlotIsNotSilence(t *testing.T) {
-	var clock atomic.Int64
-	clock.Store(time.Now().UnixMilli())
-	now := func() time.Time { return time.UnixMilli(clock.Load()) }
 	const silenceMs = 60_000
-	e := newEndpoint(t, func(c *agentapi.Config) { c.Now, c.Robots.Now = now, now })
-	e.engine.Now, e.engine.Limits.AgentSilenceMs = now, silenceMs
+	e, clock, now := clockedEndpoint(t)
+	e.engine.Limits.AgentSilenceMs = silenceMs
 	ctx := t.Context()
 
 	f, err := e.reg.CreateFleet(ctx, acct, "f", nil)
@@ -108,12 +117,9 @@ func TestWaitingForASlotIsNotSilence(t *testing.T) {
 // the rows that could time out less than a second before (its once-a-second
 // read is for the robots' own timeouts, not the job's).
 func TestFleetTimeoutEndsDeployingRowsAtOnce(t *testing.T) {
-	var clock atomic.Int64
-	clock.Store(time.Now().UnixMilli())
-	now := func() time.Time { return time.UnixMilli(clock.Load()) }
 	const fleetTimeoutMs = 5_000
-	e := newEndpoint(t, func(c *agentapi.Config) { c.Now, c.Robots.Now = now, now })
-	e.engine.Now, e.jobs.Now, e.engine.Limits.FleetTimeoutMs = now, now, fleetTimeoutMs
+	e, clock, now := clockedEndpoint(t)
+	e.jobs.Now, e.engine.Limits.FleetTimeoutMs = now, fleetTimeoutMs
 	ctx := t.Context()
 	priv := newAgent(t)
 	f, _ := e.registeredRobot(priv)
