@@ -106,9 +106,9 @@ const maxBody = 1 << 20
 
 // authenticate reads and verifies a signed JSON request and decodes it into
 // v. It writes the error answer itself when it returns ok=false. Once the
-// body is in, the request takes a work slot (slots) at priority p: leave
-// gives it back, and must be called when ok.
-func (a *API) authenticate(w http.ResponseWriter, r *http.Request, v any, p priority) (robot fleet.Robot, leave func(), ok bool) {
+// body is in, the request takes a work slot (slots): leave gives it back,
+// and must be called when ok.
+func (a *API) authenticate(w http.ResponseWriter, r *http.Request, v any) (robot fleet.Robot, leave func(), ok bool) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil {
 		writeErr(w, http.StatusBadRequest, "BadRequest", "reading the body failed")
@@ -128,12 +128,12 @@ func (a *API) authenticate(w http.ResponseWriter, r *http.Request, v any, p prio
 			ref.write(w)
 			return fleet.Robot{}, nil, false
 		}
-		if leave, err = a.enterSlot(r.Context(), robot.ARN, p); err != nil {
+		if leave, err = a.enterSlot(r.Context(), robot.ARN); err != nil {
 			return fleet.Robot{}, nil, false // the agent went away
 		}
 	} else {
 		// A signature costs an Ed25519 verification: inside the slot.
-		if leave, err = a.slots.enter(r.Context(), p); err != nil {
+		if leave, err = a.slots.enter(r.Context()); err != nil {
 			return fleet.Robot{}, nil, false
 		}
 		if robot, ref = a.verifyAgent(r, body, nil); ref != nil {

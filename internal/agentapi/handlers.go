@@ -92,7 +92,7 @@ type pollState struct {
 // makes the poll the robot's live one; false when it answered already.
 func (a *API) startPoll(w http.ResponseWriter, r *http.Request, ps *pollState) bool {
 	var req proto.PollRequest
-	robot, leave, ok := a.authenticate(w, r, &req, begins)
+	robot, leave, ok := a.authenticate(w, r, &req)
 	if !ok {
 		return false
 	}
@@ -197,7 +197,7 @@ func (a *API) lookSlot(ctx context.Context, ps *pollState) (leave func(), err er
 	if ps.expired && a.fromMemory(ps) {
 		return func() {}, nil
 	}
-	return a.enterSlot(ctx, ps.arn, begins)
+	return a.enterSlot(ctx, ps.arn)
 }
 
 // fromMemory reports whether the poll's look needs no store: its robot is
@@ -280,7 +280,7 @@ func (a *API) pollResponse(ctx context.Context, o origin, robotARN string, work 
 // report takes a robot's progress or result.
 func (a *API) report(w http.ResponseWriter, r *http.Request) {
 	var rep proto.Report
-	robot, leave, ok := a.authenticate(w, r, &rep, finishes)
+	robot, leave, ok := a.authenticate(w, r, &rep)
 	if !ok {
 		return
 	}
@@ -311,7 +311,7 @@ func (a *API) report(w http.ResponseWriter, r *http.Request) {
 // log takes an agent's answer to a log request.
 func (a *API) log(w http.ResponseWriter, r *http.Request) {
 	var up proto.LogUpload
-	robot, leave, ok := a.authenticate(w, r, &up, finishes)
+	robot, leave, ok := a.authenticate(w, r, &up)
 	if !ok {
 		return
 	}

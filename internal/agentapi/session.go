@@ -196,7 +196,7 @@ func (a *API) openSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req proto.SessionRequest
-	robot, leave, ok := a.authenticate(w, r, &req, begins)
+	robot, leave, ok := a.authenticate(w, r, &req)
 	if !ok {
 		return
 	}
