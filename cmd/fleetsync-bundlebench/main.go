@@ -331,8 +331,8 @@ func measure(store, bin, gwBin, work, src string, size int64, n int) (result, er
 		}
 	}
 
-	// The unverified round first: it also brings the file into the page
-	// cache for both (raw's readers find it there too).
+	// The unverified round first, so that neither round is the first to
+	// read the bundle since the version was created.
 	bare := make([]proto.Object, n)
 	for i, o := range objs {
 		o.SHA256 = "" // the client then checks the size alone
@@ -380,8 +380,9 @@ func downloadAll(ctx context.Context, pid int, agents []*client.Client, objs []p
 		return result{}, err
 	}
 	res.peak = procstat.MiB(pid, "VmHWM")
-	res.cpuPer100MB = (procstat.CPUSeconds(pid) - cpu0) * 1000 / (float64(int64(len(agents))*size) / 1e8)
-	res.mbps = float64(int64(len(agents))*size) / 1e6 / elapsed.Seconds()
+	total := float64(int64(len(agents)) * size) // bytes delivered
+	res.cpuPer100MB = (procstat.CPUSeconds(pid) - cpu0) * 1000 / (total / 1e8)
+	res.mbps = total / 1e6 / elapsed.Seconds()
 	return res, nil
 }
 
