@@ -14,6 +14,15 @@ import (
 // takes 25 ms). With the work bounded, the rest of the requests wait
 // blocked, costing no CPU. A held long poll waits outside any slot, and so
 // does a bundle download's streaming.
+//
+// Waiting requests enter in arrival order. Two other orders were measured
+// with 100,000 robots started at once (one run each) and were worse:
+// reports before polls (58 robots Failed, their hand-outs answered to
+// polls whose agents had given up), and the newest first once the oldest
+// had waited 2 s (484 s to InSync and 16.2 requests per robot, against
+// 290 s and 8.1: starved requests time out and come back). Giving agents
+// one slot per core while an operator's request is served did not move
+// Describe's p99 in four 10,000-robot runs against three.
 type slots struct {
 	once sync.Once
 	ch   chan struct{}

@@ -147,7 +147,12 @@ func (e *Engine) Run(ctx context.Context) {
 		// follow each other back to back, each re-reading every deploying
 		// row. Resting after a pass as long as it took (at least minRest)
 		// holds the engine to half of a core at most, and the next pass
-		// takes in every result that came meanwhile at once.
+		// takes in every result that came meanwhile at once. So under load
+		// a cheaper pass saves little CPU: passes only come sooner. Counting
+		// by status from counters kept by SQLite triggers, instead of
+		// Counts' COUNT over the job's rows (14 % of CPU at 30,000 robots),
+		// cost 5 % more CPU per robot at 10,000 (three interleaved pairs):
+		// every status change paid for the counters.
 		if rest := max(took, minRest) - time.Since(ended); rest > 0 {
 			t := time.NewTimer(rest)
 			select {
