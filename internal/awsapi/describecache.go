@@ -132,8 +132,15 @@ func (c *describeCache) done(key string, e *describedJob) {
 // error the entry is as it was.
 func (e *describedJob) merge(changed []fleet.RobotDeployment, target string) error {
 	encoded := make([][]byte, len(changed))
+	var scratch []byte
 	for i, r := range changed {
-		b, err := json.Marshal(toWireRobotDeploy(r, target))
+		w := toWireRobotDeploy(r, target)
+		var ok bool
+		if scratch, ok = appendRobotDeploy(scratch[:0], w); ok {
+			encoded[i] = append([]byte(nil), scratch...) // kept: exactly its size
+			continue
+		}
+		b, err := json.Marshal(w)
 		if err != nil {
 			return err
 		}

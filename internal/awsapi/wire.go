@@ -11,14 +11,17 @@ import (
 type Epoch int64
 
 // MarshalJSON writes seconds.milliseconds as a JSON number.
-func (e Epoch) MarshalJSON() ([]byte, error) {
+func (e Epoch) MarshalJSON() ([]byte, error) { return e.appendJSON(nil), nil }
+
+// appendJSON appends what MarshalJSON returns.
+func (e Epoch) appendJSON(b []byte) []byte {
 	ms := int64(e)
-	b := strconv.AppendInt(nil, ms/1000, 10)
+	b = strconv.AppendInt(b, ms/1000, 10)
 	if frac := ms % 1000; frac != 0 {
 		b = append(b, '.')
 		b = append(b, byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))
 	}
-	return b, nil
+	return b
 }
 
 // epochPtr returns nil for an unset (zero) time so the member is omitted.
