@@ -224,7 +224,8 @@ type result struct {
 
 // measure runs one store: fleetsyncd (and versitygw), an application version
 // of the bundle, a deployment job to n agents, then the n downloads at once,
-// twice: without verification (unverified), then verified as agents do.
+// three times: a round not counted, one without verification (unverified),
+// then one verified as agents do.
 func measure(store, bin, gwBin, work, src string, size int64, n int) (result, error) {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp(work, store+"-")
