@@ -15,53 +15,61 @@ import (
 // encodings equal.
 func appendRobotDeploy(b []byte, d wireRobotDeploy) (_ []byte, ok bool) {
 	p := d.ProgressDetail
-	if !plain(d.ARN) || !plain(d.Status) || !plain(d.FailureReason) || !plain(d.FailureCode) ||
-		!plain(p.CurrentProgress) || !plain(p.TargetResource) ||
-		(d.DeploymentStartTime != nil && *d.DeploymentStartTime < 0) ||
+	if (d.DeploymentStartTime != nil && *d.DeploymentStartTime < 0) ||
 		(d.DeploymentFinishTime != nil && *d.DeploymentFinishTime < 0) ||
 		(p.PercentDone != nil && !plainFloat(*p.PercentDone)) {
 		return b, false
 	}
-	b = append(b, `{"arn":"`...)
-	b = append(b, d.ARN...)
-	b = append(b, '"')
+	start, ok := len(b), true
+	// quoted appends s between quotes; each string is checked where it is
+	// written, so that no field can be written unchecked.
+	quoted := func(s string) {
+		ok = ok && plain(s)
+		b = append(append(append(b, '"'), s...), '"')
+	}
+	b = append(b, `{"arn":`...)
+	quoted(d.ARN)
 	if d.DeploymentStartTime != nil {
 		b = d.DeploymentStartTime.appendJSON(append(b, `,"deploymentStartTime":`...))
 	}
 	if d.DeploymentFinishTime != nil {
 		b = d.DeploymentFinishTime.appendJSON(append(b, `,"deploymentFinishTime":`...))
 	}
-	b = append(b, `,"status":"`...)
-	b = append(b, d.Status...)
-	b = append(b, `","progressDetail":{`...)
+	b = append(b, `,"status":`...)
+	quoted(d.Status)
+	b = append(b, `,"progressDetail":{`...)
 	sep := ""
-	field := func(name string) {
-		b = append(b, sep...)
-		b = append(b, name...)
+	member := func(name string) {
+		b = append(append(b, sep...), name...)
 		sep = ","
 	}
 	if p.CurrentProgress != "" {
-		field(`"currentProgress":"`)
-		b = append(append(b, p.CurrentProgress...), '"')
+		member(`"currentProgress":`)
+		quoted(p.CurrentProgress)
 	}
 	if p.PercentDone != nil {
-		field(`"percentDone":`)
+		member(`"percentDone":`)
 		b = strconv.AppendFloat(b, *p.PercentDone, 'f', -1, 64)
 	}
 	if p.EstimatedTimeRemainingSeconds != nil {
-		field(`"estimatedTimeRemainingSeconds":`)
+		member(`"estimatedTimeRemainingSeconds":`)
 		b = strconv.AppendInt(b, *p.EstimatedTimeRemainingSeconds, 10)
 	}
 	if p.TargetResource != "" {
-		field(`"targetResource":"`)
-		b = append(append(b, p.TargetResource...), '"')
+		member(`"targetResource":`)
+		quoted(p.TargetResource)
 	}
 	b = append(b, '}')
 	if d.FailureReason != "" {
-		b = append(append(append(b, `,"failureReason":"`...), d.FailureReason...), '"')
+		b = append(b, `,"failureReason":`...)
+		quoted(d.FailureReason)
 	}
 	if d.FailureCode != "" {
-		b = append(append(append(b, `,"failureCode":"`...), d.FailureCode...), '"')
+		b = append(b, `,"failureCode":`...)
+		quoted(d.FailureCode)
+	}
+	if !ok {
+		return b[:start], false
 	}
 	return append(b, '}'), true
 }
