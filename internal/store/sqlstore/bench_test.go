@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -137,6 +139,70 @@ func BenchmarkRecordResultSuccess(b *testing.B) {
 			b.Fatalf("RecordResult = %v, %v", abort, err)
 		}
 	}
+}
+
+// BenchmarkRecordResultConcurrent is a rollout's results arriving together,
+// 32 callers per CPU at once, each a deploying robot's success: each
+// result its own transaction and COMMIT beside results committed in
+// groups (groupcommit.go).
+// Run: go test -run '^$' -bench RecordResultConcurrent -benchtime 5000x -cpu 1 ./internal/store/sqlstore/
+func BenchmarkRecordResultConcurrent(b *testing.B) {
+	for _, mode := range []struct {
+		name     string
+		groupMax int
+	}{{"alone", 1}, {"grouped", maxGroup}} {
+		b.Run(mode.name, func(b *testing.B) {
+			s := openBench(b)
+			s.commits.max = mode.groupMax
+			job, arns := deployingFixture(b, s, max(b.N, 1))
+			ctx := context.Background()
+			// The fixture's frames are checkpointed now, not by the
+			// first result's COMMIT.
+			if _, err := s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+				b.Fatal(err)
+			}
+			var next atomic.Int64
+			b.ReportAllocs()
+			b.SetParallelism(32)
+			written := writtenBytes(b)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := next.Add(1) - 1
+					if abort, err := s.RecordResult(ctx, job, arns[i], store.Result{Success: true, NowMs: 10}); err != nil || abort {
+						b.Errorf("RecordResult = %v, %v", abort, err)
+						return
+					}
+				}
+			})
+			b.StopTimer()
+			b.ReportMetric(float64(writtenBytes(b)-written)/float64(b.N), "written-B/op")
+			if groups := s.commits.groups.Load(); groups > 0 {
+				b.ReportMetric(float64(s.commits.grouped.Load())/float64(groups), "tx/group")
+				b.ReportMetric(float64(s.commits.grouped.Load())/float64(b.N), "grouped/op")
+			}
+		})
+	}
+}
+
+// writtenBytes is how many bytes this process has written (wchar of
+// /proc/self/io: write and pwrite calls, the WAL's frames among them).
+func writtenBytes(b *testing.B) int64 {
+	io, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		b.Skipf("no /proc/self/io: %v", err)
+	}
+	for line := range strings.Lines(string(io)) {
+		if v, ok := strings.CutPrefix(line, "wchar: "); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return n
+		}
+	}
+	b.Fatal("no wchar in /proc/self/io")
+	return 0
 }
 
 func openBench(b *testing.B) *Store {
