@@ -15,9 +15,11 @@ import (
 // On SQLite the write transactions that wait for the writer at the same
 // time share one BEGIN…COMMIT (group commit): whoever gets the writer runs
 // every waiting transaction, up to maxGroup, each in a SAVEPOINT of its own,
-// and commits them together. A COMMIT is a third of a rollout result's
-// write (BenchmarkRecordResultConcurrent), and in a rollout hundreds of
-// agents report at once.
+// and commits them together. In a rollout hundreds of agents report at
+// once, and the pages their results change are mostly the same few: 64
+// concurrent results on two CPUs took 281-313 µs each with a COMMIT each
+// and 110-171 µs in groups of about 40, writing 42 KB each to the WAL and
+// checkpoints alone, 5 KB grouped (BenchmarkRecordResultConcurrent).
 //
 // What a caller sees does not change:
 //   - a transaction whose fn fails is rolled back to its savepoint: the
@@ -36,7 +38,7 @@ import (
 // each other, so there is no line to share.
 
 // maxGroup bounds a group: its first caller waits for every other's fn
-// before it is answered (64 rollout results take about 6 ms).
+// before it is answered (64 rollout results take 6-10 ms).
 const maxGroup = 64
 
 // pendingTx is a write transaction waiting for the writer.

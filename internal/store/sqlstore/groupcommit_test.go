@@ -28,10 +28,7 @@ type groupMember struct {
 // as one group. It returns once every caller has been answered.
 func runAsGroup(t *testing.T, s *Store, members []*groupMember, whileHeld func()) {
 	t.Helper()
-	release, err := s.acquireWriter(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	release := holdWriter(s)
 	answered := make(chan struct{}, len(members))
 	for i, m := range members {
 		go func() {
@@ -54,6 +51,13 @@ func runAsGroup(t *testing.T, s *Store, members []*groupMember, whileHeld func()
 	for range members {
 		<-answered
 	}
+}
+
+// holdWriter takes the writer, as a write that does not end until release
+// is called.
+func holdWriter(s *Store) (release func()) {
+	s.writer <- struct{}{}
+	return s.releaseWriter
 }
 
 // waitFor polls cond until it holds, for 10 s at most.
@@ -235,10 +239,7 @@ func TestGroupCommitSkipsCallersGone(t *testing.T) {
 	ran := false
 	p := &pendingTx{ctx: gone, fn: func(tx wtx) error { ran = true; return putSetting(gone, tx, "s-gone") }, done: make(chan error, 1)}
 	q := &pendingTx{ctx: context.Background(), fn: func(tx wtx) error { return putSetting(context.Background(), tx, "s-here") }, done: make(chan error, 1)}
-	release, err := s.acquireWriter(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	release := holdWriter(s)
 	s.commitGroup([]*pendingTx{p, q})
 	release()
 	if err := <-p.done; !errors.Is(err, context.Canceled) || ran {

@@ -122,10 +122,11 @@ type Store struct {
 	reads sync.Map
 	// parseEachTime turns the cache off, for the benchmark that measures it.
 	parseEachTime bool
-	// writer, on SQLite, is the queue of this process's writes: one at a
-	// time holds it (SQLite has one write lock; connections contending for
-	// it spin in the busy handler and fail with "database is locked" past
-	// the busy timeout), the others wait in line up to writeWait. nil on
+	// writer, on SQLite, is this process's turn at the write lock: one
+	// caller at a time holds it and commits the group of writes at the head
+	// of commits (SQLite has one write lock; connections contending for it
+	// spin in the busy handler and fail with "database is locked" past the
+	// busy timeout); the others wait in line up to writeWait. nil on
 	// PostgreSQL, whose writers do not exclude each other.
 	writer    chan struct{}
 	writeWait time.Duration
@@ -447,42 +448,22 @@ func (s *Store) writeStmt(ctx context.Context, query string) *sql.Stmt {
 	return st
 }
 
-// acquireWriter takes this process's turn at the database's write lock
-// (SQLite), waiting in line at most writeWait: past it the write fails with
-// store.ErrBusy and changes nothing.
-func (s *Store) acquireWriter(ctx context.Context) (release func(), err error) {
-	if s.writer == nil {
-		return func() {}, nil
-	}
-	select {
-	case s.writer <- struct{}{}:
-		return s.releaseWriter, nil
-	default:
-	}
-	t := time.NewTimer(s.writeWait)
-	defer t.Stop()
-	select {
-	case s.writer <- struct{}{}:
-		return s.releaseWriter, nil
-	case <-t.C:
-		return nil, store.ErrBusy
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
+// releaseWriter ends this process's turn at the database's write lock
+// (SQLite), taken by sending on s.writer.
 func (s *Store) releaseWriter() { <-s.writer }
 
-// exec runs one write statement outside a transaction, in the write queue.
+// exec runs one write statement on its own. On SQLite it is a transaction
+// of the write queue like any other, committed with those waiting
+// (groupcommit.go).
 func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	release, err := s.acquireWriter(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer release()
-	if st := s.writeStmt(ctx, query); st != nil {
-		res, err := st.ExecContext(ctx, args...)
-		return res, s.busy(err)
+	if s.writer != nil {
+		var res sql.Result
+		err := s.tx(ctx, func(tx wtx) error {
+			var err error
+			res, err = tx.ExecContext(ctx, query, args...)
+			return err
+		})
+		return res, err
 	}
 	res, err := s.db.ExecContext(ctx, query, args...)
 	return res, s.busy(err)

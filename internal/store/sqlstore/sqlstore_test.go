@@ -125,10 +125,7 @@ func TestSQLiteWriteWaitIsBounded(t *testing.T) {
 	}
 	defer s.Close()
 	s.writeWait = 50 * time.Millisecond
-	release, err := s.acquireWriter(t.Context()) // a write that does not end
-	if err != nil {
-		t.Fatal(err)
-	}
+	release := holdWriter(s)
 	err = s.CreateCredential(t.Context(), store.Credential{AccessKeyID: "AK", Account: "1", SecretSealed: []byte("x")})
 	if !errors.Is(err, store.ErrBusy) || fleet.CodeOf(err) != fleet.Throttled {
 		t.Fatalf("write past the bound: %v, want store.ErrBusy (Throttled)", err)
