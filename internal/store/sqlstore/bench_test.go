@@ -144,8 +144,10 @@ func BenchmarkRecordResultSuccess(b *testing.B) {
 // BenchmarkRecordResultConcurrent is a rollout's results arriving together,
 // 32 callers per CPU at once, each a deploying robot's success: each
 // result its own transaction and COMMIT beside results committed in
-// groups (groupcommit.go).
-// Run: go test -run '^$' -bench RecordResultConcurrent -benchtime 5000x -cpu 1 ./internal/store/sqlstore/
+// groups (groupcommit.go). written-B/op is what the process wrote (WAL,
+// checkpoints, temporary files). On one CPU few groups form: a caller runs
+// its SQLite calls to the end without yielding, so no other waits.
+// Run: go test -run '^$' -bench RecordResultConcurrent -benchtime 5000x -cpu 2 ./internal/store/sqlstore/
 func BenchmarkRecordResultConcurrent(b *testing.B) {
 	for _, mode := range []struct {
 		name     string
@@ -153,7 +155,7 @@ func BenchmarkRecordResultConcurrent(b *testing.B) {
 	}{{"alone", 1}, {"grouped", maxGroup}} {
 		b.Run(mode.name, func(b *testing.B) {
 			s := openBench(b)
-			s.commits.max = mode.groupMax
+			s.commits.limit = mode.groupMax
 			job, arns := deployingFixture(b, s, max(b.N, 1))
 			ctx := context.Background()
 			// The fixture's frames are checkpointed now, not by the

@@ -53,9 +53,9 @@ type pendingTx struct {
 type commitQueue struct {
 	mu      sync.Mutex
 	waiting []*pendingTx
-	// max is the most transactions a group holds: maxGroup, 1 for the
+	// limit is the most transactions a group holds: maxGroup, 1 for the
 	// benchmark of transactions alone.
-	max int
+	limit int
 	// groups and grouped count the groups committed with more than one
 	// transaction and the transactions in them, for the tests.
 	groups, grouped atomic.Int64
@@ -106,28 +106,36 @@ func (s *Store) groupTx(ctx context.Context, fn func(wtx) error) error {
 	t := time.NewTimer(s.writeWait)
 	defer t.Stop()
 	for {
+		// Answered already (by the group this caller committed, or by
+		// another's): done, rather than lead a group of later callers.
 		select {
 		case err := <-p.done:
-			return answer(err)
+			return s.answer(err)
+		default:
+		}
+		select {
+		case err := <-p.done:
+			return s.answer(err)
 		case s.writer <- struct{}{}:
-			s.commitGroup(s.commits.take(s.commits.max))
+			s.commitGroup(s.commits.take(s.commits.limit))
 			s.releaseWriter()
 		case <-t.C:
 			if s.commits.withdraw(p) {
 				return store.ErrBusy
 			}
-			return answer(<-p.done)
+			return s.answer(<-p.done)
 		case <-ctx.Done():
 			if s.commits.withdraw(p) {
 				return ctx.Err()
 			}
-			return answer(<-p.done)
+			return s.answer(<-p.done)
 		}
 	}
 }
 
 // fnPanic is the answer of a transaction whose fn panicked: its caller
-// panics again with the value, in its own goroutine.
+// panics again with the value, in its own goroutine (the stack, of the
+// goroutine that ran the group, is logged).
 type fnPanic struct {
 	value any
 	stack []byte
@@ -137,9 +145,10 @@ func (p *fnPanic) Error() string { return fmt.Sprintf("write transaction panicke
 
 // answer is what groupTx returns for err, the group's answer: a panic of
 // the caller's own fn is raised again.
-func answer(err error) error {
+func (s *Store) answer(err error) error {
 	if p, ok := err.(*fnPanic); ok {
-		panic(fmt.Sprintf("%v\n\ngoroutine of the group that ran it:\n%s", p.value, p.stack))
+		s.log.Error("write transaction panicked", "panic", fmt.Sprint(p.value), "stack", string(p.stack))
+		panic(p.value)
 	}
 	return err
 }

@@ -184,7 +184,7 @@ func OpenSQLiteWith(ctx context.Context, path string, o SQLiteOptions, logger *s
 	db.SetMaxIdleConns(8)
 	db.SetConnMaxIdleTime(0)
 	s := &Store{db: db, rdb: db, ardb: db, dialect: sqliteDialect, log: logger, writer: make(chan struct{}, 1), writeWait: WriteWait,
-		commits: commitQueue{max: maxGroup}}
+		commits: commitQueue{limit: maxGroup}}
 	if err := quickCheck(ctx, db, path); err != nil {
 		db.Close()
 		return nil, err
