@@ -361,6 +361,15 @@ func TestMetricsMoveDuringRollout(t *testing.T) {
 	if got := after["fleetsync_bundle_bytes_served_total"] - before["fleetsync_bundle_bytes_served_total"]; got != 4*bundleSize {
 		t.Errorf("bundle bytes served grew by %v, want %v (4 × %v)", got, 4*bundleSize, bundleSize)
 	}
+	// The rollout's writes were committed, some maybe in groups: never
+	// more COMMITs than transactions (SQLite only).
+	const writes, commits = "fleetsync_sqlite_write_transactions_total", "fleetsync_sqlite_commits_total"
+	if _, exported := after[writes]; exported == testenv.Postgres() {
+		t.Errorf("%s exported: %v, want only on SQLite", writes, exported)
+	}
+	if !testenv.Postgres() && !(after[writes] > before[writes] && after[commits] > before[commits] && after[commits] <= after[writes]) {
+		t.Errorf("SQLite writes %v → %v in COMMITs %v → %v: want both to grow, COMMITs never more than writes", before[writes], after[writes], before[commits], after[commits])
+	}
 	if after["fleetsync_engine_tick_duration_seconds_count"] <= before["fleetsync_engine_tick_duration_seconds_count"] {
 		t.Errorf("engine tick histogram did not move: %v → %v", before["fleetsync_engine_tick_duration_seconds_count"], after["fleetsync_engine_tick_duration_seconds_count"])
 	}

@@ -106,7 +106,7 @@ func (l serverLatency) quantile(q float64) string {
 	return "n/a"
 }
 
-// scrapeGauge reads one unlabelled gauge from fleetsyncd's /metrics.
+// scrapeGauge reads one unlabelled gauge or counter from fleetsyncd's /metrics.
 func scrapeGauge(u, name string) (float64, error) {
 	var v float64
 	var found bool
@@ -128,4 +128,40 @@ func scrapeGauge(u, name string) (float64, error) {
 		return 0, fmt.Errorf("no %s in %s/metrics", name, u)
 	}
 	return v, nil
+}
+
+// writeCommits are fleetsyncd's SQLite write transactions and the COMMITs
+// that carried them, summed over the replicas; ok is false when a replica
+// exports neither (PostgreSQL).
+type writeCommits struct {
+	transactions, commits float64
+	ok                    bool
+}
+
+// scrapeCommits reads the write counters of every replica at urls.
+func scrapeCommits(urls []string) writeCommits {
+	out := writeCommits{ok: true}
+	for _, u := range urls {
+		tx, err1 := scrapeGauge(u, "fleetsync_sqlite_write_transactions_total")
+		c, err2 := scrapeGauge(u, "fleetsync_sqlite_commits_total")
+		if err1 != nil || err2 != nil {
+			return writeCommits{}
+		}
+		out.transactions += tx
+		out.commits += c
+	}
+	return out
+}
+
+// since is what was committed after before was scraped.
+func (w writeCommits) since(before writeCommits) writeCommits {
+	return writeCommits{transactions: w.transactions - before.transactions, commits: w.commits - before.commits, ok: w.ok && before.ok}
+}
+
+// String is the summary line's part: write transactions per COMMIT.
+func (w writeCommits) String() string {
+	if !w.ok || w.commits == 0 {
+		return "writes n/a"
+	}
+	return fmt.Sprintf("%.0f writes in %.0f COMMITs (%.2f per COMMIT)", w.transactions, w.commits, w.transactions/w.commits)
 }

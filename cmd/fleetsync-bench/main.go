@@ -251,6 +251,7 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 			pids[i] = r.cmd.Process.Pid
 			cpu0 += procstat.CPUSeconds(pids[i])
 		}
+		commits0 := scrapeCommits(urls)
 		server0, err := scrapeLatency(urls, "DescribeDeploymentJob")
 		if err != nil {
 			return err
@@ -317,11 +318,12 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 			rss = max(rss, procstat.MiB(pid, "VmHWM"))
 		}
 		server := quiet0.since(server0)
+		commits := scrapeCommits(urls).since(commits0)
 		slices.Sort(lat)
 		p := func(q float64) time.Duration { return lat[min(len(lat)-1, int(q*float64(len(lat))))] }
-		fmt.Printf("%-28s robots=%-6d all InSync in %6.2fs  fleetsyncd CPU %6.2fs = %.3f ms/robot, %.1f agent requests/robot  Describe p50 %v p99 %v (n=%d; server-side p50 %s p99 %s; afterwards, quiet, p50 %v, server-side %s)  peak RSS %.0f MiB, %.0f goroutines  load %s\n",
+		fmt.Printf("%-28s robots=%-6d all InSync in %6.2fs  fleetsyncd CPU %6.2fs = %.3f ms/robot, %.1f agent requests/robot  Describe p50 %v p99 %v (n=%d; server-side p50 %s p99 %s; afterwards, quiet, p50 %v, server-side %s)  peak RSS %.0f MiB, %.0f goroutines, %s  load %s\n",
 			label, n, took.Seconds(), cpu, cpu*1000/float64(n), perRobot, p(0.5).Round(time.Microsecond), p(0.99).Round(time.Microsecond), len(lat),
-			server.quantile(0.5), server.quantile(0.99), quiet[len(quiet)/2].Round(time.Microsecond), quiet1.since(quiet0).quantile(0.5), rss, goroutines, procstat.LoadAvg())
+			server.quantile(0.5), server.quantile(0.99), quiet[len(quiet)/2].Round(time.Microsecond), quiet1.since(quiet0).quantile(0.5), rss, goroutines, commits, procstat.LoadAvg())
 		printFailed("during "+label, failed0)
 		return nil
 	}

@@ -62,3 +62,18 @@ func (c *heldCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(heldPollsDesc, prometheus.GaugeValue, float64(all))
 	ch <- prometheus.MustNewConstMetric(parkedPollsDesc, prometheus.GaugeValue, float64(parked))
 }
+
+// WriteCommits exports the write transactions the process committed on
+// SQLite and the COMMITs they took (counts of the store since start):
+// their ratio is how many transactions a COMMIT carried.
+func (m *Metrics) WriteCommits(counts func() (transactions, commits int64)) {
+	m.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "fleetsync_sqlite_write_transactions_total",
+			Help: "SQLite write transactions this process committed.",
+		}, func() float64 { tx, _ := counts(); return float64(tx) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "fleetsync_sqlite_commits_total",
+			Help: "COMMITs of this process's SQLite write transactions: fewer than the transactions when those waiting for the writer were committed together.",
+		}, func() float64 { _, c := counts(); return float64(c) }))
+}

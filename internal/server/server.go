@@ -281,6 +281,9 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *Server, err erro
 	mets := metrics.New(d.Store, log.With("component", "metrics"))
 	versions := &agentVersions{}
 	opsMetrics(mets, versions)
+	if !cfg.Postgres() {
+		mets.WriteCommits(d.Store.WriteCommits)
+	}
 	// Every bucket and object is reached through the bucket grants.
 	granted := &tenancy.Bundles{Store: bundles, Grants: d.Store}
 	reg := &registry.Service{Store: d.Store, Bundles: granted, Region: cfg.Region, Limits: registryLimits(cfg)}

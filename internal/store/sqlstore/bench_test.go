@@ -167,6 +167,7 @@ func BenchmarkRecordResultConcurrent(b *testing.B) {
 			b.ReportAllocs()
 			b.SetParallelism(32)
 			written := writtenBytes(b)
+			tx0, commits0 := s.WriteCommits()
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
@@ -179,10 +180,8 @@ func BenchmarkRecordResultConcurrent(b *testing.B) {
 			})
 			b.StopTimer()
 			b.ReportMetric(float64(writtenBytes(b)-written)/float64(b.N), "written-B/op")
-			if groups := s.commits.groups.Load(); groups > 0 {
-				b.ReportMetric(float64(s.commits.grouped.Load())/float64(groups), "tx/group")
-				b.ReportMetric(float64(s.commits.grouped.Load())/float64(b.N), "grouped/op")
-			}
+			tx, commits := s.WriteCommits()
+			b.ReportMetric(float64(tx-tx0)/float64(commits-commits0), "tx/commit")
 		})
 	}
 }
