@@ -253,3 +253,46 @@ func TestGroupCommitSkipsCallersGone(t *testing.T) {
 		t.Errorf("settings written: %v, want [s-here]", got)
 	}
 }
+
+// TestCommitQueueOrder: the line keeps arrival order through callers
+// leaving it from its head, middle and tail, and a caller taken into a
+// group can no longer leave it.
+func TestCommitQueueOrder(t *testing.T) {
+	var q commitQueue
+	ps := make([]*pendingTx, 7)
+	for i := range ps {
+		ps[i] = &pendingTx{fn: func(wtx) error { return fmt.Errorf("%d", i) }}
+		q.push(ps[i])
+	}
+	for _, i := range []int{0, 3, 6} {
+		if !q.withdraw(ps[i]) {
+			t.Fatalf("waiting %d could not leave", i)
+		}
+		if q.withdraw(ps[i]) {
+			t.Fatalf("%d left twice", i)
+		}
+	}
+	names := func(group []*pendingTx) string {
+		var out []string
+		for _, p := range group {
+			out = append(out, p.fn(wtx{}).Error())
+		}
+		return strings.Join(out, " ")
+	}
+	if got := names(q.take(2)); got != "1 2" {
+		t.Errorf("first group %q, want \"1 2\"", got)
+	}
+	if q.withdraw(ps[1]) {
+		t.Error("a taken transaction left the line")
+	}
+	q.push(ps[0])
+	if n := q.len(); n != 3 {
+		t.Errorf("%d waiting, want 3", n)
+	}
+	if got := names(q.take(maxGroup)); got != "4 5 0" {
+		t.Errorf("second group %q, want \"4 5 0\"", got)
+	}
+	if got := q.take(maxGroup); len(got) != 0 || q.len() != 0 {
+		t.Errorf("after the line emptied: took %d, %d waiting", len(got), q.len())
+	}
+}
