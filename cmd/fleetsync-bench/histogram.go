@@ -108,24 +108,42 @@ func (l serverLatency) quantile(q float64) string {
 
 // scrapeGauge reads one unlabelled gauge or counter from fleetsyncd's /metrics.
 func scrapeGauge(u, name string) (float64, error) {
-	var v float64
-	var found bool
+	v, err := scrapeGauges(u, name)
+	if err != nil {
+		return 0, err
+	}
+	return v[0], nil
+}
+
+// scrapeGauges reads unlabelled gauges or counters from one scrape of
+// fleetsyncd's /metrics, in the order of names.
+func scrapeGauges(u string, names ...string) ([]float64, error) {
+	v := make([]float64, len(names))
+	found := make([]bool, len(names))
+	left := len(names)
 	var perr error
 	err := eachMetricLine(u, func(line string) bool {
-		s, ok := strings.CutPrefix(line, name+" ")
-		if ok {
-			v, perr = strconv.ParseFloat(s, 64)
-			found = true
+		for i, name := range names {
+			if s, ok := strings.CutPrefix(line, name+" "); ok && !found[i] {
+				if v[i], perr = strconv.ParseFloat(s, 64); perr != nil {
+					return false
+				}
+				found[i] = true
+				left--
+			}
 		}
-		return !ok
+		return left > 0
 	})
 	switch {
 	case err != nil:
-		return 0, err
+		return nil, err
 	case perr != nil:
-		return 0, perr
-	case !found:
-		return 0, fmt.Errorf("no %s in %s/metrics", name, u)
+		return nil, perr
+	}
+	for i, ok := range found {
+		if !ok {
+			return nil, fmt.Errorf("no %s in %s/metrics", names[i], u)
+		}
 	}
 	return v, nil
 }
@@ -142,13 +160,12 @@ type writeCommits struct {
 func scrapeCommits(urls []string) writeCommits {
 	out := writeCommits{ok: true}
 	for _, u := range urls {
-		tx, err1 := scrapeGauge(u, "fleetsync_sqlite_write_transactions_total")
-		c, err2 := scrapeGauge(u, "fleetsync_sqlite_commits_total")
-		if err1 != nil || err2 != nil {
+		v, err := scrapeGauges(u, "fleetsync_sqlite_write_transactions_total", "fleetsync_sqlite_commits_total")
+		if err != nil {
 			return writeCommits{}
 		}
-		out.transactions += tx
-		out.commits += c
+		out.transactions += v[0]
+		out.commits += v[1]
 	}
 	return out
 }

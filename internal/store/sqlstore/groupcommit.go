@@ -261,15 +261,15 @@ func (s *Store) runGroup(group []*pendingTx, own []error) error {
 		return err
 	}
 	tx.detached = true
+	// Every return but a COMMIT's rolls back, a panic's too.
 	committed := false
 	defer func() {
 		if !committed {
-			tx.Rollback() // after Commit or Rollback a no-op: ErrTxDone
+			tx.Rollback()
 		}
 	}()
 	if len(group) == 1 {
 		if own[0] = s.busy(runFn(group[0].fn, tx)); own[0] != nil {
-			tx.Rollback()
 			return nil
 		}
 		committed = true
@@ -277,17 +277,14 @@ func (s *Store) runGroup(group []*pendingTx, own []error) error {
 	}
 	for i, p := range group {
 		if _, err := tx.ExecContext(bg, `SAVEPOINT grouped`); err != nil {
-			tx.Rollback()
 			return s.busy(err)
 		}
 		if own[i] = s.busy(runFn(p.fn, tx)); own[i] != nil {
 			if _, err := tx.ExecContext(bg, `ROLLBACK TO grouped`); err != nil {
-				tx.Rollback()
 				return s.busy(err)
 			}
 		}
 		if _, err := tx.ExecContext(bg, `RELEASE grouped`); err != nil {
-			tx.Rollback()
 			return s.busy(err)
 		}
 	}
