@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // slots bounds how many agent requests do their work (authentication,
@@ -26,6 +27,8 @@ import (
 type slots struct {
 	once sync.Once
 	ch   chan struct{}
+	// waiting counts the requests waiting for a slot (Backlog).
+	waiting atomic.Int64
 }
 
 // slotsPerCPU is how many agent requests work at once per core: enough to
@@ -54,6 +57,8 @@ func (s *slots) tryEnter() bool {
 
 // wait waits for a slot (after tryEnter).
 func (s *slots) wait(ctx context.Context) (release func(), err error) {
+	s.waiting.Add(1)
+	defer s.waiting.Add(-1)
 	select {
 	case s.ch <- struct{}{}:
 		return s.leave, nil
@@ -74,3 +79,7 @@ func (a *API) enterSlot(ctx context.Context, robotARN string) (release func(), e
 	defer a.cfg.Robots.EndWait(robotARN)
 	return a.slots.wait(ctx)
 }
+
+// Backlog counts the agent requests waiting now for their turn to do their
+// work (deploy.Engine.AgentBacklog): how far behind this process is.
+func (a *API) Backlog() int { return int(a.slots.waiting.Load()) }

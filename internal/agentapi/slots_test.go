@@ -37,12 +37,18 @@ func TestSlots(t *testing.T) {
 			t.Fatalf("a request worked beside %d others", n)
 		default:
 		}
+		if got := s.waiting.Load(); got != 1 {
+			t.Fatalf("backlog %d with one request waiting, want 1", got)
+		}
 		releases[0]()
 		synctest.Wait()
 		select {
 		case <-entered:
 		default:
 			t.Fatal("a freed slot was not taken")
+		}
+		if got := s.waiting.Load(); got != 0 {
+			t.Fatalf("backlog %d once the waiting request got its slot, want 0", got)
 		}
 		ctx, cancel := context.WithCancel(t.Context())
 		got := make(chan error, 1)
@@ -62,6 +68,9 @@ func TestSlots(t *testing.T) {
 		cancel()
 		if err := <-got; err != context.Canceled {
 			t.Fatalf("enter after the agent went away = %v, want context.Canceled", err)
+		}
+		if got := s.waiting.Load(); got != 0 {
+			t.Fatalf("backlog %d once the waiting request gave up, want 0", got)
 		}
 	})
 }

@@ -73,10 +73,16 @@ type Observed struct {
 	Deploying      []Deploying
 	DeployingTotal int
 	// Pending are the first PendingNewDeployment rows in start order; at
-	// least Window() of them when that many exist.
+	// least as many as the window and MaxStarts allow to start, when that
+	// many exist.
 	Pending []string
 	// PendingTotal counts every PendingNewDeployment row.
 	PendingTotal int
+	// MaxStarts bounds how many robots this pass starts (0: no bound): the
+	// node's spare capacity (Engine.AgentBacklog), so that a window of
+	// 100,000 robots is opened as fast as their agents are served rather
+	// than in one wave that queues their requests past their timeouts.
+	MaxStarts int
 }
 
 // Deploying is a row in progress with what liveness needs.
@@ -168,6 +174,9 @@ func Decide(o Observed, lim Limits, nowMs int64) Plan {
 		free := Window(o.Targets, o.ConcurrentPercent) - stillDeploying
 		if canaryRunning {
 			free = min(free, o.CanaryPending)
+		}
+		if o.MaxStarts > 0 {
+			free = min(free, o.MaxStarts)
 		}
 		for i := 0; i < free && i < len(o.Pending); i++ {
 			p.Start = append(p.Start, o.Pending[i])

@@ -56,6 +56,22 @@ func TestDecide(t *testing.T) {
 		{"a counted row keeps the job from finishing", with(func(o *Observed) {
 			o.DeployingTotal = 1
 		}), Plan{}},
+		{"the node's spare capacity bounds the starts", with(func(o *Observed) {
+			o.ConcurrentPercent = 100
+			o.Pending, o.PendingTotal = names("r", 10), 10
+			o.MaxStarts = 3
+		}), Plan{Start: []string{"r0", "r1", "r2"}}},
+		{"the window bounds starts below the node's capacity", with(func(o *Observed) {
+			o.Pending, o.PendingTotal = names("r", 10), 10
+			o.MaxStarts = 5
+		}), Plan{Start: []string{"r0", "r1"}}},
+		{"a job held back by capacity does not finish", with(func(o *Observed) {
+			o.ConcurrentPercent = 100
+			o.Pending, o.PendingTotal = names("r", 2), 2
+			o.MaxStarts = 1
+			o.Failed = 8
+			o.FailureThresholdPercent = 100
+		}), Plan{Start: []string{"r0"}}},
 		{"window full waits", with(func(o *Observed) {
 			o.Deploying = []Deploying{{"d0", now - 10, now}, {"d1", now - 10, now}}
 			o.Pending, o.PendingTotal = names("r", 8), 8
@@ -190,14 +206,15 @@ func TestDecide(t *testing.T) {
 // alone and checks the window and the exactly-once start of every robot.
 func TestDecideNeverExceedsWindow(t *testing.T) {
 	for _, n := range []int{1, 7, 50, 333} {
-		for _, pct := range []int{1, 20, 33, 100} {
+		for _, c := range []struct{ pct, maxStarts int }{{1, 0}, {20, 0}, {33, 0}, {100, 0}, {100, 1}, {100, 7}, {33, 4}} {
+			pct := c.pct
 			pending := names("r", n)
 			deploying := map[string]int64{}
 			started := map[string]int{}
 			now := int64(0)
 			for step := 0; ; step++ {
 				now += 1000
-				var o = Observed{Targets: n, ConcurrentPercent: pct, FailureThresholdPercent: 100, RobotTimeoutMs: 1 << 40}
+				var o = Observed{Targets: n, ConcurrentPercent: pct, FailureThresholdPercent: 100, RobotTimeoutMs: 1 << 40, MaxStarts: c.maxStarts}
 				for r, s := range deploying {
 					o.Deploying = append(o.Deploying, Deploying{r, s, now})
 				}
@@ -211,6 +228,9 @@ func TestDecideNeverExceedsWindow(t *testing.T) {
 					deploying[r] = now
 				}
 				pending = pending[len(p.Start):]
+				if c.maxStarts > 0 && len(p.Start) > c.maxStarts {
+					t.Fatalf("n=%d pct=%d: %d started in one pass, at most %d", n, pct, len(p.Start), c.maxStarts)
+				}
 				if len(deploying) > Window(n, pct) {
 					t.Fatalf("n=%d pct=%d: %d deploying, window %d", n, pct, len(deploying), Window(n, pct))
 				}

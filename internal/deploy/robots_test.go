@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -510,4 +512,49 @@ func TestCheckSource(t *testing.T) {
 func isSource(err error, code string) bool {
 	var se *deploy.SourceError
 	return errors.As(err, &se) && se.Code == code
+}
+
+// TestEngineStartsRobotsAsFastAsTheNodeServesThem: with 100 % concurrency
+// a pass starts only as many robots as the agent backlog leaves room for,
+// and a node whose backlog stays full still starts MinStarts once a Tick.
+func TestEngineStartsRobotsAsFastAsTheNodeServesThem(t *testing.T) {
+	s := newRobotSide(t)
+	const n = 2*deploy.MinStarts + 30
+	for i := range n {
+		s.robot(fmt.Sprintf("r%03d", i), fleet.X86_64, nil)
+	}
+	var backlog atomic.Int64
+	s.engine.AgentBacklog = func() int { return int(backlog.Load()) }
+	deploying := func(j fleet.Job) int {
+		t.Helper()
+		c, err := s.st.Counts(t.Context(), j.ARN)
+		must(t, err)
+		return c[fleet.RobotDeploying]
+	}
+
+	backlog.Store(deploy.StartBacklog + 500) // the node is behind
+	j := s.deploy(&deploy.ConfigInput{ConcurrentPercent: new(100), FailureThresholdPercent: new(100)}, nil)
+	if got := deploying(j); got != deploy.MinStarts {
+		t.Fatalf("%d robots deploying with the backlog full, want MinStarts = %d once a tick", got, deploy.MinStarts)
+	}
+	backlog.Store(deploy.StartBacklog - 3) // room for three
+	s.settle()
+	if got := deploying(j); got != deploy.MinStarts+3*5 {
+		t.Fatalf("%d robots deploying after five passes with room for three each, want %d", got, deploy.MinStarts+15)
+	}
+	backlog.Store(deploy.StartBacklog)
+	s.settle()
+	if got := deploying(j); got != deploy.MinStarts+15 {
+		t.Fatalf("%d robots deploying after passes within a tick of a full backlog, want %d", got, deploy.MinStarts+15)
+	}
+	s.nowMs += time.Second.Milliseconds()
+	s.settle()
+	if got := deploying(j); got != 2*deploy.MinStarts+15 {
+		t.Fatalf("%d robots deploying a tick later, want %d", got, 2*deploy.MinStarts+15)
+	}
+	backlog.Store(0)
+	s.settle()
+	if got := deploying(j); got != n {
+		t.Fatalf("%d robots deploying with the node idle, want all %d", got, n)
+	}
 }

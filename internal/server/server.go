@@ -341,6 +341,8 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *Server, err erro
 		Log: log.With("component", "agentapi"), Guard: authGuard, GiveBack: back.give,
 		Now: o.Now,
 	})
+	// Robots start as fast as this process serves their agents.
+	engine.AgentBacklog = agents.Backlog
 	evidence := &deploy.Evidence{Store: d.Store, Wake: wake}
 	api := awsapi.New(awsapi.Config{
 		Registry: reg, Deploy: jobs, Evidence: evidence, Credentials: d.Credentials.Lookup, Region: cfg.Region,
