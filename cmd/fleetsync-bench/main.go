@@ -212,7 +212,7 @@ func run(nRobots, nLate, concurrent int, bin, database string, nReplicas int) er
 			if i < n%len(reps) {
 				share++
 			}
-			sf := sim.New(r.url, share, sim.Options{PollWait: 25 * time.Second, H2C: modeOpts.h2c, HTTP1: !modeOpts.h2c, RobotsPerConn: modeOpts.robotsPerConn,
+			sf := sim.New(r.url, share, sim.Options{PollWait: 25 * time.Second, IdleWait: rolloutIdleWait(), H2C: modeOpts.h2c, HTTP1: !modeOpts.h2c, RobotsPerConn: modeOpts.robotsPerConn,
 				Coalesce: modeOpts.coalesce, RetryBase: 100 * time.Millisecond, NamePrefix: fmt.Sprintf("%s%d-", prefix, i)})
 			if err := register(clients, aws.StringValue(f.Arn), sf.Robots()); err != nil {
 				return nil, err

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/fleetsync/fleetsync/internal/procstat"
 	"io"
 	"net"
 	"net/http"
@@ -22,6 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go/aws/credentials"
 	"github.com/aws/aws-sdk-go/aws/session"
 	"github.com/aws/aws-sdk-go/service/robomaker"
+	"github.com/fleetsync/fleetsync/internal/agent/runner"
+	"github.com/fleetsync/fleetsync/internal/procstat"
 )
 
 // modeOpts are the flags of the modes other than rollout.
@@ -56,7 +57,7 @@ func registerModeFlags() {
 	flag.BoolVar(&o.h2c, "h2c", true, "idle, sidebyside, rollout: agents speak HTTP/2 over shared connections (without TLS, or over TLS with --tls); false: HTTP/1.1 (over TLS with --tls), one connection per outstanding request, so held polls are parked (rollout: at most about --nofile/2 robots)")
 	flag.DurationVar(&o.window, "window", 60*time.Second, "idle: how long idle CPU is measured; sidebyside: the length of each round")
 	flag.DurationVar(&o.pollWait, "poll-wait", 30*time.Second, "idle: the long-poll wait agents ask for")
-	flag.DurationVar(&o.idleWait, "idle-wait", 0, "idle: the idle wait agents offer (idleWaitSeconds; the server holds idle polls up to 4 minutes); 0 offers none. Measure over a --window of at least one idle wait")
+	flag.DurationVar(&o.idleWait, "idle-wait", 0, "idle, rollout: the idle wait agents offer (idleWaitSeconds; the server holds idle polls up to 4 minutes); 0 offers none. Default: none in idle mode (measure over a --window of at least one idle wait), the real agent's 4m in rollout (before 2026-12-03 the rollout's robots offered none)")
 	flag.IntVar(&o.concurrency, "concurrency", 32, "sidebyside: concurrent requests, one robot each")
 	flag.IntVar(&o.rounds, "rounds", 2, "sidebyside: rounds, each measuring fleetsyncd then the bare handler")
 	flag.StringVar(&o.requests, "requests", "report,poll", "sidebyside: request kinds: report (a progress report of a deploying robot), poll (a poll naming a finished deployment, no wait)")
@@ -380,4 +381,16 @@ func peakGoroutines(urls []string) (stop func() float64) {
 		}
 	}()
 	return sync.OnceValue(func() float64 { close(done); return <-result })
+}
+
+// rolloutIdleWait is the idle wait the rollout's robots offer: --idle-wait
+// when given, else the real agent's (runner.DefaultIdleWait), so that the
+// robots waiting for their turn poll as rarely as real ones do.
+func rolloutIdleWait() time.Duration {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "idle-wait" })
+	if set {
+		return modeOpts.idleWait
+	}
+	return runner.DefaultIdleWait
 }

@@ -81,7 +81,7 @@ type Engine struct {
 	// not at every pass. Only the Run goroutine touches it.
 	livenessAt map[string]int64
 	// floorAt is when a pass may next start minStarts robots on a node
-	// whose agent backlog is full (startBudget). Only Run's goroutine
+	// whose agent backlog is full (startBudget): a second after the last. Only Run's goroutine
 	// touches it.
 	floorAt int64
 	wake    chan struct{}
@@ -131,11 +131,11 @@ const minRest = 20 * time.Millisecond
 // 60 s timeout and were sent again, and so were the polls: 12.7 agent
 // requests per robot, against 4 at 10,000. Starting robots only while
 // fewer than startBacklog requests wait keeps the wait near a second here.
-// A node kept busy by other work still starts minStarts robots once per
-// Tick, so a rollout never stops.
+// A node kept busy by other work (such as 100,000 robots polling every
+// 30 s) still starts minStarts robots a second, so a rollout never stops.
 const (
 	startBacklog = 1024
-	minStarts    = 32
+	minStarts    = 256
 )
 
 // startBudget is how many robots the pass may start now (Observed.MaxStarts):
@@ -149,7 +149,7 @@ func (e *Engine) startBudget(nowMs int64) (budget int, paced, spare bool) {
 		return n, true, true
 	}
 	if nowMs >= e.floorAt {
-		e.floorAt = nowMs + e.Tick.Milliseconds()
+		e.floorAt = nowMs + time.Second.Milliseconds()
 		return minStarts, true, false
 	}
 	return 0, true, false

@@ -516,7 +516,7 @@ func isSource(err error, code string) bool {
 
 // TestEngineStartsRobotsAsFastAsTheNodeServesThem: with 100 % concurrency
 // a pass starts only as many robots as the agent backlog leaves room for,
-// and a node whose backlog stays full still starts MinStarts once a Tick.
+// and a node whose backlog stays full still starts MinStarts a second.
 func TestEngineStartsRobotsAsFastAsTheNodeServesThem(t *testing.T) {
 	s := newRobotSide(t)
 	const n = 2*deploy.MinStarts + 30
@@ -535,7 +535,7 @@ func TestEngineStartsRobotsAsFastAsTheNodeServesThem(t *testing.T) {
 	backlog.Store(deploy.StartBacklog + 500) // the node is behind
 	j := s.deploy(&deploy.ConfigInput{ConcurrentPercent: new(100), FailureThresholdPercent: new(100)}, nil)
 	if got := deploying(j); got != deploy.MinStarts {
-		t.Fatalf("%d robots deploying with the backlog full, want MinStarts = %d once a tick", got, deploy.MinStarts)
+		t.Fatalf("%d robots deploying with the backlog full, want MinStarts = %d a second", got, deploy.MinStarts)
 	}
 	backlog.Store(deploy.StartBacklog - 3) // room for three
 	s.settle()
@@ -545,12 +545,12 @@ func TestEngineStartsRobotsAsFastAsTheNodeServesThem(t *testing.T) {
 	backlog.Store(deploy.StartBacklog)
 	s.settle()
 	if got := deploying(j); got != deploy.MinStarts+15 {
-		t.Fatalf("%d robots deploying after passes within a tick of a full backlog, want %d", got, deploy.MinStarts+15)
+		t.Fatalf("%d robots deploying after passes within a second of a full backlog, want %d", got, deploy.MinStarts+15)
 	}
 	s.nowMs += time.Second.Milliseconds()
 	s.settle()
 	if got := deploying(j); got != 2*deploy.MinStarts+15 {
-		t.Fatalf("%d robots deploying a tick later, want %d", got, 2*deploy.MinStarts+15)
+		t.Fatalf("%d robots deploying a second later, want %d", got, 2*deploy.MinStarts+15)
 	}
 	backlog.Store(0)
 	s.settle()
