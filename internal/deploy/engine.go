@@ -29,7 +29,7 @@ type EngineStore interface {
 	StartPreparing(ctx context.Context, jobARN string) error
 	Prepare(ctx context.Context, jobARN string, rows []fleet.RobotDeployment, finish store.JobOutcome, nowMs int64) error
 	FailJob(ctx context.Context, jobARN, code, reason string, nowMs int64) error
-	Counts(ctx context.Context, jobARN string) (store.JobCounts, error)
+	Counts(ctx context.Context, jobARN string, statuses ...fleet.RobotStatus) (store.JobCounts, error)
 	CountsBefore(ctx context.Context, jobARN string, seq int) (store.JobCounts, error)
 	QuarantinedRobots(ctx context.Context, account, fleetARN string) ([]store.RobotFailures, error)
 	Rows(ctx context.Context, jobARN string, status fleet.RobotStatus, limit int) ([]fleet.RobotDeployment, error)
@@ -369,7 +369,9 @@ func (e *Engine) observeCanary(ctx context.Context, j fleet.Job, o *Observed) er
 
 // advance observes an InProgress job, plans and applies one step.
 func (e *Engine) advance(ctx context.Context, j fleet.Job) error {
-	counts, err := e.Store.Counts(ctx, j.ARN)
+	// InSync rows, most of a big job's, are not counted: nothing here
+	// needs them.
+	counts, err := e.Store.Counts(ctx, j.ARN, fleet.RobotFailed, fleet.RobotNoResponse, fleet.RobotPendingNewDeployment, fleet.RobotDeploying)
 	if err != nil {
 		return err
 	}

@@ -35,7 +35,7 @@ type ServiceStore interface {
 	AutoSyncCandidates(ctx context.Context, tagKey string) ([]fleet.TaggedFleet, error)
 	SetPaused(ctx context.Context, account, jobARN string, paused bool, nowMs int64) (fleet.Job, error)
 	CountsBefore(ctx context.Context, jobARN string, seq int) (store.JobCounts, error)
-	Counts(ctx context.Context, jobARN string) (store.JobCounts, error)
+	Counts(ctx context.Context, jobARN string, statuses ...fleet.RobotStatus) (store.JobCounts, error)
 	QuarantinedRobots(ctx context.Context, account, fleetARN string) ([]store.RobotFailures, error)
 	ReleaseRobot(ctx context.Context, account, robotARN string) (bool, error)
 	FleetRobots(ctx context.Context, account, fleetARN string, limit int) ([]fleet.Robot, error)

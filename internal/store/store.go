@@ -235,8 +235,10 @@ type Jobs interface {
 	Prepare(ctx context.Context, jobARN string, rows []fleet.RobotDeployment, finish JobOutcome, nowMs int64) error
 	// FailJob ends an active job as Failed with a code (job-level failure).
 	FailJob(ctx context.Context, jobARN, code, reason string, nowMs int64) error
-	// Counts returns the job's rows by status.
-	Counts(ctx context.Context, jobARN string) (JobCounts, error)
+	// Counts returns the job's rows by status: of the statuses given only
+	// (each an index range, so that a job's 100,000 InSync rows need not be
+	// counted), or of every status.
+	Counts(ctx context.Context, jobARN string, statuses ...fleet.RobotStatus) (JobCounts, error)
 	// CountsBefore returns the job's rows whose Seq is below seq by status
 	// (the canary: the first rows in start order).
 	CountsBefore(ctx context.Context, jobARN string, seq int) (JobCounts, error)

@@ -231,8 +231,18 @@ func (s *Store) Rows(ctx context.Context, jobARN string, status fleet.RobotStatu
 }
 
 // Counts implements store.Jobs.
-func (s *Store) Counts(ctx context.Context, jobARN string) (store.JobCounts, error) {
-	return s.countByStatus(ctx, `SELECT status, COUNT(*) FROM job_robots WHERE job_arn = $1 GROUP BY status`, jobARN)
+func (s *Store) Counts(ctx context.Context, jobARN string, statuses ...fleet.RobotStatus) (store.JobCounts, error) {
+	if len(statuses) == 0 {
+		return s.countByStatus(ctx, `SELECT status, COUNT(*) FROM job_robots WHERE job_arn = $1 GROUP BY status`, jobARN)
+	}
+	// One range of job_robots_by_status per status.
+	args := []any{jobARN}
+	marks := make([]string, len(statuses))
+	for i, st := range statuses {
+		args = append(args, st)
+		marks[i] = fmt.Sprintf("$%d", i+2)
+	}
+	return s.countByStatus(ctx, `SELECT status, COUNT(*) FROM job_robots WHERE job_arn = $1 AND status IN (`+strings.Join(marks, ", ")+`) GROUP BY status`, args...)
 }
 
 // countByStatus runs a (status, count) query over a job's rows.

@@ -339,6 +339,17 @@ func testCountsFollowRows(t *testing.T, s store.Store) {
 		}
 		got, err := s.Counts(ctx, job)
 		must(t, err)
+		some, err := s.Counts(ctx, job, fleet.RobotDeploying, fleet.RobotFailed)
+		must(t, err)
+		for st, n := range some {
+			if (st != fleet.RobotDeploying && st != fleet.RobotFailed) || n != want[st] {
+				t.Errorf("%s: Counts(%s, Deploying, Failed) = %v, rows say %v", when, job, some, want)
+				break
+			}
+		}
+		if len(some) < min(want[fleet.RobotDeploying], 1)+min(want[fleet.RobotFailed], 1) {
+			t.Errorf("%s: Counts(%s, Deploying, Failed) = %v, rows say %v", when, job, some, want)
+		}
 		for st, n := range want {
 			if got[st] != n {
 				t.Errorf("%s: Counts(%s) = %v, rows say %v", when, job, got, want)
