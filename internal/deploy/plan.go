@@ -76,7 +76,9 @@ type Observed struct {
 	// least as many as the window and MaxStarts allow to start, when that
 	// many exist.
 	Pending []string
-	// PendingTotal counts every PendingNewDeployment row.
+	// PendingTotal counts the PendingNewDeployment rows, or at least one
+	// more than Pending holds when there are more: the planner only tells
+	// none from some.
 	PendingTotal int
 	// MaxStarts bounds how many robots this pass starts (0: no bound): the
 	// node's spare capacity (Engine.AgentBacklog), so that a window of
