@@ -65,9 +65,9 @@ type Engine struct {
 	// OnTick, when set, is told how long each pass over the active jobs took.
 	OnTick func(time.Duration)
 	// AgentBacklog, when set, counts the agent requests waiting in this
-	// process for their turn to be served: robots are then started only
-	// while it is below startBacklog (startBudget). Nil: every robot a
-	// window allows starts at once.
+	// process for their turn to be served: robots are then started as fast
+	// as it falls below startBacklog, and minStarts a second while it does
+	// not (startBudget). Nil: every robot a window allows starts at once.
 	AgentBacklog func() int
 
 	owner     string
@@ -80,9 +80,11 @@ type Engine struct {
 	// next read for timeouts (epoch ms): at most once per livenessEvery,
 	// not at every pass. Only the Run goroutine touches it.
 	livenessAt map[string]int64
-	// floorAt is when a pass may next start minStarts robots on a node
-	// whose agent backlog is full (startBudget): a second after the last. Only Run's goroutine
-	// touches it.
+	// pace is the current pass's start budget (startBudget), shared by
+	// the jobs it advances; floorAt is when a pass may next start
+	// minStarts robots on a node whose agent backlog is full: a second
+	// after a pass last did. Only Run's goroutine touches them.
+	pace    startPace
 	floorAt int64
 	wake    chan struct{}
 	once    sync.Once
@@ -138,22 +140,29 @@ const (
 	minStarts    = 256
 )
 
-// startBudget is how many robots the pass may start now (Observed.MaxStarts):
-// paced false, no bound (no AgentBacklog); spare reports that the budget is
-// the node's spare capacity (a capped pass then asks for the next at once),
-// floor that it is the once-a-second minStarts of a full backlog (the
-// caller moves floorAt when it starts any).
-func (e *Engine) startBudget(nowMs int64) (budget int, paced, spare, floor bool) {
-	if e.AgentBacklog == nil {
-		return 0, false, false, false
+// startPace is what a pass may start (Engine.startBudget).
+type startPace struct {
+	// paced: the starts are bounded by left (no AgentBacklog: they are not).
+	paced bool
+	// left is how many robots the pass may still start.
+	left int
+	// spare: left is the node's spare capacity, so a job held back by it
+	// asks for the next pass at once; floor: left is the once-a-second
+	// minStarts of a full backlog.
+	spare, floor bool
+}
+
+// startBudget is what the pass beginning at nowMs may start.
+func (e *Engine) startBudget(nowMs int64) startPace {
+	switch {
+	case e.AgentBacklog == nil:
+		return startPace{}
+	case startBacklog-e.AgentBacklog() > 0:
+		return startPace{paced: true, left: startBacklog - e.AgentBacklog(), spare: true}
+	case nowMs >= e.floorAt:
+		return startPace{paced: true, left: minStarts, floor: true}
 	}
-	if n := startBacklog - e.AgentBacklog(); n > 0 {
-		return n, true, true, false
-	}
-	if nowMs >= e.floorAt {
-		return minStarts, true, false, true
-	}
-	return 0, true, false, false
+	return startPace{paced: true}
 }
 
 // Run drives jobs until ctx ends.
@@ -217,6 +226,7 @@ func (e *Engine) RunOnce(ctx context.Context) {
 		}
 		return
 	}
+	e.pace = e.startBudget(e.Now().UnixMilli())
 	held := make(map[string]int64, len(jobs))
 	// Only the active jobs' liveness times are kept.
 	old := e.livenessAt
@@ -407,14 +417,13 @@ func (e *Engine) advance(ctx context.Context, j fleet.Job) error {
 	}
 	// The rows that may start now are read, and one more: whether any
 	// other waits is all Decide needs of PendingTotal.
-	var budget, starts int
-	var spare, floor bool
+	var starts int
 	if free := Window(o.Targets, o.ConcurrentPercent) - o.DeployingTotal; free > 0 && o.PausedMs == 0 {
 		starts = free
-		var paced bool
-		if budget, paced, spare, floor = e.startBudget(now); paced {
-			starts = min(free, budget)
-			o.MaxStarts = budget
+		if e.pace.paced {
+			starts = min(free, e.pace.left)
+			// With none left no Pending row is read: nothing starts.
+			o.MaxStarts = e.pace.left
 		}
 	}
 	pending, err := e.Store.Rows(ctx, j.ARN, fleet.RobotPendingNewDeployment, starts+1)
@@ -424,9 +433,6 @@ func (e *Engine) advance(ctx context.Context, j fleet.Job) error {
 	o.PendingTotal = len(pending)
 	for _, p := range pending[:min(len(pending), starts)] {
 		o.Pending = append(o.Pending, p.Robot)
-	}
-	if floor && len(o.Pending) > 0 {
-		e.floorAt = now + time.Second.Milliseconds()
 	}
 	plan := Decide(o, e.Limits, now)
 	if plan.Empty() {
@@ -442,10 +448,16 @@ func (e *Engine) advance(ctx context.Context, j fleet.Job) error {
 	if err := e.Store.Apply(ctx, j.ARN, step, now); err != nil {
 		return err
 	}
-	if spare && len(plan.Start) == budget && len(pending) > budget {
-		// Held back while the node had room: the next pass comes at once
-		// (after minRest), not at the next tick.
-		e.WakeEngine()
+	if e.pace.paced {
+		e.pace.left -= len(plan.Start)
+		if e.pace.floor && len(plan.Start) > 0 {
+			e.floorAt = now + time.Second.Milliseconds()
+		}
+		if e.pace.spare && e.pace.left <= 0 && len(pending) > len(plan.Start) {
+			// Held back while the node had room: the next pass comes at
+			// once (after minRest), not at the next tick.
+			e.WakeEngine()
+		}
 	}
 	wake := orNop(e.Wake)
 	for _, r := range plan.Start {

@@ -5,3 +5,15 @@ const (
 	StartBacklog = startBacklog
 	MinStarts    = minStarts
 )
+
+// TakeWake reports whether the engine was asked for another pass (and
+// takes that wake-up).
+func (e *Engine) TakeWake() bool {
+	e.init()
+	select {
+	case <-e.wake:
+		return true
+	default:
+		return false
+	}
+}

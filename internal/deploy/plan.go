@@ -80,10 +80,11 @@ type Observed struct {
 	// more than Pending holds when there are more: the planner only tells
 	// none from some.
 	PendingTotal int
-	// MaxStarts bounds how many robots this pass starts (0: no bound): the
-	// node's spare capacity (Engine.AgentBacklog), so that a window of
-	// 100,000 robots is opened as fast as their agents are served rather
-	// than in one wave that queues their requests past their timeouts.
+	// MaxStarts bounds how many robots this pass starts (0: no bound; a
+	// pass that may start none gives no Pending instead): the node's spare
+	// capacity (Engine.AgentBacklog), so that a window of 100,000 robots
+	// is opened as fast as their agents are served rather than in one
+	// wave that queues their requests past their timeouts.
 	MaxStarts int
 }
 

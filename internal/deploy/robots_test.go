@@ -558,3 +558,65 @@ func TestEngineStartsRobotsAsFastAsTheNodeServesThem(t *testing.T) {
 		t.Fatalf("%d robots deploying with the node idle, want all %d", got, n)
 	}
 }
+
+// TestEnginePacingIsPerPass: two jobs advanced in one pass share its start
+// budget, and a pass held back while the node had room asks for the next
+// at once.
+func TestEnginePacingIsPerPass(t *testing.T) {
+	s := newRobotSide(t)
+	ctx := t.Context()
+	other, err := s.reg.CreateFleet(ctx, acct, "other", nil)
+	must(t, err)
+	const perFleet = 10
+	for i := range perFleet {
+		s.robot(fmt.Sprintf("a%02d", i), fleet.X86_64, nil)
+		r, err := s.reg.CreateRobot(ctx, acct, fmt.Sprintf("b%02d", i), fleet.X86_64, fmt.Sprintf("agent-b%02d", i), nil)
+		must(t, err)
+		must(t, s.reg.RegisterRobot(ctx, acct, other.ARN, r.ARN))
+	}
+	var backlog atomic.Int64
+	backlog.Store(deploy.StartBacklog - 3) // room for three
+	s.engine.AgentBacklog = func() int { return int(backlog.Load()) }
+	cfg := &deploy.ConfigInput{ConcurrentPercent: new(100), FailureThresholdPercent: new(100)}
+	apps := []fleet.AppConfig{{Application: s.app.ARN, ApplicationVersion: s.version, LaunchConfig: fleet.LaunchConfig{PackageName: "p", LaunchFile: "run.sh"}}}
+	var jobs []fleet.Job
+	for i, f := range []string{s.fleet.ARN, other.ARN} {
+		j, err := s.jobs.Create(ctx, acct, fmt.Sprintf("token-%d", i), f, apps, cfg, nil)
+		must(t, err)
+		jobs = append(jobs, j)
+	}
+	deploying := func() (n int) {
+		t.Helper()
+		for _, j := range jobs {
+			c, err := s.st.Counts(ctx, j.ARN, fleet.RobotDeploying)
+			must(t, err)
+			n += c[fleet.RobotDeploying]
+		}
+		return n
+	}
+	// A job is prepared in one pass and advanced from the next, its
+	// robots started then; whatever the passes do, together they start
+	// three at most.
+	before := 0
+	for pass := 1; pass <= 4; pass++ {
+		s.nowMs++
+		s.engine.RunOnce(ctx)
+		got := deploying()
+		if got-before > 3 {
+			t.Fatalf("pass %d started %d robots over the two jobs, want 3 at most: they share the pass's room", pass, got-before)
+		}
+		if got-before == 3 && !s.engine.TakeWake() {
+			t.Fatalf("pass %d, held back by the node's room, did not ask for the next at once", pass)
+		}
+		before = got
+	}
+	if before < 6 {
+		t.Fatalf("%d robots deploying after four passes with room for three each, want at least 6", before)
+	}
+	backlog.Store(deploy.StartBacklog) // full: the floor, more than the robots left
+	s.nowMs++
+	s.engine.RunOnce(ctx)
+	if got := deploying(); got != 2*perFleet {
+		t.Fatalf("%d robots deploying after the floor, want all %d", got, 2*perFleet)
+	}
+}
