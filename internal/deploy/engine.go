@@ -154,11 +154,15 @@ type startPace struct {
 
 // startBudget is what the pass beginning at nowMs may start.
 func (e *Engine) startBudget(nowMs int64) startPace {
-	switch {
-	case e.AgentBacklog == nil:
+	if e.AgentBacklog == nil {
 		return startPace{}
-	case startBacklog-e.AgentBacklog() > 0:
-		return startPace{paced: true, left: startBacklog - e.AgentBacklog(), spare: true}
+	}
+	// Read once: a second read could find the backlog grown past
+	// startBacklog and leave a negative budget.
+	room := startBacklog - e.AgentBacklog()
+	switch {
+	case room > 0:
+		return startPace{paced: true, left: room, spare: true}
 	case nowMs >= e.floorAt:
 		return startPace{paced: true, left: minStarts, floor: true}
 	}
