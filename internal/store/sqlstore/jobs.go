@@ -612,8 +612,12 @@ var robotPollQuery = `SELECT ` + rowColsOf("jr") + `, jr.agent_gave_up, jr.attem
 // RobotPoll implements store.Agents: one read for a robot that was ever
 // deployed to (two when it hands out an assignment: the job's tags; two
 // for a robot that never was deployed to, or is unknown).
-func (s *Store) RobotPoll(ctx context.Context, robotARN string) (store.RobotPoll, error) {
-	ctx = forAgents(ctx)
+func (s *Store) RobotPoll(ctx context.Context, robotARN string) (p store.RobotPoll, err error) {
+	s.deep.run(func() { p, err = s.robotPoll(forAgents(ctx), robotARN) })
+	return p, err
+}
+
+func (s *Store) robotPoll(ctx context.Context, robotARN string) (store.RobotPoll, error) {
 	var gaveUp bool
 	var attempts int
 	var retryAt int64
@@ -646,7 +650,7 @@ func (s *Store) RobotPoll(ctx context.Context, robotARN string) (store.RobotPoll
 	if err != nil {
 		return store.RobotPoll{}, err
 	}
-	if j.Tags, err = s.ResourceTags(ctx, j.ARN); err != nil {
+	if j.Tags, err = s.resourceTags(ctx, j.ARN); err != nil { // already on a deep stack
 		return store.RobotPoll{}, err
 	}
 	p.Assignment = &store.Assignment{Job: j, Row: row, Attempts: attempts, RetryAtMs: retryAt}
@@ -665,8 +669,8 @@ func (s *Store) RecordResult(ctx context.Context, jobARN, robotARN string, res s
 	case to == "":
 		to = fleet.RobotFailed
 	}
-	var st string
-	switch err := s.readRow(forAgents(ctx), `SELECT status FROM job_robots WHERE job_arn = $1 AND robot_arn = $2`, jobARN, robotARN).Scan(&st); {
+	st, err := s.rowStatus(ctx, jobARN, robotARN)
+	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return true, nil
 	case err == nil && to != fleet.RobotNoResponse && !fleet.CanRobot(fleet.RobotStatus(st), to):

@@ -193,8 +193,7 @@ func writeProgress(ctx context.Context, tx wtx, k progressKey, p progressRow) er
 func (s *Store) RecordProgress(ctx context.Context, jobARN, robotARN, step string, percent *float64, eta *int64) (bool, error) {
 	s.progress.cancel.RLock()
 	defer s.progress.cancel.RUnlock()
-	var st string
-	err := s.readRow(forAgents(ctx), `SELECT status FROM job_robots WHERE job_arn = $1 AND robot_arn = $2`, jobARN, robotARN).Scan(&st)
+	st, err := s.rowStatus(ctx, jobARN, robotARN)
 	if errors.Is(err, sql.ErrNoRows) {
 		return true, nil
 	}
@@ -206,4 +205,13 @@ func (s *Store) RecordProgress(ctx context.Context, jobARN, robotARN, step strin
 	}
 	s.progress.put(progressKey{jobARN, robotARN}, progressRow{step, percent, eta})
 	return false, nil
+}
+
+// rowStatus reads a job row's status for an agent's report (on a deep
+// stack); sql.ErrNoRows if there is no such row.
+func (s *Store) rowStatus(ctx context.Context, jobARN, robotARN string) (st string, err error) {
+	s.deep.run(func() {
+		err = s.readRow(forAgents(ctx), `SELECT status FROM job_robots WHERE job_arn = $1 AND robot_arn = $2`, jobARN, robotARN).Scan(&st)
+	})
+	return st, err
 }

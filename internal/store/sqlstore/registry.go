@@ -572,7 +572,14 @@ func (s *Store) UntagResource(ctx context.Context, arn string, keys []string) er
 }
 
 // ResourceTags implements store.Tags.
-func (s *Store) ResourceTags(ctx context.Context, arn string) (fleet.Tags, error) {
+func (s *Store) ResourceTags(ctx context.Context, arn string) (tags fleet.Tags, err error) {
+	// Read on a deep stack: every hand-out of a deployment reads its job's
+	// tags (deep.go).
+	s.deep.run(func() { tags, err = s.resourceTags(ctx, arn) })
+	return tags, err
+}
+
+func (s *Store) resourceTags(ctx context.Context, arn string) (fleet.Tags, error) {
 	rows, err := reader{s}.QueryContext(ctx, `SELECT key, value FROM tags WHERE arn = $1`, arn)
 	if err != nil {
 		return nil, err
