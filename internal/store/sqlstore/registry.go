@@ -575,7 +575,7 @@ func (s *Store) UntagResource(ctx context.Context, arn string, keys []string) er
 func (s *Store) ResourceTags(ctx context.Context, arn string) (tags fleet.Tags, err error) {
 	// Read on a deep stack: every hand-out of a deployment reads its job's
 	// tags (deep.go).
-	s.deep.run(func() { tags, err = s.resourceTags(ctx, arn) })
+	deep.run(func() { tags, err = s.resourceTags(ctx, arn) })
 	return tags, err
 }
 

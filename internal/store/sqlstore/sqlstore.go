@@ -135,11 +135,8 @@ type Store struct {
 	commits commitQueue
 	// progress holds agents' progress reports until the next flush.
 	progress progressBuffer
-	// deep runs the agents' hottest statements and the write groups on
-	// goroutines with grown stacks (deep.go).
-	deep    deepStacks
-	dialect dialect
-	log     *slog.Logger
+	dialect  dialect
+	log      *slog.Logger
 	// integrity is the SQLite file's integrity state for Ready (nil on
 	// PostgreSQL, which checks its own pages).
 	integrity *integrity
