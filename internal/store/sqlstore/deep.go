@@ -1,106 +1,145 @@
 package sqlstore
 
 import (
+	"log/slog"
 	"runtime"
+	"runtime/debug"
 	"sync"
 )
 
-// deepStacks runs the store's hottest statements on a few long-lived
-// goroutines whose stacks have already grown to what SQLite's engine
-// needs. modernc.org/sqlite is C translated to Go, with large frames:
-// a request's goroutine (net/http's HTTP/2 server starts one per stream)
-// begins with a small stack and copied it four or five times on its way
-// into the engine, every request. At a 10,000-robot rollout that copying
-// was 6.3 % of fleetsyncd's CPU (runtime.copystack, 2026-12-03 profile),
-// 2.6 % with these workers, and the rollout's peak RSS fell by a sixth:
-// fewer stacks grew large at once.
+// deepStacks runs a SQLite store's hottest statements on a few long-lived
+// goroutines whose stacks have grown to what SQLite's engine needs.
+// modernc.org/sqlite is C translated to Go, with large frames: a request's
+// goroutine (net/http's HTTP/2 server starts one per stream) begins with a
+// small stack and copied it four or five times on its way into the
+// engine, every request. At a 10,000-robot rollout that copying was 6.3 %
+// of fleetsyncd's CPU (runtime.copystack, 2026-12-03 profile), 2.6 % with
+// these workers (the GC halves an idle worker's stack, so a worker grows
+// again now and then), and the rollout's peak RSS fell by a sixth.
 //
 // A call goes to an idle worker or, when none is idle, runs on the
 // caller's goroutine as before: nothing ever waits for a worker, so a
 // call made from a worker (or while every worker is busy) cannot
-// deadlock. A panic in fn is raised again in the caller.
+// deadlock. A panic in fn is logged with its stack and raised again in
+// the caller.
 //
-// One pool serves every store of the process (deep).
+// The workers belong to their store: started when it opens, stopped when
+// it closes (so a store opened in a testing/synctest bubble keeps its
+// goroutines and channels in it, as database/sql's own do). A nil
+// *deepStacks (PostgreSQL, whose driver is native Go) runs every call on
+// the caller's goroutine.
 type deepStacks struct {
-	once  sync.Once
-	calls chan *deepCall
+	calls   chan *deepCall
+	quit    chan struct{}
+	workers sync.WaitGroup
+	stopped sync.Once
+	log     *slog.Logger
 }
 
-// deepCall is one call handed to a worker: done receives the panic
-// value (nil when fn returned).
+// deepCall is one call handed to a worker; done receives how it ended.
 type deepCall struct {
 	fn   func()
-	done chan any
+	done chan deepEnd
 }
 
-// deep is the process's pool.
-var deep deepStacks
+// deepEnd is how a call ended on a worker: returned, panicked (value, and
+// the worker's stack), or runtime.Goexit (a test's FailNow).
+type deepEnd struct {
+	panicked bool
+	goexit   bool
+	value    any
+	stack    []byte
+}
 
-var deepCalls = sync.Pool{New: func() any { return &deepCall{done: make(chan any, 1)} }}
-
-// deepWorkers is how many workers run: the agent endpoint's work slots
-// (4 per core) and the engine, the API and the write leader beside them.
+// deepWorkers is how many workers a store runs: the agent endpoint's work
+// slots are 4 per core; as many again serve the engine, the API and the
+// write groups' leader.
 var deepWorkers = 8 * runtime.GOMAXPROCS(0)
+
+// newDeepStacks starts n workers.
+func newDeepStacks(n int, log *slog.Logger) *deepStacks {
+	d := &deepStacks{calls: make(chan *deepCall), quit: make(chan struct{}), log: log}
+	for range n {
+		d.spawn()
+	}
+	return d
+}
+
+func (d *deepStacks) spawn() {
+	d.workers.Add(1)
+	go d.work()
+}
+
+// stop ends the workers once they are idle; calls made afterwards run on
+// their callers. Safe on nil.
+func (d *deepStacks) stop() {
+	if d == nil {
+		return
+	}
+	d.stopped.Do(func() { close(d.quit) })
+	d.workers.Wait()
+}
 
 // run runs fn on a worker if one is idle, else on this goroutine.
 func (d *deepStacks) run(fn func()) {
-	d.once.Do(d.start)
-	c := deepCalls.Get().(*deepCall)
-	c.fn = fn
-	select {
-	case d.calls <- c:
-	default:
-		c.fn = nil
-		deepCalls.Put(c)
+	if d == nil {
 		fn()
 		return
 	}
-	p := <-c.done
-	deepCalls.Put(c)
+	c := &deepCall{fn: fn, done: make(chan deepEnd, 1)}
+	select {
+	case d.calls <- c:
+	default:
+		fn()
+		return
+	}
+	end := <-c.done
 	switch {
-	case p == errGoexit:
+	case end.goexit:
 		runtime.Goexit()
-	case p != nil:
-		panic(p)
+	case end.panicked:
+		d.log.Error("a statement run on a deep-stack worker panicked", "panic", end.value, "stack", string(end.stack))
+		panic(end.value)
 	}
 }
 
-func (d *deepStacks) start() {
-	d.calls = make(chan *deepCall)
-	for range deepWorkers {
-		go d.work()
-	}
-}
-
-// work runs calls until the process ends (idle, a worker costs its stack).
+// work runs calls until the store stops the workers. A worker that ends
+// otherwise (its fn called runtime.Goexit) is replaced as it goes.
 func (d *deepStacks) work() {
-	for c := range d.calls {
-		if !d.call(c) {
+	stopped := false
+	defer func() {
+		if !stopped {
+			d.spawn() // before Done, so that stop's Wait counts the new one
+		}
+		d.workers.Done()
+	}()
+	for {
+		select {
+		case c := <-d.calls:
+			d.call(c)
+		case <-d.quit:
+			stopped = true
 			return
 		}
 	}
 }
 
-// errGoexit is a call's answer when fn called runtime.Goexit (a test's
-// FailNow): the caller exits as well, and the worker is replaced.
-var errGoexit = &struct{ goexit bool }{true}
-
-// call runs c.fn and answers c.done with what it panicked with (nil if
-// nothing). It reports false when fn called runtime.Goexit, which ends
-// this worker whatever it does.
-func (d *deepStacks) call(c *deepCall) (alive bool) {
+// call runs c.fn and answers c.done with how it ended.
+func (d *deepStacks) call(c *deepCall) {
 	returned := false
 	defer func() {
-		p := recover()
-		if !returned && p == nil {
-			p = errGoexit
-			go d.work()
+		var end deepEnd
+		if p := recover(); !returned {
+			// recover is nil while runtime.Goexit unwinds; a panic
+			// raised by a deferred call during it is recovered here,
+			// and the Goexit goes on regardless.
+			end = deepEnd{panicked: p != nil, goexit: p == nil, value: p}
+			if p != nil {
+				end.stack = debug.Stack()
+			}
 		}
-		c.fn = nil
-		c.done <- p
-		alive = p != errGoexit // a recovered panic leaves the worker running
+		c.done <- end
 	}()
 	c.fn()
 	returned = true
-	return true
 }

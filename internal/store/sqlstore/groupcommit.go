@@ -148,7 +148,7 @@ func (s *Store) groupTx(ctx context.Context, fn func(wtx) error) error {
 		case err := <-p.done:
 			return s.answer(err)
 		case s.writer <- struct{}{}:
-			deep.run(s.leadGroup)
+			s.deep.run(s.leadGroup)
 		case <-t.C:
 			if s.commits.withdraw(p) {
 				return store.ErrBusy

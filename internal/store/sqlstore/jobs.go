@@ -613,7 +613,7 @@ var robotPollQuery = `SELECT ` + rowColsOf("jr") + `, jr.agent_gave_up, jr.attem
 // deployed to (two when it hands out an assignment: the job's tags; two
 // for a robot that never was deployed to, or is unknown).
 func (s *Store) RobotPoll(ctx context.Context, robotARN string) (p store.RobotPoll, err error) {
-	deep.run(func() { p, err = s.robotPoll(forAgents(ctx), robotARN) })
+	s.deep.run(func() { p, err = s.robotPoll(forAgents(ctx), robotARN) })
 	return p, err
 }
 

@@ -210,7 +210,7 @@ func (s *Store) RecordProgress(ctx context.Context, jobARN, robotARN, step strin
 // rowStatus reads a job row's status for an agent's report (on a deep
 // stack); sql.ErrNoRows if there is no such row.
 func (s *Store) rowStatus(ctx context.Context, jobARN, robotARN string) (st string, err error) {
-	deep.run(func() {
+	s.deep.run(func() {
 		err = s.readRow(forAgents(ctx), `SELECT status FROM job_robots WHERE job_arn = $1 AND robot_arn = $2`, jobARN, robotARN).Scan(&st)
 	})
 	return st, err

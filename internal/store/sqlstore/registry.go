@@ -573,9 +573,9 @@ func (s *Store) UntagResource(ctx context.Context, arn string, keys []string) er
 
 // ResourceTags implements store.Tags.
 func (s *Store) ResourceTags(ctx context.Context, arn string) (tags fleet.Tags, err error) {
-	// Read on a deep stack: every hand-out of a deployment reads its job's
-	// tags (deep.go).
-	deep.run(func() { tags, err = s.resourceTags(ctx, arn) })
+	// Read on a deep stack: every hand-out of a deployment reads its
+	// robot's tags (deep.go).
+	s.deep.run(func() { tags, err = s.resourceTags(ctx, arn) })
 	return tags, err
 }
 

@@ -135,8 +135,11 @@ type Store struct {
 	commits commitQueue
 	// progress holds agents' progress reports until the next flush.
 	progress progressBuffer
-	dialect  dialect
-	log      *slog.Logger
+	// deep runs the agents' hottest statements and the write groups on
+	// goroutines with grown stacks (deep.go); nil on PostgreSQL.
+	deep    *deepStacks
+	dialect dialect
+	log     *slog.Logger
 	// integrity is the SQLite file's integrity state for Ready (nil on
 	// PostgreSQL, which checks its own pages).
 	integrity *integrity
@@ -211,6 +214,7 @@ func OpenSQLiteWith(ctx context.Context, path string, o SQLiteOptions, logger *s
 	ardb.SetMaxOpenConns(8)
 	ardb.SetMaxIdleConns(8)
 	s.ardb = ardb
+	s.deep = newDeepStacks(deepWorkers, logger)
 	s.startProgress()
 	return s, nil
 }
@@ -335,6 +339,7 @@ func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 // Close writes the progress it holds and releases the database.
 func (s *Store) Close() error {
 	flushErr := s.stopProgress()
+	s.deep.stop()
 	s.reads.Range(func(_, st any) bool {
 		st.(*sql.Stmt).Close()
 		return true
