@@ -130,7 +130,8 @@ func (q *commitQueue) len() int {
 }
 
 // groupTx is tx1 on SQLite: fn joins the line, and whichever caller gets the
-// writer first commits the group at the head of it.
+// writer first commits the group at the head of it (on a deep-stack worker
+// when one is idle, deep.go, while the caller waits).
 func (s *Store) groupTx(ctx context.Context, fn func(wtx) error) error {
 	p := &pendingTx{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	s.commits.push(p)
