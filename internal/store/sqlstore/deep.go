@@ -42,13 +42,13 @@ type deepCall struct {
 	done chan deepEnd
 }
 
-// deepEnd is how a call ended on a worker: returned, panicked (value, and
-// the worker's stack), or runtime.Goexit (a test's FailNow).
+// deepEnd is how a call ended on a worker: returned (the zero deepEnd),
+// panicked (value, never nil since Go 1.21, and the worker's stack), or
+// runtime.Goexit (a test's FailNow).
 type deepEnd struct {
-	panicked bool
-	goexit   bool
-	value    any
-	stack    []byte
+	goexit bool
+	value  any
+	stack  []byte
 }
 
 // deepWorkers is how many workers a store runs: the agent endpoint's work
@@ -97,7 +97,7 @@ func (d *deepStacks) run(fn func()) {
 	switch {
 	case end.goexit:
 		runtime.Goexit()
-	case end.panicked:
+	case end.value != nil:
 		d.log.Error("a statement run on a deep-stack worker panicked", "panic", end.value, "stack", string(end.stack))
 		panic(end.value)
 	}
@@ -133,7 +133,7 @@ func (d *deepStacks) call(c *deepCall) {
 			// recover is nil while runtime.Goexit unwinds; a panic
 			// raised by a deferred call during it is recovered here,
 			// and the Goexit goes on regardless.
-			end = deepEnd{panicked: p != nil, goexit: p == nil, value: p}
+			end = deepEnd{goexit: p == nil, value: p}
 			if p != nil {
 				end.stack = debug.Stack()
 			}

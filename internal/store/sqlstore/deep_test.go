@@ -80,6 +80,7 @@ func TestDeepStacksRunInlineWhenEveryWorkerIsBusy(t *testing.T) {
 	d := testDeep(t, n)
 	release := make(chan struct{})
 	holdWorkers(t, d, n-1, release)
+	t.Cleanup(func() { close(release) }) // before holdWorkers' wait, on a failure too
 	// One worker is left: a call made on it finds none idle and must run
 	// at once on that worker rather than wait for one.
 	ran := make(chan bool, 1)
@@ -96,7 +97,6 @@ func TestDeepStacksRunInlineWhenEveryWorkerIsBusy(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("a nested call waited for a busy worker")
 	}
-	close(release)
 }
 
 func TestDeepStacksRaiseAPanicInTheCaller(t *testing.T) {
