@@ -29,19 +29,26 @@ func (a *API) poll(w http.ResponseWriter, r *http.Request) {
 	// answer comes within the wait and the agent's slack (PollSlack) even
 	// when 100,000 robots poll at once.
 	ps.deadline = monoNow()
-	if !a.startPoll(w, r, &ps) {
-		return
-	}
 	parked := false
+	// Registered before anything is taken, so that whatever ends the
+	// handler (a panic too) gives back the slot and the hold it holds: a
+	// slot kept is one of a few, and every agent request waits for one.
 	defer func() {
-		if !parked { // a parked poll is released when it answers
+		if ps.leave != nil {
+			ps.leave()
+		}
+		if ps.held != nil && !parked { // a parked poll is released when it answers
 			a.cfg.Hub.release(ps.arn, ps.held)
 		}
 	}()
+	if !a.startPoll(w, r, &ps) {
+		return
+	}
 	for {
 		due, answered := a.pollLook(w, r.Context(), &ps)
 		// The poll gives its work slot back while it waits.
 		ps.leave()
+		ps.leave = nil
 		if answered {
 			return
 		}
@@ -96,15 +103,26 @@ func (a *API) startPoll(w http.ResponseWriter, r *http.Request, ps *pollState) b
 	if !ok {
 		return false
 	}
-	ps.arn, ps.agentID, ps.robot, ps.leave, ps.origin = robot.ARN, robot.AgentID, &robot, leave, originOf(r)
+	ps.leave = leave // given back by poll, however it ends
+	if req.WaitSeconds < 0 || req.IdleWaitSeconds < 0 {
+		writeErr(w, http.StatusBadRequest, "BadRequest", "waitSeconds and idleWaitSeconds must be 0 or more")
+		return false
+	}
+	if req.Current != nil {
+		if err := deploy.ValidJobRef("current.deploymentJob", req.Current.DeploymentJob); err != nil {
+			writeErr(w, http.StatusBadRequest, "BadRequest", err.Error())
+			return false
+		}
+	}
+	ps.arn, ps.agentID, ps.robot, ps.origin = robot.ARN, robot.AgentID, &robot, originOf(r)
 	ps.held = a.cfg.Hub.hold(robot.ARN)
 	a.cfg.Robots.Overlays(r.Context(), robot, req.Overlays)
 	ps.cur = fromProtoCurrent(req.Current)
-	wait := min(time.Duration(req.WaitSeconds)*time.Second, a.cfg.MaxWait)
+	wait := waitOf(req.WaitSeconds, a.cfg.MaxWait)
 	// An idle robot (nothing running) that offers a longer wait is held
 	// for minutes, jittered so that a fleet's polls spread out; it is woken
 	// at once when it gets work, as any long poll.
-	if idle := min(time.Duration(req.IdleWaitSeconds)*time.Second, a.cfg.IdleWait); idle > wait && (ps.cur == nil || ps.cur.Finished || ps.cur.DeploymentJob == "") {
+	if idle := waitOf(req.IdleWaitSeconds, a.cfg.IdleWait); idle > wait && (ps.cur == nil || ps.cur.Finished || ps.cur.DeploymentJob == "") {
 		wait = max(wait, idle-time.Duration(rand.Int64N(int64(idle/5)+1)))
 	}
 	// The hub's one timer ends the wait (no timer of this poll's own);
@@ -116,6 +134,16 @@ func (a *API) startPoll(w http.ResponseWriter, r *http.Request, ps *pollState) b
 	}
 	ps.memo = ps.cur == nil || ps.cur.Restarts == 0
 	return true
+}
+
+// waitOf is a wait the robot asked for in seconds (not negative: startPoll
+// refuses that), capped at limit before it is made a Duration, which a
+// large count would overflow.
+func waitOf(seconds int, limit time.Duration) time.Duration {
+	if int64(seconds) >= int64(limit/time.Second) {
+		return limit
+	}
+	return time.Duration(seconds) * time.Second
 }
 
 // pollLook looks for the robot's work and answers the poll when there is

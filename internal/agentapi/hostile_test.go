@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -54,6 +55,8 @@ func TestHostileReportsRefused(t *testing.T) {
 		{"NUL in reason", "failureReason", proto.Report{DeploymentJob: job, Step: proto.StepLaunching, Result: proto.ResultFailed,
 			FailureCode: proto.FailurePreLaunchFile, FailureReason: "a\x00b"}},
 		{"unknown result", "result", proto.Report{DeploymentJob: job, Step: proto.StepFinished, Result: "Maybe"}},
+		{"NUL in job", "deploymentJob", proto.Report{DeploymentJob: job + "\x00", Step: proto.StepLaunching}},
+		{"600 KB job", "deploymentJob", proto.Report{DeploymentJob: strings.Repeat("j", 600<<10), Step: proto.StepLaunching}},
 	} {
 		body, err := json.Marshal(c.rep)
 		must(t, err)
@@ -90,5 +93,39 @@ func TestHostileReportsRefused(t *testing.T) {
 	must(t, err)
 	if rows[0].Status != fleet.RobotFailed || rows[0].FailureCode != proto.FailurePreLaunchFile || rows[0].FailureReason != reason {
 		t.Fatalf("row after the failure: %+v", rows[0])
+	}
+}
+
+// TestHostilePollsRefused: a poll's waits and what it says it runs are
+// checked: a negative wait (which once panicked the handler and kept its
+// work slot, so that a few such polls stalled every agent) and a job name
+// of a megabyte (kept with a held poll) are 400s naming the field, and
+// the endpoint still serves the robot after more of them than it has
+// slots.
+func TestHostilePollsRefused(t *testing.T) {
+	e, priv, job := deployed(t)
+	for _, c := range []struct {
+		name, want string
+		req        proto.PollRequest
+	}{
+		{"negative waits", "waitSeconds", proto.PollRequest{WaitSeconds: -1000, IdleWaitSeconds: -100}},
+		{"negative idle wait", "idleWaitSeconds", proto.PollRequest{IdleWaitSeconds: -1}},
+		{"huge job", "current.deploymentJob", proto.PollRequest{Current: &proto.Current{DeploymentJob: strings.Repeat("j", 600<<10)}}},
+		{"NUL in job", "current.deploymentJob", proto.PollRequest{Current: &proto.Current{DeploymentJob: job + "\x00"}}},
+	} {
+		// More than the slots (8 per core) of the machine this runs on.
+		for range 8*runtime.GOMAXPROCS(0) + 1 {
+			body, err := json.Marshal(c.req)
+			must(t, err)
+			st, out := send(t, e.signed(priv, http.MethodPost, e.srv.URL+proto.PathPoll, body), body)
+			var perr proto.Error
+			if st != http.StatusBadRequest || json.Unmarshal(out, &perr) != nil || perr.Code != "BadRequest" || !strings.Contains(perr.Message, c.want) || len(out) > 2048 {
+				t.Fatalf("%s: %d %.300s, want a short 400 naming %s", c.name, st, out, c.want)
+			}
+		}
+	}
+	var rr proto.ReportResponse
+	if st := e.call(priv, proto.PathReport, proto.Report{DeploymentJob: job, Step: proto.StepLaunching}, &rr); st != http.StatusOK || rr.Abort {
+		t.Fatalf("report after the hostile polls: %d %+v, want 200 and no abort", st, rr)
 	}
 }

@@ -25,4 +25,9 @@ func TestOneLineAndTail(t *testing.T) {
 	if got := Tail(strings.Repeat("é", 1000), 999); !utf8.ValidString(got) {
 		t.Error("Tail cut a character")
 	}
+	// A binary's output: PostgreSQL refuses NUL in text, so the agent's
+	// report would fail (503) on every retry.
+	if got := Tail("ELF\x00\x01\xffok\n", 1000); got != "ELF?\x01?ok\n" {
+		t.Errorf("Tail of output with NUL and invalid bytes = %q, want them as '?'", got)
+	}
 }

@@ -174,9 +174,10 @@ func (r *Robots) ByAgent(ctx context.Context, account, agentID string) (fleet.Ro
 	if robot, ok := r.known.get(account, agentID, now); ok {
 		return robot, nil
 	}
+	epoch := r.known.epoch()
 	robot, err := r.Store.RobotByAgent(ctx, account, agentID)
 	if err == nil {
-		robot = r.known.put(account, agentID, robot, now)
+		robot = r.known.put(account, agentID, robot, now, epoch)
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -620,6 +621,9 @@ func ValidReport(rep Report) error {
 		}
 		return fleet.Errorf(fleet.Invalid, "1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: %s", value, member, rule)
 	}
+	if err := ValidJobRef("deploymentJob", rep.DeploymentJob); err != nil {
+		return err
+	}
 	switch {
 	case !reportSteps[rep.Step]:
 		return bad("step", rep.Step, "Member must satisfy enum value set: [Validating, DownloadingExtracting, ExecutingDownloadCondition, ExecutingPreLaunch, Launching, ExecutingPostLaunch, Finished]")
@@ -635,6 +639,24 @@ func ValidReport(rep Report) error {
 		return bad("failureCode", rep.FailureCode, "Member must be empty unless the result is Failed")
 	case rep.Done && !rep.Succeeded && rep.FailureCode == "":
 		return bad("failureCode", "", "Member is required when the result is Failed")
+	}
+	return nil
+}
+
+// MaxJobRef bounds a job ARN an agent names: the AWS model's Arn (1224).
+const MaxJobRef = 1224
+
+// ValidJobRef checks a job ARN an agent names in member (a report's job,
+// the job a poll says it runs): at most MaxJobRef bytes of UTF-8 without
+// NUL, so that what is kept of a held poll stays small and every store
+// can hold it. Which job it names is the store's to find (none: the
+// robot is told to stop).
+func ValidJobRef(member, arn string) error {
+	switch {
+	case len(arn) > MaxJobRef:
+		return fleet.Errorf(fleet.Invalid, "1 validation error detected: Value at '%s' failed to satisfy constraint: Member must have length less than or equal to %d", member, MaxJobRef)
+	case !utf8.ValidString(arn) || strings.ContainsRune(arn, 0):
+		return fleet.Errorf(fleet.Invalid, "1 validation error detected: Value at '%s' failed to satisfy constraint: Member must be valid UTF-8 without NUL", member)
 	}
 	return nil
 }
@@ -671,9 +693,11 @@ func OneLine(s string, n int) string {
 }
 
 // Tail keeps the last n bytes of s, starting at a line (or at least a
-// character) boundary, as valid UTF-8.
+// character) boundary, as valid UTF-8 without NUL: an invalid byte and a
+// NUL become '?', so that captured output (a binary's too) is text every
+// store holds (PostgreSQL refuses NUL in text).
 func Tail(s string, n int) string {
-	s = strings.ToValidUTF8(s, "?")
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "?"), "\x00", "?")
 	if len(s) <= n {
 		return s
 	}
