@@ -67,8 +67,34 @@ type Guard struct {
 	now func() time.Time
 
 	mu               sync.Mutex
-	pairs, keys, ips map[string]*bucket
+	pairs, keys, ips *table
 }
+
+// table is one budget's buckets, and when its full buckets were last
+// swept.
+type table struct {
+	m       map[string]*bucket
+	sweptAt time.Time
+}
+
+// MaxKeyBytes bounds the part of a claimed key (an access key id, an agent
+// id, a user name) a budget is kept for: a longer one is no real
+// credential, and is charged as its first MaxKeyBytes, so that strangers
+// cannot make the tables hold the 64 KB a header may carry per entry.
+const MaxKeyBytes = 256
+
+// boundKey is key as budgets know it (MaxKeyBytes).
+func boundKey(key string) string {
+	if len(key) > MaxKeyBytes {
+		return key[:MaxKeyBytes]
+	}
+	return key
+}
+
+// sweepEvery is how often a full table is swept at most: a sweep walks
+// every entry under the guard's lock, and a table full of live entries
+// would otherwise be walked again for each new key a stranger sends.
+const sweepEvery = time.Second
 
 // New builds a guard; now nil means time.Now.
 func New(lim Limits, now func() time.Time) *Guard {
@@ -78,7 +104,8 @@ func New(lim Limits, now func() time.Time) *Guard {
 	if lim.MaxEntries <= 0 {
 		lim.MaxEntries = DefaultLimits().MaxEntries
 	}
-	return &Guard{lim: lim, now: now, pairs: map[string]*bucket{}, keys: map[string]*bucket{}, ips: map[string]*bucket{}}
+	newTable := func() *table { return &table{m: map[string]*bucket{}} }
+	return &Guard{lim: lim, now: now, pairs: newTable(), keys: newTable(), ips: newTable()}
 }
 
 // bucket is a token bucket of failures: tokens left at time last.
@@ -101,10 +128,11 @@ func pairKey(addr, key string) string { return addr + "\x00" + key }
 // Allow reports whether a request from addr for key may have its
 // credentials checked now. It charges nothing.
 func (g *Guard) Allow(addr, key string) bool {
+	key = boundKey(key)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := g.now()
-	pair := level(g.pairs[pairKey(addr, key)], g.lim.PairBurst, g.lim.PairEvery, now)
+	pair := level(g.pairs.m[pairKey(addr, key)], g.lim.PairBurst, g.lim.PairEvery, now)
 	if pair < 1 {
 		return false
 	}
@@ -112,12 +140,13 @@ func (g *Guard) Allow(addr, key string) bool {
 	if clean {
 		return true
 	}
-	return level(g.keys[key], g.lim.KeyBurst, g.lim.KeyEvery, now) >= 1 &&
-		level(g.ips[addr], g.lim.AddrBurst, g.lim.AddrEvery, now) >= 1
+	return level(g.keys.m[key], g.lim.KeyBurst, g.lim.KeyEvery, now) >= 1 &&
+		level(g.ips.m[addr], g.lim.AddrBurst, g.lim.AddrEvery, now) >= 1
 }
 
 // Fail charges one failed authentication of key from addr to its budgets.
 func (g *Guard) Fail(addr, key string) {
+	key = boundKey(key)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := g.now()
@@ -126,23 +155,24 @@ func (g *Guard) Fail(addr, key string) {
 	g.charge(g.ips, addr, g.lim.AddrBurst, g.lim.AddrEvery, now)
 }
 
-func (g *Guard) charge(table map[string]*bucket, k string, burst int, every time.Duration, now time.Time) {
-	b := table[k]
+func (g *Guard) charge(tab *table, k string, burst int, every time.Duration, now time.Time) {
+	b := tab.m[k]
 	t := level(b, burst, every, now)
 	if b == nil {
-		if len(table) >= g.lim.MaxEntries {
-			sweep(table, burst, every, now)
+		if len(tab.m) >= g.lim.MaxEntries && now.Sub(tab.sweptAt) >= sweepEvery {
+			sweep(tab.m, burst, every, now)
+			tab.sweptAt = now
 		}
-		if len(table) >= g.lim.MaxEntries {
+		if len(tab.m) >= g.lim.MaxEntries {
 			// Full of live entries: forgetting one gives its owner a
 			// fresh budget, never unbounded memory.
-			for victim := range table {
-				delete(table, victim)
+			for victim := range tab.m {
+				delete(tab.m, victim)
 				break
 			}
 		}
 		b = &bucket{}
-		table[k] = b
+		tab.m[k] = b
 	}
 	b.tokens, b.last = max(t-1, 0), now
 }

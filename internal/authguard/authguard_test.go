@@ -2,6 +2,7 @@ package authguard
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -87,7 +88,59 @@ func TestTableBounded(t *testing.T) {
 	for i := range 1000 {
 		g.Fail(fmt.Sprint("a", i), fmt.Sprint("k", i))
 	}
-	if len(g.pairs) > 10 || len(g.keys) > 10 || len(g.ips) > 10 {
-		t.Fatalf("tables grew past their bound: %d %d %d", len(g.pairs), len(g.keys), len(g.ips))
+	if len(g.pairs.m) > 10 || len(g.keys.m) > 10 || len(g.ips.m) > 10 {
+		t.Fatalf("tables grew past their bound: %d %d %d", len(g.pairs.m), len(g.keys.m), len(g.ips.m))
+	}
+}
+
+// TestLongKeysBounded: a stranger's claimed keys of a header's size are
+// kept as their first MaxKeyBytes only, and share that budget.
+func TestLongKeysBounded(t *testing.T) {
+	c := &clock{time.Unix(1000, 0)}
+	g := New(small(), c.now)
+	long := strings.Repeat("k", 60<<10)
+	for i := range 50 {
+		g.Fail("203.0.113.9", long+fmt.Sprint(i))
+	}
+	for k := range g.keys.m {
+		if len(k) > MaxKeyBytes {
+			t.Fatalf("a key of %d bytes is kept", len(k))
+		}
+	}
+	if len(g.keys.m) != 1 {
+		t.Fatalf("%d keys kept for one long prefix, want 1", len(g.keys.m))
+	}
+	if g.Allow("203.0.113.9", long+"fresh") {
+		t.Fatal("a long key sharing a spent prefix was allowed")
+	}
+}
+
+// TestFullTableSweptAtMostOncePerSecond: a table full of live entries is
+// not walked again for every new key (each walk holds the guard's lock).
+func TestFullTableSweptAtMostOncePerSecond(t *testing.T) {
+	c := &clock{time.Unix(1000, 0)}
+	lim := small()
+	lim.MaxEntries = 10
+	g := New(lim, c.now)
+	for i := range 10 {
+		g.Fail("a", fmt.Sprint("k", i))
+	}
+	g.Fail("a", "k10") // full: swept now
+	swept := g.keys.sweptAt
+	if !swept.Equal(c.now()) {
+		t.Fatalf("a full table was not swept (sweptAt %v)", swept)
+	}
+	c.t = c.t.Add(500 * time.Millisecond)
+	g.Fail("a", "k11")
+	if !g.keys.sweptAt.Equal(swept) {
+		t.Fatal("swept again within a second")
+	}
+	c.t = c.t.Add(600 * time.Millisecond)
+	g.Fail("a", "k12")
+	if g.keys.sweptAt.Equal(swept) {
+		t.Fatal("not swept again after a second")
+	}
+	if len(g.keys.m) > 10 {
+		t.Fatalf("%d keys, bound 10", len(g.keys.m))
 	}
 }
