@@ -118,9 +118,15 @@ func (t *sessions) verify(r *http.Request, body []byte, now time.Time) (string, 
 	}
 	t.mu.Lock()
 	s, ok := t.byToken.get(raw)
+	if ok && s.expiresMs < now.UnixMilli() {
+		// Forgotten now: kept, an expired session a client keeps naming
+		// would move into each new generation and never be dropped.
+		t.forget(s)
+		ok = false
+	}
 	t.mu.Unlock()
-	// The key and expiry of a session never change: read without the lock.
-	if !ok || s.expiresMs < now.UnixMilli() {
+	// The key of a session never changes: read without the lock.
+	if !ok {
 		return "", errors.Join(errSession, errors.New("unknown or expired session"))
 	}
 	if !hmac.Equal(mac, proto.SessionMAC(s.key[:], r.Method, r.URL.RequestURI(), date, seqS, body)) {
@@ -151,6 +157,14 @@ func (t *sessions) verify(r *http.Request, body []byte, now time.Time) (string, 
 		s.seen |= 1 << (s.maxSeq - seq)
 	}
 	return s.agentID, nil
+}
+
+// forget drops session s from both tables. Called with t.mu held.
+func (t *sessions) forget(s *session) {
+	t.byToken.remove(s.token)
+	if cur, ok := t.byAgent.get(s.agentID); ok && cur == s {
+		t.byAgent.remove(s.agentID)
+	}
 }
 
 // count returns how many sessions are held (tests, metrics).

@@ -163,3 +163,26 @@ func TestSessionAcrossGenerations(t *testing.T) {
 		t.Fatalf("%d sessions two generations on, want only the newest", tab.count())
 	}
 }
+
+// TestExpiredSessionForgotten: an expired session is dropped when it is
+// named, not moved into the current generation: a client naming it every
+// few minutes cannot keep it, nor collect one more each time it opens one.
+func TestExpiredSessionForgotten(t *testing.T) {
+	now := time.UnixMilli(1_800_000_000_000)
+	var tab sessions
+	token, key := agentSession(t, &tab, "fsa1-a", now)
+	late := now.Add(SessionTTL + time.Second)
+	r := httptest.NewRequest("POST", proto.PathReport, strings.NewReader(`{}`))
+	proto.SignSession(r, token, key, 1, []byte(`{}`), late)
+	if _, err := tab.verify(r, []byte(`{}`), late); !errors.Is(err, errSession) {
+		t.Fatalf("an expired session: %v, want refused", err)
+	}
+	if n := tab.count(); n != 0 {
+		t.Fatalf("%d sessions held after the expired one was named, want 0", n)
+	}
+	n := 0
+	tab.byAgent.each(func(string, *session) { n++ })
+	if n != 0 {
+		t.Fatalf("%d agents' sessions held, want 0", n)
+	}
+}
