@@ -77,6 +77,7 @@ func newEndpoint(t testing.TB, opts ...func(*agentapi.Config)) *endpoint {
 	hub.Engine = e.engine
 	e.ev = &deploy.Evidence{Store: st, Wake: hub}
 	robots := &deploy.Robots{Store: st, Bundles: granted, Presence: e.presence, Wake: hub, Log: log}
+	e.reg.Forget = deploy.Forgetters{robots, hub} // as fleetsyncd wires them
 	cfg := agentapi.Config{Robots: robots, Bundles: granted, Hub: hub, URLKey: []byte("test-url-key"),
 		URLTTL: time.Minute, PollInterval: 5 * time.Second, MaxWait: 30 * time.Second, Log: log}
 	for _, o := range opts {

@@ -418,6 +418,12 @@ func (h *Hub) WakeRobot(robotARN string) {
 	h.end(st.poll, wokenUp)
 }
 
+// ForgetRobot ends what the hub holds of a deleted robot (deploy.Forgetter):
+// its idle memo, and its held poll, which is woken to look again and so
+// finds no robot (401) instead of being answered from memory when its wait
+// ends. It must be told after the identity cache (Robots.ForgetRobot).
+func (h *Hub) ForgetRobot(robotARN string) { h.WakeRobot(robotARN) }
+
 // WakeEngine wakes this process's engine (deploy.Waker).
 func (h *Hub) WakeEngine() {
 	if h.Engine != nil {

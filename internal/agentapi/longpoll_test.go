@@ -3,6 +3,7 @@ package agentapi_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -143,4 +144,49 @@ func TestHeldPollLifecycle(t *testing.T) {
 		t.Fatal("the held poll was not woken by the deployment within 10 s (its wait is 30 s)")
 	}
 	empty("after the woken poll answered")
+}
+
+// TestDeletedRobotsHeldPollEnds: deleting a robot ends its held poll at
+// once with a 401, parked (HTTP/1.1) or not; it was answered 200 from the
+// idle memo when its minutes-long wait ended.
+func TestDeletedRobotsHeldPollEnds(t *testing.T) {
+	for _, parking := range []bool{true, false} {
+		t.Run(fmt.Sprintf("parking %v", parking), func(t *testing.T) {
+			e := newEndpoint(t, func(c *agentapi.Config) { c.NoParking = !parking })
+			priv := newAgent(t)
+			f, r := e.registeredRobot(priv)
+			body, _ := json.Marshal(proto.PollRequest{WaitSeconds: 30, IdleWaitSeconds: 240})
+			// Ended before the server closes (cleanups run last first), so
+			// that a failing run does not wait out the poll's minutes.
+			ctx, cancel := context.WithCancel(context.Background())
+			t.Cleanup(cancel)
+			req := e.signed(priv, http.MethodPost, e.srv.URL+proto.PathPoll, body).WithContext(ctx)
+			out := make(chan int, 1)
+			go func() {
+				st := 0
+				if resp, err := http.DefaultClient.Do(req); err == nil {
+					st = resp.StatusCode
+					resp.Body.Close()
+				}
+				out <- st
+			}()
+			deadline := time.Now().Add(5 * time.Second)
+			for agentapi.HeldPolls(e.hub) != 1 && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+			if n := agentapi.HeldPolls(e.hub); n != 1 {
+				t.Fatalf("%d polls held, want 1", n)
+			}
+			must(t, e.reg.DeregisterRobot(t.Context(), acct, f.ARN, r.ARN))
+			must(t, e.reg.DeleteRobot(t.Context(), acct, r.ARN))
+			select {
+			case st := <-out:
+				if st != http.StatusUnauthorized {
+					t.Fatalf("the deleted robot's held poll: %d, want 401", st)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the deleted robot's held poll was still held 5 s after the delete")
+			}
+		})
+	}
 }

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fleetsync/fleetsync/internal/fleet"
@@ -53,6 +54,10 @@ type identities struct {
 	// entry dropped is only a store read later).
 	byARN map[string]identityKey
 	once  sync.Once
+	// forgets counts forget and forgetAll calls: a lookup that began
+	// before one (its read may have found a robot deleted since) does
+	// not remember what it read (put).
+	forgets atomic.Uint64
 }
 
 type identityKey struct{ account, agentID string }
@@ -81,14 +86,20 @@ func (c *identities) get(account, agentID string, nowMs int64) (fleet.Robot, boo
 	return id.robot(), ok
 }
 
-// put remembers robot (found by agentID within account) under the key
-// until nowMs + IdentityTTL, keeping only its unchanging fields, and
-// returns the robot as remembered (what get returns, whatever a
-// concurrent forget does meanwhile). The key
+// epoch is what a lookup passes to put: the forgets so far, read before
+// the store is.
+func (c *identities) epoch() uint64 { return c.forgets.Load() }
+
+// put remembers robot (found by agentID within account, by a read begun
+// at epoch) under the key until nowMs + IdentityTTL, keeping only its
+// unchanging fields, and returns the robot as remembered (what get
+// returns, whatever a concurrent forget does meanwhile). When a robot was
+// forgotten since epoch, what was read may be a robot deleted meanwhile,
+// whose forget found nothing to drop: it is not kept. The key
 // is made of the robot's own strings, which the entry keeps anyway, not
 // the caller's (those of a request, an agent id header of 70 bytes and
 // more: kept, each would be a copy per robot).
-func (c *identities) put(account, agentID string, robot fleet.Robot, nowMs int64) fleet.Robot {
+func (c *identities) put(account, agentID string, robot fleet.Robot, nowMs int64, epoch uint64) fleet.Robot {
 	c.init()
 	keep := identity{arn: robot.ARN, account: robot.Account, name: robot.Name, arch: robot.Architecture,
 		agentID: robot.AgentID, createdMs: robot.CreatedMs}
@@ -112,11 +123,19 @@ func (c *identities) put(account, agentID string, robot fleet.Robot, nowMs int64
 			c.known.drop(old) // outside c.mu: a sweep holds the memo's lock, then c.mu
 		}
 	}
+	// Checked after the entry and its byARN key are in: a forget that
+	// counted after this read dropped them itself (it reads byARN after
+	// counting); one that counted before is seen here.
+	if c.forgets.Load() != epoch {
+		c.dropKey(keep.arn, k)
+		c.known.drop(k)
+	}
 	return keep.robot()
 }
 
 // forget drops the key naming the robot.
 func (c *identities) forget(robotARN string) {
+	c.forgets.Add(1)
 	c.mu.Lock()
 	k, ok := c.byARN[robotARN]
 	delete(c.byARN, robotARN)
@@ -128,6 +147,7 @@ func (c *identities) forget(robotARN string) {
 
 // forgetAll drops every key.
 func (c *identities) forgetAll() {
+	c.forgets.Add(1)
 	c.mu.Lock()
 	c.byARN = nil
 	c.mu.Unlock()

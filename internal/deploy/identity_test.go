@@ -13,7 +13,7 @@ func TestIdentities(t *testing.T) {
 			Status: fleet.RobotStatus("Deploying"), LastDeploymentJob: "arn:job", Tags: fleet.Tags{"k": "v"}}
 	}
 	type step struct {
-		op      string // put, get, forget, forgetAll
+		op      string // put, get, forget, forgetAll, read (a lookup's epoch, for a later "late put")
 		account string
 		arn     string
 		at      int64
@@ -57,13 +57,26 @@ func TestIdentities(t *testing.T) {
 			{op: "put", account: "a", arn: "r1", at: 2},
 			{op: "get", account: "a", at: 3, want: "r1"},
 		}, 1},
+		{"a lookup that read before a deletion's forget does not remember it", []step{
+			{op: "read"},              // the store read finds r1 ...
+			{op: "forget", arn: "r1"}, // ... which is deleted and forgotten before the read's put
+			{op: "late put", account: "a", arn: "r1", at: 1},
+			{op: "get", account: "a", at: 2},
+			{op: "put", account: "a", arn: "r1", at: 3}, // a lookup after the forget is kept
+			{op: "get", account: "a", at: 4, want: "r1"},
+		}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var c identities
+			var read uint64
 			for i, s := range tc.steps {
 				switch s.op {
 				case "put":
-					c.put(s.account, "fsa2-a", robot(s.arn), s.at)
+					c.put(s.account, "fsa2-a", robot(s.arn), s.at, c.epoch())
+				case "read":
+					read = c.epoch()
+				case "late put":
+					c.put(s.account, "fsa2-a", robot(s.arn), s.at, read)
 				case "forget":
 					c.forget(s.arn)
 				case "forgetAll":

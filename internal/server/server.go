@@ -329,7 +329,8 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *Server, err erro
 	robots := &deploy.Robots{Store: d.Store, Bundles: granted, Presence: presence, Wake: wake, Log: log.With("component", "robots"),
 		OnHealthGate: mets.Controls(storeControls{d.Store}, log.With("component", "metrics")), Retry: d.Store, Policy: retryPolicy(cfg.Rollout),
 		OnRetry: mets.RobotRetried, OnQuarantine: mets.RobotQuarantined, Cache: d.Store}
-	reg.Forget = append(forget, robots)
+	// The identity cache first: the hub's woken polls then look it up.
+	reg.Forget = append(forget, robots, hub)
 	// One set of failed-authentication budgets for every door.
 	authGuard := authguard.New(authguard.DefaultLimits(), o.Now)
 	// Parked polls' connections come back to the listener (limits.go).
@@ -507,14 +508,18 @@ func (c storeControls) ControlCounts(ctx context.Context) (int, int, error) {
 }
 
 // busLocal is this replica's end of the bus: the hub's wake-ups, and the
-// robots' identity cache told of robots deleted on other replicas.
+// robots' identity cache and held polls told of robots deleted on other
+// replicas.
 type busLocal struct {
 	*agentapi.Hub
 	robots *deploy.Robots
 }
 
 // ForgetRobot implements pgbus.Local.
-func (l busLocal) ForgetRobot(robotARN string) { l.robots.ForgetRobot(robotARN) }
+func (l busLocal) ForgetRobot(robotARN string) {
+	l.robots.ForgetRobot(robotARN)
+	l.Hub.ForgetRobot(robotARN)
+}
 
 // WakeAll implements pgbus.Local: after the bus lost messages, deletions
 // may be among them.
