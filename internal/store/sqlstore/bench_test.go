@@ -377,3 +377,26 @@ func BenchmarkJobRobotsSince(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRobotPoll is the read behind an agent's poll during a rollout:
+// the robot's latest row, its job and the job's tags (RobotPoll), for the
+// robots of a job of 1,000, all deploying.
+// Run: go test -run '^$' -bench RobotPoll ./internal/store/sqlstore/
+func BenchmarkRobotPoll(b *testing.B) {
+	ctx := context.Background()
+	s, err := OpenSQLite(ctx, filepath.Join(b.TempDir(), "bench.db"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	job, robots := deployingFixture(b, s, 1000)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		p, err := s.RobotPoll(ctx, robots[i%len(robots)])
+		if err != nil || p.Assignment == nil || p.Assignment.Job.ARN != job {
+			b.Fatalf("RobotPoll = %+v, %v", p, err)
+		}
+		i++
+	}
+}
