@@ -32,3 +32,6 @@ func HoldSlots(a *API) (release func()) {
 		}
 	}
 }
+
+// FreeSlots is how many work slots of a are free now.
+func FreeSlots(a *API) int { return cap(a.slots.ch) - len(a.slots.ch) }

@@ -113,7 +113,7 @@ func TestHostilePollsRefused(t *testing.T) {
 		{"huge job", "current.deploymentJob", proto.PollRequest{Current: &proto.Current{DeploymentJob: strings.Repeat("j", 600<<10)}}},
 		{"NUL in job", "current.deploymentJob", proto.PollRequest{Current: &proto.Current{DeploymentJob: job + "\x00"}}},
 	} {
-		// More than the slots (8 per core) of the machine this runs on.
+		// Twice the work slots (4 per core) of the machine this runs on.
 		for range 8*runtime.GOMAXPROCS(0) + 1 {
 			body, err := json.Marshal(c.req)
 			must(t, err)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"time"
 )
 
@@ -115,6 +116,23 @@ func (a *API) park(w http.ResponseWriter, r *http.Request, ps *pollState, due in
 func (pp *parkedPoll) resume(why uint8) {
 	a, ps := pp.a, &pp.ps
 	ctx := context.Background()
+	// A resume runs outside net/http, which would have recovered a
+	// handler's panic: one poll's fault ends its connection (and gives back
+	// what it holds), not the process serving every robot.
+	defer func() {
+		if v := recover(); v != nil {
+			a.cfg.Log.Error("panic carrying on a parked poll", "robot", ps.arn, "panic", v, "stack", string(debug.Stack()))
+			if ps.leave != nil {
+				ps.leave()
+				ps.leave = nil
+			}
+			a.cfg.Hub.release(ps.arn, ps.held)
+			pp.conn.Close() // last: the agent sees the end once all is given back
+			if pp.done != nil {
+				pp.done(0)
+			}
+		}
+	}()
 	if pp.waiting {
 		pp.waiting = false
 		a.cfg.Robots.EndWait(ps.arn)

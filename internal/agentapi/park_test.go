@@ -2,6 +2,7 @@ package agentapi_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"runtime/pprof"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -168,5 +170,65 @@ func TestParkedPollsClosedAtShutdown(t *testing.T) {
 			t.Fatalf("%d polls held after CloseParked", all)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestParkedPollPanicContained: a panic while a parked poll is carried on
+// (outside net/http, which recovers a handler's) ends that poll's
+// connection and gives back its work slot and hold; the process and every
+// other robot carry on. The panic is injected through the endpoint's clock,
+// which the poll's look reads.
+func TestParkedPollPanicContained(t *testing.T) {
+	var explode atomic.Bool
+	e := newEndpoint(t, func(c *agentapi.Config) {
+		c.Now = func() time.Time {
+			if explode.Load() {
+				panic("injected")
+			}
+			return time.Now()
+		}
+	})
+	priv := newAgent(t)
+	_, r := e.registeredRobot(priv)
+	body, _ := json.Marshal(proto.PollRequest{WaitSeconds: 30, IdleWaitSeconds: 240})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	req := e.signed(priv, http.MethodPost, e.srv.URL+proto.PathPoll, body).WithContext(ctx)
+	out := make(chan error, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			err = fmt.Errorf("answered %d", resp.StatusCode)
+		}
+		out <- err
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for _, parked := e.hub.Held(); parked != 1 && time.Now().Before(deadline); _, parked = e.hub.Held() {
+		time.Sleep(time.Millisecond)
+	}
+	if _, parked := e.hub.Held(); parked != 1 {
+		t.Fatalf("%d polls parked, want 1", parked)
+	}
+	free := agentapi.FreeSlots(e.api)
+	explode.Store(true)
+	e.hub.WakeRobot(r.ARN) // carried on by a resume worker, whose look panics
+	select {
+	case err := <-out:
+		if err == nil || !strings.Contains(err.Error(), "EOF") {
+			t.Errorf("the poll whose resume panicked: %v, want its connection closed (EOF)", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the poll whose resume panicked was not ended")
+	}
+	explode.Store(false)
+	if n := agentapi.HeldPolls(e.hub); n != 0 {
+		t.Errorf("%d polls held after the panic, want 0", n)
+	}
+	if got := agentapi.FreeSlots(e.api); got != free {
+		t.Errorf("%d work slots free after the panic, want %d as before", got, free)
+	}
+	if st := e.call(priv, proto.PathPoll, proto.PollRequest{}, nil); st != http.StatusOK {
+		t.Fatalf("the robot's next poll: %d, want 200", st)
 	}
 }
