@@ -45,10 +45,10 @@ func TestAgentEndpointFailureEvidenceAndLogs(t *testing.T) {
 		FailureOutput: output}, nil); st != http.StatusOK {
 		t.Fatalf("failed result: %d", st)
 	}
-	_, fails, err := e.ev.JobFailures(ctx, acct, j.ARN)
+	_, fails, next, err := e.ev.JobFailures(ctx, acct, j.ARN, 0, deploy.MaxFailuresPage)
 	must(t, err)
-	if len(fails) != 1 {
-		t.Fatalf("JobFailures = %+v", fails)
+	if len(fails) != 1 || next != -1 {
+		t.Fatalf("JobFailures = %+v, next %d", fails, next)
 	}
 	got := fails[0]
 	if got.Status != fleet.RobotFailed || got.FailureCode != proto.FailurePreLaunchFile || got.Step != string(proto.StepExecutingPreLaunch) ||
@@ -58,8 +58,19 @@ func TestAgentEndpointFailureEvidenceAndLogs(t *testing.T) {
 	if len(got.Output) > deploy.MaxFailureOutput || !strings.HasSuffix(got.Output, "the last line\n") || !strings.HasPrefix(got.Output, "noise\n") {
 		t.Errorf("output: %d bytes, ends %q", len(got.Output), got.Output[len(got.Output)-20:])
 	}
-	if _, _, err := e.ev.JobFailures(ctx, "999999999999", j.ARN); fleet.CodeOf(err) != fleet.NotFound {
+	if outs, err := e.ev.FailureOutputs(ctx, acct, j.ARN, []string{r.ARN}); err != nil || outs[r.ARN] != got.Output {
+		t.Errorf("FailureOutputs of the failed robot: %d bytes, %v", len(outs[r.ARN]), err)
+	}
+	if _, _, _, err := e.ev.JobFailures(ctx, "999999999999", j.ARN, 0, 10); fleet.CodeOf(err) != fleet.NotFound {
 		t.Errorf("another account's job failures: %v, want NotFound", err)
+	}
+	if outs, err := e.ev.FailureOutputs(ctx, "999999999999", j.ARN, []string{r.ARN}); fleet.CodeOf(err) != fleet.NotFound || len(outs) != 0 {
+		t.Errorf("another account's failure outputs: %v, %v, want NotFound", outs, err)
+	}
+	for _, page := range [][2]int{{0, 0}, {0, deploy.MaxFailuresPage + 1}, {-1, 10}} {
+		if _, _, _, err := e.ev.JobFailures(ctx, acct, j.ARN, page[0], page[1]); fleet.CodeOf(err) != fleet.Invalid {
+			t.Errorf("JobFailures from %d, %d a page: %v, want Invalid", page[0], page[1], err)
+		}
 	}
 
 	// Robot logs on demand.

@@ -238,23 +238,22 @@ func decodeInput(r *http.Request, body []byte) (map[string]any, error) {
 		if dec.More() {
 			return nil, fleet.Errorf(fleet.Invalid, "the request body has data after the JSON object")
 		}
+		if in == nil { // the body was JSON null, which is not an object either
+			return nil, fleet.Errorf(fleet.Invalid, "the request body is not a JSON object: null")
+		}
 	}
-	if arn := r.PathValue("resourceArn"); arn != "" {
-		in["resourceArn"] = arn
-	}
-	for _, name := range []string{"fleetArn", "jobArn", "robotArn"} {
+	for _, name := range []string{"resourceArn", "fleetArn", "jobArn", "robotArn"} {
 		if arn := r.PathValue(name); arn != "" {
 			in[name] = arn
 		}
 	}
-	if arn := r.PathValue("jobArn"); arn != "" {
-		in["jobArn"] = arn
-	}
-	if arn := r.PathValue("robotArn"); arn != "" {
-		in["robotArn"] = arn
-	}
-	if f := r.URL.Query().Get("fleet"); f != "" && strings.HasPrefix(r.URL.Path, "/fleetsync/") {
-		in["fleet"] = f
+	if strings.HasPrefix(r.URL.Path, "/fleetsync/") {
+		q := r.URL.Query()
+		for _, name := range []string{"fleet", "maxResults", "nextToken"} {
+			if v := q.Get(name); v != "" {
+				in[name] = v
+			}
+		}
 	}
 	if keys, ok := r.URL.Query()["tagKeys"]; ok {
 		list := make([]any, len(keys))

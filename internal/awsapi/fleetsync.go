@@ -2,6 +2,7 @@ package awsapi
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/fleetsync/fleetsync/internal/deploy"
@@ -83,6 +84,10 @@ func (a *API) fleetDrift(ctx context.Context, c caller, in *fleetDriftIn) (any, 
 
 type jobFailuresIn struct {
 	JobARN string `json:"jobArn"`
+	// MaxResults and NextToken page the robots, as in the AWS list
+	// operations (query parameters, strings as a query has them).
+	MaxResults string `json:"maxResults"`
+	NextToken  string `json:"nextToken"`
 }
 
 // wireRobotFailure is one robot of a job that did not succeed, with the
@@ -97,20 +102,43 @@ type wireRobotFailure struct {
 }
 
 type jobFailuresOut struct {
-	Job    string             `json:"job"`
-	Status string             `json:"status"`
-	Robots []wireRobotFailure `json:"robots"`
+	Job       string             `json:"job"`
+	Status    string             `json:"status"`
+	Robots    []wireRobotFailure `json:"robots"`
+	NextToken string             `json:"nextToken,omitempty"`
 }
 
 func (a *API) jobFailures(ctx context.Context, c caller, in *jobFailuresIn) (any, error) {
 	if in.JobARN == "" {
 		return nil, fleet.Errorf(fleet.Invalid, "jobArn: a deployment-job ARN is required in the path")
 	}
-	j, fails, err := a.cfg.Evidence.JobFailures(ctx, c.account, in.JobARN)
+	limit := deploy.MaxFailuresPage
+	if in.MaxResults != "" {
+		n, err := strconv.Atoi(in.MaxResults)
+		if err != nil || n < 1 || n > deploy.MaxFailuresPage {
+			return nil, fleet.Errorf(fleet.Invalid, "1 validation error detected: Value '%.20s' at 'maxResults' failed to satisfy constraint: Member must be an integer from 1 to %d", in.MaxResults, deploy.MaxFailuresPage)
+		}
+		limit = n
+	}
+	from := 0
+	after, err := a.tokens.open(c.account, OpGetDeploymentJobFailures, in.NextToken)
+	if err != nil {
+		return nil, err
+	}
+	if after != nil {
+		if after.ARN != in.JobARN {
+			return nil, fleet.Errorf(fleet.Invalid, "nextToken is not a token this list issued")
+		}
+		from = after.Seq
+	}
+	j, fails, next, err := a.cfg.Evidence.JobFailures(ctx, c.account, in.JobARN, from, limit)
 	if err != nil {
 		return nil, err
 	}
 	out := jobFailuresOut{Job: j.ARN, Status: string(j.Status), Robots: make([]wireRobotFailure, 0, len(fails))}
+	if next >= 0 {
+		out.NextToken = a.tokens.seal(c.account, OpGetDeploymentJobFailures, &fleet.Cursor{ARN: j.ARN, Seq: next})
+	}
 	for _, f := range fails {
 		out.Robots = append(out.Robots, wireRobotFailure{ARN: f.Robot, Status: string(f.Status), CurrentProgress: f.Step,
 			FailureCode: f.FailureCode, FailureReason: f.FailureReason, Output: f.Output})

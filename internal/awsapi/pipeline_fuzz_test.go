@@ -33,39 +33,7 @@ import (
 // file bundle store) with any method, path and body, correctly signed: the
 // answer is never a 5xx, and every error is in the AWS envelope.
 func FuzzAPIPipeline(f *testing.F) {
-	dir := f.TempDir()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(dir, "fleetsync.db"), log)
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { st.Close() })
-	if err := os.MkdirAll(filepath.Join(dir, "bundles", "apps"), 0o755); err != nil {
-		f.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "bundles", "apps", "a.tar"), []byte("bundle"), 0o644); err != nil {
-		f.Fatal(err)
-	}
-	bundles, err := fsblob.OpenFileStore(filepath.Join(dir, "bundles"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { bundles.Close() })
-	const keyID, secret, account = "AKFSFUZZ000000000000", "fuzz-secret", "123456789012"
-	// The install's first credential: its account holds every bucket.
-	if err := st.CreateCredential(context.Background(), store.Credential{AccessKeyID: keyID, Account: account, SecretSealed: []byte{1}}); err != nil {
-		f.Fatal(err)
-	}
-	api := awsapi.New(awsapi.Config{
-		Registry: &registry.Service{Store: st, Bundles: &tenancy.Bundles{Store: bundles, Grants: st}, Region: "us-east-1", Limits: registry.DefaultLimits()},
-		Deploy:   &deploy.Service{Store: st, Region: "us-east-1", MaxActiveJobs: 100},
-		Credentials: func(_ context.Context, id string) (string, string, bool, error) {
-			return secret, account, id == keyID, nil
-		},
-		Region: "us-east-1", TokenKey: []byte("fuzz-token-key"), RatePerSecond: 1e9, Burst: 1 << 30, Logger: log,
-	})
-	signer := v4.NewSigner(credentials.NewStaticCredentials(keyID, secret, ""))
-
+	send, _ := newPipeline(f)
 	fleetARN := "arn:aws:robomaker:us-east-1:123456789012:deployment-fleet/f/1700000000000"
 	appARN := "arn:aws:robomaker:us-east-1:123456789012:robot-application/a/1700000000000"
 	bodies := map[string]string{
@@ -100,16 +68,10 @@ func FuzzAPIPipeline(f *testing.F) {
 		if err != nil || u.Opaque != "" || !strings.HasPrefix(target, "/") || !validMethod(method) || len(body) > 1<<16 {
 			return // Go's server refuses these before any handler
 		}
-		req := httptest.NewRequest(http.MethodGet, "http://fleetsync.test/", nil)
-		req.Method, req.URL, req.RequestURI = method, u, target
-		req.Host = "fleetsync.test"
-		if _, err := signer.Sign(req, bytes.NewReader(body), "robomaker", "us-east-1", time.Now()); err != nil {
+		rec := send(method, u, body)
+		if rec == nil {
 			return
 		}
-		req.Body = io.NopCloser(bytes.NewReader(body))
-		req.ContentLength = int64(len(body))
-		rec := httptest.NewRecorder()
-		api.ServeHTTP(rec, req)
 		if rec.Code >= 500 {
 			t.Fatalf("%s %s %q: %d %s", method, target, body, rec.Code, rec.Body)
 		}
@@ -121,6 +83,61 @@ func FuzzAPIPipeline(f *testing.F) {
 			}
 		}
 	})
+}
+
+// sender sends one correctly signed request (nil when the signer refuses it).
+type sender func(method string, u *url.URL, body []byte) *httptest.ResponseRecorder
+
+// newPipeline serves the whole API on a real SQLite file and file bundle
+// store (bucket "apps" holds a.tar), and returns how to send it a request
+// and the store under it.
+func newPipeline(tb testing.TB) (sender, *sqlstore.Store) {
+	dir := tb.TempDir()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(dir, "fleetsync.db"), log)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	if err := os.MkdirAll(filepath.Join(dir, "bundles", "apps"), 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bundles", "apps", "a.tar"), []byte("bundle"), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	bundles, err := fsblob.OpenFileStore(filepath.Join(dir, "bundles"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { bundles.Close() })
+	const keyID, secret, account = "AKFSFUZZ000000000000", "fuzz-secret", "123456789012"
+	// The install's first credential: its account holds every bucket.
+	if err := st.CreateCredential(context.Background(), store.Credential{AccessKeyID: keyID, Account: account, SecretSealed: []byte{1}}); err != nil {
+		tb.Fatal(err)
+	}
+	api := awsapi.New(awsapi.Config{
+		Registry: &registry.Service{Store: st, Bundles: &tenancy.Bundles{Store: bundles, Grants: st}, Region: "us-east-1", Limits: registry.DefaultLimits()},
+		Deploy:   &deploy.Service{Store: st, Region: "us-east-1", MaxActiveJobs: 100},
+		Evidence: &deploy.Evidence{Store: st},
+		Credentials: func(_ context.Context, id string) (string, string, bool, error) {
+			return secret, account, id == keyID, nil
+		},
+		Region: "us-east-1", TokenKey: []byte("fuzz-token-key"), RatePerSecond: 1e9, Burst: 1 << 30, Logger: log,
+	})
+	signer := v4.NewSigner(credentials.NewStaticCredentials(keyID, secret, ""))
+	return func(method string, u *url.URL, body []byte) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, "http://fleetsync.test/", nil)
+		req.Method, req.URL, req.RequestURI = method, u, u.RequestURI()
+		req.Host = "fleetsync.test"
+		if _, err := signer.Sign(req, bytes.NewReader(body), "robomaker", "us-east-1", time.Now()); err != nil {
+			return nil
+		}
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		req.ContentLength = int64(len(body))
+		rec := httptest.NewRecorder()
+		api.ServeHTTP(rec, req)
+		return rec
+	}, st
 }
 
 // validMethod reports whether m is an HTTP token, as Go's server requires.

@@ -575,14 +575,17 @@ func (c *Console) jobView(ctx context.Context, s session, arn string) (jobView, 
 		total += n
 	}
 	v.More = max(total-len(rows), 0)
+	// The output of the failed rows shown (at most maxLiveOutputs), read
+	// for those rows only.
 	var outputs map[string]string
 	if counts[fleet.RobotFailed]+counts[fleet.RobotNoResponse] > 0 && c.cfg.Evidence != nil {
-		if _, fails, err := c.cfg.Evidence.JobFailures(ctx, s.Account, arn); err == nil {
-			outputs = map[string]string{}
-			for _, f := range fails {
-				outputs[f.Robot] = f.Output
+		var failed []string
+		for _, row := range rows {
+			if (row.Status == fleet.RobotFailed || row.Status == fleet.RobotNoResponse) && len(failed) < maxLiveOutputs {
+				failed = append(failed, row.Robot)
 			}
 		}
+		outputs, _ = c.cfg.Evidence.FailureOutputs(ctx, s.Account, arn, failed)
 	}
 	now := c.now().UnixMilli()
 	shownOutputs := 0

@@ -14,9 +14,9 @@ import (
 // store.Robots, documented there.
 type EvidenceStore interface {
 	GetJob(ctx context.Context, account, arn string) (fleet.Job, error)
-	JobRobots(ctx context.Context, jobARN string) ([]fleet.RobotDeployment, error)
 	GetRobot(ctx context.Context, account, arn string) (fleet.Robot, error)
-	FailureOutputs(ctx context.Context, jobARN string) (map[string]string, error)
+	Failures(ctx context.Context, jobARN string, from, limit int) ([]store.Failure, error)
+	FailureOutputs(ctx context.Context, jobARN string, robots []string) (map[string]string, error)
 	RequestRobotLog(ctx context.Context, robotARN string, maxBytes int, nowMs, minGapMs int64) error
 	GetRobotLog(ctx context.Context, robotARN string) (store.RobotLog, error)
 }
@@ -54,35 +54,65 @@ func (e *Evidence) now() time.Time {
 }
 
 // RobotFailure is one robot's row of a job with the output its agent sent.
-type RobotFailure struct {
-	fleet.RobotDeployment
-	Output string
-}
+type RobotFailure = store.Failure
 
-// JobFailures returns every robot row of the caller's job that did not
-// succeed, with its failure output ("" when the robot sent none).
-func (e *Evidence) JobFailures(ctx context.Context, account, jobARN string) (fleet.Job, []RobotFailure, error) {
+// MaxFailuresPage is the most failed robots one JobFailures call returns.
+const MaxFailuresPage = 100
+
+// JobFailures returns up to limit (1 to MaxFailuresPage) robot rows of the
+// caller's job that did not succeed, in start order from position from
+// on, with their failure output ("" when the robot sent none), and the
+// position the next page starts at (-1 when no row is left).
+func (e *Evidence) JobFailures(ctx context.Context, account, jobARN string, from, limit int) (fleet.Job, []RobotFailure, int, error) {
+	if limit < 1 || limit > MaxFailuresPage || from < 0 {
+		return fleet.Job{}, nil, -1, fleet.Errorf(fleet.Invalid, "a page of failures is 1 to %d robots from a position of 0 or more", MaxFailuresPage)
+	}
+	if err := ownJob(account, jobARN); err != nil {
+		return fleet.Job{}, nil, -1, err
+	}
 	j, err := e.Store.GetJob(ctx, account, jobARN)
 	if errors.Is(err, store.ErrNotFound) {
-		return j, nil, fleet.Errorf(fleet.NotFound, "deployment job %s not found", jobARN)
+		return j, nil, -1, fleet.Errorf(fleet.NotFound, "deployment job %s not found", jobARN)
 	} else if err != nil {
-		return j, nil, err
+		return j, nil, -1, err
 	}
-	rows, err := e.Store.JobRobots(ctx, jobARN)
+	fails, err := e.Store.Failures(ctx, jobARN, from, limit+1)
 	if err != nil {
-		return j, nil, err
+		return j, nil, -1, err
 	}
-	outs, err := e.Store.FailureOutputs(ctx, jobARN)
+	if len(fails) <= limit {
+		return j, fails, -1, nil
+	}
+	return j, fails[:limit], fails[limit].Seq, nil
+}
+
+// FailureOutputs returns the failure output of the named robots' rows of
+// the caller's job (at most MaxFailuresPage robots; absent when a robot
+// sent none): what a view showing some of a job's rows needs of them.
+func (e *Evidence) FailureOutputs(ctx context.Context, account, jobARN string, robots []string) (map[string]string, error) {
+	if len(robots) > MaxFailuresPage {
+		return nil, fleet.Errorf(fleet.Invalid, "at most %d robots' failure output at once", MaxFailuresPage)
+	}
+	if err := ownJob(account, jobARN); err != nil {
+		return nil, err
+	}
+	return e.Store.FailureOutputs(ctx, jobARN, robots)
+}
+
+// ownJob checks that jobARN is a deployment job's ARN in account (which a
+// job ARN names): another account's job is NotFound, as if it did not exist.
+func ownJob(account, jobARN string) error {
+	a, err := fleet.ParseARN(jobARN)
 	if err != nil {
-		return j, nil, err
+		return err
 	}
-	out := []RobotFailure{}
-	for _, r := range rows {
-		if r.Status == fleet.RobotFailed || r.Status == fleet.RobotNoResponse {
-			out = append(out, RobotFailure{RobotDeployment: r, Output: outs[r.Robot]})
-		}
+	if a.Type != fleet.TypeDeploymentJob {
+		return fleet.Errorf(fleet.Invalid, "job: %q is not a deployment-job ARN", jobARN)
 	}
-	return j, out, nil
+	if a.Account != account {
+		return fleet.Errorf(fleet.NotFound, "deployment job %s not found", jobARN)
+	}
+	return nil
 }
 
 // RequestLog asks the caller's robot for the last kb KiB of its
@@ -123,6 +153,11 @@ func (e *Evidence) RobotLog(ctx context.Context, account, robotARN string) (stor
 }
 
 func (e *Evidence) robot(ctx context.Context, account, arn string) (fleet.Robot, error) {
+	if a, err := fleet.ParseARN(arn); err != nil {
+		return fleet.Robot{}, err
+	} else if a.Type != fleet.TypeRobot {
+		return fleet.Robot{}, fleet.Errorf(fleet.Invalid, "robot: %q is not a robot ARN", arn)
+	}
 	r, err := e.Store.GetRobot(ctx, account, arn)
 	if errors.Is(err, store.ErrNotFound) {
 		return r, fleet.Errorf(fleet.NotFound, "robot %s not found", arn)

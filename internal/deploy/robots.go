@@ -644,7 +644,7 @@ func ValidReport(rep Report) error {
 }
 
 // MaxJobRef bounds a job ARN an agent names: the AWS model's Arn (1224).
-const MaxJobRef = 1224
+const MaxJobRef = fleet.MaxARN
 
 // ValidJobRef checks a job ARN an agent names in member (a report's job,
 // the job a poll says it runs): at most MaxJobRef bytes of UTF-8 without

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // ResourceType is the resource-type segment of a RoboMaker ARN.
@@ -36,8 +37,18 @@ func (a ARN) String() string {
 	return fmt.Sprintf("arn:aws:robomaker:%s:%s:%s/%s/%d", a.Region, a.Account, a.Type, a.Name, a.CreatedMs)
 }
 
-// ParseARN parses a RoboMaker ARN of one of the four supported resource types.
+// MaxARN is the longest ARN the RoboMaker model allows (its Arn shape).
+const MaxARN = 1224
+
+// ParseARN parses a RoboMaker ARN of one of the four supported resource
+// types. It is the one check every ARN from a client passes, including
+// those of operations outside the model (path values arrive decoded): an
+// ARN no store can hold (too long, NUL, not UTF-8) is Invalid here rather
+// than an error from PostgreSQL.
 func ParseARN(s string) (ARN, error) {
+	if len(s) > MaxARN || !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+		return ARN{}, Errorf(Invalid, "%.80q is not a RoboMaker ARN: it must be at most %d bytes of UTF-8 without NUL", s, MaxARN)
+	}
 	parts := strings.SplitN(s, ":", 6)
 	if len(parts) != 6 || parts[0] != "arn" || parts[1] != "aws" || parts[2] != "robomaker" {
 		return ARN{}, Errorf(Invalid, "%q is not a RoboMaker ARN", s)

@@ -1,6 +1,9 @@
 package fleet
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestParseARNRoundTrip(t *testing.T) {
 	for _, s := range []string{
@@ -24,6 +27,8 @@ func TestParseARNRejects(t *testing.T) {
 		"", "arn:aws:s3:::bucket", "arn:aws:robomaker:us-east-1:1:simulation-job/sim-1",
 		"arn:aws:robomaker:us-east-1:1:robot/name", "arn:aws:robomaker:us-east-1:1:robot/name/abc",
 		"arn:aws:robomaker:us-east-1:1:deployment-job/", "arn:aws:robomaker:us-east-1:1:robot//1",
+		"arn:aws:robomaker:us-east-1:1:robot/a\x00b/1", "arn:aws:robomaker:us-east-1:1:robot/a\xffb/1",
+		"arn:aws:robomaker:us-east-1:1:deployment-job/" + strings.Repeat("d", MaxARN),
 	} {
 		if _, err := ParseARN(s); CodeOf(err) != Invalid {
 			t.Errorf("ParseARN(%q) = %v, want an Invalid error", s, err)

@@ -378,8 +378,15 @@ func (s *Service) TagResource(ctx context.Context, account, arn string, tags fle
 	return mapStore(err, "", arn)
 }
 
-// UntagResource removes tag keys from a resource.
+// UntagResource removes tag keys from a resource. A resource holds at most
+// TagsPerResource tags, so a call may name at most that many distinct
+// keys: the model bounds neither, and each key is a delete in the store's
+// one writer, which a 1 MiB list of keys would hold for seconds.
 func (s *Service) UntagResource(ctx context.Context, account, arn string, keys []string) error {
+	keys = slices.Compact(slices.Sorted(slices.Values(keys)))
+	if len(keys) > s.Limits.TagsPerResource {
+		return fleet.Errorf(fleet.Invalid, "1 validation error detected: Value at 'tagKeys' failed to satisfy constraint: Member must have length less than or equal to %d (distinct keys)", s.Limits.TagsPerResource)
+	}
 	if err := s.taggable(ctx, account, arn); err != nil {
 		return err
 	}

@@ -300,6 +300,13 @@ type Result struct {
 	NowMs  int64
 }
 
+// Failure is a job's row that did not succeed with the last lines of
+// output its agent sent with the failure ("" for none).
+type Failure struct {
+	fleet.RobotDeployment
+	Output string
+}
+
 // RobotLog is a robot's application log tail taken on an operator's request.
 type RobotLog struct {
 	Robot string
@@ -316,9 +323,14 @@ type RobotLog struct {
 // Evidence is what explains a robot's deployment and application to an
 // operator who cannot reach the robot: failure output and log tails.
 type Evidence interface {
-	// FailureOutputs returns the failure output of a job's rows by robot
-	// ARN (rows without output are absent).
-	FailureOutputs(ctx context.Context, jobARN string) (map[string]string, error)
+	// Failures returns up to limit of a job's rows that ended Failed or
+	// NoResponse with Seq at least from, in start order, each with its
+	// failure output: a page, so that a job of 100,000 failed robots (16
+	// KiB of output each) is never read whole.
+	Failures(ctx context.Context, jobARN string, from, limit int) ([]Failure, error)
+	// FailureOutputs returns the failure output of the named robots' rows
+	// of a job by robot ARN (rows without output are absent).
+	FailureOutputs(ctx context.Context, jobARN string, robots []string) (map[string]string, error)
 	// RequestRobotLog records an operator's request for the last maxBytes
 	// of the robot's application log. A request made less than minGapMs
 	// after the previous one is ErrConflict (rate limit).

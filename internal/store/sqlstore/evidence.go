@@ -4,7 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"strings"
 
+	"github.com/fleetsync/fleetsync/internal/fleet"
 	"github.com/fleetsync/fleetsync/internal/store"
 )
 
@@ -18,14 +21,36 @@ func putFailureOutput(ctx context.Context, tx wtx, jobARN, robotARN, output stri
 	return err
 }
 
+// Failures implements store.Evidence: one range of job_robots_by_status
+// per status, merged in start order, the output joined on its key.
+func (s *Store) Failures(ctx context.Context, jobARN string, from, limit int) ([]store.Failure, error) {
+	return queryAll(ctx, reader{s}, func(r interface{ Scan(...any) error }) (store.Failure, error) {
+		var out sql.NullString
+		d, err := scanRowAnd(r, &out)
+		return store.Failure{RobotDeployment: d, Output: out.String}, err
+	}, `SELECT `+rowColsOf("r")+`, o.output FROM job_robots r
+		LEFT JOIN robot_failure_output o ON o.job_arn = r.job_arn AND o.robot_arn = r.robot_arn
+		WHERE r.job_arn = $1 AND r.status IN ($2, $3) AND r.seq >= $4 ORDER BY r.seq LIMIT $5`,
+		jobARN, fleet.RobotFailed, fleet.RobotNoResponse, from, limit)
+}
+
 // FailureOutputs implements store.Evidence.
-func (s *Store) FailureOutputs(ctx context.Context, jobARN string) (map[string]string, error) {
+func (s *Store) FailureOutputs(ctx context.Context, jobARN string, robots []string) (map[string]string, error) {
+	out := make(map[string]string, len(robots))
+	if len(robots) == 0 {
+		return out, nil
+	}
+	args := []any{jobARN}
+	marks := make([]string, len(robots))
+	for i, r := range robots {
+		args = append(args, r)
+		marks[i] = fmt.Sprintf("$%d", i+2)
+	}
 	type pair struct{ robot, output string }
 	rows, err := queryAll(ctx, reader{s}, func(r interface{ Scan(...any) error }) (pair, error) {
 		var p pair
 		return p, r.Scan(&p.robot, &p.output)
-	}, `SELECT robot_arn, output FROM robot_failure_output WHERE job_arn = $1`, jobARN)
-	out := make(map[string]string, len(rows))
+	}, `SELECT robot_arn, output FROM robot_failure_output WHERE job_arn = $1 AND robot_arn IN (`+strings.Join(marks, ", ")+`)`, args...)
 	for _, p := range rows {
 		out[p.robot] = p.output
 	}

@@ -168,11 +168,16 @@ type withExtra struct {
 func (w withExtra) Scan(dest ...any) error { return w.row.Scan(append(dest, w.extra...)...) }
 
 func scanRow(row interface{ Scan(...any) error }) (fleet.RobotDeployment, error) {
+	return scanRowAnd(row)
+}
+
+// scanRowAnd scans rowCols and then the query's further columns into more.
+func scanRowAnd(row interface{ Scan(...any) error }, more ...any) (fleet.RobotDeployment, error) {
 	var d fleet.RobotDeployment
 	var status, prior string
 	var pct sql.NullFloat64
 	var eta sql.NullInt64
-	err := row.Scan(&d.Job, &d.Robot, &d.Seq, &status, &prior, &d.Step, &pct, &eta, &d.StartedMs, &d.FinishedMs, &d.FailureCode, &d.FailureReason)
+	err := row.Scan(append([]any{&d.Job, &d.Robot, &d.Seq, &status, &prior, &d.Step, &pct, &eta, &d.StartedMs, &d.FinishedMs, &d.FailureCode, &d.FailureReason}, more...)...)
 	d.Status, d.PriorStatus = fleet.RobotStatus(status), fleet.RobotStatus(prior)
 	if pct.Valid {
 		d.PercentDone = &pct.Float64

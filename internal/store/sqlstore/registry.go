@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -408,8 +409,10 @@ func versionSeq(version string) (int, error) {
 	if version == fleet.LatestVersion {
 		return 0, nil
 	}
+	// Versions are numbered in an INTEGER column: one past its range
+	// cannot exist (PostgreSQL would refuse to compare it, a 500).
 	n, err := strconv.Atoi(version)
-	if err != nil || n < 1 {
+	if err != nil || n < 1 || n > math.MaxInt32 {
 		return 0, store.ErrNotFound
 	}
 	return n, nil

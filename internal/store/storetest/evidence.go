@@ -38,6 +38,10 @@ func testFailureEvidence(t *testing.T, s store.Store) {
 	if abort {
 		t.Error("the agent's own timeout report after the engine's was answered abort")
 	}
+	// Robot 2, still deploying, is not a failure yet.
+	if fails, err := s.Failures(ctx, "arn:ev", 0, 10); err != nil || len(fails) != 2 || fails[1].Robot != fx.robots[1].ARN {
+		t.Errorf("Failures while robot 2 deploys = %+v, %v", fails, err)
+	}
 	// Robot 2's agent reports its deadline first.
 	_, err = s.RecordResult(ctx, "arn:ev", fx.robots[2].ARN, store.Result{Status: fleet.RobotNoResponse, Code: "RobotDeploymentNoResponse",
 		Reason: "agent deadline", Step: "Launching", NowMs: 520})
@@ -66,17 +70,40 @@ func testFailureEvidence(t *testing.T, s store.Store) {
 			t.Errorf("row %d = %s %s %s %q; want %+v", i, r.Status, r.FailureCode, r.Step, r.FailureReason, w)
 		}
 	}
-	outs, err := s.FailureOutputs(ctx, "arn:ev")
+	all := []string{fx.robots[0].ARN, fx.robots[1].ARN, fx.robots[2].ARN}
+	outs, err := s.FailureOutputs(ctx, "arn:ev", all)
 	must(t, err)
 	if len(outs) != 2 || outs[fx.robots[0].ARN] != "line 1\nboom\n" || outs[fx.robots[1].ARN] != "sleeping\n" {
 		t.Errorf("FailureOutputs = %q", outs)
+	}
+	if outs, err := s.FailureOutputs(ctx, "arn:ev", all[1:2]); err != nil || len(outs) != 1 || outs[fx.robots[1].ARN] != "sleeping\n" {
+		t.Errorf("FailureOutputs of one robot = %q, %v", outs, err)
+	}
+	// Failures pages through the rows that did not succeed, in start
+	// order, with their outputs.
+	var paged []store.Failure
+	for from := 0; ; {
+		page, err := s.Failures(ctx, "arn:ev", from, 2)
+		must(t, err)
+		paged = append(paged, page...)
+		if len(page) < 2 {
+			break
+		}
+		from = page[len(page)-1].Seq + 1
+	}
+	if len(paged) != 3 || paged[0].Robot != all[0] || paged[0].Output != "line 1\nboom\n" || paged[0].Step != "ExecutingPreLaunch" ||
+		paged[1].Robot != all[1] || paged[1].Output != "sleeping\n" || paged[2].Robot != all[2] || paged[2].Output != "" || paged[2].Status != fleet.RobotNoResponse {
+		t.Errorf("Failures, two a page = %+v", paged)
+	}
+	if rest, err := s.Failures(ctx, "arn:ev", paged[2].Seq+1, 10); err != nil || len(rest) != 0 {
+		t.Errorf("Failures after the last = %+v, %v", rest, err)
 	}
 	// The output goes when the job does.
 	must(t, s.Apply(ctx, "arn:ev", store.Step{Finish: store.JobOutcome{Status: fleet.JobFailed, Code: "FailureThresholdBreached"}}, 600))
 	if _, err := s.DeleteJobsFinishedBefore(ctx, 700); err != nil {
 		t.Fatal(err)
 	}
-	if outs, err := s.FailureOutputs(ctx, "arn:ev"); err != nil || len(outs) != 0 {
+	if outs, err := s.FailureOutputs(ctx, "arn:ev", all); err != nil || len(outs) != 0 {
 		t.Errorf("FailureOutputs after the job was deleted = %q, %v", outs, err)
 	}
 }

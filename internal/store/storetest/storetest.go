@@ -273,6 +273,11 @@ func testApplicationVersions(t *testing.T, s store.Store) {
 	}
 	_, err = s.GetApplication(ctx, acct, a.ARN, "2")
 	wantErr(t, "deleted version", err, store.ErrNotFound)
+	for _, v := range []string{"2147483648", "99999999999999999999"} { // past the versions' 32-bit column
+		_, err = s.GetApplication(ctx, acct, a.ARN, v)
+		wantErr(t, "version "+v, err, store.ErrNotFound)
+		wantErr(t, "delete version "+v, s.DeleteApplicationVersion(ctx, acct, a.ARN, v), store.ErrNotFound)
+	}
 
 	upd := a
 	upd.RevisionID, upd.Sources = "rev2", []fleet.Source{{Bucket: "b", Key: "k2", Architecture: fleet.X86_64}}
