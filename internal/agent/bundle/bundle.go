@@ -196,6 +196,12 @@ func Extract(ctx context.Context, src, dst, cacheDir string, lim Limits) (Extrac
 	}
 	x := &extraction{ctx: ctx, lim: lim.withDefaults(), buf: make([]byte, 64<<10)}
 	res, err := x.run(f, st.Size(), root, dstAbs, cacheDir)
+	if err == nil {
+		// Durable before the caller records it as the robot's application
+		// (and removes the version it replaces): after a power cut the
+		// state file must never name files still in the page cache.
+		err = syncFS(root)
+	}
 	root.Close()
 	if err != nil {
 		cleanDst(dstAbs, created)

@@ -379,6 +379,10 @@ func (x *extraction) colconV2(res Extracted, f *os.File, size int64, t *tree, ca
 		}
 		res.Overlays = append(res.Overlays, filepath.Join(cacheAbs, ov.SHA256))
 	}
+	if res.DownloadedOverlays > 0 {
+		// The new overlays' names, durable as their content already is.
+		return res, syncFS(cache)
+	}
 	return res, nil
 }
 
@@ -427,6 +431,12 @@ func (x *extraction) overlay(f io.ReaderAt, ov Overlay, cache *os.Root) (reused 
 	}
 	if xerr != nil {
 		return false, xerr
+	}
+	// Durable before it is named: a cached overlay is reused by every later
+	// bundle without being checked again, so after a power cut the name
+	// must never stand for files whose data was still in the page cache.
+	if err := syncFS(sub); err != nil {
+		return false, err
 	}
 	if err := cache.Rename(tmp, ov.SHA256); err != nil {
 		// Another extraction may have completed the same overlay meanwhile.
