@@ -261,33 +261,44 @@ func downloadBytes(size int64, l v2Layout, cached []string) (bytes int64, reused
 	return l.head + missing, reused, len(l.overlays)
 }
 
-// v2Index reads a colcon v2 bundle's head from the store exactly as the
-// agent does (bundle.MinV2Head bytes, then as many as bundle.V2HeadSize
-// says) and its overlay index; zero for any other bundle.
+// v2Index reads a colcon v2 bundle's head and overlay index (v2Head);
+// zero for any other bundle.
 func v2Index(ctx context.Context, bundles blob.Store, src preparedSource) (v2Layout, error) {
+	head, overlays, err := v2Head(ctx, bundles, src)
+	if err != nil || head == nil {
+		return v2Layout{}, err
+	}
+	return v2Layout{head: int64(len(head)), overlays: overlays}, nil
+}
+
+// v2Head reads a colcon v2 bundle's head from the store (bundle.MinV2Head
+// bytes, then as many as bundle.V2HeadSize says) and its overlay index:
+// the bytes an agent holding some of the overlays fetches and trusts. Nil
+// for any other bundle, and for one that changed since src was checked.
+func v2Head(ctx context.Context, bundles blob.Store, src preparedSource) ([]byte, []bundle.Overlay, error) {
 	size := src.Object.Size
 	if size <= bundle.MinV2Head {
-		return v2Layout{}, nil
+		return nil, nil, nil
 	}
 	first, err := readPrefix(ctx, bundles, src, bundle.MinV2Head)
 	if err != nil || first == nil {
-		return v2Layout{}, err
+		return nil, nil, err
 	}
 	version, n, err := bundle.V2HeadSize(first)
 	if err != nil || version != 2 || n > size {
-		return v2Layout{}, nil // not a v2 bundle the agent reads sparsely: it fetches it whole
+		return nil, nil, nil // not a v2 bundle the agent reads sparsely: it fetches it whole
 	}
 	head := first
 	if n > int64(len(first)) {
 		if head, err = readPrefix(ctx, bundles, src, n); err != nil || head == nil {
-			return v2Layout{}, err
+			return nil, nil, err
 		}
 	}
 	version, overlays, err := bundle.V2Overlays(bytes.NewReader(head), size)
 	if err != nil || version != 2 {
-		return v2Layout{}, nil
+		return nil, nil, nil
 	}
-	return v2Layout{head: int64(len(head)), overlays: overlays}, nil
+	return head, overlays, nil
 }
 
 // readPrefix reads the first n bytes of a bundle (nil, no error, when the

@@ -416,7 +416,8 @@ func (r *Robots) checkHandout(ctx context.Context, arch fleet.Architecture, j fl
 	if err != nil {
 		return handout{}, err
 	}
-	obj.SHA256 = src.SHA256 // recorded when the version was created
+	// recorded when the version was created
+	obj.SHA256, obj.HeadSHA256, obj.HeadSize = src.SHA256, src.HeadSHA256, src.HeadSize
 	gate, err := r.healthSeconds(ctx, j)
 	if err != nil {
 		return handout{}, err

@@ -2,6 +2,8 @@ package deploy
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 
 	"github.com/fleetsync/fleetsync/internal/blob"
@@ -29,10 +31,13 @@ func (e *SourceError) result(nowMs int64) store.Result {
 func (e *SourceError) Error() string { return e.Code + ": " + e.Reason }
 
 // CheckedObject is a source object as the bundle store has it now, with
-// its SHA-256 when CheckSource was asked for it.
+// its SHA-256 (and, for a colcon v2 bundle, its head's: fleet.Source)
+// when CheckSource was asked for it.
 type CheckedObject struct {
 	blob.Object
-	SHA256 string
+	SHA256     string
+	HeadSHA256 string
+	HeadSize   int64
 }
 
 // CheckSource is the one ETag check of a bundle or download-condition
@@ -56,6 +61,17 @@ func CheckSource(ctx context.Context, bundles blob.Store, bucket, key, etag stri
 		// (conditional on this ETag) and remembers the digest.
 		if out.SHA256, err = bundles.SHA256(ctx, bucket, key, obj.ETag); err != nil {
 			return CheckedObject{}, sourceErr(bucket, key, err)
+		}
+		// The head an agent trusts to fetch only the overlays it lacks is
+		// verified by its own digest (the whole bundle's is not checked on
+		// that path).
+		head, _, err := v2Head(ctx, bundles, preparedSource{bucket, key, out})
+		if err != nil {
+			return CheckedObject{}, sourceErr(bucket, key, err)
+		}
+		if head != nil {
+			sum := sha256.Sum256(head)
+			out.HeadSHA256, out.HeadSize = hex.EncodeToString(sum[:]), int64(len(head))
 		}
 	}
 	return out, nil

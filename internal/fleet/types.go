@@ -85,6 +85,12 @@ type Source struct {
 	Architecture Architecture
 	ETag         string
 	SHA256       string
+	// HeadSHA256 and HeadSize describe a colcon v2 bundle's head (version
+	// entry, metadata and overlay index: its first HeadSize bytes, as an
+	// agent reads them to fetch only the overlays it lacks), recorded with
+	// SHA256 when the version was created; empty for other bundles.
+	HeadSHA256 string
+	HeadSize   int64
 }
 
 // LatestVersion is the mutable head of a robot application.

@@ -174,6 +174,13 @@ type Object struct {
 	Size   int64  `json:"size"`
 	ETag   string `json:"etag"`
 	SHA256 string `json:"sha256,omitempty"`
+	// HeadSHA256 and HeadSize, for a colcon v2 bundle, are the digest and
+	// length of its head (version, metadata, overlay index): an agent that
+	// fetches only the overlays it lacks verifies the head by them, the
+	// whole bundle's SHA-256 not being checked on that path. A server that
+	// sends neither gets whole downloads (protocol addition, 2026-12).
+	HeadSHA256 string `json:"headSha256,omitempty"`
+	HeadSize   int64  `json:"headSize,omitempty"`
 }
 
 // Report is an agent's progress or result for one deployment.

@@ -160,6 +160,7 @@ func (s *Service) CreateApplicationVersion(ctx context.Context, account, arn str
 			return fleet.Application{}, fleet.Wrap(fleet.Unavailable, err, "bundle store unavailable")
 		}
 		sources[i].ETag, sources[i].SHA256 = obj.ETag, obj.SHA256
+		sources[i].HeadSHA256, sources[i].HeadSize = obj.HeadSHA256, obj.HeadSize
 		etags = append(etags, obj.ETag)
 	}
 	if s3Etags != nil && !sameETags(s3Etags, etags) {

@@ -2,6 +2,8 @@ package runner
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -393,33 +395,30 @@ func (a *Agent) fetchWhole(d *deployment, f *os.File) error {
 
 // fetchSparse fetches only what a colcon v2 bundle needs beyond the
 // overlays already cached on the robot: the head (version and index, kept
-// in f as the start of a normal download) — first bundle.MinV2Head bytes,
-// then exactly as many more as the index needs (bundle.V2HeadSize), not
-// colcon-bundle's whole 4 MiB metadata region — then each missing overlay
-// into a sparse copy whose path it returns. ok is false when that does not
-// apply (another format, nothing cached, a server without ranges, any
-// failure): the caller then downloads the whole bundle, which also
+// in f as the start of a normal download: the HeadSize bytes the server
+// measured, not colcon-bundle's whole 4 MiB metadata region), verified by
+// the HeadSHA256 the server recorded with the version, then each missing
+// overlay into a sparse copy whose path it returns. ok is false when that
+// does not apply (another format, a server that sent no head digest,
+// nothing cached, a server without ranges, a head that does not match its
+// digest, any failure): the caller then downloads the whole bundle, which
 // verifies its SHA-256. On the sparse path the overlays are verified by the
-// SHA-256 the index gives each of them (bundle.Extract checks it).
+// SHA-256 the verified index gives each of them (bundle.Extract checks it).
 func (a *Agent) fetchSparse(d *deployment, f *os.File) (sparse string, ok bool) {
 	obj := d.a.Bundle
-	if obj.Size <= bundle.MinV2Head {
+	if obj.HeadSHA256 == "" || obj.HeadSize <= 0 || obj.HeadSize > obj.Size {
 		return "", false
 	}
-	headLen, ok := a.fetchHead(d, f, bundle.MinV2Head)
+	headLen, ok := a.fetchHead(d, f, obj.HeadSize)
 	if !ok {
 		return "", false
 	}
-	version, n, err := bundle.V2HeadSize(readHead(f, min(headLen, bundle.MinV2Head)))
-	if err != nil || version != 2 || n > obj.Size {
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, obj.HeadSize)); err != nil || hex.EncodeToString(h.Sum(nil)) != obj.HeadSHA256 {
+		a.log.Warn("the bundle's head does not match the digest its version recorded; downloading it whole", "job", d.a.DeploymentJob)
 		return "", false
 	}
-	if n > headLen {
-		if headLen, ok = a.fetchHead(d, f, n); !ok {
-			return "", false
-		}
-	}
-	version, overlays, err := bundle.V2Overlays(io.NewSectionReader(f, 0, headLen), obj.Size)
+	version, overlays, err := bundle.V2Overlays(io.NewSectionReader(f, 0, obj.HeadSize), obj.Size)
 	if err != nil || version != 2 {
 		return "", false
 	}
@@ -483,13 +482,6 @@ func (a *Agent) fetchHead(d *deployment, f *os.File, n int64) (int64, bool) {
 		return 0, false
 	}
 	return n, true
-}
-
-// readHead returns the first n bytes of f (fewer if f is shorter).
-func readHead(f *os.File, n int64) []byte {
-	b := make([]byte, n)
-	m, _ := f.ReadAt(b, 0)
-	return b[:m]
 }
 
 func percentReport(job string, pct float64, eta int64) proto.Report {

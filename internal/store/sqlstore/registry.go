@@ -337,12 +337,14 @@ type storedSource struct {
 	Architecture string `json:"architecture"`
 	ETag         string `json:"etag,omitempty"`
 	SHA256       string `json:"sha256,omitempty"`
+	HeadSHA256   string `json:"headSha256,omitempty"`
+	HeadSize     int64  `json:"headSize,omitempty"`
 }
 
 func encodeSources(src []fleet.Source) string {
 	out := make([]storedSource, len(src))
 	for i, s := range src {
-		out[i] = storedSource{s.Bucket, s.Key, string(s.Architecture), s.ETag, s.SHA256}
+		out[i] = storedSource{s.Bucket, s.Key, string(s.Architecture), s.ETag, s.SHA256, s.HeadSHA256, s.HeadSize}
 	}
 	b, _ := json.Marshal(out)
 	return string(b)
@@ -355,7 +357,8 @@ func decodeSources(s string) ([]fleet.Source, error) {
 	}
 	out := make([]fleet.Source, len(in))
 	for i, s := range in {
-		out[i] = fleet.Source{Bucket: s.Bucket, Key: s.Key, Architecture: fleet.Architecture(s.Architecture), ETag: s.ETag, SHA256: s.SHA256}
+		out[i] = fleet.Source{Bucket: s.Bucket, Key: s.Key, Architecture: fleet.Architecture(s.Architecture), ETag: s.ETag, SHA256: s.SHA256,
+			HeadSHA256: s.HeadSHA256, HeadSize: s.HeadSize}
 	}
 	return out, nil
 }

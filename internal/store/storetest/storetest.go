@@ -248,7 +248,7 @@ func testApplicationVersions(t *testing.T, s store.Store) {
 		SoftwareSuite: fleet.SoftwareSuite{Name: "General"}, RevisionID: "rev1", CreatedMs: 100, LastUpdatedMs: 100, Tags: fleet.Tags{}}
 	must(t, s.CreateApplication(ctx, a, 10))
 	wantErr(t, "duplicate", s.CreateApplication(ctx, a, 10), store.ErrExists)
-	snap := []fleet.Source{{Bucket: "b", Key: "k", Architecture: fleet.ARM64, ETag: `"e1"`, SHA256: "s1"}}
+	snap := []fleet.Source{{Bucket: "b", Key: "k", Architecture: fleet.ARM64, ETag: `"e1"`, SHA256: "s1", HeadSHA256: "h1", HeadSize: 9000}}
 	_, err := s.CreateApplicationVersion(ctx, acct, a.ARN, "stale", snap, 200, 2)
 	wantErr(t, "stale revision", err, store.ErrConflict)
 	v1, err := s.CreateApplicationVersion(ctx, acct, a.ARN, "rev1", snap, 200, 2)
@@ -268,7 +268,7 @@ func testApplicationVersions(t *testing.T, s store.Store) {
 	}
 	got, err := s.GetApplication(ctx, acct, a.ARN, "1")
 	must(t, err)
-	if got.Sources[0].SHA256 != "s1" || got.RevisionID != "rev1" {
+	if got.Sources[0].SHA256 != "s1" || got.Sources[0].HeadSHA256 != "h1" || got.Sources[0].HeadSize != 9000 || got.RevisionID != "rev1" {
 		t.Errorf("GetApplication(1) = %+v", got)
 	}
 	_, err = s.GetApplication(ctx, acct, a.ARN, "2")
