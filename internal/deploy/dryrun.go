@@ -154,6 +154,9 @@ func (s *Service) dryRun(ctx context.Context, f fleet.Fleet, j fleet.Job, robots
 	}
 	indexes := map[fleet.Architecture]v2Layout{}
 	for arch, src := range prep.objects {
+		if src.Object.HeadSHA256 == "" {
+			continue // no head digest recorded: agents fetch the bundle whole
+		}
 		if indexes[arch], err = v2Index(ctx, bundles, src); err != nil {
 			return out, fleet.Wrap(fleet.Internal, err, "bundle store failure")
 		}
