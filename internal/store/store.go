@@ -231,7 +231,10 @@ type Jobs interface {
 	// Prepare writes the rows of a Preparing job, sets its targets and robot
 	// statuses, and moves it to finish.Status when that is set (the planner
 	// decided the job is over already), else to InProgress. Rows given as
-	// Failed are final at once. It decides nothing itself.
+	// Failed are final at once. A row whose robot has left the job's fleet
+	// since the targets were read (deleted, deregistered, moved) is left
+	// out, and the rest are numbered 0, 1, … in the order given; targets is
+	// how many were written. It decides nothing else.
 	Prepare(ctx context.Context, jobARN string, rows []fleet.RobotDeployment, finish JobOutcome, nowMs int64) error
 	// FailJob ends an active job as Failed with a code (job-level failure).
 	FailJob(ctx context.Context, jobARN, code, reason string, nowMs int64) error

@@ -349,12 +349,20 @@ func (s *Store) Prepare(ctx context.Context, jobARN string, rows []fleet.RobotDe
 		if st != fleet.JobPreparing {
 			return store.ErrConflict
 		}
+		var jobFleet string
+		if err := tx.QueryRowContext(ctx, `SELECT fleet_arn FROM deployment_jobs WHERE arn = $1`, jobARN).Scan(&jobFleet); err != nil {
+			return err
+		}
+		// A robot deleted, deregistered or moved since the targets were
+		// resolved is not one; the rest are numbered in order without a
+		// gap (a canary waits for the rows numbered below its size).
+		seq := 0
 		for _, r := range rows {
-			var prior string
-			if err := tx.QueryRowContext(ctx, `SELECT status FROM robots WHERE arn = $1`, r.Robot).Scan(&prior); err != nil {
-				if errors.Is(err, sql.ErrNoRows) {
-					continue // deleted since targets were resolved
-				}
+			var prior, inFleet string
+			err := tx.QueryRowContext(ctx, `SELECT status, fleet_arn FROM robots WHERE arn = $1`+s.dialect.forUpdate, r.Robot).Scan(&prior, &inFleet)
+			if errors.Is(err, sql.ErrNoRows) || (err == nil && inFleet != jobFleet) {
+				continue
+			} else if err != nil {
 				return err
 			}
 			finished := int64(0)
@@ -362,15 +370,16 @@ func (s *Store) Prepare(ctx context.Context, jobARN string, rows []fleet.RobotDe
 				finished = nowMs
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO job_robots (job_arn, robot_arn, seq, status, prior_status, step, finished_ms, failure_code, failure_reason, rev)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, `+s.dialect.rowRev("$1")+`)`, jobARN, r.Robot, r.Seq, r.Status, prior, r.Step, finished, r.FailureCode, r.FailureReason); err != nil {
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, `+s.dialect.rowRev("$1")+`)`, jobARN, r.Robot, seq, r.Status, prior, r.Step, finished, r.FailureCode, r.FailureReason); err != nil {
 				return err
 			}
+			seq++
 			if _, err := tx.ExecContext(ctx, `UPDATE robots SET status = $1, last_job_arn = $2, last_job_ms = $3 WHERE arn = $4`,
 				r.Status, jobARN, nowMs, r.Robot); err != nil {
 				return err
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE deployment_jobs SET targets = $1 WHERE arn = $2`, len(rows), jobARN); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE deployment_jobs SET targets = $1 WHERE arn = $2`, seq, jobARN); err != nil {
 			return err
 		}
 		if finish.Status != "" {

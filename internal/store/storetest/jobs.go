@@ -279,3 +279,36 @@ func testJobCancelEarly(t *testing.T, s store.Store) {
 	}
 	wantErr(t, "cancel other account", s.CancelJob(ctx, other, "arn:q", "x", "", 300), store.ErrNotFound)
 }
+
+// testPrepareLeavesOutRobotsGone checks that a robot deleted or
+// deregistered between the targets' read and Prepare gets no row and
+// keeps its status, and that the rows written are numbered without a gap
+// (a canary of N waits for the rows numbered below N).
+func testPrepareLeavesOutRobotsGone(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	fx := newJobFixture(t, s)
+	extra := newRobot(acct, "jr-gone", 20)
+	must(t, s.CreateRobot(ctx, extra, 10))
+	must(t, s.RegisterRobot(ctx, acct, fx.fleet.ARN, extra.ARN, 10))
+	must(t, s.CreateJob(ctx, fx.job("arn:gone", 100, fleet.OpCreateDeploymentJob), 10))
+	must(t, s.StartPreparing(ctx, "arn:gone"))
+	targets := append(fx.robots[:3:3], extra)
+	var rows []fleet.RobotDeployment
+	for i, r := range targets {
+		rows = append(rows, fleet.RobotDeployment{Robot: r.ARN, Seq: i, Status: fleet.RobotPendingNewDeployment})
+	}
+	// After the targets were read: robot 0 leaves the fleet, robot 1 is deleted.
+	must(t, s.DeregisterRobot(ctx, acct, fx.fleet.ARN, fx.robots[0].ARN))
+	must(t, s.DeleteRobot(ctx, acct, fx.robots[1].ARN))
+	must(t, s.Prepare(ctx, "arn:gone", rows, store.JobOutcome{}, 200))
+	j, err := s.GetJob(ctx, acct, "arn:gone")
+	must(t, err)
+	got, err := s.JobRobots(ctx, "arn:gone")
+	must(t, err)
+	if j.Targets != 2 || len(got) != 2 || got[0].Robot != fx.robots[2].ARN || got[0].Seq != 0 || got[1].Robot != extra.ARN || got[1].Seq != 1 {
+		t.Errorf("targets %d, rows %+v; want robot 2 and the extra robot numbered 0 and 1", j.Targets, got)
+	}
+	if r0, err := s.GetRobot(ctx, acct, fx.robots[0].ARN); err != nil || r0.Status != fleet.RobotAvailable || r0.LastDeploymentJob != "" {
+		t.Errorf("the deregistered robot = %+v, %v; want Available and untouched", r0, err)
+	}
+}

@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"JobLifecycle", testJobLifecycle},
 		{"JobCancel", testJobCancel},
 		{"JobCancelEarly", testJobCancelEarly},
+		{"PrepareLeavesOutRobotsGone", testPrepareLeavesOutRobotsGone},
 		{"ConcurrentJobs", testConcurrentJobs},
 		{"Reports", testReports},
 		{"AgentsSeen", testAgentsSeen},
