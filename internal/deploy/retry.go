@@ -95,27 +95,27 @@ type RetryStore interface {
 	RecordRobotFailure(ctx context.Context, f store.RobotFailures, quarantineAfter int, nowMs int64) (store.RobotFailures, error)
 }
 
-// handout decides whether the robot's deployment may be handed out now:
-// wait (backoff not over), exhausted (the robot must fail), or go (the
-// attempt is counted); retryAtMs is when a wait ends.
-func (r *Robots) handout(ctx context.Context, as store.Assignment) (wait, exhausted bool, attempts int, retryAtMs int64, err error) {
-	attempts, retryAt := as.Attempts, as.RetryAtMs
-	if retryAt > r.now().UnixMilli() {
-		return true, false, attempts, retryAt, nil
+// mayHandOut decides whether the robot's deployment may be handed out
+// now: wait (backoff not over; retryAtMs is when it ends), exhausted (the
+// robot must fail), or go.
+func (r *Robots) mayHandOut(as store.Assignment) (wait, exhausted bool, retryAtMs int64) {
+	if as.RetryAtMs > r.now().UnixMilli() {
+		return true, false, as.RetryAtMs
 	}
-	if attempts >= r.Policy.attempts() {
-		return false, true, attempts, 0, nil
+	return false, as.Attempts >= r.Policy.attempts(), 0
+}
+
+// countHandout counts the attempt of a deployment about to be handed out,
+// once its assignment is built: an error of the server's own (a store or
+// bundle store that cannot be read) uses none of the robot's attempts.
+// When a concurrent poll of the same robot counted it first, that poll
+// hands it out and this one answers with a retry a second later.
+func (r *Robots) countHandout(ctx context.Context, as store.Assignment) (retryAtMs int64, err error) {
+	ok, err := r.Retry.CountAttempt(ctx, as.Job.ARN, as.Row.Robot, as.Attempts)
+	if err != nil || ok {
+		return 0, err
 	}
-	ok, err := r.Retry.CountAttempt(ctx, as.Job.ARN, as.Row.Robot, attempts)
-	if err != nil {
-		return false, false, attempts, 0, err
-	}
-	if !ok {
-		// A concurrent poll of the same robot counted it: that poll
-		// hands it out, this one asks again shortly.
-		return true, false, attempts, r.now().Add(time.Second).UnixMilli(), nil
-	}
-	return false, false, attempts + 1, 0, nil
+	return r.now().Add(time.Second).UnixMilli(), nil
 }
 
 // exhaust fails a robot whose attempts ran out.

@@ -302,15 +302,12 @@ func (r *Robots) work(ctx context.Context, robot fleet.Robot, cur *Current, asp 
 		w.Abort = cur.DeploymentJob
 	}
 	if r.Retry != nil {
-		wait, exhausted, attempts, retryAt, err := r.handout(ctx, as)
-		switch {
-		case err != nil:
-			return w, err
+		switch wait, exhausted, retryAt := r.mayHandOut(as); {
 		case wait:
 			w.RetryAtMs = retryAt
 			return w, nil // backing off after a transient failure
 		case exhausted:
-			return w, r.exhaust(ctx, robot, as.Job, attempts)
+			return w, r.exhaust(ctx, robot, as.Job, as.Attempts)
 		}
 	}
 	asg, err := r.assignment(ctx, robot, as.Job)
@@ -327,6 +324,11 @@ func (r *Robots) work(ctx context.Context, robot fleet.Robot, cur *Current, asp 
 	}
 	if err != nil {
 		return w, err
+	}
+	if r.Retry != nil {
+		if w.RetryAtMs, err = r.countHandout(ctx, as); err != nil || w.RetryAtMs > 0 {
+			return w, err
+		}
 	}
 	w.Assignment = asg
 	return w, nil

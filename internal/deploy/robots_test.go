@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetsync/fleetsync/internal/blob"
 	"github.com/fleetsync/fleetsync/internal/blob/fsblob"
 	"github.com/fleetsync/fleetsync/internal/deploy"
 	"github.com/fleetsync/fleetsync/internal/fleet"
@@ -61,6 +62,22 @@ type robotSide struct {
 	fleet   fleet.Fleet
 	app     fleet.Application
 	version string
+	// storeDown makes the bundle store fail every Stat, as one that cannot
+	// be reached.
+	storeDown atomic.Bool
+}
+
+// outageStore is a bundle store whose Stat fails while down is set.
+type outageStore struct {
+	blob.Store
+	down *atomic.Bool
+}
+
+func (o outageStore) Stat(ctx context.Context, bucket, key string) (blob.Object, error) {
+	if o.down.Load() {
+		return blob.Object{}, errors.New("bundle store unreachable")
+	}
+	return o.Store.Stat(ctx, bucket, key)
 }
 
 func (s *robotSide) now() time.Time { return time.UnixMilli(s.nowMs) }
@@ -102,8 +119,8 @@ func newRobotSide(t *testing.T) *robotSide {
 	t.Cleanup(func() { bundles.Close() })
 	// The test account is the install's first: every bucket is its.
 	must(t, st.CreateCredential(ctx, store.Credential{AccessKeyID: "AKTEST", Account: acct, SecretSealed: []byte{1}}))
-	granted := &tenancy.Bundles{Store: bundles, Grants: st}
 	s := &robotSide{t: t, dir: dir, st: st, wakes: &wakes{}, nowMs: 1_700_000_000_000}
+	granted := &tenancy.Bundles{Store: outageStore{bundles, &s.storeDown}, Grants: st}
 	s.reg = &registry.Service{Store: st, Bundles: granted, Region: "us-east-1", Limits: registry.DefaultLimits(), Now: s.now}
 	s.jobs = &deploy.Service{Store: st, Region: "us-east-1", MaxActiveJobs: 10, Wake: s.wakes, Now: s.now}
 	s.engine = &deploy.Engine{Store: st, Bundles: granted, Presence: &deploy.Presence{}, Wake: s.wakes,
@@ -618,5 +635,38 @@ func TestEnginePacingIsPerPass(t *testing.T) {
 	s.engine.RunOnce(ctx)
 	if got := deploying(); got != 2*perFleet {
 		t.Fatalf("%d robots deploying after the floor, want all %d", got, 2*perFleet)
+	}
+}
+
+// TestRobotsHandoutErrorUsesNoAttempt: a poll that cannot build its
+// assignment because the server cannot read (the bundle store is down)
+// counts none of the robot's attempts. It used to count one per poll:
+// three polls of an agent backing off used up the attempts and the robot
+// failed, never having received the deployment.
+func TestRobotsHandoutErrorUsesNoAttempt(t *testing.T) {
+	s := newRobotSide(t)
+	ctx := t.Context()
+	s.robots.Retry = s.st // attempts counted, deploy.DefaultMaxAttempts of them
+	r := s.robot("r", fleet.X86_64, nil)
+	j := s.deploy(&deploy.ConfigInput{ConcurrentPercent: new(100)}, nil)
+	s.storeDown.Store(true)
+	for i := range deploy.DefaultMaxAttempts + 2 {
+		s.nowMs += 2000 // past the hand-out cache's second
+		if w, err := s.robots.Poll(ctx, r, nil); err == nil || w.Assignment != nil {
+			t.Fatalf("poll %d with the bundle store down: %+v, %v; want an error", i, w, err)
+		}
+	}
+	if attempts, _, err := s.st.RowAttempts(ctx, j.ARN, r.ARN); err != nil || attempts != 0 {
+		t.Errorf("attempts after the outage = %d, %v; want 0", attempts, err)
+	}
+	s.storeDown.Store(false)
+	s.nowMs += 2000
+	w, err := s.robots.Poll(ctx, r, nil)
+	must(t, err)
+	if w.Assignment == nil {
+		t.Fatalf("poll after the outage: %+v, want the assignment (row %+v)", w, s.row(j.ARN, r.ARN))
+	}
+	if attempts, _, err := s.st.RowAttempts(ctx, j.ARN, r.ARN); err != nil || attempts != 1 {
+		t.Errorf("attempts once handed out = %d, %v; want 1", attempts, err)
 	}
 }
