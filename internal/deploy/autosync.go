@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fleetsync/fleetsync/internal/fleet"
@@ -41,7 +42,26 @@ type AutoSync struct {
 	Log  *slog.Logger
 	// OnStart, when set, is told of every job continuous sync starts.
 	OnStart func(fleet.Job)
+
+	mu sync.Mutex
+	// notDue remembers, by fleet, a drift report that found no robot due,
+	// so that a fleet whose unreached robots wait for the operator is not
+	// reported on every tick (a report reads every robot of the fleet).
+	notDue map[string]notDue
 }
+
+// notDue is what a fleet's report found nothing due for: its source job and
+// how many robots were Registered, until notDueRecheck after it.
+type notDue struct {
+	source     string
+	registered int
+	at         time.Time
+}
+
+// notDueRecheck bounds how long a fleet found not due is taken at its
+// word while its source job and Registered count stay the same (one robot
+// deregistered and another registered in one tick leave the count alone).
+const notDueRecheck = 30 * time.Second
 
 // Run looks at tagged fleets every Tick until ctx ends.
 func (a *AutoSync) Run(ctx context.Context) {
@@ -71,7 +91,7 @@ func (a *AutoSync) RunOnce(ctx context.Context) []fleet.Job {
 		if !strings.EqualFold(f.TagValue, "true") {
 			continue
 		}
-		j, ok, err := a.syncFleet(ctx, f.Account, f.ARN)
+		j, ok, err := a.syncFleet(ctx, f)
 		if err != nil {
 			if ctx.Err() == nil {
 				a.Log.Error("auto-sync failed", "fleet", f.ARN, "error", err)
@@ -91,16 +111,36 @@ func (a *AutoSync) RunOnce(ctx context.Context) []fleet.Job {
 
 // syncFleet starts a Sync of one fleet if a never-deployed robot is among
 // its Sync targets; ok reports whether a new job was created.
-func (a *AutoSync) syncFleet(ctx context.Context, account, fleetARN string) (fleet.Job, bool, error) {
-	d, err := a.Jobs.Drift(ctx, account, fleetARN)
+func (a *AutoSync) syncFleet(ctx context.Context, f fleet.TaggedFleet) (fleet.Job, bool, error) {
+	account, fleetARN := f.Account, f.ARN
+	// The fleet's source job first (two reads): while it runs, or while
+	// nothing changed since a report found nothing due, the report is not
+	// built.
+	_, source, err := a.Jobs.source(ctx, account, fleetARN)
 	if fleet.CodeOf(err) == fleet.NotFound {
 		return fleet.Job{}, false, nil // deleted, or no deployment yet
 	}
 	if err != nil {
 		return fleet.Job{}, false, err
 	}
-	if d.Source.Status.Active() {
+	if source.Status.Active() {
 		return fleet.Job{}, false, nil // wait for it to end
+	}
+	a.mu.Lock()
+	memo, seen := a.notDue[fleetARN]
+	a.mu.Unlock()
+	if seen && memo.source == source.ARN && memo.registered == f.Registered && time.Since(memo.at) < notDueRecheck {
+		return fleet.Job{}, false, nil
+	}
+	d, err := a.Jobs.Drift(ctx, account, fleetARN)
+	if fleet.CodeOf(err) == fleet.NotFound {
+		return fleet.Job{}, false, nil
+	}
+	if err != nil {
+		return fleet.Job{}, false, err
+	}
+	if d.Source.Status.Active() {
+		return fleet.Job{}, false, nil // started since
 	}
 	h := sha256.New()
 	h.Write([]byte(d.Source.ARN))
@@ -114,15 +154,24 @@ func (a *AutoSync) syncFleet(ctx context.Context, account, fleetARN string) (fle
 			h.Write([]byte("\n" + r.Robot.ARN))
 		}
 	}
-	if !due {
+	nothingNew := func() (fleet.Job, bool, error) {
+		a.mu.Lock()
+		if a.notDue == nil {
+			a.notDue = map[string]notDue{}
+		}
+		a.notDue[fleetARN] = notDue{source: d.Source.ARN, registered: f.Registered, at: time.Now()}
+		a.mu.Unlock()
 		return fleet.Job{}, false, nil
+	}
+	if !due {
+		return nothingNew()
 	}
 	token := "fleetsync-autosync-" + hex.EncodeToString(h.Sum(nil))[:40]
 	j, created, err := a.Jobs.sync(ctx, account, token, fleetARN)
 	if err != nil {
 		switch fleet.CodeOf(err) {
 		case fleet.ConcurrentDeployment, fleet.NotFound:
-			return fleet.Job{}, false, nil // another replica or an operator was first
+			return nothingNew() // another replica or an operator was first
 		case fleet.LimitExceeded:
 			// The account's active-job quota is full: try again next tick
 			// without an error line every tick.
@@ -131,6 +180,11 @@ func (a *AutoSync) syncFleet(ctx context.Context, account, fleetARN string) (fle
 		}
 		return fleet.Job{}, false, err
 	}
-	// A replayed token returns the earlier job: nothing new was started.
-	return j, created, nil
+	if !created {
+		// A replayed token returns the earlier job (one an operator
+		// canceled, say): nothing new was started, nor will be for the
+		// same robots.
+		return nothingNew()
+	}
+	return j, true, nil
 }

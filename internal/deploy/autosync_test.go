@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -212,5 +213,49 @@ func TestAutoSyncReplicasStartOneJob(t *testing.T) {
 				t.Errorf("later robot after the canceled job = %s, want Registered", r.Status)
 			}
 		})
+	}
+}
+
+// reportCounter counts the drift reports built on a store (each reads
+// every robot's last row: LastRows).
+type reportCounter struct {
+	store.Store
+	reports atomic.Int32
+}
+
+func (c *reportCounter) LastRows(ctx context.Context, account, fleetARN string) ([]fleet.RobotDeployment, error) {
+	c.reports.Add(1)
+	return c.Store.LastRows(ctx, account, fleetARN)
+}
+
+// TestAutoSyncDoesNotReportAnUnchangedFleetEveryTick: a fleet whose robot
+// waits for the operator (the job that was to reach it was canceled) is
+// reported on once, not on every tick (a report reads every robot of the
+// fleet: 200,000 rows a second at 100,000 robots); a robot that joins is
+// seen on the next tick.
+func TestAutoSyncDoesNotReportAnUnchangedFleetEveryTick(t *testing.T) {
+	a, _ := sqliteReplicas(t)
+	w := newWorld(t, a)
+	counted := &reportCounter{Store: a}
+	auto := &deploy.AutoSync{Jobs: &deploy.Service{Store: counted, Region: "us-east-1", MaxActiveJobs: 100}, Log: slog.New(slog.DiscardHandler)}
+	ctx := t.Context()
+	w.addRobot("waits")
+	started := auto.RunOnce(ctx)
+	if len(started) != 1 {
+		t.Fatalf("continuous sync started %v, want one job for the new robot", started)
+	}
+	must(t, w.svc.Cancel(ctx, acct, started[0].ARN))
+	counted.reports.Store(0)
+	for range 5 {
+		if js := auto.RunOnce(ctx); len(js) != 0 {
+			t.Fatalf("after the cancel, continuous sync started %v", js)
+		}
+	}
+	if n := counted.reports.Load(); n != 1 {
+		t.Errorf("5 ticks with nothing changed built %d drift reports, want 1", n)
+	}
+	w.addRobot("joins")
+	if js := auto.RunOnce(ctx); len(js) != 1 {
+		t.Errorf("a robot that joined: continuous sync started %v, want one job", js)
 	}
 }

@@ -18,4 +18,6 @@ type TaggedFleet struct {
 	Account  string
 	ARN      string
 	TagValue string
+	// Registered is how many of its robots are Registered.
+	Registered int
 }

@@ -21,7 +21,7 @@ type Reports interface {
 	InstalledRows(ctx context.Context, account, fleetARN string) ([]fleet.RobotDeployment, error)
 	// AutoSyncCandidates returns the fleets of every account that carry
 	// tagKey and have at least one robot Registered (never deployed since it
-	// joined), with the tag's value, in creation order.
+	// joined), with the tag's value and how many are, in creation order.
 	AutoSyncCandidates(ctx context.Context, tagKey string) ([]fleet.TaggedFleet, error)
 	// RobotStatusCounts counts the robots of every account by status.
 	RobotStatusCounts(ctx context.Context) (map[fleet.RobotStatus]int, error)

@@ -31,9 +31,10 @@ func (s *Store) InstalledRows(ctx context.Context, account, fleetARN string) ([]
 func (s *Store) AutoSyncCandidates(ctx context.Context, tagKey string) ([]fleet.TaggedFleet, error) {
 	return queryAll(ctx, s.db, func(r interface{ Scan(...any) error }) (fleet.TaggedFleet, error) {
 		var f fleet.TaggedFleet
-		return f, r.Scan(&f.Account, &f.ARN, &f.TagValue)
-	}, `SELECT f.account, f.arn, t.value FROM fleets f JOIN tags t ON t.arn = f.arn AND t.key = $1
-		WHERE EXISTS (SELECT 1 FROM robots r WHERE r.fleet_arn = f.arn AND r.status = $2)
+		return f, r.Scan(&f.Account, &f.ARN, &f.TagValue, &f.Registered)
+	}, `SELECT f.account, f.arn, t.value, COUNT(*) FROM fleets f JOIN tags t ON t.arn = f.arn AND t.key = $1
+		JOIN robots r ON r.fleet_arn = f.arn AND r.status = $2
+		GROUP BY f.account, f.arn, t.value, f.created_ms
 		ORDER BY f.created_ms, f.arn`, tagKey, fleet.RobotRegistered)
 }
 

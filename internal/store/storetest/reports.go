@@ -27,8 +27,8 @@ func testReports(t *testing.T, s store.Store) {
 
 	cands, err := s.AutoSyncCandidates(ctx, "fleetsync:autoSync")
 	must(t, err)
-	if len(cands) != 2 || cands[0] != (fleet.TaggedFleet{Account: acct, ARN: fx.fleet.ARN, TagValue: "true"}) ||
-		cands[1] != (fleet.TaggedFleet{Account: other, ARN: of.ARN, TagValue: "TRUE"}) {
+	if len(cands) != 2 || cands[0] != (fleet.TaggedFleet{Account: acct, ARN: fx.fleet.ARN, TagValue: "true", Registered: 3}) ||
+		cands[1] != (fleet.TaggedFleet{Account: other, ARN: of.ARN, TagValue: "TRUE", Registered: 1}) {
 		t.Errorf("AutoSyncCandidates = %+v, want both tagged fleets in creation order", cands)
 	}
 	if rows, err := s.LastRows(ctx, acct, fx.fleet.ARN); err != nil || len(rows) != 0 {
@@ -59,8 +59,8 @@ func testReports(t *testing.T, s store.Store) {
 	// Robot 2 is Registered again (never reached): the fixture's fleet stays a candidate.
 	cands, err = s.AutoSyncCandidates(ctx, "fleetsync:autoSync")
 	must(t, err)
-	if len(cands) != 2 {
-		t.Errorf("AutoSyncCandidates after the job = %+v, want both fleets", cands)
+	if len(cands) != 2 || cands[0].Registered != 1 {
+		t.Errorf("AutoSyncCandidates after the job = %+v, want both fleets, the fixture's with one Registered robot", cands)
 	}
 	must(t, s.DeregisterRobot(ctx, acct, fx.fleet.ARN, fx.robots[2].ARN))
 	cands, err = s.AutoSyncCandidates(ctx, "fleetsync:autoSync")
