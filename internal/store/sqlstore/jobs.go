@@ -687,6 +687,8 @@ func (s *Store) RecordResult(ctx context.Context, jobARN, robotARN string, res s
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return true, nil
+	case err == nil && fleet.RobotStatus(st) == fleet.RobotPendingNewDeployment:
+		return true, nil // not started: not the robot's to finish (recordResultTx)
 	case err == nil && to != fleet.RobotNoResponse && !fleet.CanRobot(fleet.RobotStatus(st), to):
 		// No allowed change: the transaction would answer the same (a
 		// finished row never changes again; a row not started is not the
@@ -724,6 +726,12 @@ func (s *Store) recordResultTx(ctx context.Context, jobARN, robotARN string, res
 			return err
 		}
 		from := fleet.RobotStatus(st)
+		if from == fleet.RobotPendingNewDeployment {
+			// Not started: not the robot's to finish (the engine's Apply
+			// ends rows that were never handed out), and not its to work on.
+			abort = true
+			return nil
+		}
 		to := res.Status
 		switch {
 		case res.Success:

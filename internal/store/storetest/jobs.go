@@ -178,6 +178,16 @@ func testJobCancel(t *testing.T, s store.Store) {
 	if abort, err := s.RecordProgress(ctx, "arn:c", fx.robots[0].ARN, "Launching", nil, nil); err != nil || abort {
 		t.Fatalf("progress before the cancel = %v, %v", abort, err)
 	}
+	// Robot 1's row was never started: its result is not the robot's to
+	// send (abort), and the row stays as it was.
+	for _, res := range []store.Result{{Success: true, NowMs: 350}, {Code: "PreLaunchFileFailure", Reason: "early", NowMs: 350}, {Status: fleet.RobotNoResponse, Code: "RobotDeploymentNoResponse", NowMs: 350}} {
+		if abort, err := s.RecordResult(ctx, "arn:c", fx.robots[1].ARN, res); err != nil || !abort {
+			t.Errorf("result %+v of a row not started = %v, %v; want abort", res, abort, err)
+		}
+	}
+	if rows, _ := s.JobRobots(ctx, "arn:c"); rows[1].Status != fleet.RobotPendingNewDeployment {
+		t.Errorf("a row not started after its robot's results = %+v", rows[1])
+	}
 	must(t, s.CancelJob(ctx, acct, "arn:c", "RobotDeploymentAborted", "canceled", 400))
 	must(t, s.FlushProgress(ctx))
 	j, _ := s.GetJob(ctx, acct, "arn:c")
