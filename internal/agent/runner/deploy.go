@@ -74,7 +74,7 @@ func (a *Agent) deploy(ctx context.Context, asg *proto.Assignment) {
 	// The server stops waiting after the robot timeout; so does the agent,
 	// so that a hung script cannot keep the robot from later deployments.
 	if asg.TimeoutSeconds > 0 {
-		d.ctx, d.cancel = context.WithTimeout(ctx, time.Duration(asg.TimeoutSeconds)*time.Second)
+		d.ctx, d.cancel = context.WithTimeout(ctx, serverSeconds(asg.TimeoutSeconds))
 	} else {
 		d.ctx, d.cancel = context.WithCancel(ctx)
 	}
@@ -161,9 +161,9 @@ func isLastLaunchStep(asg *proto.Assignment, step proto.Step) bool {
 func (a *Agent) finish(rep proto.Report) {
 	a.st.Pending = &rep
 	if err := a.save(); err != nil {
-		// Not delivered before it is on disk: a server told of a success
-		// the robot could forget would never send the deployment again.
-		a.unsaved = true
+		// Not delivered before it is on disk (save left unsaved set): a
+		// server told of a success the robot could forget would never
+		// send the deployment again.
 		a.fail("save the agent state", err)
 		return
 	}
@@ -320,6 +320,17 @@ func (a *Agent) fetch(ctx context.Context, obj proto.Object, f *os.File, progres
 		a.sleep(ctx, client.BackoffWith(a.cfg.RetryBase, 30*time.Second, attempt))
 	}
 	return err
+}
+
+// maxServerSeconds bounds a duration the server names in seconds (the
+// robot deployment timeout, the health period): 30 days, the longest a
+// fleet's job may run. A larger count would wrap a Duration negative: a
+// deadline already past, a health gate passed at once.
+const maxServerSeconds = 30 * 24 * 60 * 60
+
+// serverSeconds is n seconds, at most maxServerSeconds.
+func serverSeconds(n int64) time.Duration {
+	return time.Duration(min(n, maxServerSeconds)) * time.Second
 }
 
 // downloadExtract fetches the bundle (resuming a partial file), verifies

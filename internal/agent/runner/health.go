@@ -30,7 +30,7 @@ func (e *healthGateError) Error() string { return "health gate failed: " + e.rea
 // finish; the caller rolls back on anything else. The last step's progress
 // report keeps being repeated meanwhile (the AWS steps have none for this).
 func (a *Agent) healthGate(d *deployment) error {
-	period := time.Duration(d.a.HealthSeconds) * time.Second
+	period := serverSeconds(d.a.HealthSeconds)
 	deadline := d.launchedAt.Add(period)
 	for {
 		if err := d.ctx.Err(); err != nil {

@@ -584,7 +584,16 @@ func (a *Agent) spec(app *state.App) launch.Spec {
 	}
 }
 
-func (a *Agent) save() error { return state.Save(a.cfg.StateDir, a.st) }
+// save writes state.json. A failed save leaves unsaved set, so Run writes
+// the state again before anything else: memory and disk must not disagree
+// until the next change.
+func (a *Agent) save() error {
+	err := state.Save(a.cfg.StateDir, a.st)
+	if err != nil {
+		a.unsaved = true
+	}
+	return err
+}
 
 // fail records an error for the status command and the log.
 func (a *Agent) fail(what string, err error) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/fleetsync/fleetsync/internal/agent/bundle"
 	"github.com/fleetsync/fleetsync/internal/agent/client"
@@ -75,6 +76,14 @@ func TestGateOutcome(t *testing.T) {
 	} {
 		if got := gateOutcome(c.a, c.err); got != c.want {
 			t.Errorf("gateOutcome(%d, %v) = %q, want %q", c.a.HealthSeconds, c.err, got, c.want)
+		}
+	}
+}
+
+func TestServerSeconds(t *testing.T) {
+	for n, want := range map[int64]time.Duration{60: time.Minute, maxServerSeconds: 720 * time.Hour, 1 << 62: 720 * time.Hour, 9223372036: 720 * time.Hour} {
+		if got := serverSeconds(n); got != want {
+			t.Errorf("serverSeconds(%d) = %v, want %v", n, got, want)
 		}
 	}
 }
