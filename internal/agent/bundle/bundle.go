@@ -89,12 +89,17 @@ type Limits struct {
 	MaxFiles int
 	// MaxFileBytes bounds the size of one regular file.
 	MaxFileBytes int64
+	// MaxNameBytes bounds the entry names an extraction remembers (every
+	// node it created, to know parents are real directories): 200,000
+	// entries of 4 KiB names fit in a 1 MB archive (they compress a
+	// thousandfold) and would take 800 MB of the robot's memory.
+	MaxNameBytes int64
 }
 
 // DefaultLimits returns the limits used for zero fields: 8 GiB in all,
-// 200,000 entries, 4 GiB per file.
+// 200,000 entries, 4 GiB per file, 64 MiB of names.
 func DefaultLimits() Limits {
-	return Limits{MaxBytes: 8 << 30, MaxFiles: 200_000, MaxFileBytes: 4 << 30}
+	return Limits{MaxBytes: 8 << 30, MaxFiles: 200_000, MaxFileBytes: 4 << 30, MaxNameBytes: 64 << 20}
 }
 
 func (l Limits) withDefaults() Limits {
@@ -104,6 +109,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxFiles <= 0 {
 		l.MaxFiles = d.MaxFiles
+	}
+	if l.MaxNameBytes <= 0 {
+		l.MaxNameBytes = d.MaxNameBytes
 	}
 	if l.MaxFileBytes <= 0 {
 		l.MaxFileBytes = d.MaxFileBytes
@@ -242,7 +250,11 @@ type extraction struct {
 	lim   Limits
 	files int
 	bytes int64
-	buf   []byte
+	// nameBytes and headers are what the limits on remembered names and
+	// on archive headers count (tree.countEntry, tree.extractTar).
+	nameBytes int64
+	headers   int
+	buf       []byte
 }
 
 func (x *extraction) run(f *os.File, size int64, root *os.Root, dstAbs, cacheDir string) (Extracted, error) {

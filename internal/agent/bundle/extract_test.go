@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -570,6 +571,20 @@ func TestExtractHostile(t *testing.T) {
 			}
 			return gzipOf(t, tarOf(t, es...))
 		}},
+		{name: "headers_that_create_nothing", kind: ErrTooLarge, lim: small, msg: "too many archive entries", build: func(t *testing.T, _ hostileEnv) []byte {
+			var es []tent
+			for range 25 { // one directory, then the same again
+				es = append(es, dir("d/"))
+			}
+			return gzipOf(t, tarOf(t, es...))
+		}},
+		{name: "long_names", kind: ErrTooLarge, lim: Limits{MaxNameBytes: 4 << 10}, msg: "entry names total more than", build: func(t *testing.T, _ hostileEnv) []byte {
+			var es []tent
+			for i := range 40 { // 40 names of about 200 bytes
+				es = append(es, file(fmt.Sprintf("%03d%s", i, strings.Repeat("n", 200)), "x"))
+			}
+			return gzipOf(t, tarOf(t, es...))
+		}},
 		{name: "file_too_large", kind: ErrTooLarge, lim: small, msg: "exceeds the limit", build: func(t *testing.T, _ hostileEnv) []byte {
 			return tarOf(t, file("x", strings.Repeat("a", 2<<10)))
 		}},
@@ -796,7 +811,7 @@ func TestCopyCountsBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer root.Close()
-	x := &extraction{ctx: t.Context(), lim: Limits{MaxBytes: 1 << 20, MaxFiles: 10, MaxFileBytes: 1000}, buf: make([]byte, 512)}
+	x := &extraction{ctx: t.Context(), lim: Limits{MaxBytes: 1 << 20, MaxFiles: 10, MaxFileBytes: 1000}.withDefaults(), buf: make([]byte, 512)}
 	tr := x.newTree(root)
 	hdr := &tar.Header{Name: "liar", Typeflag: tar.TypeReg, Mode: 0o644, Size: 10}
 	err = tr.file(hdr, "liar", io.LimitReader(zeroReader{}, 1<<20))

@@ -52,6 +52,12 @@ func (t *tree) extractTar(tr *tar.Reader) error {
 		if err == io.EOF {
 			return nil
 		}
+		// Every header counts, also those that create nothing (global
+		// headers, a directory again): a stream of them would otherwise
+		// run until the deployment timeout.
+		if t.x.headers++; t.x.headers > 2*t.x.lim.MaxFiles {
+			return tooLargef(hdr.Name, "too many archive entries (limit %d)", 2*t.x.lim.MaxFiles)
+		}
 		if err != nil {
 			name := ""
 			if hdr != nil {
@@ -134,10 +140,13 @@ func cleanName(n string) (string, error) {
 	return strings.Join(out, "/"), nil
 }
 
-// countEntry accounts for one more created node.
-func (t *tree) countEntry(entry string) error {
+// countEntry accounts for one more created node, named name.
+func (t *tree) countEntry(entry, name string) error {
 	if t.x.files >= t.x.lim.MaxFiles {
 		return tooLargef(entry, "too many entries (limit %d)", t.x.lim.MaxFiles)
+	}
+	if t.x.nameBytes += int64(len(name)); t.x.nameBytes > t.x.lim.MaxNameBytes {
+		return tooLargef(entry, "entry names total more than %d bytes", t.x.lim.MaxNameBytes)
 	}
 	t.x.files++
 	return nil
@@ -169,7 +178,7 @@ func (t *tree) parents(entry, name string) error {
 }
 
 func (t *tree) mkdir(entry, p string) error {
-	if err := t.countEntry(entry); err != nil {
+	if err := t.countEntry(entry, p); err != nil {
 		return err
 	}
 	if err := t.root.Mkdir(p, 0o755); err != nil {
@@ -233,7 +242,7 @@ func (t *tree) file(hdr *tar.Header, name string, r io.Reader) error {
 	if err := t.replace(entry, name); err != nil {
 		return err
 	}
-	if err := t.countEntry(entry); err != nil {
+	if err := t.countEntry(entry, name); err != nil {
 		return err
 	}
 	perm := fs.FileMode(0o644)
@@ -319,7 +328,7 @@ func (t *tree) symlink(entry, name, target string) error {
 	if err := t.replace(entry, name); err != nil {
 		return err
 	}
-	if err := t.countEntry(entry); err != nil {
+	if err := t.countEntry(entry, name); err != nil {
 		return err
 	}
 	if err := t.root.Symlink(target, name); err != nil {
@@ -347,7 +356,7 @@ func (t *tree) hardlink(entry, name, linkname string) error {
 	if err := t.replace(entry, name); err != nil {
 		return err
 	}
-	if err := t.countEntry(entry); err != nil {
+	if err := t.countEntry(entry, name); err != nil {
 		return err
 	}
 	if err := t.root.Link(old, name); err != nil {
