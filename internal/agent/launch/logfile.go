@@ -2,6 +2,7 @@ package launch
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -26,11 +27,18 @@ type rotatingFile struct {
 	closed bool
 }
 
-func openRotating(dir string, max int64, keep int) (*rotatingFile, error) {
+// OpenLog opens dir/name for appending as a log that is rotated (name.1 …
+// name.keep) before a write would make it larger than max bytes, so that
+// output however long never fills the disk.
+func OpenLog(dir, name string, max int64, keep int) (io.WriteCloser, error) {
+	return openRotating(dir, name, max, keep)
+}
+
+func openRotating(dir, name string, max int64, keep int) (*rotatingFile, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, err
 	}
-	r := &rotatingFile{path: filepath.Join(dir, LogName), max: max, keep: keep}
+	r := &rotatingFile{path: filepath.Join(dir, name), max: max, keep: keep}
 	if err := r.open(); err != nil {
 		return nil, err
 	}

@@ -137,7 +137,7 @@ func (s *Supervisor) Start(spec Spec) error {
 	if keep <= 0 {
 		keep = DefaultLogKeep
 	}
-	log, err := openRotating(s.LogDir, orDefault(s.MaxLogBytes, DefaultMaxLogBytes), keep)
+	log, err := openRotating(s.LogDir, LogName, orDefault(s.MaxLogBytes, DefaultMaxLogBytes), keep)
 	if err != nil {
 		return fmt.Errorf("launch: application log: %w", err)
 	}

@@ -539,3 +539,33 @@ func TestPdeathsig(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, func() bool { return !alive(pid) }, "the application to die with its agent")
 }
+
+// TestOpenLogRotatesWhileWritten: a log opened with OpenLog (the agent's
+// scripts.log) never grows past its bound, however much one writer writes.
+func TestOpenLogRotatesWhileWritten(t *testing.T) {
+	dir := t.TempDir()
+	w, err := OpenLog(dir, "scripts.log", 100, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 50 {
+		if _, err := w.Write([]byte("a line of a script that loops\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range entries {
+		fi, _ := e.Info()
+		names = append(names, e.Name())
+		if fi.Size() > 100 {
+			t.Errorf("%s is %d bytes, over the bound of 100", e.Name(), fi.Size())
+		}
+	}
+	if len(names) != 2 || names[0] != "scripts.log" || names[1] != "scripts.log.1" {
+		t.Errorf("log files %v, want scripts.log and scripts.log.1", names)
+	}
+}

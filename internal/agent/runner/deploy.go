@@ -571,15 +571,12 @@ func (a *Agent) rollback(d *deployment) {
 }
 
 // runScript runs a script with its output appended to logs/scripts.log
-// (its tail also goes into the failure reason); that log is rotated once it
-// exceeds launch.DefaultMaxLogBytes.
+// (its tail also goes into the failure reason); that log is rotated
+// (scripts.log.1) whenever it would exceed launch.DefaultMaxLogBytes, also
+// while a script runs: a looping script cannot fill the disk.
 func (a *Agent) runScript(ctx context.Context, spec launch.Spec, path string) error {
-	logPath := filepath.Join(a.cfg.StateDir, logsDir, "scripts.log")
-	if st, err := os.Stat(logPath); err == nil && st.Size() > launch.DefaultMaxLogBytes {
-		os.Rename(logPath, logPath+".1")
-	}
 	var w io.Writer
-	if f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600); err == nil {
+	if f, err := launch.OpenLog(filepath.Join(a.cfg.StateDir, logsDir), "scripts.log", launch.DefaultMaxLogBytes, 1); err == nil {
 		defer f.Close()
 		w = f
 	}
