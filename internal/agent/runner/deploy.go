@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -357,6 +358,12 @@ func (a *Agent) downloadExtract(d *deployment) error {
 	} else if err := a.fetchWhole(d, f); err != nil {
 		return err
 	}
+	if a.installed(d.app.Dir) {
+		// The job of an installed version sent again (a correct server
+		// never does): extracted beside it, never over the files that run
+		// or that a rollback would restore.
+		d.app.Dir += "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	}
 	os.RemoveAll(d.app.Dir)
 	x, err := bundle.Extract(d.ctx, src, d.app.Dir, filepath.Join(a.cfg.StateDir, overlaysDir), a.cfg.Limits)
 	if err != nil {
@@ -368,6 +375,17 @@ func (a *Agent) downloadExtract(d *deployment) error {
 	d.app.Dir, d.app.Overlays = x.Root, x.Overlays
 	a.progress(d, percentReport(job, 100, 0))
 	return nil
+}
+
+// installed reports whether dir holds the current or the previous
+// application.
+func (a *Agent) installed(dir string) bool {
+	for _, app := range []*state.App{a.st.Current, a.st.Previous} {
+		if app != nil && app.Dir == dir {
+			return true
+		}
+	}
+	return false
 }
 
 // fetchWhole downloads the whole bundle into f, resuming after what f
