@@ -236,7 +236,10 @@ type Jobs interface {
 	// out, and the rest are numbered 0, 1, … in the order given; targets is
 	// how many were written. It decides nothing else.
 	Prepare(ctx context.Context, jobARN string, rows []fleet.RobotDeployment, finish JobOutcome, nowMs int64) error
-	// FailJob ends an active job as Failed with a code (job-level failure).
+	// FailJob ends a Preparing job as Failed with a code (a job-level
+	// failure found while preparing it); ErrConflict when the job is not
+	// Preparing any more (another replica prepared it meanwhile: its rows
+	// are written and handed out, and only the engine's passes end it).
 	FailJob(ctx context.Context, jobARN, code, reason string, nowMs int64) error
 	// Counts returns the job's rows by status: of the statuses given only
 	// (each an index range, so that a job's 100,000 InSync rows need not be

@@ -396,6 +396,9 @@ func (s *Store) FailJob(ctx context.Context, jobARN, code, reason string, nowMs 
 		if err != nil {
 			return err
 		}
+		if st != fleet.JobPreparing {
+			return store.ErrConflict
+		}
 		return setJobStatus(ctx, tx, jobARN, st, fleet.JobFailed, code, reason, nowMs)
 	})
 }

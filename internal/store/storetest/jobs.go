@@ -322,3 +322,26 @@ func testPrepareLeavesOutRobotsGone(t *testing.T, s store.Store) {
 		t.Errorf("the deregistered robot = %+v, %v; want Available and untouched", r0, err)
 	}
 }
+
+// testFailJobOnlyWhilePreparing checks that a job-level failure found while
+// preparing ends a job that is still Preparing, and is a conflict for one
+// another replica prepared meanwhile (its rows would be left behind).
+func testFailJobOnlyWhilePreparing(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	fx := newJobFixture(t, s)
+	must(t, s.CreateJob(ctx, fx.job("arn:fj0", 100, fleet.OpCreateDeploymentJob), 10))
+	wantErr(t, "fail a Pending job", s.FailJob(ctx, "arn:fj0", "FleetDoesNotExist", "gone", 150), store.ErrConflict)
+	must(t, s.StartPreparing(ctx, "arn:fj0"))
+	must(t, s.FailJob(ctx, "arn:fj0", "FleetDoesNotExist", "gone", 160))
+	if j, _ := s.GetJob(ctx, acct, "arn:fj0"); j.Status != fleet.JobFailed || j.FailureCode != "FleetDoesNotExist" {
+		t.Errorf("a Preparing job after FailJob = %+v, want Failed FleetDoesNotExist", j)
+	}
+	must(t, s.CreateJob(ctx, fx.job("arn:fj", 200, fleet.OpCreateDeploymentJob), 10))
+	must(t, s.StartPreparing(ctx, "arn:fj"))
+	rows := []fleet.RobotDeployment{{Robot: fx.robots[0].ARN, Seq: 0, Status: fleet.RobotPendingNewDeployment}}
+	must(t, s.Prepare(ctx, "arn:fj", rows, store.JobOutcome{}, 210))
+	wantErr(t, "fail a prepared job", s.FailJob(ctx, "arn:fj", "FleetDoesNotExist", "gone", 250), store.ErrConflict)
+	if j, _ := s.GetJob(ctx, acct, "arn:fj"); j.Status != fleet.JobInProgress {
+		t.Errorf("a prepared job after a stale FailJob = %s, want InProgress", j.Status)
+	}
+}

@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"JobCancel", testJobCancel},
 		{"JobCancelEarly", testJobCancelEarly},
 		{"PrepareLeavesOutRobotsGone", testPrepareLeavesOutRobotsGone},
+		{"FailJobOnlyWhilePreparing", testFailJobOnlyWhilePreparing},
 		{"ConcurrentJobs", testConcurrentJobs},
 		{"Reports", testReports},
 		{"AgentsSeen", testAgentsSeen},
