@@ -181,9 +181,13 @@ func (s *Store) FlushProgress(ctx context.Context) error {
 	return err
 }
 
+// writeProgress writes a row's latest progress while it runs (Deploying,
+// or NoResponse at the engine's deadline: the robot may still be at work),
+// but not once its agent gave up: that result's step is the last word,
+// whatever progress another replica still held.
 func writeProgress(ctx context.Context, tx wtx, k progressKey, p progressRow) error {
 	_, err := tx.ExecContext(ctx, `UPDATE job_robots SET step = $1, percent_done = $2, eta_seconds = $3, `+tx.s.rev()+`
-		WHERE job_arn = $4 AND robot_arn = $5 AND status IN ($6, $7)`, p.step, p.percent, p.eta, k.job, k.robot, fleet.RobotDeploying, fleet.RobotNoResponse)
+		WHERE job_arn = $4 AND robot_arn = $5 AND status IN ($6, $7) AND NOT agent_gave_up`, p.step, p.percent, p.eta, k.job, k.robot, fleet.RobotDeploying, fleet.RobotNoResponse)
 	return err
 }
 
