@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -339,14 +340,15 @@ func (s *Service) checkPair(ctx context.Context, account, fleetARN, robotARN str
 
 // --- tags ---
 
-// taggable checks that arn names an existing taggable resource of account.
-func (s *Service) taggable(ctx context.Context, account, arn string) error {
+// taggable checks that arn names an existing taggable resource of account,
+// and returns its type.
+func (s *Service) taggable(ctx context.Context, account, arn string) (fleet.ResourceType, error) {
 	a, err := fleet.ParseARN(arn)
 	if err != nil {
-		return fleet.Errorf(fleet.Invalid, "resourceArn: %v", err)
+		return "", fleet.Errorf(fleet.Invalid, "resourceArn: %v", err)
 	}
 	if a.Account != account || a.Region != s.Region {
-		return notFound(a.Type, arn)
+		return "", notFound(a.Type, arn)
 	}
 	switch a.Type {
 	case fleet.TypeFleet:
@@ -360,18 +362,40 @@ func (s *Service) taggable(ctx context.Context, account, arn string) error {
 	default:
 		err = store.ErrNotFound
 	}
-	return mapStore(err, a.Type, arn)
+	return a.Type, mapStore(err, a.Type, arn)
+}
+
+// fixedOnJobs refuses changing a job's control tags after its creation:
+// the planner reads the canary on every pass and robots are assigned the
+// health period as they start, so a change mid-job would apply to part of
+// it (a canary added late fails a job whose early robot failed; one
+// removed opens the window), and the health period's check against the
+// robot deployment timeout is made when the job is created.
+func fixedOnJobs(typ fleet.ResourceType, keys []string) error {
+	if typ != fleet.TypeDeploymentJob {
+		return nil
+	}
+	for _, k := range keys {
+		if strings.EqualFold(k, fleet.TagCanary) || strings.EqualFold(k, fleet.TagHealthSeconds) {
+			return fleet.Errorf(fleet.Invalid, "tag %s: a deployment job's control tags are set when it is created (CreateDeploymentJob tags) and cannot be changed afterwards", k)
+		}
+	}
+	return nil
 }
 
 // TagResource adds or overwrites tags on a resource.
 func (s *Service) TagResource(ctx context.Context, account, arn string, tags fleet.Tags) error {
-	if err := s.taggable(ctx, account, arn); err != nil {
+	typ, err := s.taggable(ctx, account, arn)
+	if err != nil {
 		return err
 	}
 	if err := s.checkTags(tags); err != nil {
 		return err
 	}
-	err := s.Store.TagResource(ctx, arn, tags, s.Limits.TagsPerResource)
+	if err := fixedOnJobs(typ, slices.Collect(maps.Keys(tags))); err != nil {
+		return err
+	}
+	err = s.Store.TagResource(ctx, arn, tags, s.Limits.TagsPerResource)
 	if errors.Is(err, store.ErrLimit) {
 		return fleet.Errorf(fleet.LimitExceeded, "a resource can have at most %d tags", s.Limits.TagsPerResource)
 	}
@@ -387,7 +411,11 @@ func (s *Service) UntagResource(ctx context.Context, account, arn string, keys [
 	if len(keys) > s.Limits.TagsPerResource {
 		return fleet.Errorf(fleet.Invalid, "1 validation error detected: Value at 'tagKeys' failed to satisfy constraint: Member must have length less than or equal to %d (distinct keys)", s.Limits.TagsPerResource)
 	}
-	if err := s.taggable(ctx, account, arn); err != nil {
+	typ, err := s.taggable(ctx, account, arn)
+	if err != nil {
+		return err
+	}
+	if err := fixedOnJobs(typ, keys); err != nil {
 		return err
 	}
 	return mapStore(s.Store.UntagResource(ctx, arn, keys), "", arn)
@@ -395,7 +423,7 @@ func (s *Service) UntagResource(ctx context.Context, account, arn string, keys [
 
 // ListTags returns a resource's tags.
 func (s *Service) ListTags(ctx context.Context, account, arn string) (fleet.Tags, error) {
-	if err := s.taggable(ctx, account, arn); err != nil {
+	if _, err := s.taggable(ctx, account, arn); err != nil {
 		return nil, err
 	}
 	t, err := s.Store.ResourceTags(ctx, arn)

@@ -233,8 +233,8 @@ type Jobs interface {
 	// decided the job is over already), else to InProgress. Rows given as
 	// Failed are final at once. A row whose robot has left the job's fleet
 	// since the targets were read (deleted, deregistered, moved) is left
-	// out, and the rest are numbered 0, 1, … in the order given; targets is
-	// how many were written. It decides nothing else.
+	// out, and the rest are numbered 0, 1, … in the order of their Seq;
+	// targets is how many were written. It decides nothing else.
 	Prepare(ctx context.Context, jobARN string, rows []fleet.RobotDeployment, finish JobOutcome, nowMs int64) error
 	// FailJob ends a Preparing job as Failed with a code (a job-level
 	// failure found while preparing it); ErrConflict when the job is not

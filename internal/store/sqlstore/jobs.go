@@ -1,11 +1,13 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/fleetsync/fleetsync/internal/fleet"
@@ -354,9 +356,14 @@ func (s *Store) Prepare(ctx context.Context, jobARN string, rows []fleet.RobotDe
 			return err
 		}
 		// A robot deleted, deregistered or moved since the targets were
-		// resolved is not one; the rest are numbered in order without a
-		// gap (a canary waits for the rows numbered below its size).
-		seq := 0
+		// resolved is not one; the rest keep their order and are numbered
+		// without a gap (a canary waits for the rows numbered below its
+		// size).
+		type target struct {
+			row   fleet.RobotDeployment
+			prior string
+		}
+		kept := make([]target, 0, len(rows))
 		for _, r := range rows {
 			var prior, inFleet string
 			err := tx.QueryRowContext(ctx, `SELECT status, fleet_arn FROM robots WHERE arn = $1`+s.dialect.forUpdate, r.Robot).Scan(&prior, &inFleet)
@@ -365,21 +372,25 @@ func (s *Store) Prepare(ctx context.Context, jobARN string, rows []fleet.RobotDe
 			} else if err != nil {
 				return err
 			}
+			kept = append(kept, target{r, prior})
+		}
+		slices.SortStableFunc(kept, func(a, b target) int { return cmp.Compare(a.row.Seq, b.row.Seq) })
+		for seq, t := range kept {
+			r := t.row
 			finished := int64(0)
 			if r.Status.Finished() {
 				finished = nowMs
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO job_robots (job_arn, robot_arn, seq, status, prior_status, step, finished_ms, failure_code, failure_reason, rev)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, `+s.dialect.rowRev("$1")+`)`, jobARN, r.Robot, seq, r.Status, prior, r.Step, finished, r.FailureCode, r.FailureReason); err != nil {
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, `+s.dialect.rowRev("$1")+`)`, jobARN, r.Robot, seq, r.Status, t.prior, r.Step, finished, r.FailureCode, r.FailureReason); err != nil {
 				return err
 			}
-			seq++
 			if _, err := tx.ExecContext(ctx, `UPDATE robots SET status = $1, last_job_arn = $2, last_job_ms = $3 WHERE arn = $4`,
 				r.Status, jobARN, nowMs, r.Robot); err != nil {
 				return err
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE deployment_jobs SET targets = $1 WHERE arn = $2`, seq, jobARN); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE deployment_jobs SET targets = $1 WHERE arn = $2`, len(kept), jobARN); err != nil {
 			return err
 		}
 		if finish.Status != "" {
