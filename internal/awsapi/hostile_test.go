@@ -17,17 +17,7 @@ import (
 // an error, and wants the AWS 4xx that names the problem.
 func TestHostileInputRefused(t *testing.T) {
 	send, _ := newPipeline(t)
-	do := func(method, target, body string) (int, map[string]any) {
-		t.Helper()
-		u, err := url.ParseRequestURI(target)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec := send(method, u, []byte(body))
-		var out map[string]any
-		json.Unmarshal(rec.Body.Bytes(), &out)
-		return rec.Code, out
-	}
+	do, _ := caller(t, send)
 	code, out := do("POST", "/createFleet", `{"name":"hostile"}`)
 	if code != http.StatusOK {
 		t.Fatalf("CreateFleet: %d %v", code, out)
@@ -85,36 +75,8 @@ func TestHostileInputRefused(t *testing.T) {
 func TestJobFailuresPaged(t *testing.T) {
 	send, st := newPipeline(t)
 	ctx := t.Context()
-	do := func(method, target, body string) (int, map[string]any) {
-		t.Helper()
-		u, err := url.ParseRequestURI(target)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec := send(method, u, []byte(body))
-		var out map[string]any
-		json.Unmarshal(rec.Body.Bytes(), &out)
-		return rec.Code, out
-	}
-	ok := func(method, target, body string) map[string]any {
-		t.Helper()
-		code, out := do(method, target, body)
-		if code != http.StatusOK {
-			t.Fatalf("%s %s: %d %v", method, target, code, out)
-		}
-		return out
-	}
-	fleetARN := ok("POST", "/createFleet", `{"name":"paged"}`)["arn"].(string)
-	var robots []string
-	for i := range 5 {
-		r := ok("POST", "/createRobot", fmt.Sprintf(`{"name":"r%d","architecture":"X86_64","greengrassGroupId":"g%d"}`, i, i))["arn"].(string)
-		ok("POST", "/registerRobot", `{"fleet":"`+fleetARN+`","robot":"`+r+`"}`)
-		robots = append(robots, r)
-	}
-	app := ok("POST", "/createRobotApplication", `{"name":"a","robotSoftwareSuite":{"name":"General"},"sources":[{"s3Bucket":"apps","s3Key":"a.tar","architecture":"X86_64"}]}`)["arn"].(string)
-	ok("POST", "/createRobotApplicationVersion", `{"application":"`+app+`"}`)
-	job := ok("POST", "/createDeploymentJob", `{"fleet":"`+fleetARN+`","clientRequestToken":"t","deploymentApplicationConfigs":[{"application":"`+app+
-		`","applicationVersion":"1","launchConfig":{"packageName":"p","launchFile":"l"}}]}`)["arn"].(string)
+	do, ok := caller(t, send)
+	_, job, robots := jobOf(ok, 5, "")
 	// The engine's part, done on the store: every robot starts, all but
 	// r2 fail, each with its output.
 	must := func(err error) {
@@ -172,5 +134,79 @@ func TestJobFailuresPaged(t *testing.T) {
 		if code, out := do("GET", target, ""); code != http.StatusBadRequest || out["__type"] != "InvalidParameterException" {
 			t.Errorf("GET %s: %d %v, want 400 InvalidParameterException", target, code, out)
 		}
+	}
+}
+
+// caller returns do, which sends a request and returns its status and
+// decoded answer, and ok, which also wants a 200.
+func caller(t *testing.T, send sender) (do func(method, target, body string) (int, map[string]any), ok func(method, target, body string) map[string]any) {
+	do = func(method, target, body string) (int, map[string]any) {
+		t.Helper()
+		u, err := url.ParseRequestURI(target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := send(method, u, []byte(body))
+		var out map[string]any
+		json.Unmarshal(rec.Body.Bytes(), &out)
+		return rec.Code, out
+	}
+	ok = func(method, target, body string) map[string]any {
+		t.Helper()
+		code, out := do(method, target, body)
+		if code != http.StatusOK {
+			t.Fatalf("%s %s: %d %v", method, target, code, out)
+		}
+		return out
+	}
+	return do, ok
+}
+
+// jobOf creates, through the API, a fleet of n robots, an application
+// version of s3://apps/a.tar and a deployment job of it with tags (a JSON
+// object, "" for none); it returns the fleet's and the job's ARNs and the
+// robots'.
+func jobOf(ok func(method, target, body string) map[string]any, n int, tags string) (fleetARN, job string, robots []string) {
+	fleetARN = ok("POST", "/createFleet", `{"name":"f"}`)["arn"].(string)
+	for i := range n {
+		r := ok("POST", "/createRobot", fmt.Sprintf(`{"name":"r%d","architecture":"X86_64","greengrassGroupId":"g%d"}`, i, i))["arn"].(string)
+		ok("POST", "/registerRobot", `{"fleet":"`+fleetARN+`","robot":"`+r+`"}`)
+		robots = append(robots, r)
+	}
+	app := ok("POST", "/createRobotApplication", `{"name":"a","robotSoftwareSuite":{"name":"General"},"sources":[{"s3Bucket":"apps","s3Key":"a.tar","architecture":"X86_64"}]}`)["arn"].(string)
+	ok("POST", "/createRobotApplicationVersion", `{"application":"`+app+`"}`)
+	body := `{"fleet":"` + fleetARN + `","clientRequestToken":"t","deploymentApplicationConfigs":[{"application":"` + app +
+		`","applicationVersion":"1","launchConfig":{"packageName":"p","launchFile":"l"}}]`
+	if tags != "" {
+		body += `,"tags":` + tags
+	}
+	job = ok("POST", "/createDeploymentJob", body+"}")["arn"].(string)
+	return fleetARN, job, robots
+}
+
+// TestJobControlTagsFixedAfterCreate: a job's canary and health period are
+// set with CreateDeploymentJob; TagResource and UntagResource refuse to
+// change them on the job (the planner reads the canary every pass, so a
+// change mid-job applied to part of it), and leave its other tags and the
+// fleet's controls alone.
+func TestJobControlTagsFixedAfterCreate(t *testing.T) {
+	send, _ := newPipeline(t)
+	do, ok := caller(t, send)
+	fleetARN, job, _ := jobOf(ok, 2, `{"fleetsync:canary":"1"}`)
+	jobTags := "/tags/" + url.PathEscape(job)
+	for _, c := range []struct{ method, target, body string }{
+		{"POST", jobTags, `{"tags":{"fleetsync:canary":"2"}}`},
+		{"POST", jobTags, `{"tags":{"FLEETSYNC:healthSeconds":"5","team":"a"}}`},
+		{"DELETE", jobTags + "?tagKeys=fleetsync%3Acanary", ``},
+	} {
+		code, out := do(c.method, c.target, c.body)
+		if msg, _ := out["message"].(string); code != http.StatusBadRequest || out["__type"] != "InvalidParameterException" || !strings.Contains(msg, "cannot be changed") {
+			t.Errorf("%s %s %s: %d %v, want InvalidParameterException", c.method, c.target, c.body, code, out)
+		}
+	}
+	ok("POST", jobTags, `{"tags":{"team":"a"}}`)
+	ok("POST", "/tags/"+url.PathEscape(fleetARN), `{"tags":{"fleetsync:healthSeconds":"5"}}`)
+	if got := fmt.Sprint(ok("GET", jobTags, ``)["tags"]); got != "map[fleetsync:canary:1 team:a]" {
+		t.Errorf("the job's tags = %s, want its canary as created and team", got)
 	}
 }
