@@ -578,6 +578,15 @@ func TestExtractHostile(t *testing.T) {
 			}
 			return gzipOf(t, tarOf(t, es...))
 		}},
+		{name: "headers_at_the_limit_then_corrupt", kind: ErrInvalid, lim: small, msg: "corrupt archive", build: func(t *testing.T, _ hostileEnv) []byte {
+			var es []tent
+			for range 21 { // the first, then 2 × MaxFiles more, then a block that is none
+				es = append(es, dir("d/"))
+			}
+			b := tarOf(t, es...)
+			b = b[:21*512]
+			return append(b, bytes.Repeat([]byte{0xff}, 512)...)
+		}},
 		{name: "long_names", kind: ErrTooLarge, lim: Limits{MaxNameBytes: 4 << 10}, msg: "entry names total more than", build: func(t *testing.T, _ hostileEnv) []byte {
 			var es []tent
 			for i := range 40 { // 40 names of about 200 bytes

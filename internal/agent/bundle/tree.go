@@ -52,18 +52,18 @@ func (t *tree) extractTar(tr *tar.Reader) error {
 		if err == io.EOF {
 			return nil
 		}
-		// Every header counts, also those that create nothing (global
-		// headers, a directory again): a stream of them would otherwise
-		// run until the deployment timeout.
-		if t.x.headers++; t.x.headers > 2*t.x.lim.MaxFiles {
-			return tooLargef(hdr.Name, "too many archive entries (limit %d)", 2*t.x.lim.MaxFiles)
-		}
 		if err != nil {
 			name := ""
 			if hdr != nil {
 				name = hdr.Name
 			}
 			return corrupt(name, err)
+		}
+		// Every header counts, also those that create nothing (global
+		// headers, a directory again): a stream of them would otherwise
+		// run until the deployment timeout.
+		if t.x.headers++; t.x.headers > 2*t.x.lim.MaxFiles {
+			return tooLargef(hdr.Name, "too many archive entries (limit %d)", 2*t.x.lim.MaxFiles)
 		}
 		if err := t.entry(hdr, tr); err != nil {
 			return err
