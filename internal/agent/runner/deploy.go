@@ -72,6 +72,13 @@ func (a *Agent) deploy(ctx context.Context, asg *proto.Assignment) {
 		SoftwareSuite: asg.SoftwareSuite, PackageName: asg.LaunchConfig.PackageName,
 		LaunchFile: asg.LaunchConfig.LaunchFile, Env: asg.LaunchConfig.EnvironmentVariables, Tags: asg.Tags,
 	}}
+	if a.installed(d.app.Dir) {
+		// The job of an installed version sent again (a correct server
+		// never does): its files go beside that version's, so that neither
+		// the extraction nor a rollback (which removes the new files)
+		// touches the files that run or that a rollback would restore.
+		d.app.Dir += "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	}
 	// The server stops waiting after the robot timeout; so does the agent,
 	// so that a hung script cannot keep the robot from later deployments.
 	if asg.TimeoutSeconds > 0 {
@@ -357,12 +364,6 @@ func (a *Agent) downloadExtract(d *deployment) error {
 		defer os.Remove(sparse)
 	} else if err := a.fetchWhole(d, f); err != nil {
 		return err
-	}
-	if a.installed(d.app.Dir) {
-		// The job of an installed version sent again (a correct server
-		// never does): extracted beside it, never over the files that run
-		// or that a rollback would restore.
-		d.app.Dir += "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	}
 	os.RemoveAll(d.app.Dir)
 	x, err := bundle.Extract(d.ctx, src, d.app.Dir, filepath.Join(a.cfg.StateDir, overlaysDir), a.cfg.Limits)
