@@ -31,8 +31,8 @@ func (e *SourceError) result(nowMs int64) store.Result {
 func (e *SourceError) Error() string { return e.Code + ": " + e.Reason }
 
 // CheckedObject is a source object as the bundle store has it now, with
-// its SHA-256 (and, for a colcon v2 bundle, its head's: fleet.Source)
-// when CheckSource was asked for it.
+// its SHA-256 when CheckSource was asked for it (and, for a colcon v2
+// bundle, its head's when HeadDigest was: fleet.Source).
 type CheckedObject struct {
 	blob.Object
 	SHA256     string
@@ -62,19 +62,25 @@ func CheckSource(ctx context.Context, bundles blob.Store, bucket, key, etag stri
 		if out.SHA256, err = bundles.SHA256(ctx, bucket, key, obj.ETag); err != nil {
 			return CheckedObject{}, sourceErr(bucket, key, err)
 		}
-		// The head an agent trusts to fetch only the overlays it lacks is
-		// verified by its own digest (the whole bundle's is not checked on
-		// that path).
-		head, _, err := v2Head(ctx, bundles, preparedSource{bucket, key, out})
-		if err != nil {
-			return CheckedObject{}, sourceErr(bucket, key, err)
-		}
-		if head != nil {
-			sum := sha256.Sum256(head)
-			out.HeadSHA256, out.HeadSize = hex.EncodeToString(sum[:]), int64(len(head))
-		}
 	}
 	return out, nil
+}
+
+// HeadDigest adds to a bundle object just checked with its digest (the
+// version being created) the digest and length of its head when it is a
+// colcon v2 bundle: an agent that fetches only the overlays it lacks
+// trusts the head by them, the whole bundle's SHA-256 not being checked on
+// that path.
+func HeadDigest(ctx context.Context, bundles blob.Store, bucket, key string, obj CheckedObject) (CheckedObject, error) {
+	head, _, err := v2Head(ctx, bundles, preparedSource{bucket, key, obj})
+	if err != nil {
+		return obj, sourceErr(bucket, key, err)
+	}
+	if head != nil {
+		sum := sha256.Sum256(head)
+		obj.HeadSHA256, obj.HeadSize = hex.EncodeToString(sum[:]), int64(len(head))
+	}
+	return obj, nil
 }
 
 // sourceErr turns a bundle store error about s3://bucket/key into a

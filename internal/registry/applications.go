@@ -149,7 +149,11 @@ func (s *Service) CreateApplicationVersion(ctx context.Context, account, arn str
 	sources := slices.Clone(latest.Sources)
 	var etags []string
 	for i, src := range sources {
-		obj, err := deploy.CheckSource(ctx, s.Bundles.For(account), src.Bucket, src.Key, "", true)
+		bundles := s.Bundles.For(account)
+		obj, err := deploy.CheckSource(ctx, bundles, src.Bucket, src.Key, "", true)
+		if err == nil {
+			obj, err = deploy.HeadDigest(ctx, bundles, src.Bucket, src.Key, obj)
+		}
 		if se, ok := errors.AsType[*deploy.SourceError](err); ok {
 			if se.Code == deploy.CodeEtagMismatch {
 				return fleet.Application{}, fleet.Errorf(fleet.Invalid, "sources: object s3://%s/%s changed while its version was being created; try again", src.Bucket, src.Key)
