@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -86,6 +87,15 @@ func (a *AutoSync) RunOnce(ctx context.Context) []fleet.Job {
 		}
 		return nil
 	}
+	// What is remembered of fleets no longer candidates (deleted, untagged,
+	// no robot Registered) is dropped, so the memo stays the candidates'.
+	a.mu.Lock()
+	for arn := range a.notDue {
+		if !slices.ContainsFunc(fleets, func(f fleet.TaggedFleet) bool { return f.ARN == arn }) {
+			delete(a.notDue, arn)
+		}
+	}
+	a.mu.Unlock()
 	var started []fleet.Job
 	for _, f := range fleets {
 		if !strings.EqualFold(f.TagValue, "true") {

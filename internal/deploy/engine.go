@@ -330,7 +330,9 @@ func (e *Engine) prepare(ctx context.Context, j fleet.Job) error {
 	if err := e.Store.Prepare(ctx, j.ARN, rows, finish, now); err != nil {
 		return err
 	}
-	e.Log.Info("deployment job prepared", "job", j.ARN, "targets", len(rows), "finished", finish.Status)
+	// The store leaves out robots that left the fleet meanwhile: the job's
+	// targets may be fewer than were resolved.
+	e.Log.Info("deployment job prepared", "job", j.ARN, "resolved_targets", len(rows), "finished", finish.Status)
 	return nil
 }
 

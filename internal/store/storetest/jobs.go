@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 
@@ -310,6 +311,7 @@ func testPrepareLeavesOutRobotsGone(t *testing.T, s store.Store) {
 	// After the targets were read: robot 0 leaves the fleet, robot 1 is deleted.
 	must(t, s.DeregisterRobot(ctx, acct, fx.fleet.ARN, fx.robots[0].ARN))
 	must(t, s.DeleteRobot(ctx, acct, fx.robots[1].ARN))
+	slices.Reverse(rows) // the order of Seq counts, not the order given
 	must(t, s.Prepare(ctx, "arn:gone", rows, store.JobOutcome{}, 200))
 	j, err := s.GetJob(ctx, acct, "arn:gone")
 	must(t, err)
