@@ -4,8 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
-	"strings"
 
 	"github.com/fleetsync/fleetsync/internal/fleet"
 	"github.com/fleetsync/fleetsync/internal/store"
@@ -40,17 +38,12 @@ func (s *Store) FailureOutputs(ctx context.Context, jobARN string, robots []stri
 	if len(robots) == 0 {
 		return out, nil
 	}
-	args := []any{jobARN}
-	marks := make([]string, len(robots))
-	for i, r := range robots {
-		args = append(args, r)
-		marks[i] = fmt.Sprintf("$%d", i+2)
-	}
+	args, in := inList([]any{jobARN}, robots)
 	type pair struct{ robot, output string }
 	rows, err := queryAll(ctx, reader{s}, func(r interface{ Scan(...any) error }) (pair, error) {
 		var p pair
 		return p, r.Scan(&p.robot, &p.output)
-	}, `SELECT robot_arn, output FROM robot_failure_output WHERE job_arn = $1 AND robot_arn IN (`+strings.Join(marks, ", ")+`)`, args...)
+	}, `SELECT robot_arn, output FROM robot_failure_output WHERE job_arn = $1 AND robot_arn IN (`+in+`)`, args...)
 	for _, p := range rows {
 		out[p.robot] = p.output
 	}

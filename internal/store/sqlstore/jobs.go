@@ -243,13 +243,19 @@ func (s *Store) Counts(ctx context.Context, jobARN string, statuses ...fleet.Rob
 		return s.countByStatus(ctx, `SELECT status, COUNT(*) FROM job_robots WHERE job_arn = $1 GROUP BY status`, jobARN)
 	}
 	// One range of job_robots_by_status per status.
-	args := []any{jobARN}
-	marks := make([]string, len(statuses))
-	for i, st := range statuses {
-		args = append(args, st)
-		marks[i] = fmt.Sprintf("$%d", i+2)
+	args, in := inList([]any{jobARN}, statuses)
+	return s.countByStatus(ctx, `SELECT status, COUNT(*) FROM job_robots WHERE job_arn = $1 AND status IN (`+in+`) GROUP BY status`, args...)
+}
+
+// inList appends values to a query's args and returns the placeholders
+// of an IN list of them ("$3, $4, …", numbered after the args before).
+func inList[T any](args []any, values []T) ([]any, string) {
+	marks := make([]string, len(values))
+	for i, v := range values {
+		args = append(args, v)
+		marks[i] = fmt.Sprintf("$%d", len(args))
 	}
-	return s.countByStatus(ctx, `SELECT status, COUNT(*) FROM job_robots WHERE job_arn = $1 AND status IN (`+strings.Join(marks, ", ")+`) GROUP BY status`, args...)
+	return args, strings.Join(marks, ", ")
 }
 
 // countByStatus runs a (status, count) query over a job's rows.
