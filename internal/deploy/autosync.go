@@ -126,7 +126,7 @@ func (a *AutoSync) syncFleet(ctx context.Context, f fleet.TaggedFleet) (fleet.Jo
 	// The fleet's source job first (two reads): while it runs, or while
 	// nothing changed since a report found nothing due, the report is not
 	// built.
-	_, source, err := a.Jobs.source(ctx, account, fleetARN)
+	fl, source, err := a.Jobs.source(ctx, account, fleetARN)
 	if fleet.CodeOf(err) == fleet.NotFound {
 		return fleet.Job{}, false, nil // deleted, or no deployment yet
 	}
@@ -142,15 +142,12 @@ func (a *AutoSync) syncFleet(ctx context.Context, f fleet.TaggedFleet) (fleet.Jo
 	if seen && memo.source == source.ARN && memo.registered == f.Registered && time.Since(memo.at) < notDueRecheck {
 		return fleet.Job{}, false, nil
 	}
-	d, err := a.Jobs.Drift(ctx, account, fleetARN)
+	d, err := a.Jobs.driftOf(ctx, account, fleetARN, fl, source)
 	if fleet.CodeOf(err) == fleet.NotFound {
-		return fleet.Job{}, false, nil
+		return fleet.Job{}, false, nil // deleted meanwhile
 	}
 	if err != nil {
 		return fleet.Job{}, false, err
-	}
-	if d.Source.Status.Active() {
-		return fleet.Job{}, false, nil // started since
 	}
 	h := sha256.New()
 	h.Write([]byte(d.Source.ARN))

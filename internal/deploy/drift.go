@@ -123,6 +123,11 @@ func (s *Service) Drift(ctx context.Context, account, fleetARN string) (Drift, e
 	if err != nil {
 		return Drift{}, err
 	}
+	return s.driftOf(ctx, account, fleetARN, f, source)
+}
+
+// driftOf is Drift for a fleet and its source job already read.
+func (s *Service) driftOf(ctx context.Context, account, fleetARN string, f fleet.Fleet, source fleet.Job) (Drift, error) {
 	robots, excluded, err := SyncSelection(ctx, s.Store, account, fleetARN, source.Spec)
 	if err != nil {
 		return Drift{}, fleet.Wrap(fleet.Internal, err, "store failure")

@@ -523,8 +523,7 @@ func prepareSources(ctx context.Context, st sourceStore, bundles blob.Store, j f
 			}
 			p.checks[src.Architecture] = se
 			if se == nil {
-				obj.SHA256, obj.HeadSHA256, obj.HeadSize = src.SHA256, src.HeadSHA256, src.HeadSize // as recorded with the version
-				p.objects[src.Architecture] = preparedSource{Bucket: src.Bucket, Key: src.Key, Object: obj}
+				p.objects[src.Architecture] = preparedSource{Bucket: src.Bucket, Key: src.Key, Object: obj.recorded(src)}
 			}
 		}
 	}

@@ -102,12 +102,9 @@ func (e *Evidence) FailureOutputs(ctx context.Context, account, jobARN string, r
 // ownJob checks that jobARN is a deployment job's ARN in account (which a
 // job ARN names): another account's job is NotFound, as if it did not exist.
 func ownJob(account, jobARN string) error {
-	a, err := fleet.ParseARN(jobARN)
+	a, err := parseAs("job", jobARN, fleet.TypeDeploymentJob)
 	if err != nil {
 		return err
-	}
-	if a.Type != fleet.TypeDeploymentJob {
-		return fleet.Errorf(fleet.Invalid, "job: %q is not a deployment-job ARN", jobARN)
 	}
 	if a.Account != account {
 		return fleet.Errorf(fleet.NotFound, "deployment job %s not found", jobARN)
@@ -153,14 +150,26 @@ func (e *Evidence) RobotLog(ctx context.Context, account, robotARN string) (stor
 }
 
 func (e *Evidence) robot(ctx context.Context, account, arn string) (fleet.Robot, error) {
-	if a, err := fleet.ParseARN(arn); err != nil {
+	if _, err := parseAs("robot", arn, fleet.TypeRobot); err != nil {
 		return fleet.Robot{}, err
-	} else if a.Type != fleet.TypeRobot {
-		return fleet.Robot{}, fleet.Errorf(fleet.Invalid, "robot: %q is not a robot ARN", arn)
 	}
 	r, err := e.Store.GetRobot(ctx, account, arn)
 	if errors.Is(err, store.ErrNotFound) {
 		return r, fleet.Errorf(fleet.NotFound, "robot %s not found", arn)
 	}
 	return r, err
+}
+
+// parseAs parses an ARN the caller gave in field, which must name a
+// resource of type typ: Invalid otherwise (ParseARN's own error when it is
+// no ARN a store could hold).
+func parseAs(field, arn string, typ fleet.ResourceType) (fleet.ARN, error) {
+	a, err := fleet.ParseARN(arn)
+	if err != nil {
+		return a, err
+	}
+	if a.Type != typ {
+		return a, fleet.Errorf(fleet.Invalid, "%s: %q is not a %s ARN", field, arn, typ)
+	}
+	return a, nil
 }

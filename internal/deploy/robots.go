@@ -418,8 +418,7 @@ func (r *Robots) checkHandout(ctx context.Context, arch fleet.Architecture, j fl
 	if err != nil {
 		return handout{}, err
 	}
-	// recorded when the version was created
-	obj.SHA256, obj.HeadSHA256, obj.HeadSize = src.SHA256, src.HeadSHA256, src.HeadSize
+	obj = obj.recorded(src)
 	gate, err := r.healthSeconds(ctx, j)
 	if err != nil {
 		return handout{}, err

@@ -66,6 +66,13 @@ func CheckSource(ctx context.Context, bundles blob.Store, bucket, key, etag stri
 	return out, nil
 }
 
+// recorded returns o with the digests its version recorded for src (the
+// whole object's and its head's), which a check without digest leaves out.
+func (o CheckedObject) recorded(src fleet.Source) CheckedObject {
+	o.SHA256, o.HeadSHA256, o.HeadSize = src.SHA256, src.HeadSHA256, src.HeadSize
+	return o
+}
+
 // HeadDigest adds to a bundle object just checked with its digest (the
 // version being created) the digest and length of its head when it is a
 // colcon v2 bundle: an agent that fetches only the overlays it lacks
