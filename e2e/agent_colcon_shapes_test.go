@@ -229,13 +229,7 @@ func copyTar(tw *tar.Writer, r io.Reader, skip string) error {
 // tarOfFiles builds an uncompressed tar of regular files.
 func tarOfFiles(t *testing.T, files map[string]string) []byte {
 	t.Helper()
-	var b bytes.Buffer
-	tw := tar.NewWriter(&b)
-	for n, body := range files {
-		must(t, tw.WriteHeader(&tar.Header{Name: n, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg, ModTime: time.Unix(1700000000, 0)}))
-		_, err := tw.Write([]byte(body))
-		must(t, err)
-	}
-	must(t, tw.Close())
-	return b.Bytes()
+	b, err := bundletest.Tar(files, 0o644)
+	must(t, err)
+	return b
 }

@@ -1,7 +1,6 @@
 package runner_test
 
 import (
-	"archive/tar"
 	"bytes"
 	"compress/gzip"
 	"os"
@@ -26,15 +25,9 @@ import (
 func TestSparseFetchVerifiesTheHead(t *testing.T) {
 	marker := filepath.Join(t.TempDir(), "running")
 	plainTar := func(files map[string]string) []byte {
-		var b bytes.Buffer
-		tw := tar.NewWriter(&b)
-		for name, body := range files {
-			must(t, tw.WriteHeader(&tar.Header{Name: name, Mode: 0o755, Size: int64(len(body)), Typeflag: tar.TypeReg, ModTime: time.Unix(1700000000, 0)}))
-			_, err := tw.Write([]byte(body))
-			must(t, err)
-		}
-		must(t, tw.Close())
-		return b.Bytes()
+		b, err := bundletest.Tar(files, 0o755)
+		must(t, err)
+		return b
 	}
 	deps := bundletest.Overlay{Name: "dependencies.tar", Data: plainTar(map[string]string{"setup.sh": "DEPS=1; export DEPS\n"})}
 	// Three workspaces of one size: the tampered bundle is as long as the

@@ -11,6 +11,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -122,4 +124,24 @@ func ColconV2(region int64, overlays []Overlay, meta func(index []IndexEntry) []
 func IndexJSON(index []IndexEntry) []byte {
 	b, _ := json.Marshal(map[string]any{"overlays": index})
 	return b
+}
+
+// Tar builds an uncompressed tar of regular files of one mode, in name
+// order, with a fixed time: the same files make the same bytes.
+func Tar(files map[string]string, mode int64) ([]byte, error) {
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		body := files[name]
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: mode, Size: int64(len(body)), Typeflag: tar.TypeReg, ModTime: time.Unix(1700000000, 0)}); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write([]byte(body)); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
